@@ -1,0 +1,1 @@
+//! Conformance, golden-vector, property and malformed-input tests for ferrokafka's protocol layer.

@@ -1,0 +1,469 @@
+//! The one public error type, [`Error`], and its classification.
+//!
+//! Every failure the client reports is an [`Error`]. Its [`ErrorKind`] says *what* happened, its
+//! [`ErrorClass`] says *what the caller should do about it*:
+//!
+//! | class | meaning | `is_retriable()` | `is_fatal()` |
+//! |---|---|---|---|
+//! | [`ErrorClass::Retriable`] | transient; the same request may succeed later | yes | no |
+//! | [`ErrorClass::RefreshRetriable`] | transient, but refresh metadata first (leader moved, topic unknown to this broker) | yes | no |
+//! | [`ErrorClass::TransactionAbortable`] | the current transaction must be aborted; the producer stays usable | no | no |
+//! | [`ErrorClass::ApplicationRecoverable`] | permanent for this request (too large, invalid, not authorized); the app decides | no | no |
+//! | [`ErrorClass::InvalidConfiguration`] | the configuration or the request is wrong; fix it | no | no |
+//! | [`ErrorClass::Fatal`] | the client instance cannot continue (fenced producer, unsupported broker, cluster authorization) | no | yes |
+//!
+//! The classes are those of KIP-1050. Every broker error code known to the `kafka-protocol` crate
+//! maps to exactly one class (a table test enforces it).
+
+mod codes;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use codes::broker_error_name;
+use codes::class_of_code;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the caller should do about an error (KIP-1050 classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// Transient: retrying the same request may succeed (e.g. `REQUEST_TIMED_OUT`,
+    /// `NOT_ENOUGH_REPLICAS`, a dropped connection).
+    Retriable,
+    /// Transient, but the client's metadata is stale: refresh it, then retry (e.g.
+    /// `NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`).
+    RefreshRetriable,
+    /// The ongoing transaction must be aborted; the client itself stays usable.
+    TransactionAbortable,
+    /// Permanent for this request, but the client stays usable and the application chooses what to
+    /// do (e.g. `MESSAGE_TOO_LARGE`, `INVALID_RECORD`, `TOPIC_AUTHORIZATION_FAILED`).
+    ApplicationRecoverable,
+    /// The configuration or the request's parameters are invalid (e.g. `INVALID_CONFIG`,
+    /// `INVALID_REPLICATION_FACTOR`, a bad client property). Retrying will not help.
+    InvalidConfiguration,
+    /// The client instance cannot continue (e.g. `PRODUCER_FENCED`, `CLUSTER_AUTHORIZATION_FAILED`,
+    /// `UNSUPPORTED_VERSION`). Create a new one once the cause is fixed.
+    Fatal,
+}
+
+impl ErrorClass {
+    /// Whether retrying the same operation may succeed.
+    pub const fn is_retriable(self) -> bool {
+        matches!(self, ErrorClass::Retriable | ErrorClass::RefreshRetriable)
+    }
+}
+
+/// A broker error code (`int16`) with its Kafka name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BrokerErrorCode(pub i16);
+
+impl BrokerErrorCode {
+    /// The Kafka name of the code (`NOT_LEADER_OR_FOLLOWER`), or `UNKNOWN_CODE` for codes this
+    /// client does not know.
+    pub fn name(self) -> &'static str {
+        broker_error_name(self.0)
+    }
+}
+
+impl fmt::Display for BrokerErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The broker answered with a non-zero error code.
+    Broker(BrokerErrorCode),
+    /// A configuration key or value is invalid.
+    Config {
+        /// The property name, in Java client spelling (`request.timeout.ms`).
+        key: String,
+        /// The offending value as given.
+        value: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// Connecting to a broker failed (refused, unreachable, DNS failure).
+    Connect,
+    /// An established connection was closed or reset; requests pending on it failed.
+    Disconnected,
+    /// The request did not complete within `request.timeout.ms`.
+    RequestTimeout,
+    /// An operation's overall deadline (e.g. `default.api.timeout.ms`) passed.
+    Timeout,
+    /// The broker's response could not be decoded: it is malformed, truncated, or breaks a bound
+    /// (a count larger than the bytes that remain, a frame larger than the maximum).
+    MalformedResponse,
+    /// A record batch failed its CRC-32C check or is otherwise corrupt.
+    CorruptRecord,
+    /// Compressing or decompressing a record batch failed, or decompressed data exceeded its cap.
+    Compression,
+    /// The broker supports no version of an API in the range this client speaks.
+    UnsupportedVersion {
+        /// API name (`Metadata`).
+        api: &'static str,
+        /// Versions this client can speak (after the KIP-896 floor).
+        client: (i16, i16),
+        /// Versions the broker advertised, or `None` if it does not know the API at all.
+        broker: Option<(i16, i16)>,
+    },
+    /// No broker in `bootstrap.servers` (or in the metadata) could be reached.
+    NoBrokerAvailable,
+    /// The client (or the connection it used) was shut down.
+    Closed,
+    /// An argument passed by the application is invalid (e.g. an empty topic name).
+    InvalidArgument,
+}
+
+/// Where an error happened: the request's context, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ErrorContext {
+    /// Topic the failed request was about.
+    pub topic: Option<String>,
+    /// Partition the failed request was about.
+    pub partition: Option<i32>,
+    /// Broker node id (or `host:port` when the node id is not known yet).
+    pub broker: Option<String>,
+    /// API name (`Produce`, `Metadata`, …).
+    pub api: Option<&'static str>,
+    /// The broker's own error message, when the response carries one.
+    pub broker_message: Option<String>,
+}
+
+/// The error type of every ferrokafka operation.
+///
+/// Cheap to clone (one `Arc`), so one failure can be handed to every request it affects.
+///
+/// ```
+/// use ferrokafka::{Error, ErrorClass};
+/// let e = Error::from_broker_code(5); // LEADER_NOT_AVAILABLE
+/// assert!(e.is_retriable());
+/// assert!(!e.is_fatal());
+/// let e = Error::from_broker_code(40); // INVALID_CONFIG
+/// assert_eq!(e.class(), ErrorClass::InvalidConfiguration);
+/// assert!(!e.is_retriable());
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Error {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    kind: ErrorKind,
+    class: ErrorClass,
+    context: ErrorContext,
+    detail: Option<String>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Error {
+    /// Builds an error of `kind` with its default class.
+    pub fn new(kind: ErrorKind) -> Error {
+        let class = default_class(&kind);
+        Error::with_class(kind, class)
+    }
+
+    fn with_class(kind: ErrorKind, class: ErrorClass) -> Error {
+        Error {
+            inner: Arc::new(Inner {
+                kind,
+                class,
+                context: ErrorContext::default(),
+                detail: None,
+                source: None,
+            }),
+        }
+    }
+
+    /// An error for a broker error code, classified by the KIP-1050 table.
+    pub fn from_broker_code(code: i16) -> Error {
+        Error::new(ErrorKind::Broker(BrokerErrorCode(code)))
+    }
+
+    /// A configuration error naming the key and the value.
+    ///
+    /// ```
+    /// let e = ferrokafka::Error::config("acks", "2", "must be 0, 1, all or -1");
+    /// assert!(e.to_string().contains("acks"));
+    /// assert!(e.to_string().contains("\"2\""));
+    /// ```
+    pub fn config(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Error {
+        Error::new(ErrorKind::Config {
+            key: key.into(),
+            value: value.into(),
+            reason: reason.into(),
+        })
+    }
+
+    /// A malformed-response error with a description of what was wrong.
+    pub fn malformed(detail: impl Into<String>) -> Error {
+        Error::new(ErrorKind::MalformedResponse).with_detail(detail)
+    }
+
+    /// Adds a human-readable detail.
+    pub fn with_detail(self, detail: impl Into<String>) -> Error {
+        self.map_inner(|i| i.detail = Some(detail.into()))
+    }
+
+    /// Adds the underlying cause.
+    pub fn with_source(self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.map_inner(|i| i.source = Some(Arc::new(source)))
+    }
+
+    /// Records the topic and partition the error is about.
+    pub fn with_partition(self, topic: impl Into<String>, partition: i32) -> Error {
+        self.map_inner(|i| {
+            i.context.topic = Some(topic.into());
+            i.context.partition = Some(partition);
+        })
+    }
+
+    /// Records the topic the error is about.
+    pub fn with_topic(self, topic: impl Into<String>) -> Error {
+        self.map_inner(|i| i.context.topic = Some(topic.into()))
+    }
+
+    /// Records the broker (node id or address) the error came from.
+    pub fn with_broker(self, broker: impl Into<String>) -> Error {
+        self.map_inner(|i| i.context.broker = Some(broker.into()))
+    }
+
+    /// Records the API of the failed request.
+    pub fn with_api(self, api: &'static str) -> Error {
+        self.map_inner(|i| i.context.api = Some(api))
+    }
+
+    /// Records the broker's error message (ignored when empty).
+    pub fn with_broker_message(self, message: Option<impl Into<String>>) -> Error {
+        match message.map(Into::into) {
+            Some(m) if !m.is_empty() => self.map_inner(|i| i.context.broker_message = Some(m)),
+            _ => self,
+        }
+    }
+
+    /// Overrides the class (used where the same code means different things in different APIs,
+    /// e.g. a retriable code that the caller has given up on).
+    pub fn reclassify(self, class: ErrorClass) -> Error {
+        self.map_inner(|i| i.class = class)
+    }
+
+    fn map_inner(self, f: impl FnOnce(&mut Inner)) -> Error {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(shared) => Inner {
+                kind: shared.kind.clone(),
+                class: shared.class,
+                context: shared.context.clone(),
+                detail: shared.detail.clone(),
+                source: shared.source.clone(),
+            },
+        };
+        f(&mut inner);
+        Error {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// What happened.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.inner.kind
+    }
+
+    /// What to do about it.
+    pub fn class(&self) -> ErrorClass {
+        self.inner.class
+    }
+
+    /// Whether retrying the same operation may succeed ([`ErrorClass::Retriable`] or
+    /// [`ErrorClass::RefreshRetriable`]).
+    pub fn is_retriable(&self) -> bool {
+        self.inner.class.is_retriable()
+    }
+
+    /// Whether the client instance cannot continue ([`ErrorClass::Fatal`]).
+    pub fn is_fatal(&self) -> bool {
+        self.inner.class == ErrorClass::Fatal
+    }
+
+    /// Whether the client's metadata should be refreshed before a retry.
+    pub fn needs_metadata_refresh(&self) -> bool {
+        self.inner.class == ErrorClass::RefreshRetriable
+    }
+
+    /// The broker error code, if this error came from one.
+    pub fn broker_code(&self) -> Option<i16> {
+        match self.inner.kind {
+            ErrorKind::Broker(BrokerErrorCode(c)) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Request context: topic, partition, broker, API, broker message.
+    pub fn context(&self) -> &ErrorContext {
+        &self.inner.context
+    }
+
+    /// The topic the error is about, if known.
+    pub fn topic(&self) -> Option<&str> {
+        self.inner.context.topic.as_deref()
+    }
+
+    /// The partition the error is about, if known.
+    pub fn partition(&self) -> Option<i32> {
+        self.inner.context.partition
+    }
+
+    /// The broker the error came from, if known.
+    pub fn broker(&self) -> Option<&str> {
+        self.inner.context.broker.as_deref()
+    }
+
+    /// The API of the failed request, if known.
+    pub fn api(&self) -> Option<&'static str> {
+        self.inner.context.api
+    }
+
+    /// The broker's error message, if the response carried one.
+    pub fn broker_message(&self) -> Option<&str> {
+        self.inner.context.broker_message.as_deref()
+    }
+}
+
+fn default_class(kind: &ErrorKind) -> ErrorClass {
+    match kind {
+        ErrorKind::Broker(BrokerErrorCode(code)) => class_of_code(*code),
+        ErrorKind::Config { .. } => ErrorClass::InvalidConfiguration,
+        ErrorKind::Connect
+        | ErrorKind::Disconnected
+        | ErrorKind::RequestTimeout
+        | ErrorKind::NoBrokerAvailable => ErrorClass::Retriable,
+        // An overall deadline passing is the caller's budget running out; retrying the same
+        // operation with a new deadline may still succeed.
+        ErrorKind::Timeout => ErrorClass::Retriable,
+        // A malformed response or corrupt batch may be a transport fault; the next fetch or a
+        // reconnect gets fresh bytes. Persistent corruption shows as repeated failures.
+        ErrorKind::MalformedResponse | ErrorKind::CorruptRecord => ErrorClass::Retriable,
+        ErrorKind::Compression => ErrorClass::ApplicationRecoverable,
+        ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
+        ErrorKind::Closed => ErrorClass::Fatal,
+        ErrorKind::InvalidArgument => ErrorClass::InvalidConfiguration,
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        match &i.kind {
+            ErrorKind::Broker(code) => write!(f, "broker error {code}")?,
+            ErrorKind::Config { key, value, reason } => {
+                write!(f, "invalid configuration {key}={value:?}: {reason}")?
+            }
+            ErrorKind::Connect => f.write_str("could not connect to broker")?,
+            ErrorKind::Disconnected => f.write_str("connection to broker lost")?,
+            ErrorKind::RequestTimeout => f.write_str("request timed out (request.timeout.ms)")?,
+            ErrorKind::Timeout => f.write_str("operation timed out")?,
+            ErrorKind::MalformedResponse => f.write_str("malformed response from broker")?,
+            ErrorKind::CorruptRecord => f.write_str("corrupt record batch")?,
+            ErrorKind::Compression => f.write_str("compression error")?,
+            ErrorKind::UnsupportedVersion {
+                api,
+                client,
+                broker,
+            } => match broker {
+                Some(b) => write!(
+                    f,
+                    "unsupported version: {api} client range {}..={} does not intersect broker range {}..={}",
+                    client.0, client.1, b.0, b.1
+                )?,
+                None => write!(
+                    f,
+                    "unsupported version: broker does not support {api} (client range {}..={})",
+                    client.0, client.1
+                )?,
+            },
+            ErrorKind::NoBrokerAvailable => f.write_str("no broker available")?,
+            ErrorKind::Closed => f.write_str("client closed")?,
+            ErrorKind::InvalidArgument => f.write_str("invalid argument")?,
+        }
+        if let Some(d) = &i.detail {
+            write!(f, ": {d}")?;
+        }
+        let c = &i.context;
+        if let Some(api) = c.api {
+            write!(f, " [api {api}]")?;
+        }
+        match (&c.topic, c.partition) {
+            (Some(t), Some(p)) => write!(f, " [partition {t}-{p}]")?,
+            (Some(t), None) => write!(f, " [topic {t}]")?,
+            _ => {}
+        }
+        if let Some(b) = &c.broker {
+            write!(f, " [broker {b}]")?;
+        }
+        if let Some(m) = &c.broker_message {
+            write!(f, " [broker says: {m}]")?;
+        }
+        if let Some(s) = &i.source {
+            write!(f, ": {s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("class", &self.inner.class)
+            .field("context", &self.inner.context)
+            .field("detail", &self.inner.detail)
+            .field("source", &self.inner.source.as_ref().map(|s| s.to_string()))
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leader_not_available_is_retriable_and_invalid_config_is_permanent() {
+        let lna = Error::from_broker_code(5);
+        assert!(lna.is_retriable());
+        assert!(!lna.is_fatal());
+        let ic = Error::from_broker_code(40);
+        assert!(!ic.is_retriable());
+        assert!(!ic.is_fatal());
+    }
+
+    #[test]
+    fn context_shows_in_display() {
+        let e = Error::from_broker_code(6)
+            .with_partition("orders", 3)
+            .with_broker("2")
+            .with_api("Produce")
+            .with_broker_message(Some("not the leader"));
+        let s = e.to_string();
+        for part in ["NOT_LEADER_OR_FOLLOWER", "orders-3", "broker 2", "Produce", "not the leader"] {
+            assert!(s.contains(part), "{s} lacks {part}");
+        }
+        assert!(e.needs_metadata_refresh());
+    }
+}

@@ -1,0 +1,10 @@
+//! The Kafka wire protocol, with no I/O: framing, request/response headers, version negotiation,
+//! the record batch v2 codec and guarded response decoding.
+//!
+//! Message schemas (request and response bodies) come from the `kafka-protocol` crate. Every
+//! response body passes [`guard::check_response`] before `kafka-protocol` decodes it, because
+//! that crate pre-allocates arrays from counts read off the wire and can abort the process on
+//! hostile input.
+
+pub mod guard;
+pub mod records;

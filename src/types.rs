@@ -1,0 +1,140 @@
+//! Newtypes for the numbers Kafka passes around, so an offset is never mistaken for an epoch.
+
+use std::fmt;
+
+macro_rules! newtype {
+    ($(#[$meta:meta])* $name:ident($inner:ty)) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+        pub struct $name(pub $inner);
+
+        impl $name {
+            /// The raw wire value.
+            #[inline]
+            pub const fn get(self) -> $inner {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        impl From<$inner> for $name {
+            fn from(v: $inner) -> Self {
+                Self(v)
+            }
+        }
+    };
+}
+
+newtype!(
+    /// An offset in a partition's log (`int64` on the wire).
+    ///
+    /// ```
+    /// use ferrokafka::types::Offset;
+    /// assert_eq!(Offset(41).next(), Offset(42));
+    /// ```
+    Offset(i64)
+);
+newtype!(
+    /// A partition's leader epoch (`int32`); `-1` means unknown.
+    LeaderEpoch(i32)
+);
+newtype!(
+    /// A broker's node id (`int32`).
+    BrokerId(i32)
+);
+newtype!(
+    /// A partition index within a topic (`int32`).
+    PartitionId(i32)
+);
+newtype!(
+    /// An idempotent producer's id (`int64`); `-1` means none.
+    ProducerId(i64)
+);
+newtype!(
+    /// An idempotent producer's epoch (`int16`); `-1` means none.
+    ProducerEpoch(i16)
+);
+newtype!(
+    /// A per-partition record sequence number of an idempotent producer (`int32`, wraps at `i32::MAX`).
+    Sequence(i32)
+);
+newtype!(
+    /// A request's correlation id (`int32`).
+    CorrelationId(i32)
+);
+
+impl Offset {
+    /// The offset after this one.
+    #[inline]
+    pub const fn next(self) -> Offset {
+        Offset(self.0 + 1)
+    }
+}
+
+impl LeaderEpoch {
+    /// The "unknown epoch" sentinel (`-1`).
+    pub const UNKNOWN: LeaderEpoch = LeaderEpoch(-1);
+}
+
+impl ProducerId {
+    /// The "no producer id" sentinel (`-1`).
+    pub const NONE: ProducerId = ProducerId(-1);
+}
+
+impl ProducerEpoch {
+    /// The "no epoch" sentinel (`-1`).
+    pub const NONE: ProducerEpoch = ProducerEpoch(-1);
+}
+
+impl Sequence {
+    /// The "no sequence" sentinel (`-1`) used by non-idempotent batches.
+    pub const NONE: Sequence = Sequence(-1);
+
+    /// The sequence `n` records after this one, wrapping at `i32::MAX` as the broker does.
+    ///
+    /// ```
+    /// use ferrokafka::types::Sequence;
+    /// assert_eq!(Sequence(i32::MAX).add(1), Sequence(0));
+    /// assert_eq!(Sequence(5).add(3), Sequence(8));
+    /// ```
+    #[inline]
+    pub const fn add(self, n: i32) -> Sequence {
+        // Kafka increments sequences modulo 2^31 (DefaultRecordBatch.incrementSequence).
+        let next = self.0 as i64 + n as i64;
+        if next > i32::MAX as i64 {
+            Sequence((next - i32::MAX as i64 - 1) as i32)
+        } else {
+            Sequence(next as i32)
+        }
+    }
+}
+
+/// A topic and partition.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopicPartition {
+    /// Topic name.
+    pub topic: String,
+    /// Partition index.
+    pub partition: i32,
+}
+
+impl TopicPartition {
+    /// Builds a topic-partition.
+    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
+        Self {
+            topic: topic.into(),
+            partition,
+        }
+    }
+}
+
+impl fmt::Display for TopicPartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.topic, self.partition)
+    }
+}

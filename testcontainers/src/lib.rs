@@ -1,0 +1,1 @@
+//! Starts a real Apache Kafka for tests (placeholder).
