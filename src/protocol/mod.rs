@@ -6,5 +6,12 @@
 //! that crate pre-allocates arrays from counts read off the wire and can abort the process on
 //! hostile input.
 
+pub mod api;
+pub mod frame;
 pub mod guard;
+pub mod header;
 pub mod records;
+pub mod versions;
+
+pub use api::ApiRequest;
+pub use versions::ApiVersionTable;

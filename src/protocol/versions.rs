@@ -1,0 +1,137 @@
+//! ApiVersions negotiation: per connection, each API is spoken at the highest version in the
+//! intersection of the client's range and the broker's, never below the KIP-896 floors.
+
+use crate::{Error, ErrorKind, Result};
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use std::collections::BTreeMap;
+
+/// The oldest versions Kafka 4.0 still accepts (KIP-896). The client never sends anything
+/// older, even to an older broker that would accept it.
+const KIP_896_FLOORS: &[(ApiKey, i16)] = &[
+    (ApiKey::Produce, 3),
+    (ApiKey::Fetch, 4),
+    (ApiKey::ListOffsets, 1),
+    (ApiKey::OffsetCommit, 2),
+    (ApiKey::OffsetFetch, 1),
+];
+
+/// Caps below `kafka-protocol`'s maximum, with the reason for each.
+const CLIENT_CAPS: &[(ApiKey, i16)] = &[
+    // Produce v13 and Fetch v13+ address topics by id only (KIP-516); the producer and consumer
+    // address them by name. Raise together with topic-id support.
+    (ApiKey::Produce, 12),
+    (ApiKey::Fetch, 12),
+];
+
+/// The versions of `key` this client can speak: `kafka-protocol`'s range, raised to the KIP-896
+/// floor and lowered to the client's caps.
+pub fn client_range(key: ApiKey) -> (i16, i16) {
+    let r = key.valid_versions();
+    let floor = KIP_896_FLOORS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(r.min, |(_, f)| r.min.max(*f));
+    let cap = CLIENT_CAPS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(r.max, |(_, c)| r.max.min(*c));
+    (floor, cap)
+}
+
+/// The API versions negotiated on one connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiVersionTable {
+    broker: BTreeMap<i16, (i16, i16)>,
+}
+
+impl ApiVersionTable {
+    /// Builds the table from a broker's ApiVersions response.
+    pub fn from_response(resp: &ApiVersionsResponse) -> ApiVersionTable {
+        ApiVersionTable::from_ranges(
+            resp.api_keys
+                .iter()
+                .map(|k| (k.api_key, k.min_version, k.max_version)),
+        )
+    }
+
+    /// Builds the table from `(api_key, min, max)` triples advertised by a broker.
+    pub fn from_ranges(ranges: impl IntoIterator<Item = (i16, i16, i16)>) -> ApiVersionTable {
+        ApiVersionTable {
+            broker: ranges
+                .into_iter()
+                .map(|(k, lo, hi)| (k, (lo, hi)))
+                .collect(),
+        }
+    }
+
+    /// The broker's advertised range for `key`.
+    pub fn broker_range(&self, key: ApiKey) -> Option<(i16, i16)> {
+        self.broker.get(&(key as i16)).copied()
+    }
+
+    /// The version to speak for `key`: the highest common one.
+    ///
+    /// # Errors
+    /// [`ErrorKind::UnsupportedVersion`] naming the API and both ranges when they do not
+    /// intersect or the broker does not know the API.
+    ///
+    /// ```
+    /// use ferrokafka::protocol::versions::ApiVersionTable;
+    /// use kafka_protocol::messages::ApiKey;
+    /// let t = ApiVersionTable::from_ranges([(3, 0, 12), (0, 0, 2)]);
+    /// assert_eq!(t.version_for(ApiKey::Metadata).unwrap(), 12);
+    /// // Produce v0-2 are below the KIP-896 floor (v3): no common version.
+    /// let e = t.version_for(ApiKey::Produce).unwrap_err();
+    /// assert!(e.to_string().contains("Produce"));
+    /// ```
+    pub fn version_for(&self, key: ApiKey) -> Result<i16> {
+        let (cmin, cmax) = client_range(key);
+        let broker = self.broker_range(key);
+        match broker {
+            Some((bmin, bmax)) if bmin.max(cmin) <= bmax.min(cmax) => Ok(bmax.min(cmax)),
+            _ => Err(Error::new(ErrorKind::UnsupportedVersion {
+                api: crate::protocol::api::api_name(key as i16),
+                client: (cmin, cmax),
+                broker,
+            })),
+        }
+    }
+
+    /// Every API both sides speak, with the negotiated version, by API key.
+    pub fn negotiated(&self) -> Vec<(ApiKey, i16)> {
+        self.broker
+            .keys()
+            .filter_map(|k| ApiKey::try_from(*k).ok())
+            .filter_map(|k| self.version_for(k).ok().map(|v| (k, v)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floors_and_caps() {
+        assert_eq!(client_range(ApiKey::Produce).0, 3);
+        assert_eq!(client_range(ApiKey::Fetch).0, 4);
+        assert_eq!(client_range(ApiKey::ListOffsets).0, 1);
+        assert_eq!(client_range(ApiKey::OffsetCommit).0, 2);
+        assert_eq!(client_range(ApiKey::OffsetFetch).0, 1);
+        assert!(client_range(ApiKey::Produce).1 <= 12);
+    }
+
+    #[test]
+    fn unsupported_names_both_ranges() {
+        let t = ApiVersionTable::from_ranges([(1, 0, 3)]);
+        let e = t.version_for(ApiKey::Fetch).unwrap_err();
+        assert!(e.is_fatal());
+        let s = e.to_string();
+        assert!(
+            s.contains("Fetch") && s.contains("0..=3") && s.contains("4..="),
+            "{s}"
+        );
+        let e = t.version_for(ApiKey::Metadata).unwrap_err();
+        assert!(e.to_string().contains("does not support Metadata"));
+    }
+}
