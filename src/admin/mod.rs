@@ -1,1 +1,372 @@
-//! admin (placeholder).
+//! Admin basics: create, delete and list topics.
+//!
+//! Calls retry retriable errors (refreshing metadata when the error asks for it) until
+//! `default.api.timeout.ms`; permanent errors return at once, per topic.
+
+use crate::cluster::{Cluster, TopicInfo, TopicSelection};
+use crate::config::ClientConfig;
+use crate::connection::{Backoff, Purpose};
+use crate::{Error, ErrorKind, Result};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A topic to create.
+///
+/// ```
+/// use ferrokafka::admin::NewTopic;
+/// let t = NewTopic::new("orders", 6, 3).config("min.insync.replicas", "2");
+/// assert_eq!(t.partitions, 6);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NewTopic {
+    /// Topic name.
+    pub name: String,
+    /// Number of partitions (`-1` = the broker's `num.partitions`).
+    pub partitions: i32,
+    /// Replication factor (`-1` = the broker's `default.replication.factor`).
+    pub replication_factor: i16,
+    /// Topic configs (`cleanup.policy`, `max.message.bytes`, …).
+    pub configs: BTreeMap<String, String>,
+}
+
+impl NewTopic {
+    /// A topic with `partitions` partitions and `replication_factor` replicas each.
+    pub fn new(name: impl Into<String>, partitions: i32, replication_factor: i16) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            partitions,
+            replication_factor,
+            configs: BTreeMap::new(),
+        }
+    }
+
+    /// Adds a topic config.
+    pub fn config(mut self, key: impl Into<String>, value: impl Into<String>) -> NewTopic {
+        self.configs.insert(key.into(), value.into());
+        self
+    }
+}
+
+/// An admin client.
+///
+/// ```no_run
+/// # async fn f() -> ferrokafka::Result<()> {
+/// use ferrokafka::admin::{AdminClient, NewTopic};
+/// use ferrokafka::config::ClientConfig;
+/// let admin = AdminClient::new(ClientConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?);
+/// admin.create_topics(&[NewTopic::new("orders", 3, 1)]).await?;
+/// for t in admin.list_topics().await? {
+///     println!("{} ({} partitions)", t.name, t.partitions.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    cluster: Arc<Cluster>,
+}
+
+impl AdminClient {
+    /// An admin client with its own connections.
+    pub fn new(cfg: ClientConfig) -> AdminClient {
+        AdminClient {
+            cluster: Cluster::new(cfg),
+        }
+    }
+
+    /// An admin client sharing an existing cluster view.
+    pub fn from_cluster(cluster: Arc<Cluster>) -> AdminClient {
+        AdminClient { cluster }
+    }
+
+    /// The shared cluster view.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.cluster
+    }
+
+    fn backoff(&self) -> Backoff {
+        let c = self.cluster.config();
+        Backoff::new(c.retry_backoff, c.retry_backoff_max)
+    }
+
+    fn retry(&self, api: &'static str) -> Retry {
+        Retry {
+            api,
+            deadline: Instant::now() + self.cluster.config().default_api_timeout,
+            backoff: self.backoff(),
+            attempt: 0,
+        }
+    }
+
+    /// Creates topics. Returns one result per topic, in the order given; a topic that already
+    /// exists gives `TOPIC_ALREADY_EXISTS` (an application-recoverable error).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the broker may create the topics after the future is dropped.
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
+        let timeout_ms =
+            i32::try_from(self.cluster.config().request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(timeout_ms)
+            .with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        CreatableTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.name.clone())))
+                            .with_num_partitions(t.partitions)
+                            .with_replication_factor(t.replication_factor)
+                            .with_configs(
+                                t.configs
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfig::default()
+                                            .with_name(StrBytes::from_string(k.clone()))
+                                            .with_value(Some(StrBytes::from_string(v.clone())))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
+        let mut pending: Vec<CreatableTopic> = request.topics.clone();
+        let mut retry = self.retry("CreateTopics");
+        while !pending.is_empty() {
+            let req = request.clone().with_topics(std::mem::take(&mut pending));
+            let outcome = async {
+                // KRaft brokers forward CreateTopics to the controller; any broker will do.
+                let conn = self.cluster.any_connection(Purpose::Control).await?;
+                conn.send(&req).await
+            }
+            .await;
+            let resp = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    pending = req.topics;
+                    retry.after(e, &self.cluster).await?;
+                    continue;
+                }
+            };
+            let mut retry_err = None;
+            for r in resp.topics {
+                let name = r.name.0.to_string();
+                if r.error_code == 0 {
+                    results.insert(name, Ok(()));
+                    continue;
+                }
+                let err = Error::from_broker_code(r.error_code)
+                    .with_topic(name.clone())
+                    .with_api("CreateTopics")
+                    .with_broker_message(r.error_message.map(|m| m.to_string()));
+                if err.is_retriable() {
+                    if let Some(t) = req.topics.iter().find(|t| t.name.0.as_str() == name) {
+                        pending.push(t.clone());
+                    }
+                    retry_err = Some(err);
+                } else {
+                    results.insert(name, Err(err));
+                }
+            }
+            if let Some(e) = retry_err {
+                retry.after(e, &self.cluster).await?;
+            }
+        }
+        Ok(topics
+            .iter()
+            .map(|t| {
+                let r = results.remove(&t.name).unwrap_or_else(|| {
+                    Err(Error::malformed("CreateTopics response omitted the topic")
+                        .with_topic(t.name.clone()))
+                });
+                (t.name.clone(), r)
+            })
+            .collect())
+    }
+
+    /// Creates one topic; `Err` if the broker refused it (including when it already exists).
+    ///
+    /// # Cancel safety
+    /// As [`create_topics`](Self::create_topics).
+    pub async fn create_topic(&self, topic: NewTopic) -> Result<()> {
+        let mut r = self.create_topics(std::slice::from_ref(&topic)).await?;
+        match r.pop() {
+            Some((_, res)) => res,
+            None => Err(Error::malformed("CreateTopics response omitted the topic")),
+        }
+    }
+
+    /// Deletes topics by name; one result per topic, in the order given.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the broker may delete the topics after the future is dropped.
+    pub async fn delete_topics<S: AsRef<str>>(
+        &self,
+        names: &[S],
+    ) -> Result<Vec<(String, Result<()>)>> {
+        let names: Vec<String> = names.iter().map(|s| s.as_ref().to_owned()).collect();
+        let timeout_ms =
+            i32::try_from(self.cluster.config().request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
+        let mut pending = names.clone();
+        let mut retry = self.retry("DeleteTopics");
+        while !pending.is_empty() {
+            let outcome = async {
+                let conn = self.cluster.any_connection(Purpose::Control).await?;
+                let version = conn.version_for::<DeleteTopicsRequest>()?;
+                let mut req = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms);
+                // v6 moved topic names into `topics` (so they can also be given by id).
+                if version >= 6 {
+                    req.topics = pending
+                        .iter()
+                        .map(|n| {
+                            DeleteTopicState::default()
+                                .with_name(Some(TopicName(StrBytes::from_string(n.clone()))))
+                        })
+                        .collect();
+                } else {
+                    req.topic_names = pending
+                        .iter()
+                        .map(|n| TopicName(StrBytes::from_string(n.clone())))
+                        .collect();
+                }
+                conn.send(&req).await
+            }
+            .await;
+            let resp = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    retry.after(e, &self.cluster).await?;
+                    continue;
+                }
+            };
+            let mut retry_err = None;
+            let mut again = Vec::new();
+            for r in resp.responses {
+                let Some(name) = r.name.map(|n| n.0.to_string()) else {
+                    continue;
+                };
+                if r.error_code == 0 {
+                    results.insert(name, Ok(()));
+                    continue;
+                }
+                let err = Error::from_broker_code(r.error_code)
+                    .with_topic(name.clone())
+                    .with_api("DeleteTopics")
+                    .with_broker_message(r.error_message.map(|m| m.to_string()));
+                // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it is
+                // the answer: the topic does not exist.
+                if err.is_retriable() && err.broker_code() != Some(3) {
+                    again.push(name);
+                    retry_err = Some(err);
+                } else {
+                    results.insert(name, Err(err));
+                }
+            }
+            pending = again;
+            if let Some(e) = retry_err {
+                retry.after(e, &self.cluster).await?;
+            }
+        }
+        Ok(names
+            .into_iter()
+            .map(|n| {
+                let r = results.remove(&n).unwrap_or_else(|| {
+                    Err(Error::malformed("DeleteTopics response omitted the topic")
+                        .with_topic(n.clone()))
+                });
+                (n, r)
+            })
+            .collect())
+    }
+
+    /// Lists every topic (internal ones included) with its partitions, leaders, replicas and ISR.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn list_topics(&self) -> Result<Vec<TopicInfo>> {
+        let mut retry = self.retry("Metadata");
+        loop {
+            match self.cluster.refresh(TopicSelection::All).await {
+                Ok(md) => return Ok(md.topics.values().cloned().collect()),
+                Err(e) => retry.after(e, &self.cluster).await?,
+            }
+        }
+    }
+
+    /// Waits until `topic` appears in metadata with `partitions` partitions that all have a
+    /// leader (a freshly created topic takes a moment to elect them), or `timeout` passes.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_for_topic(
+        &self,
+        topic: &str,
+        partitions: usize,
+        timeout: Duration,
+    ) -> Result<TopicInfo> {
+        let deadline = Instant::now() + timeout;
+        let backoff = self.backoff();
+        let mut attempt = 0;
+        loop {
+            if let Ok(md) = self
+                .cluster
+                .refresh(TopicSelection::Topics(vec![topic.to_owned()]))
+                .await
+            {
+                if let Some(t) = md.topic(topic) {
+                    let ready = t.error_code == 0
+                        && t.partitions.len() >= partitions
+                        && t.partitions.iter().all(|p| p.leader.is_some());
+                    if ready {
+                        return Ok(t.clone());
+                    }
+                }
+            }
+            let wait = backoff.delay(attempt);
+            attempt += 1;
+            if Instant::now() + wait >= deadline {
+                return Err(Error::new(ErrorKind::Timeout)
+                    .with_topic(topic)
+                    .with_detail("topic did not get a leader for every partition in time"));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// Retry bookkeeping of one admin call: retriable errors wait out the backoff (refreshing
+/// metadata first when the error asks for it) until `default.api.timeout.ms`.
+struct Retry {
+    api: &'static str,
+    deadline: Instant,
+    backoff: Backoff,
+    attempt: u32,
+}
+
+impl Retry {
+    /// Returns `Ok(())` after waiting if `e` may be retried, or the error to give up with.
+    async fn after(&mut self, e: Error, cluster: &Cluster) -> Result<()> {
+        if !e.is_retriable() {
+            return Err(e);
+        }
+        let wait = self.backoff.delay(self.attempt);
+        self.attempt += 1;
+        if Instant::now() + wait >= self.deadline {
+            return Err(Error::new(ErrorKind::Timeout)
+                .with_api(self.api)
+                .with_detail(format!("default.api.timeout.ms passed; last error: {e}")));
+        }
+        if e.needs_metadata_refresh() {
+            let _ = cluster.refresh(TopicSelection::Topics(Vec::new())).await;
+        }
+        tokio::time::sleep(wait).await;
+        Ok(())
+    }
+}

@@ -91,8 +91,12 @@ pub enum ErrorKind {
     },
     /// Connecting to a broker failed (refused, unreachable, DNS failure).
     Connect,
-    /// An established connection was closed or reset; requests pending on it failed.
-    Disconnected,
+    /// The connection to the broker was closed or reset before the response arrived.
+    Disconnected {
+        /// Whether the request had been written to the socket. `true` means the broker may have
+        /// acted on it (a produce may be persisted); `false` means it never left the client.
+        sent: bool,
+    },
     /// The request did not complete within `request.timeout.ms`.
     RequestTimeout,
     /// An operation's overall deadline (e.g. `default.api.timeout.ms`) passed.
@@ -346,7 +350,7 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         ErrorKind::Broker(BrokerErrorCode(code)) => class_of_code(*code),
         ErrorKind::Config { .. } => ErrorClass::InvalidConfiguration,
         ErrorKind::Connect
-        | ErrorKind::Disconnected
+        | ErrorKind::Disconnected { .. }
         | ErrorKind::RequestTimeout
         | ErrorKind::NoBrokerAvailable => ErrorClass::Retriable,
         // An overall deadline passing is the caller's budget running out; retrying the same
@@ -371,7 +375,12 @@ impl fmt::Display for Error {
                 write!(f, "invalid configuration {key}={value:?}: {reason}")?
             }
             ErrorKind::Connect => f.write_str("could not connect to broker")?,
-            ErrorKind::Disconnected => f.write_str("connection to broker lost")?,
+            ErrorKind::Disconnected { sent: true } => {
+                f.write_str("connection to broker lost before the response arrived")?
+            }
+            ErrorKind::Disconnected { sent: false } => {
+                f.write_str("connection to broker lost before the request was sent")?
+            }
             ErrorKind::RequestTimeout => f.write_str("request timed out (request.timeout.ms)")?,
             ErrorKind::Timeout => f.write_str("operation timed out")?,
             ErrorKind::MalformedResponse => f.write_str("malformed response from broker")?,

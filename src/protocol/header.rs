@@ -9,7 +9,6 @@ use super::api::ApiRequest;
 use super::frame::{patch_size_prefix, reserve_size_prefix};
 use crate::{Error, Result};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::protocol::{Encodable, HeaderVersion};
 
 /// Encodes one complete request frame (size prefix, header, body) at the end of `buf`.
 ///

@@ -11,3 +11,13 @@ pub fn check_response(api_key: i16, version: i16, body: &[u8]) -> Result<()> {
     let _ = (api_key, version, body);
     Ok(())
 }
+
+/// Guards then decodes a response body (placeholder until the guard lands).
+pub fn decode_response<R: kafka_protocol::protocol::Decodable>(
+    api_key: i16,
+    version: i16,
+    mut body: bytes::Bytes,
+) -> Result<R> {
+    check_response(api_key, version, &body)?;
+    R::decode(&mut body, version).map_err(|e| crate::Error::malformed(e.to_string()))
+}
