@@ -30,6 +30,9 @@ pub enum Purpose {
     Coordination,
 }
 
+/// One connection slot; the async mutex serialises connect attempts.
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
+
 #[derive(Default)]
 struct SlotState {
     conn: Option<BrokerConnection>,
@@ -55,7 +58,7 @@ struct SlotState {
 pub struct ConnectionPool {
     cfg: ConnectionConfig,
     backoff: Backoff,
-    slots: Mutex<HashMap<(BrokerAddress, Purpose), Arc<tokio::sync::Mutex<SlotState>>>>,
+    slots: Mutex<HashMap<(BrokerAddress, Purpose), Slot>>,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -83,7 +86,7 @@ impl ConnectionPool {
         }
     }
 
-    fn slot(&self, addr: &BrokerAddress, purpose: Purpose) -> Arc<tokio::sync::Mutex<SlotState>> {
+    fn slot(&self, addr: &BrokerAddress, purpose: Purpose) -> Slot {
         // A poisoned lock only means another thread panicked while inserting; the map itself
         // is still consistent, so keep using it.
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
