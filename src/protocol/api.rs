@@ -26,6 +26,9 @@ macro_rules! api_requests {
             }
         )*
 
+        /// The APIs this client sends.
+        pub const CLIENT_APIS: &[ApiKey] = &[$(ApiKey::$key),*];
+
         /// The name of an API key (`Fetch`), or `"Unknown"`.
         pub fn api_name(key: i16) -> &'static str {
             $( if key == ApiKey::$key as i16 { return stringify!($key); } )*

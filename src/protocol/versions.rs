@@ -97,12 +97,11 @@ impl ApiVersionTable {
         }
     }
 
-    /// Every API both sides speak, with the negotiated version, by API key.
+    /// Every API this client sends that the broker supports, with the negotiated version.
     pub fn negotiated(&self) -> Vec<(ApiKey, i16)> {
-        self.broker
-            .keys()
-            .filter_map(|k| ApiKey::try_from(*k).ok())
-            .filter_map(|k| self.version_for(k).ok().map(|v| (k, v)))
+        crate::protocol::api::CLIENT_APIS
+            .iter()
+            .filter_map(|k| self.version_for(*k).ok().map(|v| (*k, v)))
             .collect()
     }
 }

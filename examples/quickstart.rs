@@ -1,0 +1,84 @@
+//! Quickstart: connect to Kafka, create a topic, print the cluster metadata.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//! Uses `KAFKA_BOOTSTRAP_SERVERS` when set; otherwise starts a local single-node Apache Kafka
+//! through the test harness (Docker if reachable, else a KRaft broker from Maven Central jars).
+
+use ferrokafka::admin::{AdminClient, NewTopic};
+use ferrokafka::config::ClientConfig;
+use ferrokafka::protocol::versions::client_range;
+use std::time::Duration;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "ferrokafka=info".into()),
+        )
+        .init();
+
+    // Keep the harness handle alive for the whole run: dropping it stops a broker it started.
+    let broker = ferrokafka_testcontainers::Kafka::shared()?;
+    let bootstrap = broker.bootstrap();
+    println!("bootstrap.servers = {bootstrap}");
+
+    let cfg = ClientConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .client_id("ferrokafka-quickstart")
+        .build()?;
+    let admin = AdminClient::new(cfg);
+
+    let topic = ferrokafka_testcontainers::unique_topic("quickstart");
+    admin.create_topic(NewTopic::new(&topic, 3, 1)).await?;
+    let info = admin
+        .wait_for_topic(&topic, 3, Duration::from_secs(30))
+        .await?;
+    println!(
+        "created topic {topic} with {} partitions",
+        info.partitions.len()
+    );
+
+    let md = admin.cluster().metadata();
+    println!(
+        "cluster {} — {} broker(s), controller {:?}",
+        md.cluster_id.as_deref().unwrap_or("?"),
+        md.brokers.len(),
+        md.controller_id
+    );
+    for b in md.brokers.values() {
+        println!("  broker {} at {} rack {:?}", b.node_id, b.addr, b.rack);
+    }
+    for t in admin.list_topics().await? {
+        if t.is_internal {
+            continue;
+        }
+        println!("  topic {} ({} partitions)", t.name, t.partitions.len());
+        for p in &t.partitions {
+            println!(
+                "    partition {} leader {:?} epoch {} replicas {:?} isr {:?}",
+                p.partition, p.leader, p.leader_epoch, p.replicas, p.isr
+            );
+        }
+    }
+
+    // The API versions negotiated with one broker.
+    let conn = admin
+        .cluster()
+        .any_connection(ferrokafka::connection::Purpose::Control)
+        .await?;
+    println!("negotiated API versions with {}:", conn.addr());
+    for (api, v) in conn.versions().negotiated() {
+        let (lo, hi) = client_range(api);
+        println!(
+            "  {api:?}: v{v} (client {lo}..={hi}, broker {:?})",
+            conn.versions().broker_range(api)
+        );
+    }
+
+    admin.delete_topics(&[&topic]).await?;
+    println!("deleted topic {topic}");
+    Ok(())
+}
