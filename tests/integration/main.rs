@@ -1,1 +1,10 @@
 //! Integration tests against a real Apache Kafka (one test binary).
+//!
+//! The broker comes from `ferrokafka-testcontainers`: `KAFKA_BOOTSTRAP_SERVERS` if set, else a
+//! Docker engine, else a local KRaft broker from Maven Central jars. Tests that kill brokers
+//! start their own dedicated cluster; the others share one single-node broker per process.
+
+mod admin;
+mod connection;
+mod metadata;
+mod support;

@@ -1,0 +1,39 @@
+//! Shared helpers for the integration tests.
+
+use ferrokafka::config::ClientConfig;
+use ferrokafka_testcontainers::{Kafka, Topology};
+use std::time::Duration;
+
+/// The process-wide shared broker's bootstrap list (starts it on first use).
+pub fn shared_bootstrap() -> String {
+    match Kafka::shared() {
+        Ok(k) => k.bootstrap(),
+        Err(e) => panic!("no Kafka broker for the integration tests: {e}"),
+    }
+}
+
+/// A client configuration for `bootstrap` with short backoffs, so tests run quickly.
+pub fn config(bootstrap: &str) -> ClientConfig {
+    ClientConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .client_id("ferrokafka-it")
+        .reconnect_backoff(Duration::from_millis(50))
+        .reconnect_backoff_max(Duration::from_millis(500))
+        .request_timeout(Duration::from_secs(15))
+        .connection_setup_timeout(Duration::from_secs(5))
+        .build()
+        .expect("valid test configuration")
+}
+
+/// Starts a dedicated cluster (blocking work runs off the async runtime's threads).
+pub async fn dedicated(topology: Topology) -> Kafka {
+    tokio::task::spawn_blocking(move || Kafka::start(topology))
+        .await
+        .expect("harness thread")
+        .unwrap_or_else(|e| panic!("cannot start a dedicated {topology:?} cluster: {e}"))
+}
+
+/// Runs a blocking harness operation (kill, restart) off the runtime's threads.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("harness thread")
+}
