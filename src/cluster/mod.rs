@@ -273,7 +273,7 @@ impl Cluster {
             None => {
                 let md = self.refresh(TopicSelection::Topics(Vec::new())).await?;
                 md.brokers.get(&node_id).cloned().ok_or_else(|| {
-                    Error::from_broker_code(8) // BROKER_NOT_AVAILABLE
+                    Error::new(ErrorKind::NoBrokerAvailable)
                         .with_broker(node_id.to_string())
                         .with_detail("node is not in the cluster metadata")
                 })?

@@ -22,8 +22,14 @@ async fn create_list_delete_topics() {
     for (name, r) in &results {
         assert!(r.is_ok(), "{name}: {r:?}");
     }
-    admin.wait_for_topic(&a, 2, Duration::from_secs(30)).await.expect("a ready");
-    admin.wait_for_topic(&b, 1, Duration::from_secs(30)).await.expect("b ready");
+    admin
+        .wait_for_topic(&a, 2, Duration::from_secs(30))
+        .await
+        .expect("a ready");
+    admin
+        .wait_for_topic(&b, 1, Duration::from_secs(30))
+        .await
+        .expect("b ready");
     let listed = admin.list_topics().await.expect("list");
     let la = listed.iter().find(|t| t.name == a).expect("a listed");
     assert_eq!(la.partitions.len(), 2);
@@ -56,7 +62,10 @@ async fn invalid_topic_settings_are_configuration_errors() {
         .expect_err("rf > brokers");
     assert_eq!(err.broker_code(), Some(38), "{err}");
     assert_eq!(err.class(), ErrorClass::InvalidConfiguration);
-    assert!(err.broker_message().is_some(), "broker explains why: {err:?}");
+    assert!(
+        err.broker_message().is_some(),
+        "broker explains why: {err:?}"
+    );
     // An unknown topic config: INVALID_CONFIG (40), permanent.
     let err = admin
         .create_topic(NewTopic::new(unique_topic("adm-cfg"), 1, 1).config("no.such.config", "1"))

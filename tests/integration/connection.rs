@@ -44,9 +44,16 @@ async fn negotiates_versions_with_kafka_4() {
     for (api, min) in expect_at_least {
         let got = v.version_for(api).expect("supported");
         let (lo, hi) = client_range(api);
-        assert!(got >= min && got >= lo && got <= hi, "{api:?} negotiated v{got}");
+        assert!(
+            got >= min && got >= lo && got <= hi,
+            "{api:?} negotiated v{got}"
+        );
     }
-    assert!(negotiated.len() >= 20, "only {} APIs negotiated", negotiated.len());
+    assert!(
+        negotiated.len() >= 20,
+        "only {} APIs negotiated",
+        negotiated.len()
+    );
     // Pipelining: many requests in flight on one connection, answered in order.
     let conn = Arc::new(conn);
     let tasks: Vec<_> = (0..50)
@@ -79,14 +86,23 @@ async fn client_started_while_broker_down_connects_once_it_is_up() {
     assert!(err.is_retriable(), "{err}");
     assert_eq!(err.kind(), &ErrorKind::NoBrokerAvailable);
     let t0 = Instant::now();
-    let err2 = cluster.refresh(TopicSelection::All).await.expect_err("still down");
+    let err2 = cluster
+        .refresh(TopicSelection::All)
+        .await
+        .expect_err("still down");
     assert!(err2.is_retriable());
     // reconnect.backoff.ms = 50 with -20 % jitter: at least 40 ms between attempts.
-    assert!(t0.elapsed() >= Duration::from_millis(40), "no backoff: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(40),
+        "no backoff: {:?}",
+        t0.elapsed()
+    );
 
     {
         let k = kafka.clone();
-        blocking(move || k.restart_node(node)).await.expect("restart");
+        blocking(move || k.restart_node(node))
+            .await
+            .expect("restart");
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -110,8 +126,13 @@ async fn pool_reconnects_after_broker_sigkill_and_restart() {
     let cfg = config(&kafka.bootstrap());
     let pool = ConnectionPool::new(&cfg);
     let addr = cfg.bootstrap_servers[0].clone();
-    let conn = pool.get(&addr, None, Purpose::Control).await.expect("connect");
-    conn.send(&MetadataRequest::default()).await.expect("metadata before kill");
+    let conn = pool
+        .get(&addr, None, Purpose::Control)
+        .await
+        .expect("connect");
+    conn.send(&MetadataRequest::default())
+        .await
+        .expect("metadata before kill");
 
     {
         let k = kafka.clone();
@@ -124,17 +145,25 @@ async fn pool_reconnects_after_broker_sigkill_and_restart() {
         .expect_err("broker is dead");
     assert!(err.is_retriable(), "{err}");
     assert!(
-        matches!(err.kind(), ErrorKind::Disconnected { .. } | ErrorKind::Connect | ErrorKind::RequestTimeout),
+        matches!(
+            err.kind(),
+            ErrorKind::Disconnected { .. } | ErrorKind::Connect | ErrorKind::RequestTimeout
+        ),
         "{err:?}"
     );
     assert!(conn.is_closed());
     // New connections are refused while it is down.
-    let err = pool.get(&addr, None, Purpose::Control).await.expect_err("down");
+    let err = pool
+        .get(&addr, None, Purpose::Control)
+        .await
+        .expect_err("down");
     assert!(err.is_retriable());
 
     {
         let k = kafka.clone();
-        blocking(move || k.restart_node(node)).await.expect("restart");
+        blocking(move || k.restart_node(node))
+            .await
+            .expect("restart");
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     let conn = loop {
@@ -144,6 +173,9 @@ async fn pool_reconnects_after_broker_sigkill_and_restart() {
             Err(e) => panic!("no reconnect: {e}"),
         }
     };
-    let md = conn.send(&MetadataRequest::default()).await.expect("metadata after restart");
+    let md = conn
+        .send(&MetadataRequest::default())
+        .await
+        .expect("metadata after restart");
     assert_eq!(md.brokers.len(), 1);
 }

@@ -61,7 +61,9 @@ async fn leader_moves_when_its_broker_is_killed_in_a_3_node_cluster() {
 
     {
         let k = kafka.clone();
-        blocking(move || k.kill_node(old_leader)).await.expect("kill");
+        blocking(move || k.kill_node(old_leader))
+            .await
+            .expect("kill");
     }
     // Within the broker session timeout the controller elects a new leader with a higher epoch.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -77,7 +79,10 @@ async fn leader_moves_when_its_broker_is_killed_in_a_3_node_cluster() {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "leader never moved off node {old_leader}");
+        assert!(
+            Instant::now() < deadline,
+            "leader never moved off node {old_leader}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     assert!(moved.leader_epoch > p0.leader_epoch, "{moved:?} vs {p0:?}");
@@ -85,7 +90,9 @@ async fn leader_moves_when_its_broker_is_killed_in_a_3_node_cluster() {
 
     {
         let k = kafka.clone();
-        blocking(move || k.restart_node(old_leader)).await.expect("restart");
+        blocking(move || k.restart_node(old_leader))
+            .await
+            .expect("restart");
     }
     // The restarted node rejoins the ISR.
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -101,7 +108,10 @@ async fn leader_moves_when_its_broker_is_killed_in_a_3_node_cluster() {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "node {old_leader} never rejoined the ISR");
+        assert!(
+            Instant::now() < deadline,
+            "node {old_leader} never rejoined the ISR"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -35,5 +35,7 @@ pub async fn dedicated(topology: Topology) -> Kafka {
 
 /// Runs a blocking harness operation (kill, restart) off the runtime's threads.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("harness thread")
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("harness thread")
 }
