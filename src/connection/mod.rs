@@ -15,3 +15,6 @@ pub use backoff::Backoff;
 pub use conn::{BrokerConnection, ConnectionConfig};
 pub use pool::{ConnectionPool, Purpose, DEFAULT_MAX_IN_FLIGHT};
 pub use transport::{Io, Transport};
+
+#[cfg(test)]
+mod tests;
