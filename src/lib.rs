@@ -31,4 +31,9 @@ mod error;
 pub mod protocol;
 pub mod types;
 
-pub use error::{Error, ErrorClass, ErrorKind, Result};
+pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};
+
+// The README's examples compile as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
