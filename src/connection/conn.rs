@@ -239,10 +239,7 @@ impl BrokerConnection {
         timeout: Duration,
         expect_response: bool,
     ) -> Result<Bytes> {
-        let correlation_id = self
-            .shared
-            .next_correlation_id
-            .fetch_add(1, Ordering::Relaxed);
+        let correlation_id = self.next_correlation_id();
         let size_hint = request.compute_size(version).unwrap_or(0);
         let mut buf = BytesMut::with_capacity(size_hint + 64 + self.shared.client_id.len());
         encode_request(
@@ -252,22 +249,82 @@ impl BrokerConnection {
             correlation_id,
             &self.shared.client_id,
         )?;
+        self.submit_frame(
+            R::NAME,
+            buf.freeze(),
+            correlation_id,
+            timeout,
+            expect_response,
+        )
+        .await
+    }
+
+    /// A fresh correlation id for a request the caller encodes itself (see
+    /// [`send_encoded`](Self::send_encoded)).
+    pub fn next_correlation_id(&self) -> i32 {
+        self.shared
+            .next_correlation_id
+            .fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The `client.id` to put in headers of requests the caller encodes itself.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    /// Sends a request the caller encoded itself (e.g. a Produce request whose record batches
+    /// were written straight into the frame) with `correlation_id` from
+    /// [`next_correlation_id`](Self::next_correlation_id), and decodes the response as
+    /// `R::Response`. With `expect_response == false` (Produce with `acks=0`) returns `Ok(None)`
+    /// once the frame is handed to the socket task.
+    ///
+    /// # Cancel safety
+    /// As [`send`](Self::send).
+    pub async fn send_encoded<R: ApiRequest>(
+        &self,
+        frame: Bytes,
+        correlation_id: i32,
+        version: i16,
+        timeout: Duration,
+        expect_response: bool,
+    ) -> Result<Option<R::Response>> {
+        let frame = self
+            .submit_frame(R::NAME, frame, correlation_id, timeout, expect_response)
+            .await?;
+        if !expect_response {
+            return Ok(None);
+        }
+        let body = split_response_header(frame, R::Response::header_version(version))
+            .map_err(|e| e.with_api(R::NAME).with_broker(self.broker_label()))?;
+        guard::decode_response::<R::Response>(R::KEY as i16, version, body)
+            .map(Some)
+            .map_err(|e| e.with_api(R::NAME).with_broker(self.broker_label()))
+    }
+
+    async fn submit_frame(
+        &self,
+        api: &'static str,
+        frame: Bytes,
+        correlation_id: i32,
+        timeout: Duration,
+        expect_response: bool,
+    ) -> Result<Bytes> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command {
             correlation_id,
-            frame: buf.freeze(),
+            frame,
             expect_response,
-            api: R::NAME,
+            api,
             timeout,
             reply,
         };
         if self.shared.tx.send(cmd).await.is_err() {
-            return Err(self.disconnected(false, R::NAME));
+            return Err(self.disconnected(false, api));
         }
         match rx.await {
             Ok(r) => r,
             // The task ended without answering: it failed before writing the request.
-            Err(_) => Err(self.disconnected(false, R::NAME)),
+            Err(_) => Err(self.disconnected(false, api)),
         }
     }
 

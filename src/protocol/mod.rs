@@ -10,6 +10,7 @@ pub mod api;
 pub mod frame;
 pub mod guard;
 pub mod header;
+pub mod produce;
 pub mod records;
 pub mod versions;
 
