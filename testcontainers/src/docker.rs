@@ -4,18 +4,34 @@
 //! listener `127.0.0.1:<port>` is right inside and outside the container.
 
 use std::io::{Read as _, Write as _};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
-/// Why a Docker engine is usable, or `None`. `DOCKER_HOST` is trusted as set; otherwise
-/// `/var/run/docker.sock` must answer `GET /_ping`.
+/// Why a Docker engine is usable, or `None`: `DOCKER_HOST` (`unix://` socket answering `GET /_ping`,
+/// or `tcp://` address accepting connections), else `/var/run/docker.sock` answering `GET /_ping`.
 pub(crate) fn docker_engine() -> Option<String> {
-    if let Some(host) = std::env::var_os("DOCKER_HOST").filter(|h| !h.is_empty()) {
-        return Some(format!("DOCKER_HOST={}", host.to_string_lossy()));
+    if let Some(host) = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()) {
+        let reachable = if let Some(path) = host.strip_prefix("unix://") {
+            ping_unix(path)
+        } else if let Some(addr) = host.strip_prefix("tcp://") {
+            addr.to_socket_addrs().is_ok_and(|mut a| {
+                a.any(|a| TcpStream::connect_timeout(&a, Duration::from_secs(2)).is_ok())
+            })
+        } else {
+            // Another scheme (ssh://, npipe://): let testcontainers try it.
+            true
+        };
+        return reachable.then(|| format!("DOCKER_HOST={host}"));
     }
     let sock = "/var/run/docker.sock";
+    ping_unix(sock).then(|| format!("{sock} answers"))
+}
+
+/// Whether the Docker API on this Unix socket answers `GET /_ping` with 200.
+fn ping_unix(path: &str) -> bool {
     let ping = || -> std::io::Result<bool> {
-        let mut s = UnixStream::connect(sock)?;
+        let mut s = UnixStream::connect(path)?;
         s.set_read_timeout(Some(Duration::from_secs(2)))?;
         s.set_write_timeout(Some(Duration::from_secs(2)))?;
         s.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
@@ -24,10 +40,7 @@ pub(crate) fn docker_engine() -> Option<String> {
         let head = buf.get(..n).unwrap_or_default();
         Ok(head.starts_with(b"HTTP/1.") && head.windows(5).any(|w| w == b" 200 "))
     };
-    match ping() {
-        Ok(true) => Some(format!("{sock} answers")),
-        _ => None,
-    }
+    ping().unwrap_or(false)
 }
 
 #[cfg(feature = "docker")]

@@ -115,7 +115,7 @@ impl Kafka {
             HarnessError::NoBackend(why) => HarnessError::NoBackend(format!(
                 "KAFKA_BOOTSTRAP_SERVERS is not set; {}; and the local JVM broker is unusable: {why}",
                 match (&docker, cfg!(feature = "docker")) {
-                    (None, _) => "no Docker engine answers (DOCKER_HOST unset, /var/run/docker.sock absent or silent)".to_string(),
+                    (None, _) => "no Docker engine answers (DOCKER_HOST unset or unreachable, /var/run/docker.sock absent or silent)".to_string(),
                     (Some(d), false) => format!("a Docker engine is there ({d}) but the `docker` feature is off"),
                     (Some(d), true) => format!("a Docker engine is there ({d}) but it runs single nodes only"),
                 }
@@ -146,7 +146,7 @@ impl Kafka {
         {
             if docker::docker_engine().is_none() {
                 return Err(HarnessError::NoBackend(
-                    "no Docker engine answers (DOCKER_HOST unset, /var/run/docker.sock absent or silent)"
+                    "no Docker engine answers (DOCKER_HOST unset or unreachable, /var/run/docker.sock absent or silent)"
                         .into(),
                 ));
             }

@@ -237,6 +237,25 @@ mod tests {
     }
 
     #[test]
+    fn stale_lock_detection() {
+        let dir = std::env::temp_dir().join(format!("ferrokafka-lock-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let lock = dir.join(".lock");
+        // A pid that surely exited: a reaped child of ours.
+        let mut dead = Command::new("true").spawn().unwrap();
+        let dead_pid = dead.id();
+        dead.wait().unwrap();
+        fs::write(&lock, format!("{dead_pid}\n")).unwrap();
+        assert!(lock_is_stale(&lock));
+        fs::write(&lock, format!("{}\n", std::process::id())).unwrap();
+        assert!(!lock_is_stale(&lock));
+        // Being written right now: not stale yet.
+        fs::write(&lock, "").unwrap();
+        assert!(!lock_is_stale(&lock));
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn pom_is_embedded() {
         assert!(POM.contains("<artifactId>kafka_2.13</artifactId>"));
         assert!(POM.contains(&format!("<kafka.version>{KAFKA_VERSION}</kafka.version>")));

@@ -9,10 +9,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use ferrokafka_testcontainers::jvm::JvmCluster;
-use ferrokafka_testcontainers::{HarnessError, Topology};
+use ferrokafka_testcontainers::{HarnessError, JvmRuntime, Topology};
 
 const USAGE: &str = "\
 usage: kafka-test-cluster <command>
+  fetch                 resolve the Kafka jars into the cache (Maven); prints the cache dir
   start [--nodes 1|3]   start a detached cluster (default 1 node); prints the bootstrap list
   bootstrap             print the bootstrap list
   status                print each node: id, address, pid, running/stopped, log file
@@ -94,6 +95,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             );
             println!("{}", cluster.bootstrap());
         }
+        "fetch" => println!("{}", JvmRuntime::locate()?.cache_dir.display()),
         "bootstrap" => println!("{}", JvmCluster::load(&dir)?.bootstrap()),
         "status" => {
             let mut c = JvmCluster::load(&dir)?;
