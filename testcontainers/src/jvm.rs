@@ -299,6 +299,9 @@ impl JvmCluster {
         }
     }
 
+    /// The position of node `id` in `self.nodes`. Every `self.nodes[i]` in this file uses an `i` from
+    /// here or from `0..self.nodes.len()`, and `nodes` only changes inside `try_start`, so indexing
+    /// cannot panic.
     fn index(&self, id: i32) -> Result<usize, HarnessError> {
         self.nodes
             .iter()
