@@ -33,6 +33,8 @@ pub enum HarnessError {
     Docker(String),
     /// The state file of `kafka-test-cluster` is missing or unreadable.
     State(String),
+    /// A Kafka command-line tool (e.g. `TopicCommand`) failed; carries its output.
+    Tool(String),
 }
 
 impl HarnessError {
@@ -60,6 +62,7 @@ impl fmt::Display for HarnessError {
             HarnessError::Io(m) => write!(f, "I/O error: {m}"),
             HarnessError::Docker(m) => write!(f, "Docker: {m}"),
             HarnessError::State(m) => write!(f, "cluster state: {m}"),
+            HarnessError::Tool(m) => write!(f, "Kafka tool failed: {m}"),
         }
     }
 }

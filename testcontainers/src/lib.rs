@@ -278,6 +278,36 @@ impl Kafka {
         }
     }
 
+    /// Creates `topic` (if it does not exist yet) with Kafka's own `TopicCommand`. Meant for the
+    /// 3-node cluster, where topics are not auto-created. Costs a JVM start (2-5 s) and needs Java
+    /// and the `kafka-tools` jar (resolved on first use); works against any backend.
+    pub fn create_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        replication_factor: i16,
+    ) -> Result<(), HarnessError> {
+        let output = JvmRuntime::locate()?
+            .tool("org.apache.kafka.tools.TopicCommand")?
+            .args(["--bootstrap-server", &self.bootstrap()])
+            .args(["--create", "--if-not-exists", "--topic", topic])
+            .args(["--partitions", &partitions.to_string()])
+            .args(["--replication-factor", &replication_factor.to_string()])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| HarnessError::io("running TopicCommand", e))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(HarnessError::Tool(format!(
+                "TopicCommand --create --topic {topic} ({}): {}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )))
+        }
+    }
+
     fn faultable(&self, op: &str) -> Result<&Backend, HarnessError> {
         if self.shared {
             return Err(HarnessError::Unsupported(format!(

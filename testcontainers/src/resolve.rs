@@ -34,7 +34,7 @@ impl JvmRuntime {
     pub fn locate() -> Result<JvmRuntime, HarnessError> {
         let java = find_java()?;
         let cache_dir = cache_dir()?;
-        ensure_resolved(&cache_dir)?;
+        ensure_resolved(&cache_dir, ".complete", run_maven)?;
         write_if_changed(&cache_dir.join("log4j2-server.properties"), SERVER_LOG4J2)?;
         write_if_changed(&cache_dir.join("log4j2-tools.properties"), TOOLS_LOG4J2)?;
         Ok(JvmRuntime { java, cache_dir })
@@ -43,6 +43,27 @@ impl JvmRuntime {
     /// The `-cp` argument: every jar of the cache's `libs` directory.
     pub fn classpath(&self) -> String {
         format!("{}/*", self.cache_dir.join("libs").display())
+    }
+
+    /// A `java` command for a Kafka command-line tool, e.g. `org.apache.kafka.tools.TopicCommand`
+    /// or `org.apache.kafka.tools.ProducerPerformance`: small heap, warnings only, the broker jars
+    /// plus `kafka-tools` (resolved on first use into `<cache>/tools`). Add the tool's arguments.
+    pub fn tool(&self, main_class: &str) -> Result<Command, HarnessError> {
+        ensure_resolved(&self.cache_dir, ".tools-complete", run_maven_tools)?;
+        let mut cmd = Command::new(&self.java);
+        cmd.arg("-Xmx512m")
+            .arg(format!(
+                "-Dlog4j2.configurationFile={}",
+                self.tools_log4j().display()
+            ))
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}/*",
+                self.classpath(),
+                self.cache_dir.join("tools").display()
+            ))
+            .arg(main_class);
+        Ok(cmd)
     }
 
     pub(crate) fn server_log4j(&self) -> PathBuf {
@@ -96,29 +117,50 @@ pub(crate) fn cache_dir() -> Result<PathBuf, HarnessError> {
         .join(format!("kafka-{KAFKA_VERSION}")))
 }
 
-/// Resolves the jars into `<cache>/libs` unless `<cache>/.complete` exists. Only one process resolves:
-/// it holds `<cache>/.lock` (created with `create_new`, containing its pid); the others wait for the
-/// marker. A lock whose pid is dead, or that is older than 15 minutes, is removed.
-fn ensure_resolved(cache: &Path) -> Result<(), HarnessError> {
-    let marker = cache.join(".complete");
-    if marker.is_file() {
+/// The content of a completion marker: a hash of the embedded pom, so editing the pom (another
+/// Kafka version, another dependency) makes existing caches resolve again.
+fn marker_content() -> String {
+    // FNV-1a 64: stable across Rust versions, unlike `DefaultHasher`.
+    let hash = POM.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{KAFKA_VERSION} {hash:016x}")
+}
+
+fn is_complete(marker: &Path) -> bool {
+    fs::read_to_string(marker).is_ok_and(|c| c.trim() == marker_content())
+}
+
+/// Runs `resolve(cache)` unless `<cache>/<marker_name>` says it already ran for this pom. Only one
+/// process resolves: it holds `<cache>/.lock` (created with `create_new`, containing its pid); the
+/// others wait for the marker. A lock whose pid is dead, or that is older than 15 minutes, is removed.
+fn ensure_resolved(
+    cache: &Path,
+    marker_name: &str,
+    resolve: fn(&Path) -> Result<(), HarnessError>,
+) -> Result<(), HarnessError> {
+    let marker = cache.join(marker_name);
+    if is_complete(&marker) {
         return Ok(());
     }
     fs::create_dir_all(cache).map_err(|e| HarnessError::io(cache.display(), e))?;
     let lock = cache.join(".lock");
     let deadline = Instant::now() + Duration::from_secs(20 * 60);
     loop {
-        if marker.is_file() {
+        if is_complete(&marker) {
             return Ok(());
         }
         match OpenOptions::new().write(true).create_new(true).open(&lock) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{}", std::process::id());
                 drop(f);
-                let result = if marker.is_file() {
+                let result = if is_complete(&marker) {
                     Ok(())
                 } else {
-                    run_maven(cache)
+                    resolve(cache).and_then(|()| {
+                        fs::write(&marker, marker_content())
+                            .map_err(|e| HarnessError::io(marker.display(), e))
+                    })
                 };
                 let _ = fs::remove_file(&lock);
                 return result;
@@ -161,20 +203,60 @@ fn lock_is_stale(lock: &Path) -> bool {
     }
 }
 
+/// The broker's runtime classpath into `<cache>/libs`. Resolves into a fresh directory and swaps it
+/// in, so jars of an older pom don't linger and JVMs running from the old directory keep their open
+/// jars (the lock only serialises resolvers, not brokers using the cache).
 fn run_maven(cache: &Path) -> Result<(), HarnessError> {
+    let libs = cache.join("libs");
+    let fresh = cache.join(format!("libs.new.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&fresh);
+    maven(
+        cache,
+        &[
+            "dependency:copy-dependencies",
+            "-DincludeScope=runtime",
+            &format!("-DoutputDirectory={}", fresh.display()),
+        ],
+    )?;
+    let kafka_jar = fresh.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
+    if !kafka_jar.is_file() {
+        return Err(HarnessError::Resolve(format!(
+            "Maven succeeded but {} is missing",
+            kafka_jar.display()
+        )));
+    }
+    let old = cache.join(format!("libs.old.{}", std::process::id()));
+    if libs.exists() {
+        fs::rename(&libs, &old).map_err(|e| HarnessError::io(libs.display(), e))?;
+    }
+    fs::rename(&fresh, &libs).map_err(|e| HarnessError::io(libs.display(), e))?;
+    let _ = fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// The `kafka-tools` jar alone into `<cache>/tools`: its other dependencies the tools we use need are
+/// already in `libs`; its Connect/Jetty dependencies are left out of the broker's classpath.
+fn run_maven_tools(cache: &Path) -> Result<(), HarnessError> {
+    let tools = cache.join("tools");
+    maven(
+        cache,
+        &[
+            "dependency:copy",
+            &format!("-Dartifact=org.apache.kafka:kafka-tools:{KAFKA_VERSION}"),
+            &format!("-DoutputDirectory={}", tools.display()),
+        ],
+    )
+}
+
+/// `mvn -B -q -f <cache>/pom.xml <args>`.
+fn maven(cache: &Path, args: &[&str]) -> Result<(), HarnessError> {
     let pom = cache.join("pom.xml");
     write_if_changed(&pom, POM)?;
-    let libs = cache.join("libs");
     let mvn = std::env::var_os("MAVEN").unwrap_or_else(|| "mvn".into());
     let output = Command::new(&mvn)
         .args(["-B", "-q", "-f"])
         .arg(&pom)
-        .args([
-            "dependency:copy-dependencies",
-            "-DincludeScope=runtime",
-            "-Dmdep.overWriteIfNewer=true",
-        ])
-        .arg(format!("-DoutputDirectory={}", libs.display()))
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .map_err(|e| {
@@ -192,20 +274,13 @@ fn run_maven(cache: &Path) -> Result<(), HarnessError> {
             String::from_utf8_lossy(&output.stderr)
         );
         return Err(HarnessError::Resolve(format!(
-            "`mvn dependency:copy-dependencies` failed ({}); is Maven Central reachable?\n{}",
+            "`mvn {}` failed ({}); is Maven Central reachable?\n{}",
+            args.first().copied().unwrap_or_default(),
             output.status,
             tail_lines(&text, 50)
         )));
     }
-    let kafka_jar = libs.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
-    if !kafka_jar.is_file() {
-        return Err(HarnessError::Resolve(format!(
-            "Maven succeeded but {} is missing",
-            kafka_jar.display()
-        )));
-    }
-    fs::write(cache.join(".complete"), KAFKA_VERSION)
-        .map_err(|e| HarnessError::io("writing the .complete marker", e))
+    Ok(())
 }
 
 /// Writes `content` to `path` unless it already holds exactly that. Writes a temp file and renames
@@ -253,6 +328,14 @@ mod tests {
         fs::write(&lock, "").unwrap();
         assert!(!lock_is_stale(&lock));
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn marker_names_version_and_pom() {
+        let m = marker_content();
+        assert!(m.starts_with(&format!("{KAFKA_VERSION} ")), "{m}");
+        assert_eq!(m.len(), KAFKA_VERSION.len() + 17);
+        assert_eq!(m, marker_content());
     }
 
     #[test]

@@ -154,6 +154,16 @@ fn cluster3_kill_and_restart() {
         kafka.kill_node(4),
         Err(HarnessError::UnknownNode(4))
     ));
+    let t_topic = Instant::now();
+    let topic = ferrokafka_testcontainers::unique_topic("harness-rf3");
+    kafka
+        .create_topic(&topic, 3, 3)
+        .unwrap_or_else(|e| panic!("{e}"));
+    kafka.create_topic(&topic, 3, 3).expect("--if-not-exists");
+    eprintln!(
+        "create_topic x2 took {:.1} s",
+        t_topic.elapsed().as_secs_f64()
+    );
 
     // Crash node 2.
     let pid2 = kafka.pid(2).expect("pid 2");
