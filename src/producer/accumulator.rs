@@ -321,7 +321,7 @@ impl<T> Accumulator<T> {
         record: ProducerRecord,
         completion: T,
         partitions: &PartitionsInfo,
-    ) -> Result<Appended, Rejected<T>> {
+    ) -> Result<Appended, Box<Rejected<T>>> {
         let n = match self.admit(&record) {
             Ok(n) => n,
             Err(error) => return reject(error, record, completion),
@@ -354,7 +354,7 @@ impl<T> Accumulator<T> {
         completion: T,
         partitions: &PartitionsInfo,
         now: Instant,
-    ) -> Result<Appended, Rejected<T>> {
+    ) -> Result<Appended, Box<Rejected<T>>> {
         let n = match self.admit(&record) {
             Ok(n) => n,
             Err(error) => return reject(error, record, completion),
@@ -463,7 +463,7 @@ impl<T> Accumulator<T> {
         permit: OwnedSemaphorePermit,
         partitions: &PartitionsInfo,
         now: Instant,
-    ) -> Result<Appended, Rejected<T>> {
+    ) -> Result<Appended, Box<Rejected<T>>> {
         let route = match self.route(&record, partitions) {
             Ok(r) => r,
             Err(e) => return reject(e, record, completion),
@@ -571,11 +571,7 @@ impl<T> Accumulator<T> {
         });
         let Some(batch) = queue.back_mut() else {
             // Unreachable: the queue has the batch that fit or the one pushed just above.
-            return Err(Rejected {
-                error: closed(),
-                record: ProducerRecord::new(String::new()),
-                completion: rec.completion,
-            });
+            return reject(closed(), ProducerRecord::new(String::new()), rec.completion);
         };
         batch.size = batch.size.saturating_add(size);
         batch.max_timestamp = batch.max_timestamp.max(timestamp);
@@ -817,12 +813,17 @@ impl<T> Accumulator<T> {
     }
 }
 
-fn reject<T, R>(error: Error, record: ProducerRecord, completion: T) -> Result<R, Rejected<T>> {
-    Err(Rejected {
+fn reject<T, R>(
+    error: Error,
+    record: ProducerRecord,
+    completion: T,
+) -> Result<R, Box<Rejected<T>>> {
+    // Boxed: the error path is cold, and a large `Err` would make every `Ok` return larger.
+    Err(Box::new(Rejected {
         error,
         record,
         completion,
-    })
+    }))
 }
 
 fn closed() -> Error {
