@@ -28,11 +28,11 @@
 //!   ratio and packs more. Batches are therefore never larger than `batch.size` before
 //!   compression, and often smaller than Java's after it.
 
+use super::batch::{BatchRecord, ProducerBatch};
 use super::config::ProducerConfig;
 use super::partitioner::{partition_for_key, Partitioner, PartitionsInfo, StickyPartitioner};
-use super::record::{record_size, Header, ProducerRecord, RECORD_BATCH_OVERHEAD};
+use super::record::{record_size, ProducerRecord, RECORD_BATCH_OVERHEAD};
 use crate::{Error, ErrorKind};
-use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -86,103 +86,6 @@ impl From<&ProducerConfig> for AccumulatorConfig {
     }
 }
 
-/// One record in a batch, with the caller's completion handle.
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct BatchRecord<T> {
-    /// Key.
-    pub key: Option<Bytes>,
-    /// Value.
-    pub value: Option<Bytes>,
-    /// Headers.
-    pub headers: Vec<Header>,
-    /// Create timestamp (ms since the epoch), resolved at append.
-    pub timestamp: i64,
-    /// What the caller attached (e.g. a oneshot sender for the delivery report).
-    pub completion: T,
-}
-
-/// A batch of records for one partition. Holds its share of `buffer.memory` until dropped or
-/// turned into its records with [`into_records`](Self::into_records).
-pub struct ProducerBatch<T> {
-    topic: Arc<str>,
-    partition: i32,
-    records: Vec<BatchRecord<T>>,
-    base_timestamp: i64,
-    max_timestamp: i64,
-    size: usize,
-    full: bool,
-    created: Instant,
-    attempts: u32,
-    retry_at: Option<Instant>,
-    memory: Option<OwnedSemaphorePermit>,
-}
-
-impl<T> fmt::Debug for ProducerBatch<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProducerBatch")
-            .field("topic", &self.topic)
-            .field("partition", &self.partition)
-            .field("records", &self.records.len())
-            .field("size", &self.size)
-            .field("full", &self.full)
-            .field("attempts", &self.attempts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T> ProducerBatch<T> {
-    /// Topic.
-    pub fn topic(&self) -> &str {
-        &self.topic
-    }
-    /// Partition.
-    pub fn partition(&self) -> i32 {
-        self.partition
-    }
-    /// The records, in offset-delta order.
-    pub fn records(&self) -> &[BatchRecord<T>] {
-        &self.records
-    }
-    /// Number of records.
-    pub fn record_count(&self) -> usize {
-        self.records.len()
-    }
-    /// Encoded size of the batch, uncompressed, header included (exact for the v2 format).
-    pub fn estimated_size(&self) -> usize {
-        self.size
-    }
-    /// The first record's timestamp (the batch's `baseTimestamp`).
-    pub fn base_timestamp(&self) -> i64 {
-        self.base_timestamp
-    }
-    /// The largest record timestamp (the batch's `maxTimestamp` with CreateTime).
-    pub fn max_timestamp(&self) -> i64 {
-        self.max_timestamp
-    }
-    /// When the batch was opened (its first append); `delivery.timeout.ms` counts from here.
-    pub fn created(&self) -> Instant {
-        self.created
-    }
-    /// How many times the batch was put back for a retry.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-    /// Whether the batch took no more records (`batch.size` reached or a record did not fit).
-    pub fn is_full(&self) -> bool {
-        self.full
-    }
-    /// Bytes of `buffer.memory` the batch holds.
-    pub fn reserved_memory(&self) -> usize {
-        self.memory.as_ref().map_or(0, |m| m.num_permits())
-    }
-    /// The records with their completion handles, releasing the batch's `buffer.memory`. Hand
-    /// the emptied vector back with [`Accumulator::recycle`] to reuse its capacity.
-    pub fn into_records(self) -> Vec<BatchRecord<T>> {
-        self.records
-    }
-}
-
 /// What [`Accumulator::append`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -233,6 +136,8 @@ struct Inner<T> {
     closed: bool,
     recycled: Vec<Vec<BatchRecord<T>>>,
     drain_index: HashMap<i32, usize>,
+    /// The next batch's `creation_order`.
+    next_batch: u64,
 }
 
 /// Per-partition batch queues with `buffer.memory` accounting. `T` is what the caller attaches to
@@ -281,6 +186,7 @@ impl<T> Accumulator<T> {
                 closed: false,
                 recycled: Vec::new(),
                 drain_index: HashMap::new(),
+                next_batch: 0,
             }),
             cfg,
         }
@@ -551,6 +457,8 @@ impl<T> Accumulator<T> {
         let new_batch = fit.is_none();
         if new_batch {
             let records = inner.recycled.pop().unwrap_or_default();
+            let creation_order = inner.next_batch;
+            inner.next_batch += 1;
             queue.push_back(ProducerBatch {
                 topic: name,
                 partition,
@@ -560,6 +468,7 @@ impl<T> Accumulator<T> {
                 size: RECORD_BATCH_OVERHEAD,
                 full: false,
                 created: now,
+                creation_order,
                 attempts: 0,
                 retry_at: None,
                 memory: None,
@@ -708,8 +617,12 @@ impl<T> Accumulator<T> {
         out
     }
 
-    /// Puts a batch back at the head of its partition's queue for a retry, not drainable before
+    /// Puts a batch back in its partition's queue for a retry, not drainable before
     /// `now + backoff`. Increments its attempt count; keeps its memory.
+    ///
+    /// The batch goes before every batch created after it, so when several batches of one
+    /// partition come back (in any order) the queue stays in creation order, which is sequence
+    /// order for the idempotent producer.
     pub fn reenqueue(&self, mut batch: ProducerBatch<T>, now: Instant, backoff: Duration) {
         batch.attempts = batch.attempts.saturating_add(1);
         batch.retry_at = Some(now + backoff);
@@ -723,11 +636,12 @@ impl<T> Accumulator<T> {
                 partitions: BTreeMap::new(),
                 sticky: StickyPartitioner::new(),
             });
-        topic
-            .partitions
-            .entry(batch.partition)
-            .or_default()
-            .push_front(batch);
+        let queue = topic.partitions.entry(batch.partition).or_default();
+        let at = queue
+            .iter()
+            .position(|b| b.creation_order > batch.creation_order)
+            .unwrap_or(queue.len());
+        queue.insert(at, batch);
     }
 
     /// Removes and returns the queued batches older than `delivery_timeout` (created at least

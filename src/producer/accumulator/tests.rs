@@ -561,3 +561,34 @@ async fn a_waiting_append_makes_batches_ready_and_close_wakes_it() {
     let e = waiter.await.unwrap().unwrap_err();
     assert_eq!(e.error.kind(), &ErrorKind::Closed);
 }
+
+#[test]
+fn retried_batches_keep_creation_order() {
+    let mut c = cfg();
+    c.batch_size = 100;
+    c.linger = Duration::ZERO;
+    let acc = Accumulator::new(c);
+    let t0 = Instant::now();
+    for i in 0..4 {
+        acc.try_append(rec("t", 0, 60), i, &all(1), t0).unwrap(); // one record per batch
+    }
+    let first = acc
+        .drain(&nodes(&[0]), t0, two_nodes, yes)
+        .remove(&0)
+        .unwrap();
+    let second = acc
+        .drain(&nodes(&[0]), t0, two_nodes, yes)
+        .remove(&0)
+        .unwrap();
+    // Both in-flight batches fail; the later one comes back first.
+    let back = Duration::from_millis(1);
+    acc.reenqueue(second.into_iter().next().unwrap(), t0, back);
+    acc.reenqueue(first.into_iter().next().unwrap(), t0, back);
+    acc.begin_flush();
+    let mut order = Vec::new();
+    let later = t0 + back;
+    while let Some(mut d) = acc.drain(&nodes(&[0]), later, two_nodes, yes).remove(&0) {
+        order.extend(d.pop().map(|b| b.records()[0].completion));
+    }
+    assert_eq!(order, [0, 1, 2, 3]);
+}
