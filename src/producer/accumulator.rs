@@ -533,15 +533,17 @@ impl<T> Accumulator<T> {
                 if out.ready_nodes.contains(&leader) || !can_send(name, p) {
                     continue;
                 }
+                // `None`: a linger so long that the deadline is not representable (never).
                 let (ready_at, backing_off) = match head.retry_at {
-                    Some(at) => (at, now < at),
-                    None => (head.created + self.cfg.linger, false),
+                    Some(at) => (Some(at), now < at),
+                    None => (head.created.checked_add(self.cfg.linger), false),
                 };
                 let full = head.full || queue.len() > 1;
-                if (full || hurry || now >= ready_at) && !backing_off {
+                let lingered = ready_at.is_some_and(|at| now >= at);
+                if (full || hurry || lingered) && !backing_off {
                     out.ready_nodes.insert(leader);
-                } else {
-                    out.next_ready = Some(out.next_ready.map_or(ready_at, |t| t.min(ready_at)));
+                } else if let Some(at) = ready_at {
+                    out.next_ready = Some(out.next_ready.map_or(at, |t| t.min(at)));
                 }
             }
         }
@@ -625,7 +627,10 @@ impl<T> Accumulator<T> {
     /// order for the idempotent producer.
     pub fn reenqueue(&self, mut batch: ProducerBatch<T>, now: Instant, backoff: Duration) {
         batch.attempts = batch.attempts.saturating_add(1);
-        batch.retry_at = Some(now + backoff);
+        // A backoff too large for an Instant is clamped to a year: effectively never.
+        batch.retry_at = now
+            .checked_add(backoff)
+            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)));
         batch.full = true;
         let mut inner = self.lock();
         let topic = inner
@@ -658,7 +663,8 @@ impl<T> Accumulator<T> {
             for queue in topic.partitions.values_mut() {
                 while queue
                     .front()
-                    .is_some_and(|b| now >= b.created + delivery_timeout)
+                    .and_then(|b| b.created.checked_add(delivery_timeout))
+                    .is_some_and(|deadline| now >= deadline)
                 {
                     out.extend(queue.pop_front());
                 }

@@ -592,3 +592,18 @@ fn retried_batches_keep_creation_order() {
     }
     assert_eq!(order, [0, 1, 2, 3]);
 }
+
+#[test]
+fn huge_durations_do_not_overflow() {
+    let mut c = cfg();
+    c.linger = Duration::MAX;
+    let acc = Accumulator::new(c);
+    let t0 = Instant::now();
+    acc.try_append(rec("t", 0, 10), (), &all(1), t0).unwrap();
+    let r = acc.ready(t0, two_nodes, yes);
+    assert!(r.ready_nodes.is_empty() && r.next_ready.is_none());
+    assert!(acc.expired_batches(t0, Duration::MAX).is_empty());
+    let b = acc.abort_all().pop().unwrap();
+    acc.reenqueue(b, t0, Duration::MAX);
+    assert!(acc.drain(&nodes(&[0]), t0, two_nodes, yes).is_empty());
+}
