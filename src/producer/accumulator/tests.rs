@@ -607,3 +607,99 @@ fn huge_durations_do_not_overflow() {
     acc.reenqueue(b, t0, Duration::MAX);
     assert!(acc.drain(&nodes(&[0]), t0, two_nodes, yes).is_empty());
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append { partition: i32, value_len: usize },
+        Drain { node: i32, fail: bool },
+        Flush,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..4i32, 0..300usize).prop_map(|(partition, value_len)| Op::Append { partition, value_len }),
+            2 => (0..2i32, any::<bool>()).prop_map(|(node, fail)| Op::Drain { node, fail }),
+            1 => Just(Op::Flush),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the interleaving of appends, drains and retries: every record is delivered
+        /// exactly once, in append order per partition; batches respect batch.size unless they
+        /// hold one record; requests respect max.request.size unless they hold one batch; and
+        /// all memory comes back.
+        #[test]
+        fn records_are_delivered_once_in_order_and_memory_returns(
+            ops in proptest::collection::vec(op(), 1..120)
+        ) {
+            let mut c = cfg();
+            c.batch_size = 400;
+            c.max_request_size = 1200;
+            c.buffer_memory = 1 << 24;
+            c.linger = Duration::ZERO;
+            let acc = Accumulator::new(c);
+            let t0 = Instant::now();
+            let mut next_id = 0u32;
+            let mut delivered: Vec<(i32, u32)> = Vec::new();
+            let mut retries = 0;
+            let mut check = |batches: Vec<ProducerBatch<u32>>, acc: &Accumulator<u32>,
+                             fail: bool, retries: &mut i32, delivered: &mut Vec<(i32, u32)>| {
+                let total: usize = batches.iter().map(ProducerBatch::estimated_size).sum();
+                prop_assert!(total <= 1200 || batches.len() == 1);
+                for b in batches {
+                    prop_assert!(b.estimated_size() <= 400 || b.record_count() == 1);
+                    // Fail a batch at most twice, then complete it.
+                    if fail && b.attempts() < 2 {
+                        *retries += 1;
+                        acc.reenqueue(b, t0, Duration::ZERO);
+                    } else {
+                        let p = b.partition();
+                        let records = b.into_records();
+                        delivered.extend(records.iter().map(|r| (p, r.completion)));
+                        acc.recycle(records);
+                    }
+                }
+                Ok(())
+            };
+            for op in ops {
+                match op {
+                    Op::Append { partition, value_len } => {
+                        acc.try_append(rec("t", partition, value_len), next_id, &all(4), t0)
+                            .map_err(|e| TestCaseError::fail(e.error.to_string()))?;
+                        next_id += 1;
+                    }
+                    Op::Drain { node, fail } => {
+                        let mut d = acc.drain(&nodes(&[node]), t0, two_nodes, yes);
+                        let batches = d.remove(&node).unwrap_or_default();
+                        check(batches, &acc, fail, &mut retries, &mut delivered)?;
+                    }
+                    Op::Flush => {
+                        acc.begin_flush();
+                        acc.end_flush();
+                    }
+                }
+            }
+            // Drain the rest.
+            loop {
+                let d = acc.drain(&nodes(&[0, 1]), t0, two_nodes, yes);
+                if d.is_empty() {
+                    break;
+                }
+                for (_, batches) in d {
+                    check(batches, &acc, false, &mut retries, &mut delivered)?;
+                }
+            }
+            prop_assert_eq!(delivered.len(), next_id as usize);
+            for p in 0..4 {
+                let ids: Vec<u32> =
+                    delivered.iter().filter(|(q, _)| *q == p).map(|(_, id)| *id).collect();
+                prop_assert!(ids.windows(2).all(|w| w[0] < w[1]), "partition {} out of order: {:?}", p, ids);
+            }
+            prop_assert_eq!(acc.available_memory(), 1 << 24);
+        }
+    }
+}
