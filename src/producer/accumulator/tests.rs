@@ -646,7 +646,7 @@ mod prop {
             let mut next_id = 0u32;
             let mut delivered: Vec<(i32, u32)> = Vec::new();
             let mut retries = 0;
-            let mut check = |batches: Vec<ProducerBatch<u32>>, acc: &Accumulator<u32>,
+            let check = |batches: Vec<ProducerBatch<u32>>, acc: &Accumulator<u32>,
                              fail: bool, retries: &mut i32, delivered: &mut Vec<(i32, u32)>| {
                 let total: usize = batches.iter().map(ProducerBatch::estimated_size).sum();
                 prop_assert!(total <= 1200 || batches.len() == 1);
