@@ -104,7 +104,8 @@ impl<T> ProducerBatch<T> {
         self.memory.as_ref().map_or(0, |m| m.num_permits())
     }
     /// The records with their completion handles, releasing the batch's `buffer.memory`. Hand
-    /// the emptied vector back with [`Accumulator::recycle`](super::accumulator::Accumulator::recycle) to reuse its capacity.
+    /// the emptied vector back with
+    /// [`Accumulator::recycle`](super::accumulator::Accumulator::recycle) to reuse its capacity.
     pub fn into_records(self) -> Vec<BatchRecord<T>> {
         self.records
     }

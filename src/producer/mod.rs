@@ -1,4 +1,5 @@
-//! The producer: configuration, partitioning, and the record accumulator that batches records per partition before they are sent.
+//! The producer: configuration, partitioning, and the record accumulator that batches records
+//! per partition before they are sent.
 
 pub mod accumulator;
 pub mod batch;

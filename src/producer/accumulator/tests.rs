@@ -621,7 +621,8 @@ mod prop {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            4 => (0..4i32, 0..300usize).prop_map(|(partition, value_len)| Op::Append { partition, value_len }),
+            4 => (0..4i32, 0..300usize)
+                .prop_map(|(partition, value_len)| Op::Append { partition, value_len }),
             2 => (0..2i32, any::<bool>()).prop_map(|(node, fail)| Op::Drain { node, fail }),
             1 => Just(Op::Flush),
         ]
@@ -697,7 +698,12 @@ mod prop {
             for p in 0..4 {
                 let ids: Vec<u32> =
                     delivered.iter().filter(|(q, _)| *q == p).map(|(_, id)| *id).collect();
-                prop_assert!(ids.windows(2).all(|w| w[0] < w[1]), "partition {} out of order: {:?}", p, ids);
+                prop_assert!(
+                    ids.windows(2).all(|w| w[0] < w[1]),
+                    "partition {} out of order: {:?}",
+                    p,
+                    ids
+                );
             }
             prop_assert_eq!(acc.available_memory(), 1 << 24);
         }

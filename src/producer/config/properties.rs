@@ -6,8 +6,9 @@ use std::time::Duration;
 
 impl ProducerConfigBuilder {
     /// Sets one property by its Java name: a producer key, or a common client key (delegated to
-    /// [`ClientConfigBuilder::try_set`](crate::config::ClientConfigBuilder::try_set)). Unknown keys, keys this client does not honour, and
-    /// unparsable values are errors naming the key and the value.
+    /// [`ClientConfigBuilder::try_set`](crate::config::ClientConfigBuilder::try_set)). Unknown
+    /// keys, keys this client does not honour, and unparsable values are errors naming the key
+    /// and the value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
             "acks" => {
