@@ -12,6 +12,7 @@
 //! | [`connection`] | one tokio task per broker socket, pipelined requests, timeouts, reconnect backoff, a pool with one connection per purpose. |
 //! | [`cluster`] | bootstrap, metadata cache with leader epochs, refresh policy. |
 //! | [`admin`] | create, delete and list topics. |
+//! | [`producer`] | producer configuration, Java-compatible partitioning, the record accumulator. |
 //!
 //! Errors are one type, [`Error`], which classifies every failure as retriable, needing a
 //! metadata refresh, fatal or permanent (see [`ErrorClass`]).
@@ -29,6 +30,7 @@ pub mod config;
 pub mod connection;
 mod error;
 pub mod metrics;
+pub mod producer;
 pub mod protocol;
 pub mod types;
 
