@@ -1,0 +1,619 @@
+//! Proof for the response guard (`ferrokafka::protocol::guard`):
+//!
+//! (a) hand-made hostile bodies (counts and lengths that would make kafka-protocol allocate
+//!     gigabytes and abort) are rejected;
+//! (b) no false positives: random *valid* bodies for every covered response type and every
+//!     version kafka-protocol supports are accepted, decode completely, re-encode, and decode back
+//!     to an equal value — which also cross-checks every schema table against kafka-protocol's
+//!     own decoder; plus hand-built kafka-protocol values encoded by kafka-protocol itself;
+//! (c) every strict prefix of a valid body is rejected by the guard, and nothing panics;
+//! (d) random and mutated bodies never panic, and whenever the guard accepts, decoding makes no
+//!     allocation larger than a small multiple of the body (measured by a tracking allocator).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::fmt::Debug;
+
+use bytes::{Buf, Bytes, BytesMut};
+use ferrokafka::protocol::guard::schema::{type_at, FieldType, StructSchema};
+use ferrokafka::protocol::guard::{check_response, covered_responses, decode_response};
+use ferrokafka::ErrorKind;
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable, Message};
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------------------------
+// Allocation tracking: the largest single allocation made on the current thread.
+
+/// Wraps the system allocator and records, per thread, the largest allocation requested.
+struct Tracking;
+
+thread_local! {
+    // A const-initialised Cell needs no lazy init or destructor, so touching it from inside the
+    // allocator cannot recurse into the allocator.
+    static LARGEST: Cell<usize> = const { Cell::new(0) };
+}
+
+fn note(size: usize) {
+    let _ = LARGEST.try_with(|c| {
+        if size > c.get() {
+            c.set(size);
+        }
+    });
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; `note` only
+// reads and writes a thread-local `Cell` and never allocates.
+unsafe impl GlobalAlloc for Tracking {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(layout.size());
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(new_size);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Tracking = Tracking;
+
+/// Runs `f` and returns the largest single allocation it made on this thread.
+fn largest_allocation(f: impl FnOnce()) -> usize {
+    LARGEST.with(|c| c.set(0));
+    f();
+    LARGEST.with(|c| c.get())
+}
+
+/// What decoding an accepted body of `len` bytes may allocate at most in one block: Rust structs
+/// are at most a few hundred bytes for every encoded byte they need, plus fixed overhead.
+fn allocation_bound(len: usize) -> usize {
+    64 * 1024 + 512 * len
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type dispatch: one place maps api keys to kafka-protocol response types.
+
+trait Visit {
+    fn visit<T>(&mut self, api_key: i16)
+    where
+        T: Decodable + Encodable + Message + PartialEq + Debug;
+}
+
+fn with_type(api_key: i16, v: &mut impl Visit) {
+    match api_key {
+        0 => v.visit::<ProduceResponse>(api_key),
+        1 => v.visit::<FetchResponse>(api_key),
+        2 => v.visit::<ListOffsetsResponse>(api_key),
+        3 => v.visit::<MetadataResponse>(api_key),
+        8 => v.visit::<OffsetCommitResponse>(api_key),
+        9 => v.visit::<OffsetFetchResponse>(api_key),
+        10 => v.visit::<FindCoordinatorResponse>(api_key),
+        11 => v.visit::<JoinGroupResponse>(api_key),
+        12 => v.visit::<HeartbeatResponse>(api_key),
+        13 => v.visit::<LeaveGroupResponse>(api_key),
+        14 => v.visit::<SyncGroupResponse>(api_key),
+        15 => v.visit::<DescribeGroupsResponse>(api_key),
+        16 => v.visit::<ListGroupsResponse>(api_key),
+        17 => v.visit::<SaslHandshakeResponse>(api_key),
+        18 => v.visit::<ApiVersionsResponse>(api_key),
+        19 => v.visit::<CreateTopicsResponse>(api_key),
+        20 => v.visit::<DeleteTopicsResponse>(api_key),
+        21 => v.visit::<DeleteRecordsResponse>(api_key),
+        22 => v.visit::<InitProducerIdResponse>(api_key),
+        23 => v.visit::<OffsetForLeaderEpochResponse>(api_key),
+        24 => v.visit::<AddPartitionsToTxnResponse>(api_key),
+        25 => v.visit::<AddOffsetsToTxnResponse>(api_key),
+        26 => v.visit::<EndTxnResponse>(api_key),
+        28 => v.visit::<TxnOffsetCommitResponse>(api_key),
+        32 => v.visit::<DescribeConfigsResponse>(api_key),
+        33 => v.visit::<AlterConfigsResponse>(api_key),
+        36 => v.visit::<SaslAuthenticateResponse>(api_key),
+        37 => v.visit::<CreatePartitionsResponse>(api_key),
+        42 => v.visit::<DeleteGroupsResponse>(api_key),
+        44 => v.visit::<IncrementalAlterConfigsResponse>(api_key),
+        47 => v.visit::<OffsetDeleteResponse>(api_key),
+        60 => v.visit::<DescribeClusterResponse>(api_key),
+        68 => v.visit::<ConsumerGroupHeartbeatResponse>(api_key),
+        other => panic!("api key {other} is covered by the guard but not by this test"),
+    }
+}
+
+/// The api keys the brief requires, first group then the rest.
+const REQUIRED: &[i16] = &[
+    0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 18, 19, 20, 22, 15, 16, 17, 21, 23, 24, 25, 26, 28, 32,
+    33, 36, 37, 42, 44, 47, 60, 68,
+];
+
+// ---------------------------------------------------------------------------------------------
+// A random valid body generator driven by the guard's schema tables.
+
+/// splitmix64: small, deterministic, good enough to pick shapes.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, one_in: u64) -> bool {
+        self.below(one_in) == 0
+    }
+}
+
+fn put_uvarint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn gen_struct(s: &StructSchema, version: i16, rng: &mut Rng, depth: u32, out: &mut Vec<u8>) {
+    for field in s.fields {
+        if let Some(ty) = type_at(field.versions, version) {
+            gen_value(&ty, version, rng, depth, out);
+        }
+    }
+    if s.is_flexible(version) {
+        let mut fields: Vec<(u32, Vec<u8>)> = Vec::new();
+        for tagged in s.tagged_fields {
+            if let Some(ty) = type_at(tagged.versions, version) {
+                if rng.chance(2) {
+                    let mut value = Vec::new();
+                    gen_value(&ty, version, rng, depth, &mut value);
+                    fields.push((tagged.tag, value));
+                }
+            }
+        }
+        // Unknown tags (higher than any known one), which the decoder keeps as raw bytes.
+        for i in 0..rng.below(3) {
+            let len = rng.below(5) as usize;
+            let value = (0..len).map(|_| rng.next() as u8).collect();
+            fields.push((1000 + i as u32 * 7, value));
+        }
+        put_uvarint(out, fields.len() as u32);
+        for (tag, value) in fields {
+            put_uvarint(out, tag);
+            put_uvarint(out, value.len() as u32);
+            out.extend_from_slice(&value);
+        }
+    }
+}
+
+fn gen_len(out: &mut Vec<u8>, compact: bool, classic_width: usize, len: Option<usize>) {
+    match (compact, len) {
+        (true, None) => put_uvarint(out, 0),
+        (true, Some(n)) => put_uvarint(out, n as u32 + 1),
+        (false, None) => out.extend_from_slice(&[0xff; 4][..classic_width]),
+        (false, Some(n)) => out.extend_from_slice(&(n as u32).to_be_bytes()[4 - classic_width..]),
+    }
+}
+
+fn gen_value(ty: &FieldType, version: i16, rng: &mut Rng, depth: u32, out: &mut Vec<u8>) {
+    fn raw(rng: &mut Rng, n: usize, out: &mut Vec<u8>) {
+        out.extend((0..n).map(|_| rng.next() as u8));
+    }
+    match *ty {
+        FieldType::Bool => out.push(rng.below(2) as u8),
+        FieldType::Int8 => raw(rng, 1, out),
+        FieldType::Int16 | FieldType::Uint16 => raw(rng, 2, out),
+        FieldType::Int32 => raw(rng, 4, out),
+        FieldType::Int64 => raw(rng, 8, out),
+        FieldType::Float64 => out.extend_from_slice(&(rng.below(1000) as f64).to_be_bytes()),
+        FieldType::Uuid => raw(rng, 16, out),
+        FieldType::String { compact, nullable } => {
+            if nullable && rng.chance(3) {
+                gen_len(out, compact, 2, None);
+            } else {
+                let len = rng.below(9) as usize;
+                gen_len(out, compact, 2, Some(len));
+                out.extend((0..len).map(|_| b'a' + rng.below(26) as u8));
+            }
+        }
+        FieldType::Bytes { compact, nullable } => {
+            if nullable && rng.chance(3) {
+                gen_len(out, compact, 4, None);
+            } else {
+                let len = rng.below(12) as usize;
+                gen_len(out, compact, 4, Some(len));
+                raw(rng, len, out);
+            }
+        }
+        FieldType::Array {
+            compact,
+            nullable,
+            element,
+        } => {
+            if nullable && rng.chance(3) {
+                gen_len(out, compact, 4, None);
+            } else {
+                let count = if depth > 4 { 0 } else { rng.below(4) as usize };
+                gen_len(out, compact, 4, Some(count));
+                for _ in 0..count {
+                    gen_value(element, version, rng, depth + 1, out);
+                }
+            }
+        }
+        FieldType::Struct(s) => gen_struct(s, version, rng, depth + 1, out),
+        FieldType::NullableStruct(s) => {
+            if rng.chance(3) {
+                out.push(0xff);
+            } else {
+                out.push(1);
+                gen_struct(s, version, rng, depth + 1, out);
+            }
+        }
+        _ => panic!("schema type {ty:?} unknown to this generator"),
+    }
+}
+
+/// Every (api key, version) pair the guard covers.
+fn all_pairs() -> Vec<(i16, i16)> {
+    covered_responses()
+        .iter()
+        .flat_map(|r| (r.body.min_version..=r.body.max_version).map(move |v| (r.api_key, v)))
+        .collect()
+}
+
+fn gen_body(api_key: i16, version: i16, seed: u64) -> Vec<u8> {
+    let schema = covered_responses()
+        .iter()
+        .find(|r| r.api_key == api_key)
+        .expect("covered");
+    let mut rng = Rng(seed ^ ((api_key as u64) << 48) ^ ((version as u64) << 32));
+    let mut out = Vec::new();
+    gen_struct(schema.body, version, &mut rng, 0, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks, generic over the response type.
+
+/// (b) and (c) for one valid body.
+struct Roundtrip<'a> {
+    version: i16,
+    body: &'a [u8],
+}
+
+impl Visit for Roundtrip<'_> {
+    fn visit<T>(&mut self, api_key: i16)
+    where
+        T: Decodable + Encodable + Message + PartialEq + Debug,
+    {
+        let (version, body) = (self.version, self.body);
+        let ctx = format!("api {api_key} v{version} body {body:02x?}");
+        if let Err(e) = check_response(api_key, version, body) {
+            panic!("guard rejected a valid body ({ctx}): {e}");
+        }
+        // The table must describe exactly what kafka-protocol reads: it decodes all of it.
+        let mut buf = Bytes::copy_from_slice(body);
+        let value = T::decode(&mut buf, version)
+            .unwrap_or_else(|e| panic!("kafka-protocol rejected a table-generated body ({ctx}): {e:#}"));
+        assert_eq!(buf.remaining(), 0, "decoder left bytes: table/decoder mismatch ({ctx})");
+        // Encoded by kafka-protocol itself: the guard accepts and decode_response round-trips.
+        let mut encoded = BytesMut::new();
+        value
+            .encode(&mut encoded, version)
+            .unwrap_or_else(|e| panic!("re-encode failed ({ctx}): {e:#}"));
+        let encoded = encoded.freeze();
+        check_response(api_key, version, &encoded)
+            .unwrap_or_else(|e| panic!("guard rejected kafka-protocol's own encoding ({ctx}): {e}"));
+        let again: T = decode_response(api_key, version, encoded)
+            .unwrap_or_else(|e| panic!("decode_response failed ({ctx}): {e}"));
+        assert_eq!(again, value, "round trip changed the value ({ctx})");
+        // (c) every strict prefix: the guard rejects it, decode_response errors, nothing panics.
+        for cut in 0..body.len() {
+            let prefix = &body[..cut];
+            assert!(
+                check_response(api_key, version, prefix).is_err(),
+                "guard accepted a truncation at {cut} ({ctx})"
+            );
+            let r: Result<T, _> = decode_response(api_key, version, Bytes::copy_from_slice(prefix));
+            assert!(r.is_err());
+        }
+    }
+}
+
+/// (d) for one arbitrary body: no panic; when the guard accepts, decoding allocates little.
+struct Hostile<'a> {
+    version: i16,
+    body: &'a [u8],
+    accepted: &'a mut u64,
+}
+
+impl Visit for Hostile<'_> {
+    fn visit<T>(&mut self, api_key: i16)
+    where
+        T: Decodable + Encodable + Message + PartialEq + Debug,
+    {
+        let (version, body) = (self.version, self.body);
+        if check_response(api_key, version, body).is_err() {
+            return;
+        }
+        *self.accepted += 1;
+        let bytes = Bytes::copy_from_slice(body);
+        let largest = largest_allocation(|| {
+            let _ = decode_response::<T>(api_key, version, bytes);
+        });
+        assert!(
+            largest <= allocation_bound(body.len()),
+            "api {api_key} v{version}: decoding a {}-byte accepted body allocated {largest} bytes",
+            body.len()
+        );
+    }
+}
+
+/// The table's version range is kafka-protocol's `VERSIONS` for the type.
+struct VersionsMatch {
+    min: i16,
+    max: i16,
+}
+
+impl Visit for VersionsMatch {
+    fn visit<T>(&mut self, api_key: i16)
+    where
+        T: Decodable + Encodable + Message + PartialEq + Debug,
+    {
+        assert_eq!(
+            (self.min, self.max),
+            (T::VERSIONS.min, T::VERSIONS.max),
+            "api {api_key}: guard versions differ from kafka-protocol's"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) Hand-made hostile bodies.
+
+/// Asserts the guard and decode_response both reject `body` as malformed.
+fn assert_rejected<T: Decodable + Debug>(api_key: i16, version: i16, body: &[u8]) -> String {
+    let err = check_response(api_key, version, body)
+        .expect_err("guard accepted a hostile body");
+    assert_eq!(err.kind(), &ErrorKind::MalformedResponse);
+    let decoded = decode_response::<T>(api_key, version, Bytes::copy_from_slice(body));
+    assert!(decoded.is_err(), "decode_response accepted a hostile body");
+    err.to_string()
+}
+
+const HUGE_UVARINT: [u8; 5] = [0xff, 0xff, 0xff, 0xff, 0x0f];
+
+#[test]
+fn metadata_v1_huge_broker_count_is_rejected() {
+    // The 4 bytes that, decoded by kafka-protocol directly, ask for ~206 GB and abort.
+    let msg = assert_rejected::<MetadataResponse>(3, 1, &[0x7f, 0xff, 0xff, 0xff]);
+    assert!(msg.contains("Metadata response v1 at brokers"), "{msg}");
+}
+
+#[test]
+fn metadata_hostile_counts_and_lengths_are_rejected() {
+    // v9 (flexible): throttle_time_ms, then a compact broker count of 2^32 - 2.
+    let mut body = vec![0, 0, 0, 0];
+    body.extend_from_slice(&HUGE_UVARINT);
+    assert_rejected::<MetadataResponse>(3, 9, &body);
+    // v1: one broker whose host claims 32767 bytes.
+    assert_rejected::<MetadataResponse>(3, 1, &[0, 0, 0, 1, 0, 0, 0, 0, 0x7f, 0xff, b'h']);
+    // v1: negative counts other than -1, and null for a non-nullable array.
+    assert_rejected::<MetadataResponse>(3, 1, &[0x80, 0, 0, 0]);
+    assert_rejected::<MetadataResponse>(3, 1, &[0xff, 0xff, 0xff, 0xff]);
+    // v1: zero brokers, controller id, a topic with a huge partition count.
+    let body = [
+        0, 0, 0, 0, // brokers: 0
+        0, 0, 0, 1, // controller_id
+        0, 0, 0, 1, // topics: 1
+        0, 0, 0, 1, b't', 0, // error_code, name "t", is_internal
+        0x7f, 0xff, 0xff, 0xff, // partitions
+    ];
+    let msg = assert_rejected::<MetadataResponse>(3, 1, &body);
+    assert!(msg.contains("topics[0].partitions"), "{msg}");
+}
+
+#[test]
+fn fetch_hostile_bodies_are_rejected() {
+    // v4: throttle_time_ms, topic count i32::MAX.
+    assert_rejected::<FetchResponse>(1, 4, &[0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff]);
+    // v12: throttle, error_code, session_id, compact topic count 2^32 - 2.
+    let mut body = vec![0; 10];
+    body.extend_from_slice(&HUGE_UVARINT);
+    assert_rejected::<FetchResponse>(1, 12, &body);
+    // v4: one topic, one partition, aborted_transactions count i32::MAX.
+    let head = [
+        0, 0, 0, 0, // throttle_time_ms
+        0, 0, 0, 1, 0, 1, b't', // topics: 1, name "t"
+        0, 0, 0, 1, // partitions: 1
+        0, 0, 0, 0, 0, 0, // partition_index, error_code
+        0, 0, 0, 0, 0, 0, 0, 0, // high_watermark
+        0, 0, 0, 0, 0, 0, 0, 0, // last_stable_offset
+    ];
+    let mut body = head.to_vec();
+    // Padding so the partition itself fits and the count is what gets rejected.
+    body.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let msg = assert_rejected::<FetchResponse>(1, 4, &body);
+    assert!(msg.contains("responses[0].partitions[0].aborted_transactions"), "{msg}");
+    // Same, aborted_transactions null, records claiming i32::MAX bytes.
+    let mut body = head.to_vec();
+    body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
+    let msg = assert_rejected::<FetchResponse>(1, 4, &body);
+    assert!(msg.contains("records"), "{msg}");
+    // The same body with records of 3 bytes is fine.
+    let mut body = head.to_vec();
+    body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 3, 1, 2, 3]);
+    check_response(1, 4, &body).expect("valid fetch v4");
+    let decoded: FetchResponse = decode_response(1, 4, Bytes::from(body)).expect("decodes");
+    assert_eq!(decoded.responses[0].partitions[0].records.as_deref(), Some(&[1u8, 2, 3][..]));
+}
+
+#[test]
+fn api_versions_hostile_bodies_are_rejected() {
+    // v0 (what a broker answers when it does not support the requested version).
+    assert_rejected::<ApiVersionsResponse>(18, 0, &[0, 35, 0x7f, 0xff, 0xff, 0xff]);
+    // v3: compact api_keys count 2^32 - 2.
+    let mut body = vec![0, 0];
+    body.extend_from_slice(&HUGE_UVARINT);
+    assert_rejected::<ApiVersionsResponse>(18, 3, &body);
+    // v3: empty api_keys, throttle, then a tagged-field count of 2^32 - 1.
+    let mut body = vec![0, 0, 1, 0, 0, 0, 0];
+    body.extend_from_slice(&HUGE_UVARINT);
+    assert_rejected::<ApiVersionsResponse>(18, 3, &body);
+    // v3: known tag 0 (supported_features) whose value is a compact array of 2^32 - 2.
+    let mut body = vec![0, 0, 1, 0, 0, 0, 0, 1, 0, 5];
+    body.extend_from_slice(&HUGE_UVARINT);
+    let msg = assert_rejected::<ApiVersionsResponse>(18, 3, &body);
+    assert!(msg.contains("supported_features"), "{msg}");
+    // v3: known tag 1 (an int64) declared as 4 bytes: kafka-protocol would read 8 regardless.
+    let body = [0, 0, 1, 0, 0, 0, 0, 1, 1, 4, 0, 0, 0, 0, 0, 0, 0, 0];
+    assert_rejected::<ApiVersionsResponse>(18, 3, &body);
+    // v3: an unknown tag whose size runs past the end.
+    let body = [0, 0, 1, 0, 0, 0, 0, 1, 9, 0x7f, 0];
+    assert_rejected::<ApiVersionsResponse>(18, 3, &body);
+    // v0 with one api and v3 with a known tag: accepted and decoded.
+    let body = [0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 0, 12];
+    let v0: ApiVersionsResponse = decode_response(18, 0, Bytes::copy_from_slice(&body)).expect("v0");
+    assert_eq!(v0.api_keys[0].max_version, 12);
+    let body = [0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1];
+    let v3: ApiVersionsResponse = decode_response(18, 3, Bytes::copy_from_slice(&body)).expect("v3");
+    assert!(v3.zk_migration_ready);
+}
+
+#[test]
+fn produce_hostile_bodies_are_rejected() {
+    assert_rejected::<ProduceResponse>(0, 3, &[0x7f, 0xff, 0xff, 0xff]);
+    assert_rejected::<ProduceResponse>(0, 9, &HUGE_UVARINT);
+    // v3: one topic "t" whose partition count is i32::MAX.
+    let body = [0, 0, 0, 1, 0, 1, b't', 0x7f, 0xff, 0xff, 0xff];
+    assert_rejected::<ProduceResponse>(0, 3, &body);
+}
+
+#[test]
+fn every_covered_type_rejects_a_huge_leading_count_or_short_body() {
+    // A body of 0x7f/0xff bytes puts huge values in the first count or length of every type.
+    for (api_key, version) in all_pairs() {
+        for body in [&[0x7f, 0xff, 0xff, 0xff, 0xff][..], &[0xff; 5][..], &[][..]] {
+            let mut v = Hostile {
+                version,
+                body,
+                accepted: &mut 0,
+            };
+            with_type(api_key, &mut v);
+        }
+    }
+}
+
+#[test]
+fn uncovered_api_keys_and_versions_are_rejected() {
+    for api_key in [4, 5, 6, 7, 27, 29, 50, 1000, -1] {
+        assert!(check_response(api_key, 0, &[0; 32]).is_err(), "api key {api_key}");
+    }
+    for r in covered_responses() {
+        assert!(check_response(r.api_key, r.body.min_version - 1, &[0; 256]).is_err());
+        assert!(check_response(r.api_key, r.body.max_version + 1, &[0; 256]).is_err());
+    }
+}
+
+#[test]
+fn covers_every_required_api_with_kafka_protocols_versions() {
+    let covered: Vec<i16> = covered_responses().iter().map(|r| r.api_key).collect();
+    for key in REQUIRED {
+        assert!(covered.contains(key), "api key {key} is not guarded");
+    }
+    for r in covered_responses() {
+        let mut v = VersionsMatch {
+            min: r.body.min_version,
+            max: r.body.max_version,
+        };
+        with_type(r.api_key, &mut v);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) + (c): valid bodies.
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// Every covered type × every version, one random populated body each per case.
+    #[test]
+    fn valid_bodies_are_accepted_and_round_trip(seed in any::<u64>()) {
+        for (api_key, version) in all_pairs() {
+            let body = gen_body(api_key, version, seed);
+            with_type(api_key, &mut Roundtrip { version, body: &body });
+        }
+    }
+
+    /// (d) arbitrary bytes for a random type and version.
+    #[test]
+    fn arbitrary_bodies_never_panic_or_over_allocate(
+        pick in any::<prop::sample::Index>(),
+        body in prop::collection::vec(any::<u8>(), 0..128),
+    ) {
+        let pairs = all_pairs();
+        let (api_key, version) = pairs[pick.index(pairs.len())];
+        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0 });
+    }
+
+    /// (d) valid bodies with a few bytes overwritten by count-like values.
+    #[test]
+    fn mutated_bodies_never_panic_or_over_allocate(
+        pick in any::<prop::sample::Index>(),
+        seed in any::<u64>(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(vec![0x00u8, 0x01, 0x7f, 0x80, 0xff, 0x0f])), 1..4),
+    ) {
+        let pairs = all_pairs();
+        let (api_key, version) = pairs[pick.index(pairs.len())];
+        let mut body = gen_body(api_key, version, seed);
+        if !body.is_empty() {
+            for (at, byte) in &edits {
+                let i = at.index(body.len());
+                body[i] = *byte;
+            }
+        }
+        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0 });
+    }
+}
+
+/// Deterministic sweep of (d) over every type and version, reporting how many hostile bodies
+/// the guard let through (each of which was then decoded under the allocation bound).
+#[test]
+fn hostile_sweep_over_every_type_and_version() {
+    let mut rng = Rng(0x5eed);
+    let (mut tried, mut accepted) = (0u64, 0u64);
+    for (api_key, version) in all_pairs() {
+        for round in 0..200u64 {
+            let body: Vec<u8> = if round % 2 == 0 {
+                let len = rng.below(64) as usize;
+                (0..len).map(|_| rng.next() as u8).collect()
+            } else {
+                let mut body = gen_body(api_key, version, rng.next());
+                for _ in 0..=rng.below(3) {
+                    if body.is_empty() {
+                        break;
+                    }
+                    let i = rng.below(body.len() as u64) as usize;
+                    body[i] = [0x7f, 0xff, 0x80, 0x00, 0x01][rng.below(5) as usize];
+                }
+                body
+            };
+            tried += 1;
+            with_type(api_key, &mut Hostile {
+                version,
+                body: &body,
+                accepted: &mut accepted,
+            });
+        }
+    }
+    eprintln!("hostile sweep: {tried} bodies over {} type/versions, {accepted} accepted by the guard and decoded", all_pairs().len());
+    assert!(accepted > 0, "the sweep should include accepted (mutated but valid) bodies");
+}
