@@ -19,7 +19,7 @@ use ferrokafka::protocol::guard::schema::{type_at, FieldType, StructSchema};
 use ferrokafka::protocol::guard::{check_response, covered_responses, decode_response};
 use ferrokafka::ErrorKind;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, Message};
+use kafka_protocol::protocol::{Decodable, Encodable, Message, StrBytes};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -301,17 +301,23 @@ impl Visit for Roundtrip<'_> {
         }
         // The table must describe exactly what kafka-protocol reads: it decodes all of it.
         let mut buf = Bytes::copy_from_slice(body);
-        let value = T::decode(&mut buf, version)
-            .unwrap_or_else(|e| panic!("kafka-protocol rejected a table-generated body ({ctx}): {e:#}"));
-        assert_eq!(buf.remaining(), 0, "decoder left bytes: table/decoder mismatch ({ctx})");
+        let value = T::decode(&mut buf, version).unwrap_or_else(|e| {
+            panic!("kafka-protocol rejected a table-generated body ({ctx}): {e:#}")
+        });
+        assert_eq!(
+            buf.remaining(),
+            0,
+            "decoder left bytes: table/decoder mismatch ({ctx})"
+        );
         // Encoded by kafka-protocol itself: the guard accepts and decode_response round-trips.
         let mut encoded = BytesMut::new();
         value
             .encode(&mut encoded, version)
             .unwrap_or_else(|e| panic!("re-encode failed ({ctx}): {e:#}"));
         let encoded = encoded.freeze();
-        check_response(api_key, version, &encoded)
-            .unwrap_or_else(|e| panic!("guard rejected kafka-protocol's own encoding ({ctx}): {e}"));
+        check_response(api_key, version, &encoded).unwrap_or_else(|e| {
+            panic!("guard rejected kafka-protocol's own encoding ({ctx}): {e}")
+        });
         let again: T = decode_response(api_key, version, encoded)
             .unwrap_or_else(|e| panic!("decode_response failed ({ctx}): {e}"));
         assert_eq!(again, value, "round trip changed the value ({ctx})");
@@ -381,8 +387,7 @@ impl Visit for VersionsMatch {
 
 /// Asserts the guard and decode_response both reject `body` as malformed.
 fn assert_rejected<T: Decodable + Debug>(api_key: i16, version: i16, body: &[u8]) -> String {
-    let err = check_response(api_key, version, body)
-        .expect_err("guard accepted a hostile body");
+    let err = check_response(api_key, version, body).expect_err("guard accepted a hostile body");
     assert_eq!(err.kind(), &ErrorKind::MalformedResponse);
     let decoded = decode_response::<T>(api_key, version, Bytes::copy_from_slice(body));
     assert!(decoded.is_err(), "decode_response accepted a hostile body");
@@ -442,7 +447,10 @@ fn fetch_hostile_bodies_are_rejected() {
     // Padding so the partition itself fits and the count is what gets rejected.
     body.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]);
     let msg = assert_rejected::<FetchResponse>(1, 4, &body);
-    assert!(msg.contains("responses[0].partitions[0].aborted_transactions"), "{msg}");
+    assert!(
+        msg.contains("responses[0].partitions[0].aborted_transactions"),
+        "{msg}"
+    );
     // Same, aborted_transactions null, records claiming i32::MAX bytes.
     let mut body = head.to_vec();
     body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]);
@@ -453,7 +461,10 @@ fn fetch_hostile_bodies_are_rejected() {
     body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 3, 1, 2, 3]);
     check_response(1, 4, &body).expect("valid fetch v4");
     let decoded: FetchResponse = decode_response(1, 4, Bytes::from(body)).expect("decodes");
-    assert_eq!(decoded.responses[0].partitions[0].records.as_deref(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(
+        decoded.responses[0].partitions[0].records.as_deref(),
+        Some(&[1u8, 2, 3][..])
+    );
 }
 
 #[test]
@@ -481,10 +492,12 @@ fn api_versions_hostile_bodies_are_rejected() {
     assert_rejected::<ApiVersionsResponse>(18, 3, &body);
     // v0 with one api and v3 with a known tag: accepted and decoded.
     let body = [0, 0, 0, 0, 0, 1, 0, 3, 0, 0, 0, 12];
-    let v0: ApiVersionsResponse = decode_response(18, 0, Bytes::copy_from_slice(&body)).expect("v0");
+    let v0: ApiVersionsResponse =
+        decode_response(18, 0, Bytes::copy_from_slice(&body)).expect("v0");
     assert_eq!(v0.api_keys[0].max_version, 12);
     let body = [0, 0, 1, 0, 0, 0, 0, 1, 3, 1, 1];
-    let v3: ApiVersionsResponse = decode_response(18, 3, Bytes::copy_from_slice(&body)).expect("v3");
+    let v3: ApiVersionsResponse =
+        decode_response(18, 3, Bytes::copy_from_slice(&body)).expect("v3");
     assert!(v3.zk_migration_ready);
 }
 
@@ -515,7 +528,10 @@ fn every_covered_type_rejects_a_huge_leading_count_or_short_body() {
 #[test]
 fn uncovered_api_keys_and_versions_are_rejected() {
     for api_key in [4, 5, 6, 7, 27, 29, 50, 1000, -1] {
-        assert!(check_response(api_key, 0, &[0; 32]).is_err(), "api key {api_key}");
+        assert!(
+            check_response(api_key, 0, &[0; 32]).is_err(),
+            "api key {api_key}"
+        );
     }
     for r in covered_responses() {
         assert!(check_response(r.api_key, r.body.min_version - 1, &[0; 256]).is_err());
@@ -607,13 +623,165 @@ fn hostile_sweep_over_every_type_and_version() {
                 body
             };
             tried += 1;
-            with_type(api_key, &mut Hostile {
-                version,
-                body: &body,
-                accepted: &mut accepted,
-            });
+            with_type(
+                api_key,
+                &mut Hostile {
+                    version,
+                    body: &body,
+                    accepted: &mut accepted,
+                },
+            );
         }
     }
     eprintln!("hostile sweep: {tried} bodies over {} type/versions, {accepted} accepted by the guard and decoded", all_pairs().len());
-    assert!(accepted > 0, "the sweep should include accepted (mutated but valid) bodies");
+    assert!(
+        accepted > 0,
+        "the sweep should include accepted (mutated but valid) bodies"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) again, independently of the tables: values built with kafka-protocol's own builders
+// (nested structs, nullable fields set and null, known tagged fields present), encoded by
+// kafka-protocol at every version that can carry them.
+
+/// Encodes `value` at every version kafka-protocol can encode it in; the guard must accept each
+/// encoding and decode_response must give back what kafka-protocol decodes. Returns how many
+/// versions were checked.
+fn accepts_own_encodings<T>(api_key: i16, value: &T) -> usize
+where
+    T: Decodable + Encodable + Message + PartialEq + Debug,
+{
+    let mut checked = 0;
+    for version in T::VERSIONS.min..=T::VERSIONS.max {
+        let mut buf = BytesMut::new();
+        if value.encode(&mut buf, version).is_err() {
+            continue; // the value uses a field this version cannot carry
+        }
+        let body = buf.freeze();
+        if let Err(e) = check_response(api_key, version, &body) {
+            panic!("guard rejected kafka-protocol's encoding of api {api_key} v{version}: {e}");
+        }
+        let expected = T::decode(&mut body.clone(), version).expect("kafka-protocol decodes");
+        let got: T = decode_response(api_key, version, body).expect("decode_response");
+        assert_eq!(got, expected);
+        checked += 1;
+    }
+    checked
+}
+
+fn s(text: &'static str) -> StrBytes {
+    StrBytes::from_static_str(text)
+}
+
+#[test]
+fn builder_made_metadata_responses_are_accepted() {
+    use kafka_protocol::messages::metadata_response::*;
+    let partition = MetadataResponsePartition::default()
+        .with_partition_index(3)
+        .with_leader_id(BrokerId(1))
+        .with_replica_nodes(vec![BrokerId(1), BrokerId(2)])
+        .with_isr_nodes(vec![BrokerId(1)]);
+    let topic = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(s("orders"))))
+        .with_partitions(vec![
+            partition.clone(),
+            partition.clone().with_partition_index(4),
+        ]);
+    let broker = MetadataResponseBroker::default()
+        .with_node_id(BrokerId(1))
+        .with_host(s("broker-1"))
+        .with_port(9092);
+    let old = MetadataResponse::default()
+        .with_brokers(vec![
+            broker.clone(),
+            broker.clone().with_node_id(BrokerId(2)),
+        ])
+        .with_topics(vec![topic.clone()]);
+    assert_eq!(accepts_own_encodings(3, &old), 14);
+    let new = old
+        .with_brokers(vec![broker.with_rack(Some(s("rack-a")))])
+        .with_cluster_id(Some(s("cluster")))
+        .with_topics(vec![
+            topic
+                .with_partitions(vec![partition.with_offline_replicas(vec![BrokerId(2)])])
+                .with_topic_authorized_operations(7),
+            MetadataResponseTopic::default().with_name(None),
+        ]);
+    assert!(accepts_own_encodings(3, &new) >= 5);
+}
+
+#[test]
+fn builder_made_fetch_responses_with_tagged_fields_are_accepted() {
+    use kafka_protocol::messages::fetch_response::*;
+    let partition = PartitionData::default()
+        .with_partition_index(1)
+        .with_high_watermark(100)
+        .with_aborted_transactions(Some(vec![AbortedTransaction::default()
+            .with_producer_id(ProducerId(7))
+            .with_first_offset(50)]))
+        .with_records(Some(Bytes::from_static(b"not-really-a-record-batch")));
+    let old = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(s("t")))
+        .with_partitions(vec![
+            partition.clone(),
+            partition
+                .clone()
+                .with_aborted_transactions(None)
+                .with_records(None),
+        ])]);
+    assert!(accepts_own_encodings(1, &old) >= 9);
+    let tagged = partition
+        .with_diverging_epoch(EpochEndOffset::default().with_epoch(3).with_end_offset(90))
+        .with_current_leader(
+            LeaderIdAndEpoch::default()
+                .with_leader_id(BrokerId(2))
+                .with_leader_epoch(4),
+        )
+        .with_snapshot_id(SnapshotId::default().with_end_offset(5).with_epoch(6));
+    let by_id = FetchResponse::default()
+        .with_responses(vec![
+            FetchableTopicResponse::default().with_partitions(vec![tagged.clone()])
+        ])
+        .with_node_endpoints(vec![NodeEndpoint::default()
+            .with_node_id(BrokerId(2))
+            .with_host(s("broker-2"))
+            .with_port(9093)
+            .with_rack(Some(s("rack-b")))]);
+    assert!(accepts_own_encodings(1, &by_id) >= 3);
+    let by_name = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+        .with_topic(TopicName(s("t")))
+        .with_partitions(vec![tagged])]);
+    assert!(accepts_own_encodings(1, &by_name) >= 1);
+}
+
+#[test]
+fn builder_made_api_versions_and_heartbeat_responses_are_accepted() {
+    use kafka_protocol::messages::api_versions_response::*;
+    let api_versions = ApiVersionsResponse::default()
+        .with_api_keys(vec![ApiVersion::default()
+            .with_api_key(3)
+            .with_max_version(12)])
+        .with_throttle_time_ms(1);
+    assert_eq!(accepts_own_encodings(18, &api_versions), 5);
+    let with_features = api_versions
+        .with_supported_features(vec![SupportedFeatureKey::default()
+            .with_name(s("metadata.version"))
+            .with_max_version(20)])
+        .with_finalized_features_epoch(9)
+        .with_finalized_features(vec![FinalizedFeatureKey::default()
+            .with_name(s("metadata.version"))
+            .with_max_version_level(20)])
+        .with_zk_migration_ready(true);
+    assert!(accepts_own_encodings(18, &with_features) >= 2);
+
+    use kafka_protocol::messages::consumer_group_heartbeat_response::*;
+    let heartbeat = ConsumerGroupHeartbeatResponse::default()
+        .with_member_id(Some(s("member-1")))
+        .with_assignment(Some(Assignment::default().with_topic_partitions(vec![
+            TopicPartitions::default().with_partitions(vec![0, 1, 2]),
+        ])));
+    assert_eq!(accepts_own_encodings(68, &heartbeat), 2); // v0-1
+    let empty = ConsumerGroupHeartbeatResponse::default().with_error_message(Some(s("no")));
+    assert_eq!(accepts_own_encodings(68, &empty), 2); // v0-1
 }

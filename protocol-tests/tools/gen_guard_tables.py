@@ -344,6 +344,7 @@ def main():
         lines.append("#[rustfmt::skip]\nmod %s;" % short)
     lines += ["", "use super::schema::ResponseSchema;", "",
               "/// Every guarded response type: (api key, name, body schema).",
+              "#[rustfmt::skip]",
               "pub(super) static RESPONSES: &[ResponseSchema] = &["]
     for key, short, top in mods:
         lines.append('    ResponseSchema { api_key: %d, name: "%s", body: &%s::%s },' % (

@@ -138,7 +138,9 @@ fn walk_tagged_fields(r: &mut Reader<'_>, known: &[TaggedFieldSchema], version: 
             continue;
         };
         let Some(ty) = type_at(field.versions, version) else {
-            return Err(Fault::new(format!("tag {tag} is not valid in version {version}")));
+            return Err(Fault::new(format!(
+                "tag {tag} is not valid in version {version}"
+            )));
         };
         let len = usize::try_from(size).map_err(|_| Fault::new("tagged field size too large"))?;
         let mut inner = Reader::new(r.take(len).map_err(|f| f.at(field.name))?);

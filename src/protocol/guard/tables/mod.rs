@@ -75,6 +75,7 @@ mod consumer_group_heartbeat;
 use super::schema::ResponseSchema;
 
 /// Every guarded response type: (api key, name, body schema).
+#[rustfmt::skip]
 pub(super) static RESPONSES: &[ResponseSchema] = &[
     ResponseSchema { api_key: 0, name: "Produce", body: &produce::PRODUCE_RESPONSE },
     ResponseSchema { api_key: 1, name: "Fetch", body: &fetch::FETCH_RESPONSE },
