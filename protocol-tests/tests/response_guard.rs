@@ -339,6 +339,9 @@ struct Hostile<'a> {
     version: i16,
     body: &'a [u8],
     accepted: &'a mut u64,
+    /// Largest single allocation seen while decoding an accepted body, in bytes, and that body's
+    /// length.
+    worst: &'a mut (usize, usize),
 }
 
 impl Visit for Hostile<'_> {
@@ -360,6 +363,9 @@ impl Visit for Hostile<'_> {
             "api {api_key} v{version}: decoding a {}-byte accepted body allocated {largest} bytes",
             body.len()
         );
+        if largest > self.worst.0 {
+            *self.worst = (largest, body.len());
+        }
     }
 }
 
@@ -519,6 +525,7 @@ fn every_covered_type_rejects_a_huge_leading_count_or_short_body() {
                 version,
                 body,
                 accepted: &mut 0,
+                worst: &mut (0, 0),
             };
             with_type(api_key, &mut v);
         }
@@ -577,7 +584,7 @@ proptest! {
     ) {
         let pairs = all_pairs();
         let (api_key, version) = pairs[pick.index(pairs.len())];
-        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0 });
+        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0, worst: &mut (0, 0) });
     }
 
     /// (d) valid bodies with a few bytes overwritten by count-like values.
@@ -596,7 +603,7 @@ proptest! {
                 body[i] = *byte;
             }
         }
-        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0 });
+        with_type(api_key, &mut Hostile { version, body: &body, accepted: &mut 0, worst: &mut (0, 0) });
     }
 }
 
@@ -605,7 +612,7 @@ proptest! {
 #[test]
 fn hostile_sweep_over_every_type_and_version() {
     let mut rng = Rng(0x5eed);
-    let (mut tried, mut accepted) = (0u64, 0u64);
+    let (mut tried, mut accepted, mut worst) = (0u64, 0u64, (0usize, 0usize));
     for (api_key, version) in all_pairs() {
         for round in 0..200u64 {
             let body: Vec<u8> = if round % 2 == 0 {
@@ -629,11 +636,12 @@ fn hostile_sweep_over_every_type_and_version() {
                     version,
                     body: &body,
                     accepted: &mut accepted,
+                    worst: &mut worst,
                 },
             );
         }
     }
-    eprintln!("hostile sweep: {tried} bodies over {} type/versions, {accepted} accepted by the guard and decoded", all_pairs().len());
+    eprintln!("hostile sweep: {tried} bodies over {} type/versions, {accepted} accepted by the guard and decoded; largest single allocation {} bytes (for a {}-byte body)", all_pairs().len(), worst.0, worst.1);
     assert!(
         accepted > 0,
         "the sweep should include accepted (mutated but valid) bodies"
@@ -784,4 +792,27 @@ fn builder_made_api_versions_and_heartbeat_responses_are_accepted() {
     assert_eq!(accepts_own_encodings(68, &heartbeat), 2); // v0-1
     let empty = ConsumerGroupHeartbeatResponse::default().with_error_message(Some(s("no")));
     assert_eq!(accepts_own_encodings(68, &empty), 2); // v0-1
+}
+
+/// Writes a small seed corpus for the `response_decode` fuzz target (one valid body per type and
+/// version, in the target's input format) into `$FUZZ_SEED_DIR`. Run on demand:
+/// `FUZZ_SEED_DIR=/tmp/seeds cargo test -p ferrokafka-protocol-tests --test response_guard -- --ignored write_fuzz_seeds`
+#[test]
+#[ignore = "writes files; run on demand to seed the fuzzer"]
+fn write_fuzz_seeds() {
+    let Some(dir) = std::env::var_os("FUZZ_SEED_DIR") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).expect("create seed dir");
+    for (pick, r) in covered_responses().iter().enumerate() {
+        for version in r.body.min_version..=r.body.max_version {
+            for seed in 0..2u64 {
+                // The target maps byte b to version min - 1 + b % (max - min + 3).
+                let mut input = vec![pick as u8, (version - r.body.min_version + 1) as u8];
+                input.extend(gen_body(r.api_key, version, seed));
+                let name = format!("api{}-v{version}-{seed}", r.api_key);
+                std::fs::write(std::path::Path::new(&dir).join(name), input).expect("write seed");
+            }
+        }
+    }
 }

@@ -1,6 +1,13 @@
 //! Fuzzes guarded response decoding: the first byte picks a covered response type, the second a
 //! version, the rest is the body. Run with `-malloc_limit_mb=512` so that any allocation the
-//! guard failed to prevent is reported as a crash.
+//! guard failed to prevent is reported as a crash:
+//!
+//! ```text
+//! cd protocol-tests/fuzz
+//! FUZZ_SEED_DIR=$PWD/corpus/response_decode cargo test -p ferrokafka-protocol-tests \
+//!     --test response_guard -- --ignored write_fuzz_seeds   # optional seed corpus
+//! cargo +nightly fuzz run response_decode -- -runs=1000000 -rss_limit_mb=2048 -malloc_limit_mb=512
+//! ```
 #![no_main]
 
 use bytes::Bytes;

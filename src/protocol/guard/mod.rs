@@ -45,6 +45,18 @@
 //! generating random valid bodies from the table and requiring kafka-protocol to decode them
 //! completely and to round-trip them.
 //!
+//! What the guard does not bound: the ratio between a decoded Rust value and its smallest
+//! encoding. A `Vec<T>` of `n` elements takes `n × size_of::<T>()` bytes although each element may
+//! be encoded in a couple of bytes; the tests measured single allocations of up to ~40× the body
+//! length. The framing layer's maximum response size is therefore what ultimately caps memory.
+//!
+//! # Proof
+//!
+//! `protocol-tests/tests/response_guard.rs` (hostile bodies, table-driven round trips of every
+//! type and version, every truncation, random and mutated bodies decoded under an allocation
+//! bound) and the `response_decode` cargo-fuzz target in `protocol-tests/fuzz` (run with
+//! `-malloc_limit_mb=512`).
+//!
 //! # Covered responses
 //!
 //! Produce (0), Fetch (1), ListOffsets (2), Metadata (3), OffsetCommit (8), OffsetFetch (9),
