@@ -3,7 +3,7 @@
 //! Request header v1 is `api_key, api_version, correlation_id, client_id (nullable string)`; v2
 //! adds an (empty) tagged-field section. Response header v0 is `correlation_id`; v1 adds tagged
 //! fields. Which header version an API version uses comes from `kafka-protocol`'s generated
-//! tables (via [`ApiRequest`](super::api::ApiRequest)).
+//! tables (via [`super::api::ApiRequest`]).
 
 use super::api::ApiRequest;
 use super::frame::{patch_size_prefix, reserve_size_prefix};
