@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 mod error;
+pub mod producer;
 pub mod protocol;
 pub mod types;
 
