@@ -35,6 +35,8 @@
 //! resolve; a partition's first new batch under the new epoch starts at sequence 0 and waits for
 //! the old ones. Acknowledged batches are never re-sent; no batch is dropped silently.
 
+mod config;
+mod events;
 mod identity;
 mod partition;
 #[cfg(test)]
@@ -43,11 +45,13 @@ mod tests;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub use config::{Acks, StateConfig};
+pub use events::{BatchId, Outcome, PartitionAck, Persistence, ProducerEvent, SendDecision, Stamp};
 pub use identity::{ProducerIdAndEpoch, ProducerIdState};
 pub use partition::{LastAck, PartitionState, PartitionSync};
 
 use crate::connection::Backoff;
-use crate::types::{Offset, ProducerEpoch, ProducerId, Sequence, TopicPartition};
+use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};
 
@@ -57,236 +61,6 @@ const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
 const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
 /// `UNKNOWN_PRODUCER_ID`.
 const UNKNOWN_PRODUCER_ID: i16 = 59;
-
-/// An opaque batch identifier assigned by the caller; unique across the producer's lifetime.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct BatchId(pub u64);
-
-/// What the broker requires from the producer before it acknowledges (`acks`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Acks {
-    /// `acks=0`: no response; a written request completes as [`Outcome::Unacknowledged`].
-    None,
-    /// `acks=1`: the leader wrote it.
-    Leader,
-    /// `acks=all` (`-1`): every in-sync replica wrote it. Required by idempotence.
-    All,
-}
-
-/// Settings of the state machine (a subset of the producer's configuration).
-#[derive(Debug, Clone)]
-pub struct StateConfig {
-    /// `enable.idempotence` (default `true`). Requires `acks=all` and `max_in_flight <= 5`.
-    pub idempotence: bool,
-    /// `acks` (default `all`).
-    pub acks: Acks,
-    /// `max.in.flight.requests.per.connection` (default 5): the most batches of one partition
-    /// that may be unresolved (outstanding or awaiting a retry) at once.
-    pub max_in_flight: usize,
-    /// `delivery.timeout.ms` (default 120 s): the time from a batch's creation after which it is
-    /// failed instead of retried.
-    pub delivery_timeout: Duration,
-    /// `retry.backoff.ms` (default 100 ms): the first retry's backoff.
-    pub retry_backoff: Duration,
-    /// `retry.backoff.max.ms` (default 1 s): the backoff's cap.
-    pub retry_backoff_max: Duration,
-    /// Seed of the backoff jitter (±20 %). A fixed seed makes runs reproducible.
-    pub jitter_seed: u64,
-}
-
-impl Default for StateConfig {
-    fn default() -> Self {
-        StateConfig {
-            idempotence: true,
-            acks: Acks::All,
-            max_in_flight: 5,
-            delivery_timeout: Duration::from_secs(120),
-            retry_backoff: Duration::from_millis(100),
-            retry_backoff_max: Duration::from_millis(1000),
-            jitter_seed: 0x5eed,
-        }
-    }
-}
-
-impl StateConfig {
-    /// Checks the settings' interactions (Java rejects the same combinations).
-    pub fn validate(&self) -> Result<()> {
-        if self.max_in_flight == 0 {
-            return Err(Error::config(
-                "max.in.flight.requests.per.connection",
-                "0",
-                "must be at least 1",
-            ));
-        }
-        if self.idempotence && self.max_in_flight > 5 {
-            return Err(Error::config(
-                "max.in.flight.requests.per.connection",
-                self.max_in_flight.to_string(),
-                "must be at most 5 with enable.idempotence=true (the broker deduplicates only the last 5 batches)",
-            ));
-        }
-        if self.idempotence && self.acks != Acks::All {
-            return Err(Error::config(
-                "acks",
-                format!("{:?}", self.acks),
-                "must be all with enable.idempotence=true",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// The producer id, epoch and base sequence written into a batch's header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    /// Producer id (`-1` without idempotence).
-    pub producer_id: ProducerId,
-    /// Producer epoch (`-1` without idempotence).
-    pub producer_epoch: ProducerEpoch,
-    /// Sequence of the batch's first record (`-1` without idempotence).
-    pub base_sequence: Sequence,
-}
-
-impl Stamp {
-    /// The stamp of a non-idempotent batch.
-    pub const NONE: Stamp = Stamp {
-        producer_id: ProducerId::NONE,
-        producer_epoch: ProducerEpoch::NONE,
-        base_sequence: Sequence::NONE,
-    };
-
-    /// Sequence of the last of `record_count` records (wraps at `i32::MAX`).
-    pub fn last_sequence(&self, record_count: i32) -> Sequence {
-        if self.base_sequence == Sequence::NONE {
-            return Sequence::NONE;
-        }
-        self.base_sequence.add(record_count.saturating_sub(1))
-    }
-}
-
-/// A successful per-partition produce response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PartitionAck {
-    /// Offset of the batch's first record.
-    pub base_offset: Option<Offset>,
-    /// Broker append time in ms when the topic uses `LogAppendTime`.
-    pub log_append_time_ms: Option<i64>,
-    /// The partition's log start offset.
-    pub log_start_offset: Option<Offset>,
-}
-
-impl PartitionAck {
-    /// Builds an ack from the wire fields, where `-1` means "not given".
-    pub fn from_wire(base_offset: i64, log_append_time_ms: i64, log_start_offset: i64) -> Self {
-        let some = |v: i64| (v >= 0).then_some(v);
-        PartitionAck {
-            base_offset: some(base_offset).map(Offset),
-            log_append_time_ms: some(log_append_time_ms),
-            log_start_offset: some(log_start_offset).map(Offset),
-        }
-    }
-}
-
-/// Whether the records of a failed batch may be in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
-    /// Certainly not written: never sent, or every attempt was rejected by the broker. Sending
-    /// the records again cannot duplicate them.
-    NotPersisted,
-    /// Maybe written: some attempt timed out, lost its connection after being written, or was
-    /// appended without enough replicas. Sending again may duplicate.
-    PossiblyPersisted,
-}
-
-/// How a batch ended.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// The broker acknowledged it (including `DUPLICATE_SEQUENCE_NUMBER`: already written).
-    Persisted {
-        /// Offset of the first record; `None` (Java: `-1`) when acknowledged as a duplicate.
-        base_offset: Option<Offset>,
-        /// Broker append time in ms, with `LogAppendTime` topics.
-        log_append_time_ms: Option<i64>,
-        /// The partition's log start offset, when the broker sent it.
-        log_start_offset: Option<Offset>,
-    },
-    /// `acks=0`: the request was written to the socket; the broker never answers, so nothing is
-    /// known about persistence (Java reports success with offset `-1`).
-    Unacknowledged,
-    /// Given up.
-    Failed {
-        /// Why (a `Timeout` error for `delivery.timeout.ms`, carrying the last attempt's error).
-        error: Error,
-        /// Whether the records may be in the log anyway.
-        persistence: Persistence,
-    },
-}
-
-/// What the sender may send next on a partition ([`ProducerState::next_sendable`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendDecision {
-    /// Send this batch now (call [`ProducerState::mark_sent`] to get its stamp).
-    Send {
-        /// The batch.
-        batch_id: BatchId,
-        /// Whether it was sent before (a retry keeps its stamp).
-        retry: bool,
-    },
-    /// Something is waiting but may not go yet: until a backoff ends (`Some`) or until a
-    /// response, a producer id, or room in the in-flight window arrives (`None`).
-    Wait {
-        /// When the backoff ends, if that is what blocks.
-        until: Option<Instant>,
-    },
-    /// Nothing to send on this partition.
-    Idle,
-}
-
-/// An output of the state machine ([`ProducerState::poll_event`]).
-#[derive(Debug, Clone)]
-pub enum ProducerEvent {
-    /// The batch is finished; hand the outcome to its records' futures.
-    Complete {
-        /// Its partition.
-        partition: TopicPartition,
-        /// The batch.
-        batch_id: BatchId,
-        /// How it ended.
-        outcome: Outcome,
-    },
-    /// The batch will be retried with the same stamp (unless a sequence reset re-stamps it);
-    /// [`ProducerState::next_sendable`] offers it from `not_before` on.
-    Retry {
-        /// Its partition.
-        partition: TopicPartition,
-        /// The batch.
-        batch_id: BatchId,
-        /// End of the backoff.
-        not_before: Instant,
-        /// The attempt's error.
-        error: Error,
-    },
-    /// The topic's metadata is stale (leader moved, connection lost): refresh it.
-    RefreshMetadata {
-        /// The topic.
-        topic: String,
-    },
-    /// Send InitProducerId (no transactional id) from `not_before` on and report the result
-    /// to [`ProducerState::on_init_producer_id`].
-    NeedProducerId {
-        /// End of the backoff (equal to "now" for a first attempt).
-        not_before: Instant,
-    },
-    /// The epoch was bumped locally (KIP-360); informational.
-    EpochBumped {
-        /// The producer id.
-        producer_id: ProducerId,
-        /// The new epoch.
-        epoch: ProducerEpoch,
-    },
-    /// The producer cannot continue. Emitted once; every batch fails with this error.
-    Fatal(Error),
-}
 
 /// The producer's send-path state: identity plus one [`PartitionState`] per partition.
 #[derive(Debug)]
@@ -798,26 +572,26 @@ impl ProducerState {
                     },
                 });
             }
-            loop {
-                let Some(part) = self.partitions.get(&tp) else {
-                    break;
-                };
-                let expired = part.unacked.iter().position(|b| {
-                    matches!(b.phase, Phase::AwaitingRetry { .. }) && now >= b.created_at + timeout
-                });
-                let Some(index) = expired else {
-                    break;
-                };
-                let error = match part.unacked.get(index).and_then(|b| b.last_error.as_ref()) {
-                    Some(last) => delivery_timeout_error(last),
-                    None => {
-                        Error::new(ErrorKind::Timeout).with_detail("delivery.timeout.ms passed")
-                    }
-                };
+            while let Some((index, error)) = self.first_expired_retry(&tp, now) {
                 self.fail_stamped(&tp, index, error);
             }
             self.reconcile(&tp, now);
         }
+    }
+
+    /// The first batch of `tp` awaiting a retry whose delivery timeout has passed, with the
+    /// error to fail it with.
+    fn first_expired_retry(&self, tp: &TopicPartition, now: Instant) -> Option<(usize, Error)> {
+        let timeout = self.config.delivery_timeout;
+        let part = self.partitions.get(tp)?;
+        let index = part.unacked.iter().position(|b| {
+            matches!(b.phase, Phase::AwaitingRetry { .. }) && now >= b.created_at + timeout
+        })?;
+        let error = match part.unacked.get(index).and_then(|b| b.last_error.as_ref()) {
+            Some(last) => delivery_timeout_error(last),
+            None => Error::new(ErrorKind::Timeout).with_detail("delivery.timeout.ms passed"),
+        };
+        Some((index, error))
     }
 
     /// The next instant at which [`on_delivery_timeout_check`](Self::on_delivery_timeout_check)
