@@ -284,6 +284,30 @@ impl ProducerState {
         let Some(batch) = part.unacked.remove(index) else {
             return;
         };
+        if self.config.idempotence {
+            // The broker appends a producer's batches only in sequence order within an epoch,
+            // so an earlier batch under the same stamp identity is in the log too, even if its
+            // own response was lost. Completing it now also keeps it from being retried after
+            // it has left the broker's 5-batch deduplication window (it would come back out of
+            // order and be re-stamped: a duplicate).
+            let earlier = part
+                .unacked
+                .iter()
+                .take(index)
+                .take_while(|b| same_identity(&b.stamp, &batch.stamp))
+                .count();
+            for implied in part.unacked.drain(..earlier) {
+                self.events.push_back(ProducerEvent::Complete {
+                    partition: tp.clone(),
+                    batch_id: implied.id,
+                    outcome: Outcome::Persisted {
+                        base_offset: None,
+                        log_append_time_ms: None,
+                        log_start_offset: None,
+                    },
+                });
+            }
+        }
         let ack = ack.unwrap_or_default();
         part.note_acked(
             batch.position,
@@ -647,6 +671,10 @@ fn may_have_been_written(error: &Error) -> bool {
         ErrorKind::Connect | ErrorKind::NoBrokerAvailable => false,
         _ => true,
     }
+}
+
+fn same_identity(a: &Stamp, b: &Stamp) -> bool {
+    a.producer_id == b.producer_id && a.producer_epoch == b.producer_epoch
 }
 
 fn persistence_of(batch: &StampedBatch) -> Persistence {
