@@ -7,7 +7,7 @@ use crate::{Error, Result};
 /// What the broker requires from the producer before it acknowledges (`acks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Acks {
-    /// `acks=0`: no response; a written request completes as [`Outcome::Unacknowledged`].
+    /// `acks=0`: no response; a written request completes as [`Outcome::Unacknowledged`](super::Outcome::Unacknowledged).
     None,
     /// `acks=1`: the leader wrote it.
     Leader,

@@ -95,10 +95,10 @@ pub enum Outcome {
     },
 }
 
-/// What the sender may send next on a partition ([`ProducerState::next_sendable`]).
+/// What the sender may send next on a partition ([`ProducerState::next_sendable`](super::ProducerState::next_sendable)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SendDecision {
-    /// Send this batch now (call [`ProducerState::mark_sent`] to get its stamp).
+    /// Send this batch now (call [`ProducerState::mark_sent`](super::ProducerState::mark_sent) to get its stamp).
     Send {
         /// The batch.
         batch_id: BatchId,
@@ -115,7 +115,7 @@ pub enum SendDecision {
     Idle,
 }
 
-/// An output of the state machine ([`ProducerState::poll_event`]).
+/// An output of the state machine ([`ProducerState::poll_event`](super::ProducerState::poll_event)).
 #[derive(Debug, Clone)]
 pub enum ProducerEvent {
     /// The batch is finished; hand the outcome to its records' futures.
@@ -128,7 +128,7 @@ pub enum ProducerEvent {
         outcome: Outcome,
     },
     /// The batch will be retried with the same stamp (unless a sequence reset re-stamps it);
-    /// [`ProducerState::next_sendable`] offers it from `not_before` on.
+    /// [`ProducerState::next_sendable`](super::ProducerState::next_sendable) offers it from `not_before` on.
     Retry {
         /// Its partition.
         partition: TopicPartition,
@@ -145,7 +145,7 @@ pub enum ProducerEvent {
         topic: String,
     },
     /// Send InitProducerId (no transactional id) from `not_before` on and report the result
-    /// to [`ProducerState::on_init_producer_id`].
+    /// to [`ProducerState::on_init_producer_id`](super::ProducerState::on_init_producer_id).
     NeedProducerId {
         /// End of the backoff (equal to "now" for a first attempt).
         not_before: Instant,

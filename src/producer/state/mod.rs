@@ -34,6 +34,43 @@
 //! original order, and retried. Batches of other partitions keep their old stamps until they
 //! resolve; a partition's first new batch under the new epoch starts at sequence 0 and waits for
 //! the old ones. Acknowledged batches are never re-sent; no batch is dropped silently.
+//!
+//! # Decisions (and where they differ from Java's `TransactionManager`)
+//! - **Epoch bump is local.** Like Java's `bumpIdempotentProducerEpoch`, a non-transactional
+//!   producer increments its epoch without a request (the broker accepts a higher epoch that
+//!   starts at sequence 0); InitProducerId is sent only at start and when the epoch reaches
+//!   `i16::MAX`. Unlike Java, the re-stamp waits until the partition has no request outstanding,
+//!   so a response never refers to a stamp that has since been replaced.
+//! - **A permanently failed batch leaves a hole**; like Java's idempotent path
+//!   (`requestIdempotentEpochBumpForPartition`, not the transactional
+//!   `adjustSequencesDueToFailedBatch`), the partition's sequences are reset, once the batches
+//!   stamped before the hole have resolved.
+//! - **An acknowledgement proves its predecessors.** The broker appends one producer's batches
+//!   in sequence order within an epoch, so when a batch is acknowledged, every earlier batch of
+//!   the partition with the same id and epoch is completed as `Persisted` (offset unknown) even
+//!   if its own response was lost. Retrying it instead could send it after it has left the
+//!   broker's 5-batch deduplication window, get `OUT_OF_ORDER_SEQUENCE_NUMBER`, and re-stamp a
+//!   batch that is already in the log (the seeded model-broker simulation in the tests found
+//!   exactly this).
+//! - **Persistence of a failed batch** is `NotPersisted` only when no attempt can have been
+//!   written: never sent, `Disconnected { sent: false }`, or a broker error that rejects before
+//!   appending. Any timeout, a connection lost after writing, `REQUEST_TIMED_OUT`,
+//!   `NOT_ENOUGH_REPLICAS_AFTER_APPEND` or `UNKNOWN_SERVER_ERROR` makes it `PossiblyPersisted`
+//!   for good. (Stricter than "sent ⇒ possibly": a batch that was sent and rejected with
+//!   `NOT_ENOUGH_REPLICAS` every time is `NotPersisted`.)
+//! - **Outstanding batches are not expired** by the delivery timeout; the response or the
+//!   request timeout decides (see [`ProducerState::on_delivery_timeout_check`]).
+//! - **Classification** follows [`Error`]: `is_fatal()` codes (`PRODUCER_FENCED`,
+//!   `INVALID_PRODUCER_EPOCH`, `CLUSTER_AUTHORIZATION_FAILED`, `TRANSACTIONAL_ID_AUTHORIZATION_FAILED`,
+//!   `UNSUPPORTED_VERSION`) are fatal; `is_retriable()` ones are retried; the rest fail the batch.
+//!   Java instead treats `INVALID_PRODUCER_EPOCH` on a produce as a batch failure plus epoch bump
+//!   for idempotent producers; here it cannot arise from this client's own bumps (a partition
+//!   switches epoch only after its old-epoch batches resolve), so it means another writer.
+//! - **Simplified:** `UNKNOWN_PRODUCER_ID` is handled like `OUT_OF_ORDER_SEQUENCE_NUMBER`; Java's
+//!   extra check against the response's `log_start_offset` (retry without a bump when it is -1)
+//!   is not done.
+//! - **Without idempotence** batches carry no sequence; retries go before new batches but a
+//!   retried batch may land after later ones (as in Java with `max.in.flight > 1`).
 
 mod config;
 mod events;
@@ -369,7 +406,7 @@ impl ProducerState {
         if !(error.is_retriable() || sequence_error) {
             self.fail_stamped(tp, index, error);
         } else if expired {
-            let timeout = delivery_timeout_error(&error);
+            let timeout = delivery_timeout_error(&error, tp);
             self.fail_stamped(tp, index, timeout);
         } else {
             let delay = self.backoff_delay(self.attempts_of(tp, index));
@@ -591,7 +628,8 @@ impl ProducerState {
                     batch_id,
                     outcome: Outcome::Failed {
                         error: Error::new(ErrorKind::Timeout)
-                            .with_detail("delivery.timeout.ms passed before the batch was sent"),
+                            .with_detail("delivery.timeout.ms passed before the batch was sent")
+                            .with_partition(tp.topic.clone(), tp.partition),
                         persistence: Persistence::NotPersisted,
                     },
                 });
@@ -612,8 +650,10 @@ impl ProducerState {
             matches!(b.phase, Phase::AwaitingRetry { .. }) && now >= b.created_at + timeout
         })?;
         let error = match part.unacked.get(index).and_then(|b| b.last_error.as_ref()) {
-            Some(last) => delivery_timeout_error(last),
-            None => Error::new(ErrorKind::Timeout).with_detail("delivery.timeout.ms passed"),
+            Some(last) => delivery_timeout_error(last, tp),
+            None => Error::new(ErrorKind::Timeout)
+                .with_detail("delivery.timeout.ms passed")
+                .with_partition(tp.topic.clone(), tp.partition),
         };
         Some((index, error))
     }
@@ -685,8 +725,10 @@ fn persistence_of(batch: &StampedBatch) -> Persistence {
     }
 }
 
-fn delivery_timeout_error(last: &Error) -> Error {
-    Error::new(ErrorKind::Timeout).with_detail(format!(
-        "delivery.timeout.ms passed; last attempt failed with: {last}"
-    ))
+fn delivery_timeout_error(last: &Error, tp: &TopicPartition) -> Error {
+    Error::new(ErrorKind::Timeout)
+        .with_detail(format!(
+            "delivery.timeout.ms passed; last attempt failed with: {last}"
+        ))
+        .with_partition(tp.topic.clone(), tp.partition)
 }

@@ -56,11 +56,10 @@ impl BrokerPartition {
             None if s.base_sequence != Sequence(0) => return Append::Rejected(59),
             None => {}
             Some(p) if s.producer_epoch.get() < p.epoch => return Append::Rejected(47),
-            Some(p) if s.producer_epoch.get() > p.epoch => {
-                if s.base_sequence != Sequence(0) {
-                    return Append::Rejected(45);
-                }
+            Some(p) if s.producer_epoch.get() > p.epoch && s.base_sequence != Sequence(0) => {
+                return Append::Rejected(45)
             }
+            Some(p) if s.producer_epoch.get() > p.epoch => {}
             Some(p) => {
                 if p.recent.contains(&(s.base_sequence, last)) {
                     return Append::Duplicate;
