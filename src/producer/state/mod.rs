@@ -150,6 +150,21 @@ impl ProducerState {
             .map(|(tp, _)| tp)
     }
 
+    /// Batches registered and not completed yet, over all partitions (0 once a flush is done).
+    pub fn incomplete_batches(&self) -> usize {
+        self.partitions
+            .values()
+            .map(|p| p.queued_count() + p.unacked_count())
+            .sum()
+    }
+
+    /// Gives up on everything, e.g. on a forced close: the producer becomes
+    /// [`ProducerIdState::Fatal`] with `error` and every batch fails as after a fatal error
+    /// (queued `NotPersisted`, outstanding `PossiblyPersisted`). A no-op if already fatal.
+    pub fn abort(&mut self, error: Error) {
+        self.enter_fatal(error);
+    }
+
     /// Registers a closed batch of `record_count` records, created (first record appended) at
     /// `created_at`. `batch_id` must be new. After a fatal error the batch fails at once
     /// (a `Complete` event with `NotPersisted`).

@@ -306,3 +306,20 @@ fn poll_timeout_reports_the_earliest_backoff() {
     let at = retry_at(&drain(&mut st), 1);
     assert_eq!(st.poll_timeout(), Some(at));
 }
+
+#[test]
+fn abort_fails_everything_and_incomplete_batches_counts_down() {
+    let t0 = Instant::now();
+    let mut st = ready(t0);
+    let (p0, p1) = (tp(0), tp(1));
+    send_new(&mut st, &p0, 1, 1, t0);
+    st.enqueue(&p1, BatchId(2), 1, t0).unwrap();
+    assert_eq!(st.incomplete_batches(), 2);
+    assert_eq!(st.busy_partitions().count(), 2);
+    st.abort(Error::new(ErrorKind::Closed).with_detail("close(0)"));
+    let ev = drain(&mut st);
+    assert_failed(&outcome_of(&ev, 1), Persistence::PossiblyPersisted);
+    assert_failed(&outcome_of(&ev, 2), Persistence::NotPersisted);
+    assert_eq!(st.incomplete_batches(), 0);
+    assert_eq!(st.busy_partitions().count(), 0);
+}
