@@ -113,7 +113,8 @@ fn run(seed: u64, stats: &mut Stats) {
     let trace = std::env::var("SIM_TRACE").ok() == Some(seed.to_string());
     let t0 = Instant::now();
     let config = StateConfig {
-        delivery_timeout: Duration::from_secs(5),
+        delivery_timeout: Duration::from_secs([2, 5, 30][(seed % 5 % 3) as usize]),
+        max_in_flight: 1 + (seed % 5) as usize,
         jitter_seed: seed,
         ..StateConfig::default()
     };
