@@ -1,0 +1,79 @@
+//! Settings of the producer state machine.
+
+use std::time::Duration;
+
+use crate::{Error, Result};
+
+/// What the broker requires from the producer before it acknowledges (`acks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// `acks=0`: no response; a written request completes as [`Outcome::Unacknowledged`](super::Outcome::Unacknowledged).
+    None,
+    /// `acks=1`: the leader wrote it.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica wrote it. Required by idempotence.
+    All,
+}
+
+/// Settings of the state machine (a subset of the producer's configuration).
+#[derive(Debug, Clone)]
+pub struct StateConfig {
+    /// `enable.idempotence` (default `true`). Requires `acks=all` and `max_in_flight <= 5`.
+    pub idempotence: bool,
+    /// `acks` (default `all`).
+    pub acks: Acks,
+    /// `max.in.flight.requests.per.connection` (default 5): the most batches of one partition
+    /// that may be unresolved (outstanding or awaiting a retry) at once.
+    pub max_in_flight: usize,
+    /// `delivery.timeout.ms` (default 120 s): the time from a batch's creation after which it is
+    /// failed instead of retried.
+    pub delivery_timeout: Duration,
+    /// `retry.backoff.ms` (default 100 ms): the first retry's backoff.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms` (default 1 s): the backoff's cap.
+    pub retry_backoff_max: Duration,
+    /// Seed of the backoff jitter (±20 %). A fixed seed makes runs reproducible.
+    pub jitter_seed: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            idempotence: true,
+            acks: Acks::All,
+            max_in_flight: 5,
+            delivery_timeout: Duration::from_secs(120),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_millis(1000),
+            jitter_seed: 0x5eed,
+        }
+    }
+}
+
+impl StateConfig {
+    /// Checks the settings' interactions (Java rejects the same combinations).
+    pub fn validate(&self) -> Result<()> {
+        if self.max_in_flight == 0 {
+            return Err(Error::config(
+                "max.in.flight.requests.per.connection",
+                "0",
+                "must be at least 1",
+            ));
+        }
+        if self.idempotence && self.max_in_flight > 5 {
+            return Err(Error::config(
+                "max.in.flight.requests.per.connection",
+                self.max_in_flight.to_string(),
+                "must be at most 5 with enable.idempotence=true (the broker deduplicates only the last 5 batches)",
+            ));
+        }
+        if self.idempotence && self.acks != Acks::All {
+            return Err(Error::config(
+                "acks",
+                format!("{:?}", self.acks),
+                "must be all with enable.idempotence=true",
+            ));
+        }
+        Ok(())
+    }
+}
