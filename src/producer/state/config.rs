@@ -4,16 +4,7 @@ use std::time::Duration;
 
 use crate::{Error, Result};
 
-/// What the broker requires from the producer before it acknowledges (`acks`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Acks {
-    /// `acks=0`: no response; a written request completes as [`Outcome::Unacknowledged`](super::Outcome::Unacknowledged).
-    None,
-    /// `acks=1`: the leader wrote it.
-    Leader,
-    /// `acks=all` (`-1`): every in-sync replica wrote it. Required by idempotence.
-    All,
-}
+pub use crate::producer::config::Acks;
 
 /// Settings of the state machine (a subset of the producer's configuration).
 #[derive(Debug, Clone)]
