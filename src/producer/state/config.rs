@@ -23,6 +23,9 @@ pub struct StateConfig {
     pub retry_backoff: Duration,
     /// `retry.backoff.max.ms` (default 1 s): the backoff's cap.
     pub retry_backoff_max: Duration,
+    /// `retries` (default `u32::MAX`, i.e. bounded by `delivery_timeout` only): how many times a
+    /// batch is retried after retriable errors before it fails with the last one.
+    pub retries: u32,
     /// Seed of the backoff jitter (±20 %). A fixed seed makes runs reproducible.
     pub jitter_seed: u64,
 }
@@ -36,6 +39,7 @@ impl Default for StateConfig {
             delivery_timeout: Duration::from_secs(120),
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
+            retries: u32::MAX,
             jitter_seed: 0x5eed,
         }
     }

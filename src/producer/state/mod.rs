@@ -398,6 +398,8 @@ impl ProducerState {
         batch.last_error = Some(error.clone());
         let position = batch.position;
         let expired = now >= batch.created_at + timeout;
+        let attempts = batch.failed_attempts;
+        let retries = self.config.retries;
 
         if error.is_fatal() {
             self.fail_stamped(tp, index, error.clone());
@@ -423,6 +425,10 @@ impl ProducerState {
         } else if expired {
             let timeout = delivery_timeout_error(&error, tp);
             self.fail_stamped(tp, index, timeout);
+        } else if !sequence_error && attempts > retries {
+            // `retries` exhausted (sequence resets do not count: they are the producer's own
+            // recovery, not a retry of a failed write).
+            self.fail_stamped(tp, index, error);
         } else {
             let delay = self.backoff_delay(self.attempts_of(tp, index));
             let not_before = now + delay;

@@ -167,4 +167,3 @@ mod tests {
         assert!(check_response(18, 0, &[0, 0, 0, 0, 0, 1]).is_err());
     }
 }
-

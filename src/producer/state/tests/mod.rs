@@ -434,3 +434,27 @@ fn later_batches_out_of_order_behind_a_retry_are_retried_in_order_with_their_seq
     }
     assert_eq!(st.partition(&p).unwrap().sync(), PartitionSync::InSync);
 }
+
+#[test]
+fn retries_limit_fails_the_batch_with_the_last_error() {
+    let t0 = Instant::now();
+    let config = StateConfig {
+        retries: 2,
+        ..StateConfig::default()
+    };
+    let mut st = ready_with(config, t0, 0);
+    let p = tp(0);
+    send_new(&mut st, &p, 1, 1, t0);
+    let mut now = t0;
+    for attempt in 0..3 {
+        st.on_produce_response(&p, BatchId(1), broker(19), now); // NOT_ENOUGH_REPLICAS
+        let events = drain(&mut st);
+        if attempt < 2 {
+            now = retry_at(&events, 1);
+            send(&mut st, &p, 1, true, now);
+        } else {
+            let e = assert_failed(&outcome_of(&events, 1), Persistence::NotPersisted);
+            assert_eq!(e.broker_code(), Some(19));
+        }
+    }
+}
