@@ -1,9 +1,25 @@
 //! The producer: configuration, partitioning, the record accumulator that batches records per
 //! partition, the I/O-free send-path state machine, and the async shell on top of them.
+//!
+//! Start with [`Producer`], [`ProducerConfig`] and [`ProducerRecord`]; each
+//! [`Producer::send`] resolves to a [`DeliveryFuture`] whose [`DeliveryResult`] says whether the
+//! record is [`Persistence::Persisted`], [`Persistence::PossiblyPersisted`] or
+//! [`Persistence::NotPersisted`].
 
 pub mod accumulator;
 pub mod batch;
+mod client;
 pub mod config;
+mod delivery;
+mod metrics;
 pub mod partitioner;
 pub mod record;
+mod sender;
 pub mod state;
+
+pub use client::{ErrorHandler, Producer};
+pub use config::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
+pub use delivery::{DeliveryError, DeliveryFuture, DeliveryResult, Persistence, RecordMetadata};
+pub use metrics::{ProducerMetrics, TopicCounts};
+pub use partitioner::Partitioner;
+pub use record::{Header, ProducerRecord};

@@ -1,0 +1,313 @@
+//! [`Producer`]: the async handle applications use.
+
+use super::accumulator::{Accumulator, AccumulatorConfig};
+use super::config::ProducerConfig;
+use super::delivery::{DeliveryError, DeliveryFuture, DeliveryResult, Persistence};
+use super::metrics::{ProducerMetrics, Recorder};
+use super::partitioner::PartitionsInfo;
+use super::record::ProducerRecord;
+use super::sender::Sender;
+use crate::cluster::{Cluster, TopicSelection};
+use crate::connection::{Backoff, ConnectionPool};
+use crate::{Error, ErrorKind, Result};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{oneshot, watch, Notify};
+use tokio::time::Instant;
+
+/// The completion handle stored with each buffered record.
+pub(super) type Completion = oneshot::Sender<DeliveryResult>;
+
+/// A handler for errors the producer reports besides delivery results: fatal errors, retries,
+/// metadata failures. Route them to your log service.
+pub type ErrorHandler = Arc<dyn Fn(&Error) + Send + Sync>;
+
+/// State shared by the handle and the sender task.
+pub(super) struct Shared {
+    pub cfg: ProducerConfig,
+    pub cluster: Arc<Cluster>,
+    pub acc: Accumulator<Completion>,
+    /// Wakes the sender: a batch filled, a flush started, the producer is closing.
+    pub wake: Notify,
+    pub metrics: Recorder,
+    pub fatal: Mutex<Option<Error>>,
+    pub closing: AtomicBool,
+    /// Records appended and not yet completed; flush waits for zero.
+    pub outstanding: AtomicU64,
+    pub outstanding_tx: watch::Sender<u64>,
+    pub error_handler: Option<ErrorHandler>,
+}
+
+impl Shared {
+    pub fn fatal_error(&self) -> Option<Error> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn report(&self, e: &Error) {
+        if let Some(h) = &self.error_handler {
+            h(e);
+        }
+    }
+
+    /// Called once per completed record.
+    pub fn record_completed(&self) {
+        let left = self.outstanding.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        if left == 0 {
+            self.outstanding_tx.send_replace(0);
+        }
+    }
+}
+
+/// An Apache Kafka producer: batching, idempotence, retries and delivery reports.
+///
+/// Cheap to clone; every clone feeds the same background sender task.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
+/// let producer = Producer::new(
+///     ProducerConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?,
+/// )?;
+/// let delivery = producer
+///     .send(ProducerRecord::new("orders").key("order-1").value("{\"total\": 42}"))
+///     .await?;
+/// let meta = delivery.await?;
+/// println!("written at {}-{} offset {:?}", meta.topic, meta.partition, meta.offset);
+/// producer.close(std::time::Duration::from_secs(5)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Producer {
+    shared: Arc<Shared>,
+    // Dropped with the last clone: tells the sender to finish what is buffered and stop.
+    _guard: Arc<CloseOnDrop>,
+}
+
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        // Never blocks: the sender task keeps running until everything buffered completed.
+        self.0.closing.store(true, Ordering::Release);
+        self.0.acc.close();
+        self.0.wake.notify_one();
+    }
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("client_id", &self.shared.cfg.client.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Producer {
+    /// Creates a producer and starts its sender task. Must be called inside a tokio runtime.
+    /// Nothing connects until the first record is sent.
+    pub fn new(cfg: ProducerConfig) -> Result<Producer> {
+        Producer::with_error_handler(cfg, None)
+    }
+
+    /// Like [`new`](Self::new), with a handler that receives fatal errors, retried errors and
+    /// metadata failures as they happen (delivery results still go to each record's future).
+    pub fn with_error_handler(cfg: ProducerConfig, handler: Option<ErrorHandler>) -> Result<Producer> {
+        let pool = ConnectionPool::with_max_in_flight(
+            &cfg.client,
+            cfg.max_in_flight_requests_per_connection,
+        );
+        let cluster = Cluster::with_pool(pool, cfg.client.clone());
+        let (outstanding_tx, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            acc: Accumulator::new(AccumulatorConfig::from(&cfg)),
+            cfg,
+            cluster,
+            wake: Notify::new(),
+            metrics: Recorder::default(),
+            fatal: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            outstanding: AtomicU64::new(0),
+            outstanding_tx,
+            error_handler: handler,
+        });
+        let sender = Sender::new(shared.clone())?;
+        tokio::spawn(sender.run());
+        Ok(Producer {
+            _guard: Arc::new(CloseOnDrop(shared.clone())),
+            shared,
+        })
+    }
+
+    /// Buffers `record` for sending and returns a future of its delivery outcome.
+    ///
+    /// Waits for the topic's metadata and for room in `buffer.memory`, together at most
+    /// `max.block.ms`. Fails at once, handing the record back, when the producer is closed or
+    /// failed, the record is larger than `max.request.size` or `buffer.memory`, or its partition
+    /// does not exist.
+    ///
+    /// # Cancel safety
+    /// Cancel safe while waiting: if the future is dropped before it resolves, the record was not
+    /// buffered. Once it resolved, dropping the [`DeliveryFuture`] does not stop the send.
+    pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture, DeliveryError> {
+        let reject = |error: Error, record: ProducerRecord| {
+            self.shared.metrics.record_error.record(1.0);
+            self.shared
+                .metrics
+                .topic(&record.topic, |t| t.record_error_total += 1);
+            Err(DeliveryError {
+                error,
+                persistence: Persistence::NotPersisted,
+                record,
+            })
+        };
+        if let Some(e) = self.shared.fatal_error() {
+            return reject(e, record);
+        }
+        if self.shared.closing.load(Ordering::Acquire) {
+            return reject(Error::new(ErrorKind::Closed).with_topic(record.topic.clone()), record);
+        }
+        if let Some(ts) = record.timestamp.filter(|t| *t < 0) {
+            let e = Error::new(ErrorKind::InvalidArgument)
+                .with_topic(record.topic.clone())
+                .with_detail(format!("invalid timestamp {ts}: must be >= 0 or unset"));
+            return reject(e, record);
+        }
+        let deadline = Instant::now() + self.shared.cfg.max_block;
+        let partitions = match self.partitions_for(&record.topic, deadline).await {
+            Ok(p) => p,
+            Err(e) => return reject(e, record),
+        };
+        let topic = record.topic.clone();
+        let (tx, rx) = oneshot::channel();
+        self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+        // The accumulator waits for buffer room up to max.block.ms itself (so the record can
+        // be handed back on a timeout); with the metadata wait above, a send can block up to
+        // twice max.block.ms in the worst case.
+        match self.shared.acc.append(record, tx, &partitions).await {
+            Ok(a) => {
+                if a.batch_full || a.new_batch {
+                    self.shared.wake.notify_one();
+                }
+                Ok(DeliveryFuture::new(rx, topic))
+            }
+            Err(rejected) => {
+                self.shared.record_completed();
+                reject(rejected.error, rejected.record)
+            }
+        }
+    }
+
+    /// The topic's partitions, waiting (refreshing metadata with backoff) until it is known or
+    /// `deadline` (`max.block.ms`) passes, as Java's `waitOnMetadata` does.
+    async fn partitions_for(&self, topic: &str, deadline: Instant) -> Result<PartitionsInfo> {
+        let cluster = &self.shared.cluster;
+        let mut md = cluster.metadata();
+        if let Some(t) = md.topic(topic).filter(|t| !t.partitions.is_empty()) {
+            return Ok(PartitionsInfo::from_topic(t));
+        }
+        let c = cluster.config();
+        let backoff = Backoff::new(c.retry_backoff, c.retry_backoff_max);
+        let mut attempt = 0;
+        let mut last: Option<Error> = None;
+        loop {
+            match cluster
+                .refresh(TopicSelection::Topics(vec![topic.to_owned()]))
+                .await
+            {
+                Ok(m) => md = m,
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => last = Some(e),
+            }
+            if let Some(t) = md.topic(topic) {
+                if !t.partitions.is_empty() {
+                    return Ok(PartitionsInfo::from_topic(t));
+                }
+                if t.error_code != 0 {
+                    let e = Error::from_broker_code(t.error_code).with_topic(topic);
+                    // UNKNOWN_TOPIC_OR_PARTITION and LEADER_NOT_AVAILABLE (topic being created)
+                    // are waited out; anything else (authorization, invalid name) is final.
+                    if !e.is_retriable() {
+                        return Err(e);
+                    }
+                    last = Some(e);
+                }
+            }
+            let wait = backoff.delay(attempt);
+            attempt += 1;
+            if Instant::now() + wait >= deadline {
+                let detail = match &last {
+                    Some(e) => format!("topic not present in metadata after max.block.ms: {e}"),
+                    None => "topic not present in metadata after max.block.ms".to_owned(),
+                };
+                return Err(Error::new(ErrorKind::Timeout)
+                    .with_topic(topic)
+                    .with_detail(detail));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends everything buffered now, and waits until every record sent before (and during)
+    /// the flush has completed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe; records keep being sent.
+    pub async fn flush(&self) -> Result<()> {
+        self.shared.acc.begin_flush();
+        self.shared.wake.notify_one();
+        let mut rx = self.shared.outstanding_tx.subscribe();
+        let result = loop {
+            if self.shared.outstanding.load(Ordering::Acquire) == 0 {
+                break Ok(());
+            }
+            if rx.changed().await.is_err() {
+                break Err(Error::new(ErrorKind::Closed));
+            }
+        };
+        self.shared.acc.end_flush();
+        result
+    }
+
+    /// Stops taking records, sends what is buffered, and waits up to `timeout` for it to
+    /// complete. Records still incomplete after `timeout` fail with a `Closed` error
+    /// (`NotPersisted` if never sent, `PossiblyPersisted` if in flight).
+    ///
+    /// # Cancel safety
+    /// Cancel safe; the producer is closing either way.
+    pub async fn close(&self, timeout: Duration) -> Result<()> {
+        self.shared.closing.store(true, Ordering::Release);
+        self.shared.acc.close();
+        self.shared.wake.notify_one();
+        let flushed = tokio::time::timeout(timeout, self.flush()).await;
+        match flushed {
+            Ok(r) => r,
+            Err(_) => {
+                let e = Error::new(ErrorKind::Closed)
+                    .with_detail("producer closed before every record completed");
+                self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e.clone());
+                self.shared.wake.notify_one();
+                Err(Error::new(ErrorKind::Timeout).with_detail("close timed out"))
+            }
+        }
+    }
+
+    /// A snapshot of the producer's metrics (Java names).
+    pub fn metrics(&self) -> ProducerMetrics {
+        ProducerMetrics::snapshot(
+            &self.shared.metrics,
+            self.shared.acc.available_memory(),
+            self.shared.cfg.buffer_memory,
+        )
+    }
+
+    /// The cluster view (metadata, connections) this producer uses.
+    pub fn cluster(&self) -> &Arc<Cluster> {
+        &self.shared.cluster
+    }
+
+    /// The error that failed the producer, if any: every send then fails with it.
+    pub fn fatal_error(&self) -> Option<Error> {
+        self.shared.fatal_error()
+    }
+}
