@@ -195,7 +195,11 @@ impl Error {
     /// assert!(e.to_string().contains("acks"));
     /// assert!(e.to_string().contains("\"2\""));
     /// ```
-    pub fn config(key: impl Into<String>, value: impl Into<String>, reason: impl Into<String>) -> Error {
+    pub fn config(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Error {
         Error::new(ErrorKind::Config {
             key: key.into(),
             value: value.into(),
@@ -461,7 +465,13 @@ mod tests {
             .with_api("Produce")
             .with_broker_message(Some("not the leader"));
         let s = e.to_string();
-        for part in ["NOT_LEADER_OR_FOLLOWER", "orders-3", "broker 2", "Produce", "not the leader"] {
+        for part in [
+            "NOT_LEADER_OR_FOLLOWER",
+            "orders-3",
+            "broker 2",
+            "Produce",
+            "not the leader",
+        ] {
             assert!(s.contains(part), "{s} lacks {part}");
         }
         assert!(e.needs_metadata_refresh());
