@@ -392,10 +392,8 @@ impl Records {
             .ok_or_else(|| corrupt("record offset overflows"))?;
         let timestamp = match self.log_append_time {
             Some(t) => t,
-            None => self
-                .base_timestamp
-                .checked_add(timestamp_delta)
-                .ok_or_else(|| corrupt("record timestamp overflows"))?,
+            // Wrapping, as Java's `long` addition: the encoder's delta may have wrapped.
+            None => self.base_timestamp.wrapping_add(timestamp_delta),
         };
         self.pos = start + len;
         Ok(Record {

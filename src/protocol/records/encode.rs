@@ -216,9 +216,18 @@ impl RecordBatchWriter<'_> {
         if self.count == i32::MAX {
             return Err(invalid("too many records in one batch"));
         }
+        if self
+            .params
+            .base_offset
+            .checked_add(i64::from(offset_delta))
+            .is_none()
+        {
+            return Err(invalid("base offset + offset delta overflows"));
+        }
         let first = *self.first_timestamp.get_or_insert(timestamp);
-        // Both are >= -1, so this cannot overflow.
-        let timestamp_delta = timestamp - first;
+        // Java computes the delta with wrapping `long` arithmetic (-1 to i64::MAX wraps); the
+        // decoder's wrapping add restores the timestamp exactly.
+        let timestamp_delta = timestamp.wrapping_sub(first);
         len_i32(key.map_or(0, <[u8]>::len), "key longer than i32::MAX")?;
         len_i32(value.map_or(0, <[u8]>::len), "value longer than i32::MAX")?;
         len_i32(headers.len(), "too many headers")?;
@@ -301,7 +310,7 @@ impl RecordBatchWriter<'_> {
     ) -> usize {
         let delta = self
             .first_timestamp
-            .map_or(0, |f| timestamp.saturating_sub(f));
+            .map_or(0, |f| timestamp.wrapping_sub(f));
         let offset_delta = self.next_offset_delta().unwrap_or(i32::MAX);
         self.uncompressed_size() + Self::record_size(offset_delta, delta, key, value, headers)
     }
