@@ -134,12 +134,15 @@ pub fn decompress(codec: Compression, input: &[u8], max_size: usize) -> Result<V
             "gzip",
         )?,
         Compression::Snappy => decompress_snappy(input, &mut out, max_size)?,
-        Compression::Lz4 => read_bounded(
-            lz4_flex::frame::FrameDecoder::new(input),
-            &mut out,
-            max_size,
-            "lz4",
-        )?,
+        Compression::Lz4 => {
+            lz4_frame_check(input)?;
+            read_bounded(
+                lz4_flex::frame::FrameDecoder::new(input),
+                &mut out,
+                max_size,
+                "lz4",
+            )?
+        }
         Compression::Zstd => decompress_zstd(input, &mut out, max_size)?,
     }
     Ok(out)
@@ -185,6 +188,39 @@ fn read_bounded(mut r: impl Read, out: &mut Vec<u8>, max_size: usize, what: &str
     };
     out.truncate(len);
     result
+}
+
+/// Walks the LZ4 frame's block structure (without decompressing) to require the end mark:
+/// `lz4_flex` treats input that stops at (or inside) a block-size field as a clean end, while
+/// Java's `KafkaLZ4BlockInputStream` rejects it as a premature end of stream.
+fn lz4_frame_check(input: &[u8]) -> Result<()> {
+    let bad = |d: &str| compression_error(format!("lz4: {d}"));
+    let flg = *input.get(4).ok_or_else(|| bad("truncated frame header"))?;
+    let block_checksum = flg & 0x10 != 0;
+    let content_size = flg & 0x08 != 0;
+    let content_checksum = flg & 0x04 != 0;
+    // magic (4), FLG, BD, optional content size (8), header checksum (1).
+    let mut pos = 7 + if content_size { 8 } else { 0 };
+    loop {
+        let size = input
+            .get(pos..)
+            .and_then(|s| s.first_chunk::<4>())
+            .map(|b| u32::from_le_bytes(*b))
+            .ok_or_else(|| bad("frame ends without its end mark"))?;
+        pos += 4;
+        if size == 0 {
+            let end = pos + if content_checksum { 4 } else { 0 };
+            return if end <= input.len() {
+                Ok(())
+            } else {
+                Err(bad("truncated content checksum"))
+            };
+        }
+        pos += (size & 0x7fff_ffff) as usize + if block_checksum { 4 } else { 0 };
+        if pos > input.len() {
+            return Err(bad("block runs past the end of the input"));
+        }
+    }
 }
 
 fn decompress_snappy(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
