@@ -457,3 +457,33 @@ fn zstd_bomb() {
         Some(256 << 10)
     );
 }
+
+/// Writes valid batches of every codec as seeds for the `record_batch_decode` fuzz target.
+/// Run with `cargo test -p ferrokafka-protocol-tests --test records_malformed -- --ignored`.
+#[test]
+#[ignore]
+fn write_fuzz_seed_corpus() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/record_batch_decode");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut all = Vec::new();
+    for c in CODECS {
+        let b = valid_batch(c);
+        std::fs::write(dir.join(format!("batch_{c}")), &b).unwrap_or_else(|e| panic!("{e}"));
+        all.extend_from_slice(&b);
+        // Seeds for the direct decompressor path: selector byte + compressed section.
+        let selector = match c {
+            Compression::Gzip => 0u8,
+            Compression::Snappy => 1,
+            Compression::Lz4 => 2,
+            Compression::Zstd => 3,
+            _ => continue,
+        };
+        let mut z = BytesMut::new();
+        assert!(compress(c, None, b"some records some records some records", &mut z).is_ok());
+        let mut seed = vec![selector];
+        seed.extend_from_slice(&z);
+        std::fs::write(dir.join(format!("raw_{c}")), seed).unwrap_or_else(|e| panic!("{e}"));
+    }
+    all.extend_from_slice(&valid_batch(Compression::None)[..40]);
+    std::fs::write(dir.join("all_codecs_and_partial_tail"), all).unwrap_or_else(|e| panic!("{e}"));
+}
