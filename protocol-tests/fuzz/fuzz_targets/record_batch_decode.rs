@@ -25,7 +25,7 @@ fn decode_all(data: &Bytes, check_crcs: bool) {
         for record in records {
             let Ok(record) = record else { break };
             for h in record.headers.iter() {
-                let _ = (h.key_str(), h.value.map(|v| v.len()));
+                let _ = (h.key_str(), h.value.as_ref().map(bytes::Bytes::len));
             }
         }
     }
