@@ -463,7 +463,8 @@ fn zstd_bomb() {
 #[test]
 #[ignore]
 fn write_fuzz_seed_corpus() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/record_batch_decode");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/record_batch_decode");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let mut all = Vec::new();
     for c in CODECS {

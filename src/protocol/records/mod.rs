@@ -45,8 +45,15 @@
 //! The C `zstd` crate would give every level and faster compression, but it compiles C, which
 //! this crate avoids by default. `ruzstd` 0.8 decompresses everything but compresses only at
 //! "Fastest" (its `Default`/`Better`/`Best` levels are unimplemented): expect a lower ratio than
-//! Java's default zstd level 3 and slower compression than the C library (see
-//! `benches/record_batch.rs` for measured figures). Brokers and other clients read it normally.
+//! Java's default zstd level 3 and slower compression than the C library. Brokers and other
+//! clients read it normally.
+//!
+//! Measured with `benches/record_batch.rs` (JSON-like values, shared 2-core machine, payload
+//! MB/s): ruzstd compresses 15-28 MB/s at ratio 1.8-2.5, against snappy/LZ4 at 90-240 MB/s
+//! (ratio 1.7-1.9) and gzip level 6 at 6-10 MB/s (ratio 2.6-3.3; `miniz_oxide` is slow at level 6
+//! on this data, about 90 MB/s at level 1); ruzstd decompresses 75-135 MB/s, LZ4 300-1100 MB/s.
+//! So zstd here trades speed for a ratio between LZ4 and gzip. If that is not good enough, the C
+//! `zstd` crate can be put behind a cargo feature later without changing this module's API.
 //!
 //! # Example
 //!
