@@ -1,0 +1,446 @@
+//! Compressing and decompressing the records section of a batch.
+//!
+//! Every decompressor writes into one `Vec` that never grows past the caller's cap: streaming
+//! codecs (gzip, LZ4, zstd) are read in bounded chunks, and Snappy's declared uncompressed
+//! length is checked against the cap before anything is allocated. A compression bomb therefore
+//! fails with [`ErrorKind::Compression`] after at most `cap` bytes of work and memory.
+
+use std::io::{Read, Write};
+
+use bytes::{BufMut, BytesMut};
+
+use super::attributes::Compression;
+use crate::{Error, ErrorKind, Result};
+
+/// Default cap on the decompressed size of one batch's records (64 MiB).
+pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 64 * 1024 * 1024;
+
+/// Magic that starts a Snappy stream in xerial (snappy-java `SnappyOutputStream`) framing.
+pub const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+/// xerial header: magic, version (i32), compatible version (i32).
+const XERIAL_HEADER_LEN: usize = 16;
+/// Uncompressed bytes per xerial chunk; snappy-java's default block size.
+const XERIAL_BLOCK_SIZE: usize = 32 * 1024;
+/// Largest zstd window we accept below the cap: zstd levels up to 19 use at most 8 MiB.
+const ZSTD_MIN_ALLOWED_WINDOW: u64 = 8 * 1024 * 1024;
+
+fn compression_error(detail: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Compression).with_detail(detail)
+}
+
+/// Checks a compression level for a codec: gzip 1-9 (or -1 = default 6); LZ4 1-17 and zstd
+/// -131072..=22 are accepted for compatibility with the Java client's settings but the pure-Rust
+/// encoders have one level each (see the module docs); Snappy and none take no level.
+pub fn validate_level(codec: Compression, level: Option<i32>) -> Result<()> {
+    let ok = match (codec, level) {
+        (_, None) => true,
+        (Compression::Gzip, Some(l)) => l == -1 || (1..=9).contains(&l),
+        (Compression::Lz4, Some(l)) => (1..=17).contains(&l),
+        (Compression::Zstd, Some(l)) => (-131_072..=22).contains(&l),
+        (Compression::None | Compression::Snappy, Some(_)) => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorKind::InvalidArgument).with_detail(format!(
+            "compression level {level:?} is not valid for {codec}"
+        )))
+    }
+}
+
+/// Compresses `input` with `codec`, appending to `out`.
+pub fn compress(
+    codec: Compression,
+    level: Option<i32>,
+    input: &[u8],
+    out: &mut BytesMut,
+) -> Result<()> {
+    validate_level(codec, level)?;
+    match codec {
+        Compression::None => out.extend_from_slice(input),
+        Compression::Gzip => {
+            let level = match level {
+                Some(l) if l > 0 => l as u32,
+                // Java's GZIPOutputStream uses zlib's default, 6.
+                _ => 6,
+            };
+            let mut enc =
+                flate2::write::GzEncoder::new(out.writer(), flate2::Compression::new(level));
+            enc.write_all(input)
+                .and_then(|()| enc.try_finish())
+                .map_err(|e| compression_error("gzip").with_source(e))?;
+        }
+        Compression::Snappy => compress_xerial(input, out)?,
+        Compression::Lz4 => {
+            // Kafka's KafkaLZ4BlockInputStream rejects dependent blocks; 64 KiB blocks without
+            // checksums is what KafkaLZ4BlockOutputStream writes.
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max64KB)
+                .block_mode(lz4_flex::frame::BlockMode::Independent)
+                .block_checksums(false)
+                .content_checksum(false);
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, out.writer());
+            enc.write_all(input)
+                .map_err(|e| compression_error("lz4").with_source(e))?;
+            enc.finish()
+                .map_err(|e| compression_error("lz4").with_source(e))?;
+        }
+        Compression::Zstd => {
+            // ruzstd implements only its "Fastest" level (about zstd level 1).
+            ruzstd::encoding::compress(
+                input,
+                out.writer(),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn compress_xerial(input: &[u8], out: &mut BytesMut) -> Result<()> {
+    out.extend_from_slice(&XERIAL_MAGIC);
+    out.put_i32(1); // version
+    out.put_i32(1); // minimum compatible version
+    let mut enc = snap::raw::Encoder::new();
+    for chunk in input.chunks(XERIAL_BLOCK_SIZE) {
+        let len_at = out.len();
+        let max = snap::raw::max_compress_len(chunk.len());
+        out.resize(len_at + 4 + max, 0);
+        let n = enc
+            .compress(chunk, &mut out[len_at + 4..])
+            .map_err(|e| compression_error("snappy").with_source(e))?;
+        out.truncate(len_at + 4 + n);
+        // n <= max_compress_len(32 KiB), far below i32::MAX.
+        out[len_at..len_at + 4].copy_from_slice(&(n as i32).to_be_bytes());
+    }
+    Ok(())
+}
+
+/// Decompresses a records section, failing with [`ErrorKind::Compression`] if the result would
+/// exceed `max_size` bytes.
+pub fn decompress(codec: Compression, input: &[u8], max_size: usize) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    match codec {
+        Compression::None => {
+            if input.len() > max_size {
+                return Err(too_large(max_size));
+            }
+            out.extend_from_slice(input);
+        }
+        Compression::Gzip => read_bounded(
+            flate2::read::MultiGzDecoder::new(input),
+            &mut out,
+            max_size,
+            "gzip",
+        )?,
+        Compression::Snappy => decompress_snappy(input, &mut out, max_size)?,
+        Compression::Lz4 => {
+            lz4_frame_check(input)?;
+            read_bounded(
+                lz4_flex::frame::FrameDecoder::new(input),
+                &mut out,
+                max_size,
+                "lz4",
+            )?
+        }
+        Compression::Zstd => decompress_zstd(input, &mut out, max_size)?,
+    }
+    Ok(out)
+}
+
+fn too_large(max_size: usize) -> Error {
+    compression_error(format!(
+        "decompressed records exceed the cap of {max_size} bytes"
+    ))
+}
+
+/// Reads `r` to its end, appending to `out`, never letting `out` hold (or reserve) more than
+/// `max_size` bytes; errors as soon as one byte more than the cap is produced.
+fn read_bounded(mut r: impl Read, out: &mut Vec<u8>, max_size: usize, what: &str) -> Result<()> {
+    const CHUNK: usize = 64 * 1024;
+    // `len` is the logical length; `out[len..]` is zeroed scratch that the reader fills, so each
+    // byte is zeroed once however small the reads are.
+    let mut len = out.len();
+    let limit = max_size.saturating_add(1);
+    let result = loop {
+        if len == out.len() {
+            // Doubling keeps copies amortized; the cap (+1 to detect overflow) bounds it.
+            let target = (out.len() * 2).max(len + CHUNK).min(limit);
+            if target <= len {
+                break Err(too_large(max_size));
+            }
+            out.reserve_exact(target - out.len());
+            out.resize(target, 0);
+        }
+        match r.read(&mut out[len..]) {
+            Ok(0) => break Ok(()),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                break Err(
+                    compression_error(format!("{what}: corrupt compressed data")).with_source(e),
+                )
+            }
+        }
+        if len > max_size {
+            break Err(too_large(max_size));
+        }
+    };
+    out.truncate(len);
+    result
+}
+
+/// Walks the LZ4 frame's block structure (without decompressing) to require the end mark:
+/// `lz4_flex` treats input that stops at (or inside) a block-size field as a clean end, while
+/// Java's `KafkaLZ4BlockInputStream` rejects it as a premature end of stream.
+fn lz4_frame_check(input: &[u8]) -> Result<()> {
+    let bad = |d: &str| compression_error(format!("lz4: {d}"));
+    let flg = *input.get(4).ok_or_else(|| bad("truncated frame header"))?;
+    let block_checksum = flg & 0x10 != 0;
+    let content_size = flg & 0x08 != 0;
+    let content_checksum = flg & 0x04 != 0;
+    // magic (4), FLG, BD, optional content size (8), header checksum (1).
+    let mut pos = 7 + if content_size { 8 } else { 0 };
+    loop {
+        let size = input
+            .get(pos..)
+            .and_then(|s| s.first_chunk::<4>())
+            .map(|b| u32::from_le_bytes(*b))
+            .ok_or_else(|| bad("frame ends without its end mark"))?;
+        pos += 4;
+        if size == 0 {
+            let end = pos + if content_checksum { 4 } else { 0 };
+            return if end <= input.len() {
+                Ok(())
+            } else {
+                Err(bad("truncated content checksum"))
+            };
+        }
+        pos += (size & 0x7fff_ffff) as usize + if block_checksum { 4 } else { 0 };
+        if pos > input.len() {
+            return Err(bad("block runs past the end of the input"));
+        }
+    }
+}
+
+fn decompress_snappy(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+    let mut dec = snap::raw::Decoder::new();
+    let mut one = |block: &[u8], out: &mut Vec<u8>| -> Result<()> {
+        let n = snap::raw::decompress_len(block)
+            .map_err(|e| compression_error("snappy").with_source(e))?;
+        if n > max_size - out.len() {
+            return Err(too_large(max_size));
+        }
+        let at = out.len();
+        out.resize(at + n, 0);
+        let got = dec
+            .decompress(block, &mut out[at..])
+            .map_err(|e| compression_error("snappy").with_source(e))?;
+        out.truncate(at + got);
+        Ok(())
+    };
+    let framed = input.len() >= XERIAL_HEADER_LEN && input.starts_with(&XERIAL_MAGIC);
+    if !framed {
+        // librdkafka and others may write raw (unframed) Snappy.
+        return one(input, out);
+    }
+    let mut rest = input.get(XERIAL_HEADER_LEN..).unwrap_or_default();
+    while !rest.is_empty() {
+        let (len, tail) = match rest.split_first_chunk::<4>() {
+            Some((len, tail)) => (i32::from_be_bytes(*len), tail),
+            None => return Err(compression_error("snappy: truncated xerial chunk length")),
+        };
+        let len = usize::try_from(len)
+            .ok()
+            .filter(|&l| l <= tail.len())
+            .ok_or_else(|| compression_error(format!("snappy: bad xerial chunk length {len}")))?;
+        let (chunk, tail) = tail.split_at(len);
+        one(chunk, out)?;
+        rest = tail;
+    }
+    Ok(())
+}
+
+/// Decompresses one or more zstd frames (skippable frames are skipped).
+fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+    let mut rest = input;
+    if rest.is_empty() {
+        return Err(compression_error("zstd: empty input"));
+    }
+    while !rest.is_empty() {
+        match zstd_frame_check(rest, max_size)? {
+            ZstdFrame::Skippable(len) => {
+                rest = rest.get(len..).unwrap_or_default();
+                continue;
+            }
+            ZstdFrame::Data => {}
+        }
+        let mut src = rest;
+        let dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
+            .map_err(|e| compression_error("zstd: bad frame header").with_source(e))?;
+        read_bounded(dec, out, max_size, "zstd")?;
+        if src.len() >= rest.len() {
+            // No progress: never loop forever on a degenerate frame.
+            return Err(compression_error("zstd: frame consumed no input"));
+        }
+        rest = src;
+    }
+    Ok(())
+}
+
+enum ZstdFrame {
+    Data,
+    Skippable(usize),
+}
+
+/// Parses a zstd frame header far enough to bound its window: ruzstd reserves the whole window
+/// up front, so a hostile header declaring a huge window must be refused before ruzstd sees it.
+fn zstd_frame_check(input: &[u8], max_size: usize) -> Result<ZstdFrame> {
+    let bad = |d: &str| compression_error(format!("zstd: {d}"));
+    let magic = input
+        .first_chunk::<4>()
+        .map(|m| u32::from_le_bytes(*m))
+        .ok_or_else(|| bad("truncated frame"))?;
+    if magic & 0xFFFF_FFF0 == 0x184D_2A50 {
+        let len = input
+            .get(4..8)
+            .and_then(|s| s.first_chunk::<4>())
+            .map(|l| u32::from_le_bytes(*l) as usize)
+            .ok_or_else(|| bad("truncated skippable frame"))?;
+        return match len.checked_add(8) {
+            Some(total) if total <= input.len() => Ok(ZstdFrame::Skippable(total)),
+            _ => Err(bad("truncated skippable frame")),
+        };
+    }
+    if magic != 0xFD2F_B528 {
+        return Err(bad("bad frame magic"));
+    }
+    let descriptor = *input.get(4).ok_or_else(|| bad("truncated frame header"))?;
+    let single_segment = descriptor & 0x20 != 0;
+    let window = if single_segment {
+        let fcs_len = match descriptor >> 6 {
+            0 => 1,
+            1 => 2,
+            2 => 4,
+            _ => 8,
+        };
+        let dict_len = [0usize, 1, 2, 4][usize::from(descriptor & 3)];
+        let at = 5 + dict_len;
+        let field = input
+            .get(at..at + fcs_len)
+            .ok_or_else(|| bad("truncated frame header"))?;
+        let mut v = [0u8; 8];
+        v[..fcs_len].copy_from_slice(field);
+        let size = u64::from_le_bytes(v);
+        if fcs_len == 2 {
+            size + 256
+        } else {
+            size
+        }
+    } else {
+        let wd = *input.get(5).ok_or_else(|| bad("truncated frame header"))?;
+        let log = 10 + u64::from(wd >> 3);
+        let base = 1u64 << log.min(62);
+        base + (base / 8) * u64::from(wd & 7)
+    };
+    let allowed = (max_size as u64).max(ZSTD_MIN_ALLOWED_WINDOW);
+    if window > allowed {
+        return Err(compression_error(format!(
+            "zstd: window of {window} bytes exceeds the allowed {allowed}"
+        )));
+    }
+    Ok(ZstdFrame::Data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Compression; 5] = [
+        Compression::None,
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ];
+
+    fn sample() -> Vec<u8> {
+        (0..200_000u32)
+            .map(|i| (i % 251) as u8 ^ (i / 1000) as u8)
+            .collect()
+    }
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data = sample();
+        for c in ALL {
+            let mut out = BytesMut::new();
+            assert!(compress(c, None, &data, &mut out).is_ok(), "{c}");
+            let back = decompress(c, &out, DEFAULT_MAX_DECOMPRESSED_SIZE);
+            assert_eq!(back.ok().as_deref(), Some(&data[..]), "{c}");
+            // Empty input too.
+            let mut out = BytesMut::new();
+            assert!(compress(c, None, &[], &mut out).is_ok());
+            assert_eq!(decompress(c, &out, 10).ok(), Some(Vec::new()), "{c} empty");
+        }
+    }
+
+    #[test]
+    fn cap_is_enforced_for_every_codec() {
+        let data = vec![0u8; 1 << 20];
+        for c in ALL {
+            let mut out = BytesMut::new();
+            assert!(compress(c, None, &data, &mut out).is_ok());
+            let err = decompress(c, &out, (1 << 20) - 1).err();
+            assert_eq!(
+                err.map(|e| e.kind().clone()),
+                Some(ErrorKind::Compression),
+                "{c}"
+            );
+            assert!(decompress(c, &out, 1 << 20).is_ok(), "{c} exactly at cap");
+        }
+    }
+
+    #[test]
+    fn xerial_framing_matches_snappy_java_layout() {
+        let mut out = BytesMut::new();
+        assert!(compress(Compression::Snappy, None, b"hello hello hello", &mut out).is_ok());
+        assert_eq!(&out[..8], &XERIAL_MAGIC);
+        assert_eq!(&out[8..16], &[0, 0, 0, 1, 0, 0, 0, 1]);
+        // Raw snappy is accepted as well.
+        let raw = snap::raw::Encoder::new()
+            .compress_vec(b"raw data")
+            .unwrap_or_default();
+        assert_eq!(
+            decompress(Compression::Snappy, &raw, 100).ok(),
+            Some(b"raw data".to_vec())
+        );
+    }
+
+    #[test]
+    fn lz4_frame_flags_are_what_kafka_reads() {
+        let mut out = BytesMut::new();
+        assert!(compress(Compression::Lz4, None, b"abc", &mut out).is_ok());
+        assert_eq!(&out[..4], &[0x04, 0x22, 0x4d, 0x18]);
+        // FLG: version 01, block independence, no checksums, no content size.
+        assert_eq!(out[4], 0b0110_0000);
+        // BD: 64 KiB blocks.
+        assert_eq!(out[5], 0x40);
+    }
+
+    #[test]
+    fn zstd_huge_window_is_refused_before_allocating() {
+        // Magic, descriptor (no single segment), window descriptor with exponent 31 (2 TiB).
+        let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 31 << 3, 0, 0, 0];
+        let err = decompress(Compression::Zstd, &frame, 1 << 20).err();
+        assert_eq!(err.map(|e| e.kind().clone()), Some(ErrorKind::Compression));
+    }
+
+    #[test]
+    fn levels_are_validated() {
+        assert!(validate_level(Compression::Gzip, Some(9)).is_ok());
+        assert!(validate_level(Compression::Gzip, Some(10)).is_err());
+        assert!(validate_level(Compression::Snappy, Some(1)).is_err());
+        assert!(validate_level(Compression::Zstd, Some(3)).is_ok());
+    }
+}
