@@ -52,7 +52,10 @@ impl Shared {
 
     /// Called once per completed record.
     pub fn record_completed(&self) {
-        let left = self.outstanding.fetch_sub(1, Ordering::AcqRel).saturating_sub(1);
+        let left = self
+            .outstanding
+            .fetch_sub(1, Ordering::AcqRel)
+            .saturating_sub(1);
         if left == 0 {
             self.outstanding_tx.send_replace(0);
         }
@@ -112,7 +115,10 @@ impl Producer {
 
     /// Like [`new`](Self::new), with a handler that receives fatal errors, retried errors and
     /// metadata failures as they happen (delivery results still go to each record's future).
-    pub fn with_error_handler(cfg: ProducerConfig, handler: Option<ErrorHandler>) -> Result<Producer> {
+    pub fn with_error_handler(
+        cfg: ProducerConfig,
+        handler: Option<ErrorHandler>,
+    ) -> Result<Producer> {
         let pool = ConnectionPool::with_max_in_flight(
             &cfg.client,
             cfg.max_in_flight_requests_per_connection,
@@ -165,7 +171,10 @@ impl Producer {
             return reject(e, record);
         }
         if self.shared.closing.load(Ordering::Acquire) {
-            return reject(Error::new(ErrorKind::Closed).with_topic(record.topic.clone()), record);
+            return reject(
+                Error::new(ErrorKind::Closed).with_topic(record.topic.clone()),
+                record,
+            );
         }
         if let Some(ts) = record.timestamp.filter(|t| *t < 0) {
             let e = Error::new(ErrorKind::InvalidArgument)
@@ -285,7 +294,11 @@ impl Producer {
             Err(_) => {
                 let e = Error::new(ErrorKind::Closed)
                     .with_detail("producer closed before every record completed");
-                self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e.clone());
+                self.shared
+                    .fatal
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e.clone());
                 self.shared.wake.notify_one();
                 Err(Error::new(ErrorKind::Timeout).with_detail("close timed out"))
             }

@@ -87,8 +87,14 @@ impl ProducerMetrics {
         v.insert("request-latency-max", r.request_latency_ms.max());
         v.insert("buffer-available-bytes", buffer_available as f64);
         v.insert("buffer-total-bytes", buffer_total as f64);
-        v.insert("produce-throttle-time-avg", r.produce_throttle_time_ms.avg());
-        v.insert("produce-throttle-time-max", r.produce_throttle_time_ms.max());
+        v.insert(
+            "produce-throttle-time-avg",
+            r.produce_throttle_time_ms.avg(),
+        );
+        v.insert(
+            "produce-throttle-time-max",
+            r.produce_throttle_time_ms.max(),
+        );
         v.insert("outgoing-byte-rate", r.byte_rate.value_rate());
         let topics = r.topics.lock().unwrap_or_else(|p| p.into_inner()).clone();
         ProducerMetrics { values: v, topics }

@@ -19,8 +19,8 @@ use super::config::{Acks, CompressionType};
 use super::delivery::{DeliveryError, Persistence, RecordMetadata};
 use super::record::ProducerRecord;
 use super::state::{
-    BatchId, Outcome, PartitionAck, ProducerEvent, ProducerIdAndEpoch, ProducerState,
-    SendDecision, Stamp, StateConfig,
+    BatchId, Outcome, PartitionAck, ProducerEvent, ProducerIdAndEpoch, ProducerState, SendDecision,
+    Stamp, StateConfig,
 };
 use crate::cluster::{ClusterMetadata, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
@@ -40,6 +40,9 @@ use tracing::{debug, info, warn};
 enum Msg {
     Produce {
         node: i32,
+        /// Per-node send order: responses are handled in the order their requests were
+        /// written, whatever order the spawned tasks report them in.
+        seq: u64,
         sent_at: Instant,
         batches: Vec<(TopicPartition, BatchId)>,
         result: Result<Option<ProduceResponse>>,
@@ -70,6 +73,16 @@ pub(super) struct Sender {
     refreshing: HashSet<String>,
     requests_in_flight: usize,
     fatal_seen: bool,
+    /// Per node: the next request sequence number to hand out, the next one to process, and
+    /// responses that arrived early.
+    order: HashMap<i32, NodeOrder>,
+}
+
+#[derive(Default)]
+struct NodeOrder {
+    next_send: u64,
+    next_handle: u64,
+    early: BTreeMap<u64, Msg>,
 }
 
 impl Sender {
@@ -110,6 +123,7 @@ impl Sender {
             refreshing: HashSet::new(),
             requests_in_flight: 0,
             fatal_seen: false,
+            order: HashMap::new(),
         })
     }
 
@@ -134,7 +148,10 @@ impl Sender {
             self.process_events();
             self.send_ready(&md);
 
-            let closing = self.shared.closing.load(std::sync::atomic::Ordering::Acquire);
+            let closing = self
+                .shared
+                .closing
+                .load(std::sync::atomic::Ordering::Acquire);
             if closing
                 && !self.shared.acc.has_undrained()
                 && self.batches.is_empty()
@@ -182,13 +199,13 @@ impl Sender {
                 .is_none_or(|s| s.queued_count() == 0 && s.unacked_count() < max_in_flight)
         };
         let ready = self.shared.acc.ready(now, leader_of, can_take);
-        for topic in &ready.unknown_leader_topics {
-            self.refresh(topic.clone());
-        }
         let drained = self
             .shared
             .acc
             .drain(&ready.ready_nodes, now, leader_of, can_take);
+        for topic in &ready.unknown_leader_topics {
+            self.refresh(topic.clone());
+        }
         for (_, batches) in drained {
             for b in batches {
                 let id = BatchId(self.next_batch_id);
@@ -220,6 +237,30 @@ impl Sender {
     }
 
     fn handle(&mut self, m: Msg) {
+        if let Msg::Produce { node, seq, .. } = m {
+            // Responses of one connection are answered in order; keep that order here, since
+            // the tasks that carry them may report in any order.
+            let order = self.order.entry(node).or_default();
+            if seq != order.next_handle {
+                order.early.insert(seq, m);
+                return;
+            }
+            self.handle_in_order(m);
+            loop {
+                let order = self.order.entry(node).or_default();
+                order.next_handle += 1;
+                let next = order.next_handle;
+                match order.early.remove(&next) {
+                    Some(m) => self.handle_in_order(m),
+                    None => break,
+                }
+            }
+            return;
+        }
+        self.handle_in_order(m);
+    }
+
+    fn handle_in_order(&mut self, m: Msg) {
         let now = std::time::Instant::now();
         match m {
             Msg::Produce {
@@ -227,6 +268,7 @@ impl Sender {
                 sent_at,
                 batches,
                 result,
+                ..
             } => {
                 self.requests_in_flight = self.requests_in_flight.saturating_sub(1);
                 let latency = sent_at.elapsed().as_secs_f64() * 1000.0;
@@ -235,8 +277,12 @@ impl Sender {
                     Ok(Some(resp)) => self.on_response(node, batches, resp, now),
                     Ok(None) => {
                         for (tp, id) in batches {
-                            self.state
-                                .on_produce_response(&tp, id, Ok(PartitionAck::default()), now);
+                            self.state.on_produce_response(
+                                &tp,
+                                id,
+                                Ok(PartitionAck::default()),
+                                now,
+                            );
                         }
                     }
                     Err(e) => {
@@ -249,7 +295,11 @@ impl Sender {
             }
             Msg::ProducerId(r) => {
                 if let Ok(id) = &r {
-                    info!(producer_id = id.producer_id.0, epoch = id.epoch.0, "producer id assigned");
+                    info!(
+                        producer_id = id.producer_id.0,
+                        epoch = id.epoch.0,
+                        "producer id assigned"
+                    );
                 }
                 self.state.on_init_producer_id(r, now);
             }
@@ -281,9 +331,11 @@ impl Sender {
         }
         for (tp, id) in batches {
             let result = match by_tp.get(&(tp.topic.as_str(), tp.partition)) {
-                None => Err(Error::malformed("partition missing from the Produce response")
-                    .with_partition(tp.topic.clone(), tp.partition)
-                    .with_broker(node.to_string())),
+                None => Err(
+                    Error::malformed("partition missing from the Produce response")
+                        .with_partition(tp.topic.clone(), tp.partition)
+                        .with_broker(node.to_string()),
+                ),
                 Some(p) if p.error_code == 0 => Ok(PartitionAck::from_wire(
                     p.base_offset,
                     p.log_append_time_ms,
@@ -323,10 +375,11 @@ impl Sender {
                 ProducerEvent::NeedProducerId { not_before } => {
                     self.init_producer_id(Instant::from_std(not_before))
                 }
-                ProducerEvent::EpochBumped {
-                    producer_id,
-                    epoch,
-                } => info!(producer_id = producer_id.0, epoch = epoch.0, "producer epoch bumped"),
+                ProducerEvent::EpochBumped { producer_id, epoch } => info!(
+                    producer_id = producer_id.0,
+                    epoch = epoch.0,
+                    "producer epoch bumped"
+                ),
                 ProducerEvent::Fatal(e) => {
                     warn!(error = %e, "producer failed");
                     self.fatal_seen = true;
@@ -354,7 +407,12 @@ impl Sender {
                 base_offset,
                 log_append_time_ms,
                 ..
-            } => self.succeed(batch, base_offset, log_append_time_ms, Persistence::Persisted),
+            } => self.succeed(
+                batch,
+                base_offset,
+                log_append_time_ms,
+                Persistence::Persisted,
+            ),
             Outcome::Unacknowledged => {
                 self.succeed(batch, None, None, Persistence::PossiblyPersisted)
             }
@@ -496,7 +554,9 @@ impl Sender {
                 if let Err(e) = cluster.connection_to(node, Purpose::Produce).await {
                     // The broker may be gone for good: the leaders may have moved.
                     shared.report(&e);
-                    let _ = cluster.refresh_after_error(TopicSelection::Topics(topics)).await;
+                    let _ = cluster
+                        .refresh_after_error(TopicSelection::Topics(topics))
+                        .await;
                 }
                 let _ = tx.send(Msg::Connected { node });
             });
@@ -564,8 +624,10 @@ impl Sender {
 
     fn send_request(&mut self, node: i32, conn: &BrokerConnection, planned: Vec<Planned>) {
         let now = std::time::Instant::now();
-        let ids: Vec<(TopicPartition, BatchId)> =
-            planned.iter().map(|(tp, id, _)| (tp.clone(), *id)).collect();
+        let ids: Vec<(TopicPartition, BatchId)> = planned
+            .iter()
+            .map(|(tp, id, _)| (tp.clone(), *id))
+            .collect();
         let encoded = self.encode_request(conn, &planned);
         let (frame, correlation_id, version) = match encoded {
             Ok(v) => v,
@@ -592,6 +654,9 @@ impl Sender {
         let timeout = self.shared.cfg.client.request_timeout;
         let conn = conn.clone();
         let tx = self.tx.clone();
+        let order = self.order.entry(node).or_default();
+        let seq = order.next_send;
+        order.next_send += 1;
         tokio::spawn(async move {
             let sent_at = Instant::now();
             let result = conn
@@ -605,6 +670,7 @@ impl Sender {
                 .await;
             let _ = tx.send(Msg::Produce {
                 node,
+                seq,
                 sent_at,
                 batches: ids,
                 result,
@@ -631,8 +697,8 @@ impl Sender {
         for p in planned {
             topics.entry(p.0.topic.as_str()).or_default().push(p);
         }
-        let timeout_ms = i32::try_from(self.shared.cfg.client.request_timeout.as_millis())
-            .unwrap_or(i32::MAX);
+        let timeout_ms =
+            i32::try_from(self.shared.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX);
         let mut w = ProduceRequestWriter::begin(
             &mut buf,
             version,
@@ -664,7 +730,11 @@ impl Sender {
                     let mut headers: Vec<HeaderRef<'_>> = Vec::new();
                     for r in batch.records() {
                         headers.clear();
-                        headers.extend(r.headers.iter().map(|h| (h.key.as_str(), h.value.as_deref())));
+                        headers.extend(
+                            r.headers
+                                .iter()
+                                .map(|h| (h.key.as_str(), h.value.as_deref())),
+                        );
                         writer.append_next(
                             r.timestamp,
                             r.key.as_deref(),

@@ -6,5 +6,7 @@
 
 mod admin;
 mod connection;
+mod fetch;
 mod metadata;
+mod producer;
 mod support;
