@@ -22,7 +22,6 @@ use ferrokafka::protocol::records::{
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Case {
     name: String,
     file: String,
@@ -39,7 +38,6 @@ struct Case {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CaseRecord {
     offset_delta: i32,
     timestamp: i64,
@@ -50,7 +48,6 @@ struct CaseRecord {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct CaseHeader {
     key: String,
     value: Option<String>,

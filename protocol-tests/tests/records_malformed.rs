@@ -461,7 +461,7 @@ fn zstd_bomb() {
 /// Writes valid batches of every codec as seeds for the `record_batch_decode` fuzz target.
 /// Run with `cargo test -p ferrokafka-protocol-tests --test records_malformed -- --ignored`.
 #[test]
-#[ignore]
+#[ignore = "writes seed files for the fuzzer; run on demand, not a test"]
 fn write_fuzz_seed_corpus() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/record_batch_decode");
