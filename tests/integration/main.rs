@@ -9,4 +9,5 @@ mod connection;
 mod fetch;
 mod metadata;
 mod producer;
+mod producer_faults;
 mod support;
