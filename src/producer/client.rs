@@ -164,7 +164,7 @@ impl Producer {
             Err(DeliveryError {
                 error,
                 persistence: Persistence::NotPersisted,
-                record,
+                record: Box::new(record),
             })
         };
         if let Some(e) = self.shared.fatal_error() {

@@ -49,7 +49,7 @@ pub struct DeliveryError {
     /// Whether the record may be in the log anyway.
     pub persistence: Persistence,
     /// The record, so the application can log it or send it to a dead-letter topic.
-    pub record: ProducerRecord,
+    pub record: Box<ProducerRecord>,
 }
 
 impl std::fmt::Display for DeliveryError {
@@ -101,7 +101,7 @@ impl Future for DeliveryFuture {
                     .with_topic(self.topic.clone())
                     .with_detail("the producer's sender stopped before the record completed"),
                 persistence: Persistence::PossiblyPersisted,
-                record: ProducerRecord::new(self.topic.clone()),
+                record: Box::new(ProducerRecord::new(self.topic.clone())),
             })),
             Poll::Pending => Poll::Pending,
         }

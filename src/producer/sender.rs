@@ -469,7 +469,7 @@ impl Sender {
             let _ = r.completion.send(Err(DeliveryError {
                 error: error.clone(),
                 persistence: p,
-                record,
+                record: Box::new(record),
             }));
             self.shared.record_completed();
         }
@@ -578,10 +578,10 @@ impl Sender {
                 self.refresh(tp.topic.clone());
                 continue;
             };
-            if !conns.contains_key(&node) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = conns.entry(node) {
                 match self.connection(node, md) {
                     Some(c) => {
-                        conns.insert(node, c);
+                        slot.insert(c);
                     }
                     None => continue,
                 }
