@@ -130,7 +130,7 @@ fn invalid(detail: &str) -> Error {
     Error::new(ErrorKind::InvalidArgument).with_detail(detail.to_owned())
 }
 
-/// One batch being written; see the [module docs](self). Dropping it without
+/// One batch being written; see the [module docs](crate::protocol::records). Dropping it without
 /// [`finish`](Self::finish) removes the partial batch from the output.
 #[derive(Debug)]
 pub struct RecordBatchWriter<'a> {
