@@ -1,4 +1,4 @@
-//! Quickstart: connect to Kafka, create a topic, print the cluster metadata.
+//! Quickstart: connect to Kafka, create a topic, print the cluster metadata, produce records.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -8,6 +8,7 @@
 
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
+use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::protocol::versions::client_range;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("bootstrap.servers = {bootstrap}");
 
     let cfg = ClientConfig::builder()
-        .bootstrap_servers(bootstrap)
+        .bootstrap_servers(&bootstrap)
         .client_id("ferrokafka-quickstart")
         .build()?;
     let admin = AdminClient::new(cfg);
@@ -77,6 +78,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             conn.versions().broker_range(api)
         );
     }
+
+    // Produce: acks=all, idempotent (the defaults); each send resolves to a delivery report.
+    let producer = Producer::new(
+        ProducerConfig::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()?,
+    )?;
+    let mut deliveries = Vec::new();
+    for i in 0..10 {
+        let record = ProducerRecord::new(&topic)
+            .key(format!("key-{i}"))
+            .value(format!("hello {i}"));
+        deliveries.push(producer.send(record).await?);
+    }
+    for d in deliveries {
+        let m = d.await?;
+        println!(
+            "  delivered to {}-{} at offset {:?} ({:?})",
+            m.topic, m.partition, m.offset, m.persistence
+        );
+    }
+    producer.close(Duration::from_secs(10)).await?;
 
     admin.delete_topics(&[&topic]).await?;
     println!("deleted topic {topic}");
