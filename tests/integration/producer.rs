@@ -304,3 +304,49 @@ async fn unknown_topic_without_auto_creation_fails_within_max_block() {
     );
     assert_eq!(err.record.topic, topic);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_configuration_combinations_name_the_keys() {
+    use ferrokafka::ErrorKind;
+    let bootstrap = shared_bootstrap();
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (&[("enable.idempotence", "true"), ("acks", "1")], "acks"),
+        (
+            &[("enable.idempotence", "true"), ("retries", "0")],
+            "retries",
+        ),
+        (
+            &[
+                ("max.in.flight.requests.per.connection", "6"),
+                ("enable.idempotence", "true"),
+            ],
+            "max.in.flight.requests.per.connection",
+        ),
+        (
+            &[
+                ("delivery.timeout.ms", "1000"),
+                ("request.timeout.ms", "5000"),
+            ],
+            "delivery.timeout.ms",
+        ),
+        (&[("acks", "2")], "acks"),
+        (&[("compression.type", "brotli")], "compression.type"),
+        (&[("linger.ms", "-1")], "linger.ms"),
+        (&[("no.such.setting", "1")], "no.such.setting"),
+    ];
+    for (props, key) in cases {
+        let mut all = vec![("bootstrap.servers", bootstrap.as_str())];
+        all.extend_from_slice(props);
+        let err = ProducerConfig::from_properties(all).expect_err(key);
+        match err.kind() {
+            ErrorKind::Config { key: k, .. } => {
+                assert!(
+                    k.contains(key),
+                    "{props:?}: error names {k:?}, expected {key:?}"
+                )
+            }
+            other => panic!("{props:?}: not a config error: {other:?}"),
+        }
+        assert!(!err.is_retriable());
+    }
+}
