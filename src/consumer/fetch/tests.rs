@@ -1,1 +1,713 @@
+//! Deterministic tests of the fetch core: responses are built with our record batch encoder.
 
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::*;
+use crate::protocol::records::{BatchParams, RecordBatchEncoder};
+use crate::types::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
+
+fn tp(p: i32) -> TopicPartition {
+    TopicPartition::new("orders", p)
+}
+
+fn leader(_: &TopicPartition) -> Option<(BrokerId, LeaderEpoch)> {
+    Some((BrokerId(1), LeaderEpoch(5)))
+}
+
+/// Appends a batch of `n` records at `base` (values "v<offset>") to `out`.
+fn put_batch(out: &mut BytesMut, params: BatchParams, n: i64) {
+    let mut enc = RecordBatchEncoder::new();
+    let mut w = enc.start(out, params).expect("valid params");
+    for i in 0..n {
+        let v = format!("v{}", params.base_offset + i);
+        w.append_next(1_000 + i, Some(b"k"), Some(v.as_bytes()), &[])
+            .expect("append");
+    }
+    w.finish().expect("finish");
+}
+
+fn plain(base: i64) -> BatchParams {
+    BatchParams {
+        base_offset: base,
+        partition_leader_epoch: 5,
+        ..BatchParams::default()
+    }
+}
+
+fn txn(base: i64, pid: i64) -> BatchParams {
+    BatchParams {
+        producer_id: pid,
+        producer_epoch: 0,
+        base_sequence: 0,
+        transactional: true,
+        ..plain(base)
+    }
+}
+
+/// A control batch with one marker: type 0 = ABORT, 1 = COMMIT.
+fn put_marker(out: &mut BytesMut, base: i64, pid: i64, kind: u8) {
+    let mut enc = RecordBatchEncoder::new();
+    let params = BatchParams {
+        control: true,
+        ..txn(base, pid)
+    };
+    let mut w = enc.start(out, params).expect("valid params");
+    w.append_next(
+        2_000,
+        Some(&[0, 0, 0, kind]),
+        Some(&[0, 0, 0, 0, 0, 0]),
+        &[],
+    )
+    .expect("append");
+    w.finish().expect("finish");
+}
+
+fn records(base: i64, n: i64) -> Bytes {
+    let mut b = BytesMut::new();
+    put_batch(&mut b, plain(base), n);
+    b.freeze()
+}
+
+fn data(tp: TopicPartition, hw: i64, records: Bytes) -> FetchResponsePartition {
+    FetchResponsePartition {
+        high_watermark: hw,
+        last_stable_offset: hw,
+        log_start_offset: 0,
+        records,
+        ..FetchResponsePartition::error(tp, 0)
+    }
+}
+
+fn response(session_id: i32, partitions: Vec<FetchResponsePartition>) -> FetchResponseData {
+    FetchResponseData {
+        error_code: 0,
+        session_id,
+        partitions,
+    }
+}
+
+fn config() -> FetchConfig {
+    FetchConfig {
+        use_committed_offsets: false,
+        ..FetchConfig::default()
+    }
+}
+
+/// A fetcher with `parts` assigned and positioned at `offset`.
+fn fetcher_at(parts: &[i32], offset: i64) -> Fetcher {
+    let mut f = Fetcher::new(config());
+    f.assign(parts.iter().map(|&p| tp(p)));
+    for &p in parts {
+        f.seek(&tp(p), Offset(offset)).expect("assigned");
+    }
+    f
+}
+
+fn offsets(p: &Polled) -> Vec<i64> {
+    p.records.iter().map(|r| r.offset.get()).collect()
+}
+
+fn pos(f: &Fetcher, p: i32) -> i64 {
+    f.position(&tp(p)).map_or(-1, |p| p.offset.get())
+}
+
+#[test]
+fn position_advances_only_for_records_handed_out() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans.len(), 1);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(0));
+    assert_eq!(plans[0].partitions[0].current_leader_epoch, LeaderEpoch(5));
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 10, records(0, 10))]),
+        now,
+    );
+    assert_eq!(pos(&f, 0), 0, "a response alone moves nothing");
+
+    let p = f.poll(3, now);
+    assert_eq!(offsets(&p), vec![0, 1, 2]);
+    assert_eq!(pos(&f, 0), 3);
+    assert_eq!(
+        f.position(&tp(0)).and_then(|p| p.leader_epoch),
+        Some(LeaderEpoch(5))
+    );
+    assert_eq!(p.records[1].value.as_deref(), Some(&b"v1"[..]));
+    assert_eq!(&*p.records[1].topic, "orders");
+    assert!(
+        f.fetch_plan(now, leader).is_empty(),
+        "buffered records block a new fetch"
+    );
+
+    let p = f.poll(100, now);
+    assert_eq!(offsets(&p), (3..10).collect::<Vec<_>>());
+    assert_eq!(pos(&f, 0), 10);
+    assert_eq!(f.buffered_bytes(), 0);
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(10));
+}
+
+#[test]
+fn records_below_the_position_are_skipped() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 5);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 10, records(0, 10))]),
+        now,
+    );
+    assert_eq!(offsets(&f.poll(100, now)), vec![5, 6, 7, 8, 9]);
+    assert_eq!(pos(&f, 0), 10);
+}
+
+#[test]
+fn seek_during_an_in_flight_fetch_discards_the_stale_response() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    f.fetch_plan(now, leader);
+    f.seek(&tp(0), Offset(100)).expect("assigned");
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 200, records(0, 10))]),
+        now,
+    );
+    assert!(f.poll(100, now).records.is_empty());
+    assert_eq!(pos(&f, 0), 100);
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(100));
+
+    // A seek also drops records already buffered.
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 200, records(100, 5))]),
+        now,
+    );
+    assert_eq!(f.buffered_bytes(), records(100, 5).len());
+    f.seek(&tp(0), Offset(3)).expect("assigned");
+    assert_eq!(f.buffered_bytes(), 0);
+    assert!(f.poll(100, now).records.is_empty());
+    assert_eq!(pos(&f, 0), 3);
+}
+
+#[test]
+fn responses_for_unassigned_partitions_are_ignored() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0, 1], 0);
+    f.fetch_plan(now, leader);
+    assert!(
+        f.fetch_plan(now, leader).is_empty(),
+        "one fetch in flight per broker"
+    );
+    f.assign([tp(1)]);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(
+            0,
+            vec![data(tp(0), 9, records(0, 3)), data(tp(1), 9, records(0, 2))],
+        ),
+        now,
+    );
+    let p = f.poll(100, now);
+    assert!(p.records.iter().all(|r| r.partition == 1));
+    assert_eq!(offsets(&p), vec![0, 1]);
+    assert_eq!(f.state(&tp(0)).map(|_| ()), None);
+}
+
+#[test]
+fn pause_stops_planning_and_delivery_but_keeps_the_position() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0, 1], 0);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(
+            0,
+            vec![data(tp(0), 4, records(0, 4)), data(tp(1), 4, records(0, 4))],
+        ),
+        now,
+    );
+    f.pause(&[tp(0)]);
+    let p = f.poll(100, now);
+    assert!(p.records.iter().all(|r| r.partition == 1));
+    assert_eq!(pos(&f, 0), 0);
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(
+        plans[0]
+            .partitions
+            .iter()
+            .map(|p| p.tp.partition)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert!(f.state(&tp(0)).is_some_and(PartitionFetchState::is_paused));
+    f.resume(&[tp(0)]);
+    assert_eq!(offsets(&f.poll(100, now)), vec![0, 1, 2, 3]);
+    assert_eq!(pos(&f, 0), 4);
+}
+
+#[test]
+fn seek_to_committed_redelivers_from_the_coordinators_offset() {
+    let now = Instant::now();
+    let mut f = Fetcher::new(FetchConfig::default()); // with a group
+    f.assign([tp(0)]);
+    assert!(matches!(
+        f.state(&tp(0)).map(|s| s.status()),
+        Some(FetchStatus::AwaitingCommitted)
+    ));
+    assert!(f.fetch_plan(now, leader).is_empty());
+    assert_eq!(f.offset_fetch_plan(now), vec![tp(0)]);
+    assert!(f.offset_fetch_plan(now).is_empty(), "already in flight");
+    f.on_committed(&tp(0), Some(CommittedOffset::new(Offset(42))));
+    assert_eq!(pos(&f, 0), 42);
+
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 50, records(42, 8))]),
+        now,
+    );
+    let p = f.poll(1, now);
+    assert_eq!(offsets(&p), vec![42]);
+    // Processing 42 fails; the app polls again and would get 43 ...
+    assert_eq!(offsets(&f.poll(1, now)), vec![43]);
+    assert_eq!(f.committed(&tp(0)).map(|c| c.offset), Some(Offset(42)));
+    // ... so it seeks back to the committed offset and gets 42 again.
+    f.seek_to_committed(&[tp(0)]).expect("assigned");
+    assert_eq!(pos(&f, 0), 42);
+    assert!(
+        f.poll(10, now).records.is_empty(),
+        "buffered records from 44 were dropped"
+    );
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 50, records(42, 8))]),
+        now,
+    );
+    assert_eq!(offsets(&f.poll(1, now)), vec![42]);
+
+    // A successful commit changes committed, never the position.
+    f.on_committed(&tp(0), Some(CommittedOffset::new(Offset(43))));
+    assert_eq!(pos(&f, 0), 43);
+    assert_eq!(f.committed(&tp(0)).map(|c| c.offset), Some(Offset(43)));
+    f.on_committed(&tp(0), Some(CommittedOffset::new(Offset(40))));
+    assert_eq!(pos(&f, 0), 43);
+}
+
+#[test]
+fn seek_to_committed_when_unknown_or_none() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 7);
+    f.seek_to_committed(&[tp(0)]).expect("assigned");
+    assert!(matches!(
+        f.state(&tp(0)).map(|s| s.status()),
+        Some(FetchStatus::AwaitingCommitted)
+    ));
+    assert_eq!(f.offset_fetch_plan(now), vec![tp(0)]);
+    f.on_committed(&tp(0), None); // the group has no offset: auto.offset.reset (latest)
+    assert!(matches!(
+        f.state(&tp(0)).map(|s| s.status()),
+        Some(FetchStatus::AwaitingReset(OffsetSpec::Latest))
+    ));
+    assert!(f
+        .state(&tp(0))
+        .is_some_and(PartitionFetchState::committed_known));
+    assert!(f.seek_to_committed(&[tp(9)]).is_err(), "not assigned");
+}
+
+#[test]
+fn offset_out_of_range_resets_by_policy() {
+    let now = Instant::now();
+    for (policy, spec) in [
+        (OffsetResetPolicy::Earliest, OffsetSpec::Earliest),
+        (OffsetResetPolicy::Latest, OffsetSpec::Latest),
+    ] {
+        let mut f = Fetcher::new(FetchConfig {
+            auto_offset_reset: policy,
+            ..config()
+        });
+        f.assign([tp(0)]);
+        f.seek(&tp(0), Offset(500)).expect("assigned");
+        f.fetch_plan(now, leader);
+        let oor = FetchResponsePartition::error(tp(0), 1);
+        f.on_fetch_response(BrokerId(1), response(0, vec![oor]), now);
+        let plans = f.list_offsets_plan(now, leader);
+        assert_eq!(plans.len(), 1);
+        let lp = &plans[0].partitions[0];
+        assert_eq!(lp.spec, spec);
+        assert!(f.list_offsets_plan(now, leader).is_empty(), "in flight");
+        let result = ListOffsetsResult {
+            offset: Offset(17),
+            leader_epoch: Some(LeaderEpoch(5)),
+        };
+        f.on_list_offsets(&tp(0), lp.token, Ok(result), now);
+        assert_eq!(pos(&f, 0), 17);
+    }
+}
+
+#[test]
+fn offset_out_of_range_with_policy_none_fails_the_partition_by_name() {
+    let now = Instant::now();
+    let mut f = Fetcher::new(FetchConfig {
+        auto_offset_reset: OffsetResetPolicy::None,
+        ..config()
+    });
+    f.assign([tp(0), tp(1)]);
+    let p = f.poll(10, now);
+    assert_eq!(p.errors.len(), 2, "no committed offset and policy none");
+    assert!(p.errors[0].error.to_string().contains("orders-0"));
+    f.seek(&tp(0), Offset(500)).expect("assigned");
+    f.seek(&tp(1), Offset(0)).expect("assigned");
+    f.fetch_plan(now, leader);
+    let oor = FetchResponsePartition::error(tp(0), 1);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![oor, data(tp(1), 3, records(0, 3))]),
+        now,
+    );
+    let p = f.poll(10, now);
+    assert_eq!(offsets(&p), vec![0, 1, 2], "the other partition continues");
+    assert_eq!(p.errors.len(), 1);
+    let e = &p.errors[0].error;
+    assert_eq!(e.partition(), Some(0));
+    assert_eq!(e.topic(), Some("orders"));
+    assert!(e.to_string().contains("500"));
+    assert!(matches!(
+        f.state(&tp(0)).map(|s| s.status()),
+        Some(FetchStatus::Failed(_))
+    ));
+    assert!(f.list_offsets_plan(now, leader).is_empty());
+    f.seek(&tp(0), Offset(0)).expect("a seek recovers");
+    assert_eq!(pos(&f, 0), 0);
+}
+
+#[test]
+fn list_offsets_answers_after_a_reposition_are_ignored() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    f.seek_to_timestamp(&tp(0), 1_234).expect("assigned");
+    let plans = f.list_offsets_plan(now, leader);
+    let token = plans[0].partitions[0].token;
+    assert_eq!(plans[0].partitions[0].spec, OffsetSpec::Timestamp(1_234));
+    f.seek_to_beginning(&[tp(0)]).expect("assigned");
+    let ok = |o| {
+        Ok(ListOffsetsResult {
+            offset: Offset(o),
+            leader_epoch: None,
+        })
+    };
+    f.on_list_offsets(&tp(0), token, ok(99), now);
+    assert_eq!(f.position(&tp(0)), None, "stale answer ignored");
+    let plans = f.list_offsets_plan(now, leader);
+    let lp = &plans[0].partitions[0];
+    assert_eq!(lp.spec, OffsetSpec::Earliest);
+    f.on_list_offsets(&tp(0), lp.token, ok(3), now);
+    assert_eq!(pos(&f, 0), 3);
+
+    // A timestamp past the last record answers -1: go to the end.
+    f.seek_to_timestamp(&tp(0), 9_999).expect("assigned");
+    let token = f.list_offsets_plan(now, leader)[0].partitions[0].token;
+    f.on_list_offsets(&tp(0), token, ok(-1), now);
+    assert!(matches!(
+        f.state(&tp(0)).map(|s| s.status()),
+        Some(FetchStatus::AwaitingReset(OffsetSpec::Latest))
+    ));
+    // A retriable error retries after a backoff.
+    let token = f.list_offsets_plan(now, leader)[0].partitions[0].token;
+    f.on_list_offsets(&tp(0), token, Err(crate::Error::from_broker_code(6)), now);
+    assert!(matches!(
+        f.poll_event(),
+        Some(FetchEvent::RefreshMetadata { .. })
+    ));
+    assert!(f.list_offsets_plan(now, leader).is_empty());
+    assert_eq!(
+        f.list_offsets_plan(now + Duration::from_secs(5), leader)
+            .len(),
+        1
+    );
+}
+
+/// Offsets 0-2: txn of producer 7 (aborted); 3: its ABORT marker; 4-5: txn of producer 8;
+/// 6: its COMMIT marker; 7: a plain record; 8-9: producer 7 again, aborted, at the end.
+fn transactional_log() -> (Bytes, Vec<AbortedTransaction>) {
+    let mut b = BytesMut::new();
+    put_batch(&mut b, txn(0, 7), 3);
+    put_marker(&mut b, 3, 7, 0);
+    put_batch(&mut b, txn(4, 8), 2);
+    put_marker(&mut b, 6, 8, 1);
+    put_batch(&mut b, plain(7), 1);
+    put_batch(&mut b, txn(8, 7), 2);
+    let aborted = vec![
+        AbortedTransaction {
+            producer_id: ProducerId(7),
+            first_offset: Offset(8),
+        },
+        AbortedTransaction {
+            producer_id: ProducerId(7),
+            first_offset: Offset(0),
+        },
+    ];
+    (b.freeze(), aborted)
+}
+
+#[test]
+fn read_committed_hides_aborted_transactions_and_control_records() {
+    let now = Instant::now();
+    let mut f = Fetcher::new(FetchConfig {
+        isolation_level: IsolationLevel::ReadCommitted,
+        ..config()
+    });
+    f.assign([tp(0)]);
+    f.seek(&tp(0), Offset(0)).expect("assigned");
+    let (log, aborted) = transactional_log();
+    f.fetch_plan(now, leader);
+    let mut part = data(tp(0), 10, log);
+    part.last_stable_offset = 10;
+    part.aborted_transactions = aborted;
+    f.on_fetch_response(BrokerId(1), response(0, vec![part]), now);
+    assert_eq!(offsets(&f.poll(100, now)), vec![4, 5, 7]);
+    assert_eq!(pos(&f, 0), 10, "moved past the trailing aborted batch");
+}
+
+#[test]
+fn read_uncommitted_shows_aborted_data_but_no_control_records() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    let (log, aborted) = transactional_log();
+    f.fetch_plan(now, leader);
+    let mut part = data(tp(0), 10, log);
+    part.aborted_transactions = aborted;
+    f.on_fetch_response(BrokerId(1), response(0, vec![part]), now);
+    assert_eq!(offsets(&f.poll(100, now)), vec![0, 1, 2, 4, 5, 7, 8, 9]);
+    assert_eq!(pos(&f, 0), 10);
+}
+
+#[test]
+fn position_moves_past_control_batches_only_after_earlier_records_are_handed_out() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 4);
+    let (log, _) = transactional_log();
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(BrokerId(1), response(0, vec![data(tp(0), 10, log)]), now);
+    assert_eq!(offsets(&f.poll(2, now)), vec![4, 5]);
+    assert_eq!(pos(&f, 0), 6, "the COMMIT marker at 6 is not passed yet");
+    assert_eq!(offsets(&f.poll(1, now)), vec![7]);
+    assert_eq!(pos(&f, 0), 8);
+}
+
+#[test]
+fn max_poll_records_spans_partitions() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0, 1], 0);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(
+            0,
+            vec![data(tp(0), 5, records(0, 5)), data(tp(1), 5, records(0, 5))],
+        ),
+        now,
+    );
+    let p = f.poll(7, now);
+    assert_eq!(p.records.len(), 7);
+    assert_eq!(p.records.iter().filter(|r| r.partition == 1).count(), 2);
+    assert_eq!((pos(&f, 0), pos(&f, 1)), (5, 2));
+    let p = f.poll(7, now);
+    assert_eq!(offsets(&p), vec![2, 3, 4]);
+    assert_eq!((pos(&f, 0), pos(&f, 1)), (5, 5));
+    assert_eq!(f.poll(0, now).records.len(), 0);
+}
+
+#[test]
+fn lag_follows_the_high_watermark_or_last_stable_offset() {
+    let now = Instant::now();
+    for (isolation, expected) in [
+        (IsolationLevel::ReadUncommitted, 96),
+        (IsolationLevel::ReadCommitted, 46),
+    ] {
+        let mut f = Fetcher::new(FetchConfig {
+            isolation_level: isolation,
+            ..config()
+        });
+        f.assign([tp(0)]);
+        assert_eq!(f.lag(&tp(0)), None);
+        f.seek(&tp(0), Offset(0)).expect("assigned");
+        assert_eq!(f.lag(&tp(0)), None, "no high watermark yet");
+        f.fetch_plan(now, leader);
+        let mut part = data(tp(0), 100, records(0, 10));
+        part.last_stable_offset = 50;
+        f.on_fetch_response(BrokerId(1), response(0, vec![part]), now);
+        f.poll(4, now);
+        assert_eq!(f.lag(&tp(0)), Some(expected));
+    }
+}
+
+#[test]
+fn a_corrupt_batch_fails_only_its_partition_and_keeps_the_position() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0, 1], 0);
+    let mut b = BytesMut::new();
+    put_batch(&mut b, plain(0), 3);
+    let first = b.len();
+    put_batch(&mut b, plain(3), 3);
+    let last = b.len() - 1;
+    b[last] ^= 0xff; // breaks the second batch's CRC
+    let _ = first;
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(
+            0,
+            vec![data(tp(0), 6, b.freeze()), data(tp(1), 2, records(0, 2))],
+        ),
+        now,
+    );
+    let p = f.poll(100, now);
+    assert_eq!(p.records.iter().filter(|r| r.partition == 0).count(), 3);
+    assert_eq!(p.records.iter().filter(|r| r.partition == 1).count(), 2);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].tp, tp(0));
+    assert_eq!(p.errors[0].error.partition(), Some(0));
+    assert_eq!(pos(&f, 0), 3, "stuck at the bad batch");
+    assert_eq!(f.buffered_bytes(), 0);
+    // Refetched from 3 after the backoff; partition 1 at once.
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(
+        plans[0]
+            .partitions
+            .iter()
+            .map(|p| p.tp.partition)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+}
+
+#[test]
+fn leader_errors_refresh_metadata_and_back_off() {
+    let now = Instant::now();
+    for code in [3, 6, 56, 74, 75] {
+        let mut f = fetcher_at(&[0], 0);
+        f.fetch_plan(now, leader);
+        let e = FetchResponsePartition::error(tp(0), code);
+        f.on_fetch_response(BrokerId(1), response(0, vec![e]), now);
+        let Some(FetchEvent::RefreshMetadata { tp: t, error }) = f.poll_event() else {
+            panic!("code {code}: expected a metadata refresh");
+        };
+        assert_eq!((t, error.broker_code()), (tp(0), Some(code)));
+        assert!(f.poll(10, now).errors.is_empty());
+        assert!(f.fetch_plan(now, leader).is_empty(), "backing off");
+        let wake = f.poll_timeout(now).expect("a retry is scheduled");
+        assert!(wake > now);
+        assert_eq!(f.fetch_plan(wake, leader).len(), 1);
+        assert_eq!(pos(&f, 0), 0);
+    }
+}
+
+#[test]
+fn other_partition_errors_reach_the_application() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    f.fetch_plan(now, leader);
+    let e = FetchResponsePartition::error(tp(0), 29); // TOPIC_AUTHORIZATION_FAILED
+    f.on_fetch_response(BrokerId(1), response(0, vec![e]), now);
+    let p = f.poll(10, now);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].error.broker_code(), Some(29));
+    assert!(f.poll_event().is_none());
+}
+
+#[test]
+fn fetch_sessions_full_incremental_forgotten_and_reset() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0, 1, 2], 0);
+    let ids = |p: &FetchPlan| {
+        p.partitions
+            .iter()
+            .map(|p| p.tp.partition)
+            .collect::<Vec<_>>()
+    };
+
+    let plan = f.fetch_plan(now, leader).remove(0);
+    assert_eq!((plan.session_id, plan.session_epoch), (0, 0));
+    assert_eq!(ids(&plan), vec![0, 1, 2]);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(42, vec![data(tp(0), 3, records(0, 3))]),
+        now,
+    );
+    f.poll(100, now);
+
+    // Only partition 0 moved: an incremental fetch with just it.
+    let plan = f.fetch_plan(now, leader).remove(0);
+    assert_eq!((plan.session_id, plan.session_epoch), (42, 1));
+    assert_eq!(ids(&plan), vec![0]);
+    assert_eq!(plan.partitions[0].fetch_offset, Offset(3));
+    assert!(plan.forgotten.is_empty());
+    f.on_fetch_response(BrokerId(1), response(42, vec![]), now);
+
+    // Pausing partition 2 removes it from the session.
+    f.pause(&[tp(2)]);
+    let plan = f.fetch_plan(now, leader).remove(0);
+    assert_eq!(plan.session_epoch, 2);
+    assert!(plan.partitions.is_empty());
+    assert_eq!(plan.forgotten, vec![tp(2)]);
+
+    // The broker lost the session: the next fetch is full again.
+    let lost = FetchResponseData {
+        error_code: 70,
+        session_id: 0,
+        partitions: vec![],
+    };
+    f.on_fetch_response(BrokerId(1), lost, now);
+    let plan = f.fetch_plan(now, leader).remove(0);
+    assert_eq!((plan.session_id, plan.session_epoch), (0, 0));
+    assert_eq!(ids(&plan), vec![0, 1]);
+
+    // A failed request: full fetch replacing the session.
+    f.on_fetch_response(BrokerId(1), response(43, vec![]), now);
+    f.fetch_plan(now, leader);
+    f.on_fetch_error(
+        BrokerId(1),
+        &crate::Error::new(crate::ErrorKind::RequestTimeout),
+        now,
+    );
+    let later = now + Duration::from_secs(5);
+    let plan = f.fetch_plan(later, leader).remove(0);
+    assert_eq!((plan.session_id, plan.session_epoch), (43, 0));
+    assert_eq!(f.close_sessions(), vec![(BrokerId(1), 43, -1)]);
+}
+
+#[test]
+fn partitions_are_grouped_by_leader_and_buffer_bound_holds_fetches() {
+    let now = Instant::now();
+    let mut f = Fetcher::new(FetchConfig {
+        max_buffered_bytes: 10,
+        ..config()
+    });
+    f.assign([tp(0), tp(1)]);
+    f.seek(&tp(0), Offset(0)).expect("assigned");
+    f.seek(&tp(1), Offset(0)).expect("assigned");
+    let by_partition = |t: &TopicPartition| Some((BrokerId(t.partition + 1), LeaderEpoch(1)));
+    let plans = f.fetch_plan(now, by_partition);
+    assert_eq!(
+        plans.iter().map(|p| p.broker).collect::<Vec<_>>(),
+        vec![BrokerId(1), BrokerId(2)]
+    );
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 9, records(0, 9))]),
+        now,
+    );
+    f.on_fetch_response(BrokerId(2), response(0, vec![]), now);
+    assert!(
+        f.fetch_plan(now, by_partition).is_empty(),
+        "over max_buffered_bytes"
+    );
+    f.poll(100, now);
+    assert_eq!(f.fetch_plan(now, by_partition).len(), 2);
+    assert!(f.fetch_in_flight(BrokerId(2)));
+}
