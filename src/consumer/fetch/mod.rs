@@ -36,7 +36,9 @@
 //!   broker can answer `FENCED_LEADER_EPOCH` / `UNKNOWN_LEADER_EPOCH` (handled by a metadata
 //!   refresh and retry), but there is no OffsetsForLeaderEpoch truncation check: send
 //!   `last_fetched_epoch = -1`.
-//! - **Topic names, not ids**: the plans suit Fetch up to v12.
+//! - **Topic names, not ids**: the plans suit Fetch up to v12. [`FetchPlan::to_request`] builds the
+//!   `kafka-protocol` request and [`FetchResponseData::from_response`] takes a (guard-checked)
+//!   decoded response apart.
 //! - Errors on one partition never stop the others: a corrupt batch is reported for its partition
 //!   only and its position stays at the bad offset (the partition is fetched again after a
 //!   backoff, so a persistently corrupt log keeps the consumer stuck there rather than skipping).
@@ -47,6 +49,7 @@ mod partition;
 mod session;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use std::time::Duration;
 

@@ -552,11 +552,9 @@ fn a_corrupt_batch_fails_only_its_partition_and_keeps_the_position() {
     let mut f = fetcher_at(&[0, 1], 0);
     let mut b = BytesMut::new();
     put_batch(&mut b, plain(0), 3);
-    let first = b.len();
     put_batch(&mut b, plain(3), 3);
     let last = b.len() - 1;
     b[last] ^= 0xff; // breaks the second batch's CRC
-    let _ = first;
     f.fetch_plan(now, leader);
     f.on_fetch_response(
         BrokerId(1),
