@@ -709,3 +709,108 @@ fn partitions_are_grouped_by_leader_and_buffer_bound_holds_fetches() {
     assert_eq!(f.fetch_plan(now, by_partition).len(), 2);
     assert!(f.fetch_in_flight(BrokerId(2)));
 }
+
+#[test]
+fn compressed_batches_and_offset_gaps_decode_lazily() {
+    use crate::protocol::records::Compression;
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    let mut b = BytesMut::new();
+    let mut enc = RecordBatchEncoder::new();
+    let params = BatchParams {
+        compression: Compression::Lz4,
+        ..plain(0)
+    };
+    let mut w = enc.start(&mut b, params).expect("valid params");
+    // Offsets 0 and 2 only, as after compaction.
+    w.append(0, 1, None, Some(b"a"), &[("h", Some(b"1"))])
+        .expect("append");
+    w.append(2, 2, None, None, &[]).expect("append");
+    w.finish().expect("finish");
+    put_batch(
+        &mut b,
+        BatchParams {
+            compression: Compression::Gzip,
+            ..plain(3)
+        },
+        2,
+    );
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 5, b.freeze())]),
+        now,
+    );
+    let p = f.poll(1, now);
+    assert_eq!(offsets(&p), vec![0]);
+    assert_eq!(p.records[0].headers.iter().count(), 1);
+    assert_eq!(pos(&f, 0), 1);
+    let p = f.poll(1, now);
+    assert_eq!(offsets(&p), vec![2]);
+    assert_eq!(p.records[0].value, None, "a tombstone");
+    assert_eq!(offsets(&f.poll(10, now)), vec![3, 4]);
+    assert_eq!(pos(&f, 0), 5);
+}
+
+#[test]
+fn offset_fetch_failures_retry_or_fail() {
+    let now = Instant::now();
+    let mut f = Fetcher::new(FetchConfig::default());
+    f.assign([tp(0), tp(1)]);
+    let tps = f.offset_fetch_plan(now);
+    assert_eq!(tps.len(), 2);
+    f.on_offset_fetch_failed(&tps[..1], &crate::Error::from_broker_code(15), now); // COORDINATOR_NOT_AVAILABLE
+    f.on_offset_fetch_failed(&tps[1..], &crate::Error::from_broker_code(30), now); // GROUP_AUTHORIZATION_FAILED
+    assert!(f.offset_fetch_plan(now).is_empty(), "backing off");
+    assert_eq!(
+        f.offset_fetch_plan(now + Duration::from_secs(5)),
+        vec![tp(0)]
+    );
+    let p = f.poll(10, now);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].tp, tp(1));
+    // A commit's leader epoch travels into the position.
+    let committed = CommittedOffset {
+        offset: Offset(8),
+        leader_epoch: Some(LeaderEpoch(3)),
+        metadata: None,
+    };
+    f.on_committed(&tp(0), Some(committed));
+    assert_eq!(
+        f.position(&tp(0)).and_then(|p| p.leader_epoch),
+        Some(LeaderEpoch(3))
+    );
+}
+
+proptest::proptest! {
+    /// However `poll` is sliced, every record is handed out once, in order, and the position is
+    /// always the offset after the last one handed out.
+    #[test]
+    fn polls_hand_out_each_record_once_in_order(
+        sizes in proptest::collection::vec(1i64..6, 1..6),
+        maxes in proptest::collection::vec(0usize..5, 1..30),
+        start in 0i64..4,
+    ) {
+        let now = Instant::now();
+        let mut f = fetcher_at(&[0], start);
+        let mut b = BytesMut::new();
+        let mut base = 0;
+        for n in &sizes {
+            put_batch(&mut b, plain(base), *n);
+            base += n;
+        }
+        f.fetch_plan(now, leader);
+        f.on_fetch_response(BrokerId(1), response(0, vec![data(tp(0), base, b.freeze())]), now);
+        let mut seen = Vec::new();
+        for m in maxes.iter().chain(std::iter::once(&usize::MAX)) {
+            let p = f.poll(*m, now);
+            proptest::prop_assert!(p.records.len() <= *m);
+            seen.extend(offsets(&p));
+            if let Some(last) = seen.last() {
+                proptest::prop_assert_eq!(pos(&f, 0), last + 1);
+            }
+        }
+        proptest::prop_assert_eq!(seen, (start.min(base)..base).collect::<Vec<_>>());
+        proptest::prop_assert_eq!(pos(&f, 0), base.max(start));
+    }
+}
