@@ -9,9 +9,12 @@ use crate::protocol::records::{
     DecodeOptions, RecordBatch, RecordBatches, RecordHeaders, Records, TimestampType,
 };
 use crate::types::{LeaderEpoch, Offset, ProducerId, TopicPartition};
-use crate::Result;
+use crate::{Error, Result};
 
 use super::{FetchPosition, IsolationLevel};
+
+/// `MESSAGE_TOO_LARGE`, reported when only part of a batch was fetched.
+const MESSAGE_TOO_LARGE: i16 = 10;
 
 /// Control record type of an abort marker (`ControlRecordType.ABORT`).
 const CONTROL_TYPE_ABORT: i16 = 0;
@@ -69,6 +72,8 @@ pub struct CompletedFetch {
     size: usize,
     batches: RecordBatches,
     current: Option<Current>,
+    /// Where the fetch started (to detect a fetch that cannot make progress).
+    start: Offset,
     position: FetchPosition,
     isolation: IsolationLevel,
     /// Aborted transactions not reached yet, by first offset.
@@ -98,6 +103,7 @@ impl CompletedFetch {
             size: records.len(),
             batches: RecordBatches::new(records, decode),
             current: None,
+            start: position.offset,
             position,
             isolation,
             aborted: aborted.into(),
@@ -181,6 +187,20 @@ impl CompletedFetch {
                 }
             }
             let batch = match self.batches.next() {
+                None if self.position.offset == self.start
+                    && self.batches.incomplete_tail() > 0 =>
+                {
+                    // Only a partial batch at the position: fetching again with the same size
+                    // would return the same bytes forever (brokers since KIP-74 always return a
+                    // whole first batch, so this is a broker or configuration problem).
+                    return Err(Error::from_broker_code(MESSAGE_TOO_LARGE)
+                        .with_partition(&*self.topic, self.tp.partition)
+                        .with_detail(format!(
+                            "the batch at offset {} is larger than the {} bytes fetched; raise max.partition.fetch.bytes",
+                            self.position.offset,
+                            self.batches.incomplete_tail()
+                        )));
+                }
                 None => return Ok(None),
                 Some(Err(e)) => return Err(e.with_partition(&*self.topic, self.tp.partition)),
                 Some(Ok(b)) => b,

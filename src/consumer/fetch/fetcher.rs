@@ -242,7 +242,7 @@ impl Fetcher {
     /// ones start `AwaitingCommitted` (or by `auto.offset.reset` without a group); the others are
     /// dropped with their buffered records.
     pub fn assign(&mut self, tps: impl IntoIterator<Item = TopicPartition>) {
-        let wanted: Vec<TopicPartition> = tps.into_iter().collect();
+        let wanted: std::collections::BTreeSet<TopicPartition> = tps.into_iter().collect();
         let gone: Vec<TopicPartition> = self
             .partitions
             .keys()

@@ -389,3 +389,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(pos(&f, 0), base.max(start));
     }
 }
+
+#[test]
+fn a_partial_batch_alone_is_an_error_not_a_silent_loop() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    let whole = records(0, 3);
+    let partial = whole.slice(..whole.len() - 5);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(BrokerId(1), response(0, vec![data(tp(0), 3, partial)]), now);
+    let p = f.poll(10, now);
+    assert!(p.records.is_empty());
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(p.errors[0].error.broker_code(), Some(10));
+    assert_eq!(pos(&f, 0), 0);
+
+    // A partial batch after whole ones is normal: the next fetch starts there.
+    let mut b = BytesMut::new();
+    put_batch(&mut b, plain(0), 2);
+    put_batch(&mut b, plain(2), 2);
+    let cut = b.len() - 3;
+    let later = now + Duration::from_secs(5);
+    f.fetch_plan(later, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 4, b.freeze().slice(..cut))]),
+        later,
+    );
+    let p = f.poll(10, later);
+    assert_eq!((offsets(&p), p.errors.len()), (vec![0, 1], 0));
+    assert_eq!(pos(&f, 0), 2);
+}
