@@ -1,0 +1,596 @@
+//! [`Fetcher`]: the assigned partitions, the fetch sessions, the buffer of completed fetches.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
+use crate::{Error, ErrorKind, Result};
+
+use super::partition::{Committed, Retry};
+use super::{
+    AbortedTransaction, CommittedOffset, CompletedFetch, ConsumerRecord, FetchConfig,
+    FetchPosition, FetchSession, FetchStatus, IsolationLevel, OffsetSpec, PartitionFetchState,
+};
+
+const OFFSET_OUT_OF_RANGE: i16 = 1;
+/// Partition errors after which the leader must be looked up again before retrying:
+/// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH,
+/// UNKNOWN_LEADER_EPOCH (the last is "retriable" in KIP-1050, but it means our metadata and the
+/// broker's disagree).
+const REFRESH_CODES: [i16; 5] = [3, 6, 56, 74, 75];
+
+/// One partition of a planned Fetch request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// `fetch_offset`: the partition's position.
+    pub fetch_offset: Offset,
+    /// `current_leader_epoch`, from metadata (`-1` if unknown).
+    pub current_leader_epoch: LeaderEpoch,
+    /// `partition_max_bytes` (`max.partition.fetch.bytes`).
+    pub partition_max_bytes: i32,
+}
+
+/// A Fetch request to send to one broker. Send `replica_id = -1`, `last_fetched_epoch = -1`,
+/// `log_start_offset = -1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchPlan {
+    /// The partitions' leader.
+    pub broker: BrokerId,
+    /// `session_id` (KIP-227).
+    pub session_id: i32,
+    /// `session_epoch` (0: full fetch).
+    pub session_epoch: i32,
+    /// `topics`: every partition for a full fetch, only new or changed ones for an incremental one.
+    pub partitions: Vec<FetchPartition>,
+    /// `forgotten_topics_data`.
+    pub forgotten: Vec<TopicPartition>,
+    /// `max_wait_ms` (`fetch.max.wait.ms`).
+    pub max_wait: Duration,
+    /// `min_bytes` (`fetch.min.bytes`).
+    pub min_bytes: i32,
+    /// `max_bytes` (`fetch.max.bytes`).
+    pub max_bytes: i32,
+    /// `isolation_level`.
+    pub isolation_level: IsolationLevel,
+}
+
+/// One partition of a Fetch response, as decoded by the async layer.
+#[derive(Debug, Clone)]
+pub struct FetchResponsePartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// The partition's `error_code`.
+    pub error_code: i16,
+    /// `high_watermark` (`-1` unknown).
+    pub high_watermark: i64,
+    /// `last_stable_offset` (`-1` unknown).
+    pub last_stable_offset: i64,
+    /// `log_start_offset` (`-1` unknown).
+    pub log_start_offset: i64,
+    /// `aborted_transactions` (read_committed; empty if null).
+    pub aborted_transactions: Vec<AbortedTransaction>,
+    /// The raw `records` (empty if null).
+    pub records: Bytes,
+}
+
+impl FetchResponsePartition {
+    /// A partition answered with `error_code`, no records and unknown offsets.
+    pub fn error(tp: TopicPartition, error_code: i16) -> FetchResponsePartition {
+        FetchResponsePartition {
+            tp,
+            error_code,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            aborted_transactions: Vec::new(),
+            records: Bytes::new(),
+        }
+    }
+}
+
+/// A Fetch response's top level and partitions.
+#[derive(Debug, Clone, Default)]
+pub struct FetchResponseData {
+    /// Top-level `error_code` (session errors 70 and 71 arrive here).
+    pub error_code: i16,
+    /// `session_id`.
+    pub session_id: i32,
+    /// The partitions in the response.
+    pub partitions: Vec<FetchResponsePartition>,
+}
+
+/// One partition of a planned ListOffsets request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOffsetsPartition {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// What to look up (its `to_wire()` is the request's `timestamp`).
+    pub spec: OffsetSpec,
+    /// `current_leader_epoch`, from metadata.
+    pub current_leader_epoch: LeaderEpoch,
+    /// Hand back to [`Fetcher::on_list_offsets`] with the answer.
+    pub token: u64,
+}
+
+/// A ListOffsets request to send to one broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListOffsetsPlan {
+    /// The partitions' leader.
+    pub broker: BrokerId,
+    /// `isolation_level` (read_committed makes "latest" the last stable offset).
+    pub isolation_level: IsolationLevel,
+    /// The partitions.
+    pub partitions: Vec<ListOffsetsPartition>,
+}
+
+/// A successful ListOffsets answer for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOffsetsResult {
+    /// The offset found; `-1` when no record has a timestamp at or after the one asked.
+    pub offset: Offset,
+    /// The leader epoch of that offset, if the broker gave one.
+    pub leader_epoch: Option<LeaderEpoch>,
+}
+
+/// An error of one partition, for the application.
+#[derive(Debug, Clone)]
+pub struct PartitionError {
+    /// The partition.
+    pub tp: TopicPartition,
+    /// What happened (its context names the partition too).
+    pub error: Error,
+}
+
+/// What [`Fetcher::poll`] hands out.
+#[derive(Debug, Default)]
+pub struct Polled {
+    /// Records, in offset order per partition.
+    pub records: Vec<ConsumerRecord>,
+    /// Errors since the last poll, per partition; other partitions are unaffected.
+    pub errors: Vec<PartitionError>,
+}
+
+/// Something the async layer must do.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// The partition's leader moved or is unknown to the broker: refresh metadata. The partition
+    /// is retried after its backoff with whatever leader `leader_of` then returns.
+    RefreshMetadata {
+        /// The partition.
+        tp: TopicPartition,
+        /// The error that showed it.
+        error: Error,
+    },
+}
+
+/// The fetch path's state: see the [module docs](super).
+#[derive(Debug)]
+pub struct Fetcher {
+    config: FetchConfig,
+    partitions: BTreeMap<TopicPartition, PartitionFetchState>,
+    sessions: HashMap<BrokerId, FetchSession>,
+    /// The outstanding Fetch per broker: each partition's fetch offset and generation.
+    in_flight: HashMap<BrokerId, BTreeMap<TopicPartition, (Offset, u64)>>,
+    completed: VecDeque<CompletedFetch>,
+    buffered_bytes: usize,
+    errors: Vec<PartitionError>,
+    events: VecDeque<FetchEvent>,
+    /// Source of generations and ListOffsets tokens (never reused).
+    counter: u64,
+}
+
+fn not_assigned(tp: &TopicPartition) -> Error {
+    Error::new(ErrorKind::InvalidArgument)
+        .with_partition(&tp.topic, tp.partition)
+        .with_detail(format!("partition {tp} is not assigned to this consumer"))
+}
+
+fn no_offset(tp: &TopicPartition) -> Error {
+    Error::config(
+        "auto.offset.reset",
+        "none",
+        format!("no committed offset for partition {tp}; seek to a position"),
+    )
+    .with_partition(&tp.topic, tp.partition)
+}
+
+fn out_of_range(tp: &TopicPartition, offset: Offset) -> Error {
+    Error::from_broker_code(OFFSET_OUT_OF_RANGE)
+        .with_partition(&tp.topic, tp.partition)
+        .with_detail(format!(
+            "fetch offset {offset} is out of range for partition {tp} and auto.offset.reset is none"
+        ))
+}
+
+fn opt_offset(v: i64) -> Option<Offset> {
+    (v >= 0).then_some(Offset(v))
+}
+
+impl Fetcher {
+    /// A fetcher with no assigned partitions.
+    pub fn new(config: FetchConfig) -> Fetcher {
+        Fetcher {
+            config,
+            partitions: BTreeMap::new(),
+            sessions: HashMap::new(),
+            in_flight: HashMap::new(),
+            completed: VecDeque::new(),
+            buffered_bytes: 0,
+            errors: Vec::new(),
+            events: VecDeque::new(),
+            counter: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FetchConfig {
+        &self.config
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.counter += 1;
+        self.counter
+    }
+
+    // ----- assignment -----
+
+    /// Sets the assignment to exactly `tps`. Partitions already assigned keep their state; new
+    /// ones start `AwaitingCommitted` (or by `auto.offset.reset` without a group); the others are
+    /// dropped with their buffered records.
+    pub fn assign(&mut self, tps: impl IntoIterator<Item = TopicPartition>) {
+        let wanted: std::collections::BTreeSet<TopicPartition> = tps.into_iter().collect();
+        let gone: Vec<TopicPartition> = self
+            .partitions
+            .keys()
+            .filter(|tp| !wanted.contains(tp))
+            .cloned()
+            .collect();
+        self.unassign(&gone);
+        for tp in wanted {
+            if self.partitions.contains_key(&tp) {
+                continue;
+            }
+            let status = if self.config.use_committed_offsets {
+                FetchStatus::AwaitingCommitted
+            } else {
+                self.reset_status(&tp)
+            };
+            let generation = self.next_id();
+            self.partitions
+                .insert(tp.clone(), PartitionFetchState::new(status, generation));
+            self.report_if_failed(&tp);
+        }
+    }
+
+    /// Removes partitions from the assignment, with their buffered records; responses still in
+    /// flight for them are ignored.
+    pub fn unassign(&mut self, tps: &[TopicPartition]) {
+        for tp in tps {
+            self.partitions.remove(tp);
+            self.discard_completed(tp);
+        }
+    }
+
+    /// The assigned partitions, in order.
+    pub fn assignment(&self) -> impl Iterator<Item = &TopicPartition> {
+        self.partitions.keys()
+    }
+
+    /// Everything known about an assigned partition.
+    pub fn state(&self, tp: &TopicPartition) -> Option<&PartitionFetchState> {
+        self.partitions.get(tp)
+    }
+
+    // ----- application: positions -----
+
+    /// The position (next offset `poll` hands out), if the partition has one.
+    pub fn position(&self, tp: &TopicPartition) -> Option<FetchPosition> {
+        self.partitions
+            .get(tp)
+            .and_then(PartitionFetchState::position)
+    }
+
+    /// The committed offset as last read or committed, if known (see
+    /// [`PartitionFetchState::committed_known`] to tell "unknown" from "none").
+    pub fn committed(&self, tp: &TopicPartition) -> Option<&CommittedOffset> {
+        self.partitions
+            .get(tp)
+            .and_then(PartitionFetchState::committed)
+    }
+
+    /// Lag of the partition (high watermark, or last stable offset for read_committed, minus the
+    /// position), once both are known.
+    pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
+        let isolation = self.config.isolation_level;
+        self.partitions.get(tp).and_then(|s| s.lag(isolation))
+    }
+
+    /// Moves the position to `offset`. Records buffered or in flight from the old position are
+    /// discarded. Errors if the partition is not assigned.
+    pub fn seek(&mut self, tp: &TopicPartition, offset: Offset) -> Result<()> {
+        self.reposition(tp, FetchStatus::Fetchable(FetchPosition::new(offset)))
+    }
+
+    /// Looks up the log start offset of each partition and moves there.
+    pub fn seek_to_beginning(&mut self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_assigned(tps)?;
+        for tp in tps {
+            self.reposition(tp, FetchStatus::AwaitingReset(OffsetSpec::Earliest))?;
+        }
+        Ok(())
+    }
+
+    /// Looks up the end offset (the last stable offset for read_committed) and moves there.
+    pub fn seek_to_end(&mut self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_assigned(tps)?;
+        for tp in tps {
+            self.reposition(tp, FetchStatus::AwaitingReset(OffsetSpec::Latest))?;
+        }
+        Ok(())
+    }
+
+    /// Looks up the first offset with a timestamp at or after `timestamp_ms` and moves there (to
+    /// the end if there is none).
+    pub fn seek_to_timestamp(&mut self, tp: &TopicPartition, timestamp_ms: i64) -> Result<()> {
+        self.reposition(
+            tp,
+            FetchStatus::AwaitingReset(OffsetSpec::Timestamp(timestamp_ms)),
+        )
+    }
+
+    /// Moves each partition's position back to its committed offset (product scenario 1: after
+    /// a processing failure, re-deliver from the last commit). Uses the committed offset as last
+    /// read or committed; if it is not known yet the partition waits for an OffsetFetch; if the
+    /// coordinator has none, `auto.offset.reset` applies.
+    pub fn seek_to_committed(&mut self, tps: &[TopicPartition]) -> Result<()> {
+        self.check_assigned(tps)?;
+        for tp in tps {
+            let status = match self.partitions.get(tp).map(|s| &s.committed) {
+                Some(Committed::Known(c)) => FetchStatus::Fetchable(FetchPosition {
+                    offset: c.offset,
+                    leader_epoch: c.leader_epoch,
+                }),
+                Some(Committed::NoOffset) => self.reset_status(tp),
+                Some(Committed::Unknown) | None => FetchStatus::AwaitingCommitted,
+            };
+            self.reposition(tp, status)?;
+            self.report_if_failed(tp);
+        }
+        Ok(())
+    }
+
+    /// Stops fetching and handing out records of the partitions; positions are kept.
+    pub fn pause(&mut self, tps: &[TopicPartition]) {
+        for tp in tps {
+            if let Some(s) = self.partitions.get_mut(tp) {
+                s.paused = true;
+            }
+        }
+    }
+
+    /// Undoes [`pause`](Self::pause).
+    pub fn resume(&mut self, tps: &[TopicPartition]) {
+        for tp in tps {
+            if let Some(s) = self.partitions.get_mut(tp) {
+                s.paused = false;
+            }
+        }
+    }
+
+    fn check_assigned(&self, tps: &[TopicPartition]) -> Result<()> {
+        match tps.iter().find(|tp| !self.partitions.contains_key(*tp)) {
+            Some(tp) => Err(not_assigned(tp)),
+            None => Ok(()),
+        }
+    }
+
+    fn reposition(&mut self, tp: &TopicPartition, status: FetchStatus) -> Result<()> {
+        let generation = self.next_id();
+        let state = self
+            .partitions
+            .get_mut(tp)
+            .ok_or_else(|| not_assigned(tp))?;
+        state.reposition(status, generation);
+        self.discard_completed(tp);
+        Ok(())
+    }
+
+    fn reset_status(&self, tp: &TopicPartition) -> FetchStatus {
+        PartitionFetchState::reset_status(self.config.auto_offset_reset, || no_offset(tp))
+    }
+
+    fn report_if_failed(&mut self, tp: &TopicPartition) {
+        if let Some(FetchStatus::Failed(e)) = self.partitions.get(tp).map(|s| &s.status) {
+            let error = e.clone();
+            self.errors.push(PartitionError {
+                tp: tp.clone(),
+                error,
+            });
+        }
+    }
+
+    fn discard_completed(&mut self, tp: &TopicPartition) {
+        let mut freed = 0;
+        self.completed.retain(|c| {
+            let keep = c.topic_partition() != tp;
+            if !keep {
+                freed += c.size();
+            }
+            keep
+        });
+        self.buffered_bytes = self.buffered_bytes.saturating_sub(freed);
+        if let Some(s) = self.partitions.get_mut(tp) {
+            s.buffered = false;
+        }
+    }
+
+    fn backoff(config: &FetchConfig, state: &mut PartitionFetchState, now: Instant) {
+        let attempts = state.retry.map_or(0, |r| r.attempts.saturating_add(1));
+        state.retry = Some(Retry {
+            not_before: now + config.retry_backoff.delay(attempts),
+            attempts,
+        });
+    }
+
+    // ----- committed offsets (OffsetFetch, commits) -----
+
+    /// Partitions that need an OffsetFetch now; they are marked in flight until
+    /// [`on_committed`](Self::on_committed) or [`on_offset_fetch_failed`](Self::on_offset_fetch_failed).
+    pub fn offset_fetch_plan(&mut self, now: Instant) -> Vec<TopicPartition> {
+        let mut out = Vec::new();
+        for (tp, s) in &mut self.partitions {
+            if matches!(s.status, FetchStatus::AwaitingCommitted)
+                && !s.offset_fetch_in_flight
+                && !s.backing_off(now)
+            {
+                s.offset_fetch_in_flight = true;
+                out.push(tp.clone());
+            }
+        }
+        out
+    }
+
+    /// The coordinator's committed offset for `tp` (from OffsetFetch, or after a successful
+    /// commit); `None` = it has none (OffsetFetch answered `-1`). A partition waiting for it gets
+    /// its position from it (or from `auto.offset.reset` when there is none); otherwise only the
+    /// committed value changes, never the position.
+    pub fn on_committed(&mut self, tp: &TopicPartition, committed: Option<CommittedOffset>) {
+        let Some(s) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        s.offset_fetch_in_flight = false;
+        s.committed = match committed {
+            Some(c) => Committed::Known(c),
+            None => Committed::NoOffset,
+        };
+        if matches!(s.status, FetchStatus::AwaitingCommitted) {
+            // Cannot fail: the partition is assigned.
+            let _ = self.seek_to_committed(std::slice::from_ref(tp));
+        }
+    }
+
+    /// The OffsetFetch for `tps` failed. Retriable errors back off and retry; others fail the
+    /// partitions.
+    pub fn on_offset_fetch_failed(&mut self, tps: &[TopicPartition], error: &Error, now: Instant) {
+        for tp in tps {
+            let Some(s) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            s.offset_fetch_in_flight = false;
+            if !matches!(s.status, FetchStatus::AwaitingCommitted) {
+                continue;
+            }
+            if error.is_retriable() {
+                Self::backoff(&self.config, s, now);
+            } else {
+                s.status =
+                    FetchStatus::Failed(error.clone().with_partition(&tp.topic, tp.partition));
+                self.report_if_failed(tp);
+            }
+        }
+    }
+
+    // ----- offset resets (ListOffsets) -----
+
+    /// ListOffsets requests for the partitions awaiting a reset, grouped by leader. Partitions
+    /// without a known leader are skipped (refresh metadata). Each is marked in flight.
+    pub fn list_offsets_plan(
+        &mut self,
+        now: Instant,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) -> Vec<ListOffsetsPlan> {
+        let mut by_broker: BTreeMap<BrokerId, Vec<ListOffsetsPartition>> = BTreeMap::new();
+        let mut counter = self.counter;
+        for (tp, s) in &mut self.partitions {
+            let FetchStatus::AwaitingReset(spec) = s.status else {
+                continue;
+            };
+            if s.list_offsets_token.is_some() || s.backing_off(now) {
+                continue;
+            }
+            let Some((broker, epoch)) = leader_of(tp) else {
+                continue;
+            };
+            counter += 1;
+            s.list_offsets_token = Some(counter);
+            by_broker
+                .entry(broker)
+                .or_default()
+                .push(ListOffsetsPartition {
+                    tp: tp.clone(),
+                    spec,
+                    current_leader_epoch: epoch,
+                    token: counter,
+                });
+        }
+        self.counter = counter;
+        let isolation_level = self.config.isolation_level;
+        by_broker
+            .into_iter()
+            .map(|(broker, partitions)| ListOffsetsPlan {
+                broker,
+                isolation_level,
+                partitions,
+            })
+            .collect()
+    }
+
+    /// The ListOffsets answer for `tp` (with the plan's `token`). Ignored if the partition was
+    /// repositioned since. A timestamp with no offset moves to the end; a retriable error backs
+    /// off (and asks for a metadata refresh when the leader moved); another error fails the
+    /// partition.
+    pub fn on_list_offsets(
+        &mut self,
+        tp: &TopicPartition,
+        token: u64,
+        result: Result<ListOffsetsResult>,
+        now: Instant,
+    ) {
+        let Some(s) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        let FetchStatus::AwaitingReset(spec) = s.status else {
+            return;
+        };
+        if s.list_offsets_token != Some(token) {
+            return;
+        }
+        s.list_offsets_token = None;
+        let status = match result {
+            Ok(r) if r.offset.get() >= 0 => FetchStatus::Fetchable(FetchPosition {
+                offset: r.offset,
+                leader_epoch: r.leader_epoch,
+            }),
+            Ok(_) if matches!(spec, OffsetSpec::Timestamp(_)) => {
+                FetchStatus::AwaitingReset(OffsetSpec::Latest)
+            }
+            Ok(_) => {
+                Self::backoff(&self.config, s, now);
+                return;
+            }
+            Err(e) => {
+                let e = e.with_partition(&tp.topic, tp.partition);
+                if e.needs_metadata_refresh() {
+                    self.events.push_back(FetchEvent::RefreshMetadata {
+                        tp: tp.clone(),
+                        error: e.clone(),
+                    });
+                }
+                if e.is_retriable() {
+                    Self::backoff(&self.config, s, now);
+                    return;
+                }
+                FetchStatus::Failed(e)
+            }
+        };
+        // Cannot fail: the partition is assigned.
+        let _ = self.reposition(tp, status);
+        self.report_if_failed(tp);
+    }
+}
+
+mod fetching;

@@ -1,0 +1,315 @@
+//! The Fetch half of [`Fetcher`]: planning requests, handling responses, `poll`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use crate::types::{BrokerId, LeaderEpoch, TopicPartition};
+use crate::Error;
+
+use super::super::{
+    CompletedFetch, FetchStatus, IsolationLevel, PartitionFetchState, SessionPartition,
+};
+use super::opt_offset;
+use super::{
+    out_of_range, FetchEvent, FetchPartition, FetchPlan, FetchResponseData, Fetcher,
+    PartitionError, Polled, OFFSET_OUT_OF_RANGE, REFRESH_CODES,
+};
+
+impl Fetcher {
+    /// Fetch requests to send now, one per broker with no fetch outstanding, for the partitions
+    /// that are fetchable, not paused, not backing off, not already in flight and without
+    /// buffered records. Nothing is planned while the buffered bytes are at
+    /// [`max_buffered_bytes`](super::super::FetchConfig::max_buffered_bytes). `leader_of` gives a
+    /// partition's leader and its leader epoch from metadata; partitions without one are skipped.
+    pub fn fetch_plan(
+        &mut self,
+        now: Instant,
+        leader_of: impl Fn(&TopicPartition) -> Option<(BrokerId, LeaderEpoch)>,
+    ) -> Vec<FetchPlan> {
+        if self.buffered_bytes >= self.config.max_buffered_bytes {
+            return Vec::new();
+        }
+        let max_bytes = self.config.max_partition_fetch_bytes;
+        let mut wanted: BTreeMap<BrokerId, Vec<(TopicPartition, SessionPartition, u64)>> =
+            BTreeMap::new();
+        for (tp, s) in &self.partitions {
+            let FetchStatus::Fetchable(position) = s.status else {
+                continue;
+            };
+            if s.paused || s.fetch_in_flight || s.buffered || s.backing_off(now) {
+                continue;
+            }
+            let Some((broker, epoch)) = leader_of(tp) else {
+                continue;
+            };
+            if self.in_flight.contains_key(&broker) {
+                continue;
+            }
+            let sp = SessionPartition {
+                fetch_offset: position.offset,
+                current_leader_epoch: epoch,
+                partition_max_bytes: max_bytes,
+            };
+            wanted
+                .entry(broker)
+                .or_default()
+                .push((tp.clone(), sp, s.generation));
+        }
+        let mut plans = Vec::with_capacity(wanted.len());
+        for (broker, parts) in wanted {
+            let session = self.sessions.entry(broker).or_default();
+            let request = session.build(parts.iter().map(|(tp, sp, _)| (tp.clone(), *sp)));
+            let mut flight = BTreeMap::new();
+            for (tp, sp, generation) in parts {
+                if let Some(s) = self.partitions.get_mut(&tp) {
+                    s.fetch_in_flight = true;
+                }
+                flight.insert(tp, (sp.fetch_offset, generation));
+            }
+            self.in_flight.insert(broker, flight);
+            plans.push(FetchPlan {
+                broker,
+                session_id: request.session_id,
+                session_epoch: request.session_epoch,
+                partitions: request
+                    .partitions
+                    .into_iter()
+                    .map(|(tp, sp)| FetchPartition {
+                        tp,
+                        fetch_offset: sp.fetch_offset,
+                        current_leader_epoch: sp.current_leader_epoch,
+                        partition_max_bytes: sp.partition_max_bytes,
+                    })
+                    .collect(),
+                forgotten: request.forgotten,
+                max_wait: self.config.fetch_max_wait,
+                min_bytes: self.config.fetch_min_bytes,
+                max_bytes: self.config.fetch_max_bytes,
+                isolation_level: self.config.isolation_level,
+            });
+        }
+        plans
+    }
+
+    /// Handles the response to the Fetch planned for `broker`. Partition data is used only if
+    /// the partition is still assigned and has not been repositioned since the request was
+    /// planned; otherwise it is dropped.
+    pub fn on_fetch_response(
+        &mut self,
+        broker: BrokerId,
+        response: FetchResponseData,
+        now: Instant,
+    ) {
+        let Some(flight) = self.in_flight.remove(&broker) else {
+            return; // not ours (e.g. after close)
+        };
+        for tp in flight.keys() {
+            if let Some(s) = self.partitions.get_mut(tp) {
+                s.fetch_in_flight = false;
+            }
+        }
+        let session = self.sessions.entry(broker).or_default();
+        if !session.on_response(response.error_code, response.session_id) {
+            if matches!(response.error_code, 0 | 70 | 71) {
+                return; // session reset: the next plan is a full fetch, at once
+            }
+            let error = Error::from_broker_code(response.error_code)
+                .with_broker(broker.to_string())
+                .with_api("Fetch");
+            self.fail_flight(&flight, &error, now);
+            return;
+        }
+        for p in response.partitions {
+            let Some(&(fetch_offset, generation)) = flight.get(&p.tp) else {
+                continue; // not requested
+            };
+            let Some(s) = self.partitions.get_mut(&p.tp) else {
+                continue; // unassigned since
+            };
+            let FetchStatus::Fetchable(position) = s.status else {
+                continue;
+            };
+            if s.generation != generation || position.offset != fetch_offset {
+                continue; // repositioned since: stale
+            }
+            match p.error_code {
+                0 => {
+                    s.retry = None;
+                    s.high_watermark = opt_offset(p.high_watermark);
+                    s.last_stable_offset = opt_offset(p.last_stable_offset);
+                    s.log_start_offset = opt_offset(p.log_start_offset);
+                    if p.records.is_empty() {
+                        continue;
+                    }
+                    let aborted = match self.config.isolation_level {
+                        IsolationLevel::ReadCommitted => p.aborted_transactions,
+                        IsolationLevel::ReadUncommitted => Vec::new(),
+                    };
+                    let completed = CompletedFetch::new(
+                        p.tp,
+                        generation,
+                        position,
+                        p.records,
+                        aborted,
+                        self.config.isolation_level,
+                        self.config.decode,
+                    );
+                    s.buffered = true;
+                    self.buffered_bytes += completed.size();
+                    self.completed.push_back(completed);
+                }
+                OFFSET_OUT_OF_RANGE => {
+                    let tp = p.tp;
+                    let status =
+                        PartitionFetchState::reset_status(self.config.auto_offset_reset, || {
+                            out_of_range(&tp, fetch_offset)
+                        });
+                    // Cannot fail: the partition is assigned.
+                    let _ = self.reposition(&tp, status);
+                    self.report_if_failed(&tp);
+                }
+                code => {
+                    let error = Error::from_broker_code(code)
+                        .with_partition(&p.tp.topic, p.tp.partition)
+                        .with_broker(broker.to_string())
+                        .with_api("Fetch");
+                    Self::backoff(&self.config, s, now);
+                    if REFRESH_CODES.contains(&code) || error.needs_metadata_refresh() {
+                        self.events
+                            .push_back(FetchEvent::RefreshMetadata { tp: p.tp, error });
+                    } else {
+                        self.errors.push(PartitionError { tp: p.tp, error });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The Fetch to `broker` failed as a whole (disconnect, timeout, undecodable response): its
+    /// partitions back off, and the session's next request is a full fetch.
+    pub fn on_fetch_error(&mut self, broker: BrokerId, error: &Error, now: Instant) {
+        let Some(flight) = self.in_flight.remove(&broker) else {
+            return;
+        };
+        if let Some(session) = self.sessions.get_mut(&broker) {
+            session.on_request_failed();
+        }
+        self.fail_flight(&flight, error, now);
+    }
+
+    fn fail_flight(
+        &mut self,
+        flight: &BTreeMap<TopicPartition, (crate::types::Offset, u64)>,
+        error: &Error,
+        now: Instant,
+    ) {
+        for tp in flight.keys() {
+            let Some(s) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            s.fetch_in_flight = false;
+            Self::backoff(&self.config, s, now);
+            if error.needs_metadata_refresh() {
+                self.events.push_back(FetchEvent::RefreshMetadata {
+                    tp: tp.clone(),
+                    error: error.clone(),
+                });
+            }
+        }
+    }
+
+    /// Hands out up to `max_records` records (`max.poll.records`) across partitions, in the order
+    /// their fetches completed, and the partition errors since the last poll. A partition's
+    /// position moves to after the last record handed out (and past control or aborted batches
+    /// that follow it), never further. A corrupt batch ends that partition's records with an
+    /// error, its position staying at the bad offset; it is fetched again after a backoff.
+    /// Paused partitions keep their buffered records.
+    pub fn poll(&mut self, max_records: usize, now: Instant) -> Polled {
+        let mut out = Polled {
+            records: Vec::new(),
+            errors: std::mem::take(&mut self.errors),
+        };
+        let mut remaining = max_records;
+        let mut kept = VecDeque::with_capacity(self.completed.len());
+        while let Some(mut fetch) = self.completed.pop_front() {
+            let tp = fetch.topic_partition().clone();
+            let state = self.partitions.get_mut(&tp);
+            let Some(s) = state.filter(|s| s.generation == fetch.generation()) else {
+                self.buffered_bytes = self.buffered_bytes.saturating_sub(fetch.size());
+                continue; // stale (eager discards make this rare)
+            };
+            if s.paused || remaining == 0 {
+                kept.push_back(fetch);
+                continue;
+            }
+            while remaining > 0 {
+                match fetch.next_record() {
+                    Ok(Some(record)) => {
+                        out.records.push(record);
+                        remaining -= 1;
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        Self::backoff(&self.config, s, now);
+                        out.errors.push(PartitionError {
+                            tp: tp.clone(),
+                            error,
+                        });
+                        break;
+                    }
+                }
+            }
+            if let FetchStatus::Fetchable(_) = s.status {
+                s.status = FetchStatus::Fetchable(fetch.position());
+            }
+            if fetch.is_done() {
+                s.buffered = false;
+                self.buffered_bytes = self.buffered_bytes.saturating_sub(fetch.size());
+            } else {
+                kept.push_back(fetch);
+            }
+        }
+        self.completed = kept;
+        out
+    }
+
+    /// The next thing the async layer must do, if any.
+    pub fn poll_event(&mut self) -> Option<FetchEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time after `now` at which a partition's backoff ends (plan again then).
+    pub fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        self.partitions
+            .values()
+            .filter_map(|s| s.retry.map(|r| r.not_before))
+            .filter(|t| *t > now)
+            .min()
+    }
+
+    /// Bytes of fetched records not yet handed out.
+    pub fn buffered_bytes(&self) -> usize {
+        self.buffered_bytes
+    }
+
+    /// Whether a Fetch to `broker` is outstanding.
+    pub fn fetch_in_flight(&self, broker: BrokerId) -> bool {
+        self.in_flight.contains_key(&broker)
+    }
+
+    /// Ends every fetch session: `(broker, session_id, epoch = -1)` for each one to close with
+    /// a final Fetch (no partitions needed). Outstanding fetches are forgotten.
+    pub fn close_sessions(&mut self) -> Vec<(BrokerId, i32, i32)> {
+        self.in_flight.clear();
+        for s in self.partitions.values_mut() {
+            s.fetch_in_flight = false;
+        }
+        let mut out: Vec<_> = self
+            .sessions
+            .iter_mut()
+            .filter_map(|(b, s)| s.close().map(|(id, epoch)| (*b, id, epoch)))
+            .collect();
+        out.sort();
+        out
+    }
+}

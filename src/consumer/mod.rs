@@ -1,0 +1,2 @@
+//! The consumer: fetching, positions and committed offsets (the async shell builds on [`fetch`]).
+pub mod fetch;
