@@ -1,8 +1,27 @@
-//! The consumer: fetching, positions and committed offsets, and ordered at-least-once
-//! processing. The async shell builds on the I/O-free [`fetch`] core.
+//! The consumer: fetching with prefetch, explicit positions and committed offsets, and ordered
+//! at-least-once processing. The async shell builds on the I/O-free [`fetch`] core.
+//!
+//! Per assigned partition there are two offsets, never confused:
+//! - the **position** ([`Consumer::position`]): in memory, the next offset `poll` hands out. It
+//!   moves only past records actually handed out, or on a seek.
+//! - the **committed offset** ([`Consumer::committed`]): what the group coordinator holds. It
+//!   moves only on a commit.
+//!
+//! After a processing failure, [`Consumer::seek_to_committed`] puts the position back on the
+//! committed offset so the failed record is handed out again instead of the next one.
+//! [`OrderedProcessor`] packages that loop.
 
+mod client;
 mod config;
+mod coordinator;
+mod driver;
 pub mod fetch;
+mod metrics;
+mod ordered;
 
+pub use client::Consumer;
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
+pub use coordinator::OffsetToCommit;
 pub use fetch::{ConsumerRecord, IsolationLevel, OffsetResetPolicy};
+pub use metrics::ConsumerMetrics;
+pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};

@@ -21,6 +21,9 @@ const CLIENT_CAPS: &[(ApiKey, i16)] = &[
     // address them by name. Raise together with topic-id support.
     (ApiKey::Produce, 12),
     (ApiKey::Fetch, 12),
+    // OffsetCommit v10 and OffsetFetch v10 address topics by id only (KIP-848 era).
+    (ApiKey::OffsetCommit, 9),
+    (ApiKey::OffsetFetch, 9),
 ];
 
 /// The versions of `key` this client can speak: `kafka-protocol`'s range, raised to the KIP-896

@@ -6,6 +6,7 @@
 
 mod admin;
 mod connection;
+mod consumer;
 mod fetch;
 mod metadata;
 mod producer;

@@ -1,0 +1,227 @@
+//! The consumer's background task: plans fetches, offset lookups and committed-offset reads
+//! from the I/O-free [`Fetcher`](super::fetch::Fetcher), runs them, and feeds the answers back.
+//! Fetches run while the application processes the previous records (prefetch, bounded by
+//! `fetch.max.bytes` of buffered data).
+
+use super::client::Inner;
+use super::fetch::{FetchResponseData, ListOffsetsPlan, ListOffsetsResult, FetchEvent};
+use crate::cluster::TopicSelection;
+use crate::connection::Purpose;
+use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
+use crate::{Error, Result};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+pub(super) async fn run(weak: Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        if inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let next = step(&inner);
+        let wake = inner.wake.clone();
+        drop(inner);
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(next)) => {}
+        }
+    }
+}
+
+/// One round of planning; returns when to plan again at the latest.
+fn step(inner: &Arc<Inner>) -> Instant {
+    let now = Instant::now();
+    let md = inner.cluster.metadata();
+    let leader_of = |tp: &TopicPartition| {
+        md.leader(&tp.topic, tp.partition)
+            .map(|(b, e)| (BrokerId(b.node_id), e))
+    };
+    let (fetches, lookups, committed, events, missing, next) = {
+        let mut core = inner.lock();
+        let fetches = core.fetcher.fetch_plan(now, leader_of);
+        let lookups = core.fetcher.list_offsets_plan(now, leader_of);
+        let committed = if inner.coordinator.is_some() {
+            core.fetcher.offset_fetch_plan(now)
+        } else {
+            Vec::new()
+        };
+        let events: Vec<FetchEvent> = std::iter::from_fn(|| core.fetcher.poll_event()).collect();
+        let missing: BTreeSet<String> = core
+            .fetcher
+            .assignment()
+            .filter(|tp| md.leader(&tp.topic, tp.partition).is_none())
+            .map(|tp| tp.topic.clone())
+            .collect();
+        let mut next = now + Duration::from_millis(200);
+        if let Some(t) = core.fetcher.poll_timeout(now) {
+            next = next.min(t);
+        }
+        (fetches, lookups, committed, events, missing, next)
+    };
+    for plan in fetches {
+        spawn_fetch(inner.clone(), plan);
+    }
+    for plan in lookups {
+        spawn_list_offsets(inner.clone(), plan);
+    }
+    if !committed.is_empty() {
+        spawn_offset_fetch(inner.clone(), committed);
+    }
+    let mut refresh: BTreeSet<String> = missing;
+    for FetchEvent::RefreshMetadata { tp, .. } in events {
+        refresh.insert(tp.topic);
+    }
+    if !refresh.is_empty() && !inner.refreshing.swap(true, Ordering::AcqRel) {
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let topics: Vec<String> = refresh.into_iter().collect();
+            let _ = inner
+                .cluster
+                .refresh_after_error(TopicSelection::Topics(topics))
+                .await;
+            inner.refreshing.store(false, Ordering::Release);
+            inner.wake.notify_one();
+        });
+    }
+    if let Some(due) = inner.auto_commit_due(now) {
+        return next.min(due);
+    }
+    next
+}
+
+fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
+    tokio::spawn(async move {
+        let broker = plan.broker;
+        let sent = Instant::now();
+        let result: Result<FetchResponseData> = async {
+            let conn = inner.cluster.connection_to(broker.0, Purpose::Fetch).await?;
+            let version = conn.version_for::<FetchRequest>()?;
+            // The broker may hold a fetch for fetch.max.wait.ms before answering.
+            let timeout = inner.cfg.client.request_timeout + plan.max_wait;
+            let resp = conn.send_version(&plan.to_request(), version, timeout).await?;
+            Ok(FetchResponseData::from_response(resp))
+        }
+        .await;
+        inner
+            .metrics
+            .fetch_latency_ms
+            .record(sent.elapsed().as_secs_f64() * 1000.0);
+        {
+            let mut core = inner.lock();
+            match result {
+                Ok(data) => core.fetcher.on_fetch_response(broker, data, Instant::now()),
+                Err(e) => core.fetcher.on_fetch_error(broker, &e, Instant::now()),
+            }
+        }
+        inner.data.notify_one();
+        inner.wake.notify_one();
+    });
+}
+
+fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
+    tokio::spawn(async move {
+        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
+        for p in &plan.partitions {
+            topics.entry(p.tp.topic.as_str()).or_default().push(
+                ListOffsetsPartition::default()
+                    .with_partition_index(p.tp.partition)
+                    .with_current_leader_epoch(p.current_leader_epoch.get())
+                    .with_timestamp(p.spec.to_wire()),
+            );
+        }
+        let req = ListOffsetsRequest::default()
+            .with_replica_id(kafka_protocol::messages::BrokerId(-1))
+            .with_isolation_level(plan.isolation_level.to_wire())
+            .with_timeout_ms(
+                i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+            )
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(t, ps)| {
+                        ListOffsetsTopic::default()
+                            .with_name(TopicName(StrBytes::from_string(t.to_owned())))
+                            .with_partitions(ps)
+                    })
+                    .collect(),
+            );
+        let result = async {
+            let conn = inner
+                .cluster
+                .connection_to(plan.broker.0, Purpose::Fetch)
+                .await?;
+            conn.send(&req).await
+        }
+        .await;
+        let now = Instant::now();
+        let mut core = inner.lock();
+        match result {
+            Ok(resp) => {
+                let mut answers: BTreeMap<(String, i32), Result<ListOffsetsResult>> =
+                    BTreeMap::new();
+                for t in &resp.topics {
+                    for p in &t.partitions {
+                        let r = if p.error_code == 0 {
+                            Ok(ListOffsetsResult {
+                                offset: Offset(p.offset),
+                                leader_epoch: (p.leader_epoch >= 0)
+                                    .then_some(LeaderEpoch(p.leader_epoch)),
+                            })
+                        } else {
+                            Err(Error::from_broker_code(p.error_code)
+                                .with_partition(t.name.0.as_str(), p.partition_index)
+                                .with_api("ListOffsets"))
+                        };
+                        answers.insert((t.name.0.to_string(), p.partition_index), r);
+                    }
+                }
+                for p in &plan.partitions {
+                    let r = answers
+                        .remove(&(p.tp.topic.clone(), p.tp.partition))
+                        .unwrap_or_else(|| {
+                            Err(Error::malformed("partition missing from ListOffsets response"))
+                        });
+                    core.fetcher.on_list_offsets(&p.tp, p.token, r, now);
+                }
+            }
+            Err(e) => {
+                for p in &plan.partitions {
+                    core.fetcher.on_list_offsets(&p.tp, p.token, Err(e.clone()), now);
+                }
+            }
+        }
+        drop(core);
+        inner.data.notify_one();
+        inner.wake.notify_one();
+    });
+}
+
+fn spawn_offset_fetch(inner: Arc<Inner>, tps: Vec<TopicPartition>) {
+    tokio::spawn(async move {
+        let Some(coordinator) = inner.coordinator.as_ref() else {
+            return;
+        };
+        let result = coordinator.fetch_offsets(&tps).await;
+        let now = Instant::now();
+        {
+            let mut core = inner.lock();
+            match result {
+                Ok(offsets) => {
+                    for (tp, c) in offsets {
+                        core.fetcher.on_committed(&tp, c);
+                    }
+                }
+                Err(e) => core.fetcher.on_offset_fetch_failed(&tps, &e, now),
+            }
+        }
+        inner.data.notify_one();
+        inner.wake.notify_one();
+    });
+}
