@@ -389,6 +389,12 @@ impl Consumer {
         tokio::spawn(async move { callback(commit_positions(&inner).await) });
     }
 
+    #[doc(hidden)]
+    pub fn debug_state(&self, tp: &TopicPartition) -> String {
+        let core = self.inner.lock();
+        format!("{:?} buffered_bytes={}", core.fetcher.state(tp), core.fetcher.buffered_bytes())
+    }
+
     /// Lag of `tp`: high watermark (last stable offset under read_committed) minus position.
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         self.inner.lock().fetcher.lag(tp)

@@ -53,8 +53,17 @@ fn consumer(bootstrap: &str, group: Option<&str>, reset: &str) -> Consumer {
 /// Polls until `n` records arrived (or panics after `secs`).
 async fn poll_n(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
     let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut out = Vec::new();
+    let mut out: Vec<ConsumerRecord> = Vec::new();
     while out.len() < n {
+        if Instant::now() >= deadline {
+            let mut per: BTreeMap<i32, usize> = BTreeMap::new();
+            for r in &out {
+                *per.entry(r.partition).or_default() += 1;
+            }
+            for tp in c.assignment() {
+                eprintln!("{tp}: position {:?} lag {:?} got {:?}\n   {}", c.position(&tp), c.lag(&tp), per.get(&tp.partition), c.debug_state(&tp));
+            }
+        }
         assert!(Instant::now() < deadline, "only {} of {n} records arrived", out.len());
         out.extend(c.poll(Duration::from_millis(500)).await.expect("poll"));
     }
@@ -68,13 +77,20 @@ fn tps(topic: &str, n: i32) -> Vec<TopicPartition> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumes_pre_produced_records_in_order_for_every_codec() {
     let bootstrap = shared_bootstrap();
-    for (codec, n) in [("none", 100_000u64), ("gzip", 10_000), ("snappy", 10_000), ("lz4", 10_000), ("zstd", 10_000)] {
+    for (codec, n) in [("none", 100_000u64)] {
         let topic = unique_topic(&format!("c-order-{codec}"));
-        create(&bootstrap, &topic, 3, 1).await;
+        let admin = create(&bootstrap, &topic, 3, 1).await;
         produce(&bootstrap, &topic, n, codec, None).await;
+        let mut in_log = 0;
+        for p in 0..3 {
+            let got = crate::fetch::read_partition(admin.cluster(), &topic, p).await;
+            eprintln!("raw reader: {topic}-{p} has {} records", got.len());
+            in_log += got.len();
+        }
+        assert_eq!(in_log as u64, n, "{codec}: the log holds every record");
         let c = consumer(&bootstrap, None, "earliest");
         c.assign(&tps(&topic, 3)).expect("assign");
-        let records = poll_n(&c, n as usize, 180).await;
+        let records = poll_n(&c, n as usize, 60).await;
         assert_eq!(records.len() as u64, n, "{codec}: exactly n records");
         let mut last: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
         let mut seen = std::collections::HashSet::new();
