@@ -75,41 +75,42 @@ fn encode(
     batches: &[ProducerBatch<u64>],
     codec: Compression,
 ) {
-    out.clear();
-    let res = (|| {
-        let mut w = ProduceRequestWriter::begin(out, 9, 1, "bench", None, -1, 30_000, 1)?;
-        w.topic(TOPIC, batches.len() as u32)?;
-        for batch in batches {
-            let params = BatchParams {
-                compression: codec,
-                ..BatchParams::default()
-            };
-            w.partition(batch.partition(), |out| {
-                let mut writer = encoder.start(out, params)?;
-                let mut headers: Vec<HeaderRef<'_>> = Vec::new();
-                for r in batch.records() {
-                    headers.clear();
-                    headers.extend(
-                        r.headers
-                            .iter()
-                            .map(|h| (h.key.as_str(), h.value.as_deref())),
-                    );
-                    writer.append_next(
-                        r.timestamp,
-                        r.key.as_deref(),
-                        r.value.as_deref(),
-                        &headers,
-                    )?;
-                }
-                writer.finish()?;
-                Ok(())
-            })?;
-        }
-        w.finish()
-    })();
-    if let Err(e) = res {
+    if let Err(e) = try_encode(out, encoder, batches, codec) {
         panic!("encoding failed: {e}");
     }
+}
+
+fn try_encode(
+    out: &mut BytesMut,
+    encoder: &mut RecordBatchEncoder,
+    batches: &[ProducerBatch<u64>],
+    codec: Compression,
+) -> ferrokafka::Result<()> {
+    out.clear();
+    let mut w = ProduceRequestWriter::begin(out, 9, 1, "bench", None, -1, 30_000, 1)?;
+    w.topic(TOPIC, batches.len() as u32)?;
+    for batch in batches {
+        let params = BatchParams {
+            compression: codec,
+            ..BatchParams::default()
+        };
+        w.partition(batch.partition(), |out| {
+            let mut writer = encoder.start(out, params)?;
+            let mut headers: Vec<HeaderRef<'_>> = Vec::new();
+            for r in batch.records() {
+                headers.clear();
+                headers.extend(
+                    r.headers
+                        .iter()
+                        .map(|h| (h.key.as_str(), h.value.as_deref())),
+                );
+                writer.append_next(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers)?;
+            }
+            writer.finish()?;
+            Ok(())
+        })?;
+    }
+    w.finish()
 }
 
 /// Appends every record, draining and encoding whenever the producer would wake its sender, then

@@ -242,7 +242,7 @@ fn producer_hot_path_allocates_per_batch_not_per_record() {
     }
 
     println!(
-        "{:<5} {:>5} {:>6} {:>8} {:>7} | {:>7} {:>7} {:>9} {:>10} {:>10} {:>12}",
+        "{:<5} {:>5} {:>6} {:>8} {:>7} | {:>7} {:>7} {:>8} {:>9} {:>10} {:>10} {:>10} {:>9}",
         "codec",
         "value",
         "keyed",
@@ -250,27 +250,33 @@ fn producer_hot_path_allocates_per_batch_not_per_record() {
         "recycle",
         "batches",
         "rec/bat",
+        "requests",
         "allocs",
         "alloc/rec",
         "alloc/bat",
-        "bytes/rec"
+        "bytes/rec",
+        "wire/rec"
     );
     let mut failures = Vec::new();
     for case in cases {
         let f = run(case);
+        // Derived Debug ignores width, hence the string.
+        let codec = format!("{:?}", case.codec);
         println!(
-            "{:<5} {:>5} {:>6} {:>8} {:>7} | {:>7} {:>7.1} {:>9} {:>10.4} {:>10.2} {:>12.1}",
-            format!("{:?}", case.codec),
+            "{:<5} {:>5} {:>6} {:>8} {:>7} | {:>7} {:>7.1} {:>8} {:>9} {:>10.4} {:>10.2} {:>10.1} {:>9.1}",
+            codec,
             case.value_size,
             case.keyed,
             case.batch_size,
             case.recycle,
             f.batches,
             f.records as f64 / f.batches as f64,
+            f.requests,
             f.allocations,
             f.per_record(),
             f.per_batch(),
-            f.bytes_per_record()
+            f.bytes_per_record(),
+            f.request_bytes as f64 / f.records as f64
         );
         // Per batch: a handful, whatever the codec: the batch's record vector (sized once by
         // the accumulator), `ready`'s and `drain`'s collections (per request), and LZ4's frame
