@@ -455,8 +455,13 @@ impl<T> Accumulator<T> {
             None => None,
         };
         let new_batch = fit.is_none();
+        // The first record of a batch always goes in, however large (deltas 0).
+        let first_size = || record_size(rec.key.as_ref(), rec.value.as_ref(), &rec.headers, 0, 0);
         if new_batch {
-            let records = inner.recycled.pop().unwrap_or_default();
+            let mut records = inner.recycled.pop().unwrap_or_default();
+            // Sized once for the batch instead of doubling from 4 as it fills (~7 reallocations
+            // and twice the bytes for 16 KiB of 100-byte records).
+            records.reserve_exact(initial_capacity::<T>(batch_size, first_size()));
             let creation_order = inner.next_batch;
             inner.next_batch += 1;
             queue.push_back(ProducerBatch {
@@ -474,10 +479,7 @@ impl<T> Accumulator<T> {
                 memory: None,
             });
         }
-        // The first record of a batch always goes in, however large (deltas 0).
-        let size = fit.unwrap_or_else(|| {
-            record_size(rec.key.as_ref(), rec.value.as_ref(), &rec.headers, 0, 0)
-        });
+        let size = fit.unwrap_or_else(first_size);
         let Some(batch) = queue.back_mut() else {
             // Unreachable: the queue has the batch that fit or the one pushed just above.
             return reject(closed(), ProducerRecord::new(String::new()), rec.completion);
@@ -731,6 +733,16 @@ impl<T> Accumulator<T> {
             inner.recycled.push(records);
         }
     }
+}
+
+/// Record slots to reserve in a new batch: as many records the size of its first as fit in
+/// `batch.size`, but at most `batch.size` bytes of slots, so a batch that stays nearly empty
+/// (linger expired) holds no more than the `batch.size` buffer Java's producer allocates for every
+/// batch; a batch of smaller records still grows past it by doubling.
+fn initial_capacity<T>(batch_size: usize, first_record_size: usize) -> usize {
+    let slot = std::mem::size_of::<BatchRecord<T>>().max(1);
+    let records = batch_size.saturating_sub(RECORD_BATCH_OVERHEAD) / first_record_size.max(1);
+    records.min(batch_size / slot).max(1)
 }
 
 fn reject<T, R>(

@@ -709,3 +709,23 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn new_batch_vector_is_sized_for_the_batch_but_at_most_batch_size_bytes() {
+    let slot = std::mem::size_of::<BatchRecord<u64>>();
+    // 120-byte records: (16384 - 61) / 120 of them fit.
+    assert_eq!(initial_capacity::<u64>(16_384, 120), 136);
+    // Tiny records: capped at batch.size bytes of slots.
+    assert_eq!(initial_capacity::<u64>(16_384, 8), 16_384 / slot);
+    // A record larger than the batch still gets its slot.
+    assert_eq!(initial_capacity::<u64>(16_384, 1 << 20), 1);
+    assert_eq!(initial_capacity::<u64>(0, 0), 1);
+
+    let acc: Accumulator<u64> = Accumulator::new(cfg());
+    let appended = acc.try_append(rec("t", 0, 100), 0, &all(1), Instant::now());
+    assert!(appended.is_ok_and(|a| a.new_batch));
+    let batches = acc.abort_all();
+    let records = batches.into_iter().next().map(ProducerBatch::into_records);
+    let first = record_size(None, Some(&bytes::Bytes::from(vec![0; 100])), &[], 0, 0);
+    assert!(records.is_some_and(|r| r.capacity() == (16_384 - 61) / first));
+}
