@@ -1,0 +1,2 @@
+//! The consumer: classic consumer group membership and its assignors.
+pub mod group;
