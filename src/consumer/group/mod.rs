@@ -12,3 +12,6 @@ pub use assignor::{
     AssignmentStrategy, GroupAssignment, GroupMember, PartitionCounts, RebalanceProtocol,
 };
 pub use config::GroupConfig;
+pub mod membership;
+
+pub use membership::{GroupAction, GroupMembership, MemberState};
