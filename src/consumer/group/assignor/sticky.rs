@@ -51,7 +51,7 @@ pub(super) fn assign(members: &[Member<'_>], counts: &PartitionCounts) -> GroupA
     let mut assigned: Vec<BTreeSet<TopicPartition>> = vec![BTreeSet::new(); members.len()];
     let mut placed: BTreeSet<TopicPartition> = BTreeSet::new();
     for (tp, mut c) in claims {
-        c.sort_by(|a, b| b.0.cmp(&a.0));
+        c.sort_by_key(|claim| std::cmp::Reverse(claim.0));
         let unique = c.len() == 1 || c.get(1).map(|s| s.0) != c.first().map(|f| f.0);
         if let (true, Some(&(_, i))) = (unique, c.first()) {
             assigned[i].insert(tp.clone());

@@ -32,27 +32,27 @@
 //! | `INCONSISTENT_GROUP_PROTOCOL` (23), unknown assignor chosen | `Error`, [`MemberState::Failed`] for good |
 //! | other retriable codes | retry after `retry.backoff.ms` |
 
+mod internals;
+mod state;
 #[cfg(test)]
 mod tests;
 mod types;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bytes::Bytes;
-
+pub use state::{Generation, HeartbeatTimer, MemberState};
 pub use types::{
     GroupAction, GroupRequestKind, HeartbeatRequest, JoinGroupProtocol, JoinGroupRequest,
     JoinGroupResult, JoinedMember, LeaveGroupRequest, SyncGroupRequest, SyncGroupResult,
 };
 
-use super::assignor::{
-    rebalance_protocol, AssignmentStrategy, GroupMember, PartitionCounts, RebalanceProtocol,
-};
-use super::metadata::{Assignment, Subscription, CONSUMER_PROTOCOL_VERSION};
+use super::assignor::{rebalance_protocol, PartitionCounts, RebalanceProtocol};
+use super::metadata::Assignment;
 use super::GroupConfig;
 use crate::types::TopicPartition;
 use crate::{Error, Result};
+use internals::{inconsistent, is_coordinator_error};
 
 const PROTOCOL_TYPE: &str = "consumer";
 const MEMBER_ID_REQUIRED: i16 = 79;
@@ -64,104 +64,6 @@ const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 const NOT_COORDINATOR: i16 = 16;
 const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
-
-/// A generation of the group as this member knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Generation {
-    /// The generation id.
-    pub generation_id: i32,
-    /// This member's id in it.
-    pub member_id: String,
-    /// The assignor the coordinator chose.
-    pub protocol_name: String,
-    /// Whether this member leads (computes the assignment).
-    pub leader: bool,
-}
-
-/// Heartbeat bookkeeping of a stable member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeartbeatTimer {
-    /// When the next heartbeat is due.
-    pub next_at: Instant,
-    /// Whether a heartbeat awaits its response.
-    pub in_flight: bool,
-    /// The last successful heartbeat (or when the session window last restarted).
-    pub last_ok: Instant,
-}
-
-/// Where the member is in the group protocol.
-///
-/// ```text
-///            subscribe / on_poll after poll timeout or Failed(retry_on_poll)
-///  Unjoined ─────────────────────────────────────┐
-///     ▲                                          ▼
-///     │ max.poll.interval          ┌──────► Joining ◄───────────────────────────┐ 79/25/22/27, coordinator errors,
-///     │ (LeaveGroup if dynamic)    │           │ JoinGroup ok                   │ request_rejoin, cooperative
-///     │                            │   leader  ├──────────► AwaitingMetadata    │ revocation follow-up
-///     │                            │           │ follower        │ counts       │
-///     │                            │           ▼                 ▼              │
-///     │                            │      AwaitingSync ◄─────────┘              │
-///     │                            │           │ SyncGroup ok                   │
-///     │                            │           ▼                                │
-///     └────────────────────────────┴────── Stable{generation} ──────────────────┘
-///                                              │ close (LeaveGroup if dynamic)
-///  any ── 82 ──► Fenced (final)                ▼
-///  any ── 30/23/fatal ──► Failed           Leaving ──► Closed
-/// ```
-#[derive(Debug, Clone)]
-pub enum MemberState {
-    /// Not in the group: no subscription yet, or left after `max.poll.interval.ms` (then
-    /// `rejoin_on_poll` is set and the next [`GroupMembership::on_poll`] rejoins).
-    Unjoined {
-        /// Rejoin on the next poll.
-        rejoin_on_poll: bool,
-    },
-    /// Joining: a JoinGroup goes out once the coordinator is known and `send_at` has passed.
-    Joining {
-        /// The member id so far (empty on a first join or after `UNKNOWN_MEMBER_ID`).
-        member_id: String,
-        /// Not before this instant (backoff).
-        send_at: Instant,
-        /// Whether the JoinGroup awaits its response.
-        in_flight: bool,
-        /// Why (sent in JoinGroup v8+).
-        reason: String,
-    },
-    /// Leader: joined; waiting for the partition counts of the members' topics.
-    AwaitingMetadata {
-        /// The new generation.
-        generation: Generation,
-        /// The assignor to run.
-        strategy: AssignmentStrategy,
-        /// All members with their decoded subscriptions.
-        members: Vec<GroupMember>,
-    },
-    /// SyncGroup sent; waiting for this member's assignment.
-    AwaitingSync {
-        /// The new generation.
-        generation: Generation,
-    },
-    /// In the group with an assignment; heartbeating.
-    Stable {
-        /// The current generation.
-        generation: Generation,
-        /// Heartbeat timers.
-        heartbeat: HeartbeatTimer,
-    },
-    /// Closing: LeaveGroup sent, waiting for its response.
-    Leaving,
-    /// Closed; nothing more happens.
-    Closed,
-    /// Another instance with the same `group.instance.id` took over (final).
-    Fenced(Error),
-    /// Stopped by an error; when `retry_on_poll`, the next `on_poll` starts over.
-    Failed {
-        /// The error (also emitted as [`GroupAction::Error`]).
-        error: Error,
-        /// Whether the next poll rejoins.
-        retry_on_poll: bool,
-    },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coordinator {
@@ -620,7 +522,7 @@ impl GroupMembership {
         let member_id = self.member_id().to_string();
         match error_code {
             REBALANCE_IN_PROGRESS => self.request_rejoin(now, "commit: rebalance in progress"),
-            UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID => {
+            UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID
                 if !matches!(
                     self.state,
                     MemberState::Unjoined { .. }
@@ -628,9 +530,9 @@ impl GroupMembership {
                         | MemberState::Closed
                         | MemberState::Fenced(_)
                         | MemberState::Failed { .. }
-                ) {
-                    self.common_error(now, error_code, member_id, "OffsetCommit");
-                }
+                ) =>
+            {
+                self.common_error(now, error_code, member_id, "OffsetCommit")
             }
             c if is_coordinator_error(c) => self.coordinator_unknown(now),
             _ => {}
@@ -638,341 +540,4 @@ impl GroupMembership {
         self.drive(now);
         error
     }
-
-    // ---- internals -------------------------------------------------------------------------
-
-    /// Codes shared by JoinGroup, SyncGroup, Heartbeat and OffsetCommit.
-    fn common_error(&mut self, now: Instant, code: i16, member_id: String, api: &'static str) {
-        let error = Error::from_broker_code(code).with_api(api);
-        match code {
-            UNKNOWN_MEMBER_ID => self.lose_and_rejoin(now, String::new(), "unknown member id"),
-            ILLEGAL_GENERATION => self.lose_and_rejoin(now, member_id, "illegal generation"),
-            FENCED_INSTANCE_ID => {
-                self.lose_all();
-                self.actions.push_back(GroupAction::Error(error.clone()));
-                self.state = MemberState::Fenced(error);
-            }
-            c if is_coordinator_error(c) => {
-                self.coordinator_unknown(now);
-                if !matches!(self.state, MemberState::Stable { .. }) {
-                    self.rejoin_with(member_id, "coordinator moved", now);
-                }
-            }
-            INCONSISTENT_GROUP_PROTOCOL => self.fail(error, false),
-            _ if error.is_retriable() => {
-                let at = now + self.config.retry_backoff;
-                self.rejoin_with(member_id, "retriable error", at);
-            }
-            _ => {
-                let retry = !error.is_fatal();
-                self.fail(error, retry);
-            }
-        }
-    }
-
-    fn joined(&mut self, resp: JoinGroupResult) {
-        let strategy = resp
-            .protocol_name
-            .as_deref()
-            .and_then(AssignmentStrategy::from_name)
-            .filter(|s| self.config.partition_assignment_strategy.contains(s));
-        let type_ok = resp
-            .protocol_type
-            .as_deref()
-            .is_none_or(|t| t == PROTOCOL_TYPE);
-        let Some(strategy) = strategy.filter(|_| type_ok) else {
-            let detail = format!("coordinator chose {:?}", resp.protocol_name);
-            self.fail(inconsistent(&detail), false);
-            return;
-        };
-        let generation = Generation {
-            generation_id: resp.generation_id,
-            leader: !resp.member_id.is_empty() && resp.leader == resp.member_id,
-            member_id: resp.member_id,
-            protocol_name: strategy.name().to_string(),
-        };
-        if !generation.leader {
-            self.push_sync(&generation, Vec::new());
-            self.state = MemberState::AwaitingSync { generation };
-            return;
-        }
-        let members: Vec<GroupMember> = resp
-            .members
-            .into_iter()
-            .map(|m| {
-                // Metadata from another client: a member whose bytes do not decode subscribes to
-                // nothing (it gets an empty assignment) instead of failing the whole group.
-                let subscription = Subscription::decode(&m.metadata).unwrap_or_else(|e| {
-                    tracing::warn!(member = %m.member_id, error = %e, "undecodable subscription");
-                    Subscription::default()
-                });
-                GroupMember {
-                    member_id: m.member_id,
-                    group_instance_id: m.group_instance_id,
-                    subscription,
-                }
-            })
-            .collect();
-        let topics: BTreeSet<String> = members
-            .iter()
-            .flat_map(|m| m.subscription.topics.iter().cloned())
-            .collect();
-        self.actions.push_back(GroupAction::DescribeTopics {
-            topics: topics.into_iter().collect(),
-        });
-        self.state = MemberState::AwaitingMetadata {
-            generation,
-            strategy,
-            members,
-        };
-    }
-
-    fn apply_assignment(
-        &mut self,
-        now: Instant,
-        generation: Generation,
-        partitions: Vec<TopicPartition>,
-    ) {
-        let new: BTreeSet<TopicPartition> = partitions.into_iter().collect();
-        let revoked: Vec<TopicPartition> = self.owned.difference(&new).cloned().collect();
-        let added: Vec<TopicPartition> = new.difference(&self.owned).cloned().collect();
-        if !revoked.is_empty() {
-            self.actions
-                .push_back(GroupAction::Revoked(revoked.clone()));
-        }
-        self.actions.push_back(GroupAction::Assigned(added));
-        let unsubscribed = new.iter().any(|tp| !self.subscription.contains(&tp.topic));
-        self.owned = new;
-        self.owned_generation = generation.generation_id;
-        self.state = MemberState::Stable {
-            heartbeat: HeartbeatTimer {
-                next_at: now + self.config.heartbeat_interval,
-                in_flight: false,
-                last_ok: now,
-            },
-            generation,
-        };
-        if !revoked.is_empty() && self.protocol == RebalanceProtocol::Cooperative {
-            // KIP-429: revoked partitions reach their new owner in a follow-up rebalance.
-            self.rejoin_requested = None;
-            self.begin_join(now, "revoked partitions must move");
-        } else if let Some(reason) = self.rejoin_requested.take() {
-            self.begin_join(now, &reason);
-        } else if unsubscribed {
-            self.begin_join(now, "assignment has unsubscribed topics");
-        }
-    }
-
-    /// Starts a rebalance from the current state, keeping the member id. Eager: `Revoked` first.
-    fn begin_join(&mut self, now: Instant, reason: &str) {
-        if self.protocol == RebalanceProtocol::Eager && !self.owned.is_empty() {
-            let revoked = std::mem::take(&mut self.owned);
-            self.actions
-                .push_back(GroupAction::Revoked(revoked.into_iter().collect()));
-            self.owned_generation = -1;
-        }
-        let member_id = self.member_id().to_string();
-        self.rejoin_with(member_id, reason, now);
-    }
-
-    fn rejoin_with(&mut self, member_id: String, reason: &str, send_at: Instant) {
-        self.state = MemberState::Joining {
-            member_id,
-            send_at,
-            in_flight: false,
-            reason: reason.to_string(),
-        };
-    }
-
-    fn lose_all(&mut self) {
-        if !self.owned.is_empty() {
-            let lost = std::mem::take(&mut self.owned);
-            self.actions
-                .push_back(GroupAction::Lost(lost.into_iter().collect()));
-        }
-        self.owned_generation = -1;
-    }
-
-    fn lose_and_rejoin(&mut self, now: Instant, member_id: String, reason: &str) {
-        self.lose_all();
-        self.rejoin_with(member_id, reason, now);
-    }
-
-    fn fail(&mut self, error: Error, retry_on_poll: bool) {
-        self.lose_all();
-        self.actions.push_back(GroupAction::Error(error.clone()));
-        self.state = MemberState::Failed {
-            error,
-            retry_on_poll,
-        };
-    }
-
-    fn coordinator_unknown(&mut self, now: Instant) {
-        self.coordinator = Coordinator::Unknown {
-            lookup_at: now + self.config.retry_backoff,
-        };
-    }
-
-    fn needs_coordinator(&self) -> bool {
-        matches!(
-            self.state,
-            MemberState::Joining { .. }
-                | MemberState::AwaitingMetadata { .. }
-                | MemberState::AwaitingSync { .. }
-                | MemberState::Stable { .. }
-        )
-    }
-
-    fn push_sync(&mut self, generation: &Generation, assignments: Vec<(String, Bytes)>) {
-        self.actions
-            .push_back(GroupAction::SendSyncGroup(SyncGroupRequest {
-                group_id: self.config.group_id.clone(),
-                generation_id: generation.generation_id,
-                member_id: generation.member_id.clone(),
-                group_instance_id: self.config.group_instance_id.clone(),
-                protocol_type: PROTOCOL_TYPE,
-                protocol_name: generation.protocol_name.clone(),
-                assignments,
-            }));
-    }
-
-    fn push_leave(&mut self, member_id: String, reason: &str) {
-        self.actions
-            .push_back(GroupAction::SendLeaveGroup(LeaveGroupRequest {
-                group_id: self.config.group_id.clone(),
-                member_id,
-                group_instance_id: self.config.group_instance_id.clone(),
-                reason: reason.to_string(),
-            }));
-    }
-
-    fn join_request(&self, member_id: &str, reason: &str) -> Result<JoinGroupRequest> {
-        let owned: Vec<TopicPartition> = match self.protocol {
-            RebalanceProtocol::Cooperative => self.owned.iter().cloned().collect(),
-            RebalanceProtocol::Eager => Vec::new(),
-        };
-        let subscription = Subscription {
-            topics: self.subscription.iter().cloned().collect(),
-            user_data: None,
-            generation_id: if owned.is_empty() {
-                -1
-            } else {
-                self.owned_generation
-            },
-            owned_partitions: owned,
-            rack_id: self.config.client_rack.clone(),
-        };
-        let metadata = subscription.encode(CONSUMER_PROTOCOL_VERSION)?;
-        Ok(JoinGroupRequest {
-            group_id: self.config.group_id.clone(),
-            member_id: member_id.to_string(),
-            group_instance_id: self.config.group_instance_id.clone(),
-            session_timeout_ms: millis_i32(self.config.session_timeout),
-            rebalance_timeout_ms: millis_i32(self.config.max_poll_interval),
-            protocol_type: PROTOCOL_TYPE,
-            protocols: self
-                .config
-                .partition_assignment_strategy
-                .iter()
-                .map(|s| JoinGroupProtocol {
-                    name: s.name(),
-                    metadata: metadata.clone(),
-                })
-                .collect(),
-            reason: reason.to_string(),
-        })
-    }
-
-    /// Emits whatever is due at `now`.
-    fn drive(&mut self, now: Instant) {
-        if let Coordinator::Unknown { lookup_at } = self.coordinator {
-            if self.needs_coordinator() && now >= lookup_at {
-                self.coordinator = Coordinator::Looking;
-                self.actions.push_back(GroupAction::FindCoordinator {
-                    key: self.config.group_id.clone(),
-                });
-            }
-        }
-        let known = self.coordinator().is_some();
-        match &self.state {
-            MemberState::Joining {
-                member_id,
-                send_at,
-                in_flight: false,
-                reason,
-            } if known && now >= *send_at => match self.join_request(member_id, reason) {
-                Ok(req) => {
-                    self.actions.push_back(GroupAction::SendJoinGroup(req));
-                    if let MemberState::Joining { in_flight, .. } = &mut self.state {
-                        *in_flight = true;
-                    }
-                }
-                Err(e) => self.fail(e, false),
-            },
-            MemberState::Stable { .. } => self.drive_stable(now),
-            _ => {}
-        }
-    }
-
-    fn drive_stable(&mut self, now: Instant) {
-        let known = self.coordinator().is_some();
-        let session = self.config.session_timeout;
-        let interval = self.config.heartbeat_interval;
-        let poll_expired = now >= self.last_poll + self.config.max_poll_interval;
-        let MemberState::Stable {
-            generation,
-            heartbeat,
-        } = &mut self.state
-        else {
-            return;
-        };
-        if poll_expired {
-            // Leave first (network), then tell the listener: the application is not polling, so
-            // the LeaveGroup must not wait for it.
-            let member_id = generation.member_id.clone();
-            if !self.config.is_static() && known {
-                self.push_leave(member_id, "consumer poll timeout has expired");
-            }
-            self.lose_all();
-            self.state = MemberState::Unjoined {
-                rejoin_on_poll: true,
-            };
-            return;
-        }
-        if known && now >= heartbeat.last_ok + session {
-            tracing::info!(
-                "no successful heartbeat within session.timeout.ms; finding the coordinator"
-            );
-            heartbeat.in_flight = false;
-            self.coordinator_unknown(now);
-            return;
-        }
-        if known && !heartbeat.in_flight && now >= heartbeat.next_at {
-            heartbeat.in_flight = true;
-            heartbeat.next_at = now + interval;
-            let req = HeartbeatRequest {
-                group_id: self.config.group_id.clone(),
-                generation_id: generation.generation_id,
-                member_id: generation.member_id.clone(),
-                group_instance_id: self.config.group_instance_id.clone(),
-            };
-            self.actions.push_back(GroupAction::SendHeartbeat(req));
-        }
-    }
-}
-
-fn is_coordinator_error(code: i16) -> bool {
-    matches!(
-        code,
-        NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS
-    )
-}
-
-fn inconsistent(detail: &str) -> Error {
-    Error::from_broker_code(INCONSISTENT_GROUP_PROTOCOL).with_detail(detail.to_string())
-}
-
-/// Milliseconds as an int32; `GroupConfig::validate` keeps the durations in range.
-fn millis_i32(d: Duration) -> i32 {
-    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
+use crate::consumer::group::assignor::AssignmentStrategy;
 use crate::consumer::group::metadata::{Assignment, Subscription};
 
 const RANGE_COOP: &[AssignmentStrategy] = &[
