@@ -5,7 +5,7 @@
 //! Encoding uses the `kafka-protocol` types. Decoding does **not**: these bytes come from other
 //! clients (every member's subscription reaches the leader), and `kafka-protocol` pre-allocates
 //! arrays by the count read from the wire, which can abort the process (see the engineering notes,
-//! "Known pitfalls"). [`Reader`] bounds every count by the bytes that remain.
+//! "Known pitfalls"). A small reader here bounds every count by the bytes that remain.
 //!
 //! Versions above 3 are read as version 3: later versions only append fields, which is how Java's
 //! `ConsumerProtocol` stays forward compatible.

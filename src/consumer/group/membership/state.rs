@@ -51,7 +51,7 @@ pub struct HeartbeatTimer {
 #[derive(Debug, Clone)]
 pub enum MemberState {
     /// Not in the group: no subscription yet, or left after `max.poll.interval.ms` (then
-    /// `rejoin_on_poll` is set and the next [`GroupMembership::on_poll`] rejoins).
+    /// `rejoin_on_poll` is set and the next [`GroupMembership::on_poll`](super::GroupMembership::on_poll) rejoins).
     Unjoined {
         /// Rejoin on the next poll.
         rejoin_on_poll: bool,
@@ -96,7 +96,7 @@ pub enum MemberState {
     Fenced(Error),
     /// Stopped by an error; when `retry_on_poll`, the next `on_poll` starts over.
     Failed {
-        /// The error (also emitted as [`GroupAction::Error`]).
+        /// The error (also emitted as [`GroupAction::Error`](super::GroupAction::Error)).
         error: Error,
         /// Whether the next poll rejoins.
         retry_on_poll: bool,
