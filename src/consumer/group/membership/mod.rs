@@ -33,6 +33,8 @@
 //! | other retriable codes | retry after `retry.backoff.ms` |
 
 mod internals;
+#[cfg(test)]
+mod simulation;
 mod state;
 #[cfg(test)]
 mod tests;
