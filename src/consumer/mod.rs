@@ -16,6 +16,7 @@ mod config;
 mod coordinator;
 mod driver;
 pub mod fetch;
+pub mod group;
 mod metrics;
 mod ordered;
 

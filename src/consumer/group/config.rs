@@ -1,0 +1,198 @@
+//! Settings of group membership, with the Java consumer's property names and defaults.
+
+use std::time::Duration;
+
+use super::assignor::AssignmentStrategy;
+use crate::{Error, Result};
+
+/// Settings of the membership state machine (the group part of the consumer's configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// `group.id` (required, non-empty): members with the same id share the partitions.
+    pub group_id: String,
+    /// `group.instance.id` (default none). Set it to make the member *static* (KIP-345): the
+    /// coordinator keeps its assignment across restarts within `session.timeout.ms`, and it sends
+    /// no LeaveGroup on close or after `max.poll.interval.ms`.
+    pub group_instance_id: Option<String>,
+    /// `session.timeout.ms` (default 45 s): the coordinator removes a member it has not heard a
+    /// heartbeat from for this long. The member itself treats the coordinator as lost after the
+    /// same time without a successful heartbeat.
+    pub session_timeout: Duration,
+    /// `heartbeat.interval.ms` (default 3 s): time between heartbeats; must be below
+    /// `session.timeout.ms` (Java recommends at most a third of it).
+    pub heartbeat_interval: Duration,
+    /// `max.poll.interval.ms` (default 300 s): if the application does not poll for this long the
+    /// member leaves the group and rejoins on its next poll. Also sent as the JoinGroup
+    /// rebalance timeout.
+    pub max_poll_interval: Duration,
+    /// `partition.assignment.strategy` (default `range, cooperative-sticky`, Java 4.x), in order
+    /// of preference. The group uses the cooperative protocol only when every strategy listed
+    /// supports it (only `cooperative-sticky` does), exactly like Java.
+    pub partition_assignment_strategy: Vec<AssignmentStrategy>,
+    /// `retry.backoff.ms` (default 100 ms): wait before re-finding the coordinator or retrying a
+    /// JoinGroup after a retriable error.
+    pub retry_backoff: Duration,
+    /// `client.rack` (default none): sent in the subscription (v3) for rack-aware assignors.
+    pub client_rack: Option<String>,
+}
+
+impl GroupConfig {
+    /// Defaults for `group_id`.
+    pub fn new(group_id: impl Into<String>) -> GroupConfig {
+        GroupConfig {
+            group_id: group_id.into(),
+            group_instance_id: None,
+            session_timeout: Duration::from_millis(45_000),
+            heartbeat_interval: Duration::from_millis(3_000),
+            max_poll_interval: Duration::from_millis(300_000),
+            partition_assignment_strategy: vec![
+                AssignmentStrategy::Range,
+                AssignmentStrategy::CooperativeSticky,
+            ],
+            retry_backoff: Duration::from_millis(100),
+            client_rack: None,
+        }
+    }
+
+    /// Sets one property by its Java name. Returns `Ok(false)` for a name this struct does not
+    /// hold (so a caller can offer it to other config sections), an error for a bad value.
+    pub fn try_set(&mut self, key: &str, value: &str) -> Result<bool> {
+        let ms = |v: &str| -> Result<Duration> {
+            v.trim()
+                .parse::<u64>()
+                .map(Duration::from_millis)
+                .map_err(|_| Error::config(key, v, "must be a non-negative integer (milliseconds)"))
+        };
+        match key {
+            "group.id" => self.group_id = value.to_string(),
+            "group.instance.id" => {
+                self.group_instance_id = (!value.is_empty()).then(|| value.to_string())
+            }
+            "session.timeout.ms" => self.session_timeout = ms(value)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval = ms(value)?,
+            "max.poll.interval.ms" => self.max_poll_interval = ms(value)?,
+            "retry.backoff.ms" => self.retry_backoff = ms(value)?,
+            "client.rack" => self.client_rack = (!value.is_empty()).then(|| value.to_string()),
+            "partition.assignment.strategy" => {
+                let mut list = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let s = AssignmentStrategy::from_config_name(name).ok_or_else(|| {
+                        Error::config(key, value, format!("unknown assignor {name:?}"))
+                    })?;
+                    list.push(s);
+                }
+                self.partition_assignment_strategy = list;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Checks the settings and their interactions (Java rejects the same combinations).
+    pub fn validate(&self) -> Result<()> {
+        if self.group_id.is_empty() {
+            return Err(Error::config(
+                "group.id",
+                "",
+                "must not be empty for group membership",
+            ));
+        }
+        if self.group_instance_id.as_deref() == Some("") {
+            return Err(Error::config("group.instance.id", "", "must not be empty"));
+        }
+        if self.partition_assignment_strategy.is_empty() {
+            return Err(Error::config(
+                "partition.assignment.strategy",
+                "",
+                "must name at least one assignor",
+            ));
+        }
+        if self.heartbeat_interval.is_zero() || self.heartbeat_interval >= self.session_timeout {
+            return Err(Error::config(
+                "heartbeat.interval.ms",
+                self.heartbeat_interval.as_millis().to_string(),
+                "must be positive and below session.timeout.ms",
+            ));
+        }
+        for (key, d) in [
+            ("session.timeout.ms", self.session_timeout),
+            ("max.poll.interval.ms", self.max_poll_interval),
+        ] {
+            if d.as_millis() > i32::MAX as u128 || d.is_zero() {
+                return Err(Error::config(
+                    key,
+                    d.as_millis().to_string(),
+                    "must be between 1 and 2147483647 ms (sent as an int32)",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the member is static (`group.instance.id` set).
+    pub fn is_static(&self) -> bool {
+        self.group_instance_id.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_defaults() {
+        let c = GroupConfig::new("g");
+        assert_eq!(c.session_timeout, Duration::from_millis(45_000));
+        assert_eq!(c.heartbeat_interval, Duration::from_millis(3_000));
+        assert_eq!(c.max_poll_interval, Duration::from_millis(300_000));
+        assert_eq!(c.retry_backoff, Duration::from_millis(100));
+        assert_eq!(
+            c.partition_assignment_strategy,
+            vec![
+                AssignmentStrategy::Range,
+                AssignmentStrategy::CooperativeSticky
+            ]
+        );
+        assert!(c.validate().is_ok());
+        assert!(!c.is_static());
+    }
+
+    #[test]
+    fn properties_by_java_name() {
+        let mut c = GroupConfig::new("g");
+        assert!(c.try_set("group.instance.id", "i-1").unwrap());
+        assert!(c.try_set("session.timeout.ms", "10000").unwrap());
+        assert!(c
+            .try_set(
+                "partition.assignment.strategy",
+                "org.apache.kafka.clients.consumer.CooperativeStickyAssignor, roundrobin"
+            )
+            .unwrap());
+        assert!(!c.try_set("fetch.min.bytes", "1").unwrap());
+        assert_eq!(c.group_instance_id.as_deref(), Some("i-1"));
+        assert_eq!(c.session_timeout, Duration::from_secs(10));
+        assert_eq!(
+            c.partition_assignment_strategy,
+            vec![
+                AssignmentStrategy::CooperativeSticky,
+                AssignmentStrategy::RoundRobin
+            ]
+        );
+        assert!(c
+            .try_set("partition.assignment.strategy", "sticky-ish")
+            .is_err());
+        assert!(c.try_set("heartbeat.interval.ms", "x").is_err());
+    }
+
+    #[test]
+    fn validation() {
+        let mut c = GroupConfig::new("");
+        assert!(c.validate().is_err());
+        c.group_id = "g".into();
+        c.heartbeat_interval = c.session_timeout;
+        assert!(c.validate().is_err());
+        c.heartbeat_interval = Duration::from_secs(1);
+        c.partition_assignment_strategy.clear();
+        assert!(c.validate().is_err());
+    }
+}
