@@ -38,7 +38,9 @@
 use bytes::Bytes;
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
+use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::types::TopicPartition;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,7 +49,8 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: perf produce [--bootstrap H:P] [--topic T] [--partitions N] \
 [--replication-factor R] [--messages M] [--size BYTES] [--acks 0|1|all] [--idempotence true|false] \
 [--compression none|gzip|snappy|lz4|zstd] [--linger-ms L] [--batch-size B] [--rate MSGS_PER_S] \
-[--window N] [--producer-prop key=value]...\n       perf consume";
+[--window N] [--producer-prop key=value]...\n       perf consume [--bootstrap H:P] [--topic T] [--messages M] [--size BYTES] [--group G] \
+[--partitions N] [--compression C]   (without --topic: creates and pre-fills a topic, untimed)";
 
 /// `TOPIC_ALREADY_EXISTS`: a given `--topic` may exist already.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -56,10 +59,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("produce") => {}
-        Some("consume") => {
-            println!("consume: not implemented yet (the consumer is in progress)");
-            return ExitCode::from(2);
-        }
+        Some("consume") => return consume_main(args.get(1..).unwrap_or_default()),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -601,4 +601,184 @@ mod tests {
         assert!((p50 - 5000.0).abs() / 5000.0 < 0.04, "{p50}");
         assert!((p99 - 9900.0).abs() / 9900.0 < 0.04, "{p99}");
     }
+}
+
+/// Options of `perf consume`.
+#[derive(Debug, Clone, PartialEq)]
+struct ConsumeOpts {
+    bootstrap: Option<String>,
+    topic: Option<String>,
+    messages: u64,
+    size: usize,
+    group: Option<String>,
+    partitions: i32,
+    compression: String,
+}
+
+impl ConsumeOpts {
+    fn parse(args: &[String]) -> Result<ConsumeOpts, String> {
+        let mut o = ConsumeOpts {
+            bootstrap: None,
+            topic: None,
+            messages: 1_000_000,
+            size: 100,
+            group: None,
+            partitions: 3,
+            compression: "none".into(),
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            let num = |v: &str| {
+                v.parse::<u64>()
+                    .map_err(|_| format!("{flag}: not a number: {v}"))
+            };
+            match flag.as_str() {
+                "--bootstrap" => o.bootstrap = Some(value.clone()),
+                "--topic" => o.topic = Some(value.clone()),
+                "--messages" => o.messages = num(value)?,
+                "--size" => o.size = num(value)? as usize,
+                "--group" => o.group = Some(value.clone()),
+                "--partitions" => o.partitions = num(value)? as i32,
+                "--compression" => o.compression = value.clone(),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn consume_main(args: &[String]) -> ExitCode {
+    let opts = match ConsumeOpts::parse(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("perf: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("perf: cannot start the tokio runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(consume(opts)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("perf: FAILED: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
+    let _broker;
+    let bootstrap = match &opts.bootstrap {
+        Some(b) => b.clone(),
+        None => {
+            _broker = ferrokafka_testcontainers::Kafka::shared()?;
+            _broker.bootstrap()
+        }
+    };
+    let admin = AdminClient::new(
+        ClientConfig::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()?,
+    );
+    let topic = match &opts.topic {
+        Some(t) => t.clone(),
+        None => {
+            // Pre-fill a fresh topic (not timed).
+            let t = ferrokafka_testcontainers::unique_topic("perf-consume");
+            admin
+                .create_topic(NewTopic::new(&t, opts.partitions, 1))
+                .await?;
+            admin
+                .wait_for_topic(&t, opts.partitions as usize, Duration::from_secs(60))
+                .await?;
+            let producer = Producer::new(ProducerConfig::from_properties([
+                ("bootstrap.servers", bootstrap.as_str()),
+                ("compression.type", opts.compression.as_str()),
+                ("linger.ms", "10"),
+                ("batch.size", "65536"),
+            ])?)?;
+            let payload = bytes::Bytes::from(vec![b'x'; opts.size]);
+            let mut pending = std::collections::VecDeque::new();
+            for _ in 0..opts.messages {
+                pending.push_back(
+                    producer
+                        .send(ProducerRecord::new(&t).value(payload.clone()))
+                        .await?,
+                );
+                if pending.len() > 50_000 {
+                    if let Some(f) = pending.pop_front() {
+                        f.await?;
+                    }
+                }
+            }
+            for f in pending {
+                f.await?;
+            }
+            producer.close(Duration::from_secs(30)).await?;
+            println!(
+                "pre-filled {t} with {} x {} B records",
+                opts.messages, opts.size
+            );
+            t
+        }
+    };
+    let md = admin
+        .wait_for_topic(&topic, 1, Duration::from_secs(60))
+        .await?;
+    let tps: Vec<TopicPartition> = md
+        .partitions
+        .iter()
+        .map(|p| TopicPartition::new(&topic, p.partition))
+        .collect();
+    let mut props = vec![
+        ("bootstrap.servers".to_owned(), bootstrap.clone()),
+        ("auto.offset.reset".to_owned(), "earliest".to_owned()),
+        ("enable.auto.commit".to_owned(), "false".to_owned()),
+    ];
+    if let Some(g) = &opts.group {
+        props.push(("group.id".to_owned(), g.clone()));
+    }
+    let consumer = Consumer::new(ConsumerConfig::from_properties(props)?)?;
+    let ticks = clock_ticks_per_second();
+    let cpu0 = cpu_ticks().unwrap_or(0);
+    let t0 = Instant::now();
+    consumer.assign(&tps)?;
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut last_report = Instant::now();
+    while n < opts.messages {
+        for r in consumer.poll(Duration::from_millis(500)).await? {
+            n += 1;
+            bytes += r.value.as_ref().map_or(0, |v| v.len()) as u64;
+        }
+        if last_report.elapsed() >= Duration::from_secs(1) {
+            println!("{n} records consumed");
+            last_report = Instant::now();
+        }
+        if t0.elapsed() > Duration::from_secs(600) {
+            return Err(format!("only {n} of {} records in 600 s", opts.messages).into());
+        }
+    }
+    if opts.group.is_some() {
+        consumer.commit_positions().await?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_ticks().unwrap_or(cpu0).saturating_sub(cpu0) as f64 / ticks as f64;
+    consumer.close().await?;
+    println!(
+        "consume: {n} msgs, {:.0} msg/s, {:.2} MB/s, cpu {:.2} s, {:.2} us/msg",
+        n as f64 / secs,
+        bytes as f64 / secs / (1024.0 * 1024.0),
+        cpu,
+        cpu * 1e6 / n.max(1) as f64
+    );
+    Ok(())
 }

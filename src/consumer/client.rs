@@ -70,7 +70,11 @@ async fn commit_positions(inner: &Arc<Inner>) -> Result<()> {
             .filter_map(|tp| {
                 let p = core.fetcher.position(tp)?;
                 // Skip partitions whose committed offset already equals the position.
-                if core.fetcher.committed(tp).is_some_and(|c| c.offset == p.offset) {
+                if core
+                    .fetcher
+                    .committed(tp)
+                    .is_some_and(|c| c.offset == p.offset)
+                {
                     return None;
                 }
                 Some((
@@ -98,7 +102,9 @@ async fn commit_offsets(
         Error::new(ErrorKind::InvalidArgument).with_detail("committing offsets needs a group.id")
     })?;
     let started = Instant::now();
-    let result = coordinator.commit(&offsets, &CommitIdentity::default()).await;
+    let result = coordinator
+        .commit(&offsets, &CommitIdentity::default())
+        .await;
     inner
         .metrics
         .commit_latency_ms
@@ -216,7 +222,8 @@ impl Consumer {
     /// # Cancel safety
     /// Cancel safe: records are taken from the buffer only when this returns.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
-        self.poll_up_to(self.inner.cfg.max_poll_records, timeout).await
+        self.poll_up_to(self.inner.cfg.max_poll_records, timeout)
+            .await
     }
 
     async fn poll_up_to(&self, max: usize, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
@@ -226,7 +233,8 @@ impl Consumer {
             {
                 let mut core = self.inner.lock();
                 let polled = core.fetcher.poll(max, Instant::now());
-                core.errors.extend(polled.errors.into_iter().map(|e| e.error));
+                core.errors
+                    .extend(polled.errors.into_iter().map(|e| e.error));
                 if !polled.records.is_empty() {
                     drop(core);
                     self.record_metrics(&polled.records);
@@ -248,10 +256,13 @@ impl Consumer {
     fn record_metrics(&self, records: &[ConsumerRecord]) {
         let bytes: usize = records
             .iter()
-            .map(|r| r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len()))
+            .map(|r| {
+                r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())
+            })
             .sum();
         let m = &self.inner.metrics;
-        m.records_consumed.record_n(records.len() as u64, records.len() as f64);
+        m.records_consumed
+            .record_n(records.len() as u64, records.len() as f64);
         m.bytes_consumed.record_n(1, bytes as f64);
     }
 
@@ -284,7 +295,10 @@ impl Consumer {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn committed(&self, tps: &[TopicPartition]) -> Result<Vec<(TopicPartition, Option<Offset>)>> {
+    pub async fn committed(
+        &self,
+        tps: &[TopicPartition],
+    ) -> Result<Vec<(TopicPartition, Option<Offset>)>> {
         let coordinator = self.inner.coordinator.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument).with_detail("committed offsets need a group.id")
         })?;
@@ -325,7 +339,10 @@ impl Consumer {
     /// Moves to the first record with a timestamp at or after `timestamp_ms` (ListOffsets), or
     /// to the end if there is none.
     pub fn seek_to_timestamp(&self, tp: &TopicPartition, timestamp_ms: i64) -> Result<()> {
-        self.inner.lock().fetcher.seek_to_timestamp(tp, timestamp_ms)?;
+        self.inner
+            .lock()
+            .fetcher
+            .seek_to_timestamp(tp, timestamp_ms)?;
         self.inner.wake.notify_one();
         Ok(())
     }
@@ -392,7 +409,11 @@ impl Consumer {
     #[doc(hidden)]
     pub fn debug_state(&self, tp: &TopicPartition) -> String {
         let core = self.inner.lock();
-        format!("{:?} buffered_bytes={}", core.fetcher.state(tp), core.fetcher.buffered_bytes())
+        format!(
+            "{:?} buffered_bytes={}",
+            core.fetcher.state(tp),
+            core.fetcher.buffered_bytes()
+        )
     }
 
     /// Lag of `tp`: high watermark (last stable offset under read_committed) minus position.

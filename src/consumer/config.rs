@@ -250,7 +250,13 @@ impl ConsumerConfigBuilder {
                     "earliest" => OffsetResetPolicy::Earliest,
                     "latest" => OffsetResetPolicy::Latest,
                     "none" => OffsetResetPolicy::None,
-                    _ => return Err(Error::config(key, value, "expected earliest, latest or none")),
+                    _ => {
+                        return Err(Error::config(
+                            key,
+                            value,
+                            "expected earliest, latest or none",
+                        ))
+                    }
                 }
             }
             "check.crcs" => {
@@ -314,7 +320,11 @@ impl ConsumerConfigBuilder {
             }
         }
         if self.strategies.is_empty() {
-            return Err(Error::config("partition.assignment.strategy", "", "needs an assignor"));
+            return Err(Error::config(
+                "partition.assignment.strategy",
+                "",
+                "needs an assignor",
+            ));
         }
         if self.fetch.fetch_max_bytes <= 0 || self.fetch.max_partition_fetch_bytes <= 0 {
             return Err(Error::config(

@@ -101,7 +101,11 @@ impl Coordinator {
                 n
             }
         };
-        match self.cluster.connection_to(node, Purpose::Coordination).await {
+        match self
+            .cluster
+            .connection_to(node, Purpose::Coordination)
+            .await
+        {
             Ok(c) => Ok(c),
             Err(e) => {
                 self.forget();
@@ -156,7 +160,10 @@ impl Coordinator {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     if coordinator_moved(e.broker_code())
-                        || matches!(e.kind(), ErrorKind::Disconnected { .. } | ErrorKind::Connect)
+                        || matches!(
+                            e.kind(),
+                            ErrorKind::Disconnected { .. } | ErrorKind::Connect
+                        )
                     {
                         self.forget();
                     }
@@ -166,9 +173,9 @@ impl Coordinator {
                         return Err(e);
                     }
                     if Instant::now() + wait >= deadline {
-                        return Err(Error::new(ErrorKind::Timeout)
-                            .with_api(api)
-                            .with_detail(format!("default.api.timeout.ms passed; last error: {e}")));
+                        return Err(Error::new(ErrorKind::Timeout).with_api(api).with_detail(
+                            format!("default.api.timeout.ms passed; last error: {e}"),
+                        ));
                     }
                     tokio::time::sleep(wait).await;
                 }
@@ -254,20 +261,21 @@ async fn offset_fetch(
     }
     let resp = conn.send(&req).await?;
     let mut out = Vec::new();
-    let mut push = |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: Option<&StrBytes>| {
-        if code != 0 {
-            return Err(Error::from_broker_code(code)
-                .with_partition(topic, p)
-                .with_api("OffsetFetch"));
-        }
-        let committed = (offset >= 0).then(|| CommittedOffset {
-            offset: Offset(offset),
-            leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
-            metadata: meta.map(|m| m.to_string()),
-        });
-        out.push((TopicPartition::new(topic, p), committed));
-        Ok(())
-    };
+    let mut push =
+        |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: Option<&StrBytes>| {
+            if code != 0 {
+                return Err(Error::from_broker_code(code)
+                    .with_partition(topic, p)
+                    .with_api("OffsetFetch"));
+            }
+            let committed = (offset >= 0).then(|| CommittedOffset {
+                offset: Offset(offset),
+                leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
+                metadata: meta.map(|m| m.to_string()),
+            });
+            out.push((TopicPartition::new(topic, p), committed));
+            Ok(())
+        };
     if version >= 8 {
         let g = resp
             .groups
@@ -328,7 +336,12 @@ async fn offset_commit(
         .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
         .with_generation_id_or_member_epoch(identity.generation)
         .with_member_id(StrBytes::from_string(identity.member_id.clone()))
-        .with_group_instance_id(identity.group_instance_id.clone().map(StrBytes::from_string))
+        .with_group_instance_id(
+            identity
+                .group_instance_id
+                .clone()
+                .map(StrBytes::from_string),
+        )
         .with_retention_time_ms(-1)
         .with_topics(
             topics

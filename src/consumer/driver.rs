@@ -4,7 +4,7 @@
 //! `fetch.max.bytes` of buffered data).
 
 use super::client::Inner;
-use super::fetch::{FetchResponseData, ListOffsetsPlan, ListOffsetsResult, FetchEvent};
+use super::fetch::{FetchEvent, FetchResponseData, ListOffsetsPlan, ListOffsetsResult};
 use crate::cluster::TopicSelection;
 use crate::connection::Purpose;
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
@@ -101,11 +101,16 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
         let broker = plan.broker;
         let sent = Instant::now();
         let result: Result<FetchResponseData> = async {
-            let conn = inner.cluster.connection_to(broker.0, Purpose::Fetch).await?;
+            let conn = inner
+                .cluster
+                .connection_to(broker.0, Purpose::Fetch)
+                .await?;
             let version = conn.version_for::<FetchRequest>()?;
             // The broker may hold a fetch for fetch.max.wait.ms before answering.
             let timeout = inner.cfg.client.request_timeout + plan.max_wait;
-            let resp = conn.send_version(&plan.to_request(), version, timeout).await?;
+            let resp = conn
+                .send_version(&plan.to_request(), version, timeout)
+                .await?;
             Ok(FetchResponseData::from_response(resp))
         }
         .await;
@@ -186,14 +191,17 @@ fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
                     let r = answers
                         .remove(&(p.tp.topic.clone(), p.tp.partition))
                         .unwrap_or_else(|| {
-                            Err(Error::malformed("partition missing from ListOffsets response"))
+                            Err(Error::malformed(
+                                "partition missing from ListOffsets response",
+                            ))
                         });
                     core.fetcher.on_list_offsets(&p.tp, p.token, r, now);
                 }
             }
             Err(e) => {
                 for p in &plan.partitions {
-                    core.fetcher.on_list_offsets(&p.tp, p.token, Err(e.clone()), now);
+                    core.fetcher
+                        .on_list_offsets(&p.tp, p.token, Err(e.clone()), now);
                 }
             }
         }

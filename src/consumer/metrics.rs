@@ -33,7 +33,10 @@ impl ConsumerMetrics {
     pub(crate) fn snapshot(r: &Recorder, lag_max: Option<i64>) -> Self {
         let mut v = BTreeMap::new();
         v.insert("records-consumed-rate", r.records_consumed.rate());
-        v.insert("records-consumed-total", r.records_consumed.total_count() as f64);
+        v.insert(
+            "records-consumed-total",
+            r.records_consumed.total_count() as f64,
+        );
         v.insert("bytes-consumed-rate", r.bytes_consumed.value_rate());
         v.insert("bytes-consumed-total", r.bytes_consumed.total_sum());
         v.insert("fetch-latency-avg", r.fetch_latency_ms.avg());

@@ -123,7 +123,11 @@ impl OrderedProcessor {
     pub fn new(consumer: Consumer, policy: FailurePolicy) -> Result<OrderedProcessor, Error> {
         let cfg = consumer.config();
         if cfg.group_id.is_none() {
-            return Err(Error::config("group.id", "", "ordered processing commits offsets: set a group.id"));
+            return Err(Error::config(
+                "group.id",
+                "",
+                "ordered processing commits offsets: set a group.id",
+            ));
         }
         if cfg.enable_auto_commit {
             return Err(Error::config(
@@ -182,7 +186,10 @@ impl OrderedProcessor {
     ///
     /// # Cancel safety
     /// Cancelling may leave processed records uncommitted; they are delivered again.
-    pub async fn poll_and_process<F, Fut, E>(&mut self, handler: &mut F) -> Result<usize, ProcessingError<E>>
+    pub async fn poll_and_process<F, Fut, E>(
+        &mut self,
+        handler: &mut F,
+    ) -> Result<usize, ProcessingError<E>>
     where
         F: FnMut(ConsumerRecord) -> Fut,
         Fut: Future<Output = Result<(), E>>,
@@ -286,7 +293,10 @@ impl OrderedProcessor {
         Ok(completed)
     }
 
-    async fn commit<E>(&self, done: &BTreeMap<TopicPartition, Offset>) -> Result<(), ProcessingError<E>> {
+    async fn commit<E>(
+        &self,
+        done: &BTreeMap<TopicPartition, Offset>,
+    ) -> Result<(), ProcessingError<E>> {
         if done.is_empty() {
             return Ok(());
         }
@@ -299,7 +309,12 @@ impl OrderedProcessor {
     }
 }
 
-async fn dead_letter(producer: &Producer, topic: &str, record: &ConsumerRecord, error: &str) -> Result<(), Error> {
+async fn dead_letter(
+    producer: &Producer,
+    topic: &str,
+    record: &ConsumerRecord,
+    error: &str,
+) -> Result<(), Error> {
     let mut out = ProducerRecord::new(topic)
         .header("x-original-topic", record.topic.to_string())
         .header("x-original-partition", record.partition.to_string())

@@ -13,7 +13,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Produces `n` numbered records (values carry their sequence number) and waits for them all.
-pub async fn produce(bootstrap: &str, topic: &str, n: u64, compression: &str, partition: Option<i32>) {
+pub async fn produce(
+    bootstrap: &str,
+    topic: &str,
+    n: u64,
+    compression: &str,
+    partition: Option<i32>,
+) {
     let producer = Producer::new(
         ProducerConfig::from_properties([
             ("bootstrap.servers", bootstrap),
@@ -34,7 +40,10 @@ pub async fn produce(bootstrap: &str, topic: &str, n: u64, compression: &str, pa
     for f in pending {
         f.await.expect("delivered");
     }
-    producer.close(Duration::from_secs(10)).await.expect("close");
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
 }
 
 fn consumer(bootstrap: &str, group: Option<&str>, reset: &str) -> Consumer {
@@ -61,10 +70,20 @@ async fn poll_n(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
                 *per.entry(r.partition).or_default() += 1;
             }
             for tp in c.assignment() {
-                eprintln!("{tp}: position {:?} lag {:?} got {:?}\n   {}", c.position(&tp), c.lag(&tp), per.get(&tp.partition), c.debug_state(&tp));
+                eprintln!(
+                    "{tp}: position {:?} lag {:?} got {:?}\n   {}",
+                    c.position(&tp),
+                    c.lag(&tp),
+                    per.get(&tp.partition),
+                    c.debug_state(&tp)
+                );
             }
         }
-        assert!(Instant::now() < deadline, "only {} of {n} records arrived", out.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records arrived",
+            out.len()
+        );
         out.extend(c.poll(Duration::from_millis(500)).await.expect("poll"));
     }
     out
@@ -77,7 +96,13 @@ fn tps(topic: &str, n: i32) -> Vec<TopicPartition> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumes_pre_produced_records_in_order_for_every_codec() {
     let bootstrap = shared_bootstrap();
-    for (codec, n) in [("none", 100_000u64)] {
+    for (codec, n) in [
+        ("none", 100_000u64),
+        ("gzip", 10_000),
+        ("snappy", 10_000),
+        ("lz4", 10_000),
+        ("zstd", 10_000),
+    ] {
         let topic = unique_topic(&format!("c-order-{codec}"));
         let admin = create(&bootstrap, &topic, 3, 1).await;
         produce(&bootstrap, &topic, n, codec, None).await;
@@ -90,12 +115,13 @@ async fn consumes_pre_produced_records_in_order_for_every_codec() {
         assert_eq!(in_log as u64, n, "{codec}: the log holds every record");
         let c = consumer(&bootstrap, None, "earliest");
         c.assign(&tps(&topic, 3)).expect("assign");
-        let records = poll_n(&c, n as usize, 60).await;
+        let records = poll_n(&c, n as usize, 120).await;
         assert_eq!(records.len() as u64, n, "{codec}: exactly n records");
         let mut last: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
         let mut seen = std::collections::HashSet::new();
         for r in &records {
-            let s = u64::from_be_bytes(r.value.as_ref().expect("value")[..8].try_into().expect("8"));
+            let s =
+                u64::from_be_bytes(r.value.as_ref().expect("value")[..8].try_into().expect("8"));
             assert!(seen.insert(s), "{codec}: duplicate {s}");
             if let Some((off, prev)) = last.get(&r.partition) {
                 assert_eq!(r.offset.0, off + 1, "{codec}: offsets contiguous");
@@ -104,7 +130,10 @@ async fn consumes_pre_produced_records_in_order_for_every_codec() {
             last.insert(r.partition, (r.offset.0, s));
         }
         for (p, (off, _)) in &last {
-            assert_eq!(c.position(&TopicPartition::new(&topic, *p)), Some(Offset(off + 1)));
+            assert_eq!(
+                c.position(&TopicPartition::new(&topic, *p)),
+                Some(Offset(off + 1))
+            );
             assert_eq!(c.lag(&TopicPartition::new(&topic, *p)), Some(0));
         }
         let m = c.metrics();
@@ -133,7 +162,11 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
     let mut events: Vec<String> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while processed.len() < N as usize {
-        assert!(Instant::now() < deadline, "processed only {}", processed.len());
+        assert!(
+            Instant::now() < deadline,
+            "processed only {}",
+            processed.len()
+        );
         let mut handler = |r: ConsumerRecord| {
             let s = u64::from_be_bytes(r.value.as_ref().expect("v")[..8].try_into().expect("8"));
             let fail = s == K && failures_of_k < 3;
@@ -152,16 +185,38 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
                 }
             }
         };
-        processor.poll_and_process(&mut handler).await.expect("round");
+        processor
+            .poll_and_process(&mut handler)
+            .await
+            .expect("round");
     }
-    assert_eq!(processed, (0..N).collect::<Vec<_>>(), "exactly 0..N, in order");
+    assert_eq!(
+        processed,
+        (0..N).collect::<Vec<_>>(),
+        "exactly 0..N, in order"
+    );
     assert_eq!(failures_of_k, 3);
     // Nothing after K was processed before K succeeded.
-    let first_fail = events.iter().position(|e| e == &format!("fail {K}")).expect("failed");
-    let k_ok = events.iter().position(|e| e == &format!("ok {K}")).expect("succeeded");
-    assert!(events[first_fail..k_ok].iter().all(|e| e.starts_with("fail")), "{:?}", &events[first_fail..=k_ok]);
+    let first_fail = events
+        .iter()
+        .position(|e| e == &format!("fail {K}"))
+        .expect("failed");
+    let k_ok = events
+        .iter()
+        .position(|e| e == &format!("ok {K}"))
+        .expect("succeeded");
+    assert!(
+        events[first_fail..k_ok]
+            .iter()
+            .all(|e| e.starts_with("fail")),
+        "{:?}",
+        &events[first_fail..=k_ok]
+    );
     let tp = TopicPartition::new(&topic, 0);
-    assert_eq!(c.committed(&[tp.clone()]).await.expect("committed")[0].1, Some(Offset(N as i64)));
+    assert_eq!(
+        c.committed(&[tp.clone()]).await.expect("committed")[0].1,
+        Some(Offset(N as i64))
+    );
     c.close().await.expect("close");
 
     // A restarted consumer of the group processes nothing below the committed offset again.
@@ -188,7 +243,13 @@ async fn stop_policy_returns_the_error_and_commits_what_succeeded() {
         .with_backoff(Duration::from_millis(20), Duration::from_millis(50));
     let mut handler = |r: ConsumerRecord| {
         let bad = r.offset.0 == 7;
-        async move { if bad { Err("poison") } else { Ok(()) } }
+        async move {
+            if bad {
+                Err("poison")
+            } else {
+                Ok(())
+            }
+        }
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     let err = loop {
@@ -199,14 +260,19 @@ async fn stop_policy_returns_the_error_and_commits_what_succeeded() {
         }
     };
     match err {
-        ProcessingError::Handler { record, attempts, .. } => {
+        ProcessingError::Handler {
+            record, attempts, ..
+        } => {
             assert_eq!(record.offset, Offset(7));
             assert_eq!(attempts, 2);
         }
         other => panic!("{other}"),
     }
     let tp = TopicPartition::new(&topic, 0);
-    assert_eq!(c.committed(&[tp]).await.expect("committed")[0].1, Some(Offset(7)));
+    assert_eq!(
+        c.committed(&[tp]).await.expect("committed")[0].1,
+        Some(Offset(7))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -231,14 +297,22 @@ async fn dropped_without_commit_redelivers_and_commit_then_close_does_not() {
         c.recv().await.expect("recv");
     }
     assert_eq!(c.position(&tp), Some(Offset(70)), "position moved");
-    assert_eq!(c.committed(&[tp.clone()]).await.expect("c")[0].1, Some(Offset(40)), "committed did not");
+    assert_eq!(
+        c.committed(&[tp.clone()]).await.expect("c")[0].1,
+        Some(Offset(40)),
+        "committed did not"
+    );
     drop(c);
 
     // A new consumer of the group resumes at the committed offset: 30 records redelivered.
     let c = consumer(&bootstrap, Some(&group), "earliest");
     c.assign(&[tp.clone()]).expect("assign");
     let first = c.recv().await.expect("recv");
-    assert_eq!(first.offset, Offset(40), "redelivery from the committed offset");
+    assert_eq!(
+        first.offset,
+        Offset(40),
+        "redelivery from the committed offset"
+    );
     let mut n = 1;
     while n < 60 {
         c.recv().await.expect("recv");
@@ -273,13 +347,27 @@ async fn offset_reset_policies_seeks_and_pause() {
     for i in 0..50i64 {
         fs.push(
             producer
-                .send(ProducerRecord::new(&topic).partition(0).value(i.to_string()).timestamp(t0 + i * 1000))
+                .send(
+                    ProducerRecord::new(&topic)
+                        .partition(0)
+                        .value(i.to_string())
+                        .timestamp(t0 + i * 1000),
+                )
                 .await
                 .expect("send"),
         );
     }
     for i in 0..10 {
-        fs.push(producer.send(ProducerRecord::new(&topic).partition(1).value(i.to_string())).await.expect("send"));
+        fs.push(
+            producer
+                .send(
+                    ProducerRecord::new(&topic)
+                        .partition(1)
+                        .value(i.to_string()),
+                )
+                .await
+                .expect("send"),
+        );
     }
     for f in fs {
         f.await.expect("delivered");
@@ -300,7 +388,11 @@ async fn offset_reset_policies_seeks_and_pause() {
     c.seek_to_beginning(&[p0.clone()]).expect("seek");
     assert_eq!(c.recv().await.expect("recv").offset, Offset(0));
     c.seek_to_end(&[p0.clone()]).expect("seek");
-    assert!(c.poll(Duration::from_millis(1500)).await.expect("poll").is_empty());
+    assert!(c
+        .poll(Duration::from_millis(1500))
+        .await
+        .expect("poll")
+        .is_empty());
     assert_eq!(c.position(&p0), Some(Offset(50)));
 
     // latest: nothing old, only what is produced afterwards.
@@ -312,16 +404,27 @@ async fn offset_reset_policies_seeks_and_pause() {
         c.poll(Duration::from_millis(100)).await.expect("poll");
     }
     assert_eq!(c.position(&p1), Some(Offset(10)));
-    producer.send(ProducerRecord::new(&topic).partition(1).value("new")).await.expect("send").await.expect("ok");
+    producer
+        .send(ProducerRecord::new(&topic).partition(1).value("new"))
+        .await
+        .expect("send")
+        .await
+        .expect("ok");
     let r = c.recv().await.expect("recv");
-    assert_eq!((r.offset, r.value.as_deref()), (Offset(10), Some(&b"new"[..])));
+    assert_eq!(
+        (r.offset, r.value.as_deref()),
+        (Offset(10), Some(&b"new"[..]))
+    );
 
     // none: an error naming the partition, no records.
     let c = consumer(&bootstrap, Some(&unique_topic("g-n")), "none");
     c.assign(&[p0.clone()]).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(30);
     let err = loop {
-        assert!(Instant::now() < deadline, "no error for auto.offset.reset=none");
+        assert!(
+            Instant::now() < deadline,
+            "no error for auto.offset.reset=none"
+        );
         match c.poll(Duration::from_millis(500)).await {
             Ok(r) => assert!(r.is_empty()),
             Err(e) => break e,
@@ -336,7 +439,11 @@ async fn offset_reset_policies_seeks_and_pause() {
     c.pause(&[p0.clone()]);
     let got = poll_n(&c, 11, 60).await;
     assert!(got.iter().all(|r| r.partition == 1));
-    assert!(c.poll(Duration::from_millis(1000)).await.expect("poll").is_empty());
+    assert!(c
+        .poll(Duration::from_millis(1000))
+        .await
+        .expect("poll")
+        .is_empty());
     c.resume(&[p0.clone()]);
     let got = poll_n(&c, 50, 60).await;
     assert!(got.iter().all(|r| r.partition == 0));
