@@ -74,7 +74,8 @@ pub(crate) struct Coordinator {
 
 /// Codes after which the coordinator must be looked up again.
 fn coordinator_moved(code: Option<i16>) -> bool {
-    matches!(code, Some(14 | 15 | 16))
+    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
+    matches!(code, Some(14..=16))
 }
 
 impl Coordinator {

@@ -214,7 +214,10 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
     );
     let tp = TopicPartition::new(&topic, 0);
     assert_eq!(
-        c.committed(&[tp.clone()]).await.expect("committed")[0].1,
+        c.committed(std::slice::from_ref(&tp))
+            .await
+            .expect("committed")[0]
+            .1,
         Some(Offset(N as i64))
     );
     c.close().await.expect("close");
@@ -222,7 +225,7 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
     // A restarted consumer of the group processes nothing below the committed offset again.
     produce(&bootstrap, &topic, 1, "none", Some(0)).await; // one new record (seq 0 again, offset N)
     let c2 = consumer(&bootstrap, Some(&group), "earliest");
-    c2.assign(&[tp.clone()]).expect("assign");
+    c2.assign(std::slice::from_ref(&tp)).expect("assign");
     let again = poll_n(&c2, 1, 60).await;
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].offset, Offset(N as i64), "only the new record");
@@ -286,7 +289,7 @@ async fn dropped_without_commit_redelivers_and_commit_then_close_does_not() {
 
     // Process 40 and commit, then 30 more without committing, then vanish.
     let c = consumer(&bootstrap, Some(&group), "earliest");
-    c.assign(&[tp.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&tp)).expect("assign");
     let mut got = Vec::new();
     while got.len() < 40 {
         got.push(c.recv().await.expect("recv"));
@@ -298,7 +301,7 @@ async fn dropped_without_commit_redelivers_and_commit_then_close_does_not() {
     }
     assert_eq!(c.position(&tp), Some(Offset(70)), "position moved");
     assert_eq!(
-        c.committed(&[tp.clone()]).await.expect("c")[0].1,
+        c.committed(std::slice::from_ref(&tp)).await.expect("c")[0].1,
         Some(Offset(40)),
         "committed did not"
     );
@@ -306,7 +309,7 @@ async fn dropped_without_commit_redelivers_and_commit_then_close_does_not() {
 
     // A new consumer of the group resumes at the committed offset: 30 records redelivered.
     let c = consumer(&bootstrap, Some(&group), "earliest");
-    c.assign(&[tp.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&tp)).expect("assign");
     let first = c.recv().await.expect("recv");
     assert_eq!(
         first.offset,
@@ -323,7 +326,7 @@ async fn dropped_without_commit_redelivers_and_commit_then_close_does_not() {
 
     // Committed and closed: nothing is redelivered.
     let c = consumer(&bootstrap, Some(&group), "earliest");
-    c.assign(&[tp.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&tp)).expect("assign");
     let more = c.poll(Duration::from_secs(3)).await.expect("poll");
     assert!(more.is_empty(), "redelivered {} records", more.len());
     assert_eq!(c.position(&tp), Some(Offset(100)));
@@ -377,7 +380,7 @@ async fn offset_reset_policies_seeks_and_pause() {
 
     // earliest: from offset 0.
     let c = consumer(&bootstrap, Some(&unique_topic("g-e")), "earliest");
-    c.assign(&[p0.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&p0)).expect("assign");
     assert_eq!(c.recv().await.expect("recv").offset, Offset(0));
     // seek_to_timestamp: the first record at or after t0 + 20 s is offset 20.
     c.seek_to_timestamp(&p0, t0 + 20_000).expect("seek");
@@ -385,9 +388,10 @@ async fn offset_reset_policies_seeks_and_pause() {
     // seek / seek_to_end / seek_to_beginning.
     c.seek(&p0, Offset(45)).expect("seek");
     assert_eq!(c.recv().await.expect("recv").offset, Offset(45));
-    c.seek_to_beginning(&[p0.clone()]).expect("seek");
+    c.seek_to_beginning(std::slice::from_ref(&p0))
+        .expect("seek");
     assert_eq!(c.recv().await.expect("recv").offset, Offset(0));
-    c.seek_to_end(&[p0.clone()]).expect("seek");
+    c.seek_to_end(std::slice::from_ref(&p0)).expect("seek");
     assert!(c
         .poll(Duration::from_millis(1500))
         .await
@@ -397,7 +401,7 @@ async fn offset_reset_policies_seeks_and_pause() {
 
     // latest: nothing old, only what is produced afterwards.
     let c = consumer(&bootstrap, Some(&unique_topic("g-l")), "latest");
-    c.assign(&[p1.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&p1)).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(30);
     while c.position(&p1).is_none() {
         assert!(Instant::now() < deadline, "no position");
@@ -418,7 +422,7 @@ async fn offset_reset_policies_seeks_and_pause() {
 
     // none: an error naming the partition, no records.
     let c = consumer(&bootstrap, Some(&unique_topic("g-n")), "none");
-    c.assign(&[p0.clone()]).expect("assign");
+    c.assign(std::slice::from_ref(&p0)).expect("assign");
     let deadline = Instant::now() + Duration::from_secs(30);
     let err = loop {
         assert!(
@@ -436,7 +440,7 @@ async fn offset_reset_policies_seeks_and_pause() {
     // pause / resume: a paused partition hands out nothing, others continue.
     let c = consumer(&bootstrap, None, "earliest");
     c.assign(&[p0.clone(), p1.clone()]).expect("assign");
-    c.pause(&[p0.clone()]);
+    c.pause(std::slice::from_ref(&p0));
     let got = poll_n(&c, 11, 60).await;
     assert!(got.iter().all(|r| r.partition == 1));
     assert!(c
@@ -444,7 +448,7 @@ async fn offset_reset_policies_seeks_and_pause() {
         .await
         .expect("poll")
         .is_empty());
-    c.resume(&[p0.clone()]);
+    c.resume(std::slice::from_ref(&p0));
     let got = poll_n(&c, 50, 60).await;
     assert!(got.iter().all(|r| r.partition == 0));
     assert_eq!(got[0].offset, Offset(0));
