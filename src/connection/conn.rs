@@ -288,17 +288,10 @@ impl BrokerConnection {
         timeout: Duration,
         expect_response: bool,
     ) -> Result<Option<R::Response>> {
-        let frame = self
-            .submit_frame(R::NAME, frame, correlation_id, timeout, expect_response)
-            .await?;
-        if !expect_response {
-            return Ok(None);
-        }
-        let body = split_response_header(frame, R::Response::header_version(version))
-            .map_err(|e| e.with_api(R::NAME).with_broker(self.broker_label()))?;
-        guard::decode_response::<R::Response>(R::KEY as i16, version, body)
-            .map(Some)
-            .map_err(|e| e.with_api(R::NAME).with_broker(self.broker_label()))
+        self.enqueue_encoded::<R>(frame, correlation_id, version, timeout, expect_response)
+            .await?
+            .wait()
+            .await
     }
 
     async fn submit_frame(
@@ -309,6 +302,20 @@ impl BrokerConnection {
         timeout: Duration,
         expect_response: bool,
     ) -> Result<Bytes> {
+        let rx = self
+            .enqueue_frame(api, frame, correlation_id, timeout, expect_response)
+            .await?;
+        self.await_frame(api, rx).await
+    }
+
+    async fn enqueue_frame(
+        &self,
+        api: &'static str,
+        frame: Bytes,
+        correlation_id: i32,
+        timeout: Duration,
+        expect_response: bool,
+    ) -> Result<oneshot::Receiver<Result<Bytes>>> {
         let (reply, rx) = oneshot::channel();
         let cmd = Command {
             correlation_id,
@@ -321,6 +328,14 @@ impl BrokerConnection {
         if self.shared.tx.send(cmd).await.is_err() {
             return Err(self.disconnected(false, api));
         }
+        Ok(rx)
+    }
+
+    async fn await_frame(
+        &self,
+        api: &'static str,
+        rx: oneshot::Receiver<Result<Bytes>>,
+    ) -> Result<Bytes> {
         match rx.await {
             Ok(r) => r,
             // The task ended without answering: it failed before writing the request.
@@ -328,10 +343,72 @@ impl BrokerConnection {
         }
     }
 
+    /// Queues a request the caller encoded itself and returns a handle to its response.
+    /// Requests queued one after the other by one task are written to the socket in that order
+    /// (unlike requests sent from separate tasks, which race for the queue): the idempotent
+    /// producer relies on this to keep a partition's batches in sequence order.
+    ///
+    /// # Cancel safety
+    /// Cancel safe while waiting for room in the queue (nothing was queued); once this returns,
+    /// the request will be written even if the handle is dropped.
+    pub async fn enqueue_encoded<R: ApiRequest>(
+        &self,
+        frame: Bytes,
+        correlation_id: i32,
+        version: i16,
+        timeout: Duration,
+        expect_response: bool,
+    ) -> Result<PendingResponse<R>> {
+        let rx = self
+            .enqueue_frame(R::NAME, frame, correlation_id, timeout, expect_response)
+            .await?;
+        Ok(PendingResponse {
+            conn: self.clone(),
+            rx,
+            version,
+            expect_response,
+            _request: std::marker::PhantomData,
+        })
+    }
+
     fn disconnected(&self, sent: bool, api: &'static str) -> Error {
         Error::new(ErrorKind::Disconnected { sent })
             .with_api(api)
             .with_broker(self.broker_label())
+    }
+}
+
+/// The response to a request queued with [`BrokerConnection::enqueue_encoded`].
+pub struct PendingResponse<R: ApiRequest> {
+    conn: BrokerConnection,
+    rx: oneshot::Receiver<Result<Bytes>>,
+    version: i16,
+    expect_response: bool,
+    _request: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: ApiRequest> std::fmt::Debug for PendingResponse<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingResponse").field("api", &R::NAME).finish()
+    }
+}
+
+impl<R: ApiRequest> PendingResponse<R> {
+    /// Waits for the response and decodes it; `Ok(None)` for a request that gets none (written).
+    ///
+    /// # Cancel safety
+    /// Cancel safe; the response is then discarded.
+    pub async fn wait(self) -> Result<Option<R::Response>> {
+        let frame = self.conn.await_frame(R::NAME, self.rx).await?;
+        if !self.expect_response {
+            return Ok(None);
+        }
+        let label = self.conn.broker_label();
+        let body = split_response_header(frame, R::Response::header_version(self.version))
+            .map_err(|e| e.with_api(R::NAME).with_broker(label.clone()))?;
+        guard::decode_response::<R::Response>(R::KEY as i16, self.version, body)
+            .map(Some)
+            .map_err(|e| e.with_api(R::NAME).with_broker(label))
     }
 }
 

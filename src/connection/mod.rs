@@ -12,7 +12,7 @@ mod pool;
 mod transport;
 
 pub use backoff::Backoff;
-pub use conn::{BrokerConnection, ConnectionConfig};
+pub use conn::{BrokerConnection, ConnectionConfig, PendingResponse};
 pub use pool::{ConnectionPool, Purpose, DEFAULT_MAX_IN_FLIGHT};
 pub use transport::{Io, Transport};
 

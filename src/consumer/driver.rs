@@ -96,9 +96,35 @@ fn step(inner: &Arc<Inner>) -> Instant {
     next
 }
 
+/// Reports a fetch as failed if its task ends without reporting (a panic, or the runtime shutting
+/// down), so the broker's in-flight slot is never left taken.
+struct FetchGuard {
+    inner: Arc<Inner>,
+    broker: BrokerId,
+    done: bool,
+}
+
+impl Drop for FetchGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            let e = Error::new(crate::ErrorKind::Disconnected { sent: true })
+                .with_detail("fetch task ended without a result");
+            self.inner
+                .lock()
+                .fetcher
+                .on_fetch_error(self.broker, &e, Instant::now());
+        }
+    }
+}
+
 fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
     tokio::spawn(async move {
         let broker = plan.broker;
+        let mut guard = FetchGuard {
+            inner: inner.clone(),
+            broker,
+            done: false,
+        };
         let sent = Instant::now();
         let result: Result<FetchResponseData> = async {
             let conn = inner
@@ -120,6 +146,7 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
             .record(sent.elapsed().as_secs_f64() * 1000.0);
         {
             let mut core = inner.lock();
+            guard.done = true;
             match result {
                 Ok(data) => core.fetcher.on_fetch_response(broker, data, Instant::now()),
                 Err(e) => core.fetcher.on_fetch_error(broker, &e, Instant::now()),

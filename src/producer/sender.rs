@@ -97,6 +97,7 @@ impl Sender {
                 retry_backoff: cfg.client.retry_backoff,
                 retry_backoff_max: cfg.client.retry_backoff_max,
                 retries: u32::try_from(cfg.retries).unwrap_or(0),
+                first_batch_alone: true,
                 jitter_seed: fastrand::u64(..),
             },
             std::time::Instant::now(),

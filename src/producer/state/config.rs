@@ -26,6 +26,13 @@ pub struct StateConfig {
     /// `retries` (default `u32::MAX`, i.e. bounded by `delivery_timeout` only): how many times a
     /// batch is retried after retriable errors before it fails with the last one.
     pub retries: u32,
+    /// Send one batch at a time on a partition until the broker acknowledged one of this
+    /// producer id and epoch there (default `true`). A broker with no state for the producer on
+    /// a partition accepts the first batch it sees whatever its sequence, so without this a later
+    /// batch that overtakes the first one (a reconnect, a retry) would be written and the first
+    /// one rejected as out of order, leaving a hole. Tests of pipelined scenarios turn it off to
+    /// keep their set-up short; the async producer always leaves it on.
+    pub first_batch_alone: bool,
     /// Seed of the backoff jitter (±20 %). A fixed seed makes runs reproducible.
     pub jitter_seed: u64,
 }
@@ -40,6 +47,7 @@ impl Default for StateConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_millis(1000),
             retries: u32::MAX,
+            first_batch_alone: true,
             jitter_seed: 0x5eed,
         }
     }

@@ -207,6 +207,7 @@ impl ProducerState {
             idempotent: self.config.idempotence,
             max_in_flight: self.config.max_in_flight,
             current: self.identity.current(),
+            first_batch_alone: self.config.first_batch_alone,
         }
     }
 

@@ -124,6 +124,7 @@ pub(super) struct DecideContext {
     pub(super) max_in_flight: usize,
     /// `None` for an idempotent producer without a usable id (initializing or fatal).
     pub(super) current: Option<ProducerIdAndEpoch>,
+    pub(super) first_batch_alone: bool,
 }
 
 impl PartitionState {
@@ -256,6 +257,14 @@ impl PartitionState {
         if ctx.idempotent {
             let stale = self.stamped_with != ctx.current && !self.unacked.is_empty();
             if self.sync != PartitionSync::InSync || stale {
+                return SendDecision::Wait { until: None };
+            }
+            // Until the broker has acknowledged one batch of this producer id and epoch on the
+            // partition, keep a single batch in flight: a broker with no state for the producer
+            // accepts the first batch it sees whatever its sequence (ProducerAppendInfo's
+            // checkSequence), so a later batch overtaking the first one (a reconnect, a retry)
+            // would be written and the first one rejected as out of order.
+            if ctx.first_batch_alone && self.last_ack.is_none() && !self.unacked.is_empty() {
                 return SendDecision::Wait { until: None };
             }
         }

@@ -71,7 +71,7 @@ fn unknown_producer_id_on_oldest_batch_bumps_epoch_after_in_flight_drain() {
 #[test]
 fn exhausted_epoch_asks_for_a_new_producer_id_then_restamps() {
     let t0 = Instant::now();
-    let mut st = ready_with(StateConfig::default(), t0, i16::MAX);
+    let mut st = ready_with(pipelined(), t0, i16::MAX);
     let p = tp(0);
     send_new(&mut st, &p, 1, 3, t0);
     st.on_produce_response(&p, BatchId(1), broker(45), t0 + ms(1));

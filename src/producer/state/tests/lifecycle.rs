@@ -127,7 +127,7 @@ fn plain(acks: Acks) -> StateConfig {
         idempotence: false,
         acks,
         max_in_flight: 5,
-        ..StateConfig::default()
+        ..pipelined()
     }
 }
 
@@ -181,7 +181,7 @@ fn acks_zero_completes_unacknowledged() {
 fn config_rejects_idempotence_without_acks_all_or_with_too_many_in_flight() {
     let bad_acks = StateConfig {
         acks: Acks::Leader,
-        ..StateConfig::default()
+        ..pipelined()
     };
     assert!(bad_acks
         .validate()
@@ -190,7 +190,7 @@ fn config_rejects_idempotence_without_acks_all_or_with_too_many_in_flight() {
         .contains("acks"));
     let too_many = StateConfig {
         max_in_flight: 6,
-        ..StateConfig::default()
+        ..pipelined()
     };
     assert!(ProducerState::new(too_many, Instant::now()).is_err());
     assert!(plain(Acks::None).validate().is_ok());

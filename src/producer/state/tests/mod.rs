@@ -64,7 +64,16 @@ pub(super) fn ready_with(config: StateConfig, t0: Instant, epoch: i16) -> Produc
 }
 
 pub(super) fn ready(t0: Instant) -> ProducerState {
-    ready_with(StateConfig::default(), t0, 0)
+    ready_with(pipelined(), t0, 0)
+}
+
+/// The default configuration, pipelining from the first batch (see
+/// `StateConfig::first_batch_alone`).
+pub(super) fn pipelined() -> StateConfig {
+    StateConfig {
+        first_batch_alone: false,
+        ..StateConfig::default()
+    }
 }
 
 pub(super) fn drain(st: &mut ProducerState) -> Vec<ProducerEvent> {
@@ -301,7 +310,7 @@ fn backoff_grows_is_capped_and_jitter_is_seeded() {
     let run = |seed: u64| {
         let config = StateConfig {
             jitter_seed: seed,
-            ..StateConfig::default()
+            ..pipelined()
         };
         let mut st = ready_with(config, t0, 0);
         let p = tp(0);
@@ -440,7 +449,7 @@ fn retries_limit_fails_the_batch_with_the_last_error() {
     let t0 = Instant::now();
     let config = StateConfig {
         retries: 2,
-        ..StateConfig::default()
+        ..pipelined()
     };
     let mut st = ready_with(config, t0, 0);
     let p = tp(0);
@@ -457,4 +466,21 @@ fn retries_limit_fails_the_batch_with_the_last_error() {
             assert_eq!(e.broker_code(), Some(19));
         }
     }
+}
+
+#[test]
+fn first_batch_of_an_epoch_goes_alone_until_acknowledged() {
+    let t0 = Instant::now();
+    let mut st = ready_with(StateConfig::default(), t0, 0);
+    let p = tp(0);
+    send_new(&mut st, &p, 1, 10, t0);
+    st.enqueue(&p, BatchId(2), 10, t0).unwrap();
+    assert_eq!(st.next_sendable(&p, t0), SendDecision::Wait { until: None });
+    st.on_produce_response(&p, BatchId(1), ok(0), t0);
+    drain(&mut st);
+    // Acknowledged: pipelining starts.
+    let s2 = send(&mut st, &p, 2, false, t0);
+    assert_eq!(s2.base_sequence.0, 10);
+    st.enqueue(&p, BatchId(3), 10, t0).unwrap();
+    assert!(matches!(st.next_sendable(&p, t0), SendDecision::Send { .. }));
 }
