@@ -147,7 +147,7 @@ impl Sender {
             let md = self.shared.cluster.metadata();
             let next_ready = self.drain_accumulator(now, &md);
             self.process_events();
-            self.send_ready(&md);
+            self.send_ready(&md).await;
 
             let closing = self
                 .shared
@@ -567,7 +567,7 @@ impl Sender {
 
     /// Plans and sends one or more Produce requests per broker for every batch the state
     /// machine offers.
-    fn send_ready(&mut self, md: &ClusterMetadata) {
+    async fn send_ready(&mut self, md: &ClusterMetadata) {
         let now = std::time::Instant::now();
         let max_request = self.shared.cfg.max_request_size;
         let busy: Vec<TopicPartition> = self.state.busy_partitions().cloned().collect();
@@ -618,12 +618,12 @@ impl Sender {
                 continue;
             };
             for (_, batches) in requests {
-                self.send_request(node, &conn, batches);
+                self.send_request(node, &conn, batches).await;
             }
         }
     }
 
-    fn send_request(&mut self, node: i32, conn: &BrokerConnection, planned: Vec<Planned>) {
+    async fn send_request(&mut self, node: i32, conn: &BrokerConnection, planned: Vec<Planned>) {
         let now = std::time::Instant::now();
         let ids: Vec<(TopicPartition, BatchId)> = planned
             .iter()
@@ -653,22 +653,28 @@ impl Sender {
         self.requests_in_flight += 1;
         let acks = self.shared.cfg.acks;
         let timeout = self.shared.cfg.client.request_timeout;
-        let conn = conn.clone();
-        let tx = self.tx.clone();
         let order = self.order.entry(node).or_default();
         let seq = order.next_send;
         order.next_send += 1;
+        let sent_at = Instant::now();
+        // Queue the request here, in the sender's own order, and only wait for its response in
+        // a separate task: requests queued from separate tasks could reach the socket out of
+        // order, and a partition's batches must be written in sequence order.
+        let queued = conn
+            .enqueue_encoded::<ProduceRequest>(
+                frame.freeze(),
+                correlation_id,
+                version,
+                timeout,
+                acks != Acks::None,
+            )
+            .await;
+        let tx = self.tx.clone();
         tokio::spawn(async move {
-            let sent_at = Instant::now();
-            let result = conn
-                .send_encoded::<ProduceRequest>(
-                    frame.freeze(),
-                    correlation_id,
-                    version,
-                    timeout,
-                    acks != Acks::None,
-                )
-                .await;
+            let result = match queued {
+                Ok(pending) => pending.wait().await,
+                Err(e) => Err(e),
+            };
             let _ = tx.send(Msg::Produce {
                 node,
                 seq,
