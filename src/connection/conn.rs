@@ -389,7 +389,9 @@ pub struct PendingResponse<R: ApiRequest> {
 
 impl<R: ApiRequest> std::fmt::Debug for PendingResponse<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingResponse").field("api", &R::NAME).finish()
+        f.debug_struct("PendingResponse")
+            .field("api", &R::NAME)
+            .finish()
     }
 }
 

@@ -59,6 +59,11 @@ enum Msg {
 /// One batch in a request being built: its partition, id and stamp.
 type Planned = (TopicPartition, BatchId, Stamp);
 
+/// How often, at most, the loop scans every batch for an expired `delivery.timeout.ms`. The
+/// scan visits every partition, so running it on every wake-up (once per response or new
+/// batch) cost more than the sending itself; a deadline is still acted on within this much.
+const EXPIRY_CHECK_INTERVAL: Duration = Duration::from_millis(10);
+
 pub(super) struct Sender {
     shared: Arc<Shared>,
     state: ProducerState,
@@ -76,6 +81,8 @@ pub(super) struct Sender {
     /// Per node: the next request sequence number to hand out, the next one to process, and
     /// responses that arrived early.
     order: HashMap<i32, NodeOrder>,
+    /// When the loop next scans for expired batches (see [`EXPIRY_CHECK_INTERVAL`]).
+    next_expiry_check: Instant,
 }
 
 #[derive(Default)]
@@ -125,6 +132,7 @@ impl Sender {
             requests_in_flight: 0,
             fatal_seen: false,
             order: HashMap::new(),
+            next_expiry_check: Instant::now(),
         })
     }
 
@@ -140,8 +148,11 @@ impl Sender {
             while let Ok(m) = self.rx.try_recv() {
                 self.handle(m);
             }
-            self.state.on_delivery_timeout_check(now.into_std());
-            self.expire_undrained(now);
+            if now >= self.next_expiry_check {
+                self.state.on_delivery_timeout_check(now.into_std());
+                self.expire_undrained(now);
+                self.next_expiry_check = now + EXPIRY_CHECK_INTERVAL;
+            }
             self.process_events();
 
             let md = self.shared.cluster.metadata();
@@ -170,8 +181,16 @@ impl Sender {
             if let Some(t) = next_ready {
                 wake_at = wake_at.min(t);
             }
-            if let Some(t) = self.state.poll_timeout() {
+            // Only timers that can change something: a retry backoff that ended before `now`
+            // was offered to send_ready already, and if its batch is still waiting something
+            // else blocks it (a response will wake us), so sleeping "until" it would spin.
+            if let Some(t) = self.state.next_retry_after(now.into_std()) {
                 wake_at = wake_at.min(Instant::from_std(t));
+            }
+            if let Some(t) = self.state.next_delivery_deadline() {
+                // No earlier than the next scan, so a deadline that is due between scans
+                // does not make the loop spin.
+                wake_at = wake_at.min(Instant::from_std(t).max(self.next_expiry_check));
             }
             tokio::select! {
                 _ = self.shared.wake.notified() => {}
@@ -193,12 +212,18 @@ impl Sender {
         let state = &self.state;
         // A partition takes a new batch only when the state machine has room for it, so
         // batches wait in the accumulator (where linger and memory accounting apply) rather
-        // than in the state machine.
-        let can_take = |t: &str, p: i32| {
-            state
-                .partition(&TopicPartition::new(t, p))
-                .is_none_or(|s| s.queued_count() == 0 && s.unacked_count() < max_in_flight)
-        };
+        // than in the state machine. Only busy partitions can be full; collecting them once
+        // (borrowed) keeps the per-partition check free of allocations.
+        let full: HashSet<(&str, i32)> = state
+            .busy_partitions()
+            .filter(|tp| {
+                state
+                    .partition(tp)
+                    .is_some_and(|s| s.queued_count() > 0 || s.unacked_count() >= max_in_flight)
+            })
+            .map(|tp| (tp.topic.as_str(), tp.partition))
+            .collect();
+        let can_take = |t: &str, p: i32| full.is_empty() || !full.contains(&(t, p));
         let ready = self.shared.acc.ready(now, leader_of, can_take);
         let drained = self
             .shared

@@ -689,6 +689,39 @@ impl ProducerState {
             .min()
     }
 
+    /// The earliest `delivery.timeout.ms` deadline [`on_delivery_timeout_check`](Self::on_delivery_timeout_check)
+    /// acts on: of a queued batch or one awaiting a retry (outstanding batches wait for their
+    /// response, as in Java).
+    pub fn next_delivery_deadline(&self) -> Option<Instant> {
+        let timeout = self.config.delivery_timeout;
+        self.partitions
+            .values()
+            .flat_map(|p| {
+                let queued = p.queued.front().map(|q| q.created_at + timeout);
+                let stamped = p.unacked.iter().filter_map(move |b| match b.phase {
+                    Phase::AwaitingRetry { .. } => Some(b.created_at + timeout),
+                    Phase::Outstanding => None,
+                });
+                queued.into_iter().chain(stamped)
+            })
+            .min()
+    }
+
+    /// The earliest retry backoff that ends after `now`. A backoff that has already ended is
+    /// left out: if its batch was not sent at `now`, something else blocks it (requests in
+    /// flight, a sequence reset, no producer id) and a response or event, not time, unblocks it.
+    pub fn next_retry_after(&self, now: Instant) -> Option<Instant> {
+        self.partitions
+            .values()
+            .flat_map(|p| {
+                p.unacked.iter().filter_map(|b| match b.phase {
+                    Phase::AwaitingRetry { not_before } if not_before > now => Some(not_before),
+                    _ => None,
+                })
+            })
+            .min()
+    }
+
     /// The next output, oldest first.
     pub fn poll_event(&mut self) -> Option<ProducerEvent> {
         self.events.pop_front()

@@ -308,6 +308,26 @@ fn poll_timeout_reports_the_earliest_backoff() {
 }
 
 #[test]
+fn timers_for_the_sender_leave_out_backoffs_already_over() {
+    let t0 = Instant::now();
+    let mut st = ready(t0);
+    let p = tp(0);
+    send_new(&mut st, &p, 1, 1, t0);
+    send_new(&mut st, &p, 2, 1, t0);
+    st.on_produce_response(&p, BatchId(2), broker(7), t0);
+    let at = retry_at(&drain(&mut st), 2);
+    assert_eq!(st.next_retry_after(t0), Some(at));
+    // Batch 2's backoff is over but it waits for batch 1 (retry in order): no timer, so the
+    // sender does not wake for it until batch 1's response.
+    assert_eq!(st.next_retry_after(at), None);
+    assert!(!st.can_send(&p, at));
+    assert_eq!(
+        st.next_delivery_deadline(),
+        Some(t0 + Duration::from_secs(120))
+    );
+}
+
+#[test]
 fn abort_fails_everything_and_incomplete_batches_counts_down() {
     let t0 = Instant::now();
     let mut st = ready(t0);

@@ -482,5 +482,8 @@ fn first_batch_of_an_epoch_goes_alone_until_acknowledged() {
     let s2 = send(&mut st, &p, 2, false, t0);
     assert_eq!(s2.base_sequence.0, 10);
     st.enqueue(&p, BatchId(3), 10, t0).unwrap();
-    assert!(matches!(st.next_sendable(&p, t0), SendDecision::Send { .. }));
+    assert!(matches!(
+        st.next_sendable(&p, t0),
+        SendDecision::Send { .. }
+    ));
 }
