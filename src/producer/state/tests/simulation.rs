@@ -118,7 +118,11 @@ fn run(seed: u64, stats: &mut Stats) {
         jitter_seed: seed,
         ..StateConfig::default()
     };
-    let start_epoch = if seed % 4 == 0 { i16::MAX - 1 } else { 0 };
+    let start_epoch = if seed.is_multiple_of(4) {
+        i16::MAX - 1
+    } else {
+        0
+    };
     // Fault intensity: 1x, 2x or 3x the base rates below (3x fails ~40 % of attempts).
     let f = (1 + seed % 3) as f64;
     let mut st = ready_with(config, t0, start_epoch);
