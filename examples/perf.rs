@@ -76,7 +76,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Default multi-threaded runtime (one worker per core), as an application would use.
+    run(produce(opts))
+}
+
+/// Runs a subcommand on the default multi-threaded runtime (one worker per core), as an
+/// application would, and turns its outcome into the exit code.
+fn run<E: std::fmt::Display>(job: impl std::future::Future<Output = Result<(), E>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -87,7 +92,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(produce(opts)) {
+    match runtime.block_on(job) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("perf: FAILED: {e}");
@@ -656,23 +661,7 @@ fn consume_main(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("perf: cannot start the tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(consume(opts)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("perf: FAILED: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    run(consume(opts))
 }
 
 async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
