@@ -26,8 +26,13 @@ pub enum Purpose {
     Produce,
     /// Fetch requests (long polls).
     Fetch,
-    /// Group coordination: join, sync, heartbeat, commit.
+    /// Offset commits and offset fetches to a group coordinator.
     Coordination,
+    /// Group membership: JoinGroup, SyncGroup, Heartbeat, LeaveGroup. Separate from
+    /// [`Coordination`](Purpose::Coordination) because the broker holds a JoinGroup for up to the
+    /// rebalance timeout and answers a connection's requests in order: a commit queued behind it
+    /// would wait (and time out, closing the connection) for minutes.
+    Membership,
 }
 
 /// One connection slot; the async mutex serialises connect attempts.

@@ -1,13 +1,16 @@
 //! [`Consumer`]: the async handle applications use.
 
+use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
 use super::coordinator::{CommitIdentity, Coordinator, OffsetToCommit};
-use super::fetch::{CommittedOffset, ConsumerRecord, Fetcher};
+use super::fetch::{ConsumerRecord, Fetcher};
+use super::group::GroupMembership;
+use super::listener::{ListenerEvent, RebalanceListener};
 use super::metrics::{ConsumerMetrics, Recorder};
 use crate::cluster::{Cluster, TopicSelection};
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -18,6 +21,18 @@ pub(super) struct Core {
     /// Errors reported by the fetch path, handed to the next `poll`.
     pub errors: VecDeque<Error>,
     pub next_auto_commit: Instant,
+    /// Group membership, once `subscribe` was called.
+    pub group: Option<GroupMembership>,
+    /// Rebalance listener events waiting for the application's next poll, in order.
+    pub listener_events: VecDeque<ListenerEvent>,
+    /// A `Revoked` event is queued: the group task takes no further action until poll ran it.
+    pub revoke_pending: bool,
+    /// The last stable generation, for commits while its partitions are being revoked.
+    pub last_generation: Option<CommitIdentity>,
+    /// When the current rebalance started (first JoinGroup after being stable).
+    pub rebalance_started: Option<Instant>,
+    /// Leader: the topics the group's members subscribe to.
+    pub group_topics: BTreeSet<String>,
 }
 
 pub(super) struct Inner {
@@ -29,6 +44,9 @@ pub(super) struct Inner {
     pub data: Notify,
     /// Wakes the background task (new assignment, seek, records drained).
     pub wake: Arc<Notify>,
+    /// Wakes the group task (new subscription, poll, commit refused by the group).
+    pub group_wake: Arc<Notify>,
+    pub listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
     pub closed: AtomicBool,
     pub refreshing: AtomicBool,
     pub metrics: Recorder,
@@ -45,12 +63,18 @@ impl Inner {
         if !self.cfg.enable_auto_commit || self.coordinator.is_none() {
             return None;
         }
-        let due = self.lock().next_auto_commit;
-        if now >= due {
+        let (due, rebalancing) = {
+            let core = self.lock();
+            let rebalancing = core.group.as_ref().is_some_and(|m| m.generation().is_none());
+            (core.next_auto_commit, rebalancing)
+        };
+        // While the member rejoins there is no generation to commit under; the revocation path
+        // commits what needs committing.
+        if now >= due && !rebalancing {
             self.lock().next_auto_commit = now + self.cfg.auto_commit_interval;
             let inner = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = commit_positions(&inner).await {
+                if let Err(e) = commit_positions(&inner, None).await {
                     tracing::warn!(error = %e, "auto-commit failed");
                 }
             });
@@ -58,70 +82,6 @@ impl Inner {
         }
         Some(due)
     }
-}
-
-/// Commits the position of every assigned partition that has one: the offsets of records
-/// already handed to the application (never beyond them).
-async fn commit_positions(inner: &Arc<Inner>) -> Result<()> {
-    let offsets: BTreeMap<TopicPartition, OffsetToCommit> = {
-        let core = inner.lock();
-        core.fetcher
-            .assignment()
-            .filter_map(|tp| {
-                let p = core.fetcher.position(tp)?;
-                // Skip partitions whose committed offset already equals the position.
-                if core
-                    .fetcher
-                    .committed(tp)
-                    .is_some_and(|c| c.offset == p.offset)
-                {
-                    return None;
-                }
-                Some((
-                    tp.clone(),
-                    OffsetToCommit {
-                        offset: p.offset,
-                        leader_epoch: p.leader_epoch,
-                        metadata: None,
-                    },
-                ))
-            })
-            .collect()
-    };
-    commit_offsets(inner, offsets).await
-}
-
-async fn commit_offsets(
-    inner: &Arc<Inner>,
-    offsets: BTreeMap<TopicPartition, OffsetToCommit>,
-) -> Result<()> {
-    if offsets.is_empty() {
-        return Ok(());
-    }
-    let coordinator = inner.coordinator.as_ref().ok_or_else(|| {
-        Error::new(ErrorKind::InvalidArgument).with_detail("committing offsets needs a group.id")
-    })?;
-    let started = Instant::now();
-    let result = coordinator
-        .commit(&offsets, &CommitIdentity::default())
-        .await;
-    inner
-        .metrics
-        .commit_latency_ms
-        .record(started.elapsed().as_secs_f64() * 1000.0);
-    result?;
-    let mut core = inner.lock();
-    for (tp, o) in offsets {
-        core.fetcher.on_committed(
-            &tp,
-            Some(CommittedOffset {
-                offset: o.offset,
-                leader_epoch: o.leader_epoch,
-                metadata: o.metadata,
-            }),
-        );
-    }
-    Ok(())
 }
 
 /// An Apache Kafka consumer with an explicit **position** (in memory: the next offset `poll`
@@ -150,7 +110,7 @@ async fn commit_offsets(
 /// ```
 #[derive(Clone)]
 pub struct Consumer {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -175,12 +135,20 @@ impl Consumer {
                 fetcher: Fetcher::new(cfg.fetch.clone()),
                 errors: VecDeque::new(),
                 next_auto_commit: Instant::now() + cfg.auto_commit_interval,
+                group: None,
+                listener_events: VecDeque::new(),
+                revoke_pending: false,
+                last_generation: None,
+                rebalance_started: None,
+                group_topics: BTreeSet::new(),
             }),
             cfg,
             cluster,
             coordinator,
             data: Notify::new(),
             wake: Arc::new(Notify::new()),
+            group_wake: Arc::new(Notify::new()),
+            listener: Mutex::new(None),
             closed: AtomicBool::new(false),
             refreshing: AtomicBool::new(false),
             metrics: Recorder::default(),
@@ -197,7 +165,15 @@ impl Consumer {
     /// Manually assigns exactly these partitions (no group management). Partitions already
     /// assigned keep their position; new ones start from the committed offset (with a
     /// `group.id`) or by `auto.offset.reset`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] after [`subscribe`](Self::subscribe): a consumer is either
+    /// group-managed or manually assigned.
     pub fn assign(&self, tps: &[TopicPartition]) -> Result<()> {
+        if self.inner.lock().group.is_some() {
+            return Err(Error::new(ErrorKind::InvalidArgument)
+                .with_detail("assign() on a consumer that subscribed; use a separate consumer"));
+        }
         self.inner
             .cluster
             .track_topics(&tps.iter().map(|t| t.topic.clone()).collect::<Vec<_>>());
@@ -228,8 +204,10 @@ impl Consumer {
 
     async fn poll_up_to(&self, max: usize, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
         let deadline = tokio::time::Instant::now() + timeout;
+        self.group_on_poll();
         loop {
             let notified = self.inner.data.notified();
+            self.run_listener_events().await;
             {
                 let mut core = self.inner.lock();
                 let polled = core.fetcher.poll(max, Instant::now());
@@ -397,13 +375,13 @@ impl Consumer {
     /// # Cancel safety
     /// As [`commit`](Self::commit).
     pub async fn commit_positions(&self) -> Result<()> {
-        commit_positions(&self.inner).await
+        commit_positions(&self.inner, None).await
     }
 
     /// Commits the current positions in the background; the result goes to `callback`.
     pub fn commit_async(&self, callback: impl FnOnce(Result<()>) + Send + 'static) {
         let inner = self.inner.clone();
-        tokio::spawn(async move { callback(commit_positions(&inner).await) });
+        tokio::spawn(async move { callback(commit_positions(&inner, None).await) });
     }
 
     #[doc(hidden)]
@@ -445,20 +423,25 @@ impl Consumer {
             .map(drop)
     }
 
-    /// Commits the positions when auto-commit is on, then stops the background task. Never
-    /// blocks the runtime; dropping the consumer without `close` also stops the task (without
-    /// committing).
+    /// Commits the positions when auto-commit is on; in a group, runs the rebalance listener's
+    /// `on_partitions_revoked` for the owned partitions and leaves the group (LeaveGroup, waited
+    /// for up to `request.timeout.ms`; a static member sends none and keeps its partitions for
+    /// `session.timeout.ms`); then stops the background tasks. Never blocks the runtime; dropping
+    /// the consumer without `close` also stops the tasks, without committing or leaving (the
+    /// group notices after `session.timeout.ms`).
     ///
     /// # Cancel safety
-    /// Cancel safe.
+    /// Cancel safe, but a cancelled close may leave the group uncommitted or unannounced.
     pub async fn close(&self) -> Result<()> {
         let result = if self.inner.cfg.enable_auto_commit && self.inner.coordinator.is_some() {
-            commit_positions(&self.inner).await
+            commit_positions(&self.inner, None).await
         } else {
             Ok(())
         };
+        self.leave_group().await;
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
+        self.inner.group_wake.notify_one();
         result
     }
 }

@@ -78,6 +78,11 @@ fn coordinator_moved(code: Option<i16>) -> bool {
     matches!(code, Some(14..=16))
 }
 
+/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID.
+pub(crate) fn is_group_error(code: Option<i16>) -> bool {
+    matches!(code, Some(22 | 25 | 27 | 82))
+}
+
 impl Coordinator {
     pub fn new(cluster: Arc<Cluster>, group: String) -> Coordinator {
         Coordinator {
@@ -116,29 +121,12 @@ impl Coordinator {
     }
 
     async fn find(&self) -> Result<i32> {
-        let conn = self.cluster.any_connection(Purpose::Control).await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let mut req = FindCoordinatorRequest::default().with_key_type(0);
-        if version >= 4 {
-            req.coordinator_keys = vec![StrBytes::from_string(self.group.clone())];
-        } else {
-            req.key = StrBytes::from_string(self.group.clone());
-        }
-        let resp = conn.send(&req).await?;
-        let (code, node, msg) = if version >= 4 {
-            match resp.coordinators.first() {
-                Some(c) => (c.error_code, c.node_id.0, c.error_message.clone()),
-                None => return Err(Error::malformed("FindCoordinator answered no coordinator")),
-            }
-        } else {
-            (resp.error_code, resp.node_id.0, resp.error_message.clone())
-        };
-        if code != 0 {
-            return Err(Error::from_broker_code(code)
-                .with_api("FindCoordinator")
-                .with_broker_message(msg.map(|m| m.to_string())));
-        }
-        Ok(node)
+        find_coordinator(&self.cluster, &self.group).await
+    }
+
+    /// Remembers `node` as the coordinator (found by the group task).
+    pub fn remember(&self, node: i32) {
+        *self.node.lock().unwrap_or_else(|p| p.into_inner()) = Some(node);
     }
 
     /// Runs `op` against the coordinator, rediscovering it and retrying retriable errors until
@@ -170,7 +158,9 @@ impl Coordinator {
                     }
                     let wait = backoff.delay(attempt);
                     attempt += 1;
-                    if !e.is_retriable() {
+                    // A group error (the generation moved on) is not retried with the same
+                    // generation: the membership must rejoin first.
+                    if !e.is_retriable() || is_group_error(e.broker_code()) {
                         return Err(e);
                     }
                     if Instant::now() + wait >= deadline {
@@ -211,6 +201,33 @@ impl Coordinator {
         })
         .await
     }
+}
+
+/// Sends FindCoordinator (key type GROUP) for `group` to any broker; returns the node id.
+pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<i32> {
+    let conn = cluster.any_connection(Purpose::Control).await?;
+    let version = conn.version_for::<FindCoordinatorRequest>()?;
+    let mut req = FindCoordinatorRequest::default().with_key_type(0);
+    if version >= 4 {
+        req.coordinator_keys = vec![StrBytes::from_string(group.to_owned())];
+    } else {
+        req.key = StrBytes::from_string(group.to_owned());
+    }
+    let resp = conn.send(&req).await?;
+    let (code, node, msg) = if version >= 4 {
+        match resp.coordinators.first() {
+            Some(c) => (c.error_code, c.node_id.0, c.error_message.clone()),
+            None => return Err(Error::malformed("FindCoordinator answered no coordinator")),
+        }
+    } else {
+        (resp.error_code, resp.node_id.0, resp.error_message.clone())
+    };
+    if code != 0 {
+        return Err(Error::from_broker_code(code)
+            .with_api("FindCoordinator")
+            .with_broker_message(msg.map(|m| m.to_string())));
+    }
+    Ok(node)
 }
 
 fn by_topic(tps: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {

@@ -10,13 +10,16 @@ pub(crate) struct Recorder {
     pub bytes_consumed: Stat,
     pub fetch_latency_ms: Stat,
     pub commit_latency_ms: Stat,
+    /// One sample per completed rebalance: its latency in ms.
     pub rebalances: Stat,
+    pub failed_rebalances: Stat,
 }
 
 /// A snapshot of the consumer's metrics, by the Java client's names: `records-consumed-rate`,
 /// `records-consumed-total`, `bytes-consumed-rate`, `fetch-latency-avg`, `fetch-latency-max`,
 /// `fetch-rate`, `records-lag-max`, `commit-rate`, `commit-total`, `commit-latency-avg`,
-/// `rebalance-total`.
+/// `rebalance-total`, `rebalance-rate-per-hour`, `rebalance-latency-avg`, `rebalance-latency-max`,
+/// `failed-rebalance-total`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConsumerMetrics {
@@ -47,6 +50,13 @@ impl ConsumerMetrics {
         v.insert("commit-total", r.commit_latency_ms.total_count() as f64);
         v.insert("commit-latency-avg", r.commit_latency_ms.avg());
         v.insert("rebalance-total", r.rebalances.total_count() as f64);
+        v.insert("rebalance-rate-per-hour", r.rebalances.rate() * 3600.0);
+        v.insert("rebalance-latency-avg", r.rebalances.avg());
+        v.insert("rebalance-latency-max", r.rebalances.max());
+        v.insert(
+            "failed-rebalance-total",
+            r.failed_rebalances.total_count() as f64,
+        );
         ConsumerMetrics { values: v }
     }
 }

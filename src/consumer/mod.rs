@@ -12,17 +12,24 @@
 //! [`OrderedProcessor`] packages that loop.
 
 mod client;
+mod commit;
 mod config;
 mod coordinator;
 mod driver;
 pub mod fetch;
 pub mod group;
+mod group_driver;
+mod group_wire;
+mod listener;
 mod metrics;
 mod ordered;
+mod subscription;
 
 pub use client::Consumer;
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
 pub use fetch::{ConsumerRecord, IsolationLevel, OffsetResetPolicy};
+pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
+pub use subscription::GroupGeneration;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};

@@ -60,7 +60,7 @@ fn consumer(bootstrap: &str, group: Option<&str>, reset: &str) -> Consumer {
 }
 
 /// Polls until `n` records arrived (or panics after `secs`).
-async fn poll_n(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
+pub async fn poll_n(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut out: Vec<ConsumerRecord> = Vec::new();
     while out.len() < n {
@@ -89,7 +89,7 @@ async fn poll_n(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
     out
 }
 
-fn tps(topic: &str, n: i32) -> Vec<TopicPartition> {
+pub fn tps(topic: &str, n: i32) -> Vec<TopicPartition> {
     (0..n).map(|p| TopicPartition::new(topic, p)).collect()
 }
 

@@ -8,6 +8,7 @@ mod admin;
 mod connection;
 mod consumer;
 mod fetch;
+mod group;
 mod metadata;
 mod producer;
 mod producer_faults;

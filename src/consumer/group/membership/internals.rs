@@ -76,7 +76,7 @@ impl GroupMembership {
             member_id: resp.member_id,
             protocol_name: strategy.name().to_string(),
         };
-        if !generation.leader {
+        if !generation.leader || resp.skip_assignment {
             self.push_sync(&generation, Vec::new());
             self.state = MemberState::AwaitingSync { generation };
             return;

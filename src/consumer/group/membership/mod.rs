@@ -179,6 +179,11 @@ impl GroupMembership {
         self.actions.pop_front()
     }
 
+    /// Whether actions are waiting for [`poll_action`](Self::poll_action).
+    pub fn has_actions(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) must be called next (heartbeat, session,
     /// `max.poll.interval.ms`, backoff), if anything is pending.
     pub fn poll_timeout(&self) -> Option<Instant> {

@@ -162,6 +162,7 @@ impl Sim {
                 leader: leader.clone(),
                 member_id: ids[k].clone(),
                 members: if k == 0 { joined.clone() } else { vec![] },
+                skip_assignment: false,
             };
             self.members[i].m.on_join_group_response(self.now, resp);
             let mut reqs = self.drain(i);

@@ -89,6 +89,7 @@ fn join_ok(generation: i32, member: &str, leader: &str, protocol: &str) -> JoinG
         leader: leader.into(),
         member_id: member.into(),
         members: vec![],
+        skip_assignment: false,
     }
 }
 

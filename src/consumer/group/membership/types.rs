@@ -139,6 +139,9 @@ pub struct JoinGroupResult {
     pub member_id: String,
     /// All members with their metadata; only the leader receives them.
     pub members: Vec<JoinedMember>,
+    /// v9+ (KIP-814): a static leader rejoined and the group's assignment stands; the leader
+    /// must not compute a new one and syncs like a follower.
+    pub skip_assignment: bool,
 }
 
 /// One member listed in a JoinGroup response to the leader.

@@ -1,0 +1,124 @@
+//! Offset commits: which offsets (positions of records already handed out, never beyond them)
+//! and under which group identity (the current generation, or the one being revoked).
+
+use super::client::{Core, Inner};
+use super::coordinator::{is_group_error, CommitIdentity, OffsetToCommit};
+use super::fetch::CommittedOffset;
+use crate::types::TopicPartition;
+use crate::{Error, ErrorKind, Result};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// REBALANCE_IN_PROGRESS.
+const REBALANCE_IN_PROGRESS: i16 = 27;
+
+/// Commits the position of each assigned partition (only those in `only`, if given) that has one
+/// and whose committed offset differs: the offsets of records already handed to the application.
+pub(super) async fn commit_positions(
+    inner: &Arc<Inner>,
+    only: Option<&[TopicPartition]>,
+) -> Result<()> {
+    let offsets: BTreeMap<TopicPartition, OffsetToCommit> = {
+        let core = inner.lock();
+        core.fetcher
+            .assignment()
+            .filter(|tp| only.is_none_or(|o| o.contains(tp)))
+            .filter_map(|tp| {
+                let p = core.fetcher.position(tp)?;
+                if core
+                    .fetcher
+                    .committed(tp)
+                    .is_some_and(|c| c.offset == p.offset)
+                {
+                    return None;
+                }
+                Some((
+                    tp.clone(),
+                    OffsetToCommit {
+                        offset: p.offset,
+                        leader_epoch: p.leader_epoch,
+                        metadata: None,
+                    },
+                ))
+            })
+            .collect()
+    };
+    commit_offsets(inner, offsets).await
+}
+
+/// The identity a commit carries: none outside group management; the stable generation; or,
+/// while a rebalance is under way, the generation whose partitions are being revoked (the
+/// coordinator accepts it until the new generation forms, which is what lets the rebalance
+/// listener commit on revoke).
+fn commit_identity(core: &Core) -> Result<CommitIdentity> {
+    let Some(m) = core.group.as_ref() else {
+        return Ok(CommitIdentity::default());
+    };
+    if let Some(g) = m.generation() {
+        return Ok(CommitIdentity {
+            generation: g.generation_id,
+            member_id: g.member_id.clone(),
+            group_instance_id: m.group_instance_id().map(str::to_owned),
+        });
+    }
+    core.last_generation.clone().ok_or_else(|| {
+        Error::from_broker_code(REBALANCE_IN_PROGRESS)
+            .with_api("OffsetCommit")
+            .with_detail("the member is (re)joining its group; commit again after the next poll")
+    })
+}
+
+/// Commits `offsets` and records them as the committed offsets.
+pub(super) async fn commit_offsets(
+    inner: &Arc<Inner>,
+    offsets: BTreeMap<TopicPartition, OffsetToCommit>,
+) -> Result<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    let coordinator = inner.coordinator.as_ref().ok_or_else(|| {
+        Error::new(ErrorKind::InvalidArgument).with_detail("committing offsets needs a group.id")
+    })?;
+    let identity = commit_identity(&inner.lock())?;
+    let started = Instant::now();
+    let result = coordinator.commit(&offsets, &identity).await;
+    inner
+        .metrics
+        .commit_latency_ms
+        .record(started.elapsed().as_secs_f64() * 1000.0);
+    if let Err(e) = &result {
+        if is_group_error(e.broker_code()) {
+            report_group_error(inner, &identity, e);
+        }
+    }
+    result?;
+    let mut core = inner.lock();
+    for (tp, o) in offsets {
+        core.fetcher.on_committed(
+            &tp,
+            Some(CommittedOffset {
+                offset: o.offset,
+                leader_epoch: o.leader_epoch,
+                metadata: o.metadata,
+            }),
+        );
+    }
+    Ok(())
+}
+
+/// A commit refused because the generation moved on tells the membership, unless the commit
+/// carried an older identity than the member's current one (then the news is stale).
+fn report_group_error(inner: &Arc<Inner>, identity: &CommitIdentity, e: &Error) {
+    let Some(code) = e.broker_code() else {
+        return;
+    };
+    let mut core = inner.lock();
+    if let Some(m) = core.group.as_mut() {
+        if identity.generation >= 0 && identity.generation == m.generation_id() {
+            let _ = m.on_commit_error(Instant::now(), code);
+            drop(core);
+            inner.group_wake.notify_one();
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The consumer's group task: runs the I/O-free [`GroupMembership`] — sends the requests it asks
+//! for, feeds the answers back, applies assignment changes to the fetcher and queues the
+//! rebalance listener's events for the application's next poll.
+//!
+//! Ordering: the membership's actions are taken strictly in order, and a `Revoked` event stops
+//! the queue until the application's poll has run the listener (and so could commit the revoked
+//! partitions' offsets). Under the eager protocol the JoinGroup that follows a revocation is
+//! therefore sent only after the application let go of the partitions, as in Java.
+//!
+//! Requests run in their own tasks holding only a weak reference to the consumer, so a JoinGroup
+//! parked by the broker for minutes never keeps a dropped consumer alive.
+
+use super::client::Inner;
+use super::coordinator::{find_coordinator, CommitIdentity};
+use super::group::membership::{GroupRequestKind, MemberState};
+use super::group::{GroupAction, GroupMembership, PartitionCounts};
+use super::group_wire;
+use super::listener::ListenerEvent;
+use crate::cluster::{ClusterMetadata, TopicSelection};
+use crate::connection::Purpose;
+use crate::types::TopicPartition;
+use crate::{Error, ErrorKind, Result};
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+/// How often a stable leader compares partition counts with the metadata (Java relies on the
+/// metadata refresh; this also drives that refresh).
+const LEADER_METADATA_CHECK: Duration = Duration::from_secs(5);
+
+pub(super) async fn run(weak: Weak<Inner>) {
+    let mut next_leader_check = Instant::now() + LEADER_METADATA_CHECK;
+    loop {
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        let now = Instant::now();
+        if now >= next_leader_check {
+            next_leader_check = now + LEADER_METADATA_CHECK;
+            leader_metadata_check(&inner, now);
+        }
+        let Some((requests, next, finished)) = step(&inner, now) else {
+            return;
+        };
+        for (action, node) in requests {
+            dispatch(&inner, action, node);
+        }
+        if finished && inner.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let wake = inner.group_wake.clone();
+        drop(inner);
+        let next = next
+            .unwrap_or(now + Duration::from_secs(1))
+            .min(now + Duration::from_secs(1))
+            .min(next_leader_check);
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(next)) => {}
+        }
+    }
+}
+
+type Request = (GroupAction, Option<i32>);
+
+/// Takes the membership's due actions. Returns the requests to send (with the coordinator node
+/// at the time), the next wake-up, and whether the membership has finished (left or fenced).
+fn step(inner: &Arc<Inner>, now: Instant) -> Option<(Vec<Request>, Option<Instant>, bool)> {
+    let mut guard = inner.lock();
+    let core = &mut *guard;
+    let m = core.group.as_mut()?;
+    m.handle_timeout(now);
+    let mut requests = Vec::new();
+    let mut notify_app = false;
+    while !core.revoke_pending {
+        let Some(action) = m.poll_action() else {
+            break;
+        };
+        match action {
+            GroupAction::Revoked(tps) => {
+                core.listener_events.push_back(ListenerEvent::Revoked(tps));
+                core.revoke_pending = true;
+                notify_app = true;
+            }
+            GroupAction::Assigned(tps) => {
+                let mut all: BTreeSet<TopicPartition> = core.fetcher.assignment().cloned().collect();
+                all.extend(tps.iter().cloned());
+                core.fetcher.assign(all);
+                core.listener_events.push_back(ListenerEvent::Assigned(tps));
+                notify_app = true;
+            }
+            GroupAction::Lost(tps) => {
+                core.fetcher.unassign(&tps);
+                core.last_generation = None;
+                core.listener_events.push_back(ListenerEvent::Lost(tps));
+                notify_app = true;
+            }
+            GroupAction::Error(e) => {
+                inner.metrics.failed_rebalances.record(1.0);
+                core.errors.push_back(e);
+                notify_app = true;
+            }
+            GroupAction::SendJoinGroup(_) => {
+                if core.rebalance_started.is_none() {
+                    core.rebalance_started = Some(now);
+                }
+                requests.push((action, m.coordinator()));
+            }
+            other => requests.push((other, m.coordinator())),
+        }
+    }
+    if let Some(g) = m.generation() {
+        let fresh = core
+            .last_generation
+            .as_ref()
+            .is_none_or(|l| l.generation != g.generation_id || l.member_id != g.member_id);
+        if fresh {
+            core.last_generation = Some(CommitIdentity {
+                generation: g.generation_id,
+                member_id: g.member_id.clone(),
+                group_instance_id: m.group_instance_id().map(str::to_owned),
+            });
+            if let Some(started) = core.rebalance_started.take() {
+                inner
+                    .metrics
+                    .rebalances
+                    .record(now.duration_since(started).as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let finished = matches!(
+        m.state(),
+        MemberState::Closed | MemberState::Fenced(_) | MemberState::Unjoined { .. }
+    );
+    let next = m.poll_timeout();
+    drop(guard);
+    if notify_app {
+        inner.data.notify_one();
+    }
+    Some((requests, next, finished))
+}
+
+/// Leader: rejoins when a subscribed topic's partition count changed (partitions added).
+fn leader_metadata_check(inner: &Arc<Inner>, now: Instant) {
+    let topics: Vec<String> = {
+        let core = inner.lock();
+        match core.group.as_ref().and_then(|m| m.generation()) {
+            Some(g) if g.leader => core.group_topics.iter().cloned().collect(),
+            _ => return,
+        }
+    };
+    if topics.is_empty() {
+        return;
+    }
+    let md = inner.cluster.metadata();
+    if let Some(counts) = partition_counts(&md, &topics, false) {
+        let mut core = inner.lock();
+        if let Some(m) = core.group.as_mut() {
+            m.on_metadata_update(now, &counts);
+        }
+    }
+    // Keep the leader's view of those topics fresh (bounded by metadata.max.age.ms).
+    let cluster = inner.cluster.clone();
+    tokio::spawn(async move {
+        let _ = cluster.ensure_fresh().await;
+    });
+}
+
+/// Partition counts of `topics`; with `allow_missing` a topic the metadata lacks counts 0 (the
+/// leader assigns nothing of it), otherwise the answer is `None` (the view is incomplete).
+fn partition_counts(
+    md: &ClusterMetadata,
+    topics: &[String],
+    allow_missing: bool,
+) -> Option<PartitionCounts> {
+    let mut counts = PartitionCounts::new();
+    for t in topics {
+        match md.topic(t).filter(|i| i.error_code == 0) {
+            Some(info) => {
+                counts.insert(
+                    t.clone(),
+                    i32::try_from(info.partitions.len()).unwrap_or(i32::MAX),
+                );
+            }
+            None if allow_missing => {}
+            None => return None,
+        }
+    }
+    Some(counts)
+}
+
+/// Runs one request in its own task and feeds the outcome back to the membership.
+fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
+    let weak = Arc::downgrade(inner);
+    let cluster = inner.cluster.clone();
+    let group = inner.cfg.group_id.clone().unwrap_or_default();
+    let timeout = inner.cfg.client.request_timeout;
+    tokio::spawn(async move {
+        let conn = |node: Option<i32>| {
+            let cluster = cluster.clone();
+            async move {
+                let node = node.ok_or_else(|| {
+                    Error::new(ErrorKind::Disconnected { sent: false })
+                        .with_detail("group coordinator unknown")
+                })?;
+                cluster.connection_to(node, Purpose::Membership).await
+            }
+        };
+        let outcome: Outcome = match action {
+            GroupAction::FindCoordinator { .. } => {
+                Outcome::Coordinator(find_coordinator(&cluster, &group).await)
+            }
+            GroupAction::SendJoinGroup(req) => Outcome::Join(
+                async { group_wire::join_group(&conn(node).await?, &req, timeout).await }.await,
+            ),
+            GroupAction::SendSyncGroup(req) => {
+                // A follower's SyncGroup waits for the leader's: allow the rebalance timeout.
+                let wait = inner_rebalance_timeout(&weak).max(timeout);
+                Outcome::Sync(
+                    async { group_wire::sync_group(&conn(node).await?, &req, wait).await }.await,
+                )
+            }
+            GroupAction::SendHeartbeat(req) => Outcome::Heartbeat(
+                async { group_wire::heartbeat(&conn(node).await?, &req, timeout).await }.await,
+            ),
+            GroupAction::SendLeaveGroup(req) => Outcome::Leave(
+                async { group_wire::leave_group(&conn(node).await?, &req, timeout).await }.await,
+            ),
+            GroupAction::DescribeTopics { topics } => {
+                cluster.track_topics(&topics);
+                let md = cluster.refresh(TopicSelection::Topics(topics.clone())).await;
+                Outcome::Counts(md.map(|md| {
+                    partition_counts(&md, &topics, true).unwrap_or_default()
+                }), topics)
+            }
+            // Listener events and errors never reach dispatch.
+            _ => return,
+        };
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
+        deliver(&inner, outcome);
+        inner.group_wake.notify_one();
+    });
+}
+
+fn inner_rebalance_timeout(weak: &Weak<Inner>) -> Duration {
+    weak.upgrade()
+        .map_or(Duration::ZERO, |i| i.cfg.max_poll_interval)
+}
+
+enum Outcome {
+    Coordinator(Result<i32>),
+    Join(Result<super::group::membership::JoinGroupResult>),
+    Sync(Result<super::group::membership::SyncGroupResult>),
+    Heartbeat(Result<i16>),
+    Leave(Result<i16>),
+    Counts(Result<PartitionCounts>, Vec<String>),
+}
+
+fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
+    let now = Instant::now();
+    let mut guard = inner.lock();
+    let core = &mut *guard;
+    let Some(m) = core.group.as_mut() else {
+        return;
+    };
+    let failed = |m: &mut GroupMembership, kind, e: Error| {
+        tracing::debug!(?kind, error = %e, "group request failed");
+        m.on_request_failed(now, kind, e);
+    };
+    match outcome {
+        Outcome::Coordinator(Ok(node)) => {
+            if let Some(c) = inner.coordinator.as_ref() {
+                c.remember(node);
+            }
+            m.on_coordinator_found(now, node);
+        }
+        Outcome::Coordinator(Err(e)) => m.on_find_coordinator_error(now, e),
+        Outcome::Join(Ok(r)) => m.on_join_group_response(now, r),
+        Outcome::Join(Err(e)) => failed(m, GroupRequestKind::JoinGroup, e),
+        Outcome::Sync(Ok(r)) => m.on_sync_group_response(now, r),
+        Outcome::Sync(Err(e)) => failed(m, GroupRequestKind::SyncGroup, e),
+        Outcome::Heartbeat(Ok(code)) => m.on_heartbeat_response(now, code),
+        Outcome::Heartbeat(Err(e)) => failed(m, GroupRequestKind::Heartbeat, e),
+        Outcome::Leave(Ok(code)) => m.on_leave_group_response(now, code),
+        Outcome::Leave(Err(e)) => failed(m, GroupRequestKind::LeaveGroup, e),
+        Outcome::Counts(Ok(counts), topics) => {
+            core.group_topics = topics.into_iter().collect();
+            m.on_partition_counts(now, &counts);
+        }
+        Outcome::Counts(Err(e), topics)
+            if matches!(m.state(), MemberState::AwaitingMetadata { .. }) =>
+        {
+            // Without counts the leader cannot assign; an empty view would assign nothing and
+            // strand the group, so retry the lookup instead.
+            tracing::warn!(error = %e, "partition counts for the assignment unavailable; retrying");
+            let weak = Arc::downgrade(inner);
+            let cluster = inner.cluster.clone();
+            let backoff = inner.cfg.client.retry_backoff;
+            tokio::spawn(async move {
+                tokio::time::sleep(backoff).await;
+                let md = cluster.refresh(TopicSelection::Topics(topics.clone())).await;
+                if let Some(inner) = weak.upgrade() {
+                    let counts = md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default());
+                    deliver(&inner, Outcome::Counts(counts, topics));
+                    inner.group_wake.notify_one();
+                }
+            });
+        }
+        Outcome::Counts(Err(_), _) => {}
+    }
+}
