@@ -27,7 +27,11 @@ pub struct GroupGeneration {
 /// The group part of a consumer configuration.
 fn group_config(cfg: &ConsumerConfig) -> Result<GroupConfig> {
     let group_id = cfg.group_id.clone().ok_or_else(|| {
-        Error::config("group.id", "", "subscribe() needs a group.id (or use assign())")
+        Error::config(
+            "group.id",
+            "",
+            "subscribe() needs a group.id (or use assign())",
+        )
     })?;
     let mut g = GroupConfig::new(group_id);
     g.group_instance_id = cfg.group_instance_id.clone();
@@ -93,8 +97,9 @@ impl Consumer {
     {
         let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
         if topics.is_empty() || topics.iter().any(|t| t.is_empty()) {
-            return Err(Error::new(ErrorKind::InvalidArgument)
-                .with_detail(format!("subscribe() needs non-empty topic names: {topics:?}")));
+            return Err(Error::new(ErrorKind::InvalidArgument).with_detail(format!(
+                "subscribe() needs non-empty topic names: {topics:?}"
+            )));
         }
         let config = group_config(&self.inner.cfg)?;
         let now = Instant::now();

@@ -113,33 +113,47 @@ async fn consumes_pre_produced_records_in_order_for_every_codec() {
             in_log += got.len();
         }
         assert_eq!(in_log as u64, n, "{codec}: the log holds every record");
-        let c = consumer(&bootstrap, None, "earliest");
-        c.assign(&tps(&topic, 3)).expect("assign");
-        let records = poll_n(&c, n as usize, 120).await;
-        assert_eq!(records.len() as u64, n, "{codec}: exactly n records");
-        let mut last: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
-        let mut seen = std::collections::HashSet::new();
-        for r in &records {
-            let s =
-                u64::from_be_bytes(r.value.as_ref().expect("value")[..8].try_into().expect("8"));
-            assert!(seen.insert(s), "{codec}: duplicate {s}");
-            if let Some((off, prev)) = last.get(&r.partition) {
-                assert_eq!(r.offset.0, off + 1, "{codec}: offsets contiguous");
-                assert!(s > *prev, "{codec}: order kept");
-            }
-            last.insert(r.partition, (r.offset.0, s));
+        for mode in ["assign", "subscribe"] {
+            let c = if mode == "assign" {
+                let c = consumer(&bootstrap, None, "earliest");
+                c.assign(&tps(&topic, 3)).expect("assign");
+                c
+            } else {
+                let c = consumer(&bootstrap, Some(&unique_topic("g-codec")), "earliest");
+                c.subscribe([topic.clone()]).expect("subscribe");
+                c
+            };
+            check_in_order(&c, &topic, codec, mode, n).await;
+            c.close().await.expect("close");
         }
-        for (p, (off, _)) in &last {
-            assert_eq!(
-                c.position(&TopicPartition::new(&topic, *p)),
-                Some(Offset(off + 1))
-            );
-            assert_eq!(c.lag(&TopicPartition::new(&topic, *p)), Some(0));
-        }
-        let m = c.metrics();
-        assert_eq!(m.get("records-consumed-total"), Some(n as f64));
-        c.close().await.expect("close");
     }
+}
+
+/// Polls `n` records and checks: no duplicates, contiguous offsets and increasing sequence
+/// numbers per partition, positions right after the last record, lag 0, metrics counted.
+async fn check_in_order(c: &Consumer, topic: &str, codec: &str, mode: &str, n: u64) {
+    let records = poll_n(c, n as usize, 120).await;
+    assert_eq!(records.len() as u64, n, "{codec}/{mode}: exactly n records");
+    let mut last: BTreeMap<i32, (i64, u64)> = BTreeMap::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in &records {
+        let s = u64::from_be_bytes(r.value.as_ref().expect("value")[..8].try_into().expect("8"));
+        assert!(seen.insert(s), "{codec}/{mode}: duplicate {s}");
+        if let Some((off, prev)) = last.get(&r.partition) {
+            assert_eq!(r.offset.0, off + 1, "{codec}/{mode}: offsets contiguous");
+            assert!(s > *prev, "{codec}/{mode}: order kept");
+        }
+        last.insert(r.partition, (r.offset.0, s));
+    }
+    for (p, (off, _)) in &last {
+        assert_eq!(
+            c.position(&TopicPartition::new(topic, *p)),
+            Some(Offset(off + 1))
+        );
+        assert_eq!(c.lag(&TopicPartition::new(topic, *p)), Some(0));
+    }
+    let m = c.metrics();
+    assert_eq!(m.get("records-consumed-total"), Some(n as f64));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -47,6 +47,17 @@ impl RebalanceListener for Recording {
                 .push(("revoked".into(), partitions.to_vec()));
         })
     }
+    fn on_partitions_lost<'a>(
+        &'a self,
+        _consumer: &'a Consumer,
+        partitions: &'a [TopicPartition],
+    ) -> ListenerFuture<'a> {
+        self.0
+            .lock()
+            .expect("lock")
+            .push(("lost".into(), partitions.to_vec()));
+        Box::pin(async {})
+    }
     fn on_partitions_assigned<'a>(
         &'a self,
         _consumer: &'a Consumer,
@@ -99,8 +110,53 @@ async fn subscribe_consumes_every_partition_in_order_and_close_leaves() {
     let extra = c2.poll(Duration::from_secs(2)).await.expect("poll");
     assert_eq!(again.len() + extra.len(), 6, "nothing redelivered");
     for r in &again {
-        assert!(r.offset.0 > last[&r.partition], "{}@{} redelivered", r.partition, r.offset);
+        assert!(
+            r.offset.0 > last[&r.partition],
+            "{}@{} redelivered",
+            r.partition,
+            r.offset
+        );
     }
     assert!(c2.group_generation().is_some());
     c2.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_stops_polling_leaves_and_rejoins_on_its_next_poll() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("g-mpi");
+    create(&bootstrap, &topic, 2, 1).await;
+    produce(&bootstrap, &topic, 10, "none", None).await;
+    let group = unique_topic("grp-mpi");
+    let events = Recording::default();
+    let c = group_consumer(&bootstrap, &group, &[("max.poll.interval.ms", "3000")]);
+    c.subscribe_with_listener([topic.clone()], events.clone())
+        .expect("subscribe");
+    let first = poll_n(&c, 10, 60).await;
+    assert_eq!(first.len(), 10);
+    c.commit_positions().await.expect("commit");
+    let g1 = c.group_generation().expect("stable");
+    // Stall past max.poll.interval.ms: the member leaves on its own (heartbeats continue in
+    // the background, so only the poll timer can make it leave).
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    assert_eq!(
+        c.group_generation(),
+        None,
+        "left the group after the poll timeout"
+    );
+    // The next poll reports the partitions lost, then rejoins and gets them back.
+    produce(&bootstrap, &topic, 4, "none", None).await;
+    let again = poll_n(&c, 4, 60).await;
+    assert_eq!(again.len(), 4, "only the records after the commit");
+    let g2 = c.group_generation().expect("rejoined");
+    assert!(g2.generation_id > g1.generation_id, "{g1:?} -> {g2:?}");
+    let log: Vec<String> = events
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| e.0.clone())
+        .collect();
+    assert_eq!(log, ["assigned", "lost", "assigned"], "{log:?}");
+    c.close().await.expect("close");
 }
