@@ -28,6 +28,15 @@ pub(super) async fn join_group(
     request_timeout: Duration,
 ) -> Result<JoinGroupResult> {
     let version = conn.version_for::<km::JoinGroupRequest>()?;
+    let msg = join_message(req, version)?;
+    let timeout = Duration::from_millis(u64::try_from(req.rebalance_timeout_ms).unwrap_or(0))
+        .max(request_timeout)
+        + Duration::from_secs(5);
+    let resp = conn.send_version(&msg, version, timeout).await?;
+    Ok(join_result(resp))
+}
+
+fn join_message(req: &JoinGroupRequest, version: i16) -> Result<km::JoinGroupRequest> {
     let mut msg = km::JoinGroupRequest::default()
         .with_group_id(GroupId(s(&req.group_id)))
         .with_session_timeout_ms(req.session_timeout_ms)
@@ -54,11 +63,11 @@ pub(super) async fn join_group(
     if version >= 8 {
         msg.reason = Some(s(&req.reason));
     }
-    let timeout = Duration::from_millis(u64::try_from(req.rebalance_timeout_ms).unwrap_or(0))
-        .max(request_timeout)
-        + Duration::from_secs(5);
-    let resp = conn.send_version(&msg, version, timeout).await?;
-    Ok(JoinGroupResult {
+    Ok(msg)
+}
+
+fn join_result(resp: km::JoinGroupResponse) -> JoinGroupResult {
+    JoinGroupResult {
         error_code: resp.error_code,
         generation_id: resp.generation_id,
         protocol_type: resp.protocol_type.map(|t| t.to_string()),
@@ -75,7 +84,7 @@ pub(super) async fn join_group(
             })
             .collect(),
         skip_assignment: resp.skip_assignment,
-    })
+    }
 }
 
 /// Sends SyncGroup. The broker answers a follower once the leader's SyncGroup arrived.
@@ -85,6 +94,18 @@ pub(super) async fn sync_group(
     timeout: Duration,
 ) -> Result<SyncGroupResult> {
     let version = conn.version_for::<km::SyncGroupRequest>()?;
+    let resp = conn
+        .send_version(&sync_message(req, version), version, timeout)
+        .await?;
+    Ok(SyncGroupResult {
+        error_code: resp.error_code,
+        protocol_type: resp.protocol_type.map(|t| t.to_string()),
+        protocol_name: resp.protocol_name.map(|t| t.to_string()),
+        assignment: resp.assignment,
+    })
+}
+
+fn sync_message(req: &SyncGroupRequest, version: i16) -> km::SyncGroupRequest {
     let mut msg = km::SyncGroupRequest::default()
         .with_group_id(GroupId(s(&req.group_id)))
         .with_generation_id(req.generation_id)
@@ -106,13 +127,7 @@ pub(super) async fn sync_group(
         msg.protocol_type = Some(s(req.protocol_type));
         msg.protocol_name = Some(s(&req.protocol_name));
     }
-    let resp = conn.send_version(&msg, version, timeout).await?;
-    Ok(SyncGroupResult {
-        error_code: resp.error_code,
-        protocol_type: resp.protocol_type.map(|t| t.to_string()),
-        protocol_name: resp.protocol_name.map(|t| t.to_string()),
-        assignment: resp.assignment,
-    })
+    msg
 }
 
 /// Sends Heartbeat; returns the error code.
@@ -122,6 +137,11 @@ pub(super) async fn heartbeat(
     timeout: Duration,
 ) -> Result<i16> {
     let version = conn.version_for::<km::HeartbeatRequest>()?;
+    let msg = heartbeat_message(req, version);
+    Ok(conn.send_version(&msg, version, timeout).await?.error_code)
+}
+
+fn heartbeat_message(req: &HeartbeatRequest, version: i16) -> km::HeartbeatRequest {
     let mut msg = km::HeartbeatRequest::default()
         .with_group_id(GroupId(s(&req.group_id)))
         .with_generation_id(req.generation_id)
@@ -129,7 +149,7 @@ pub(super) async fn heartbeat(
     if version >= 3 {
         msg.group_instance_id = req.group_instance_id.as_deref().map(s);
     }
-    Ok(conn.send_version(&msg, version, timeout).await?.error_code)
+    msg
 }
 
 /// Sends LeaveGroup; returns the first error code (group-level, then the member's).
@@ -139,6 +159,20 @@ pub(super) async fn leave_group(
     timeout: Duration,
 ) -> Result<i16> {
     let version = conn.version_for::<km::LeaveGroupRequest>()?;
+    let msg = leave_message(req, version);
+    let resp = conn.send_version(&msg, version, timeout).await?;
+    if resp.error_code != 0 {
+        return Ok(resp.error_code);
+    }
+    Ok(resp
+        .members
+        .iter()
+        .map(|m| m.error_code)
+        .find(|&c| c != 0)
+        .unwrap_or(0))
+}
+
+fn leave_message(req: &LeaveGroupRequest, version: i16) -> km::LeaveGroupRequest {
     let mut msg = km::LeaveGroupRequest::default().with_group_id(GroupId(s(&req.group_id)));
     if version >= 3 {
         let mut member = MemberIdentity::default()
@@ -151,14 +185,73 @@ pub(super) async fn leave_group(
     } else {
         msg.member_id = s(&req.member_id);
     }
-    let resp = conn.send_version(&msg, version, timeout).await?;
-    if resp.error_code != 0 {
-        return Ok(resp.error_code);
+    msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::protocol::Encodable;
+
+    fn encodes<M: Encodable>(m: &M, v: i16) -> bool {
+        m.encode(&mut BytesMut::new(), v).is_ok()
     }
-    Ok(resp
-        .members
-        .iter()
-        .map(|m| m.error_code)
-        .find(|&c| c != 0)
-        .unwrap_or(0))
+
+    /// Every field is left out where a version lacks it, so every version the broker may
+    /// negotiate encodes — static or dynamic member alike.
+    #[test]
+    fn every_version_encodes() {
+        for instance in [None, Some("i-1".to_string())] {
+            let join = JoinGroupRequest {
+                group_id: "g".into(),
+                member_id: "m".into(),
+                group_instance_id: instance.clone(),
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 300_000,
+                protocol_type: "consumer",
+                protocols: vec![super::super::group::membership::JoinGroupProtocol {
+                    name: "range",
+                    metadata: Bytes::from_static(&[0, 1]),
+                }],
+                reason: "test".into(),
+            };
+            for v in 0..=9 {
+                match join_message(&join, v) {
+                    Ok(m) => assert!(encodes(&m, v), "JoinGroup v{v}"),
+                    Err(e) => assert!(instance.is_some() && v < 5, "JoinGroup v{v}: {e}"),
+                }
+            }
+            let sync = SyncGroupRequest {
+                group_id: "g".into(),
+                generation_id: 3,
+                member_id: "m".into(),
+                group_instance_id: instance.clone(),
+                protocol_type: "consumer",
+                protocol_name: "range".into(),
+                assignments: vec![("m".into(), Bytes::from_static(&[0, 3]))],
+            };
+            for v in 0..=5 {
+                assert!(encodes(&sync_message(&sync, v), v), "SyncGroup v{v}");
+            }
+            let hb = HeartbeatRequest {
+                group_id: "g".into(),
+                generation_id: 3,
+                member_id: "m".into(),
+                group_instance_id: instance.clone(),
+            };
+            for v in 0..=4 {
+                assert!(encodes(&heartbeat_message(&hb, v), v), "Heartbeat v{v}");
+            }
+            let leave = LeaveGroupRequest {
+                group_id: "g".into(),
+                member_id: "m".into(),
+                group_instance_id: instance.clone(),
+                reason: "closing".into(),
+            };
+            for v in 0..=5 {
+                assert!(encodes(&leave_message(&leave, v), v), "LeaveGroup v{v}");
+            }
+        }
+    }
 }
