@@ -160,3 +160,47 @@ async fn a_member_that_stops_polling_leaves_and_rejoins_on_its_next_poll() {
     assert_eq!(log, ["assigned", "lost", "assigned"], "{log:?}");
     c.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_instance_with_the_same_group_instance_id_fences_the_first() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("g-fence");
+    create(&bootstrap, &topic, 2, 1).await;
+    produce(&bootstrap, &topic, 4, "none", None).await;
+    let group = unique_topic("grp-fence");
+    let statics = [("group.instance.id", "instance-a")];
+    let first = group_consumer(&bootstrap, &group, &statics);
+    first.subscribe([topic.clone()]).expect("subscribe");
+    assert_eq!(poll_n(&first, 4, 60).await.len(), 4);
+    let g1 = first.group_generation().expect("stable");
+    // Same instance id while the first still runs: the coordinator hands the identity to the
+    // newcomer (without a rebalance) and fences the old member at its next heartbeat.
+    let second = group_consumer(&bootstrap, &group, &statics);
+    second.subscribe([topic.clone()]).expect("subscribe");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let error = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first member was never fenced"
+        );
+        // The newcomer must poll too, or it would not join.
+        let _ = second
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("second polls");
+        match first.poll(Duration::from_millis(200)).await {
+            Err(e) => break e,
+            Ok(records) => assert!(records.is_empty(), "fenced member got records"),
+        }
+    };
+    assert_eq!(error.broker_code(), Some(82), "{error}");
+    assert!(error.is_fatal(), "FENCED_INSTANCE_ID is fatal: {error}");
+    assert!(
+        first.assignment().is_empty(),
+        "the fenced member holds nothing"
+    );
+    let g2 = second.group_generation().expect("the newcomer is stable");
+    assert_ne!(g2.member_id, g1.member_id);
+    second.close().await.expect("close");
+    let _ = first.close().await;
+}
