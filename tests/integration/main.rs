@@ -12,3 +12,4 @@ mod metadata;
 mod producer;
 mod producer_faults;
 mod support;
+mod transactions;
