@@ -13,3 +13,4 @@ mod metadata;
 mod producer;
 mod producer_faults;
 mod support;
+mod transactions;
