@@ -9,6 +9,7 @@ mod connection;
 mod consumer;
 mod fetch;
 mod group;
+mod group_coordinator;
 mod metadata;
 mod producer;
 mod producer_faults;
