@@ -148,6 +148,20 @@ impl GroupMembership {
         self.generation().map_or(-1, |g| g.generation_id)
     }
 
+    /// The generation id and member id an OffsetCommit carries: the stable generation's, or —
+    /// while the member rejoins still owning partitions — the generation they were assigned in.
+    /// The latter covers the cooperative revocation: the assignment that revokes partitions
+    /// also starts the follow-up rejoin, so the `Revoked` listener (which commits) runs when
+    /// the member is no longer stable, while the group still is in that generation.
+    pub fn commit_generation(&self) -> Option<(i32, &str)> {
+        if let Some(g) = self.generation() {
+            return Some((g.generation_id, &g.member_id));
+        }
+        let member_id = self.member_id();
+        (self.owned_generation >= 0 && !member_id.is_empty())
+            .then_some((self.owned_generation, member_id))
+    }
+
     /// The member id as currently known ("" before the first join or after a reset).
     pub fn member_id(&self) -> &str {
         match &self.state {
