@@ -27,7 +27,11 @@ pub struct GroupGeneration {
 /// The group part of a consumer configuration.
 fn group_config(cfg: &ConsumerConfig) -> Result<GroupConfig> {
     let group_id = cfg.group_id.clone().ok_or_else(|| {
-        Error::config("group.id", "", "subscribe() needs a group.id (or use assign())")
+        Error::config(
+            "group.id",
+            "",
+            "subscribe() needs a group.id (or use assign())",
+        )
     })?;
     let mut g = GroupConfig::new(group_id);
     g.group_instance_id = cfg.group_instance_id.clone();
@@ -93,8 +97,9 @@ impl Consumer {
     {
         let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
         if topics.is_empty() || topics.iter().any(|t| t.is_empty()) {
-            return Err(Error::new(ErrorKind::InvalidArgument)
-                .with_detail(format!("subscribe() needs non-empty topic names: {topics:?}")));
+            return Err(Error::new(ErrorKind::InvalidArgument).with_detail(format!(
+                "subscribe() needs non-empty topic names: {topics:?}"
+            )));
         }
         let config = group_config(&self.inner.cfg)?;
         let now = Instant::now();
@@ -248,13 +253,16 @@ impl Consumer {
                 core.listener_events.is_empty()
                     && !core.revoke_pending
                     && core.group.as_ref().is_none_or(|m| {
-                        matches!(
-                            m.state(),
-                            MemberState::Closed
-                                | MemberState::Fenced(_)
-                                | MemberState::Failed { .. }
-                                | MemberState::Unjoined { .. }
-                        )
+                        // A static member is `Closed` at once: wait until the group task took
+                        // its `Revoked` too, or close would skip the listener.
+                        !m.has_actions()
+                            && matches!(
+                                m.state(),
+                                MemberState::Closed
+                                    | MemberState::Fenced(_)
+                                    | MemberState::Failed { .. }
+                                    | MemberState::Unjoined { .. }
+                            )
                     })
             };
             if done || Instant::now() >= deadline {
