@@ -99,7 +99,12 @@ async fn subscribe_consumes_every_partition_in_order_and_close_leaves() {
     let extra = c2.poll(Duration::from_secs(2)).await.expect("poll");
     assert_eq!(again.len() + extra.len(), 6, "nothing redelivered");
     for r in &again {
-        assert!(r.offset.0 > last[&r.partition], "{}@{} redelivered", r.partition, r.offset);
+        assert!(
+            r.offset.0 > last[&r.partition],
+            "{}@{} redelivered",
+            r.partition,
+            r.offset
+        );
     }
     assert!(c2.group_generation().is_some());
     c2.close().await.expect("close");

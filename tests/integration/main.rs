@@ -9,6 +9,8 @@ mod connection;
 mod consumer;
 mod fetch;
 mod group;
+mod group_faults;
+mod group_history;
 mod metadata;
 mod producer;
 mod producer_faults;
