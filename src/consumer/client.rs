@@ -65,7 +65,10 @@ impl Inner {
         }
         let (due, rebalancing) = {
             let core = self.lock();
-            let rebalancing = core.group.as_ref().is_some_and(|m| m.generation().is_none());
+            let rebalancing = core
+                .group
+                .as_ref()
+                .is_some_and(|m| m.generation().is_none());
             (core.next_auto_commit, rebalancing)
         };
         // While the member rejoins there is no generation to commit under; the revocation path

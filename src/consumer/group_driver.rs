@@ -84,7 +84,8 @@ fn step(inner: &Arc<Inner>, now: Instant) -> Option<(Vec<Request>, Option<Instan
                 notify_app = true;
             }
             GroupAction::Assigned(tps) => {
-                let mut all: BTreeSet<TopicPartition> = core.fetcher.assignment().cloned().collect();
+                let mut all: BTreeSet<TopicPartition> =
+                    core.fetcher.assignment().cloned().collect();
                 all.extend(tps.iter().cloned());
                 core.fetcher.assign(all);
                 core.listener_events.push_back(ListenerEvent::Assigned(tps));
@@ -229,10 +230,13 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             ),
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);
-                let md = cluster.refresh(TopicSelection::Topics(topics.clone())).await;
-                Outcome::Counts(md.map(|md| {
-                    partition_counts(&md, &topics, true).unwrap_or_default()
-                }), topics)
+                let md = cluster
+                    .refresh(TopicSelection::Topics(topics.clone()))
+                    .await;
+                Outcome::Counts(
+                    md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default()),
+                    topics,
+                )
             }
             // Listener events and errors never reach dispatch.
             _ => return,
@@ -301,9 +305,12 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
             let backoff = inner.cfg.client.retry_backoff;
             tokio::spawn(async move {
                 tokio::time::sleep(backoff).await;
-                let md = cluster.refresh(TopicSelection::Topics(topics.clone())).await;
+                let md = cluster
+                    .refresh(TopicSelection::Topics(topics.clone()))
+                    .await;
                 if let Some(inner) = weak.upgrade() {
-                    let counts = md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default());
+                    let counts =
+                        md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default());
                     deliver(&inner, Outcome::Counts(counts, topics));
                     inner.group_wake.notify_one();
                 }

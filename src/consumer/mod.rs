@@ -31,5 +31,5 @@ pub use coordinator::OffsetToCommit;
 pub use fetch::{ConsumerRecord, IsolationLevel, OffsetResetPolicy};
 pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
-pub use subscription::GroupGeneration;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};
+pub use subscription::GroupGeneration;

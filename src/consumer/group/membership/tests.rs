@@ -688,15 +688,36 @@ fn commit_generation_covers_the_cooperative_revocation() {
 }
 
 #[test]
-fn eager_rejoin_has_no_commit_generation() {
+fn commit_generation_survives_eager_revocation_and_close_but_not_loss() {
     let mut h = H::new(RANGE_COOP, None);
     h.stable(&["a"], &[tp("a", 0)]);
     h.m.handle_timeout(h.at(3_000));
     h.drain();
     h.m.on_heartbeat_response(h.at(3_001), 27);
     assert!(matches!(h.drain()[0], GroupAction::Revoked(_)));
-    // Everything was revoked: the async layer commits under the generation it last saw stable.
-    assert_eq!(h.m.commit_generation(), None);
+    // The JoinGroup waits for the revocation's listener: the group is still in generation 5.
+    assert_eq!(h.m.commit_generation(), Some((5, "m-1")));
+    h.m.on_join_group_response(h.at(3_002), join_ok(6, "m-1", "x", "range"));
+    h.drain();
+    h.m.on_sync_group_response(h.at(3_003), sync_ok(&[tp("a", 0)], None));
+    h.drain();
+    // Closed right after the assignment (before anyone saw it stable): the revocation's
+    // commit carries the new generation.
+    h.m.close(h.at(3_004));
+    assert!(matches!(h.drain()[0], GroupAction::Revoked(_)));
+    assert_eq!(h.m.commit_generation(), Some((6, "m-1")));
+
+    let mut h = H::new(COOP, None);
+    h.stable(&["a"], &[tp("a", 0)]);
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 25);
+    assert!(matches!(h.drain()[0], GroupAction::Lost(_)));
+    assert_eq!(
+        h.m.commit_generation(),
+        None,
+        "lost: nothing to commit under"
+    );
 }
 
 #[test]
