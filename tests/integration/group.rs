@@ -28,9 +28,12 @@ pub fn group_consumer(bootstrap: &str, group: &str, extra: &[(&str, &str)]) -> C
     Consumer::new(ConsumerConfig::from_properties(props).expect("config")).expect("consumer")
 }
 
+/// The listener calls: ("assigned" | "revoked", partitions).
+pub type ListenerLog = Arc<Mutex<Vec<(String, Vec<TopicPartition>)>>>;
+
 /// Records the listener calls in order.
 #[derive(Default, Clone)]
-pub struct Recording(pub Arc<Mutex<Vec<(String, Vec<TopicPartition>)>>>);
+pub struct Recording(pub ListenerLog);
 
 impl RebalanceListener for Recording {
     fn on_partitions_revoked<'a>(

@@ -143,10 +143,10 @@ impl Drop for ChildMember {
 
 /// Members join one by one while a producer writes; one leaves cleanly, one is SIGKILLed.
 async fn join_leave_and_kill(strategy: &str) {
-    let t0 = Instant::now();
     let bootstrap = shared_bootstrap();
     let topic = unique_topic("gf-members");
     create(&bootstrap, &topic, 6, 1).await;
+    let t0 = Instant::now();
     let group = unique_topic("gf-members");
     let h = History::default();
     let feed = Feed::start(&bootstrap, &topic, 5);
@@ -170,7 +170,9 @@ async fn join_leave_and_kill(strategy: &str) {
 
     // B leaves cleanly: its listener commits, LeaveGroup makes the others rebalance at once.
     let left = now_ns();
+    let closing = Instant::now();
     b.close().await;
+    eprintln!("{:.2} s to close B", closing.elapsed().as_secs_f64());
     wait_until(&h, "A and C share the partitions after B left", 60, || {
         h.settled(&["A", "C"], 6) && h.count("C", left, committed) > 0
     })
@@ -203,7 +205,9 @@ async fn join_leave_and_kill(strategy: &str) {
         h.distinct_seqs() as u64 >= produced
     })
     .await;
+    let closing = Instant::now();
     a.close().await;
+    eprintln!("{:.2} s to close A", closing.elapsed().as_secs_f64());
 
     let r = check(&h.snapshot(), 6, produced, &[("C", died)]);
     let rebalances = h
@@ -275,6 +279,16 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_join() {
     .await;
     let settled = now_ns();
     let (a_after, b_after, c_after) = (h.owned("A"), h.owned("B"), h.owned("C"));
+    // The consumers' own view agrees with what their listeners were told.
+    for (m, owned) in [(&a, &a_after), (&b, &b_after), (&c, &c_after)] {
+        let assigned: BTreeSet<i32> = m
+            .consumer
+            .assignment()
+            .iter()
+            .map(|tp| tp.partition)
+            .collect();
+        assert_eq!(&assigned, owned, "{}: assignment() vs listener", m.name);
+    }
     // Keep going until every partition saw records after the rebalance.
     wait_until(
         &h,
@@ -293,6 +307,7 @@ async fn cooperative_sticky_keeps_unaffected_partitions_through_a_join() {
     .await;
     let checked = now_ns();
     let gen_after = a.consumer.group_generation().map(|g| g.generation_id);
+    assert!(gen_after > gen_before, "C's join made new generations");
 
     let produced = feed.stop().await;
     wait_until(&h, "every produced record processed", 60, || {

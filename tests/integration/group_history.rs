@@ -267,6 +267,8 @@ pub async fn wait_until(h: &History, what: &str, secs: u64, mut cond: impl FnMut
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let waited = Duration::from_secs(secs) - deadline.saturating_duration_since(Instant::now());
+    eprintln!("{:.2} s until: {what}", waited.as_secs_f64());
 }
 
 fn seq_of(r: &ConsumerRecord) -> u64 {
