@@ -55,10 +55,10 @@ fn commit_identity(core: &Core) -> Result<CommitIdentity> {
     let Some(m) = core.group.as_ref() else {
         return Ok(CommitIdentity::default());
     };
-    if let Some(g) = m.generation() {
+    if let Some((generation, member_id)) = m.commit_generation() {
         return Ok(CommitIdentity {
-            generation: g.generation_id,
-            member_id: g.member_id.clone(),
+            generation,
+            member_id: member_id.to_owned(),
             group_instance_id: m.group_instance_id().map(str::to_owned),
         });
     }

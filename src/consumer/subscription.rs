@@ -253,13 +253,16 @@ impl Consumer {
                 core.listener_events.is_empty()
                     && !core.revoke_pending
                     && core.group.as_ref().is_none_or(|m| {
-                        matches!(
-                            m.state(),
-                            MemberState::Closed
-                                | MemberState::Fenced(_)
-                                | MemberState::Failed { .. }
-                                | MemberState::Unjoined { .. }
-                        )
+                        // A static member is `Closed` at once: wait until the group task took
+                        // its `Revoked` too, or close would skip the listener.
+                        !m.has_actions()
+                            && matches!(
+                                m.state(),
+                                MemberState::Closed
+                                    | MemberState::Fenced(_)
+                                    | MemberState::Failed { .. }
+                                    | MemberState::Unjoined { .. }
+                            )
                     })
             };
             if done || Instant::now() >= deadline {

@@ -31,9 +31,12 @@ pub fn group_consumer(bootstrap: &str, group: &str, extra: &[(&str, &str)]) -> C
 /// One listener call: `assigned`, `revoked` or `lost`, with its partitions.
 pub type ListenerCall = (String, Vec<TopicPartition>);
 
+/// The listener calls, in order.
+pub type ListenerLog = Arc<Mutex<Vec<ListenerCall>>>;
+
 /// Records the listener calls in order.
 #[derive(Default, Clone)]
-pub struct Recording(pub Arc<Mutex<Vec<ListenerCall>>>);
+pub struct Recording(pub ListenerLog);
 
 impl RebalanceListener for Recording {
     fn on_partitions_revoked<'a>(

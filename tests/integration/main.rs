@@ -10,6 +10,8 @@ mod consumer;
 mod fetch;
 mod group;
 mod group_coordinator;
+mod group_faults;
+mod group_history;
 mod metadata;
 mod producer;
 mod producer_faults;

@@ -129,6 +129,7 @@ impl GroupMembership {
         let unsubscribed = new.iter().any(|tp| !self.subscription.contains(&tp.topic));
         self.owned = new;
         self.owned_generation = generation.generation_id;
+        self.assigned_in = Some(generation.clone());
         self.state = MemberState::Stable {
             heartbeat: HeartbeatTimer {
                 next_at: now + self.config.heartbeat_interval,
@@ -176,6 +177,7 @@ impl GroupMembership {
                 .push_back(GroupAction::Lost(lost.into_iter().collect()));
         }
         self.owned_generation = -1;
+        self.assigned_in = None;
     }
 
     pub(super) fn lose_and_rejoin(&mut self, now: Instant, member_id: String, reason: &str) {

@@ -86,6 +86,9 @@ pub struct GroupMembership {
     owned: BTreeSet<TopicPartition>,
     /// The generation `owned` was assigned in; -1 when nothing is owned.
     owned_generation: i32,
+    /// The generation of the last assignment, kept through revocations and close (commits made
+    /// then carry it); cleared when the partitions are lost.
+    assigned_in: Option<Generation>,
     last_poll: Instant,
     /// A rejoin asked for while a JoinGroup/SyncGroup was pending; done once stable.
     rejoin_requested: Option<String>,
@@ -108,6 +111,7 @@ impl GroupMembership {
             subscription: BTreeSet::new(),
             owned: BTreeSet::new(),
             owned_generation: -1,
+            assigned_in: None,
             last_poll: now,
             rejoin_requested: None,
             leader_counts: None,
@@ -146,6 +150,18 @@ impl GroupMembership {
     /// The generation id for OffsetCommit: the stable generation, or -1.
     pub fn generation_id(&self) -> i32 {
         self.generation().map_or(-1, |g| g.generation_id)
+    }
+
+    /// The generation id and member id an OffsetCommit carries: the stable generation's, or,
+    /// when not stable, those of the member's last assignment (until its partitions are lost).
+    /// The `Revoked` listener, which commits, runs when the member is no longer stable: the
+    /// cooperative assignment that revokes partitions starts the follow-up rejoin at once, and
+    /// `close` leaves the stable state before the listener runs; the group is still in that
+    /// generation then.
+    pub fn commit_generation(&self) -> Option<(i32, &str)> {
+        self.generation()
+            .or(self.assigned_in.as_ref())
+            .map(|g| (g.generation_id, g.member_id.as_str()))
     }
 
     /// The member id as currently known ("" before the first join or after a reset).

@@ -662,6 +662,65 @@ fn cooperative_revocation_triggers_a_follow_up_rejoin() {
 }
 
 #[test]
+fn commit_generation_covers_the_cooperative_revocation() {
+    let mut h = H::new(COOP, None);
+    h.start(&["a"]);
+    h.join_follower(h.t0, 5, "m-1", &[tp("a", 0), tp("a", 1)]);
+    assert_eq!(h.m.commit_generation(), Some((5, "m-1")));
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 27);
+    one_join(h.drain());
+    // Rejoining, still owning a-0 and a-1 (assigned in 5): commits carry generation 5.
+    assert_eq!(h.m.commit_generation(), Some((5, "m-1")));
+    h.m.on_join_group_response(h.at(3_002), join_ok(6, "m-1", "x", "cooperative-sticky"));
+    h.drain();
+    h.m.on_sync_group_response(
+        h.at(3_003),
+        sync_ok(&[tp("a", 0)], Some("cooperative-sticky")),
+    );
+    let acts = h.drain();
+    assert!(matches!(&acts[0], GroupAction::Revoked(p) if p == &[tp("a", 1)]));
+    // The follow-up rejoin already started, but the group is in generation 6 until the
+    // revocation's listener returned: its commit must carry 6, not 5 (ILLEGAL_GENERATION).
+    assert!(h.m.generation().is_none());
+    assert_eq!(h.m.commit_generation(), Some((6, "m-1")));
+}
+
+#[test]
+fn commit_generation_survives_eager_revocation_and_close_but_not_loss() {
+    let mut h = H::new(RANGE_COOP, None);
+    h.stable(&["a"], &[tp("a", 0)]);
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 27);
+    assert!(matches!(h.drain()[0], GroupAction::Revoked(_)));
+    // The JoinGroup waits for the revocation's listener: the group is still in generation 5.
+    assert_eq!(h.m.commit_generation(), Some((5, "m-1")));
+    h.m.on_join_group_response(h.at(3_002), join_ok(6, "m-1", "x", "range"));
+    h.drain();
+    h.m.on_sync_group_response(h.at(3_003), sync_ok(&[tp("a", 0)], None));
+    h.drain();
+    // Closed right after the assignment (before anyone saw it stable): the revocation's
+    // commit carries the new generation.
+    h.m.close(h.at(3_004));
+    assert!(matches!(h.drain()[0], GroupAction::Revoked(_)));
+    assert_eq!(h.m.commit_generation(), Some((6, "m-1")));
+
+    let mut h = H::new(COOP, None);
+    h.stable(&["a"], &[tp("a", 0)]);
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 25);
+    assert!(matches!(h.drain()[0], GroupAction::Lost(_)));
+    assert_eq!(
+        h.m.commit_generation(),
+        None,
+        "lost: nothing to commit under"
+    );
+}
+
+#[test]
 fn commit_errors_apply_the_group_rules() {
     let mut h = H::new(COOP, None);
     h.stable(&["a"], &[tp("a", 0)]);
