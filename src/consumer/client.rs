@@ -2,7 +2,7 @@
 
 use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
-use super::coordinator::{CommitIdentity, Coordinator, OffsetToCommit};
+use super::coordinator::{Coordinator, OffsetToCommit};
 use super::fetch::{ConsumerRecord, Fetcher};
 use super::group::GroupMembership;
 use super::listener::{ListenerEvent, RebalanceListener};
@@ -27,8 +27,9 @@ pub(super) struct Core {
     pub listener_events: VecDeque<ListenerEvent>,
     /// A `Revoked` event is queued: the group task takes no further action until poll ran it.
     pub revoke_pending: bool,
-    /// The last stable generation, for commits while its partitions are being revoked.
-    pub last_generation: Option<CommitIdentity>,
+    /// The last stable generation the group task saw (generation id, member id), to count
+    /// completed rebalances.
+    pub seen_generation: Option<(i32, String)>,
     /// When the current rebalance started (first JoinGroup after being stable).
     pub rebalance_started: Option<Instant>,
     /// Leader: the topics the group's members subscribe to.
@@ -141,7 +142,7 @@ impl Consumer {
                 group: None,
                 listener_events: VecDeque::new(),
                 revoke_pending: false,
-                last_generation: None,
+                seen_generation: None,
                 rebalance_started: None,
                 group_topics: BTreeSet::new(),
             }),

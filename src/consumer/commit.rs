@@ -48,25 +48,26 @@ pub(super) async fn commit_positions(
 }
 
 /// The identity a commit carries: none outside group management; the stable generation; or,
-/// while a rebalance is under way, the generation whose partitions are being revoked (the
-/// coordinator accepts it until the new generation forms, which is what lets the rebalance
-/// listener commit on revoke).
+/// while a revocation is being handled (the rebalance listener runs), the generation the revoked
+/// partitions were assigned in — the coordinator accepts it until the next generation forms,
+/// which is what lets the listener commit on revoke. Any other commit while the member
+/// rebalances fails here with the retriable `REBALANCE_IN_PROGRESS` instead of going out under a
+/// generation the coordinator may already have replaced (Java's consumer does the same).
 fn commit_identity(core: &Core) -> Result<CommitIdentity> {
     let Some(m) = core.group.as_ref() else {
         return Ok(CommitIdentity::default());
     };
-    if let Some((generation, member_id)) = m.commit_generation() {
-        return Ok(CommitIdentity {
+    let usable = m.generation().is_some() || core.revoke_pending;
+    match m.commit_generation().filter(|_| usable) {
+        Some((generation, member_id)) => Ok(CommitIdentity {
             generation,
             member_id: member_id.to_owned(),
             group_instance_id: m.group_instance_id().map(str::to_owned),
-        });
-    }
-    core.last_generation.clone().ok_or_else(|| {
-        Error::from_broker_code(REBALANCE_IN_PROGRESS)
+        }),
+        None => Err(Error::from_broker_code(REBALANCE_IN_PROGRESS)
             .with_api("OffsetCommit")
-            .with_detail("the member is (re)joining its group; commit again after the next poll")
-    })
+            .with_detail("the member is (re)joining its group; commit again after the next poll")),
+    }
 }
 
 /// Commits `offsets` and records them as the committed offsets.

@@ -11,7 +11,7 @@
 //! parked by the broker for minutes never keeps a dropped consumer alive.
 
 use super::client::Inner;
-use super::coordinator::{find_coordinator, CommitIdentity};
+use super::coordinator::find_coordinator;
 use super::group::membership::{GroupRequestKind, MemberState};
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
 use super::group_wire;
@@ -93,7 +93,6 @@ fn step(inner: &Arc<Inner>, now: Instant) -> Option<(Vec<Request>, Option<Instan
             }
             GroupAction::Lost(tps) => {
                 core.fetcher.unassign(&tps);
-                core.last_generation = None;
                 core.listener_events.push_back(ListenerEvent::Lost(tps));
                 notify_app = true;
             }
@@ -113,15 +112,11 @@ fn step(inner: &Arc<Inner>, now: Instant) -> Option<(Vec<Request>, Option<Instan
     }
     if let Some(g) = m.generation() {
         let fresh = core
-            .last_generation
+            .seen_generation
             .as_ref()
-            .is_none_or(|l| l.generation != g.generation_id || l.member_id != g.member_id);
+            .is_none_or(|(id, member)| *id != g.generation_id || *member != g.member_id);
         if fresh {
-            core.last_generation = Some(CommitIdentity {
-                generation: g.generation_id,
-                member_id: g.member_id.clone(),
-                group_instance_id: m.group_instance_id().map(str::to_owned),
-            });
+            core.seen_generation = Some((g.generation_id, g.member_id.clone()));
             if let Some(started) = core.rebalance_started.take() {
                 inner
                     .metrics
