@@ -7,10 +7,12 @@
 //! Each member is a [`Consumer`] on its own tokio task, subscribed with a [`RebalanceListener`]
 //! that prints the partitions it is assigned and revoked, and commits its positions on
 //! revocation (the listener runs inside `poll`, after every record handed out earlier was
-//! processed, so the next owner starts exactly after them). Members also commit after each poll
-//! (`enable.auto.commit=false`). Once the group has formed, a producer writes records; member `b`
-//! closes (revoking and committing its partitions, then leaving the group) after it has read a
-//! share of them. At the end the example prints each member's count and checks that the members
+//! processed, so the next owner starts exactly after them). The group uses the cooperative-sticky
+//! assignor: when a member leaves, only its partitions move, and the others keep theirs (with
+//! the default eager `range` assignor every member gives up everything at each rebalance).
+//! Members also commit after each poll (`enable.auto.commit=false`). Once the group has formed,
+//! a producer writes records; member `b` closes (revoking and committing its partitions, then
+//! leaving the group) after it has read a share of them. At the end the example prints each member's count and checks that the members
 //! together read every produced record exactly once.
 //!
 //! Uses `KAFKA_BOOTSTRAP_SERVERS`, or starts a local broker through the test harness.
@@ -141,6 +143,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("auto.offset.reset", "earliest"),
             // Smaller batches than the default 500, so member `b` leaves midway through the data.
             ("max.poll.records", "100"),
+            // Incremental rebalances: only partitions that move are revoked.
+            ("partition.assignment.strategy", "cooperative-sticky"),
             // Members learn of a rebalance from their next heartbeat: check every second (the
             // default is 3 s) so the takeover shows quickly.
             ("heartbeat.interval.ms", "1000"),
