@@ -706,7 +706,7 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
             n += 1;
             bytes += r.value.as_ref().map_or(0, |v| v.len()) as u64;
         }
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        if n > 0 && last_report.elapsed() >= Duration::from_secs(1) {
             println!("{n} records consumed");
             last_report = Instant::now();
         }
