@@ -289,15 +289,20 @@ impl OrderedProcessor {
                         FailurePolicy::DeadLetter {
                             producer, topic, ..
                         } => {
-                            dead_letter(producer, topic, &record, &error.to_string())
-                                .await
-                                .map_err(ProcessingError::Client)?;
+                            if let Err(e) =
+                                dead_letter(producer, topic, &record, &error.to_string()).await
+                            {
+                                self.seek_back(&failed, Some((&tp, offset)));
+                                return Err(ProcessingError::Client(e));
+                            }
                             self.stuck.remove(&tp);
                             done.insert(tp, offset.next());
                             completed += 1;
                         }
                         _ => {
-                            self.commit(&done).await?;
+                            let committed = self.commit(&done).await;
+                            self.seek_back(&failed, Some((&tp, offset)));
+                            committed?;
                             return Err(ProcessingError::Handler {
                                 record,
                                 error,
@@ -308,15 +313,18 @@ impl OrderedProcessor {
                 }
             }
         }
-        self.commit(&done).await?;
+        if let Err(e) = self.commit(&done).await {
+            self.seek_back(&failed, None);
+            return Err(e);
+        }
         if !failed.is_empty() {
             // Everything before each failed record is committed: its committed offset IS the
             // failed record. Read it from the coordinator (a failure here means a broken client
             // or cluster: the caller should crash), go back there and wait out the backoff.
-            self.consumer
-                .committed(&failed)
-                .await
-                .map_err(ProcessingError::Client)?;
+            if let Err(e) = self.consumer.committed(&failed).await {
+                self.seek_back(&failed, None);
+                return Err(ProcessingError::Client(e));
+            }
             {
                 let mut core = self.consumer.inner.lock();
                 for tp in &failed {
@@ -329,6 +337,26 @@ impl OrderedProcessor {
             self.consumer.pause(&failed);
         }
         Ok(completed)
+    }
+
+    /// Before a round ends with an error: puts each failed partition (and `current`, the
+    /// partition whose record was being handled, on that record) back on its failed record,
+    /// locally, so every position stays just after the last completed record — nothing is
+    /// skipped if processing resumes or the positions are committed afterwards.
+    fn seek_back(&self, failed: &[TopicPartition], current: Option<(&TopicPartition, Offset)>) {
+        {
+            let mut core = self.consumer.inner.lock();
+            let targets = failed
+                .iter()
+                .filter_map(|tp| self.stuck.get(tp).map(|s| (tp, s.offset)))
+                .chain(current);
+            for (tp, offset) in targets {
+                // Only fails for a partition no longer assigned; revocations run inside poll,
+                // never during a round, so these are all still assigned.
+                let _ = core.fetcher.seek(tp, offset);
+            }
+        }
+        self.consumer.inner.wake.notify_one();
     }
 
     async fn commit<E>(
@@ -442,19 +470,13 @@ mod tests {
         assert_eq!(f.position(&tp()).map(|p| p.offset), Some(Offset(10)));
     }
 
-    /// `stop` firing while a round is under way (here: inside the handler that fails) must not
-    /// end `run` before the failed partition is rewound. It used to: `run` raced `stop` against
-    /// the whole round and returned `Ok` with the position past the failed record, so a later
-    /// `run` or `commit_positions` skipped it. No broker answers here, so the rewind's
-    /// OffsetFetch fails after `default.api.timeout.ms`, and `run` must report that instead.
-    #[tokio::test]
-    async fn stop_during_a_round_does_not_abandon_the_rewind() {
+    /// A consumer whose coordinator cannot be reached (OffsetFetch and OffsetCommit fail after
+    /// `default.api.timeout.ms`), with offsets 0..3 of orders-0 buffered as if fetched.
+    fn consumer_with_buffered_records() -> Consumer {
         use crate::consumer::fetch::{FetchResponseData, FetchResponsePartition};
         use crate::consumer::ConsumerConfig;
         use crate::protocol::records::{BatchParams, RecordBatchEncoder};
         use crate::types::{BrokerId, LeaderEpoch};
-        use std::sync::Arc;
-        use tokio::sync::Notify;
 
         let consumer = Consumer::new(
             ConsumerConfig::from_properties([
@@ -467,19 +489,18 @@ mod tests {
             .expect("valid config"),
         )
         .expect("consumer");
-        // Offsets 0..3 of orders-0 buffered as if fetched.
+        let mut batch = bytes::BytesMut::new();
+        let mut enc = RecordBatchEncoder::new();
+        let mut w = enc
+            .start(&mut batch, BatchParams::default())
+            .expect("valid params");
+        for i in 0..3 {
+            w.append_next(1_000 + i, None, Some(b"v"), &[])
+                .expect("append");
+        }
+        w.finish().expect("finish");
+        let now = Instant::now();
         {
-            let mut batch = bytes::BytesMut::new();
-            let mut enc = RecordBatchEncoder::new();
-            let mut w = enc
-                .start(&mut batch, BatchParams::default())
-                .expect("valid params");
-            for i in 0..3 {
-                w.append_next(1_000 + i, None, Some(b"v"), &[])
-                    .expect("append");
-            }
-            w.finish().expect("finish");
-            let now = Instant::now();
             let mut core = consumer.inner.lock();
             core.fetcher.assign([tp()]);
             core.fetcher.seek(&tp(), Offset(0)).expect("assigned");
@@ -498,6 +519,20 @@ mod tests {
             };
             core.fetcher.on_fetch_response(BrokerId(1), response, now);
         }
+        consumer
+    }
+
+    /// `stop` firing while a round is under way (here: inside the handler that fails) must not
+    /// end `run` before the failed partition is rewound. It used to: `run` raced `stop` against
+    /// the whole round and returned `Ok` with the position past the failed record, so a later
+    /// `run` or `commit_positions` skipped it. The rewind's OffsetFetch fails here (no broker),
+    /// and `run` must report that instead, with the position back on the failed record.
+    #[tokio::test]
+    async fn stop_during_a_round_does_not_abandon_the_rewind() {
+        use std::sync::Arc;
+        use tokio::sync::Notify;
+
+        let consumer = consumer_with_buffered_records();
         let mut processor =
             OrderedProcessor::new(consumer.clone(), FailurePolicy::RetryForever).expect("config");
         let stop = Arc::new(Notify::new());
@@ -526,5 +561,47 @@ mod tests {
             ),
             Err(e) => panic!("unexpected {e}"),
         }
+        assert_eq!(consumer.position(&tp()), Some(Offset(0)));
+    }
+
+    /// A commit that fails ends the round with the error, but the partition whose record failed
+    /// in that round is put back on it first (it used to stay past it).
+    #[tokio::test]
+    async fn a_failed_commit_still_puts_the_failed_partition_back() {
+        let consumer = consumer_with_buffered_records();
+        let mut processor =
+            OrderedProcessor::new(consumer.clone(), FailurePolicy::RetryForever).expect("config");
+        let mut handler = |record: ConsumerRecord| async move {
+            if record.offset == Offset(1) {
+                Err("downstream unavailable")
+            } else {
+                Ok(())
+            }
+        };
+        let result = processor.poll_and_process(&mut handler).await;
+        assert!(
+            matches!(result, Err(ProcessingError::Client(_))),
+            "{result:?}"
+        );
+        assert_eq!(consumer.position(&tp()), Some(Offset(1)));
+    }
+
+    /// `Stop` returns the handler's error with the partition on the record that stopped it, so
+    /// resuming (or committing the positions) does not skip it.
+    #[tokio::test]
+    async fn stop_policy_leaves_the_partition_on_the_record_that_stopped_it() {
+        let consumer = consumer_with_buffered_records();
+        let mut processor =
+            OrderedProcessor::new(consumer.clone(), FailurePolicy::Stop { max_attempts: 1 })
+                .expect("config");
+        let mut handler = |_: ConsumerRecord| async { Err::<(), _>("bad record") };
+        let result = processor.poll_and_process(&mut handler).await;
+        match result {
+            Err(ProcessingError::Handler {
+                record, attempts, ..
+            }) => assert_eq!((record.offset, attempts), (Offset(0), 1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(consumer.position(&tp()), Some(Offset(0)));
     }
 }
