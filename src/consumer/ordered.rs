@@ -31,7 +31,9 @@ pub enum FailurePolicy {
         /// The dead-letter topic.
         topic: String,
     },
-    /// Retry up to `max_attempts` times in all, then return the handler's error.
+    /// Retry up to `max_attempts` times in all, then return the handler's error. The
+    /// partition's position is left on that record (it is handed out again if processing
+    /// resumes).
     Stop {
         /// Attempts before giving up (at least 1).
         max_attempts: u32,
@@ -92,6 +94,10 @@ struct Stuck {
 /// turn one poison record into a full outage.
 ///
 /// Needs a `group.id` (it commits) and `enable.auto.commit=false` (it decides when to commit).
+/// Works with manual assignment and with [`Consumer::subscribe`] alike (with a group, the
+/// rebalance listener runs inside the processor's polls, between rounds). Whenever a round
+/// ends, also with an error, every partition's position is just after its last completed
+/// record.
 ///
 /// ```no_run
 /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> Result<(), Box<dyn std::error::Error>> {
