@@ -1,19 +1,20 @@
-//! Producer benchmark, modelled on librdkafka's `rdkafka_performance` and Java's
-//! `org.apache.kafka.tools.ProducerPerformance`.
+//! Producer and consumer benchmark, modelled on librdkafka's `rdkafka_performance` and Java's
+//! `org.apache.kafka.tools.ProducerPerformance` / `ConsumerPerformance`.
 //!
 //! ```text
 //! cargo run --release --example perf -- produce [--bootstrap H:P] [--topic T] [--partitions 3]
 //!     [--replication-factor 1] [--messages 1000000] [--size 100] [--acks 0|1|all]
 //!     [--idempotence true|false] [--compression none|gzip|snappy|lz4|zstd] [--linger-ms 5]
 //!     [--batch-size 16384] [--rate 0] [--window 100000] [--producer-prop key=value]...
-//! cargo run --release --example perf -- consume      # not implemented yet: exits with status 2
+//! cargo run --release --example perf -- consume [--bootstrap H:P] [--topic T] [--messages 1000000]
+//!     [--size 100] [--partitions 3] [--compression none] [--group G]
 //! ```
 //!
 //! Without `--bootstrap` a local single-node broker is started through the test harness
 //! (`ferrokafka_testcontainers::Kafka::shared`, which honours `KAFKA_BOOTSTRAP_SERVERS`).
 //! Without `--topic` a fresh topic is created; a given topic is created if it does not exist.
 //!
-//! What is measured, and how:
+//! What `produce` measures, and how:
 //! - Payload: `--size` pseudo-random uppercase letters, generated once from a fixed seed, the same
 //!   bytes for every record, no key (as `ProducerPerformance` does), so compression ratios are
 //!   comparable with the Java tool.
@@ -34,6 +35,22 @@
 //!   before later ones) the difference is small, and it can only overstate latency.
 //!   Latencies go into a fixed log-bucket histogram (exact below 64 µs, then 32 buckets per power
 //!   of two: ≤ 3.2 % relative error); p50/p99 are bucket midpoints.
+//!
+//! What `consume` measures, and how:
+//! - Without `--topic`, a fresh topic is created and pre-filled with `--messages` records of
+//!   `--size` bytes (`'x'`, no key) before anything is timed; a given topic is read as it is.
+//! - Without `--group` the consumer assigns itself every partition (`assign`, no group, nothing
+//!   committed). With `--group G` it subscribes (`subscribe`, group-managed: it joins group `G`,
+//!   which assigns it the partitions; `auto.offset.reset=earliest`, so a group with no committed
+//!   offsets reads from the start) and commits its positions once at the end (timed).
+//! - The clock and the CPU counters start when the first `poll` returns records (as
+//!   `rdkafka_performance -C` starts at the first message), so connecting, the group join and
+//!   the first fetch's round trip are excluded, and those first records count. Records the first
+//!   fetch responses brought in before that moment (at most `max.partition.fetch.bytes` per
+//!   partition) are counted without their fetch time: a bias of a few percent on short runs.
+//!   The clock stops after the `--messages`-th record (and, with a group, the final commit).
+//! - msg/s = records / elapsed; MB/s = value bytes / 2^20 / elapsed; CPU as for `produce`, and
+//!   µs/msg = CPU time / records.
 
 use bytes::Bytes;
 use ferrokafka::admin::{AdminClient, NewTopic};
@@ -527,87 +544,6 @@ impl Histogram {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn parses_flags_and_defaults() {
-        let o = ProduceOpts::parse(&[]).unwrap();
-        assert_eq!(o, ProduceOpts::default());
-        let o = ProduceOpts::parse(&args(
-            "--bootstrap h:1 --topic t --partitions 6 --messages 10 --size=1024 --acks 1 \
-             --idempotence false --compression lz4 --linger-ms 0 --batch-size 1000 --rate 5 \
-             --producer-prop buffer.memory=1000000",
-        ))
-        .unwrap();
-        assert_eq!(o.bootstrap.as_deref(), Some("h:1"));
-        assert_eq!((o.partitions, o.messages, o.size), (6, 10, 1024));
-        assert_eq!((o.linger_ms, o.batch_size, o.rate), (0, 1000, 5));
-        assert_eq!(o.extra, vec![("buffer.memory".into(), "1000000".into())]);
-        assert!(o.producer_config("h:1").is_ok());
-        assert!(ProduceOpts::parse(&args("--size")).is_err());
-        assert!(ProduceOpts::parse(&args("--size x")).is_err());
-        assert!(ProduceOpts::parse(&args("--bogus 1")).is_err());
-        assert!(ProduceOpts::parse(&args("--partitions 0")).is_err());
-        let bad = ProduceOpts::parse(&args("--compression brotli")).unwrap();
-        assert!(bad.producer_config("h:1").is_err());
-    }
-
-    #[test]
-    fn payload_is_fixed_letters() {
-        let p = payload(1000);
-        assert_eq!(p.len(), 1000);
-        assert!(p.iter().all(u8::is_ascii_uppercase));
-        assert_eq!(p, payload(1000));
-    }
-
-    #[test]
-    fn parses_proc_stat() {
-        // Field 2 may contain spaces and parentheses.
-        let line = "4242 (perf (x) y) R 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 3 0 100 0 0";
-        assert_eq!(parse_cpu_ticks(line), Some(175));
-        assert_eq!(parse_cpu_ticks("garbage"), None);
-        assert!(cpu_ticks().is_some());
-    }
-
-    #[test]
-    fn histogram_buckets_are_contiguous_and_tight() {
-        let mut prev = 0;
-        for v in (0..200_000u64).chain([u64::MAX / 3, u64::MAX]) {
-            let b = Histogram::bucket(v);
-            assert!(b < BUCKETS);
-            let (lo, width) = Histogram::bounds(b);
-            assert!(
-                lo <= v && v - lo < width,
-                "v {v} bucket {b} lo {lo} width {width}"
-            );
-            assert!(width == 1 || width * SUB_BUCKETS <= lo);
-            if v < 200_000 {
-                assert!(b == prev || b == prev + 1 || v == 0);
-                prev = b;
-            }
-        }
-    }
-
-    #[test]
-    fn histogram_percentiles() {
-        let mut h = Histogram::new();
-        assert_eq!(h.percentile(0.5), 0);
-        for v in 1..=10_000u64 {
-            h.record(v);
-        }
-        let p50 = h.percentile(0.50) as f64;
-        let p99 = h.percentile(0.99) as f64;
-        assert!((p50 - 5000.0).abs() / 5000.0 < 0.04, "{p50}");
-        assert!((p99 - 9900.0).abs() / 9900.0 < 0.04, "{p99}");
-    }
-}
-
 /// Options of `perf consume`.
 #[derive(Debug, Clone, PartialEq)]
 struct ConsumeOpts {
@@ -738,27 +674,51 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
     }
     let consumer = Consumer::new(ConsumerConfig::from_properties(props)?)?;
     let ticks = clock_ticks_per_second();
-    let cpu0 = cpu_ticks().unwrap_or(0);
-    let t0 = Instant::now();
-    consumer.assign(&tps)?;
+    let begun = Instant::now();
+    match &opts.group {
+        // Group-managed: the group assigns the partitions (the join happens in `poll`).
+        Some(_) => consumer.subscribe([topic.clone()])?,
+        None => consumer.assign(&tps)?,
+    }
     let (mut n, mut bytes) = (0u64, 0u64);
+    // (clock, CPU ticks) at the first record.
+    let mut start: Option<(Instant, u64)> = None;
     let mut last_report = Instant::now();
     while n < opts.messages {
-        for r in consumer.poll(Duration::from_millis(500)).await? {
+        let records = consumer.poll(Duration::from_millis(500)).await?;
+        if start.is_none() && !records.is_empty() {
+            start = Some((Instant::now(), cpu_ticks().unwrap_or(0)));
+            println!(
+                "first record after {:.2} s ({})",
+                begun.elapsed().as_secs_f64(),
+                match consumer.group_generation() {
+                    Some(g) => format!(
+                        "group {}, generation {}, {} partitions assigned",
+                        opts.group.as_deref().unwrap_or(""),
+                        g.generation_id,
+                        consumer.assignment().len()
+                    ),
+                    None => format!("{} partitions assigned", tps.len()),
+                }
+            );
+        }
+        for r in records {
             n += 1;
             bytes += r.value.as_ref().map_or(0, |v| v.len()) as u64;
         }
-        if last_report.elapsed() >= Duration::from_secs(1) {
+        if n > 0 && last_report.elapsed() >= Duration::from_secs(1) {
             println!("{n} records consumed");
             last_report = Instant::now();
         }
-        if t0.elapsed() > Duration::from_secs(600) {
+        if begun.elapsed() > Duration::from_secs(600) {
             return Err(format!("only {n} of {} records in 600 s", opts.messages).into());
         }
     }
     if opts.group.is_some() {
         consumer.commit_positions().await?;
     }
+    // `n` reached `--messages` (≥ 1 here unless it is 0), so the first record set `start`.
+    let (t0, cpu0) = start.unwrap_or((Instant::now(), cpu_ticks().unwrap_or(0)));
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_ticks().unwrap_or(cpu0).saturating_sub(cpu0) as f64 / ticks as f64;
     consumer.close().await?;
@@ -770,4 +730,85 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
         cpu * 1e6 / n.max(1) as f64
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn parses_flags_and_defaults() {
+        let o = ProduceOpts::parse(&[]).unwrap();
+        assert_eq!(o, ProduceOpts::default());
+        let o = ProduceOpts::parse(&args(
+            "--bootstrap h:1 --topic t --partitions 6 --messages 10 --size=1024 --acks 1 \
+             --idempotence false --compression lz4 --linger-ms 0 --batch-size 1000 --rate 5 \
+             --producer-prop buffer.memory=1000000",
+        ))
+        .unwrap();
+        assert_eq!(o.bootstrap.as_deref(), Some("h:1"));
+        assert_eq!((o.partitions, o.messages, o.size), (6, 10, 1024));
+        assert_eq!((o.linger_ms, o.batch_size, o.rate), (0, 1000, 5));
+        assert_eq!(o.extra, vec![("buffer.memory".into(), "1000000".into())]);
+        assert!(o.producer_config("h:1").is_ok());
+        assert!(ProduceOpts::parse(&args("--size")).is_err());
+        assert!(ProduceOpts::parse(&args("--size x")).is_err());
+        assert!(ProduceOpts::parse(&args("--bogus 1")).is_err());
+        assert!(ProduceOpts::parse(&args("--partitions 0")).is_err());
+        let bad = ProduceOpts::parse(&args("--compression brotli")).unwrap();
+        assert!(bad.producer_config("h:1").is_err());
+    }
+
+    #[test]
+    fn payload_is_fixed_letters() {
+        let p = payload(1000);
+        assert_eq!(p.len(), 1000);
+        assert!(p.iter().all(u8::is_ascii_uppercase));
+        assert_eq!(p, payload(1000));
+    }
+
+    #[test]
+    fn parses_proc_stat() {
+        // Field 2 may contain spaces and parentheses.
+        let line = "4242 (perf (x) y) R 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 3 0 100 0 0";
+        assert_eq!(parse_cpu_ticks(line), Some(175));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+        assert!(cpu_ticks().is_some());
+    }
+
+    #[test]
+    fn histogram_buckets_are_contiguous_and_tight() {
+        let mut prev = 0;
+        for v in (0..200_000u64).chain([u64::MAX / 3, u64::MAX]) {
+            let b = Histogram::bucket(v);
+            assert!(b < BUCKETS);
+            let (lo, width) = Histogram::bounds(b);
+            assert!(
+                lo <= v && v - lo < width,
+                "v {v} bucket {b} lo {lo} width {width}"
+            );
+            assert!(width == 1 || width * SUB_BUCKETS <= lo);
+            if v < 200_000 {
+                assert!(b == prev || b == prev + 1 || v == 0);
+                prev = b;
+            }
+        }
+    }
+
+    #[test]
+    fn histogram_percentiles() {
+        let mut h = Histogram::new();
+        assert_eq!(h.percentile(0.5), 0);
+        for v in 1..=10_000u64 {
+            h.record(v);
+        }
+        let p50 = h.percentile(0.50) as f64;
+        let p99 = h.percentile(0.99) as f64;
+        assert!((p50 - 5000.0).abs() / 5000.0 < 0.04, "{p50}");
+        assert!((p99 - 9900.0).abs() / 9900.0 < 0.04, "{p99}");
+    }
 }

@@ -1,4 +1,5 @@
-//! Quickstart: connect to Kafka, create a topic, print the cluster metadata, produce records.
+//! Quickstart: connect to Kafka, create a topic, print the cluster metadata, produce records and
+//! consume them back with a consumer group.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -8,9 +9,13 @@
 
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
+use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::protocol::versions::client_range;
 use std::time::Duration;
+
+/// Records produced, then consumed back.
+const RECORDS: usize = 10;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -86,7 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .build()?,
     )?;
     let mut deliveries = Vec::new();
-    for i in 0..10 {
+    for i in 0..RECORDS {
         let record = ProducerRecord::new(&topic)
             .key(format!("key-{i}"))
             .value(format!("hello {i}"));
@@ -100,6 +105,50 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     producer.close(Duration::from_secs(10)).await?;
+
+    // Consume what was produced: a fresh group (nothing committed yet) starts each partition at
+    // the beginning (`auto.offset.reset=earliest`); the group assigns this member all 3
+    // partitions. Records come out in offset order per partition.
+    let group = ferrokafka_testcontainers::unique_topic("quickstart-group");
+    let consumer = Consumer::new(ConsumerConfig::from_properties([
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("group.id", group.as_str()),
+        ("auto.offset.reset", "earliest"),
+        ("enable.auto.commit", "false"),
+    ])?)?;
+    consumer.subscribe([topic.clone()])?;
+    let started = std::time::Instant::now();
+    let mut read = 0;
+    while read < RECORDS {
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err(format!("consumed only {read} of {RECORDS} records in 30 s").into());
+        }
+        for r in consumer.poll(Duration::from_millis(500)).await? {
+            read += 1;
+            println!(
+                "  consumed {}-{}@{}: {} = {}",
+                r.topic,
+                r.partition,
+                r.offset.0,
+                String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()),
+                String::from_utf8_lossy(r.value.as_deref().unwrap_or_default())
+            );
+        }
+    }
+    consumer.commit_positions().await?;
+    let generation = consumer.group_generation();
+    println!(
+        "consumed {read} of {RECORDS} records in {:.1} s (group {group}, generation {:?}, \
+         partitions {:?}); positions committed",
+        started.elapsed().as_secs_f64(),
+        generation.map(|g| g.generation_id),
+        consumer
+            .assignment()
+            .iter()
+            .map(|tp| tp.partition)
+            .collect::<Vec<_>>()
+    );
+    consumer.close().await?;
 
     admin.delete_topics(&[&topic]).await?;
     println!("deleted topic {topic}");

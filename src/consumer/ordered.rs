@@ -3,7 +3,7 @@
 //! record of that partition first.
 
 use super::client::Consumer;
-use super::fetch::ConsumerRecord;
+use super::fetch::{ConsumerRecord, Fetcher};
 use crate::connection::Backoff;
 use crate::producer::{Producer, ProducerRecord};
 use crate::types::{Offset, TopicPartition};
@@ -31,7 +31,9 @@ pub enum FailurePolicy {
         /// The dead-letter topic.
         topic: String,
     },
-    /// Retry up to `max_attempts` times in all, then return the handler's error.
+    /// Retry up to `max_attempts` times in all, then return the handler's error. The
+    /// partition's position is left on that record (it is handed out again if processing
+    /// resumes).
     Stop {
         /// Attempts before giving up (at least 1).
         max_attempts: u32,
@@ -92,6 +94,10 @@ struct Stuck {
 /// turn one poison record into a full outage.
 ///
 /// Needs a `group.id` (it commits) and `enable.auto.commit=false` (it decides when to commit).
+/// Works with manual assignment and with [`Consumer::subscribe`] alike (with a group, the
+/// rebalance listener runs inside the processor's polls, between rounds). Whenever a round
+/// ends, also with an error, every partition's position is just after its last completed
+/// record.
 ///
 /// ```no_run
 /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> Result<(), Box<dyn std::error::Error>> {
@@ -156,10 +162,14 @@ impl OrderedProcessor {
         &self.consumer
     }
 
-    /// Processes records until `stop` resolves (checked between polls) or an error ends it.
+    /// Processes records until `stop` resolves or an error ends it. `stop` is acted on only
+    /// while waiting for records: records already polled are handled, committed (and a failed
+    /// partition rewound) first.
     ///
     /// # Cancel safety
-    /// Cancelling between records loses nothing: uncommitted records are delivered again.
+    /// Dropping the future mid-round may leave processed records uncommitted (they are
+    /// delivered again after a restart) or a failed partition's position past the failed record,
+    /// so do not commit the consumer's positions afterwards; use `stop` to end cleanly.
     pub async fn run<F, Fut, E>(
         &mut self,
         mut handler: F,
@@ -172,11 +182,16 @@ impl OrderedProcessor {
     {
         tokio::pin!(stop);
         loop {
-            tokio::select! {
+            // `stop` may interrupt only the wait for records (`poll` is cancel safe), never the
+            // handling of records already polled: cancelling there would drop their commit, or
+            // the rewind of a failed partition — leaving its position past the failed record,
+            // so a later `run` or `commit_positions` would skip it.
+            let records = tokio::select! {
                 biased;
                 _ = &mut stop => return Ok(()),
-                r = self.poll_and_process(&mut handler) => { r?; }
-            }
+                r = self.poll_records() => r.map_err(ProcessingError::Client)?,
+            };
+            self.process(records, &mut handler).await?;
         }
     }
 
@@ -195,6 +210,15 @@ impl OrderedProcessor {
         Fut: Future<Output = Result<(), E>>,
         E: std::fmt::Display,
     {
+        let records = self.poll_records().await.map_err(ProcessingError::Client)?;
+        self.process(records, handler).await
+    }
+
+    /// Resumes partitions whose backoff ended and polls once.
+    ///
+    /// # Cancel safety
+    /// Cancel safe (as [`Consumer::poll`]).
+    async fn poll_records(&mut self) -> Result<Vec<ConsumerRecord>, Error> {
         let now = Instant::now();
         let due: Vec<TopicPartition> = self
             .stuck
@@ -205,11 +229,21 @@ impl OrderedProcessor {
         if !due.is_empty() {
             self.consumer.resume(&due);
         }
-        let records = self
-            .consumer
-            .poll(self.poll_timeout)
-            .await
-            .map_err(ProcessingError::Client)?;
+        self.consumer.poll(self.poll_timeout).await
+    }
+
+    /// Runs the handler over polled records in order, commits what succeeded, and seeks failed
+    /// partitions back. Returns how many records completed.
+    async fn process<F, Fut, E>(
+        &mut self,
+        records: Vec<ConsumerRecord>,
+        handler: &mut F,
+    ) -> Result<usize, ProcessingError<E>>
+    where
+        F: FnMut(ConsumerRecord) -> Fut,
+        Fut: Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
         let mut done: BTreeMap<TopicPartition, Offset> = BTreeMap::new();
         let mut failed: Vec<TopicPartition> = Vec::new();
         let mut completed = 0;
@@ -261,15 +295,20 @@ impl OrderedProcessor {
                         FailurePolicy::DeadLetter {
                             producer, topic, ..
                         } => {
-                            dead_letter(producer, topic, &record, &error.to_string())
-                                .await
-                                .map_err(ProcessingError::Client)?;
+                            if let Err(e) =
+                                dead_letter(producer, topic, &record, &error.to_string()).await
+                            {
+                                self.seek_back(&failed, Some((&tp, offset)));
+                                return Err(ProcessingError::Client(e));
+                            }
                             self.stuck.remove(&tp);
                             done.insert(tp, offset.next());
                             completed += 1;
                         }
                         _ => {
-                            self.commit(&done).await?;
+                            let committed = self.commit(&done).await;
+                            self.seek_back(&failed, Some((&tp, offset)));
+                            committed?;
                             return Err(ProcessingError::Handler {
                                 record,
                                 error,
@@ -280,17 +319,50 @@ impl OrderedProcessor {
                 }
             }
         }
-        self.commit(&done).await?;
+        if let Err(e) = self.commit(&done).await {
+            self.seek_back(&failed, None);
+            return Err(e);
+        }
         if !failed.is_empty() {
             // Everything before each failed record is committed: its committed offset IS the
-            // failed record. Go back there and wait out the backoff.
-            self.consumer
-                .seek_to_committed(&failed)
-                .await
-                .map_err(ProcessingError::Client)?;
+            // failed record. Read it from the coordinator (a failure here means a broken client
+            // or cluster: the caller should crash), go back there and wait out the backoff.
+            if let Err(e) = self.consumer.committed(&failed).await {
+                self.seek_back(&failed, None);
+                return Err(ProcessingError::Client(e));
+            }
+            {
+                let mut core = self.consumer.inner.lock();
+                for tp in &failed {
+                    if let Some(s) = self.stuck.get(tp) {
+                        rewind(&mut core.fetcher, tp, s.offset).map_err(ProcessingError::Client)?;
+                    }
+                }
+            }
+            self.consumer.inner.wake.notify_one();
             self.consumer.pause(&failed);
         }
         Ok(completed)
+    }
+
+    /// Before a round ends with an error: puts each failed partition (and `current`, the
+    /// partition whose record was being handled, on that record) back on its failed record,
+    /// locally, so every position stays just after the last completed record — nothing is
+    /// skipped if processing resumes or the positions are committed afterwards.
+    fn seek_back(&self, failed: &[TopicPartition], current: Option<(&TopicPartition, Offset)>) {
+        {
+            let mut core = self.consumer.inner.lock();
+            let targets = failed
+                .iter()
+                .filter_map(|tp| self.stuck.get(tp).map(|s| (tp, s.offset)))
+                .chain(current);
+            for (tp, offset) in targets {
+                // Only fails for a partition no longer assigned; revocations run inside poll,
+                // never during a round, so these are all still assigned.
+                let _ = core.fetcher.seek(tp, offset);
+            }
+        }
+        self.consumer.inner.wake.notify_one();
     }
 
     async fn commit<E>(
@@ -306,6 +378,19 @@ impl OrderedProcessor {
             .commit(&offsets)
             .await
             .map_err(ProcessingError::Client)
+    }
+}
+
+/// Puts a failed partition's position back on the failed record: its committed offset when the
+/// group has one (everything before the record was committed), else the record's own offset.
+/// A partition with nothing committed yet (the failure is on the first record processed in it)
+/// must not fall back to `auto.offset.reset`: `latest` would skip the failed record (and anything
+/// produced since), `none` would fail the partition.
+fn rewind(fetcher: &mut Fetcher, tp: &TopicPartition, failed: Offset) -> Result<(), Error> {
+    if fetcher.committed(tp).is_some() {
+        fetcher.seek_to_committed(std::slice::from_ref(tp))
+    } else {
+        fetcher.seek(tp, failed)
     }
 }
 
@@ -337,5 +422,192 @@ async fn dead_letter(
     match delivery.await {
         Ok(_) => Ok(()),
         Err(e) => Err(e.error.with_detail("dead-lettering the record failed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::fetch::{CommittedOffset, FetchConfig, FetchStatus, OffsetResetPolicy};
+
+    fn tp() -> TopicPartition {
+        TopicPartition::new("orders", 0)
+    }
+
+    fn fetcher(policy: OffsetResetPolicy) -> Fetcher {
+        let mut f = Fetcher::new(FetchConfig {
+            auto_offset_reset: policy,
+            ..FetchConfig::default()
+        });
+        f.assign([tp()]);
+        f
+    }
+
+    #[test]
+    fn rewind_without_a_commit_returns_to_the_failed_record_not_to_the_reset_policy() {
+        for policy in [OffsetResetPolicy::Latest, OffsetResetPolicy::None] {
+            let mut f = fetcher(policy);
+            // Consumption started from the reset policy; the first record (offset 7) failed and
+            // the coordinator has nothing committed for the partition.
+            f.seek(&tp(), Offset(8)).expect("assigned");
+            f.on_committed(&tp(), None);
+            rewind(&mut f, &tp(), Offset(7)).expect("assigned");
+            assert_eq!(f.position(&tp()).map(|p| p.offset), Some(Offset(7)));
+            assert!(matches!(
+                f.state(&tp()).map(|s| s.status()),
+                Some(FetchStatus::Fetchable(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn rewind_with_a_commit_returns_to_the_committed_offset() {
+        let mut f = fetcher(OffsetResetPolicy::Latest);
+        f.seek(&tp(), Offset(12)).expect("assigned");
+        f.on_committed(
+            &tp(),
+            Some(CommittedOffset {
+                offset: Offset(10),
+                leader_epoch: None,
+                metadata: None,
+            }),
+        );
+        rewind(&mut f, &tp(), Offset(10)).expect("assigned");
+        assert_eq!(f.position(&tp()).map(|p| p.offset), Some(Offset(10)));
+    }
+
+    /// A consumer whose coordinator cannot be reached (OffsetFetch and OffsetCommit fail after
+    /// `default.api.timeout.ms`), with offsets 0..3 of orders-0 buffered as if fetched.
+    fn consumer_with_buffered_records() -> Consumer {
+        use crate::consumer::fetch::{FetchResponseData, FetchResponsePartition};
+        use crate::consumer::ConsumerConfig;
+        use crate::protocol::records::{BatchParams, RecordBatchEncoder};
+        use crate::types::{BrokerId, LeaderEpoch};
+
+        let consumer = Consumer::new(
+            ConsumerConfig::from_properties([
+                ("bootstrap.servers", "127.0.0.1:1"),
+                ("group.id", "g"),
+                ("enable.auto.commit", "false"),
+                ("default.api.timeout.ms", "300"),
+                ("retry.backoff.ms", "10"),
+            ])
+            .expect("valid config"),
+        )
+        .expect("consumer");
+        let mut batch = bytes::BytesMut::new();
+        let mut enc = RecordBatchEncoder::new();
+        let mut w = enc
+            .start(&mut batch, BatchParams::default())
+            .expect("valid params");
+        for i in 0..3 {
+            w.append_next(1_000 + i, None, Some(b"v"), &[])
+                .expect("append");
+        }
+        w.finish().expect("finish");
+        let now = Instant::now();
+        {
+            let mut core = consumer.inner.lock();
+            core.fetcher.assign([tp()]);
+            core.fetcher.seek(&tp(), Offset(0)).expect("assigned");
+            core.fetcher
+                .fetch_plan(now, |_| Some((BrokerId(1), LeaderEpoch(0))));
+            let response = FetchResponseData {
+                error_code: 0,
+                session_id: 0,
+                partitions: vec![FetchResponsePartition {
+                    high_watermark: 3,
+                    last_stable_offset: 3,
+                    log_start_offset: 0,
+                    records: batch.freeze(),
+                    ..FetchResponsePartition::error(tp(), 0)
+                }],
+            };
+            core.fetcher.on_fetch_response(BrokerId(1), response, now);
+        }
+        consumer
+    }
+
+    /// `stop` firing while a round is under way (here: inside the handler that fails) must not
+    /// end `run` before the failed partition is rewound. It used to: `run` raced `stop` against
+    /// the whole round and returned `Ok` with the position past the failed record, so a later
+    /// `run` or `commit_positions` skipped it. The rewind's OffsetFetch fails here (no broker),
+    /// and `run` must report that instead, with the position back on the failed record.
+    #[tokio::test]
+    async fn stop_during_a_round_does_not_abandon_the_rewind() {
+        use std::sync::Arc;
+        use tokio::sync::Notify;
+
+        let consumer = consumer_with_buffered_records();
+        let mut processor =
+            OrderedProcessor::new(consumer.clone(), FailurePolicy::RetryForever).expect("config");
+        let stop = Arc::new(Notify::new());
+        let signal = stop.clone();
+        let handled = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = handled.clone();
+        let result = tokio::time::timeout(
+            Duration::from_secs(20),
+            processor.run(
+                move |record: ConsumerRecord| {
+                    signal.notify_one();
+                    seen.lock().expect("not poisoned").push(record.offset);
+                    async move { Err::<(), _>("downstream unavailable") }
+                },
+                stop.notified(),
+            ),
+        )
+        .await
+        .expect("run ends");
+        assert_eq!(*handled.lock().expect("not poisoned"), vec![Offset(0)]);
+        match result {
+            Err(ProcessingError::Client(_)) => {}
+            Ok(()) => panic!(
+                "run returned Ok with the failed partition at {:?}, past the failed record",
+                consumer.position(&tp())
+            ),
+            Err(e) => panic!("unexpected {e}"),
+        }
+        assert_eq!(consumer.position(&tp()), Some(Offset(0)));
+    }
+
+    /// A commit that fails ends the round with the error, but the partition whose record failed
+    /// in that round is put back on it first (it used to stay past it).
+    #[tokio::test]
+    async fn a_failed_commit_still_puts_the_failed_partition_back() {
+        let consumer = consumer_with_buffered_records();
+        let mut processor =
+            OrderedProcessor::new(consumer.clone(), FailurePolicy::RetryForever).expect("config");
+        let mut handler = |record: ConsumerRecord| async move {
+            if record.offset == Offset(1) {
+                Err("downstream unavailable")
+            } else {
+                Ok(())
+            }
+        };
+        let result = processor.poll_and_process(&mut handler).await;
+        assert!(
+            matches!(result, Err(ProcessingError::Client(_))),
+            "{result:?}"
+        );
+        assert_eq!(consumer.position(&tp()), Some(Offset(1)));
+    }
+
+    /// `Stop` returns the handler's error with the partition on the record that stopped it, so
+    /// resuming (or committing the positions) does not skip it.
+    #[tokio::test]
+    async fn stop_policy_leaves_the_partition_on_the_record_that_stopped_it() {
+        let consumer = consumer_with_buffered_records();
+        let mut processor =
+            OrderedProcessor::new(consumer.clone(), FailurePolicy::Stop { max_attempts: 1 })
+                .expect("config");
+        let mut handler = |_: ConsumerRecord| async { Err::<(), _>("bad record") };
+        let result = processor.poll_and_process(&mut handler).await;
+        match result {
+            Err(ProcessingError::Handler {
+                record, attempts, ..
+            }) => assert_eq!((record.offset, attempts), (Offset(0), 1)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(consumer.position(&tp()), Some(Offset(0)));
     }
 }
