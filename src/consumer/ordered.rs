@@ -94,6 +94,12 @@ struct Stuck {
 /// turn one poison record into a full outage.
 ///
 /// Needs a `group.id` (it commits) and `enable.auto.commit=false` (it decides when to commit).
+///
+/// With [`Consumer::subscribe`], rebalances are routine: a commit refused because the group is
+/// rebalancing (`REBALANCE_IN_PROGRESS`, `ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`) is logged and
+/// processing goes on — those records are processed again by the partition's next owner, in
+/// order (at least once). A stuck partition taken away by a rebalance is forgotten; its new
+/// owner starts at the committed offset, i.e. at the failed record.
 /// Works with manual assignment and with [`Consumer::subscribe`] alike (with a group, the
 /// rebalance listener runs inside the processor's polls, between rounds). Whenever a round
 /// ends, also with an error, every partition's position is just after its last completed
@@ -229,7 +235,14 @@ impl OrderedProcessor {
         if !due.is_empty() {
             self.consumer.resume(&due);
         }
-        self.consumer.poll(self.poll_timeout).await
+        let records = self.consumer.poll(self.poll_timeout).await?;
+        if !self.stuck.is_empty() {
+            // A rebalance (run inside poll) may have taken stuck partitions away; their records
+            // now belong to another member, which starts from the committed offset.
+            let assigned = self.consumer.assignment();
+            self.stuck.retain(|tp, _| assigned.contains(tp));
+        }
+        Ok(records)
     }
 
     /// Runs the handler over polled records in order, commits what succeeded, and seeks failed
@@ -374,11 +387,25 @@ impl OrderedProcessor {
         }
         let offsets: Vec<(TopicPartition, Offset)> =
             done.iter().map(|(tp, o)| (tp.clone(), *o)).collect();
-        self.consumer
-            .commit(&offsets)
-            .await
-            .map_err(ProcessingError::Client)
+        match self.consumer.commit(&offsets).await {
+            Ok(()) => Ok(()),
+            // The group is rebalancing, or moved on without this member: routine in a group.
+            // The records stay uncommitted — processed again by whoever owns the partition
+            // next (at least once, in order) or included in this member's next commit if it
+            // keeps the partition — and processing continues.
+            Err(e) if is_rebalance_error(&e) => {
+                tracing::warn!(error = %e, "commit refused by a rebalance; will be retried");
+                Ok(())
+            }
+            Err(e) => Err(ProcessingError::Client(e)),
+        }
     }
+}
+
+/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID: the commit lost a race with a
+/// rebalance. (FENCED_INSTANCE_ID is fatal and ends processing.)
+fn is_rebalance_error(e: &Error) -> bool {
+    matches!(e.broker_code(), Some(22 | 25 | 27))
 }
 
 /// Puts a failed partition's position back on the failed record: its committed offset when the
