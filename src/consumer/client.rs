@@ -23,6 +23,9 @@ pub(super) struct Core {
     pub next_auto_commit: Instant,
     /// Group membership, once `subscribe` was called.
     pub group: Option<GroupMembership>,
+    /// Counts memberships (subscribe after unsubscribe starts a new one); a group task serves
+    /// only the membership it was started for.
+    pub group_epoch: u64,
     /// Rebalance listener events waiting for the application's next poll, in order.
     pub listener_events: VecDeque<ListenerEvent>,
     /// A `Revoked` event is queued: the group task takes no further action until poll ran it.
@@ -140,6 +143,7 @@ impl Consumer {
                 errors: VecDeque::new(),
                 next_auto_commit: Instant::now() + cfg.auto_commit_interval,
                 group: None,
+                group_epoch: 0,
                 listener_events: VecDeque::new(),
                 revoke_pending: false,
                 seen_generation: None,

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 /// metadata refresh; this also drives that refresh).
 const LEADER_METADATA_CHECK: Duration = Duration::from_secs(5);
 
-pub(super) async fn run(weak: Weak<Inner>) {
+/// Runs until the consumer is dropped or closed, or its membership (number `epoch`) is gone.
+pub(super) async fn run(weak: Weak<Inner>, epoch: u64) {
     let mut next_leader_check = Instant::now() + LEADER_METADATA_CHECK;
     loop {
         let Some(inner) = weak.upgrade() else {
@@ -40,7 +41,7 @@ pub(super) async fn run(weak: Weak<Inner>) {
             next_leader_check = now + LEADER_METADATA_CHECK;
             leader_metadata_check(&inner, now);
         }
-        let Some((requests, next, finished)) = step(&inner, now) else {
+        let Some((requests, next, finished)) = step(&inner, now, epoch) else {
             return;
         };
         for (action, node) in requests {
@@ -66,9 +67,16 @@ type Request = (GroupAction, Option<i32>);
 
 /// Takes the membership's due actions. Returns the requests to send (with the coordinator node
 /// at the time), the next wake-up, and whether the membership has finished (left or fenced).
-fn step(inner: &Arc<Inner>, now: Instant) -> Option<(Vec<Request>, Option<Instant>, bool)> {
+fn step(
+    inner: &Arc<Inner>,
+    now: Instant,
+    epoch: u64,
+) -> Option<(Vec<Request>, Option<Instant>, bool)> {
     let mut guard = inner.lock();
     let core = &mut *guard;
+    if core.group_epoch != epoch {
+        return None; // unsubscribed (and perhaps subscribed again: a new task drives that)
+    }
     let m = core.group.as_mut()?;
     m.handle_timeout(now);
     let mut requests = Vec::new();

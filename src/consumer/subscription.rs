@@ -113,15 +113,16 @@ impl Consumer {
             let start = core.group.is_none();
             if start {
                 core.group = Some(GroupMembership::new(config, now)?);
+                core.group_epoch += 1;
             }
             if let Some(m) = core.group.as_mut() {
                 m.subscribe(now, topics.iter().cloned());
             }
-            start
+            start.then_some(core.group_epoch)
         };
         self.inner.cluster.track_topics(&topics);
-        if start_task {
-            tokio::spawn(super::group_driver::run(Arc::downgrade(&self.inner)));
+        if let Some(epoch) = start_task {
+            tokio::spawn(super::group_driver::run(Arc::downgrade(&self.inner), epoch));
         }
         self.inner.group_wake.notify_one();
         Ok(())
@@ -146,6 +147,29 @@ impl Consumer {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(listener));
         self.subscribe(topics)
+    }
+
+    /// Leaves the group (as [`close`](Self::close) does: revocation through the listener, then
+    /// LeaveGroup unless the member is static) and drops the subscription and its partitions.
+    /// The consumer stays usable: `subscribe` joins again (as a new member), or `assign` takes
+    /// partitions manually. Offsets are not committed here; commit first if needed.
+    ///
+    /// # Cancel safety
+    /// Cancel safe, but a cancelled call may leave the group unannounced.
+    pub async fn unsubscribe(&self) {
+        self.leave_group().await;
+        let mut core = self.inner.lock();
+        if core.group.take().is_some() {
+            let all: Vec<TopicPartition> = core.fetcher.assignment().cloned().collect();
+            core.fetcher.unassign(&all);
+            core.listener_events.clear();
+            core.revoke_pending = false;
+            core.seen_generation = None;
+            core.rebalance_started = None;
+        }
+        drop(core);
+        // The group task ends when it finds no membership.
+        self.inner.group_wake.notify_one();
     }
 
     /// The subscribed topics (empty without [`subscribe`](Self::subscribe)).

@@ -210,3 +210,49 @@ async fn a_second_instance_with_the_same_group_instance_id_fences_the_first() {
     second.close().await.expect("close");
     let _ = first.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribe_leaves_and_the_consumer_can_assign_again() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("g-unsub");
+    create(&bootstrap, &topic, 2, 1).await;
+    produce(&bootstrap, &topic, 6, "none", None).await;
+    let group = unique_topic("grp-unsub");
+    let events = Recording::default();
+    let c = group_consumer(&bootstrap, &group, &[]);
+    c.subscribe_with_listener([topic.clone()], events.clone())
+        .expect("subscribe");
+    assert_eq!(poll_n(&c, 6, 60).await.len(), 6);
+    assert!(
+        c.assign(&[TopicPartition::new(&topic, 0)]).is_err(),
+        "assign while subscribed"
+    );
+    c.unsubscribe().await;
+    assert!(c.assignment().is_empty());
+    assert!(c.subscription().is_empty());
+    assert_eq!(c.group_generation(), None);
+    let log: Vec<String> = events
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|e| e.0.clone())
+        .collect();
+    assert_eq!(
+        log,
+        ["assigned", "revoked"],
+        "the listener saw the revocation"
+    );
+    // Manual assignment works now; the revoke listener committed, so nothing comes again.
+    c.assign(&[
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    ])
+    .expect("assign after unsubscribe");
+    assert!(c
+        .poll(Duration::from_secs(2))
+        .await
+        .expect("poll")
+        .is_empty());
+    c.close().await.expect("close");
+}
