@@ -26,9 +26,9 @@ pub enum Purpose {
     Produce,
     /// Fetch requests (long polls).
     Fetch,
-    /// Offset commits and offset fetches to a group coordinator.
+    /// Offset commits, offset fetches and LeaveGroup to a group coordinator.
     Coordination,
-    /// Group membership: JoinGroup, SyncGroup, Heartbeat, LeaveGroup. Separate from
+    /// Group membership: JoinGroup, SyncGroup, Heartbeat. Separate from
     /// [`Coordination`](Purpose::Coordination) because the broker holds a JoinGroup for up to the
     /// rebalance timeout and answers a connection's requests in order: a commit queued behind it
     /// would wait (and time out, closing the connection) for minutes.

@@ -201,16 +201,17 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     let group = inner.cfg.group_id.clone().unwrap_or_default();
     let timeout = inner.cfg.client.request_timeout;
     tokio::spawn(async move {
-        let conn = |node: Option<i32>| {
+        let conn_for = |node: Option<i32>, purpose: Purpose| {
             let cluster = cluster.clone();
             async move {
                 let node = node.ok_or_else(|| {
                     Error::new(ErrorKind::Disconnected { sent: false })
                         .with_detail("group coordinator unknown")
                 })?;
-                cluster.connection_to(node, Purpose::Membership).await
+                cluster.connection_to(node, purpose).await
             }
         };
+        let conn = |node: Option<i32>| conn_for(node, Purpose::Membership);
         let outcome: Outcome = match action {
             GroupAction::FindCoordinator { .. } => {
                 Outcome::Coordinator(find_coordinator(&cluster, &group).await)
@@ -228,8 +229,14 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             GroupAction::SendHeartbeat(req) => Outcome::Heartbeat(
                 async { group_wire::heartbeat(&conn(node).await?, &req, timeout).await }.await,
             ),
+            // Not behind a JoinGroup the broker may park for minutes on the membership
+            // connection: a consumer closing mid-rebalance leaves at once.
             GroupAction::SendLeaveGroup(req) => Outcome::Leave(
-                async { group_wire::leave_group(&conn(node).await?, &req, timeout).await }.await,
+                async {
+                    let conn = conn_for(node, Purpose::Coordination).await?;
+                    group_wire::leave_group(&conn, &req, timeout).await
+                }
+                .await,
             ),
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);

@@ -100,6 +100,10 @@ async fn subscribe_consumes_every_partition_in_order_and_close_leaves() {
     }
     let g = c.group_generation().expect("stable in the group");
     assert!(g.leader, "the only member leads");
+    let m = c.metrics();
+    assert_eq!(m.get("rebalance-total"), Some(1.0), "one join");
+    assert_eq!(m.get("failed-rebalance-total"), Some(0.0));
+    assert!(m.get("rebalance-latency-avg").is_some_and(|l| l > 0.0));
     let mut assignment = c.assignment();
     assignment.sort();
     assert_eq!(assignment.len(), 3);
