@@ -431,9 +431,9 @@ impl Consumer {
             .map(drop)
     }
 
-    /// Commits the positions when auto-commit is on; in a group, runs the rebalance listener's
-    /// `on_partitions_revoked` for the owned partitions and leaves the group (LeaveGroup, waited
-    /// for up to `request.timeout.ms`; a static member sends none and keeps its partitions for
+    /// Commits the positions when auto-commit is on; in a group, lets a rebalance under way
+    /// finish, runs the rebalance listener's `on_partitions_revoked` for the owned partitions and
+    /// leaves the group (LeaveGroup; all of it within `request.timeout.ms`; a static member sends none and keeps its partitions for
     /// `session.timeout.ms`); then stops the background tasks. Never blocks the runtime; dropping
     /// the consumer without `close` also stops the tasks, without committing or leaving (the
     /// group notices after `session.timeout.ms`).

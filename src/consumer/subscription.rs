@@ -261,6 +261,28 @@ impl Consumer {
     /// Leaves the group for `close`: queues the revocation and LeaveGroup, runs the listener,
     /// and waits (up to `request.timeout.ms`) for the LeaveGroup's answer.
     pub(super) async fn leave_group(&self) {
+        let deadline = Instant::now() + self.inner.cfg.client.request_timeout;
+        // A rebalance with a JoinGroup or SyncGroup out finishes first (bounded by the same
+        // deadline): the coordinator is forming a new generation, and the revocation's commit
+        // would carry the old one and be refused (ILLEGAL_GENERATION), leaving the next owner
+        // to process the uncommitted records again.
+        loop {
+            self.run_listener_events().await;
+            let busy = self
+                .inner
+                .lock()
+                .group
+                .as_ref()
+                .is_some_and(|m| rebalance_in_flight(m.state()));
+            if !busy || Instant::now() >= deadline {
+                break;
+            }
+            let notified = self.inner.data.notified();
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
         {
             let mut core = self.inner.lock();
             match core.group.as_mut() {
@@ -269,7 +291,6 @@ impl Consumer {
             }
         }
         self.inner.group_wake.notify_one();
-        let deadline = Instant::now() + self.inner.cfg.client.request_timeout;
         loop {
             self.run_listener_events().await;
             let done = {
@@ -299,6 +320,18 @@ impl Consumer {
             }
         }
     }
+}
+
+/// Whether a JoinGroup or SyncGroup is out (or the leader computes the assignment).
+fn rebalance_in_flight(state: &MemberState) -> bool {
+    matches!(
+        state,
+        MemberState::Joining {
+            in_flight: true,
+            ..
+        } | MemberState::AwaitingMetadata { .. }
+            | MemberState::AwaitingSync { .. }
+    )
 }
 
 /// Finishes a revocation when dropped: removes the partitions and releases the group task.

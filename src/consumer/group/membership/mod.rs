@@ -305,6 +305,17 @@ impl GroupMembership {
             return;
         }
         let member_id = self.member_id().to_string();
+        // Requests queued but not yet taken are superseded by leaving: a JoinGroup sent now
+        // would start a rebalance (and a new generation) only to leave it at once.
+        self.actions.retain(|a| {
+            !matches!(
+                a,
+                GroupAction::SendJoinGroup(_)
+                    | GroupAction::SendSyncGroup(_)
+                    | GroupAction::SendHeartbeat(_)
+                    | GroupAction::DescribeTopics { .. }
+            )
+        });
         if !self.owned.is_empty() {
             let revoked = std::mem::take(&mut self.owned);
             self.actions

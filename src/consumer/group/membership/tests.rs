@@ -849,3 +849,34 @@ fn subscription_change_and_rejoin_during_sync() {
     assert!(matches!(&acts[0], GroupAction::Assigned(p) if p == &[tp("b", 0)]));
     assert_eq!(one_join(acts[1..].to_vec()).reason, "metadata changed");
 }
+
+#[test]
+fn close_drops_a_queued_join_and_only_revokes_and_leaves() {
+    let mut h = H::new(COOP, None);
+    h.stable(&["a"], &[tp("a", 0), tp("a", 1)]);
+    // A cooperative assignment that moves a partition away: Revoked, Assigned, then the
+    // follow-up JoinGroup is queued behind them.
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 27);
+    let _ = one_join(h.drain());
+    h.m.on_join_group_response(
+        h.at(3_002),
+        join_ok(6, "m-1", "leader-x", "cooperative-sticky"),
+    );
+    h.drain();
+    h.m.on_sync_group_response(h.at(3_003), sync_ok(&[tp("a", 0)], None));
+    // Close before the queue was taken: the follow-up JoinGroup must not go out.
+    h.m.close(h.at(3_004));
+    let acts = h.drain();
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, GroupAction::SendJoinGroup(_))),
+        "{acts:?}"
+    );
+    assert!(matches!(acts.first(), Some(GroupAction::Revoked(p)) if p == &[tp("a", 1)]));
+    assert!(matches!(acts.last(), Some(GroupAction::SendLeaveGroup(l)) if l.member_id == "m-1"));
+    // The commit made while revoking carries the generation the partitions were assigned in.
+    assert_eq!(h.m.commit_generation(), Some((6, "m-1")));
+}
