@@ -235,7 +235,15 @@ impl OrderedProcessor {
         if !due.is_empty() {
             self.consumer.resume(&due);
         }
-        let records = self.consumer.poll(self.poll_timeout).await?;
+        // Wake up when the next stuck partition's backoff ends, so retries keep their pace
+        // instead of waiting out a whole poll.
+        let timeout = self
+            .stuck
+            .values()
+            .map(|s| s.retry_at.saturating_duration_since(now))
+            .min()
+            .map_or(self.poll_timeout, |d| d.min(self.poll_timeout));
+        let records = self.consumer.poll(timeout).await?;
         if !self.stuck.is_empty() {
             // A rebalance (run inside poll) may have taken stuck partitions away; their records
             // now belong to another member, which starts from the committed offset.
