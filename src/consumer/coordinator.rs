@@ -78,9 +78,13 @@ fn coordinator_moved(code: Option<i16>) -> bool {
     matches!(code, Some(14..=16))
 }
 
-/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID.
+/// FENCED_INSTANCE_ID: another instance took this static member's place (fatal).
+pub(crate) const FENCED_INSTANCE_ID: i16 = 82;
+
+/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID: the group
+/// moved on from the generation a commit carried.
 pub(crate) fn is_group_error(code: Option<i16>) -> bool {
-    matches!(code, Some(22 | 25 | 27 | 82))
+    matches!(code, Some(22 | 25 | 27 | FENCED_INSTANCE_ID))
 }
 
 impl Coordinator {

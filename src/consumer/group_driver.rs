@@ -16,7 +16,7 @@ use super::group::membership::{GroupRequestKind, MemberState};
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
 use super::group_wire;
 use super::listener::ListenerEvent;
-use crate::cluster::{ClusterMetadata, TopicSelection};
+use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
 use crate::connection::Purpose;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
@@ -200,6 +200,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     let cluster = inner.cluster.clone();
     let group = inner.cfg.group_id.clone().unwrap_or_default();
     let timeout = inner.cfg.client.request_timeout;
+    let rebalance_timeout = inner.cfg.max_poll_interval;
     tokio::spawn(async move {
         let conn_for = |node: Option<i32>, purpose: Purpose| {
             let cluster = cluster.clone();
@@ -221,7 +222,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             ),
             GroupAction::SendSyncGroup(req) => {
                 // A follower's SyncGroup waits for the leader's: allow the rebalance timeout.
-                let wait = inner_rebalance_timeout(&weak).max(timeout);
+                let wait = rebalance_timeout.max(timeout);
                 Outcome::Sync(
                     async { group_wire::sync_group(&conn(node).await?, &req, wait).await }.await,
                 )
@@ -240,13 +241,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             ),
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);
-                let md = cluster
-                    .refresh(TopicSelection::Topics(topics.clone()))
-                    .await;
-                Outcome::Counts(
-                    md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default()),
-                    topics,
-                )
+                Outcome::Counts(describe_topics(&cluster, &topics).await, topics)
             }
             // Listener events and errors never reach dispatch.
             _ => return,
@@ -259,9 +254,12 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     });
 }
 
-fn inner_rebalance_timeout(weak: &Weak<Inner>) -> Duration {
-    weak.upgrade()
-        .map_or(Duration::ZERO, |i| i.cfg.max_poll_interval)
+/// Leader: refreshes the metadata of every member's topics and counts their partitions.
+async fn describe_topics(cluster: &Cluster, topics: &[String]) -> Result<PartitionCounts> {
+    let md = cluster
+        .refresh(TopicSelection::Topics(topics.to_vec()))
+        .await?;
+    Ok(partition_counts(&md, topics, true).unwrap_or_default())
 }
 
 enum Outcome {
@@ -315,12 +313,8 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
             let backoff = inner.cfg.client.retry_backoff;
             tokio::spawn(async move {
                 tokio::time::sleep(backoff).await;
-                let md = cluster
-                    .refresh(TopicSelection::Topics(topics.clone()))
-                    .await;
+                let counts = describe_topics(&cluster, &topics).await;
                 if let Some(inner) = weak.upgrade() {
-                    let counts =
-                        md.map(|md| partition_counts(&md, &topics, true).unwrap_or_default());
                     deliver(&inner, Outcome::Counts(counts, topics));
                     inner.group_wake.notify_one();
                 }

@@ -3,6 +3,7 @@
 //! record of that partition first.
 
 use super::client::Consumer;
+use super::coordinator::{is_group_error, FENCED_INSTANCE_ID};
 use super::fetch::{ConsumerRecord, Fetcher};
 use crate::connection::Backoff;
 use crate::producer::{Producer, ProducerRecord};
@@ -413,7 +414,7 @@ impl OrderedProcessor {
 /// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID: the commit lost a race with a
 /// rebalance. (FENCED_INSTANCE_ID is fatal and ends processing.)
 fn is_rebalance_error(e: &Error) -> bool {
-    matches!(e.broker_code(), Some(22 | 25 | 27))
+    is_group_error(e.broker_code()) && e.broker_code() != Some(FENCED_INSTANCE_ID)
 }
 
 /// Puts a failed partition's position back on the failed record: its committed offset when the

@@ -1,7 +1,7 @@
 //! Group-managed consumption: [`Consumer::subscribe`], the rebalance listener's events (run
 //! from `poll`), and leaving the group on close.
 
-use super::client::Consumer;
+use super::client::{Consumer, Core};
 use super::commit::commit_positions;
 use super::config::ConsumerConfig;
 use super::group::{AssignmentStrategy, GroupConfig, GroupMembership, MemberState};
@@ -266,23 +266,13 @@ impl Consumer {
         // deadline): the coordinator is forming a new generation, and the revocation's commit
         // would carry the old one and be refused (ILLEGAL_GENERATION), leaving the next owner
         // to process the uncommitted records again.
-        loop {
-            self.run_listener_events().await;
-            let busy = self
-                .inner
-                .lock()
+        self.run_listener_events_until(deadline, |core| {
+            !core
                 .group
                 .as_ref()
-                .is_some_and(|m| rebalance_in_flight(m.state()));
-            if !busy || Instant::now() >= deadline {
-                break;
-            }
-            let notified = self.inner.data.notified();
-            tokio::select! {
-                _ = notified => {}
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-            }
-        }
+                .is_some_and(GroupMembership::rebalance_in_flight)
+        })
+        .await;
         {
             let mut core = self.inner.lock();
             match core.group.as_mut() {
@@ -291,26 +281,30 @@ impl Consumer {
             }
         }
         self.inner.group_wake.notify_one();
+        self.run_listener_events_until(deadline, |core| {
+            core.listener_events.is_empty()
+                && !core.revoke_pending
+                && core.group.as_ref().is_none_or(|m| {
+                    // A static member is `Closed` at once: wait until the group task took its
+                    // `Revoked` too, or close would skip the listener.
+                    !m.has_actions()
+                        && matches!(
+                            m.state(),
+                            MemberState::Closed
+                                | MemberState::Fenced(_)
+                                | MemberState::Failed { .. }
+                                | MemberState::Unjoined { .. }
+                        )
+                })
+        })
+        .await;
+    }
+
+    /// Runs listener events as they come until `done` holds or `deadline` passes.
+    async fn run_listener_events_until(&self, deadline: Instant, done: impl Fn(&Core) -> bool) {
         loop {
             self.run_listener_events().await;
-            let done = {
-                let core = self.inner.lock();
-                core.listener_events.is_empty()
-                    && !core.revoke_pending
-                    && core.group.as_ref().is_none_or(|m| {
-                        // A static member is `Closed` at once: wait until the group task took
-                        // its `Revoked` too, or close would skip the listener.
-                        !m.has_actions()
-                            && matches!(
-                                m.state(),
-                                MemberState::Closed
-                                    | MemberState::Fenced(_)
-                                    | MemberState::Failed { .. }
-                                    | MemberState::Unjoined { .. }
-                            )
-                    })
-            };
-            if done || Instant::now() >= deadline {
+            if done(&self.inner.lock()) || Instant::now() >= deadline {
                 return;
             }
             let notified = self.inner.data.notified();
@@ -320,18 +314,6 @@ impl Consumer {
             }
         }
     }
-}
-
-/// Whether a JoinGroup or SyncGroup is out (or the leader computes the assignment).
-fn rebalance_in_flight(state: &MemberState) -> bool {
-    matches!(
-        state,
-        MemberState::Joining {
-            in_flight: true,
-            ..
-        } | MemberState::AwaitingMetadata { .. }
-            | MemberState::AwaitingSync { .. }
-    )
 }
 
 /// Finishes a revocation when dropped: removes the partitions and releases the group task.

@@ -195,6 +195,19 @@ impl GroupMembership {
         self.actions.pop_front()
     }
 
+    /// Whether a rebalance has a request out: a JoinGroup or SyncGroup awaiting its answer, or
+    /// the leader computing the assignment.
+    pub fn rebalance_in_flight(&self) -> bool {
+        matches!(
+            self.state,
+            MemberState::Joining {
+                in_flight: true,
+                ..
+            } | MemberState::AwaitingMetadata { .. }
+                | MemberState::AwaitingSync { .. }
+        )
+    }
+
     /// Whether actions are waiting for [`poll_action`](Self::poll_action).
     pub fn has_actions(&self) -> bool {
         !self.actions.is_empty()
