@@ -138,3 +138,23 @@ impl fmt::Display for TopicPartition {
         write!(f, "{}-{}", self.topic, self.partition)
     }
 }
+
+/// Which records a consumer may read (`isolation.level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum IsolationLevel {
+    /// All records up to the high watermark, including those of open and aborted transactions.
+    #[default]
+    ReadUncommitted,
+    /// Only records up to the last stable offset, without aborted transactions' records.
+    ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The wire value (`0` / `1`) used by Fetch and ListOffsets.
+    pub const fn to_wire(self) -> i8 {
+        match self {
+            IsolationLevel::ReadUncommitted => 0,
+            IsolationLevel::ReadCommitted => 1,
+        }
+    }
+}

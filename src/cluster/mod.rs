@@ -10,10 +10,8 @@ pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::connection::{Backoff, BrokerConnection, ConnectionPool, Purpose};
+use crate::protocol::requests::metadata as metadata_request;
 use crate::{Error, ErrorKind, Result};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{MetadataRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::time::Instant;
@@ -182,8 +180,9 @@ impl Cluster {
     }
 
     async fn refresh_locked(&self, topics: &TopicSelection) -> Result<Arc<ClusterMetadata>> {
+        let allow = self.cfg.allow_auto_create_topics;
         let (request, complete) = match topics {
-            TopicSelection::All => (MetadataRequest::default().with_topics(None), true),
+            TopicSelection::All => (metadata_request::request(None::<Vec<&str>>, allow), true),
             TopicSelection::Topics(list) => {
                 self.track_topics(list);
                 let tracked = self
@@ -191,17 +190,10 @@ impl Cluster {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .clone();
-                let topics = tracked
-                    .into_iter()
-                    .map(|t| {
-                        MetadataRequestTopic::default()
-                            .with_name(Some(TopicName(StrBytes::from_string(t))))
-                    })
-                    .collect();
-                (MetadataRequest::default().with_topics(Some(topics)), false)
+                let names = tracked.iter().map(String::as_str);
+                (metadata_request::request(Some(names), allow), false)
             }
         };
-        let request = request.with_allow_auto_topic_creation(self.cfg.allow_auto_create_topics);
         let mut last_err = None;
         for (addr, node) in self.candidates() {
             let conn = match self.pool.get(&addr, node, Purpose::Control).await {

@@ -4,65 +4,16 @@
 use super::fetch::CommittedOffset;
 use crate::cluster::Cluster;
 use crate::connection::{Backoff, BrokerConnection, Purpose};
-use crate::types::{LeaderEpoch, Offset, TopicPartition};
+use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
+use crate::protocol::requests::{offset_commit, offset_fetch};
+use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
-use kafka_protocol::messages::offset_commit_request::{
-    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
-};
-use kafka_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
-};
-use kafka_protocol::messages::{
-    FindCoordinatorRequest, GroupId, OffsetCommitRequest, OffsetFetchRequest, TopicName,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{FindCoordinatorRequest, OffsetFetchRequest};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
-/// An offset to commit for one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OffsetToCommit {
-    /// The offset of the next record to consume (the last processed + 1).
-    pub offset: Offset,
-    /// The leader epoch of the last processed record, if known.
-    pub leader_epoch: Option<LeaderEpoch>,
-    /// Application metadata stored with the offset.
-    pub metadata: Option<String>,
-}
-
-impl OffsetToCommit {
-    /// Commits `offset` with no epoch or metadata.
-    pub fn new(offset: Offset) -> OffsetToCommit {
-        OffsetToCommit {
-            offset,
-            leader_epoch: None,
-            metadata: None,
-        }
-    }
-}
-
-/// Group membership fields sent with a commit: `-1` and empty for a consumer outside group
-/// management (`assign`), the current generation otherwise.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommitIdentity {
-    /// Generation id (`-1` without group management).
-    pub generation: i32,
-    /// Member id (empty without group management).
-    pub member_id: String,
-    /// `group.instance.id`.
-    pub group_instance_id: Option<String>,
-}
-
-impl Default for CommitIdentity {
-    fn default() -> Self {
-        CommitIdentity {
-            generation: -1,
-            member_id: String::new(),
-            group_instance_id: None,
-        }
-    }
-}
+pub use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 
 /// The coordinator of one group, found on demand and forgotten when it moves.
 #[derive(Debug)]
@@ -211,39 +162,14 @@ impl Coordinator {
 pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<i32> {
     let conn = cluster.any_connection(Purpose::Control).await?;
     let version = conn.version_for::<FindCoordinatorRequest>()?;
-    let mut req = FindCoordinatorRequest::default().with_key_type(0);
-    if version >= 4 {
-        req.coordinator_keys = vec![StrBytes::from_string(group.to_owned())];
-    } else {
-        req.key = StrBytes::from_string(group.to_owned());
-    }
-    let resp = conn.send(&req).await?;
-    let (code, node, msg) = if version >= 4 {
-        match resp.coordinators.first() {
-            Some(c) => (c.error_code, c.node_id.0, c.error_message.clone()),
-            None => return Err(Error::malformed("FindCoordinator answered no coordinator")),
-        }
-    } else {
-        (resp.error_code, resp.node_id.0, resp.error_message.clone())
-    };
-    if code != 0 {
-        return Err(Error::from_broker_code(code)
-            .with_api("FindCoordinator")
-            .with_broker_message(msg.map(|m| m.to_string())));
-    }
-    Ok(node)
-}
-
-fn by_topic(tps: &[TopicPartition]) -> BTreeMap<&str, Vec<i32>> {
-    let mut m: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-    for tp in tps {
-        m.entry(tp.topic.as_str()).or_default().push(tp.partition);
-    }
-    m
-}
-
-fn topic_name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_owned()))
+    let resp = conn
+        .send(&find_coordinator::request(
+            group,
+            CoordinatorType::Group,
+            version,
+        ))
+        .await?;
+    find_coordinator::parse(&resp, version)
 }
 
 async fn offset_fetch(
@@ -252,90 +178,10 @@ async fn offset_fetch(
     tps: &[TopicPartition],
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
     let version = conn.version_for::<OffsetFetchRequest>()?;
-    let topics = by_topic(tps);
-    let mut req = OffsetFetchRequest::default();
-    if version >= 8 {
-        req.groups = vec![OffsetFetchRequestGroup::default()
-            .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
-            .with_member_epoch(-1)
-            .with_topics(Some(
-                topics
-                    .iter()
-                    .map(|(t, ps)| {
-                        OffsetFetchRequestTopics::default()
-                            .with_name(topic_name(t))
-                            .with_partition_indexes(ps.clone())
-                    })
-                    .collect(),
-            ))];
-    } else {
-        req.group_id = GroupId(StrBytes::from_string(group.to_owned()));
-        req.topics = Some(
-            topics
-                .iter()
-                .map(|(t, ps)| {
-                    OffsetFetchRequestTopic::default()
-                        .with_name(topic_name(t))
-                        .with_partition_indexes(ps.clone())
-                })
-                .collect(),
-        );
-    }
-    let resp = conn.send(&req).await?;
-    let mut out = Vec::new();
-    let mut push =
-        |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: Option<&StrBytes>| {
-            if code != 0 {
-                return Err(Error::from_broker_code(code)
-                    .with_partition(topic, p)
-                    .with_api("OffsetFetch"));
-            }
-            let committed = (offset >= 0).then(|| CommittedOffset {
-                offset: Offset(offset),
-                leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
-                metadata: meta.map(|m| m.to_string()),
-            });
-            out.push((TopicPartition::new(topic, p), committed));
-            Ok(())
-        };
-    if version >= 8 {
-        let g = resp
-            .groups
-            .first()
-            .ok_or_else(|| Error::malformed("OffsetFetch answered no group"))?;
-        if g.error_code != 0 {
-            return Err(Error::from_broker_code(g.error_code).with_api("OffsetFetch"));
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    p.metadata.as_ref(),
-                )?;
-            }
-        }
-    } else {
-        if resp.error_code != 0 {
-            return Err(Error::from_broker_code(resp.error_code).with_api("OffsetFetch"));
-        }
-        for t in &resp.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    p.metadata.as_ref(),
-                )?;
-            }
-        }
-    }
-    Ok(out)
+    let resp = conn
+        .send(&offset_fetch::request(group, tps, version))
+        .await?;
+    offset_fetch::parse(&resp, version)
 }
 
 async fn offset_commit(
@@ -344,46 +190,8 @@ async fn offset_commit(
     offsets: &BTreeMap<TopicPartition, OffsetToCommit>,
     identity: &CommitIdentity,
 ) -> Result<()> {
-    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-    for (tp, o) in offsets {
-        topics.entry(tp.topic.as_str()).or_default().push(
-            OffsetCommitRequestPartition::default()
-                .with_partition_index(tp.partition)
-                .with_committed_offset(o.offset.0)
-                .with_committed_leader_epoch(o.leader_epoch.map_or(-1, |e| e.0))
-                .with_committed_metadata(o.metadata.clone().map(StrBytes::from_string)),
-        );
-    }
-    let req = OffsetCommitRequest::default()
-        .with_group_id(GroupId(StrBytes::from_string(group.to_owned())))
-        .with_generation_id_or_member_epoch(identity.generation)
-        .with_member_id(StrBytes::from_string(identity.member_id.clone()))
-        .with_group_instance_id(
-            identity
-                .group_instance_id
-                .clone()
-                .map(StrBytes::from_string),
-        )
-        .with_retention_time_ms(-1)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(t, ps)| {
-                    OffsetCommitRequestTopic::default()
-                        .with_name(topic_name(t))
-                        .with_partitions(ps)
-                })
-                .collect(),
-        );
-    let resp = conn.send(&req).await?;
-    for t in &resp.topics {
-        for p in &t.partitions {
-            if p.error_code != 0 {
-                return Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("OffsetCommit"));
-            }
-        }
-    }
-    Ok(())
+    let resp = conn
+        .send(&offset_commit::request(group, offsets, identity))
+        .await?;
+    offset_commit::parse(&resp)
 }

@@ -4,15 +4,14 @@
 //! `fetch.max.bytes` of buffered data).
 
 use super::client::Inner;
-use super::fetch::{FetchEvent, FetchResponseData, ListOffsetsPlan, ListOffsetsResult};
+use super::fetch::{FetchEvent, FetchResponseData, ListOffsetsPlan};
 use crate::cluster::TopicSelection;
 use crate::connection::Purpose;
-use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
+use crate::protocol::requests::{fetch, list_offsets};
+use crate::types::{BrokerId, TopicPartition};
 use crate::{Error, Result};
-use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
-use std::collections::{BTreeMap, BTreeSet};
+use kafka_protocol::messages::FetchRequest;
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -135,9 +134,9 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
             // The broker may hold a fetch for fetch.max.wait.ms before answering.
             let timeout = inner.cfg.client.request_timeout + plan.max_wait;
             let resp = conn
-                .send_version(&plan.to_request(), version, timeout)
+                .send_version(&fetch::request(&plan), version, timeout)
                 .await?;
-            Ok(FetchResponseData::from_response(resp))
+            Ok(fetch::parse(resp))
         }
         .await;
         inner
@@ -159,31 +158,13 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
 
 fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
     tokio::spawn(async move {
-        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for p in &plan.partitions {
-            topics.entry(p.tp.topic.as_str()).or_default().push(
-                ListOffsetsPartition::default()
-                    .with_partition_index(p.tp.partition)
-                    .with_current_leader_epoch(p.current_leader_epoch.get())
-                    .with_timestamp(p.spec.to_wire()),
-            );
-        }
-        let req = ListOffsetsRequest::default()
-            .with_replica_id(kafka_protocol::messages::BrokerId(-1))
-            .with_isolation_level(plan.isolation_level.to_wire())
-            .with_timeout_ms(
-                i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
-            )
-            .with_topics(
-                topics
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        ListOffsetsTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_owned())))
-                            .with_partitions(ps)
-                    })
-                    .collect(),
-            );
+        let req = list_offsets::request(
+            plan.partitions
+                .iter()
+                .map(|p| (&p.tp, p.current_leader_epoch, p.spec.to_wire())),
+            plan.isolation_level,
+            i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+        );
         let result = async {
             let conn = inner
                 .cluster
@@ -196,32 +177,13 @@ fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
         let mut core = inner.lock();
         match result {
             Ok(resp) => {
-                let mut answers: BTreeMap<(String, i32), Result<ListOffsetsResult>> =
-                    BTreeMap::new();
-                for t in &resp.topics {
-                    for p in &t.partitions {
-                        let r = if p.error_code == 0 {
-                            Ok(ListOffsetsResult {
-                                offset: Offset(p.offset),
-                                leader_epoch: (p.leader_epoch >= 0)
-                                    .then_some(LeaderEpoch(p.leader_epoch)),
-                            })
-                        } else {
-                            Err(Error::from_broker_code(p.error_code)
-                                .with_partition(t.name.0.as_str(), p.partition_index)
-                                .with_api("ListOffsets"))
-                        };
-                        answers.insert((t.name.0.to_string(), p.partition_index), r);
-                    }
-                }
+                let mut answers = list_offsets::parse(&resp);
                 for p in &plan.partitions {
-                    let r = answers
-                        .remove(&(p.tp.topic.clone(), p.tp.partition))
-                        .unwrap_or_else(|| {
-                            Err(Error::malformed(
-                                "partition missing from ListOffsets response",
-                            ))
-                        });
+                    let r = answers.remove(&p.tp).unwrap_or_else(|| {
+                        Err(Error::malformed(
+                            "partition missing from ListOffsets response",
+                        ))
+                    });
                     core.fetcher.on_list_offsets(&p.tp, p.token, r, now);
                 }
             }

@@ -12,14 +12,18 @@
 
 use super::client::Inner;
 use super::coordinator::find_coordinator;
-use super::group::membership::{GroupRequestKind, MemberState};
+use super::group::membership::{
+    GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
+    MemberState, SyncGroupRequest, SyncGroupResult,
+};
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
-use super::group_wire;
 use super::listener::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
-use crate::connection::Purpose;
+use crate::connection::{BrokerConnection, Purpose};
+use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
+use kafka_protocol::messages as km;
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
@@ -218,24 +222,22 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
                 Outcome::Coordinator(find_coordinator(&cluster, &group).await)
             }
             GroupAction::SendJoinGroup(req) => Outcome::Join(
-                async { group_wire::join_group(&conn(node).await?, &req, timeout).await }.await,
+                async { send_join_group(&conn(node).await?, &req, timeout).await }.await,
             ),
             GroupAction::SendSyncGroup(req) => {
                 // A follower's SyncGroup waits for the leader's: allow the rebalance timeout.
                 let wait = rebalance_timeout.max(timeout);
-                Outcome::Sync(
-                    async { group_wire::sync_group(&conn(node).await?, &req, wait).await }.await,
-                )
+                Outcome::Sync(async { send_sync_group(&conn(node).await?, &req, wait).await }.await)
             }
             GroupAction::SendHeartbeat(req) => Outcome::Heartbeat(
-                async { group_wire::heartbeat(&conn(node).await?, &req, timeout).await }.await,
+                async { send_heartbeat(&conn(node).await?, &req, timeout).await }.await,
             ),
             // Not behind a JoinGroup the broker may park for minutes on the membership
             // connection: a consumer closing mid-rebalance leaves at once.
             GroupAction::SendLeaveGroup(req) => Outcome::Leave(
                 async {
                     let conn = conn_for(node, Purpose::Coordination).await?;
-                    group_wire::leave_group(&conn, &req, timeout).await
+                    send_leave_group(&conn, &req, timeout).await
                 }
                 .await,
             ),
@@ -322,4 +324,56 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
         }
         Outcome::Counts(Err(_), _) => {}
     }
+}
+
+/// Sends JoinGroup. The broker holds it until every member rejoined or the rebalance timeout
+/// passed, so the request timeout is the rebalance timeout plus 5 s (as Java).
+async fn send_join_group(
+    conn: &BrokerConnection,
+    req: &JoinGroupRequest,
+    request_timeout: Duration,
+) -> Result<JoinGroupResult> {
+    let version = conn.version_for::<km::JoinGroupRequest>()?;
+    let msg = join_group::request(req, version)?;
+    let timeout = Duration::from_millis(u64::try_from(req.rebalance_timeout_ms).unwrap_or(0))
+        .max(request_timeout)
+        + Duration::from_secs(5);
+    let resp = conn.send_version(&msg, version, timeout).await?;
+    Ok(join_group::parse(resp))
+}
+
+/// Sends SyncGroup. The broker answers a follower once the leader's SyncGroup arrived.
+async fn send_sync_group(
+    conn: &BrokerConnection,
+    req: &SyncGroupRequest,
+    timeout: Duration,
+) -> Result<SyncGroupResult> {
+    let version = conn.version_for::<km::SyncGroupRequest>()?;
+    let resp = conn
+        .send_version(&sync_group::request(req, version), version, timeout)
+        .await?;
+    Ok(sync_group::parse(resp))
+}
+
+/// Sends Heartbeat; returns the error code.
+async fn send_heartbeat(
+    conn: &BrokerConnection,
+    req: &HeartbeatRequest,
+    timeout: Duration,
+) -> Result<i16> {
+    let version = conn.version_for::<km::HeartbeatRequest>()?;
+    let msg = heartbeat::request(req, version);
+    Ok(conn.send_version(&msg, version, timeout).await?.error_code)
+}
+
+/// Sends LeaveGroup; returns the first error code (group-level, then the member's).
+async fn send_leave_group(
+    conn: &BrokerConnection,
+    req: &LeaveGroupRequest,
+    timeout: Duration,
+) -> Result<i16> {
+    let version = conn.version_for::<km::LeaveGroupRequest>()?;
+    let msg = leave_group::request(req, version);
+    let resp = conn.send_version(&msg, version, timeout).await?;
+    Ok(leave_group::parse(&resp))
 }

@@ -19,7 +19,6 @@ mod driver;
 pub mod fetch;
 pub mod group;
 mod group_driver;
-mod group_wire;
 mod listener;
 mod metrics;
 mod ordered;

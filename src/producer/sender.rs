@@ -24,12 +24,13 @@ use super::state::{
 };
 use crate::cluster::{ClusterMetadata, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
-use crate::protocol::produce::ProduceRequestWriter;
 use crate::protocol::records::{BatchParams, Compression, HeaderRef, RecordBatchEncoder};
-use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
+use crate::protocol::requests::init_producer_id;
+use crate::protocol::requests::produce::ProduceRequestWriter;
+use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use bytes::BytesMut;
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -530,23 +531,10 @@ impl Sender {
             tokio::time::sleep_until(not_before).await;
             let r = async {
                 let conn = cluster.any_connection(Purpose::Control).await?;
-                // An idempotent (non-transactional) producer: no transactional id, and the
-                // timeout Java sends for that case.
-                let req = InitProducerIdRequest::default()
-                    .with_transactional_id(None)
-                    .with_transaction_timeout_ms(i32::MAX)
-                    .with_producer_id(kafka_protocol::messages::ProducerId(-1))
-                    .with_producer_epoch(-1);
-                let resp = conn.send(&req).await?;
-                if resp.error_code != 0 {
-                    return Err(Error::from_broker_code(resp.error_code)
-                        .with_api("InitProducerId")
-                        .with_broker(conn.addr().to_string()));
-                }
-                Ok(ProducerIdAndEpoch {
-                    producer_id: ProducerId(resp.producer_id.0),
-                    epoch: ProducerEpoch(resp.producer_epoch),
-                })
+                let resp = conn.send(&init_producer_id::idempotent_request()).await?;
+                let (producer_id, epoch) = init_producer_id::parse(&resp)
+                    .map_err(|e| e.with_broker(conn.addr().to_string()))?;
+                Ok(ProducerIdAndEpoch { producer_id, epoch })
             }
             .await;
             let _ = tx.send(Msg::ProducerId(r));

@@ -10,9 +10,10 @@ pub mod api;
 pub mod frame;
 pub mod guard;
 pub mod header;
-pub mod produce;
 pub mod records;
+pub mod requests;
 pub mod versions;
 
 pub use api::ApiRequest;
+pub use requests::produce;
 pub use versions::ApiVersionTable;

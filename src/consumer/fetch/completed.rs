@@ -8,25 +8,16 @@ use bytes::Bytes;
 use crate::protocol::records::{
     DecodeOptions, RecordBatch, RecordBatches, RecordHeaders, Records, TimestampType,
 };
-use crate::types::{LeaderEpoch, Offset, ProducerId, TopicPartition};
+use crate::types::{LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, Result};
 
-use super::{FetchPosition, IsolationLevel};
+use super::{AbortedTransaction, FetchPosition, IsolationLevel};
 
 /// `MESSAGE_TOO_LARGE`, reported when only part of a batch was fetched.
 const MESSAGE_TOO_LARGE: i16 = 10;
 
 /// Control record type of an abort marker (`ControlRecordType.ABORT`).
 const CONTROL_TYPE_ABORT: i16 = 0;
-
-/// One aborted transaction listed in a fetch response (read_committed only).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct AbortedTransaction {
-    /// The transactional producer.
-    pub producer_id: ProducerId,
-    /// The first offset of the transaction in this partition.
-    pub first_offset: Offset,
-}
 
 /// A record handed out by `poll`. Key, value and header values are zero-copy slices of the fetch
 /// response (or of the decompressed batch).

@@ -1,18 +1,18 @@
 //! [`Fetcher`]: the assigned partitions, the fetch sessions, the buffer of completed fetches.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, Instant};
-
-use bytes::Bytes;
+use std::time::Instant;
 
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
 use super::partition::{Committed, Retry};
 use super::{
-    AbortedTransaction, CommittedOffset, CompletedFetch, ConsumerRecord, FetchConfig,
-    FetchPosition, FetchSession, FetchStatus, IsolationLevel, OffsetSpec, PartitionFetchState,
+    CommittedOffset, CompletedFetch, ConsumerRecord, FetchConfig, FetchPartition, FetchPlan,
+    FetchPosition, FetchResponseData, FetchSession, FetchStatus, IsolationLevel, OffsetSpec,
+    PartitionFetchState,
 };
+pub use crate::protocol::requests::list_offsets::ListOffsetsResult;
 
 const OFFSET_OUT_OF_RANGE: i16 = 1;
 /// Partition errors after which the leader must be looked up again before retrying:
@@ -20,88 +20,6 @@ const OFFSET_OUT_OF_RANGE: i16 = 1;
 /// UNKNOWN_LEADER_EPOCH (the last is "retriable" in KIP-1050, but it means our metadata and the
 /// broker's disagree).
 const REFRESH_CODES: [i16; 5] = [3, 6, 56, 74, 75];
-
-/// One partition of a planned Fetch request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchPartition {
-    /// The partition.
-    pub tp: TopicPartition,
-    /// `fetch_offset`: the partition's position.
-    pub fetch_offset: Offset,
-    /// `current_leader_epoch`, from metadata (`-1` if unknown).
-    pub current_leader_epoch: LeaderEpoch,
-    /// `partition_max_bytes` (`max.partition.fetch.bytes`).
-    pub partition_max_bytes: i32,
-}
-
-/// A Fetch request to send to one broker. Send `replica_id = -1`, `last_fetched_epoch = -1`,
-/// `log_start_offset = -1`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchPlan {
-    /// The partitions' leader.
-    pub broker: BrokerId,
-    /// `session_id` (KIP-227).
-    pub session_id: i32,
-    /// `session_epoch` (0: full fetch).
-    pub session_epoch: i32,
-    /// `topics`: every partition for a full fetch, only new or changed ones for an incremental one.
-    pub partitions: Vec<FetchPartition>,
-    /// `forgotten_topics_data`.
-    pub forgotten: Vec<TopicPartition>,
-    /// `max_wait_ms` (`fetch.max.wait.ms`).
-    pub max_wait: Duration,
-    /// `min_bytes` (`fetch.min.bytes`).
-    pub min_bytes: i32,
-    /// `max_bytes` (`fetch.max.bytes`).
-    pub max_bytes: i32,
-    /// `isolation_level`.
-    pub isolation_level: IsolationLevel,
-}
-
-/// One partition of a Fetch response, as decoded by the async layer.
-#[derive(Debug, Clone)]
-pub struct FetchResponsePartition {
-    /// The partition.
-    pub tp: TopicPartition,
-    /// The partition's `error_code`.
-    pub error_code: i16,
-    /// `high_watermark` (`-1` unknown).
-    pub high_watermark: i64,
-    /// `last_stable_offset` (`-1` unknown).
-    pub last_stable_offset: i64,
-    /// `log_start_offset` (`-1` unknown).
-    pub log_start_offset: i64,
-    /// `aborted_transactions` (read_committed; empty if null).
-    pub aborted_transactions: Vec<AbortedTransaction>,
-    /// The raw `records` (empty if null).
-    pub records: Bytes,
-}
-
-impl FetchResponsePartition {
-    /// A partition answered with `error_code`, no records and unknown offsets.
-    pub fn error(tp: TopicPartition, error_code: i16) -> FetchResponsePartition {
-        FetchResponsePartition {
-            tp,
-            error_code,
-            high_watermark: -1,
-            last_stable_offset: -1,
-            log_start_offset: -1,
-            aborted_transactions: Vec::new(),
-            records: Bytes::new(),
-        }
-    }
-}
-
-/// A Fetch response's top level and partitions.
-#[derive(Debug, Clone, Default)]
-pub struct FetchResponseData {
-    /// Top-level `error_code` (session errors 70 and 71 arrive here).
-    pub error_code: i16,
-    /// `session_id`.
-    pub session_id: i32,
-    /// The partitions in the response.
-    pub partitions: Vec<FetchResponsePartition>,
-}
 
 /// One partition of a planned ListOffsets request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,15 +43,6 @@ pub struct ListOffsetsPlan {
     pub isolation_level: IsolationLevel,
     /// The partitions.
     pub partitions: Vec<ListOffsetsPartition>,
-}
-
-/// A successful ListOffsets answer for one partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListOffsetsResult {
-    /// The offset found; `-1` when no record has a timestamp at or after the one asked.
-    pub offset: Offset,
-    /// The leader epoch of that offset, if the broker gave one.
-    pub leader_epoch: Option<LeaderEpoch>,
 }
 
 /// An error of one partition, for the application.

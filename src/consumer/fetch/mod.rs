@@ -36,8 +36,8 @@
 //!   broker can answer `FENCED_LEADER_EPOCH` / `UNKNOWN_LEADER_EPOCH` (handled by a metadata
 //!   refresh and retry), but there is no OffsetsForLeaderEpoch truncation check: send
 //!   `last_fetched_epoch = -1`.
-//! - **Topic names, not ids**: the plans suit Fetch up to v12. [`FetchPlan::to_request`] builds the
-//!   `kafka-protocol` request and [`FetchResponseData::from_response`] takes a (guard-checked)
+//! - **Topic names, not ids**: the plans suit Fetch up to v12. `protocol::requests::fetch` builds the
+//!   `kafka-protocol` request from a [`FetchPlan`] and takes a (guard-checked)
 //!   decoded response apart.
 //! - Errors on one partition never stop the others: a corrupt batch is reported for its partition
 //!   only and its position stays at the bad offset (the partition is fetched again after a
@@ -49,40 +49,23 @@ mod partition;
 mod session;
 #[cfg(test)]
 mod tests;
-mod wire;
 
 use std::time::Duration;
 
-pub use completed::{AbortedTransaction, CompletedFetch, ConsumerRecord};
+pub use crate::protocol::requests::fetch::{
+    AbortedTransaction, FetchPartition, FetchPlan, FetchResponseData, FetchResponsePartition,
+};
+pub use crate::types::IsolationLevel;
+pub use completed::{CompletedFetch, ConsumerRecord};
 pub use fetcher::{
-    FetchEvent, FetchPartition, FetchPlan, FetchResponseData, FetchResponsePartition, Fetcher,
-    ListOffsetsPartition, ListOffsetsPlan, ListOffsetsResult, PartitionError, Polled,
+    FetchEvent, Fetcher, ListOffsetsPartition, ListOffsetsPlan, ListOffsetsResult, PartitionError,
+    Polled,
 };
 pub use partition::{CommittedOffset, FetchPosition, FetchStatus, OffsetSpec, PartitionFetchState};
 pub use session::{FetchSession, SessionPartition, SessionRequest};
 
 use crate::connection::Backoff;
 use crate::protocol::records::DecodeOptions;
-
-/// Which records a consumer may read (`isolation.level`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum IsolationLevel {
-    /// All records up to the high watermark, including those of open and aborted transactions.
-    #[default]
-    ReadUncommitted,
-    /// Only records up to the last stable offset, without aborted transactions' records.
-    ReadCommitted,
-}
-
-impl IsolationLevel {
-    /// The wire value (`0` / `1`) used by Fetch and ListOffsets.
-    pub const fn to_wire(self) -> i8 {
-        match self {
-            IsolationLevel::ReadUncommitted => 0,
-            IsolationLevel::ReadCommitted => 1,
-        }
-    }
-}
 
 /// What to do when there is no valid position (`auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

@@ -7,6 +7,8 @@ use crate::Error;
 
 use super::{IsolationLevel, OffsetResetPolicy};
 
+pub use crate::protocol::requests::offset_fetch::CommittedOffset;
+
 /// Where to look an offset up with ListOffsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OffsetSpec {
@@ -45,28 +47,6 @@ impl FetchPosition {
         FetchPosition {
             offset,
             leader_epoch: None,
-        }
-    }
-}
-
-/// A committed offset as the group coordinator holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CommittedOffset {
-    /// The offset of the next record to consume.
-    pub offset: Offset,
-    /// The leader epoch committed with it, if any.
-    pub leader_epoch: Option<LeaderEpoch>,
-    /// The commit's metadata string.
-    pub metadata: Option<String>,
-}
-
-impl CommittedOffset {
-    /// A committed offset without epoch or metadata.
-    pub const fn new(offset: Offset) -> CommittedOffset {
-        CommittedOffset {
-            offset,
-            leader_epoch: None,
-            metadata: None,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! before 9, and a fixed-width 5-byte unsigned varint for the flexible versions (a varint with
 //! continuation padding, which Kafka's `ByteUtils.readUnsignedVarint` reads like any other).
 
-use super::frame::{patch_size_prefix, reserve_size_prefix};
+use crate::protocol::frame::{patch_size_prefix, reserve_size_prefix};
 use crate::{Error, ErrorKind, Result};
 use bytes::{BufMut, BytesMut};
 use kafka_protocol::messages::ApiKey;

@@ -1,0 +1,141 @@
+//! ListOffsets: the offset for a timestamp (or earliest / latest) per partition, used by the
+//! consumer's offset resets and `seek_to_timestamp`.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::{BrokerId as WireBrokerId, ListOffsetsRequest, ListOffsetsResponse};
+
+use super::{by_topic, topic_name};
+use crate::types::{IsolationLevel, LeaderEpoch, Offset, TopicPartition};
+use crate::{Error, Result};
+
+/// A successful ListOffsets answer for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOffsetsResult {
+    /// The offset found; `-1` when no record has a timestamp at or after the one asked.
+    pub offset: Offset,
+    /// The leader epoch of that offset, if the broker gave one.
+    pub leader_epoch: Option<LeaderEpoch>,
+}
+
+/// The consumer's request (`replica_id = -1`) for `partitions`: each with its current leader
+/// epoch and the `timestamp` to look up (`-2` earliest, `-1` latest, else a time in ms).
+pub fn request<'a>(
+    partitions: impl IntoIterator<Item = (&'a TopicPartition, LeaderEpoch, i64)>,
+    isolation_level: IsolationLevel,
+    timeout_ms: i32,
+) -> ListOffsetsRequest {
+    let topics = by_topic(partitions.into_iter().map(|(tp, epoch, timestamp)| {
+        (
+            tp,
+            ListOffsetsPartition::default()
+                .with_partition_index(tp.partition)
+                .with_current_leader_epoch(epoch.get())
+                .with_timestamp(timestamp),
+        )
+    }));
+    ListOffsetsRequest::default()
+        .with_replica_id(WireBrokerId(-1))
+        .with_isolation_level(isolation_level.to_wire())
+        .with_timeout_ms(timeout_ms)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    ListOffsetsTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        )
+}
+
+/// Every partition's answer in the response: its offset, or its error naming the partition.
+pub fn parse(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListOffsetsResult>> {
+    let mut answers = BTreeMap::new();
+    for t in &resp.topics {
+        for p in &t.partitions {
+            let r = if p.error_code == 0 {
+                Ok(ListOffsetsResult {
+                    offset: Offset(p.offset),
+                    leader_epoch: (p.leader_epoch >= 0).then_some(LeaderEpoch(p.leader_epoch)),
+                })
+            } else {
+                Err(Error::from_broker_code(p.error_code)
+                    .with_partition(t.name.0.as_str(), p.partition_index)
+                    .with_api("ListOffsets"))
+            };
+            answers.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
+        }
+    }
+    answers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::messages::list_offsets_response::{
+        ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+    };
+    use kafka_protocol::protocol::Encodable;
+
+    #[test]
+    fn request_groups_by_topic_and_encodes_at_every_version() {
+        let a0 = TopicPartition::new("a", 0);
+        let b1 = TopicPartition::new("b", 1);
+        let a2 = TopicPartition::new("a", 2);
+        let req = request(
+            [
+                (&a0, LeaderEpoch(3), -2),
+                (&b1, LeaderEpoch::UNKNOWN, -1),
+                (&a2, LeaderEpoch(3), 1_000),
+            ],
+            IsolationLevel::ReadCommitted,
+            30_000,
+        );
+        assert_eq!(
+            (req.replica_id.0, req.isolation_level, req.timeout_ms),
+            (-1, 1, 30_000)
+        );
+        let names: Vec<&str> = req.topics.iter().map(|t| t.name.0.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(req.topics[0].partitions[1].timestamp, 1_000);
+        // current_leader_epoch (v4+) is always set, so v4 is the lowest version this request
+        // encodes at (every Kafka since 2.1 speaks it; Kafka 4.x negotiates v10).
+        for v in 4..=10 {
+            assert!(
+                req.encode(&mut BytesMut::new(), v).is_ok(),
+                "ListOffsets v{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn parse_keeps_offsets_and_errors_per_partition() {
+        let resp =
+            ListOffsetsResponse::default().with_topics(vec![ListOffsetsTopicResponse::default()
+                .with_name(topic_name("a"))
+                .with_partitions(vec![
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(0)
+                        .with_offset(42)
+                        .with_leader_epoch(-1),
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(1)
+                        .with_error_code(6),
+                ])]);
+        let m = parse(&resp);
+        let ok = m[&TopicPartition::new("a", 0)].as_ref().ok().copied();
+        assert_eq!(
+            ok,
+            Some(ListOffsetsResult {
+                offset: Offset(42),
+                leader_epoch: None
+            })
+        );
+        let e = m[&TopicPartition::new("a", 1)].as_ref().unwrap_err();
+        assert_eq!((e.broker_code(), e.partition()), (Some(6), Some(1)));
+    }
+}

@@ -1,0 +1,87 @@
+//! One file per Kafka API: the pure builders that turn the client's version-free request data
+//! into `kafka-protocol` messages for a negotiated version, and the parsers that turn decoded
+//! (guard-checked) responses back into the client's own types.
+//!
+//! Nothing here does I/O: the async shells (cluster, producer sender, consumer driver, group task,
+//! coordinator) pick the version with `BrokerConnection::version_for`, call a builder, send, and
+//! hand the response to the parser. The I/O-free cores (fetch, group membership, producer state)
+//! produce and consume the version-free structs defined here, so the version rules of every API
+//! sit in one file with its per-version unit tests.
+//!
+//! | file | API | used by |
+//! |---|---|---|
+//! | `produce.rs` | Produce (frame writer: batches encoded in place) | producer sender |
+//! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
+//! | `list_offsets.rs` | ListOffsets | consumer driver |
+//! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`) | cluster |
+//! | `find_coordinator.rs` | FindCoordinator | consumer coordinator |
+//! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator |
+//! | `offset_commit.rs` | OffsetCommit | consumer coordinator |
+//! | `init_producer_id.rs` | InitProducerId | producer sender |
+//! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
+
+pub mod fetch;
+pub mod find_coordinator;
+pub mod heartbeat;
+pub mod init_producer_id;
+pub mod join_group;
+pub mod leave_group;
+pub mod list_offsets;
+pub mod metadata;
+pub mod offset_commit;
+pub mod offset_fetch;
+pub mod produce;
+pub mod sync_group;
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::{GroupId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::types::TopicPartition;
+
+/// A `kafka-protocol` string from a borrowed one.
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// A topic name on the wire.
+pub(crate) fn topic_name(topic: &str) -> TopicName {
+    TopicName(str_bytes(topic))
+}
+
+/// A group id on the wire.
+pub(crate) fn group_id(group: &str) -> GroupId {
+    GroupId(str_bytes(group))
+}
+
+/// Groups items by topic, keeping each topic's items in the order given; topics come out sorted
+/// (requests list each topic once).
+pub(crate) fn by_topic<'a, T>(
+    items: impl IntoIterator<Item = (&'a TopicPartition, T)>,
+) -> BTreeMap<&'a str, Vec<T>> {
+    let mut m: BTreeMap<&str, Vec<T>> = BTreeMap::new();
+    for (tp, item) in items {
+        m.entry(tp.topic.as_str()).or_default().push(item);
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_topic_groups_in_order() {
+        let tps = [
+            TopicPartition::new("b", 1),
+            TopicPartition::new("a", 2),
+            TopicPartition::new("b", 0),
+        ];
+        let m = by_topic(tps.iter().map(|tp| (tp, tp.partition)));
+        assert_eq!(
+            m.into_iter().collect::<Vec<_>>(),
+            vec![("a", vec![2]), ("b", vec![1, 0])]
+        );
+    }
+}

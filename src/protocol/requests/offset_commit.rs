@@ -1,0 +1,111 @@
+//! OffsetCommit: a group's (or a standalone consumer's) offsets, under the member's generation.
+
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{by_topic, group_id, topic_name};
+use crate::types::{LeaderEpoch, Offset, TopicPartition};
+use crate::{Error, Result};
+
+/// An offset to commit for one partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsetToCommit {
+    /// The offset of the next record to consume (the last processed + 1).
+    pub offset: Offset,
+    /// The leader epoch of the last processed record, if known.
+    pub leader_epoch: Option<LeaderEpoch>,
+    /// Application metadata stored with the offset.
+    pub metadata: Option<String>,
+}
+
+impl OffsetToCommit {
+    /// Commits `offset` with no epoch or metadata.
+    pub fn new(offset: Offset) -> OffsetToCommit {
+        OffsetToCommit {
+            offset,
+            leader_epoch: None,
+            metadata: None,
+        }
+    }
+}
+
+/// Group membership fields sent with a commit: `-1` and empty for a consumer outside group
+/// management (`assign`), the current generation otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitIdentity {
+    /// Generation id (`-1` without group management).
+    pub generation: i32,
+    /// Member id (empty without group management).
+    pub member_id: String,
+    /// `group.instance.id`.
+    pub group_instance_id: Option<String>,
+}
+
+impl Default for CommitIdentity {
+    fn default() -> Self {
+        CommitIdentity {
+            generation: -1,
+            member_id: String::new(),
+            group_instance_id: None,
+        }
+    }
+}
+
+/// The request committing `offsets` for `group` under `identity` (`retention_time_ms = -1`: the
+/// broker's `offsets.retention.minutes`).
+pub fn request(
+    group: &str,
+    offsets: &BTreeMap<TopicPartition, OffsetToCommit>,
+    identity: &CommitIdentity,
+) -> OffsetCommitRequest {
+    let topics = by_topic(offsets.iter().map(|(tp, o)| {
+        (
+            tp,
+            OffsetCommitRequestPartition::default()
+                .with_partition_index(tp.partition)
+                .with_committed_offset(o.offset.0)
+                .with_committed_leader_epoch(o.leader_epoch.map_or(-1, |e| e.0))
+                .with_committed_metadata(o.metadata.clone().map(StrBytes::from_string)),
+        )
+    }));
+    OffsetCommitRequest::default()
+        .with_group_id(group_id(group))
+        .with_generation_id_or_member_epoch(identity.generation)
+        .with_member_id(StrBytes::from_string(identity.member_id.clone()))
+        .with_group_instance_id(
+            identity
+                .group_instance_id
+                .clone()
+                .map(StrBytes::from_string),
+        )
+        .with_retention_time_ms(-1)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(t, ps)| {
+                    OffsetCommitRequestTopic::default()
+                        .with_name(topic_name(t))
+                        .with_partitions(ps)
+                })
+                .collect(),
+        )
+}
+
+/// `Ok` if every partition was committed, else the first partition's error.
+pub fn parse(resp: &OffsetCommitResponse) -> Result<()> {
+    for t in &resp.topics {
+        for p in &t.partitions {
+            if p.error_code != 0 {
+                return Err(Error::from_broker_code(p.error_code)
+                    .with_partition(t.name.0.as_str(), p.partition_index)
+                    .with_api("OffsetCommit"));
+            }
+        }
+    }
+    Ok(())
+}
