@@ -355,6 +355,32 @@ impl Consumer {
         Ok(())
     }
 
+    /// Puts `tp`'s position back on its committed offset as last read from or written to the
+    /// coordinator, or on `otherwise` when nothing is committed for it — e.g. the record whose
+    /// processing failed, so that neither `auto.offset.reset` nor the in-memory position skips
+    /// it. No I/O: call [`committed`](Self::committed) first to read the coordinator's value.
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use ferrokafka::types::{Offset, TopicPartition};
+    /// let tp = TopicPartition::new("orders", 0);
+    /// let failed = Offset(42);
+    /// consumer.committed(&[tp.clone()]).await?;
+    /// consumer.seek_to_committed_or(&tp, failed)?; // the next poll hands out the failed record again
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// If `tp` is not assigned.
+    pub fn seek_to_committed_or(&self, tp: &TopicPartition, otherwise: Offset) -> Result<()> {
+        self.inner
+            .lock()
+            .fetcher
+            .seek_to_committed_or(tp, otherwise)?;
+        self.inner.wake.notify_one();
+        Ok(())
+    }
+
     /// Stops fetching `tps`; their positions are kept.
     pub fn pause(&self, tps: &[TopicPartition]) {
         self.inner.lock().fetcher.pause(tps);

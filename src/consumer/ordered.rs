@@ -4,7 +4,7 @@
 
 use super::client::Consumer;
 use super::coordinator::{is_group_error, FENCED_INSTANCE_ID};
-use super::fetch::{ConsumerRecord, Fetcher};
+use super::fetch::ConsumerRecord;
 use crate::connection::Backoff;
 use crate::producer::{Producer, ProducerRecord};
 use crate::types::{Offset, TopicPartition};
@@ -353,15 +353,13 @@ impl OrderedProcessor {
                 self.seek_back(&failed, None);
                 return Err(ProcessingError::Client(e));
             }
-            {
-                let mut core = self.consumer.inner.lock();
-                for tp in &failed {
-                    if let Some(s) = self.stuck.get(tp) {
-                        rewind(&mut core.fetcher, tp, s.offset).map_err(ProcessingError::Client)?;
-                    }
+            for tp in &failed {
+                if let Some(s) = self.stuck.get(tp) {
+                    self.consumer
+                        .seek_to_committed_or(tp, s.offset)
+                        .map_err(ProcessingError::Client)?;
                 }
             }
-            self.consumer.inner.wake.notify_one();
             self.consumer.pause(&failed);
         }
         Ok(completed)
@@ -372,19 +370,15 @@ impl OrderedProcessor {
     /// locally, so every position stays just after the last completed record — nothing is
     /// skipped if processing resumes or the positions are committed afterwards.
     fn seek_back(&self, failed: &[TopicPartition], current: Option<(&TopicPartition, Offset)>) {
-        {
-            let mut core = self.consumer.inner.lock();
-            let targets = failed
-                .iter()
-                .filter_map(|tp| self.stuck.get(tp).map(|s| (tp, s.offset)))
-                .chain(current);
-            for (tp, offset) in targets {
-                // Only fails for a partition no longer assigned; revocations run inside poll,
-                // never during a round, so these are all still assigned.
-                let _ = core.fetcher.seek(tp, offset);
-            }
+        let targets = failed
+            .iter()
+            .filter_map(|tp| self.stuck.get(tp).map(|s| (tp, s.offset)))
+            .chain(current);
+        for (tp, offset) in targets {
+            // Only fails for a partition no longer assigned; revocations run inside poll,
+            // never during a round, so these are all still assigned.
+            let _ = self.consumer.seek(tp, offset);
         }
-        self.consumer.inner.wake.notify_one();
     }
 
     async fn commit<E>(
@@ -415,19 +409,6 @@ impl OrderedProcessor {
 /// rebalance. (FENCED_INSTANCE_ID is fatal and ends processing.)
 fn is_rebalance_error(e: &Error) -> bool {
     is_group_error(e.broker_code()) && e.broker_code() != Some(FENCED_INSTANCE_ID)
-}
-
-/// Puts a failed partition's position back on the failed record: its committed offset when the
-/// group has one (everything before the record was committed), else the record's own offset.
-/// A partition with nothing committed yet (the failure is on the first record processed in it)
-/// must not fall back to `auto.offset.reset`: `latest` would skip the failed record (and anything
-/// produced since), `none` would fail the partition.
-fn rewind(fetcher: &mut Fetcher, tp: &TopicPartition, failed: Offset) -> Result<(), Error> {
-    if fetcher.committed(tp).is_some() {
-        fetcher.seek_to_committed(std::slice::from_ref(tp))
-    } else {
-        fetcher.seek(tp, failed)
-    }
 }
 
 async fn dead_letter(
@@ -464,7 +445,9 @@ async fn dead_letter(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumer::fetch::{CommittedOffset, FetchConfig, FetchStatus, OffsetResetPolicy};
+    use crate::consumer::fetch::{
+        CommittedOffset, FetchConfig, FetchStatus, Fetcher, OffsetResetPolicy,
+    };
 
     fn tp() -> TopicPartition {
         TopicPartition::new("orders", 0)
@@ -487,7 +470,7 @@ mod tests {
             // the coordinator has nothing committed for the partition.
             f.seek(&tp(), Offset(8)).expect("assigned");
             f.on_committed(&tp(), None);
-            rewind(&mut f, &tp(), Offset(7)).expect("assigned");
+            f.seek_to_committed_or(&tp(), Offset(7)).expect("assigned");
             assert_eq!(f.position(&tp()).map(|p| p.offset), Some(Offset(7)));
             assert!(matches!(
                 f.state(&tp()).map(|s| s.status()),
@@ -508,7 +491,7 @@ mod tests {
                 metadata: None,
             }),
         );
-        rewind(&mut f, &tp(), Offset(10)).expect("assigned");
+        f.seek_to_committed_or(&tp(), Offset(10)).expect("assigned");
         assert_eq!(f.position(&tp()).map(|p| p.offset), Some(Offset(10)));
     }
 

@@ -2,11 +2,13 @@
 
 use super::accumulator::{Accumulator, AccumulatorConfig};
 use super::config::ProducerConfig;
-use super::delivery::{DeliveryError, DeliveryFuture, DeliveryResult, Persistence};
+use super::delivery::{DeliveryError, DeliveryFuture, Persistence};
 use super::metrics::{ProducerMetrics, Recorder};
 use super::partitioner::PartitionsInfo;
 use super::record::ProducerRecord;
 use super::sender::Sender;
+use super::shared::{ErrorHandler, Shared};
+
 use crate::cluster::{Cluster, TopicSelection};
 use crate::connection::{Backoff, ConnectionPool};
 use crate::{Error, ErrorKind, Result};
@@ -15,52 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
-
-/// The completion handle stored with each buffered record.
-pub(super) type Completion = oneshot::Sender<DeliveryResult>;
-
-/// A handler for errors the producer reports besides delivery results: fatal errors, retries,
-/// metadata failures. Route them to your log service.
-pub type ErrorHandler = Arc<dyn Fn(&Error) + Send + Sync>;
-
-/// State shared by the handle and the sender task.
-pub(super) struct Shared {
-    pub cfg: ProducerConfig,
-    pub cluster: Arc<Cluster>,
-    pub acc: Accumulator<Completion>,
-    /// Wakes the sender: a batch filled, a flush started, the producer is closing.
-    pub wake: Notify,
-    pub metrics: Recorder,
-    pub fatal: Mutex<Option<Error>>,
-    pub closing: AtomicBool,
-    /// Records appended and not yet completed; flush waits for zero.
-    pub outstanding: AtomicU64,
-    pub outstanding_tx: watch::Sender<u64>,
-    pub error_handler: Option<ErrorHandler>,
-}
-
-impl Shared {
-    pub fn fatal_error(&self) -> Option<Error> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn report(&self, e: &Error) {
-        if let Some(h) = &self.error_handler {
-            h(e);
-        }
-    }
-
-    /// Called once per completed record.
-    pub fn record_completed(&self) {
-        let left = self
-            .outstanding
-            .fetch_sub(1, Ordering::AcqRel)
-            .saturating_sub(1);
-        if left == 0 {
-            self.outstanding_tx.send_replace(0);
-        }
-    }
-}
 
 /// An Apache Kafka producer: batching, idempotence, retries and delivery reports.
 ///

@@ -15,11 +15,13 @@ mod metrics;
 pub mod partitioner;
 pub mod record;
 mod sender;
+mod shared;
 pub mod state;
 
-pub use client::{ErrorHandler, Producer};
+pub use client::Producer;
 pub use config::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
 pub use delivery::{DeliveryError, DeliveryFuture, DeliveryResult, Persistence, RecordMetadata};
 pub use metrics::{ProducerMetrics, TopicCounts};
 pub use partitioner::Partitioner;
 pub use record::{Header, ProducerRecord};
+pub use shared::ErrorHandler;

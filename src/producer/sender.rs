@@ -14,10 +14,10 @@
 //! the network while it has work to do.
 
 use super::batch::ProducerBatch;
-use super::client::{Completion, Shared};
 use super::config::{Acks, CompressionType};
 use super::delivery::{DeliveryError, Persistence, RecordMetadata};
 use super::record::ProducerRecord;
+use super::shared::{Completion, Shared};
 use super::state::{
     BatchId, Outcome, PartitionAck, ProducerEvent, ProducerIdAndEpoch, ProducerState, SendDecision,
     Stamp, StateConfig,

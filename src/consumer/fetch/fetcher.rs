@@ -272,6 +272,19 @@ impl Fetcher {
         Ok(())
     }
 
+    /// Puts a failed partition's position back on the failed record `otherwise`: its committed
+    /// offset when one is known (everything before the record was committed), else `otherwise`
+    /// itself. A partition with nothing committed yet (the failure is on the first record
+    /// processed in it) must not fall back to `auto.offset.reset`: `latest` would skip the failed
+    /// record (and anything produced since), `none` would fail the partition.
+    pub fn seek_to_committed_or(&mut self, tp: &TopicPartition, otherwise: Offset) -> Result<()> {
+        if self.committed(tp).is_some() {
+            self.seek_to_committed(std::slice::from_ref(tp))
+        } else {
+            self.seek(tp, otherwise)
+        }
+    }
+
     /// Stops fetching and handing out records of the partitions; positions are kept.
     pub fn pause(&mut self, tps: &[TopicPartition]) {
         for tp in tps {
