@@ -8,7 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ferrokafka::protocol::records::{
+use ferrokafka::__private::protocol::records::{
     BatchParams, Compression, DecodeOptions, RecordBatchEncoder, RecordBatches,
 };
 

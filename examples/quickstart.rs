@@ -7,11 +7,11 @@
 //! Uses `KAFKA_BOOTSTRAP_SERVERS` when set; otherwise starts a local single-node Apache Kafka
 //! through the test harness (Docker if reachable, else a KRaft broker from Maven Central jars).
 
+use ferrokafka::__private::protocol::versions::client_range;
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
-use ferrokafka::protocol::versions::client_range;
 use std::time::Duration;
 
 /// Records produced, then consumed back.
@@ -73,7 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The API versions negotiated with one broker.
     let conn = admin
         .cluster()
-        .any_connection(ferrokafka::connection::Purpose::Control)
+        .any_connection(ferrokafka::__private::connection::Purpose::Control)
         .await?;
     println!("negotiated API versions with {}:", conn.addr());
     for (api, v) in conn.versions().negotiated() {

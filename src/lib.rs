@@ -2,40 +2,118 @@
 //!
 //! A pure-Rust Apache Kafka client on tokio. It speaks the Kafka wire protocol itself: there is no
 //! librdkafka and no C library to link, so it builds as a static musl binary with nothing but
-//! `cargo`.
+//! `cargo`. Configuration uses the Java client's property names and defaults.
 //!
-//! The crate is layered, and each layer depends only on the ones above it in this list:
-//!
-//! | module | what it does |
+//! | module | what it gives you |
 //! |---|---|
-//! | [`protocol`] | framing, header versions, ApiVersions negotiation, the record batch v2 codec and compression, guarded response decoding. No I/O. |
-//! | [`connection`] | one tokio task per broker socket, pipelined requests, timeouts, reconnect backoff, a pool with one connection per purpose. |
-//! | [`cluster`] | bootstrap, metadata cache with leader epochs, refresh policy. |
-//! | [`admin`] | create, delete and list topics. |
-//! | [`producer`] | producer configuration, Java-compatible partitioning, the record accumulator. |
+//! | [`producer`] | [`Producer`](producer::Producer): batching (`linger.ms`, `batch.size`, `buffer.memory`), Java-compatible partitioning and custom [`Partitioner`](producer::Partitioner)s, idempotence (KIP-98, KIP-360), retries, `delivery.timeout.ms`, a delivery report per record saying whether it is [`Persisted`](producer::Persistence), and [`ProducerMetrics`](producer::ProducerMetrics). |
+//! | [`consumer`] | [`Consumer`](consumer::Consumer): manual `assign` or group-managed `subscribe` (classic protocol, range / roundrobin / cooperative-sticky, static membership, a [`RebalanceListener`](consumer::RebalanceListener)), positions kept apart from committed offsets, seeks, pause/resume, sync/async and auto commits, `poll` / `recv` / `Stream`, [`OrderedProcessor`](consumer::OrderedProcessor) for ordered at-least-once processing, and [`ConsumerMetrics`](consumer::ConsumerMetrics). |
+//! | [`admin`] | [`AdminClient`](admin::AdminClient): create, delete and list topics, and wait for a topic. |
+//! | [`config`] | [`ClientConfig`](config::ClientConfig), the settings every client shares, as a typed builder or from Java property names. The producer and consumer configs embed it. |
+//! | [`types`] | newtypes for offsets, leader epochs, producer ids and epochs and sequences, and [`TopicPartition`](types::TopicPartition). |
 //!
-//! Errors are one type, [`Error`], which classifies every failure as retriable, needing a
-//! metadata refresh, fatal or permanent (see [`ErrorClass`]).
+//! Errors are one type, [`Error`], whose [`ErrorKind`] says what happened and whose
+//! [`ErrorClass`] says what to do about it: retry, refresh metadata and retry, give up on the
+//! request, or give up on the client (KIP-1050 classes).
+//!
+//! ```no_run
+//! use ferrokafka::consumer::{Consumer, ConsumerConfig};
+//! use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
+//! use std::time::Duration;
+//!
+//! async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//!     let producer = Producer::new(ProducerConfig::from_properties([
+//!         ("bootstrap.servers", "127.0.0.1:9092"),
+//!     ])?)?;
+//!     let delivery = producer.send(ProducerRecord::new("orders").value("hello")).await?;
+//!     let meta = delivery.await?;
+//!     println!("written to {}-{} at {:?}", meta.topic, meta.partition, meta.offset);
+//!     producer.close(Duration::from_secs(5)).await?;
+//!
+//!     let consumer = Consumer::new(ConsumerConfig::from_properties([
+//!         ("bootstrap.servers", "127.0.0.1:9092"),
+//!         ("group.id", "billing"),
+//!         ("auto.offset.reset", "earliest"),
+//!     ])?)?;
+//!     consumer.subscribe(["orders"])?;
+//!     for record in consumer.poll(Duration::from_secs(1)).await? {
+//!         println!("{}-{} offset {}", record.topic, record.partition, record.offset);
+//!     }
+//!     consumer.close().await?;
+//!     Ok(())
+//! }
+//! ```
 //!
 //! ## What this crate does not do (yet)
-//! - No producer or consumer API yet (they build on these layers; see the README's status table).
-//! - No TLS or SASL yet: [`connection`] has the seam for it.
-//! - No KIP-848 consumer group protocol, no share groups.
+//! - No TLS and no SASL: plaintext connections only (the connection layer has the seam for both).
+//! - No transactions API (no transactional producer, no `sendOffsetsToTransaction`); consumers
+//!   can read transactional topics with `isolation.level=read_committed`.
+//! - No KIP-848 consumer group protocol (only the classic one), no share groups.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admin;
-pub mod cluster;
+mod cluster;
 pub mod config;
-pub mod connection;
+mod connection;
 pub mod consumer;
 mod error;
-pub mod metrics;
+mod metrics;
 pub mod producer;
-pub mod protocol;
+mod protocol;
 pub mod types;
 
 pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};
+
+/// **Not a stable API.** The crate's internals, re-exported for the project's own tests,
+/// benchmarks, fuzz targets and examples (`tests/`, `benches/`, `protocol-tests/`, `examples/`).
+/// Anything here may change or go away in any release; applications use the documented modules.
+#[doc(hidden)]
+pub mod __private {
+    /// The wire protocol: framing, record batch codec, response guard, produce request writer,
+    /// versions.
+    pub mod protocol {
+        pub use crate::protocol::{
+            frame, guard, produce, records, versions, ApiRequest, ApiVersionTable,
+        };
+    }
+    /// Windowed rate/avg/max primitives behind the metrics snapshots.
+    pub mod metrics {
+        pub use crate::metrics::*;
+    }
+    /// Broker connections: one task per socket, pipelining, the pool, reconnect backoff.
+    pub mod connection {
+        pub use crate::connection::*;
+    }
+    /// The shared cluster view and its metadata snapshot.
+    pub mod cluster {
+        pub use crate::cluster::{BrokerInfo, Cluster, ClusterMetadata, TopicSelection};
+    }
+    /// The producer's accumulator, batches, I/O-free send-path state machine and
+    /// Java-compatible key hashing.
+    pub mod producer {
+        pub use crate::producer::accumulator::{Accumulator, AccumulatorConfig};
+        pub use crate::producer::batch::ProducerBatch;
+        pub use crate::producer::partitioner::{
+            murmur2, partition_for_key, to_positive, StickyPartitioner,
+        };
+        /// The I/O-free send-path state machine.
+        pub mod state {
+            pub use crate::producer::state::*;
+        }
+    }
+    /// The consumer's I/O-free cores: the fetch path and classic group membership.
+    pub mod consumer {
+        /// Fetch planning, positions and committed offsets, fetch sessions.
+        pub mod fetch {
+            pub use crate::consumer::fetch::*;
+        }
+        /// Group membership state machine, assignors, the consumer protocol's bytes.
+        pub mod group {
+            pub use crate::consumer::group::*;
+        }
+    }
+}
 
 // The README's examples compile as doctests.
 #[doc = include_str!("../README.md")]

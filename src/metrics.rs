@@ -37,7 +37,7 @@ struct Window {
 /// A recorded quantity with a windowed rate, average and maximum, plus all-time totals.
 ///
 /// ```
-/// use ferrokafka::metrics::Stat;
+/// use ferrokafka::__private::metrics::Stat;
 /// let s = Stat::new();
 /// s.record(10.0);
 /// s.record(30.0);

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use ferrokafka::protocol::records::{
+use ferrokafka::__private::protocol::records::{
     BatchParams, Compression, DecodeOptions, RecordBatch, RecordBatchEncoder, RecordBatches,
     TimestampType,
 };

@@ -1,7 +1,7 @@
 //! Checks ferrokafka's murmur2 partitioner against the Java client, line by line of
 //! `golden/murmur2.txt` (written by `java-murmur2/regenerate.sh` from kafka-clients 4.1.1).
 
-use ferrokafka::producer::partitioner::{murmur2, partition_for_key, to_positive};
+use ferrokafka::__private::producer::{murmur2, partition_for_key, to_positive};
 
 const PARTITION_COUNTS: [i32; 13] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 100];
 

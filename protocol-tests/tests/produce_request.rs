@@ -2,7 +2,7 @@
 //! broker side) reads back exactly, for every Produce version the client speaks (v3–v12).
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use ferrokafka::protocol::produce::ProduceRequestWriter;
+use ferrokafka::__private::protocol::produce::ProduceRequestWriter;
 use kafka_protocol::messages::{ProduceRequest, RequestHeader};
 use kafka_protocol::protocol::Decodable;
 

@@ -17,12 +17,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ferrokafka::producer::accumulator::{Accumulator, AccumulatorConfig};
-use ferrokafka::producer::batch::ProducerBatch;
-use ferrokafka::producer::partitioner::PartitionsInfo;
+use ferrokafka::__private::producer::ProducerBatch;
+use ferrokafka::__private::producer::{Accumulator, AccumulatorConfig};
+use ferrokafka::__private::protocol::produce::ProduceRequestWriter;
+use ferrokafka::__private::protocol::records::{
+    BatchParams, Compression, HeaderRef, RecordBatchEncoder,
+};
+use ferrokafka::producer::PartitionsInfo;
 use ferrokafka::producer::{ProducerConfig, ProducerRecord};
-use ferrokafka::protocol::produce::ProduceRequestWriter;
-use ferrokafka::protocol::records::{BatchParams, Compression, HeaderRef, RecordBatchEncoder};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use tokio::time::Instant;
 

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use ferrokafka::protocol::records::varint::{put_varint, put_varlong};
-use ferrokafka::protocol::records::{
+use ferrokafka::__private::protocol::records::varint::{put_varint, put_varlong};
+use ferrokafka::__private::protocol::records::{
     compress, decompress, BatchParams, Compression, DecodeOptions, RecordBatchEncoder,
     RecordBatches, RECORD_BATCH_OVERHEAD,
 };
@@ -412,7 +412,7 @@ fn snappy_bomb() {
     let chunk = snap::raw::Encoder::new()
         .compress_vec(&vec![0u8; 1 << 20])
         .unwrap_or_default();
-    let mut bomb = ferrokafka::protocol::records::XERIAL_MAGIC.to_vec();
+    let mut bomb = ferrokafka::__private::protocol::records::XERIAL_MAGIC.to_vec();
     bomb.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]);
     for _ in 0..(GIB >> 20) {
         bomb.extend_from_slice(&(chunk.len() as i32).to_be_bytes());

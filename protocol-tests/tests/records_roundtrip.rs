@@ -1,10 +1,10 @@
 //! Property tests: whatever the encoder writes, the decoder reads back exactly, for every codec.
 
 use bytes::{Bytes, BytesMut};
-use ferrokafka::protocol::records::varint::{
+use ferrokafka::__private::protocol::records::varint::{
     put_varint, put_varlong, read_varint, read_varlong, varint_size, varlong_size,
 };
-use ferrokafka::protocol::records::{
+use ferrokafka::__private::protocol::records::{
     BatchParams, Compression, DecodeOptions, RecordBatchEncoder, RecordBatchWriter, RecordBatches,
     TimestampType,
 };

@@ -1,4 +1,4 @@
-//! Proof for the response guard (`ferrokafka::protocol::guard`):
+//! Proof for the response guard (`ferrokafka::__private::protocol::guard`):
 //!
 //! (a) hand-made hostile bodies (counts and lengths that would make kafka-protocol allocate
 //!     gigabytes and abort) are rejected;
@@ -15,7 +15,7 @@ use std::cell::Cell;
 use std::fmt::Debug;
 
 use bytes::{Buf, Bytes, BytesMut};
-use ferrokafka::protocol::guard::{check_response, covered_responses, decode_response};
+use ferrokafka::__private::protocol::guard::{check_response, covered_responses, decode_response};
 use ferrokafka::ErrorKind;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, Message, StrBytes};

@@ -3,7 +3,9 @@
 //! Calls retry retriable errors (refreshing metadata when the error asks for it) until
 //! `default.api.timeout.ms`; permanent errors return at once, per topic.
 
-use crate::cluster::{Cluster, TopicInfo, TopicSelection};
+pub use crate::cluster::{PartitionInfo, TopicInfo};
+
+use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
 use crate::connection::{Backoff, Purpose};
 use crate::{Error, ErrorKind, Result};
@@ -80,12 +82,16 @@ impl AdminClient {
         }
     }
 
-    /// An admin client sharing an existing cluster view.
+    /// An admin client sharing an existing cluster view. Not a stable API: `Cluster` lives in
+    /// [`__private`](crate::__private), for the project's own tests and tools.
+    #[doc(hidden)]
     pub fn from_cluster(cluster: Arc<Cluster>) -> AdminClient {
         AdminClient { cluster }
     }
 
-    /// The shared cluster view.
+    /// The shared cluster view. Not a stable API: `Cluster` lives in
+    /// [`__private`](crate::__private), for the project's own tests and tools.
+    #[doc(hidden)]
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.cluster
     }

@@ -36,7 +36,7 @@ struct RefreshState {
 ///
 /// ```no_run
 /// # async fn f() -> ferrokafka::Result<()> {
-/// use ferrokafka::cluster::{Cluster, TopicSelection};
+/// use ferrokafka::__private::cluster::{Cluster, TopicSelection};
 /// use ferrokafka::config::ClientConfig;
 /// let cluster = Cluster::new(ClientConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?);
 /// let md = cluster.refresh(TopicSelection::All).await?;

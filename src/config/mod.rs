@@ -30,6 +30,7 @@
 
 mod parse;
 
+pub use crate::connection::Backoff;
 pub use parse::BrokerAddress;
 use parse::{parse_bool, parse_bootstrap, parse_ms, parse_usize};
 

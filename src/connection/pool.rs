@@ -50,7 +50,7 @@ struct SlotState {
 /// ```no_run
 /// # async fn f() -> ferrokafka::Result<()> {
 /// use ferrokafka::config::ClientConfig;
-/// use ferrokafka::connection::{ConnectionPool, Purpose};
+/// use ferrokafka::__private::connection::{ConnectionPool, Purpose};
 /// use kafka_protocol::messages::MetadataRequest;
 ///
 /// let cfg = ClientConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?;

@@ -1,5 +1,5 @@
 //! The consumer: fetching with prefetch, explicit positions and committed offsets, and ordered
-//! at-least-once processing. The async shell builds on the I/O-free [`fetch`] core.
+//! at-least-once processing. The async shell builds on an I/O-free fetch core.
 //!
 //! Per assigned partition there are two offsets, never confused:
 //! - the **position** ([`Consumer::position`]): in memory, the next offset `poll` hands out. It
@@ -16,18 +16,21 @@ mod commit;
 mod config;
 mod coordinator;
 mod driver;
-pub mod fetch;
-pub mod group;
+pub(crate) mod fetch;
+pub(crate) mod group;
 mod group_driver;
 mod listener;
 mod metrics;
 mod ordered;
 mod subscription;
 
+pub use crate::protocol::records::{
+    DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
+};
 pub use client::Consumer;
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
-pub use fetch::{ConsumerRecord, IsolationLevel, OffsetResetPolicy};
+pub use fetch::{ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
 pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};

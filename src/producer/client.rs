@@ -270,7 +270,9 @@ impl Producer {
         )
     }
 
-    /// The cluster view (metadata, connections) this producer uses.
+    /// The cluster view (metadata, connections) this producer uses. Not a stable API: `Cluster`
+    /// lives in [`__private`](crate::__private), for the project's own tests and tools.
+    #[doc(hidden)]
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.shared.cluster
     }

@@ -14,8 +14,8 @@ pub enum Persistence {
     /// Never written: it was not sent, or every attempt was rejected by the broker. Sending it
     /// again cannot duplicate it.
     NotPersisted,
-    /// Maybe written: an attempt timed out or lost its connection after being sent. Sending it
-    /// again may duplicate it (downstream dedupe by a unique id header helps); alert on these.
+    /// Maybe written: an attempt timed out, lost its connection after being sent, or was
+    /// appended without enough replicas. Sending it again may duplicate it (downstream dedupe by a unique id header helps); alert on these.
     PossiblyPersisted,
     /// Acknowledged as configured by `acks` (with `acks=all`: by every in-sync replica).
     Persisted,

@@ -6,22 +6,22 @@
 //! record is [`Persistence::Persisted`], [`Persistence::PossiblyPersisted`] or
 //! [`Persistence::NotPersisted`].
 
-pub mod accumulator;
-pub mod batch;
+pub(crate) mod accumulator;
+pub(crate) mod batch;
 mod client;
-pub mod config;
+pub(crate) mod config;
 mod delivery;
 mod metrics;
-pub mod partitioner;
-pub mod record;
+pub(crate) mod partitioner;
+pub(crate) mod record;
 mod sender;
 mod shared;
-pub mod state;
+pub(crate) mod state;
 
 pub use client::Producer;
 pub use config::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
 pub use delivery::{DeliveryError, DeliveryFuture, DeliveryResult, Persistence, RecordMetadata};
 pub use metrics::{ProducerMetrics, TopicCounts};
-pub use partitioner::Partitioner;
+pub use partitioner::{Partitioner, PartitionsInfo};
 pub use record::{Header, ProducerRecord};
 pub use shared::ErrorHandler;

@@ -87,7 +87,7 @@ impl PartitionsInfo {
 /// with an `InvalidArgument` error.
 ///
 /// ```
-/// use ferrokafka::producer::partitioner::{Partitioner, PartitionsInfo};
+/// use ferrokafka::producer::{Partitioner, PartitionsInfo};
 /// #[derive(Debug)]
 /// struct AuditToZero;
 /// impl Partitioner for AuditToZero {
@@ -113,7 +113,7 @@ pub trait Partitioner: Send + Sync + fmt::Debug {
 /// `>= 0x80` are not sign-extended), then the final mixes.
 ///
 /// ```
-/// use ferrokafka::producer::partitioner::murmur2;
+/// use ferrokafka::__private::producer::murmur2;
 /// assert_eq!(murmur2(b""), 275646681);
 /// assert_eq!(murmur2(b"a"), -1563381124);
 /// ```

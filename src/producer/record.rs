@@ -45,7 +45,7 @@ impl Header {
 /// A record to send: topic, optional partition, key, value, headers and timestamp.
 ///
 /// ```
-/// use ferrokafka::producer::record::ProducerRecord;
+/// use ferrokafka::producer::ProducerRecord;
 /// let r = ProducerRecord::new("orders")
 ///     .key("customer-7")
 ///     .value(r#"{"total": 42}"#)

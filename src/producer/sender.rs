@@ -443,13 +443,7 @@ impl Sender {
             Outcome::Unacknowledged => {
                 self.succeed(batch, None, None, Persistence::PossiblyPersisted)
             }
-            Outcome::Failed { error, persistence } => {
-                let p = match persistence {
-                    super::state::Persistence::NotPersisted => Persistence::NotPersisted,
-                    super::state::Persistence::PossiblyPersisted => Persistence::PossiblyPersisted,
-                };
-                self.fail_batch(batch, error, p)
-            }
+            Outcome::Failed { error, persistence } => self.fail_batch(batch, error, persistence),
         }
     }
 

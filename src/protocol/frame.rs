@@ -20,7 +20,7 @@ pub const SIZE_PREFIX_LEN: usize = 4;
 ///
 /// ```
 /// use bytes::BytesMut;
-/// use ferrokafka::protocol::frame::decode_frame;
+/// use ferrokafka::__private::protocol::frame::decode_frame;
 /// let mut buf = BytesMut::from(&[0u8, 0, 0, 2, 0xab][..]);
 /// assert!(decode_frame(&mut buf, 1024).unwrap().is_none()); // one byte still missing
 /// buf.extend_from_slice(&[0xcd]);

@@ -79,7 +79,7 @@ impl ApiVersionTable {
     /// intersect or the broker does not know the API.
     ///
     /// ```
-    /// use ferrokafka::protocol::versions::ApiVersionTable;
+    /// use ferrokafka::__private::protocol::versions::ApiVersionTable;
     /// use kafka_protocol::messages::ApiKey;
     /// let t = ApiVersionTable::from_ranges([(3, 0, 12), (0, 0, 2)]);
     /// assert_eq!(t.version_for(ApiKey::Metadata).unwrap(), 12);

@@ -2,9 +2,9 @@
 //! SIGKILLed and restarted.
 
 use crate::support::{blocking, config, dedicated, shared_bootstrap};
-use ferrokafka::cluster::{Cluster, TopicSelection};
-use ferrokafka::connection::{ConnectionPool, Purpose};
-use ferrokafka::protocol::versions::client_range;
+use ferrokafka::__private::cluster::{Cluster, TopicSelection};
+use ferrokafka::__private::connection::{ConnectionPool, Purpose};
+use ferrokafka::__private::protocol::versions::client_range;
 use ferrokafka::ErrorKind;
 use ferrokafka_testcontainers::Topology;
 use kafka_protocol::messages::{ApiKey, MetadataRequest};

@@ -4,7 +4,7 @@
 use crate::consumer::{poll_n, produce};
 use crate::producer::create;
 use crate::support::shared_bootstrap;
-use ferrokafka::connection::Purpose;
+use ferrokafka::__private::connection::Purpose;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::types::{Offset, TopicPartition};
 use ferrokafka_testcontainers::unique_topic;

@@ -3,9 +3,9 @@
 //! work; the tests need an independent way to read back what was produced.)
 
 use bytes::Bytes;
-use ferrokafka::cluster::{Cluster, TopicSelection};
-use ferrokafka::connection::Purpose;
-use ferrokafka::protocol::records::{DecodeOptions, RecordBatches};
+use ferrokafka::__private::cluster::{Cluster, TopicSelection};
+use ferrokafka::__private::connection::Purpose;
+use ferrokafka::__private::protocol::records::{DecodeOptions, RecordBatches};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;

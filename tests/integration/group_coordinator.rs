@@ -5,7 +5,7 @@ use crate::consumer::{poll_n, produce};
 use crate::group::group_consumer;
 use crate::producer::create;
 use crate::support::{blocking, dedicated, shared_bootstrap};
-use ferrokafka::connection::Purpose;
+use ferrokafka::__private::connection::Purpose;
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::TopicPartition;
 use ferrokafka_testcontainers::{unique_topic, Topology};

@@ -1,8 +1,8 @@
 //! Cluster metadata against real brokers, including a leader change in a 3-node cluster.
 
 use crate::support::{blocking, config, dedicated, shared_bootstrap};
+use ferrokafka::__private::cluster::TopicSelection;
 use ferrokafka::admin::{AdminClient, NewTopic};
-use ferrokafka::cluster::TopicSelection;
 use ferrokafka_testcontainers::{unique_topic, Topology};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -14,10 +14,10 @@
 use crate::producer::create;
 use crate::support::shared_bootstrap;
 use bytes::BytesMut;
-use ferrokafka::cluster::Cluster;
-use ferrokafka::connection::{BrokerConnection, Purpose};
+use ferrokafka::__private::cluster::Cluster;
+use ferrokafka::__private::connection::{BrokerConnection, Purpose};
+use ferrokafka::__private::protocol::records::{BatchParams, RecordBatchEncoder};
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
-use ferrokafka::protocol::records::{BatchParams, RecordBatchEncoder};
 use ferrokafka::types::{Offset, TopicPartition};
 use ferrokafka_testcontainers::unique_topic;
 use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTopic;

@@ -5,7 +5,7 @@
 //! `cargo +nightly fuzz run group_metadata_decode -- -runs=1000000`
 #![no_main]
 
-use ferrokafka::consumer::group::metadata::{Assignment, Subscription};
+use ferrokafka::__private::consumer::group::metadata::{Assignment, Subscription};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

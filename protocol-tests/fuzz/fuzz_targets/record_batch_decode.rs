@@ -6,7 +6,9 @@
 #![no_main]
 
 use bytes::Bytes;
-use ferrokafka::protocol::records::{decompress, Compression, DecodeOptions, RecordBatches};
+use ferrokafka::__private::protocol::records::{
+    decompress, Compression, DecodeOptions, RecordBatches,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// Small cap so that compression bombs are cheap for the fuzzer to hit.

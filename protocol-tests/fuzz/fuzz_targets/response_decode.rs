@@ -11,7 +11,7 @@
 #![no_main]
 
 use bytes::Bytes;
-use ferrokafka::protocol::guard::{covered_responses, decode_response};
+use ferrokafka::__private::protocol::guard::{covered_responses, decode_response};
 use kafka_protocol::messages::*;
 use libfuzzer_sys::fuzz_target;
 

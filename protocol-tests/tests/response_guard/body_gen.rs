@@ -3,8 +3,8 @@
 //! Not circular: every generated body must also decode completely with kafka-protocol and
 //! round-trip through its encoder, so a table that disagrees with kafka-protocol fails the tests.
 
-use ferrokafka::protocol::guard::covered_responses;
-use ferrokafka::protocol::guard::schema::{type_at, FieldType, StructSchema};
+use ferrokafka::__private::protocol::guard::covered_responses;
+use ferrokafka::__private::protocol::guard::schema::{type_at, FieldType, StructSchema};
 
 /// splitmix64: small, deterministic, good enough to pick shapes.
 pub struct Rng(pub u64);

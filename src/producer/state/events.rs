@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use crate::producer::Persistence;
 use crate::types::{Offset, ProducerEpoch, ProducerId, Sequence, TopicPartition};
 use crate::Error;
 
@@ -60,17 +61,6 @@ impl PartitionAck {
     }
 }
 
-/// Whether the records of a failed batch may be in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Persistence {
-    /// Certainly not written: never sent, or every attempt was rejected by the broker. Sending
-    /// the records again cannot duplicate them.
-    NotPersisted,
-    /// Maybe written: some attempt timed out, lost its connection after being written, or was
-    /// appended without enough replicas. Sending again may duplicate.
-    PossiblyPersisted,
-}
-
 /// How a batch ended.
 #[derive(Debug, Clone)]
 pub enum Outcome {
@@ -90,7 +80,8 @@ pub enum Outcome {
     Failed {
         /// Why (a `Timeout` error for `delivery.timeout.ms`, carrying the last attempt's error).
         error: Error,
-        /// Whether the records may be in the log anyway.
+        /// Whether the records may be in the log anyway: `NotPersisted` or `PossiblyPersisted`,
+        /// never `Persisted`.
         persistence: Persistence,
     },
 }

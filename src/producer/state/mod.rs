@@ -83,11 +83,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 pub use config::{Acks, StateConfig};
-pub use events::{BatchId, Outcome, PartitionAck, Persistence, ProducerEvent, SendDecision, Stamp};
+pub use events::{BatchId, Outcome, PartitionAck, ProducerEvent, SendDecision, Stamp};
 pub use identity::{ProducerIdAndEpoch, ProducerIdState};
 pub use partition::{LastAck, PartitionState, PartitionSync};
 
 use crate::connection::Backoff;
+use crate::producer::Persistence;
 use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};

@@ -59,7 +59,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use ferrokafka::protocol::records::*;
+//! use ferrokafka::__private::protocol::records::*;
 //!
 //! let mut encoder = RecordBatchEncoder::new();
 //! let mut request = BytesMut::new();

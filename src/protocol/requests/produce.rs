@@ -17,7 +17,7 @@ use kafka_protocol::messages::ApiKey;
 ///
 /// ```
 /// use bytes::{BufMut, BytesMut};
-/// use ferrokafka::protocol::produce::ProduceRequestWriter;
+/// use ferrokafka::__private::protocol::produce::ProduceRequestWriter;
 /// let mut buf = BytesMut::new();
 /// let mut w = ProduceRequestWriter::begin(&mut buf, 9, 1, "app", None, -1, 30_000, 1).unwrap();
 /// w.topic("orders", 1).unwrap();

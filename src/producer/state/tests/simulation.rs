@@ -279,6 +279,10 @@ fn run(seed: u64, stats: &mut Stats) {
                 stats.possibly_in_log += n;
                 assert!(n <= 1, "seed {seed}: batch {b} in the log {n} times");
             }
+            Outcome::Failed {
+                persistence: Persistence::Persisted,
+                ..
+            } => panic!("seed {seed}: failed batch {b} reported as Persisted"),
             Outcome::Unacknowledged => panic!("acks=all"),
         }
     }

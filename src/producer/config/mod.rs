@@ -1,7 +1,7 @@
 //! Producer configuration: the Java client's keys and defaults, validated once at `build()`.
 //!
 //! ```
-//! use ferrokafka::producer::config::{Acks, ProducerConfig};
+//! use ferrokafka::producer::{Acks, ProducerConfig};
 //! use std::time::Duration;
 //!
 //! let cfg = ProducerConfig::builder()

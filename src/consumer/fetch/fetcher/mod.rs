@@ -76,7 +76,7 @@ pub enum FetchEvent {
     },
 }
 
-/// The fetch path's state: see the [module docs](super).
+/// The fetch path's state: see the `consumer::fetch` module docs.
 #[derive(Debug)]
 pub struct Fetcher {
     config: FetchConfig,
