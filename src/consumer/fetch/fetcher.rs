@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::connection::Jitter;
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
@@ -181,6 +182,8 @@ pub struct Fetcher {
     events: VecDeque<FetchEvent>,
     /// Source of generations and ListOffsets tokens (never reused).
     counter: u64,
+    /// Draws of the retry backoff's jitter (the global generator, as before).
+    jitter: Jitter,
 }
 
 fn not_assigned(tp: &TopicPartition) -> Error {
@@ -223,6 +226,7 @@ impl Fetcher {
             errors: Vec::new(),
             events: VecDeque::new(),
             counter: 0,
+            jitter: Jitter::Global,
         }
     }
 
@@ -428,10 +432,15 @@ impl Fetcher {
         }
     }
 
-    fn backoff(config: &FetchConfig, state: &mut PartitionFetchState, now: Instant) {
+    fn backoff(
+        config: &FetchConfig,
+        jitter: &mut Jitter,
+        state: &mut PartitionFetchState,
+        now: Instant,
+    ) {
         let attempts = state.retry.map_or(0, |r| r.attempts.saturating_add(1));
         state.retry = Some(Retry {
-            not_before: now + config.retry_backoff.delay(attempts),
+            not_before: now + config.retry_backoff.delay_from(attempts, jitter),
             attempts,
         });
     }
@@ -485,7 +494,7 @@ impl Fetcher {
                 continue;
             }
             if error.is_retriable() {
-                Self::backoff(&self.config, s, now);
+                Self::backoff(&self.config, &mut self.jitter, s, now);
             } else {
                 s.status =
                     FetchStatus::Failed(error.clone().with_partition(&tp.topic, tp.partition));
@@ -569,7 +578,7 @@ impl Fetcher {
                 FetchStatus::AwaitingReset(OffsetSpec::Latest)
             }
             Ok(_) => {
-                Self::backoff(&self.config, s, now);
+                Self::backoff(&self.config, &mut self.jitter, s, now);
                 return;
             }
             Err(e) => {
@@ -581,7 +590,7 @@ impl Fetcher {
                     });
                 }
                 if e.is_retriable() {
-                    Self::backoff(&self.config, s, now);
+                    Self::backoff(&self.config, &mut self.jitter, s, now);
                     return;
                 }
                 FetchStatus::Failed(e)

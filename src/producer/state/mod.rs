@@ -87,7 +87,7 @@ pub use events::{BatchId, Outcome, PartitionAck, Persistence, ProducerEvent, Sen
 pub use identity::{ProducerIdAndEpoch, ProducerIdState};
 pub use partition::{LastAck, PartitionState, PartitionSync};
 
-use crate::connection::Backoff;
+use crate::connection::{Backoff, Jitter};
 use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};
@@ -107,7 +107,8 @@ pub struct ProducerState {
     identity: ProducerIdState,
     partitions: BTreeMap<TopicPartition, PartitionState>,
     events: VecDeque<ProducerEvent>,
-    rng: u64,
+    /// Seeded from `jitter_seed`, so a simulation replays the same delays.
+    jitter: Jitter,
 }
 
 impl ProducerState {
@@ -124,7 +125,7 @@ impl ProducerState {
         };
         Ok(ProducerState {
             backoff: Backoff::new(config.retry_backoff, config.retry_backoff_max),
-            rng: config.jitter_seed,
+            jitter: Jitter::seeded(config.jitter_seed),
             config,
             identity,
             partitions: BTreeMap::new(),
@@ -729,20 +730,8 @@ impl ProducerState {
 
     /// The backoff before attempt `failed_attempts + 1`, with a seeded ±20 % jitter.
     fn backoff_delay(&mut self, failed_attempts: u32) -> Duration {
-        let draw = self.next_random();
         self.backoff
-            .delay_with(failed_attempts.saturating_sub(1), draw)
-    }
-
-    /// SplitMix64: a tiny deterministic generator, enough for jitter.
-    fn next_random(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // The top 53 bits give a uniform f64 in [0, 1).
-        (z >> 11) as f64 / (1u64 << 53) as f64
+            .delay_from(failed_attempts.saturating_sub(1), &mut self.jitter)
     }
 
     /// Test hook: starts `tp`'s sequences at `sequence` (to reach the wrap at `i32::MAX`).

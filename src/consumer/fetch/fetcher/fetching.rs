@@ -173,7 +173,7 @@ impl Fetcher {
                         .with_partition(&p.tp.topic, p.tp.partition)
                         .with_broker(broker.to_string())
                         .with_api("Fetch");
-                    Self::backoff(&self.config, s, now);
+                    Self::backoff(&self.config, &mut self.jitter, s, now);
                     if REFRESH_CODES.contains(&code) || error.needs_metadata_refresh() {
                         self.events
                             .push_back(FetchEvent::RefreshMetadata { tp: p.tp, error });
@@ -208,7 +208,7 @@ impl Fetcher {
                 continue;
             };
             s.fetch_in_flight = false;
-            Self::backoff(&self.config, s, now);
+            Self::backoff(&self.config, &mut self.jitter, s, now);
             if error.needs_metadata_refresh() {
                 self.events.push_back(FetchEvent::RefreshMetadata {
                     tp: tp.clone(),
@@ -250,7 +250,7 @@ impl Fetcher {
                     }
                     Ok(None) => break,
                     Err(error) => {
-                        Self::backoff(&self.config, s, now);
+                        Self::backoff(&self.config, &mut self.jitter, s, now);
                         out.errors.push(PartitionError {
                             tp: tp.clone(),
                             error,
