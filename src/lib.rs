@@ -30,9 +30,11 @@ pub mod config;
 pub mod connection;
 pub mod consumer;
 mod error;
+// Deadline-bounded retries shared by the cluster, producer, consumer and admin layers.
 pub mod metrics;
 pub mod producer;
 pub mod protocol;
+mod retry;
 pub mod types;
 
 pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};
