@@ -6,6 +6,7 @@
 use crate::cluster::{Cluster, TopicInfo, TopicSelection};
 use crate::config::ClientConfig;
 use crate::connection::{Backoff, Jitter, Purpose};
+use crate::error::code::UNKNOWN_TOPIC_OR_PARTITION;
 use crate::retry::{self, retry_until};
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
@@ -265,7 +266,7 @@ impl AdminClient {
                     .with_broker_message(r.error_message.map(|m| m.to_string()));
                 // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it is
                 // the answer: the topic does not exist.
-                if err.is_retriable() && err.broker_code() != Some(3) {
+                if err.is_retriable() && err.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) {
                     again.push(name);
                     retry_err = Some(err);
                 } else {

@@ -4,6 +4,10 @@
 use super::fetch::CommittedOffset;
 use crate::cluster::Cluster;
 use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
+use crate::error::code::{
+    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
+    ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+};
 use crate::retry::{api_timeout, retry_until, GaveUp, Retry};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
@@ -75,17 +79,19 @@ pub(crate) struct Coordinator {
 
 /// Codes after which the coordinator must be looked up again.
 fn coordinator_moved(code: Option<i16>) -> bool {
-    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
-    matches!(code, Some(14..=16))
+    matches!(
+        code,
+        Some(COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR)
+    )
 }
 
-/// FENCED_INSTANCE_ID: another instance took this static member's place (fatal).
-pub(crate) const FENCED_INSTANCE_ID: i16 = 82;
-
-/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID: the group
-/// moved on from the generation a commit carried.
+/// The group moved on from the generation a commit carried (FENCED_INSTANCE_ID: another
+/// instance took this static member's place, which is fatal).
 pub(crate) fn is_group_error(code: Option<i16>) -> bool {
-    matches!(code, Some(22 | 25 | 27 | FENCED_INSTANCE_ID))
+    matches!(
+        code,
+        Some(ILLEGAL_GENERATION | UNKNOWN_MEMBER_ID | REBALANCE_IN_PROGRESS | FENCED_INSTANCE_ID)
+    )
 }
 
 impl Coordinator {

@@ -39,11 +39,10 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-/// MESSAGE_TOO_LARGE: the broker's code for a record over its limit; the client uses it too
-/// (Java throws the same `RecordTooLargeException` for both).
-const MESSAGE_TOO_LARGE: i16 = 10;
-/// UNKNOWN_TOPIC_OR_PARTITION, for a topic with no partitions in the metadata given.
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+// MESSAGE_TOO_LARGE: the broker's code for a record over its limit; the client uses it too
+// (Java throws the same `RecordTooLargeException` for both). UNKNOWN_TOPIC_OR_PARTITION: for a
+// topic with no partitions in the metadata given.
+use crate::error::code::{MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION};
 /// Emptied record vectors kept for reuse by new batches.
 const MAX_RECYCLED_VECS: usize = 16;
 

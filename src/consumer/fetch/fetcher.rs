@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::connection::Jitter;
+use crate::error::code::{OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH};
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
@@ -15,12 +16,16 @@ use super::{
     FetchPosition, FetchSession, FetchStatus, IsolationLevel, OffsetSpec, PartitionFetchState,
 };
 
-const OFFSET_OUT_OF_RANGE: i16 = 1;
-/// Partition errors after which the leader must be looked up again before retrying:
-/// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH,
-/// UNKNOWN_LEADER_EPOCH (the last is "retriable" in KIP-1050, but it means our metadata and the
-/// broker's disagree).
-const REFRESH_CODES: [i16; 5] = [3, 6, 56, 74, 75];
+/// Whether a partition error (broker `code`, as `error`) means the leader must be looked up
+/// again before retrying: every RefreshRetriable code of the error table
+/// (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
+/// FENCED_LEADER_EPOCH, …), plus UNKNOWN_LEADER_EPOCH, which is only Retriable in KIP-1050 but
+/// means our metadata and the broker's disagree. (The old list `[3, 6, 56, 74, 75]` was checked
+/// together with `needs_metadata_refresh()`; 3, 6, 56 and 74 are RefreshRetriable, so 75 is the
+/// only code it added.)
+fn needs_leader_lookup(code: i16, error: &Error) -> bool {
+    error.needs_metadata_refresh() || code == UNKNOWN_LEADER_EPOCH
+}
 
 /// One partition of a planned Fetch request.
 #[derive(Debug, Clone, PartialEq, Eq)]

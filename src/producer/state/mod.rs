@@ -92,12 +92,11 @@ use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};
 
-/// `OUT_OF_ORDER_SEQUENCE_NUMBER`.
-const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-/// `DUPLICATE_SEQUENCE_NUMBER`: the broker already has this batch; a success.
-const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
-/// `UNKNOWN_PRODUCER_ID`.
-const UNKNOWN_PRODUCER_ID: i16 = 59;
+// DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch; a success.
+use crate::error::code::{
+    DUPLICATE_SEQUENCE_NUMBER, NOT_ENOUGH_REPLICAS_AFTER_APPEND, OUT_OF_ORDER_SEQUENCE_NUMBER,
+    REQUEST_TIMED_OUT, UNKNOWN_PRODUCER_ID, UNKNOWN_SERVER_ERROR,
+};
 
 /// The producer's send-path state: identity plus one [`PartitionState`] per partition.
 #[derive(Debug)]
@@ -750,7 +749,10 @@ impl ProducerState {
 /// nothing, and a transport error after the request was written leaves it open.
 fn may_have_been_written(error: &Error) -> bool {
     match error.kind() {
-        ErrorKind::Broker(code) => matches!(code.0, -1 | 7 | 20),
+        ErrorKind::Broker(code) => matches!(
+            code.0,
+            UNKNOWN_SERVER_ERROR | REQUEST_TIMED_OUT | NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        ),
         ErrorKind::Disconnected { sent } => *sent,
         ErrorKind::Connect | ErrorKind::NoBrokerAvailable => false,
         _ => true,
