@@ -14,8 +14,8 @@
 //! says whether it was written.
 
 use super::transport::{self, Transport};
-use crate::error::code::UNSUPPORTED_VERSION;
 use crate::config::BrokerAddress;
+use crate::error::code::UNSUPPORTED_VERSION;
 use crate::protocol::frame::decode_frame;
 use crate::protocol::header::{encode_request, peek_correlation_id, split_response_header};
 use crate::protocol::{guard, ApiRequest, ApiVersionTable};
@@ -449,7 +449,9 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
                     version = v;
                     continue;
                 }
-                _ => return Err(Error::from_broker_code(UNSUPPORTED_VERSION).with_api("ApiVersions")),
+                _ => {
+                    return Err(Error::from_broker_code(UNSUPPORTED_VERSION).with_api("ApiVersions"))
+                }
             }
         }
         if resp.error_code != 0 {
