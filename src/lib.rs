@@ -61,6 +61,8 @@ mod error;
 mod metrics;
 pub mod producer;
 mod protocol;
+// Deadline-bounded retries shared by the cluster, producer, consumer and admin layers.
+mod retry;
 pub mod types;
 
 pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};

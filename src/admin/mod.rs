@@ -7,7 +7,9 @@ pub use crate::cluster::{PartitionInfo, TopicInfo};
 
 use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
-use crate::connection::{Backoff, Purpose};
+use crate::connection::{Backoff, Jitter, Purpose};
+use crate::error::code::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::retry::{self, retry_until};
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
@@ -104,9 +106,11 @@ impl AdminClient {
     fn retry(&self, api: &'static str) -> Retry {
         Retry {
             api,
-            deadline: Instant::now() + self.cluster.config().default_api_timeout,
-            backoff: self.backoff(),
-            attempt: 0,
+            waits: retry::Retry::new(
+                Some(Instant::now() + self.cluster.config().default_api_timeout),
+                self.backoff(),
+                Jitter::Global,
+            ),
         }
     }
 
@@ -268,7 +272,7 @@ impl AdminClient {
                     .with_broker_message(r.error_message.map(|m| m.to_string()));
                 // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it is
                 // the answer: the topic does not exist.
-                if err.is_retriable() && err.broker_code() != Some(3) {
+                if err.is_retriable() && err.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) {
                     again.push(name);
                     retry_err = Some(err);
                 } else {
@@ -318,32 +322,35 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<TopicInfo> {
         let deadline = Instant::now() + timeout;
-        let backoff = self.backoff();
-        let mut attempt = 0;
-        loop {
-            if let Ok(md) = self
-                .cluster
-                .refresh(TopicSelection::Topics(vec![topic.to_owned()]))
-                .await
-            {
-                if let Some(t) = md.topic(topic) {
-                    let ready = t.error_code == 0
-                        && t.partitions.len() >= partitions
-                        && t.partitions.iter().all(|p| p.leader.is_some());
-                    if ready {
-                        return Ok(t.clone());
-                    }
+        let waits = retry::Retry::new(Some(deadline), self.backoff(), Jitter::Global);
+        // Every failure is waited out: a refresh error, the topic still missing, a partition
+        // still without a leader. Only the deadline ends the wait.
+        let ready = retry_until(
+            waits,
+            |_: &()| true,
+            || async {
+                let md = self
+                    .cluster
+                    .refresh(TopicSelection::Topics(vec![topic.to_owned()]))
+                    .await
+                    .map_err(drop)?;
+                let t = md.topic(topic).ok_or(())?;
+                let ready = t.error_code == 0
+                    && t.partitions.len() >= partitions
+                    && t.partitions.iter().all(|p| p.leader.is_some());
+                if ready {
+                    Ok(t.clone())
+                } else {
+                    Err(())
                 }
-            }
-            let wait = backoff.delay(attempt);
-            attempt += 1;
-            if Instant::now() + wait >= deadline {
-                return Err(Error::new(ErrorKind::Timeout)
-                    .with_topic(topic)
-                    .with_detail("topic did not get a leader for every partition in time"));
-            }
-            tokio::time::sleep(wait).await;
-        }
+            },
+        )
+        .await;
+        ready.map_err(|_| {
+            Error::new(ErrorKind::Timeout)
+                .with_topic(topic)
+                .with_detail("topic did not get a leader for every partition in time")
+        })
     }
 }
 
@@ -351,9 +358,7 @@ impl AdminClient {
 /// metadata first when the error asks for it) until `default.api.timeout.ms`.
 struct Retry {
     api: &'static str,
-    deadline: Instant,
-    backoff: Backoff,
-    attempt: u32,
+    waits: retry::Retry,
 }
 
 impl Retry {
@@ -362,13 +367,10 @@ impl Retry {
         if !e.is_retriable() {
             return Err(e);
         }
-        let wait = self.backoff.delay(self.attempt);
-        self.attempt += 1;
-        if Instant::now() + wait >= self.deadline {
-            return Err(Error::new(ErrorKind::Timeout)
-                .with_api(self.api)
-                .with_detail(format!("default.api.timeout.ms passed; last error: {e}")));
-        }
+        let Some(wait) = self.waits.next_wait() else {
+            return Err(retry::api_timeout(self.api, &e));
+        };
+        // The refresh runs before the wait (not in it), so the next attempt sees fresh metadata.
         if e.needs_metadata_refresh() {
             let _ = cluster.refresh(TopicSelection::Topics(Vec::new())).await;
         }

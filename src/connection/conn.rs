@@ -15,6 +15,7 @@
 
 use super::transport::{self, Transport};
 use crate::config::BrokerAddress;
+use crate::error::code::UNSUPPORTED_VERSION;
 use crate::protocol::frame::decode_frame;
 use crate::protocol::header::{encode_request, peek_correlation_id, split_response_header};
 use crate::protocol::{guard, ApiRequest, ApiVersionTable};
@@ -437,7 +438,7 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
             Err(_) if version > 0 => guard::decode_response(18, 0, body)?,
             Err(e) => return Err(e),
         };
-        if resp.error_code == 35 {
+        if resp.error_code == UNSUPPORTED_VERSION {
             let theirs = resp
                 .api_keys
                 .iter()
@@ -448,7 +449,9 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
                     version = v;
                     continue;
                 }
-                _ => return Err(Error::from_broker_code(35).with_api("ApiVersions")),
+                _ => {
+                    return Err(Error::from_broker_code(UNSUPPORTED_VERSION).with_api("ApiVersions"))
+                }
             }
         }
         if resp.error_code != 0 {
@@ -456,7 +459,7 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
         }
         return Ok(ApiVersionTable::from_response(&resp));
     }
-    Err(Error::from_broker_code(35).with_api("ApiVersions"))
+    Err(Error::from_broker_code(UNSUPPORTED_VERSION).with_api("ApiVersions"))
 }
 
 async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Bytes> {

@@ -12,6 +12,7 @@ mod pool;
 mod transport;
 
 pub use backoff::Backoff;
+pub(crate) use backoff::Jitter;
 pub use conn::{BrokerConnection, ConnectionConfig, PendingResponse};
 pub use pool::{ConnectionPool, Purpose, DEFAULT_MAX_IN_FLIGHT};
 pub use transport::{Io, Transport};

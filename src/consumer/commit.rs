@@ -4,14 +4,12 @@
 use super::client::{Core, Inner};
 use super::coordinator::{is_group_error, CommitIdentity, OffsetToCommit};
 use super::fetch::CommittedOffset;
+use crate::error::code::REBALANCE_IN_PROGRESS;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// REBALANCE_IN_PROGRESS.
-const REBALANCE_IN_PROGRESS: i16 = 27;
 
 /// Commits the position of each assigned partition (only those in `only`, if given) that has one
 /// and whose committed offset differs: the offsets of records already handed to the application.

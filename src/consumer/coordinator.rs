@@ -3,9 +3,14 @@
 
 use super::fetch::CommittedOffset;
 use crate::cluster::Cluster;
-use crate::connection::{Backoff, BrokerConnection, Purpose};
+use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
+use crate::error::code::{
+    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
+    ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+};
 use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::{offset_commit, offset_fetch};
+use crate::retry::{api_timeout, retry_until, GaveUp, Retry};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages::{FindCoordinatorRequest, OffsetFetchRequest};
@@ -25,17 +30,19 @@ pub(crate) struct Coordinator {
 
 /// Codes after which the coordinator must be looked up again.
 fn coordinator_moved(code: Option<i16>) -> bool {
-    // COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR.
-    matches!(code, Some(14..=16))
+    matches!(
+        code,
+        Some(COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR)
+    )
 }
 
-/// FENCED_INSTANCE_ID: another instance took this static member's place (fatal).
-pub(crate) const FENCED_INSTANCE_ID: i16 = 82;
-
-/// REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID: the group
-/// moved on from the generation a commit carried.
+/// The group moved on from the generation a commit carried (FENCED_INSTANCE_ID: another
+/// instance took this static member's place, which is fatal).
 pub(crate) fn is_group_error(code: Option<i16>) -> bool {
-    matches!(code, Some(22 | 25 | 27 | FENCED_INSTANCE_ID))
+    matches!(
+        code,
+        Some(ILLEGAL_GENERATION | UNKNOWN_MEMBER_ID | REBALANCE_IN_PROGRESS | FENCED_INSTANCE_ID)
+    )
 }
 
 impl Coordinator {
@@ -86,47 +93,40 @@ impl Coordinator {
 
     /// Runs `op` against the coordinator, rediscovering it and retrying retriable errors until
     /// `default.api.timeout.ms`.
-    async fn with_retries<T, F, Fut>(&self, api: &'static str, mut op: F) -> Result<T>
+    async fn with_retries<T, F, Fut>(&self, api: &'static str, op: F) -> Result<T>
     where
-        F: FnMut(BrokerConnection) -> Fut,
+        F: Fn(BrokerConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let cfg = self.cluster.config();
-        let deadline = Instant::now() + cfg.default_api_timeout;
-        let backoff = Backoff::new(cfg.retry_backoff, cfg.retry_backoff_max);
-        let mut attempt = 0;
-        loop {
-            let result = match self.connection().await {
-                Ok(conn) => op(conn).await,
-                Err(e) => Err(e),
-            };
-            match result {
-                Ok(v) => return Ok(v),
-                Err(e) => {
-                    if coordinator_moved(e.broker_code())
-                        || matches!(
-                            e.kind(),
-                            ErrorKind::Disconnected { .. } | ErrorKind::Connect
-                        )
-                    {
-                        self.forget();
-                    }
-                    let wait = backoff.delay(attempt);
-                    attempt += 1;
-                    // A group error (the generation moved on) is not retried with the same
-                    // generation: the membership must rejoin first.
-                    if !e.is_retriable() || is_group_error(e.broker_code()) {
-                        return Err(e);
-                    }
-                    if Instant::now() + wait >= deadline {
-                        return Err(Error::new(ErrorKind::Timeout).with_api(api).with_detail(
-                            format!("default.api.timeout.ms passed; last error: {e}"),
-                        ));
-                    }
-                    tokio::time::sleep(wait).await;
+        let waits = Retry::new(
+            Some(Instant::now() + cfg.default_api_timeout),
+            Backoff::new(cfg.retry_backoff, cfg.retry_backoff_max),
+            Jitter::Global,
+        );
+        let op = &op;
+        let result = retry_until(
+            waits,
+            |e: &Error| {
+                if coordinator_moved(e.broker_code())
+                    || matches!(
+                        e.kind(),
+                        ErrorKind::Disconnected { .. } | ErrorKind::Connect
+                    )
+                {
+                    self.forget();
                 }
-            }
-        }
+                // A group error (the generation moved on) is not retried with the same
+                // generation: the membership must rejoin first.
+                e.is_retriable() && !is_group_error(e.broker_code())
+            },
+            || async move { op(self.connection().await?).await },
+        )
+        .await;
+        result.map_err(|gave_up| match gave_up {
+            GaveUp::Permanent(e) => e,
+            GaveUp::Deadline(e) => api_timeout(api, &e),
+        })
     }
 
     /// The group's committed offsets for `tps` (`None`: nothing committed).

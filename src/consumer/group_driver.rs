@@ -19,8 +19,9 @@ use super::group::membership::{
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
 use super::listener::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
-use crate::connection::{BrokerConnection, Purpose};
+use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
 use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
+use crate::retry::{retry_until, Retry};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages as km;
@@ -312,12 +313,38 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
             tracing::warn!(error = %e, "partition counts for the assignment unavailable; retrying");
             let weak = Arc::downgrade(inner);
             let cluster = inner.cluster.clone();
-            let backoff = inner.cfg.client.retry_backoff;
+            let retry_backoff = inner.cfg.client.retry_backoff;
             tokio::spawn(async move {
-                tokio::time::sleep(backoff).await;
-                let counts = describe_topics(&cluster, &topics).await;
-                if let Some(inner) = weak.upgrade() {
-                    deliver(&inner, Outcome::Counts(counts, topics));
+                // A fixed `retry.backoff.ms` between lookups (base = max, no jitter), and no
+                // deadline: the lookup is retried for as long as the member still waits for the
+                // counts (the membership's own timers bound that), and not at all once the
+                // consumer is gone.
+                let mut waits = Retry::new(
+                    None,
+                    Backoff::new(retry_backoff, retry_backoff),
+                    Jitter::None,
+                );
+                waits.wait().await;
+                let counts = retry_until(
+                    waits,
+                    |e: &Error| {
+                        let Some(inner) = weak.upgrade() else {
+                            return false;
+                        };
+                        let awaiting = inner.lock().group.as_ref().is_some_and(|m| {
+                            matches!(m.state(), MemberState::AwaitingMetadata { .. })
+                        });
+                        if awaiting {
+                            tracing::warn!(error = %e, "partition counts for the assignment unavailable; retrying");
+                        }
+                        inner.group_wake.notify_one();
+                        awaiting
+                    },
+                    || describe_topics(&cluster, &topics),
+                )
+                .await;
+                if let (Ok(counts), Some(inner)) = (counts, weak.upgrade()) {
+                    deliver(&inner, Outcome::Counts(Ok(counts), topics));
                     inner.group_wake.notify_one();
                 }
             });

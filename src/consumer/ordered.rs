@@ -3,9 +3,10 @@
 //! record of that partition first.
 
 use super::client::Consumer;
-use super::coordinator::{is_group_error, FENCED_INSTANCE_ID};
+use super::coordinator::is_group_error;
 use super::fetch::ConsumerRecord;
 use crate::connection::Backoff;
+use crate::error::code::FENCED_INSTANCE_ID;
 use crate::producer::{Producer, ProducerRecord};
 use crate::types::{Offset, TopicPartition};
 use crate::Error;

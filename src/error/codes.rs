@@ -293,6 +293,48 @@ const _: () = {
     }
 };
 
+/// Names for the broker error codes the client's layers act on, so no layer writes a bare
+/// number or keeps its own copy. Each name and value is written once, in the macro call below;
+/// a test checks every one against [`ERROR_TABLE`] (same code, same Kafka name).
+pub(crate) mod code {
+    macro_rules! codes {
+        ($($name:ident = $value:expr),* $(,)?) => {
+            $(
+                #[doc = concat!("`", stringify!($name), "`.")]
+                pub(crate) const $name: i16 = $value;
+            )*
+            /// Every constant with its name, for the test against the table.
+            #[cfg(test)]
+            pub(super) const ALL: &[(i16, &str)] = &[$(($name, stringify!($name))),*];
+        };
+    }
+
+    codes! {
+        UNKNOWN_SERVER_ERROR = -1,
+        OFFSET_OUT_OF_RANGE = 1,
+        UNKNOWN_TOPIC_OR_PARTITION = 3,
+        REQUEST_TIMED_OUT = 7,
+        MESSAGE_TOO_LARGE = 10,
+        COORDINATOR_LOAD_IN_PROGRESS = 14,
+        COORDINATOR_NOT_AVAILABLE = 15,
+        NOT_COORDINATOR = 16,
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20,
+        ILLEGAL_GENERATION = 22,
+        INCONSISTENT_GROUP_PROTOCOL = 23,
+        UNKNOWN_MEMBER_ID = 25,
+        REBALANCE_IN_PROGRESS = 27,
+        UNSUPPORTED_VERSION = 35,
+        OUT_OF_ORDER_SEQUENCE_NUMBER = 45,
+        DUPLICATE_SEQUENCE_NUMBER = 46,
+        UNKNOWN_PRODUCER_ID = 59,
+        FETCH_SESSION_ID_NOT_FOUND = 70,
+        INVALID_FETCH_SESSION_EPOCH = 71,
+        UNKNOWN_LEADER_EPOCH = 75,
+        MEMBER_ID_REQUIRED = 79,
+        FENCED_INSTANCE_ID = 82,
+    }
+}
+
 /// The table row for `code`. A binary search over ~130 sorted rows: at most 8 comparisons.
 fn entry(code: i16) -> Option<&'static (i16, &'static str, ErrorClass)> {
     ERROR_TABLE
@@ -476,6 +518,14 @@ mod tests {
             stale.is_empty(),
             "allow-listed codes that no longer differ: {stale:?}"
         );
+    }
+
+    #[test]
+    fn named_codes_match_the_table() {
+        for &(value, name) in code::ALL {
+            let row = ERROR_TABLE.iter().find(|&&(_, n, _)| n == name);
+            assert_eq!(row.map(|r| r.0), Some(value), "code::{name}");
+        }
     }
 
     #[test]

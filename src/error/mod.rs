@@ -22,6 +22,7 @@ use std::sync::Arc;
 
 pub use codes::broker_error_name;
 use codes::class_of_code;
+pub(crate) use codes::code;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

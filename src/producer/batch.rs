@@ -36,12 +36,6 @@ pub struct ProducerBatch<T> {
     /// Takes no more records.
     pub(super) full: bool,
     pub(super) created: Instant,
-    /// Order of creation in the accumulator: keeps a partition's queue in order when batches
-    /// come back for a retry.
-    pub(super) creation_order: u64,
-    pub(super) attempts: u32,
-    /// Not drainable before this (retry backoff).
-    pub(super) retry_at: Option<Instant>,
     pub(super) memory: Option<OwnedSemaphorePermit>,
 }
 
@@ -53,7 +47,6 @@ impl<T> fmt::Debug for ProducerBatch<T> {
             .field("records", &self.records.len())
             .field("size", &self.size)
             .field("full", &self.full)
-            .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
 }
@@ -90,10 +83,6 @@ impl<T> ProducerBatch<T> {
     /// When the batch was opened (its first append); `delivery.timeout.ms` counts from here.
     pub fn created(&self) -> Instant {
         self.created
-    }
-    /// How many times the batch was put back for a retry.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
     }
     /// Whether the batch took no more records (`batch.size` reached or a record did not fit).
     pub fn is_full(&self) -> bool {

@@ -10,7 +10,8 @@ use super::sender::Sender;
 use super::shared::{ErrorHandler, Shared};
 
 use crate::cluster::{Cluster, TopicSelection};
-use crate::connection::{Backoff, ConnectionPool};
+use crate::connection::{Backoff, ConnectionPool, Jitter};
+use crate::retry::Retry;
 use crate::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -172,8 +173,14 @@ impl Producer {
             return Ok(PartitionsInfo::from_topic(t));
         }
         let c = cluster.config();
-        let backoff = Backoff::new(c.retry_backoff, c.retry_backoff_max);
-        let mut attempt = 0;
+        let mut waits = Retry::new(
+            Some(deadline),
+            Backoff::new(c.retry_backoff, c.retry_backoff_max),
+            Jitter::Global,
+        );
+        // A loop over `Retry` rather than `retry_until`: two things carry over between attempts
+        // (the last error, for the timeout's message, across attempts that end without one; the
+        // last good metadata, looked at again after a failed refresh).
         let mut last: Option<Error> = None;
         loop {
             match cluster
@@ -198,9 +205,7 @@ impl Producer {
                     last = Some(e);
                 }
             }
-            let wait = backoff.delay(attempt);
-            attempt += 1;
-            if Instant::now() + wait >= deadline {
+            if !waits.wait().await {
                 let detail = match &last {
                     Some(e) => format!("topic not present in metadata after max.block.ms: {e}"),
                     None => "topic not present in metadata after max.block.ms".to_owned(),
@@ -209,7 +214,6 @@ impl Producer {
                     .with_topic(topic)
                     .with_detail(detail));
             }
-            tokio::time::sleep(wait).await;
         }
     }
 

@@ -17,11 +17,8 @@
 
 use bytes::Bytes;
 
-/// Bytes of a v2 record batch header before its first record (`RECORD_BATCH_OVERHEAD` in the Java
-/// client): base offset 8, batch length 4, partition leader epoch 4, magic 1, CRC 4, attributes 2,
-/// last offset delta 4, base timestamp 8, max timestamp 8, producer id 8, producer epoch 2, base
-/// sequence 4, record count 4.
-pub const RECORD_BATCH_OVERHEAD: usize = 61;
+// The record batch v2 header size is defined once, with the codec's other layout constants.
+pub use crate::protocol::records::RECORD_BATCH_OVERHEAD;
 
 /// One record header: a UTF-8 key and an optional value (Kafka allows null header values).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,9 @@ use super::state::{
 };
 use crate::cluster::{ClusterMetadata, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
-use crate::protocol::records::{BatchParams, Compression, HeaderRef, RecordBatchEncoder};
+use crate::protocol::records::{
+    BatchParams, Compression, HeaderRef, RecordBatchEncoder, RECORD_BATCH_OVERHEAD,
+};
 use crate::protocol::requests::init_producer_id;
 use crate::protocol::requests::produce::ProduceRequestWriter;
 use crate::types::{Offset, TopicPartition};
@@ -759,7 +761,8 @@ impl Sender {
                     let info = writer.finish()?;
                     metrics.batch_size.record(info.size_in_bytes as f64);
                     if info.uncompressed_records_size > 0 {
-                        let compressed = info.size_in_bytes.saturating_sub(61) as f64;
+                        let compressed =
+                            info.size_in_bytes.saturating_sub(RECORD_BATCH_OVERHEAD) as f64;
                         metrics
                             .compression_rate
                             .record(compressed / info.uncompressed_records_size as f64);

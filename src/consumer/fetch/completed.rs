@@ -13,8 +13,9 @@ use crate::{Error, Result};
 
 use super::{AbortedTransaction, FetchPosition, IsolationLevel};
 
-/// `MESSAGE_TOO_LARGE`, reported when only part of a batch was fetched.
-const MESSAGE_TOO_LARGE: i16 = 10;
+// `MESSAGE_TOO_LARGE` (`code::MESSAGE_TOO_LARGE`) is reported when only part of a batch was
+// fetched.
+use crate::error::code::MESSAGE_TOO_LARGE;
 
 /// Control record type of an abort marker (`ControlRecordType.ABORT`).
 const CONTROL_TYPE_ABORT: i16 = 0;

@@ -21,12 +21,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::error::code::{FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 
 const INITIAL_EPOCH: i32 = 0;
 const FINAL_EPOCH: i32 = -1;
-const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
-const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
 
 /// What a session remembers of a partition, and what makes it "changed" when it differs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

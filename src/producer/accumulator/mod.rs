@@ -8,8 +8,6 @@
 //!
 //! ```text
 //!  append ──► [partition queue: batch, batch, open batch] ──ready/drain──► sender (Produce)
-//!                                 ▲                                          │
-//!                                 └──────────── reenqueue (retry) ◄──────────┘
 //!  buffer.memory: append reserves the record's estimated size; dropping the batch (or
 //!  ProducerBatch::into_records) releases it.
 //! ```
@@ -41,11 +39,10 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-/// MESSAGE_TOO_LARGE: the broker's code for a record over its limit; the client uses it too
-/// (Java throws the same `RecordTooLargeException` for both).
-const MESSAGE_TOO_LARGE: i16 = 10;
-/// UNKNOWN_TOPIC_OR_PARTITION, for a topic with no partitions in the metadata given.
-const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+// MESSAGE_TOO_LARGE: the broker's code for a record over its limit; the client uses it too
+// (Java throws the same `RecordTooLargeException` for both). UNKNOWN_TOPIC_OR_PARTITION: for a
+// topic with no partitions in the metadata given.
+use crate::error::code::{MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION};
 /// Emptied record vectors kept for reuse by new batches.
 const MAX_RECYCLED_VECS: usize = 16;
 
@@ -117,8 +114,8 @@ pub struct Rejected<T> {
 pub struct ReadyCheck {
     /// Brokers with at least one sendable batch.
     pub ready_nodes: BTreeSet<i32>,
-    /// The earliest time a batch that is not ready yet becomes ready (linger or retry backoff
-    /// ends); `None` when nothing is waiting.
+    /// The earliest time a batch that is not ready yet becomes ready (its linger ends); `None`
+    /// when nothing is waiting.
     pub next_ready: Option<Instant>,
     /// Topics with queued batches for a partition without a known leader: refresh metadata.
     pub unknown_leader_topics: BTreeSet<String>,
@@ -136,8 +133,6 @@ struct Inner<T> {
     closed: bool,
     recycled: Vec<Vec<BatchRecord<T>>>,
     drain_index: HashMap<i32, usize>,
-    /// The next batch's `creation_order`.
-    next_batch: u64,
 }
 
 /// Per-partition batch queues with `buffer.memory` accounting. `T` is what the caller attaches to
@@ -186,7 +181,6 @@ impl<T> Accumulator<T> {
                 closed: false,
                 recycled: Vec::new(),
                 drain_index: HashMap::new(),
-                next_batch: 0,
             }),
             cfg,
         }
@@ -462,8 +456,6 @@ impl<T> Accumulator<T> {
             // Sized once for the batch instead of doubling from 4 as it fills (~7 reallocations
             // and twice the bytes for 16 KiB of 100-byte records).
             records.reserve_exact(initial_capacity::<T>(batch_size, first_size()));
-            let creation_order = inner.next_batch;
-            inner.next_batch += 1;
             queue.push_back(ProducerBatch {
                 topic: name,
                 partition,
@@ -473,9 +465,6 @@ impl<T> Accumulator<T> {
                 size: RECORD_BATCH_OVERHEAD,
                 full: false,
                 created: now,
-                creation_order,
-                attempts: 0,
-                retry_at: None,
                 memory: None,
             });
         }
@@ -511,8 +500,9 @@ impl<T> Accumulator<T> {
     ///
     /// A partition's head batch is sendable when it is full (or another batch queues behind it),
     /// its `linger.ms` has passed, a flush is in progress, the accumulator is closing, or an
-    /// `append` is waiting for memory (sending frees it) — and it is not backing off after a
-    /// retry and `can_send(topic, partition)` (e.g. the partition is not muted for ordering).
+    /// `append` is waiting for memory (sending frees it) — and `can_send(topic, partition)`
+    /// (e.g. the partition is not muted for ordering). Retries are the producer state machine's
+    /// (`producer::state`): a batch never comes back to the accumulator.
     /// `leader_of` maps a partition to its leader's node id.
     pub fn ready(
         &self,
@@ -536,13 +526,10 @@ impl<T> Accumulator<T> {
                     continue;
                 }
                 // `None`: a linger so long that the deadline is not representable (never).
-                let (ready_at, backing_off) = match head.retry_at {
-                    Some(at) => (Some(at), now < at),
-                    None => (head.created.checked_add(self.cfg.linger), false),
-                };
+                let ready_at = head.created.checked_add(self.cfg.linger);
                 let full = head.full || queue.len() > 1;
                 let lingered = ready_at.is_some_and(|at| now >= at);
-                if (full || hurry || lingered) && !backing_off {
+                if full || hurry || lingered {
                     out.ready_nodes.insert(leader);
                 } else if let Some(at) = ready_at {
                     out.next_ready = Some(out.next_ready.map_or(at, |t| t.min(at)));
@@ -554,14 +541,16 @@ impl<T> Accumulator<T> {
 
     /// Takes, for each broker in `nodes`, the head batches of the partitions it leads, up to
     /// `max.request.size` bytes per broker (a single larger batch still goes alone): one Produce
-    /// request each. At most one batch per partition, skipping partitions that are backing off
-    /// or for which `can_send` says no. Partitions are visited round-robin across calls so one
+    /// request each. At most one batch per partition, skipping partitions for which `can_send`
+    /// says no. Partitions are visited round-robin across calls so one
     /// busy partition cannot starve the others. As in Java, any head batch of a ready broker is
     /// taken, lingering or not: the request is going anyway.
     pub fn drain(
         &self,
         nodes: &BTreeSet<i32>,
-        now: Instant,
+        // Unused since batches no longer back off here (retries are the state machine's); kept
+        // so `drain` keeps the same signature as `ready`.
+        _now: Instant,
         leader_of: impl Fn(&str, i32) -> Option<i32>,
         mut can_send: impl FnMut(&str, i32) -> bool,
     ) -> BTreeMap<i32, Vec<ProducerBatch<T>>> {
@@ -596,7 +585,7 @@ impl<T> Accumulator<T> {
                     continue;
                 };
                 let Some(head) = queue.front() else { continue };
-                if head.retry_at.is_some_and(|at| now < at) || !can_send(name, *p) {
+                if !can_send(name, *p) {
                     visited += 1;
                     continue;
                 }
@@ -619,36 +608,6 @@ impl<T> Accumulator<T> {
             }
         }
         out
-    }
-
-    /// Puts a batch back in its partition's queue for a retry, not drainable before
-    /// `now + backoff`. Increments its attempt count; keeps its memory.
-    ///
-    /// The batch goes before every batch created after it, so when several batches of one
-    /// partition come back (in any order) the queue stays in creation order, which is sequence
-    /// order for the idempotent producer.
-    pub fn reenqueue(&self, mut batch: ProducerBatch<T>, now: Instant, backoff: Duration) {
-        batch.attempts = batch.attempts.saturating_add(1);
-        // A backoff too large for an Instant is clamped to a year: effectively never.
-        batch.retry_at = now
-            .checked_add(backoff)
-            .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)));
-        batch.full = true;
-        let mut inner = self.lock();
-        let topic = inner
-            .topics
-            .entry(batch.topic.clone())
-            .or_insert_with(|| TopicQueues {
-                name: batch.topic.clone(),
-                partitions: BTreeMap::new(),
-                sticky: StickyPartitioner::new(),
-            });
-        let queue = topic.partitions.entry(batch.partition).or_default();
-        let at = queue
-            .iter()
-            .position(|b| b.creation_order > batch.creation_order)
-            .unwrap_or(queue.len());
-        queue.insert(at, batch);
     }
 
     /// Removes and returns the queued batches older than `delivery_timeout` (created at least

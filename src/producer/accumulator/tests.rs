@@ -308,15 +308,8 @@ fn memory_accounting_returns_to_full() {
     acc.recycle(records);
     drop(batches);
     assert_eq!(acc.available_memory(), full);
-    // A retried batch keeps its memory; an expired one releases it when dropped.
+    // An expired batch releases its memory when dropped.
     acc.try_append(r.clone(), (), &all(2), t0).unwrap();
-    let b = acc
-        .drain(&nodes(&[0]), t0, two_nodes, yes)
-        .remove(&0)
-        .unwrap()
-        .pop()
-        .unwrap();
-    acc.reenqueue(b, t0, Duration::from_millis(100));
     assert_eq!(acc.available_memory(), full - reserved);
     assert!(acc
         .expired_batches(t0 + Duration::from_secs(1), Duration::from_secs(2))
@@ -325,40 +318,6 @@ fn memory_accounting_returns_to_full() {
     assert_eq!(expired.len(), 1);
     drop(expired);
     assert_eq!(acc.available_memory(), full);
-}
-
-#[test]
-fn reenqueued_batch_goes_first_after_its_backoff() {
-    let mut c = cfg();
-    c.linger = Duration::ZERO;
-    let acc = Accumulator::new(c);
-    let t0 = Instant::now();
-    acc.try_append(rec("t", 0, 10), 1, &all(1), t0).unwrap();
-    let b = acc
-        .drain(&nodes(&[0]), t0, two_nodes, yes)
-        .remove(&0)
-        .unwrap()
-        .pop()
-        .unwrap();
-    acc.try_append(rec("t", 0, 10), 2, &all(1), t0).unwrap();
-    acc.reenqueue(b, t0, Duration::from_millis(100));
-    // Backing off: not ready, and the newer batch behind it must not overtake it.
-    let r = acc.ready(t0 + Duration::from_millis(50), two_nodes, yes);
-    assert!(r.ready_nodes.is_empty());
-    assert_eq!(r.next_ready, Some(t0 + Duration::from_millis(100)));
-    assert!(acc
-        .drain(&nodes(&[0]), t0 + Duration::from_millis(50), two_nodes, yes)
-        .is_empty());
-    let later = t0 + Duration::from_millis(100);
-    assert_eq!(acc.ready(later, two_nodes, yes).ready_nodes, nodes(&[0]));
-    let b = acc
-        .drain(&nodes(&[0]), later, two_nodes, yes)
-        .remove(&0)
-        .unwrap()
-        .pop()
-        .unwrap();
-    assert_eq!(b.attempts(), 1);
-    assert_eq!(b.records()[0].completion, 1);
 }
 
 #[test]
@@ -563,37 +522,6 @@ async fn a_waiting_append_makes_batches_ready_and_close_wakes_it() {
 }
 
 #[test]
-fn retried_batches_keep_creation_order() {
-    let mut c = cfg();
-    c.batch_size = 100;
-    c.linger = Duration::ZERO;
-    let acc = Accumulator::new(c);
-    let t0 = Instant::now();
-    for i in 0..4 {
-        acc.try_append(rec("t", 0, 60), i, &all(1), t0).unwrap(); // one record per batch
-    }
-    let first = acc
-        .drain(&nodes(&[0]), t0, two_nodes, yes)
-        .remove(&0)
-        .unwrap();
-    let second = acc
-        .drain(&nodes(&[0]), t0, two_nodes, yes)
-        .remove(&0)
-        .unwrap();
-    // Both in-flight batches fail; the later one comes back first.
-    let back = Duration::from_millis(1);
-    acc.reenqueue(second.into_iter().next().unwrap(), t0, back);
-    acc.reenqueue(first.into_iter().next().unwrap(), t0, back);
-    acc.begin_flush();
-    let mut order = Vec::new();
-    let later = t0 + back;
-    while let Some(mut d) = acc.drain(&nodes(&[0]), later, two_nodes, yes).remove(&0) {
-        order.extend(d.pop().map(|b| b.records()[0].completion));
-    }
-    assert_eq!(order, [0, 1, 2, 3]);
-}
-
-#[test]
 fn huge_durations_do_not_overflow() {
     let mut c = cfg();
     c.linger = Duration::MAX;
@@ -603,9 +531,6 @@ fn huge_durations_do_not_overflow() {
     let r = acc.ready(t0, two_nodes, yes);
     assert!(r.ready_nodes.is_empty() && r.next_ready.is_none());
     assert!(acc.expired_batches(t0, Duration::MAX).is_empty());
-    let b = acc.abort_all().pop().unwrap();
-    acc.reenqueue(b, t0, Duration::MAX);
-    assert!(acc.drain(&nodes(&[0]), t0, two_nodes, yes).is_empty());
 }
 
 mod prop {
@@ -615,7 +540,7 @@ mod prop {
     #[derive(Debug, Clone)]
     enum Op {
         Append { partition: i32, value_len: usize },
-        Drain { node: i32, fail: bool },
+        Drain { node: i32 },
         Flush,
     }
 
@@ -623,13 +548,13 @@ mod prop {
         prop_oneof![
             4 => (0..4i32, 0..300usize)
                 .prop_map(|(partition, value_len)| Op::Append { partition, value_len }),
-            2 => (0..2i32, any::<bool>()).prop_map(|(node, fail)| Op::Drain { node, fail }),
+            2 => (0..2i32).prop_map(|node| Op::Drain { node }),
             1 => Just(Op::Flush),
         ]
     }
 
     proptest! {
-        /// Whatever the interleaving of appends, drains and retries: every record is delivered
+        /// Whatever the interleaving of appends, drains and flushes: every record is delivered
         /// exactly once, in append order per partition; batches respect batch.size unless they
         /// hold one record; requests respect max.request.size unless they hold one batch; and
         /// all memory comes back.
@@ -646,23 +571,16 @@ mod prop {
             let t0 = Instant::now();
             let mut next_id = 0u32;
             let mut delivered: Vec<(i32, u32)> = Vec::new();
-            let mut retries = 0;
             let check = |batches: Vec<ProducerBatch<u32>>, acc: &Accumulator<u32>,
-                             fail: bool, retries: &mut i32, delivered: &mut Vec<(i32, u32)>| {
+                             delivered: &mut Vec<(i32, u32)>| {
                 let total: usize = batches.iter().map(ProducerBatch::estimated_size).sum();
                 prop_assert!(total <= 1200 || batches.len() == 1);
                 for b in batches {
                     prop_assert!(b.estimated_size() <= 400 || b.record_count() == 1);
-                    // Fail a batch at most twice, then complete it.
-                    if fail && b.attempts() < 2 {
-                        *retries += 1;
-                        acc.reenqueue(b, t0, Duration::ZERO);
-                    } else {
-                        let p = b.partition();
-                        let records = b.into_records();
-                        delivered.extend(records.iter().map(|r| (p, r.completion)));
-                        acc.recycle(records);
-                    }
+                    let p = b.partition();
+                    let records = b.into_records();
+                    delivered.extend(records.iter().map(|r| (p, r.completion)));
+                    acc.recycle(records);
                 }
                 Ok(())
             };
@@ -673,10 +591,10 @@ mod prop {
                             .map_err(|e| TestCaseError::fail(e.error.to_string()))?;
                         next_id += 1;
                     }
-                    Op::Drain { node, fail } => {
+                    Op::Drain { node } => {
                         let mut d = acc.drain(&nodes(&[node]), t0, two_nodes, yes);
                         let batches = d.remove(&node).unwrap_or_default();
-                        check(batches, &acc, fail, &mut retries, &mut delivered)?;
+                        check(batches, &acc, &mut delivered)?;
                     }
                     Op::Flush => {
                         acc.begin_flush();
@@ -691,7 +609,7 @@ mod prop {
                     break;
                 }
                 for (_, batches) in d {
-                    check(batches, &acc, false, &mut retries, &mut delivered)?;
+                    check(batches, &acc, &mut delivered)?;
                 }
             }
             prop_assert_eq!(delivered.len(), next_id as usize);

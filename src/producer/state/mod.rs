@@ -87,18 +87,17 @@ pub use events::{BatchId, Outcome, PartitionAck, ProducerEvent, SendDecision, St
 pub use identity::{ProducerIdAndEpoch, ProducerIdState};
 pub use partition::{LastAck, PartitionState, PartitionSync};
 
-use crate::connection::Backoff;
+use crate::connection::{Backoff, Jitter};
 use crate::producer::Persistence;
 use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};
 
-/// `OUT_OF_ORDER_SEQUENCE_NUMBER`.
-const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-/// `DUPLICATE_SEQUENCE_NUMBER`: the broker already has this batch; a success.
-const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
-/// `UNKNOWN_PRODUCER_ID`.
-const UNKNOWN_PRODUCER_ID: i16 = 59;
+// DUPLICATE_SEQUENCE_NUMBER: the broker already has this batch; a success.
+use crate::error::code::{
+    DUPLICATE_SEQUENCE_NUMBER, NOT_ENOUGH_REPLICAS_AFTER_APPEND, OUT_OF_ORDER_SEQUENCE_NUMBER,
+    REQUEST_TIMED_OUT, UNKNOWN_PRODUCER_ID, UNKNOWN_SERVER_ERROR,
+};
 
 /// The producer's send-path state: identity plus one [`PartitionState`] per partition.
 #[derive(Debug)]
@@ -108,7 +107,8 @@ pub struct ProducerState {
     identity: ProducerIdState,
     partitions: BTreeMap<TopicPartition, PartitionState>,
     events: VecDeque<ProducerEvent>,
-    rng: u64,
+    /// Seeded from `jitter_seed`, so a simulation replays the same delays.
+    jitter: Jitter,
 }
 
 impl ProducerState {
@@ -125,7 +125,7 @@ impl ProducerState {
         };
         Ok(ProducerState {
             backoff: Backoff::new(config.retry_backoff, config.retry_backoff_max),
-            rng: config.jitter_seed,
+            jitter: Jitter::seeded(config.jitter_seed),
             config,
             identity,
             partitions: BTreeMap::new(),
@@ -730,20 +730,8 @@ impl ProducerState {
 
     /// The backoff before attempt `failed_attempts + 1`, with a seeded ±20 % jitter.
     fn backoff_delay(&mut self, failed_attempts: u32) -> Duration {
-        let draw = self.next_random();
         self.backoff
-            .delay_with(failed_attempts.saturating_sub(1), draw)
-    }
-
-    /// SplitMix64: a tiny deterministic generator, enough for jitter.
-    fn next_random(&mut self) -> f64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        // The top 53 bits give a uniform f64 in [0, 1).
-        (z >> 11) as f64 / (1u64 << 53) as f64
+            .delay_from(failed_attempts.saturating_sub(1), &mut self.jitter)
     }
 
     /// Test hook: starts `tp`'s sequences at `sequence` (to reach the wrap at `i32::MAX`).
@@ -762,7 +750,10 @@ impl ProducerState {
 /// nothing, and a transport error after the request was written leaves it open.
 fn may_have_been_written(error: &Error) -> bool {
     match error.kind() {
-        ErrorKind::Broker(code) => matches!(code.0, -1 | 7 | 20),
+        ErrorKind::Broker(code) => matches!(
+            code.0,
+            UNKNOWN_SERVER_ERROR | REQUEST_TIMED_OUT | NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        ),
         ErrorKind::Disconnected { sent } => *sent,
         ErrorKind::Connect | ErrorKind::NoBrokerAvailable => false,
         _ => true,

@@ -8,7 +8,10 @@ use crate::{Error, ErrorKind, Result};
 /// The only record batch format this codec speaks (`magic` byte 2, Kafka 0.11+).
 pub const MAGIC: i8 = 2;
 
-/// Size of the batch header in bytes (`baseOffset` .. `recordsCount`).
+/// Size of the batch header in bytes (`baseOffset` .. `recordsCount`; `RECORD_BATCH_OVERHEAD`
+/// in the Java client): base offset 8, batch length 4, partition leader epoch 4, magic 1, CRC 4,
+/// attributes 2, last offset delta 4, base timestamp 8, max timestamp 8, producer id 8, producer
+/// epoch 2, base sequence 4, record count 4. The producer's size accounting uses it too.
 pub const RECORD_BATCH_OVERHEAD: usize = 61;
 /// `baseOffset` (8) + `batchLength` (4): the bytes before the length-counted part.
 pub const LOG_OVERHEAD: usize = 12;

@@ -3,16 +3,19 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Instant;
 
+use crate::error::code::{
+    FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH, OFFSET_OUT_OF_RANGE,
+};
 use crate::types::{BrokerId, LeaderEpoch, TopicPartition};
 use crate::Error;
 
 use super::super::{
     CompletedFetch, FetchStatus, IsolationLevel, PartitionFetchState, SessionPartition,
 };
-use super::opt_offset;
+use super::{needs_leader_lookup, opt_offset};
 use super::{
     out_of_range, FetchEvent, FetchPartition, FetchPlan, FetchResponseData, Fetcher,
-    PartitionError, Polled, OFFSET_OUT_OF_RANGE, REFRESH_CODES,
+    PartitionError, Polled,
 };
 
 impl Fetcher {
@@ -110,7 +113,10 @@ impl Fetcher {
         }
         let session = self.sessions.entry(broker).or_default();
         if !session.on_response(response.error_code, response.session_id) {
-            if matches!(response.error_code, 0 | 70 | 71) {
+            if matches!(
+                response.error_code,
+                0 | FETCH_SESSION_ID_NOT_FOUND | INVALID_FETCH_SESSION_EPOCH
+            ) {
                 return; // session reset: the next plan is a full fetch, at once
             }
             let error = Error::from_broker_code(response.error_code)
@@ -173,8 +179,8 @@ impl Fetcher {
                         .with_partition(&p.tp.topic, p.tp.partition)
                         .with_broker(broker.to_string())
                         .with_api("Fetch");
-                    Self::backoff(&self.config, s, now);
-                    if REFRESH_CODES.contains(&code) || error.needs_metadata_refresh() {
+                    Self::backoff(&self.config, &mut self.jitter, s, now);
+                    if needs_leader_lookup(code, &error) {
                         self.events
                             .push_back(FetchEvent::RefreshMetadata { tp: p.tp, error });
                     } else {
@@ -208,7 +214,7 @@ impl Fetcher {
                 continue;
             };
             s.fetch_in_flight = false;
-            Self::backoff(&self.config, s, now);
+            Self::backoff(&self.config, &mut self.jitter, s, now);
             if error.needs_metadata_refresh() {
                 self.events.push_back(FetchEvent::RefreshMetadata {
                     tp: tp.clone(),
@@ -250,7 +256,7 @@ impl Fetcher {
                     }
                     Ok(None) => break,
                     Err(error) => {
-                        Self::backoff(&self.config, s, now);
+                        Self::backoff(&self.config, &mut self.jitter, s, now);
                         out.errors.push(PartitionError {
                             tp: tp.clone(),
                             error,

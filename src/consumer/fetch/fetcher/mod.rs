@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
+use crate::connection::Jitter;
+use crate::error::code::{OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH};
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
@@ -14,12 +16,16 @@ use super::{
 };
 pub use crate::protocol::requests::list_offsets::ListOffsetsResult;
 
-const OFFSET_OUT_OF_RANGE: i16 = 1;
-/// Partition errors after which the leader must be looked up again before retrying:
-/// UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR, FENCED_LEADER_EPOCH,
-/// UNKNOWN_LEADER_EPOCH (the last is "retriable" in KIP-1050, but it means our metadata and the
-/// broker's disagree).
-const REFRESH_CODES: [i16; 5] = [3, 6, 56, 74, 75];
+/// Whether a partition error (broker `code`, as `error`) means the leader must be looked up
+/// again before retrying: every RefreshRetriable code of the error table
+/// (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
+/// FENCED_LEADER_EPOCH, …), plus UNKNOWN_LEADER_EPOCH, which is only Retriable in KIP-1050 but
+/// means our metadata and the broker's disagree. (The old list `[3, 6, 56, 74, 75]` was checked
+/// together with `needs_metadata_refresh()`; 3, 6, 56 and 74 are RefreshRetriable, so 75 is the
+/// only code it added.)
+fn needs_leader_lookup(code: i16, error: &Error) -> bool {
+    error.needs_metadata_refresh() || code == UNKNOWN_LEADER_EPOCH
+}
 
 /// One partition of a planned ListOffsets request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +96,8 @@ pub struct Fetcher {
     events: VecDeque<FetchEvent>,
     /// Source of generations and ListOffsets tokens (never reused).
     counter: u64,
+    /// Draws of the retry backoff's jitter (the global generator, as before).
+    jitter: Jitter,
 }
 
 fn not_assigned(tp: &TopicPartition) -> Error {
@@ -132,6 +140,7 @@ impl Fetcher {
             errors: Vec::new(),
             events: VecDeque::new(),
             counter: 0,
+            jitter: Jitter::Global,
         }
     }
 
@@ -350,10 +359,15 @@ impl Fetcher {
         }
     }
 
-    fn backoff(config: &FetchConfig, state: &mut PartitionFetchState, now: Instant) {
+    fn backoff(
+        config: &FetchConfig,
+        jitter: &mut Jitter,
+        state: &mut PartitionFetchState,
+        now: Instant,
+    ) {
         let attempts = state.retry.map_or(0, |r| r.attempts.saturating_add(1));
         state.retry = Some(Retry {
-            not_before: now + config.retry_backoff.delay(attempts),
+            not_before: now + config.retry_backoff.delay_from(attempts, jitter),
             attempts,
         });
     }
@@ -407,7 +421,7 @@ impl Fetcher {
                 continue;
             }
             if error.is_retriable() {
-                Self::backoff(&self.config, s, now);
+                Self::backoff(&self.config, &mut self.jitter, s, now);
             } else {
                 s.status =
                     FetchStatus::Failed(error.clone().with_partition(&tp.topic, tp.partition));
@@ -491,7 +505,7 @@ impl Fetcher {
                 FetchStatus::AwaitingReset(OffsetSpec::Latest)
             }
             Ok(_) => {
-                Self::backoff(&self.config, s, now);
+                Self::backoff(&self.config, &mut self.jitter, s, now);
                 return;
             }
             Err(e) => {
@@ -503,7 +517,7 @@ impl Fetcher {
                     });
                 }
                 if e.is_retriable() {
-                    Self::backoff(&self.config, s, now);
+                    Self::backoff(&self.config, &mut self.jitter, s, now);
                     return;
                 }
                 FetchStatus::Failed(e)

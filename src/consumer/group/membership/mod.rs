@@ -52,20 +52,16 @@ pub use types::{
 use super::assignor::{rebalance_protocol, PartitionCounts, RebalanceProtocol};
 use super::metadata::Assignment;
 use super::GroupConfig;
+use crate::error::code::{
+    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
+    ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, MEMBER_ID_REQUIRED, NOT_COORDINATOR,
+    REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+};
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 use internals::{inconsistent, is_coordinator_error};
 
 const PROTOCOL_TYPE: &str = "consumer";
-const MEMBER_ID_REQUIRED: i16 = 79;
-const UNKNOWN_MEMBER_ID: i16 = 25;
-const ILLEGAL_GENERATION: i16 = 22;
-const REBALANCE_IN_PROGRESS: i16 = 27;
-const FENCED_INSTANCE_ID: i16 = 82;
-const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
-const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-const NOT_COORDINATOR: i16 = 16;
-const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coordinator {
