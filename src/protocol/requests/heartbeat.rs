@@ -32,12 +32,7 @@ pub fn request(req: &HeartbeatRequest, version: i16) -> km::HeartbeatRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::protocol::Encodable;
-
-    fn encodes<M: Encodable>(m: &M, v: i16) -> bool {
-        m.encode(&mut BytesMut::new(), v).is_ok()
-    }
+    use crate::protocol::requests::encodes;
 
     #[test]
     fn every_version_encodes() {

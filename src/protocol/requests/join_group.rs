@@ -128,12 +128,7 @@ pub fn parse(resp: km::JoinGroupResponse) -> JoinGroupResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::protocol::Encodable;
-
-    fn encodes<M: Encodable>(m: &M, v: i16) -> bool {
-        m.encode(&mut BytesMut::new(), v).is_ok()
-    }
+    use crate::protocol::requests::encodes;
 
     /// Every field is left out where a version lacks it, so every version the broker may
     /// negotiate encodes; a static member below v5 is refused before encoding.

@@ -67,6 +67,13 @@ pub(crate) fn by_topic<'a, T>(
     m
 }
 
+/// Test helper: whether `m` encodes at version `v` (kafka-protocol refuses a set field the
+/// version lacks).
+#[cfg(test)]
+pub(crate) fn encodes<M: kafka_protocol::protocol::Encodable>(m: &M, v: i16) -> bool {
+    m.encode(&mut bytes::BytesMut::new(), v).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,12 +77,7 @@ pub fn parse(resp: km::SyncGroupResponse) -> SyncGroupResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BytesMut;
-    use kafka_protocol::protocol::Encodable;
-
-    fn encodes<M: Encodable>(m: &M, v: i16) -> bool {
-        m.encode(&mut BytesMut::new(), v).is_ok()
-    }
+    use crate::protocol::requests::encodes;
 
     #[test]
     fn every_version_encodes() {
