@@ -205,7 +205,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     let cluster = inner.cluster.clone();
     let group = inner.cfg.group_id.clone().unwrap_or_default();
     let timeout = inner.cfg.client.request_timeout;
-    let rebalance_timeout = inner.cfg.max_poll_interval;
+    let rebalance_timeout = inner.cfg.group.max_poll_interval;
     tokio::spawn(async move {
         let conn_for = |node: Option<i32>, purpose: Purpose| {
             let cluster = cluster.clone();

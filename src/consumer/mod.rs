@@ -31,6 +31,7 @@ pub use client::Consumer;
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
 pub use fetch::{ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
+pub use group::{AssignmentStrategy, GroupConfig};
 pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};

@@ -3,8 +3,7 @@
 
 use super::client::{Consumer, Core};
 use super::commit::commit_positions;
-use super::config::ConsumerConfig;
-use super::group::{AssignmentStrategy, GroupConfig, GroupMembership, MemberState};
+use super::group::{GroupMembership, MemberState};
 use super::listener::{ListenerEvent, RebalanceListener};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
@@ -22,39 +21,6 @@ pub struct GroupGeneration {
     pub leader: bool,
     /// The assignor the group uses.
     pub protocol: String,
-}
-
-/// The group part of a consumer configuration.
-fn group_config(cfg: &ConsumerConfig) -> Result<GroupConfig> {
-    let group_id = cfg.group_id.clone().ok_or_else(|| {
-        Error::config(
-            "group.id",
-            "",
-            "subscribe() needs a group.id (or use assign())",
-        )
-    })?;
-    let mut g = GroupConfig::new(group_id);
-    g.group_instance_id = cfg.group_instance_id.clone();
-    g.session_timeout = cfg.session_timeout;
-    g.heartbeat_interval = cfg.heartbeat_interval;
-    g.max_poll_interval = cfg.max_poll_interval;
-    g.retry_backoff = cfg.client.retry_backoff;
-    g.client_rack = cfg.client_rack.clone();
-    g.partition_assignment_strategy = cfg
-        .partition_assignment_strategy
-        .iter()
-        .map(|name| {
-            AssignmentStrategy::from_config_name(name).ok_or_else(|| {
-                Error::config(
-                    "partition.assignment.strategy",
-                    name,
-                    "expected range, roundrobin or cooperative-sticky",
-                )
-            })
-        })
-        .collect::<Result<_>>()?;
-    g.validate()?;
-    Ok(g)
 }
 
 impl Consumer {
@@ -101,7 +67,14 @@ impl Consumer {
                 "subscribe() needs non-empty topic names: {topics:?}"
             )));
         }
-        let config = group_config(&self.inner.cfg)?;
+        let cfg = &self.inner.cfg;
+        let group_id = cfg.group_id.clone().ok_or_else(|| {
+            Error::config(
+                "group.id",
+                "",
+                "subscribe() needs a group.id (or use assign())",
+            )
+        })?;
         let now = Instant::now();
         let start_task = {
             let mut core = self.inner.lock();
@@ -112,7 +85,12 @@ impl Consumer {
             }
             let start = core.group.is_none();
             if start {
-                core.group = Some(GroupMembership::new(config, now)?);
+                core.group = Some(GroupMembership::new(
+                    group_id,
+                    cfg.group.clone(),
+                    cfg.client.retry_backoff,
+                    now,
+                )?);
                 core.group_epoch += 1;
             }
             if let Some(m) = core.group.as_mut() {

@@ -41,7 +41,7 @@ mod tests;
 mod types;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use state::{Generation, HeartbeatTimer, MemberState};
 pub use types::{
@@ -73,7 +73,12 @@ enum Coordinator {
 /// Classic consumer group membership, I/O-free. See the [module docs](self).
 #[derive(Debug)]
 pub struct GroupMembership {
+    /// `group.id`, held by the consumer configuration and copied here once.
+    group_id: String,
     config: GroupConfig,
+    /// `retry.backoff.ms` (the client configuration's): the wait before re-finding the
+    /// coordinator or retrying a JoinGroup after a retriable error.
+    retry_backoff: Duration,
     protocol: RebalanceProtocol,
     state: MemberState,
     coordinator: Coordinator,
@@ -94,10 +99,26 @@ pub struct GroupMembership {
 }
 
 impl GroupMembership {
-    /// A member that has not joined yet. Fails if the configuration is invalid.
-    pub fn new(config: GroupConfig, now: Instant) -> Result<GroupMembership> {
+    /// A member of `group_id` that has not joined yet. Fails if `group_id` is empty or the
+    /// configuration is invalid.
+    pub fn new(
+        group_id: impl Into<String>,
+        config: GroupConfig,
+        retry_backoff: Duration,
+        now: Instant,
+    ) -> Result<GroupMembership> {
+        let group_id = group_id.into();
+        if group_id.is_empty() {
+            return Err(Error::config(
+                "group.id",
+                "",
+                "must not be empty for group membership",
+            ));
+        }
         config.validate()?;
         Ok(GroupMembership {
+            group_id,
+            retry_backoff,
             protocol: rebalance_protocol(&config.partition_assignment_strategy),
             config,
             state: MemberState::Unjoined {
@@ -427,7 +448,7 @@ impl GroupMembership {
             0 => self.joined(resp),
             MEMBER_ID_REQUIRED => self.rejoin_with(resp.member_id, "member id required", now),
             REBALANCE_IN_PROGRESS => {
-                let at = now + self.config.retry_backoff;
+                let at = now + self.retry_backoff;
                 self.rejoin_with(member_id, "rebalance in progress", at)
             }
             code => self.common_error(now, code, member_id, "JoinGroup"),
@@ -504,7 +525,7 @@ impl GroupMembership {
                         Ok(a) => self.apply_assignment(now, generation, a.partitions),
                         Err(e) => {
                             tracing::warn!(error = %e, "undecodable assignment; rejoining");
-                            let at = now + self.config.retry_backoff;
+                            let at = now + self.retry_backoff;
                             self.rejoin_with(generation.member_id, "undecodable assignment", at);
                         }
                     }
@@ -538,7 +559,7 @@ impl GroupMembership {
             code => {
                 let error = Error::from_broker_code(code);
                 if error.is_retriable() && !is_coordinator_error(code) {
-                    heartbeat.next_at = now + self.config.retry_backoff;
+                    heartbeat.next_at = now + self.retry_backoff;
                 } else {
                     self.common_error(now, code, member_id, "Heartbeat");
                 }

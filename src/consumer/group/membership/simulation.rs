@@ -44,9 +44,9 @@ impl Sim {
     }
 
     fn add_member(&mut self) {
-        let mut c = GroupConfig::new("g");
+        let mut c = GroupConfig::default();
         c.partition_assignment_strategy = vec![self.strategy];
-        let mut m = GroupMembership::new(c, self.now).unwrap();
+        let mut m = GroupMembership::new("g", c, Duration::from_millis(100), self.now).unwrap();
         m.subscribe(self.now, self.counts.keys().cloned());
         self.members.push(Member {
             m,

@@ -14,12 +14,15 @@ const RANGE_COOP: &[AssignmentStrategy] = &[
 ];
 const COOP: &[AssignmentStrategy] = &[AssignmentStrategy::CooperativeSticky];
 
+/// `retry.backoff.ms`'s Java default.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
 fn tp(t: &str, p: i32) -> TopicPartition {
     TopicPartition::new(t, p)
 }
 
 fn config(strategies: &[AssignmentStrategy], instance: Option<&str>) -> GroupConfig {
-    let mut c = GroupConfig::new("g");
+    let mut c = GroupConfig::default();
     c.partition_assignment_strategy = strategies.to_vec();
     c.group_instance_id = instance.map(str::to_string);
     c
@@ -34,7 +37,7 @@ impl H {
     fn new(strategies: &[AssignmentStrategy], instance: Option<&str>) -> H {
         let t0 = Instant::now();
         H {
-            m: GroupMembership::new(config(strategies, instance), t0).unwrap(),
+            m: GroupMembership::new("g", config(strategies, instance), RETRY_BACKOFF, t0).unwrap(),
             t0,
         }
     }
