@@ -73,58 +73,160 @@ pub fn parse(
     resp: &OffsetFetchResponse,
     version: i16,
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
-    let mut out = Vec::new();
-    let mut push =
-        |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: Option<&StrBytes>| {
-            if code != 0 {
-                return Err(Error::from_broker_code(code)
-                    .with_partition(topic, p)
-                    .with_api("OffsetFetch"));
-            }
-            let committed = (offset >= 0).then(|| CommittedOffset {
-                offset: Offset(offset),
-                leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
-                metadata: meta.map(|m| m.to_string()),
-            });
-            out.push((TopicPartition::new(topic, p), committed));
-            Ok(())
-        };
-    if version >= 8 {
+    // v8+ answers per group, older versions at the top level; the partition fields are the same,
+    // so both are flattened into one list and checked by one loop.
+    type Row<'a> = (&'a str, i32, i16, i64, i32, Option<&'a StrBytes>);
+    let (group_code, rows): (i16, Vec<Row<'_>>) = if version >= 8 {
         let g = resp
             .groups
             .first()
             .ok_or_else(|| Error::malformed("OffsetFetch answered no group"))?;
-        if g.error_code != 0 {
-            return Err(Error::from_broker_code(g.error_code).with_api("OffsetFetch"));
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
+        let rows = g.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
+                let name = t.name.0.as_str();
+                (
+                    name,
                     p.partition_index,
                     p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
+                    offset,
+                    epoch,
                     p.metadata.as_ref(),
-                )?;
-            }
-        }
+                )
+            })
+        });
+        (g.error_code, rows.collect())
     } else {
-        if resp.error_code != 0 {
-            return Err(Error::from_broker_code(resp.error_code).with_api("OffsetFetch"));
-        }
-        for t in &resp.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
+        let rows = resp.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                let (offset, epoch) = (p.committed_offset, p.committed_leader_epoch);
+                let name = t.name.0.as_str();
+                (
+                    name,
                     p.partition_index,
                     p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
+                    offset,
+                    epoch,
                     p.metadata.as_ref(),
-                )?;
-            }
+                )
+            })
+        });
+        (resp.error_code, rows.collect())
+    };
+    if group_code != 0 {
+        return Err(Error::from_broker_code(group_code).with_api("OffsetFetch"));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (topic, p, code, offset, epoch, meta) in rows {
+        if code != 0 {
+            return Err(Error::from_broker_code(code)
+                .with_partition(topic, p)
+                .with_api("OffsetFetch"));
         }
+        let committed = (offset >= 0).then(|| CommittedOffset {
+            offset: Offset(offset),
+            leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
+            metadata: meta.map(|m| m.to_string()),
+        });
+        out.push((TopicPartition::new(topic, p), committed));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::encodes;
+    use super::*;
+    use kafka_protocol::messages::offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
+        OffsetFetchResponseTopic, OffsetFetchResponseTopics,
+    };
+
+    fn tps() -> Vec<TopicPartition> {
+        vec![TopicPartition::new("t", 0), TopicPartition::new("t", 1)]
+    }
+
+    /// A response at `version` for partitions 0 (offset 5, epoch 3, metadata "m") and 1
+    /// (nothing committed), with `group_code` and partition 1's `p1_code`.
+    fn response(version: i16, group_code: i16, p1_code: i16) -> OffsetFetchResponse {
+        let mut resp = OffsetFetchResponse::default();
+        let meta = Some(StrBytes::from_static_str("m"));
+        if version >= 8 {
+            let parts = vec![
+                OffsetFetchResponsePartitions::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(5)
+                    .with_committed_leader_epoch(3)
+                    .with_metadata(meta),
+                OffsetFetchResponsePartitions::default()
+                    .with_partition_index(1)
+                    .with_committed_offset(-1)
+                    .with_error_code(p1_code),
+            ];
+            resp.groups = vec![OffsetFetchResponseGroup::default()
+                .with_group_id(group_id("g"))
+                .with_error_code(group_code)
+                .with_topics(vec![OffsetFetchResponseTopics::default()
+                    .with_name(topic_name("t"))
+                    .with_partitions(parts)])];
+        } else {
+            let parts = vec![
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(5)
+                    .with_committed_leader_epoch(3)
+                    .with_metadata(meta),
+                OffsetFetchResponsePartition::default()
+                    .with_partition_index(1)
+                    .with_committed_offset(-1)
+                    .with_error_code(p1_code),
+            ];
+            resp.error_code = group_code;
+            resp.topics = vec![OffsetFetchResponseTopic::default()
+                .with_name(topic_name("t"))
+                .with_partitions(parts)];
+        }
+        resp
+    }
+
+    #[test]
+    fn every_version_encodes_and_parses_the_same() {
+        for v in 1..=9 {
+            assert!(encodes(&request("g", &tps(), v), v), "v{v}");
+            let got = parse(&response(v, 0, 0), v).unwrap();
+            let want_epoch = (v >= 5).then_some(LeaderEpoch(3));
+            assert_eq!(got.len(), 2, "v{v}");
+            let first = got[0].1.as_ref().expect("partition 0 committed");
+            assert_eq!(first.offset, Offset(5), "v{v}");
+            // The field exists from v5; older responses still decode it here, so check the
+            // value round-trips only where the wire carries it.
+            if want_epoch.is_some() {
+                assert_eq!(first.leader_epoch, want_epoch, "v{v}");
+            }
+            assert_eq!(first.metadata.as_deref(), Some("m"), "v{v}");
+            assert_eq!(got[1], (TopicPartition::new("t", 1), None), "v{v}");
+        }
+    }
+
+    #[test]
+    fn group_and_partition_errors_in_both_layouts() {
+        for v in [7, 8] {
+            // 16 = NOT_COORDINATOR for the group, 3 = UNKNOWN_TOPIC_OR_PARTITION for p1.
+            let e = parse(&response(v, 16, 0), v).unwrap_err();
+            assert!(e.to_string().contains("OffsetFetch"), "v{v}: {e}");
+            assert!(e.is_retriable(), "v{v}: {e}");
+            let e = parse(&response(v, 0, 3), v).unwrap_err();
+            assert_eq!(
+                (e.topic(), e.partition()),
+                (Some("t"), Some(1)),
+                "v{v}: {e}"
+            );
+            assert_eq!(e.broker_code(), Some(3), "v{v}: {e}");
+        }
+        let empty = OffsetFetchResponse::default();
+        assert!(
+            parse(&empty, 8).is_err(),
+            "v8 without a group entry is malformed"
+        );
+    }
 }
