@@ -2,94 +2,16 @@
 
 use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
-use super::coordinator::{Coordinator, OffsetToCommit};
-use super::fetch::{ConsumerRecord, Fetcher};
-use super::group::GroupMembership;
-use super::listener::{ListenerEvent, RebalanceListener};
-use super::metrics::{ConsumerMetrics, Recorder};
-use crate::cluster::{Cluster, TopicSelection};
+use super::coordinator::OffsetToCommit;
+use super::fetch::ConsumerRecord;
+use super::metrics::ConsumerMetrics;
+use super::shared::Inner;
+use crate::cluster::TopicSelection;
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
-
-pub(super) struct Core {
-    pub fetcher: Fetcher,
-    /// Errors reported by the fetch path, handed to the next `poll`.
-    pub errors: VecDeque<Error>,
-    pub next_auto_commit: Instant,
-    /// Group membership, once `subscribe` was called.
-    pub group: Option<GroupMembership>,
-    /// Counts memberships (subscribe after unsubscribe starts a new one); a group task serves
-    /// only the membership it was started for.
-    pub group_epoch: u64,
-    /// Rebalance listener events waiting for the application's next poll, in order.
-    pub listener_events: VecDeque<ListenerEvent>,
-    /// A `Revoked` event is queued: the group task takes no further action until poll ran it.
-    pub revoke_pending: bool,
-    /// The last stable generation the group task saw (generation id, member id), to count
-    /// completed rebalances.
-    pub seen_generation: Option<(i32, String)>,
-    /// When the current rebalance started (first JoinGroup after being stable).
-    pub rebalance_started: Option<Instant>,
-    /// Leader: the topics the group's members subscribe to.
-    pub group_topics: BTreeSet<String>,
-}
-
-pub(super) struct Inner {
-    pub cfg: ConsumerConfig,
-    pub cluster: Arc<Cluster>,
-    pub coordinator: Option<Coordinator>,
-    core: Mutex<Core>,
-    /// Signalled when fetched data or an error is ready for `poll`.
-    pub data: Notify,
-    /// Wakes the background task (new assignment, seek, records drained).
-    pub wake: Arc<Notify>,
-    /// Wakes the group task (new subscription, poll, commit refused by the group).
-    pub group_wake: Arc<Notify>,
-    pub listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
-    pub closed: AtomicBool,
-    pub refreshing: AtomicBool,
-    pub metrics: Recorder,
-}
-
-impl Inner {
-    pub fn lock(&self) -> MutexGuard<'_, Core> {
-        // The core holds plain data; a panic while it was locked leaves it usable.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// When the next auto-commit is due, if auto-commit is on.
-    pub fn auto_commit_due(self: &Arc<Self>, now: Instant) -> Option<Instant> {
-        if !self.cfg.enable_auto_commit || self.coordinator.is_none() {
-            return None;
-        }
-        let (due, rebalancing) = {
-            let core = self.lock();
-            let rebalancing = core
-                .group
-                .as_ref()
-                .is_some_and(|m| m.generation().is_none());
-            (core.next_auto_commit, rebalancing)
-        };
-        // While the member rejoins there is no generation to commit under; the revocation path
-        // commits what needs committing.
-        if now >= due && !rebalancing {
-            self.lock().next_auto_commit = now + self.cfg.auto_commit_interval;
-            let inner = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = commit_positions(&inner, None).await {
-                    tracing::warn!(error = %e, "auto-commit failed");
-                }
-            });
-            return Some(now + self.cfg.auto_commit_interval);
-        }
-        Some(due)
-    }
-}
 
 /// An Apache Kafka consumer with an explicit **position** (in memory: the next offset `poll`
 /// hands out, which moves only when records are handed out or on a seek) and **committed
@@ -132,35 +54,7 @@ impl Consumer {
     /// Creates a consumer and starts its background fetch task. Must be called inside a tokio
     /// runtime. Nothing connects until partitions are assigned.
     pub fn new(cfg: ConsumerConfig) -> Result<Consumer> {
-        let cluster = Cluster::new(cfg.client.clone());
-        let coordinator = cfg
-            .group_id
-            .clone()
-            .map(|g| Coordinator::new(cluster.clone(), g));
-        let inner = Arc::new(Inner {
-            core: Mutex::new(Core {
-                fetcher: Fetcher::new(cfg.fetch.clone()),
-                errors: VecDeque::new(),
-                next_auto_commit: Instant::now() + cfg.auto_commit_interval,
-                group: None,
-                group_epoch: 0,
-                listener_events: VecDeque::new(),
-                revoke_pending: false,
-                seen_generation: None,
-                rebalance_started: None,
-                group_topics: BTreeSet::new(),
-            }),
-            cfg,
-            cluster,
-            coordinator,
-            data: Notify::new(),
-            wake: Arc::new(Notify::new()),
-            group_wake: Arc::new(Notify::new()),
-            listener: Mutex::new(None),
-            closed: AtomicBool::new(false),
-            refreshing: AtomicBool::new(false),
-            metrics: Recorder::default(),
-        });
+        let inner = Arc::new(Inner::new(cfg));
         tokio::spawn(super::driver::run(Arc::downgrade(&inner)));
         Ok(Consumer { inner })
     }

@@ -3,8 +3,8 @@
 //! Fetches run while the application processes the previous records (prefetch, bounded by
 //! `fetch.max.bytes` of buffered data).
 
-use super::client::Inner;
 use super::fetch::{FetchEvent, FetchResponseData, ListOffsetsPlan};
+use super::shared::Inner;
 use crate::cluster::TopicSelection;
 use crate::connection::Purpose;
 use crate::protocol::requests::{fetch, list_offsets};

@@ -10,14 +10,14 @@
 //! Requests run in their own tasks holding only a weak reference to the consumer, so a JoinGroup
 //! parked by the broker for minutes never keeps a dropped consumer alive.
 
-use super::client::Inner;
 use super::coordinator::find_coordinator;
 use super::group::membership::{
     GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
     MemberState, SyncGroupRequest, SyncGroupResult,
 };
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
-use super::listener::ListenerEvent;
+use super::shared::Inner;
+use super::shared::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
 use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
 use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
@@ -86,14 +86,12 @@ fn step(
     m.handle_timeout(now);
     let mut requests = Vec::new();
     let mut notify_app = false;
-    while !core.revoke_pending {
-        let Some(action) = m.poll_action() else {
-            break;
-        };
+    // After a `Revoked` the membership hands out nothing more until the application's poll ran
+    // the listener (`RevokeGuard` calls `revocation_done`).
+    while let Some(action) = m.poll_action() {
         match action {
             GroupAction::Revoked(tps) => {
                 core.listener_events.push_back(ListenerEvent::Revoked(tps));
-                core.revoke_pending = true;
                 notify_app = true;
             }
             GroupAction::Assigned(tps) => {

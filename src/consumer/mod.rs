@@ -22,6 +22,7 @@ mod group_driver;
 mod listener;
 mod metrics;
 mod ordered;
+mod shared;
 mod subscription;
 
 pub use crate::protocol::records::{

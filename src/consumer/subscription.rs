@@ -1,10 +1,12 @@
 //! Group-managed consumption: [`Consumer::subscribe`], the rebalance listener's events (run
 //! from `poll`), and leaving the group on close.
 
-use super::client::{Consumer, Core};
+use super::client::Consumer;
 use super::commit::commit_positions;
 use super::group::{GroupMembership, MemberState};
-use super::listener::{ListenerEvent, RebalanceListener};
+use super::listener::RebalanceListener;
+use super::shared::Core;
+use super::shared::ListenerEvent;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -141,7 +143,6 @@ impl Consumer {
             let all: Vec<TopicPartition> = core.fetcher.assignment().cloned().collect();
             core.fetcher.unassign(&all);
             core.listener_events.clear();
-            core.revoke_pending = false;
             core.seen_generation = None;
             core.rebalance_started = None;
         }
@@ -261,11 +262,11 @@ impl Consumer {
         self.inner.group_wake.notify_one();
         self.run_listener_events_until(deadline, |core| {
             core.listener_events.is_empty()
-                && !core.revoke_pending
                 && core.group.as_ref().is_none_or(|m| {
                     // A static member is `Closed` at once: wait until the group task took its
                     // `Revoked` too, or close would skip the listener.
-                    !m.has_actions()
+                    !m.revoking()
+                        && !m.has_actions()
                         && matches!(
                             m.state(),
                             MemberState::Closed
@@ -306,7 +307,9 @@ impl Drop for RevokeGuard<'_> {
         {
             let mut core = inner.lock();
             core.fetcher.unassign(self.tps);
-            core.revoke_pending = false;
+            if let Some(m) = core.group.as_mut() {
+                m.revocation_done();
+            }
         }
         inner.group_wake.notify_one();
     }

@@ -1,0 +1,166 @@
+//! The state a [`Consumer`](super::Consumer) shares between the application's calls and its two
+//! background tasks, with a note per field of who writes it and under which lock.
+//!
+//! Three parties touch it:
+//! - **app**: the application's calls on `Consumer` (`poll`, `seek`, `commit*`, `subscribe`,
+//!   `close`, ...), including the rebalance listener, which runs inside `poll`;
+//! - **fetch task** (`driver.rs`): fetch sessions, offset resets, metadata refreshes, auto-commit;
+//! - **group task** (`group_driver.rs`, only while subscribed): drives [`GroupMembership`] and
+//!   turns its actions into requests and listener events.
+//!
+//! Everything mutable sits in [`Core`] behind one mutex, held only for short, non-async
+//! sections (never across an `.await`); [`Inner`] holds what is fixed at construction or
+//! synchronised on its own (notifiers, atomics, the listener slot).
+
+use super::commit::commit_positions;
+use super::config::ConsumerConfig;
+use super::coordinator::Coordinator;
+use super::fetch::Fetcher;
+use super::group::GroupMembership;
+use super::listener::RebalanceListener;
+use super::metrics::Recorder;
+use crate::cluster::Cluster;
+use crate::types::TopicPartition;
+use crate::Error;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// A rebalance event waiting for the application's next poll (written by the group task, run
+/// and removed by the app's `poll`).
+#[derive(Debug, Clone)]
+pub(super) enum ListenerEvent {
+    Revoked(Vec<TopicPartition>),
+    Assigned(Vec<TopicPartition>),
+    Lost(Vec<TopicPartition>),
+}
+
+/// The mutable state, behind [`Inner::lock`].
+pub(super) struct Core {
+    /// Positions, committed offsets and fetched data per partition. Fetch task: fetch plans and
+    /// responses, resets. App: `poll` takes records, seeks, commits record what was committed.
+    /// Group task: assigns and unassigns on `Assigned` / `Lost`; the app's revoke handling
+    /// unassigns on `Revoked`.
+    pub(super) fetcher: Fetcher,
+    /// Errors for the next `poll`. Written by the group task (`GroupAction::Error`) and by the
+    /// app's `poll` itself (partition errors the fetcher reported); taken by `poll`.
+    pub(super) errors: VecDeque<Error>,
+    /// When auto-commit is next due. Fetch task only (`Inner::auto_commit_due`).
+    pub(super) next_auto_commit: Instant,
+    /// Group membership, once `subscribe` was called. Created by the app's `subscribe`, removed
+    /// by `unsubscribe`; driven by the group task; the app reports polls, closes, and asks it
+    /// for the identity of commits (which may report errors back to it).
+    pub(super) group: Option<GroupMembership>,
+    /// Counts memberships (subscribe after unsubscribe starts a new one); a group task serves
+    /// only the membership it was started for. App (`subscribe`) writes, group task reads.
+    pub(super) group_epoch: u64,
+    /// Rebalance listener events waiting for the app's next poll, in order. Group task pushes,
+    /// app's `poll` pops, `unsubscribe` clears.
+    pub(super) listener_events: VecDeque<ListenerEvent>,
+    /// The last stable generation the group task saw (generation id, member id), to count
+    /// completed rebalances. Group task; reset by `unsubscribe`.
+    pub(super) seen_generation: Option<(i32, String)>,
+    /// When the current rebalance started (first JoinGroup after being stable), for the
+    /// rebalance latency metric. Group task; reset by `unsubscribe`.
+    pub(super) rebalance_started: Option<Instant>,
+    /// Leader: the topics the group's members subscribe to. Group task only.
+    pub(super) group_topics: BTreeSet<String>,
+}
+
+/// Everything the handle and the tasks share. The tasks hold it through a `Weak`, so dropping
+/// the last `Consumer` stops them.
+pub(super) struct Inner {
+    /// Fixed at construction.
+    pub(super) cfg: ConsumerConfig,
+    /// Metadata and broker connections; internally synchronised.
+    pub(super) cluster: Arc<Cluster>,
+    /// The group coordinator's client (with a `group.id`); internally synchronised.
+    pub(super) coordinator: Option<Coordinator>,
+    core: Mutex<Core>,
+    /// Signalled (by both tasks) when fetched data, an error or a listener event is ready for
+    /// `poll`.
+    pub(super) data: Notify,
+    /// Wakes the fetch task (new assignment, seek, records drained).
+    pub(super) wake: Arc<Notify>,
+    /// Wakes the group task (new subscription, poll, commit refused by the group, revocation
+    /// handled).
+    pub(super) group_wake: Arc<Notify>,
+    /// The rebalance listener (app: `subscribe_with_listener` sets it, `poll` runs it).
+    pub(super) listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
+    /// Set by `close`: both tasks end at their next turn.
+    pub(super) closed: AtomicBool,
+    /// A metadata refresh started by the fetch task is under way (it starts at most one).
+    pub(super) refreshing: AtomicBool,
+    /// Metric sensors; internally synchronised.
+    pub(super) metrics: Recorder,
+}
+
+impl Inner {
+    /// The shared state for `cfg`, nothing assigned and no group joined.
+    pub(super) fn new(cfg: ConsumerConfig) -> Inner {
+        let cluster = Cluster::new(cfg.client.clone());
+        let coordinator = cfg
+            .group_id
+            .clone()
+            .map(|g| Coordinator::new(cluster.clone(), g));
+        Inner {
+            core: Mutex::new(Core {
+                fetcher: Fetcher::new(cfg.fetch.clone()),
+                errors: VecDeque::new(),
+                next_auto_commit: Instant::now() + cfg.auto_commit_interval,
+                group: None,
+                group_epoch: 0,
+                listener_events: VecDeque::new(),
+                seen_generation: None,
+                rebalance_started: None,
+                group_topics: BTreeSet::new(),
+            }),
+            cfg,
+            cluster,
+            coordinator,
+            data: Notify::new(),
+            wake: Arc::new(Notify::new()),
+            group_wake: Arc::new(Notify::new()),
+            listener: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            refreshing: AtomicBool::new(false),
+            metrics: Recorder::default(),
+        }
+    }
+
+    /// Locks the core (briefly; never held across an `.await`).
+    pub(super) fn lock(&self) -> MutexGuard<'_, Core> {
+        // The core holds plain data; a panic while it was locked leaves it usable.
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When the next auto-commit is due, if auto-commit is on.
+    pub(super) fn auto_commit_due(self: &Arc<Self>, now: Instant) -> Option<Instant> {
+        if !self.cfg.enable_auto_commit || self.coordinator.is_none() {
+            return None;
+        }
+        let (due, rebalancing) = {
+            let core = self.lock();
+            let rebalancing = core
+                .group
+                .as_ref()
+                .is_some_and(|m| m.generation().is_none());
+            (core.next_auto_commit, rebalancing)
+        };
+        // While the member rejoins there is no generation to commit under; the revocation path
+        // commits what needs committing.
+        if now >= due && !rebalancing {
+            self.lock().next_auto_commit = now + self.cfg.auto_commit_interval;
+            let inner = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = commit_positions(&inner, None).await {
+                    tracing::warn!(error = %e, "auto-commit failed");
+                }
+            });
+            return Some(now + self.cfg.auto_commit_interval);
+        }
+        Some(due)
+    }
+}
