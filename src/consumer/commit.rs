@@ -106,3 +106,32 @@ fn report_group_error(inner: &Arc<Inner>, identity: &CommitIdentity, e: &Error) 
         }
     }
 }
+
+/// When the next auto-commit is due, if auto-commit is on.
+pub(super) fn auto_commit_due(inner: &Arc<Inner>, now: Instant) -> Option<Instant> {
+    if !inner.cfg.enable_auto_commit || inner.coordinator.is_none() {
+        return None;
+    }
+    let (due, rebalancing) = {
+        let core = inner.lock();
+        let rebalancing = core
+            .group
+            .as_ref()
+            .is_some_and(|m| m.generation().is_none());
+        (core.next_auto_commit, rebalancing)
+    };
+    // While the member rejoins there is no generation to commit under; the revocation path
+    // commits what needs committing.
+    if now >= due && !rebalancing {
+        let next = now + inner.cfg.auto_commit_interval;
+        inner.lock().next_auto_commit = next;
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = commit_positions(&inner, None).await {
+                tracing::warn!(error = %e, "auto-commit failed");
+            }
+        });
+        return Some(next);
+    }
+    Some(due)
+}

@@ -89,7 +89,7 @@ fn step(inner: &Arc<Inner>) -> Instant {
             inner.wake.notify_one();
         });
     }
-    if let Some(due) = inner.auto_commit_due(now) {
+    if let Some(due) = super::commit::auto_commit_due(inner, now) {
         return next.min(due);
     }
     next

@@ -12,7 +12,6 @@
 //! sections (never across an `.await`); [`Inner`] holds what is fixed at construction or
 //! synchronised on its own (notifiers, atomics, the listener slot).
 
-use super::commit::commit_positions;
 use super::config::ConsumerConfig;
 use super::coordinator::Coordinator;
 use super::fetch::Fetcher;
@@ -47,7 +46,7 @@ pub(super) struct Core {
     /// Errors for the next `poll`. Written by the group task (`GroupAction::Error`) and by the
     /// app's `poll` itself (partition errors the fetcher reported); taken by `poll`.
     pub(super) errors: VecDeque<Error>,
-    /// When auto-commit is next due. Fetch task only (`Inner::auto_commit_due`).
+    /// When auto-commit is next due. Fetch task only (`commit::auto_commit_due`).
     pub(super) next_auto_commit: Instant,
     /// Group membership, once `subscribe` was called. Created by the app's `subscribe`, removed
     /// by `unsubscribe`; driven by the group task; the app reports polls, closes, and asks it
@@ -134,33 +133,5 @@ impl Inner {
     pub(super) fn lock(&self) -> MutexGuard<'_, Core> {
         // The core holds plain data; a panic while it was locked leaves it usable.
         self.core.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// When the next auto-commit is due, if auto-commit is on.
-    pub(super) fn auto_commit_due(self: &Arc<Self>, now: Instant) -> Option<Instant> {
-        if !self.cfg.enable_auto_commit || self.coordinator.is_none() {
-            return None;
-        }
-        let (due, rebalancing) = {
-            let core = self.lock();
-            let rebalancing = core
-                .group
-                .as_ref()
-                .is_some_and(|m| m.generation().is_none());
-            (core.next_auto_commit, rebalancing)
-        };
-        // While the member rejoins there is no generation to commit under; the revocation path
-        // commits what needs committing.
-        if now >= due && !rebalancing {
-            self.lock().next_auto_commit = now + self.cfg.auto_commit_interval;
-            let inner = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = commit_positions(&inner, None).await {
-                    tracing::warn!(error = %e, "auto-commit failed");
-                }
-            });
-            return Some(now + self.cfg.auto_commit_interval);
-        }
-        Some(due)
     }
 }
