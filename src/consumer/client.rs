@@ -3,15 +3,20 @@
 use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
 use super::coordinator::OffsetToCommit;
-use super::fetch::ConsumerRecord;
+use super::fetch::{CommittedOffset, ConsumerRecord, FetchStatus};
 use super::metrics::ConsumerMetrics;
 use super::shared::Inner;
 use crate::cluster::TopicSelection;
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Committed offsets keyed by partition, as [`Consumer::committed`] returns them (`None`:
+/// nothing committed for that partition).
+pub type Committed = BTreeMap<TopicPartition, Option<CommittedOffset>>;
 
 /// An Apache Kafka consumer with an explicit **position** (in memory: the next offset `poll`
 /// hands out, which moves only when records are handed out or on a seek) and **committed
@@ -54,7 +59,30 @@ impl Consumer {
     /// Creates a consumer and starts its background fetch task. Must be called inside a tokio
     /// runtime. Nothing connects until partitions are assigned.
     pub fn new(cfg: ConsumerConfig) -> Result<Consumer> {
-        let inner = Arc::new(Inner::new(cfg));
+        Consumer::with_error_handler(cfg, None)
+    }
+
+    /// Like [`new`](Self::new), with a handler that receives the errors of the background tasks
+    /// as they happen: failed connects and metadata lookups, fetch, offset and group request
+    /// failures, failed auto-commits, unknown topics. `poll` reports what stops consumption
+    /// (partition errors, group errors, and no broker reachable for `default.api.timeout.ms`);
+    /// the handler sees every failure, including those retried without the application noticing.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ferrokafka::consumer::{Consumer, ConsumerConfig};
+    /// use std::sync::Arc;
+    /// let consumer = Consumer::with_error_handler(
+    ///     ConsumerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?,
+    ///     Some(Arc::new(|e| eprintln!("consumer: {e}"))),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_error_handler(
+        cfg: ConsumerConfig,
+        handler: Option<crate::ErrorHandler>,
+    ) -> Result<Consumer> {
+        let inner = Arc::new(Inner::new(cfg, handler));
         tokio::spawn(super::driver::run(Arc::downgrade(&inner)));
         Ok(Consumer { inner })
     }
@@ -69,9 +97,12 @@ impl Consumer {
     /// `group.id`) or by `auto.offset.reset`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] after [`subscribe`](Self::subscribe): a consumer is either
-    /// group-managed or manually assigned.
+    /// [`ErrorKind::InvalidArgument`] for an illegal topic name, or after
+    /// [`subscribe`](Self::subscribe): a consumer is either group-managed or manually assigned.
     pub fn assign(&self, tps: &[TopicPartition]) -> Result<()> {
+        for tp in tps {
+            crate::types::validate_topic_name(&tp.topic)?;
+        }
         if self.inner.lock().group.is_some() {
             return Err(Error::new(ErrorKind::InvalidArgument)
                 .with_detail("assign() on a consumer that subscribed; use a separate consumer"));
@@ -159,9 +190,11 @@ impl Consumer {
         }
     }
 
-    /// The records as a stream (each item is one `recv`).
-    pub fn stream(&self) -> impl futures_core::Stream<Item = Result<ConsumerRecord>> + '_ {
-        futures_util::stream::unfold(self, |c| async move { Some((c.recv().await, c)) })
+    /// The records as a stream (each item is one [`recv`](Self::recv)); see [`MessageStream`].
+    ///
+    /// [`MessageStream`]: super::MessageStream
+    pub fn stream(&self) -> super::MessageStream<'_> {
+        super::MessageStream::new(self)
     }
 
     /// The position of `tp`: the offset of the next record `poll` will hand out. `None` while it
@@ -170,29 +203,122 @@ impl Consumer {
         self.inner.lock().fetcher.position(tp).map(|p| p.offset)
     }
 
-    /// The committed offsets of `tps`, asked from the group coordinator now (`None`: nothing
-    /// committed).
+    /// The committed offsets of `tps`, asked from the group coordinator now, keyed by partition
+    /// (`None`: nothing committed), within `default.api.timeout.ms`.
+    ///
+    /// # Errors
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) without a `group.id`; when the time is up,
+    /// [`Connect`](ErrorKind::Connect) or [`NoBrokerAvailable`](ErrorKind::NoBrokerAvailable) if
+    /// no broker could be reached, else [`Timeout`](ErrorKind::Timeout) (each naming the last
+    /// error); a group or authorization error from the coordinator as it is.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn committed(
+    pub async fn committed(&self, tps: &[TopicPartition]) -> Result<Committed> {
+        self.committed_offsets(tps, None).await
+    }
+
+    /// [`committed`](Self::committed) with its own timeout instead of `default.api.timeout.ms`
+    /// (Java's `committed(partitions, timeout)`).
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use ferrokafka::types::TopicPartition;
+    /// use std::time::Duration;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// let committed = consumer.committed_within(&[tp.clone()], Duration::from_secs(5)).await?;
+    /// match &committed[&tp] {
+    ///     Some(c) => println!("{tp} committed at {}", c.offset),
+    ///     None => println!("{tp}: nothing committed"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn committed_within(
         &self,
         tps: &[TopicPartition],
-    ) -> Result<Vec<(TopicPartition, Option<Offset>)>> {
+        timeout: Duration,
+    ) -> Result<Committed> {
+        self.committed_offsets(tps, Some(timeout)).await
+    }
+
+    async fn committed_offsets(
+        &self,
+        tps: &[TopicPartition],
+        timeout: Option<Duration>,
+    ) -> Result<Committed> {
         let coordinator = self.inner.coordinator.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument).with_detail("committed offsets need a group.id")
         })?;
-        let fetched = coordinator.fetch_offsets(tps).await?;
+        let fetched = coordinator.fetch_offsets(tps, timeout).await?;
         let mut core = self.inner.lock();
         for (tp, c) in &fetched {
             if core.fetcher.state(tp).is_some() {
                 core.fetcher.on_committed(tp, c.clone());
             }
         }
-        Ok(fetched
-            .into_iter()
-            .map(|(tp, c)| (tp, c.map(|c| c.offset)))
-            .collect())
+        Ok(fetched.into_iter().collect())
+    }
+
+    /// Waits up to `timeout` for the position of `tp` to be known (its committed offset read, or
+    /// its offset reset done) and returns it: Java's `position(partition, timeout)`.
+    ///
+    /// # Errors
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) if `tp` is not assigned; the partition's
+    /// error if it cannot continue (e.g. `auto.offset.reset=none` with nothing committed); when
+    /// the time is up, [`Connect`](ErrorKind::Connect) / [`NoBrokerAvailable`](ErrorKind::NoBrokerAvailable)
+    /// if no broker could be reached, else [`Timeout`](ErrorKind::Timeout).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn position_within(&self, tp: &TopicPartition, timeout: Duration) -> Result<Offset> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.data.notified();
+            {
+                let core = self.inner.lock();
+                let state = core.fetcher.state(tp).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidArgument)
+                        .with_partition(&tp.topic, tp.partition)
+                        .with_detail(format!("{tp} is not assigned to this consumer"))
+                })?;
+                if let Some(p) = state.position() {
+                    return Ok(p.offset);
+                }
+                if let FetchStatus::Failed(e) = state.status() {
+                    return Err(e.clone());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let last = core.reachability.last_failure().cloned();
+                    let detail = format!(
+                        "the position of {tp} was not known within {} ms (committed offset or \
+                         offset reset pending)",
+                        timeout.as_millis()
+                    );
+                    let e = match last {
+                        Some(last) => {
+                            let kind = match last.kind() {
+                                ErrorKind::Connect => ErrorKind::Connect,
+                                _ => ErrorKind::NoBrokerAvailable,
+                            };
+                            Error::new(kind).with_detail(format!("{detail}; last error: {last}"))
+                        }
+                        None => Error::new(ErrorKind::Timeout).with_detail(detail),
+                    };
+                    return Err(e.with_partition(&tp.topic, tp.partition));
+                }
+            }
+            self.inner.wake.notify_one();
+            // Positions change on the fetch task's answers, which signal `data`; a short tick
+            // covers changes that signal nothing else.
+            let tick = tokio::time::Instant::now() + Duration::from_millis(50);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(tick.min(deadline)) => {}
+            }
+        }
     }
 
     /// Sets the position of `tp` (records fetched but not yet polled for it are dropped).
@@ -367,9 +493,35 @@ impl Consumer {
             Ok(())
         };
         self.leave_group().await;
+        self.stop_tasks();
+        result
+    }
+
+    /// [`close`](Self::close) bounded by `timeout` (Java's `close(timeout)`): commits, revokes
+    /// and leaves as `close` does while time remains; the background tasks stop either way.
+    ///
+    /// # Errors
+    /// The auto-commit's error, or [`Timeout`](ErrorKind::Timeout) if the time ran out first
+    /// (the group then notices the member's absence after `session.timeout.ms`).
+    ///
+    /// # Cancel safety
+    /// As [`close`](Self::close).
+    pub async fn close_within(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.close()).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.stop_tasks();
+                Err(Error::new(ErrorKind::Timeout).with_detail(format!(
+                    "close did not finish within {} ms; the background tasks were stopped",
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+
+    fn stop_tasks(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.group_wake.notify_one();
-        result
     }
 }

@@ -129,6 +129,7 @@ pub(super) fn auto_commit_due(inner: &Arc<Inner>, now: Instant) -> Option<Instan
         tokio::spawn(async move {
             if let Err(e) = commit_positions(&inner, None).await {
                 tracing::warn!(error = %e, "auto-commit failed");
+                inner.notify_error_handler(&e);
             }
         });
         return Some(next);

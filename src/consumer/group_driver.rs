@@ -242,7 +242,14 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             ),
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);
-                Outcome::Counts(describe_topics(&cluster, &topics).await, topics)
+                let counts = describe_topics(&cluster, &topics).await;
+                if counts.is_ok() {
+                    // A subscribed topic the cluster lacks gets no partitions: say so.
+                    if let Some(inner) = weak.upgrade() {
+                        inner.warn_unknown_topics(&cluster.metadata(), &topics);
+                    }
+                }
+                Outcome::Counts(counts, topics)
             }
             // Listener events and errors never reach dispatch.
             _ => return,
@@ -273,6 +280,14 @@ enum Outcome {
 }
 
 fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
+    let error = match &outcome {
+        Outcome::Coordinator(r) => r.as_ref().err(),
+        Outcome::Join(r) => r.as_ref().err(),
+        Outcome::Sync(r) => r.as_ref().err(),
+        Outcome::Heartbeat(r) | Outcome::Leave(r) => r.as_ref().err(),
+        Outcome::Counts(r, _) => r.as_ref().err(),
+    };
+    inner.report(error.map_or(Ok(()), Err));
     let now = Instant::now();
     let mut guard = inner.lock();
     let core = &mut *guard;

@@ -18,14 +18,18 @@ use super::fetch::Fetcher;
 use super::group::GroupMembership;
 use super::listener::RebalanceListener;
 use super::metrics::Recorder;
+use super::reachability::Reachability;
 use crate::cluster::Cluster;
 use crate::types::TopicPartition;
-use crate::Error;
-use std::collections::{BTreeSet, VecDeque};
+use crate::{Error, ErrorHandler};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::Notify;
+
+/// How often one unknown topic is warned about.
+const UNKNOWN_TOPIC_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A rebalance event waiting for the application's next poll (written by the group task, run
 /// and removed by the app's `poll`).
@@ -66,6 +70,11 @@ pub(super) struct Core {
     pub(super) rebalance_started: Option<Instant>,
     /// Leader: the topics the group's members subscribe to. Group task only.
     pub(super) group_topics: BTreeSet<String>,
+    /// Whether any broker answers lately. Both tasks report each request's outcome; the fetch
+    /// task turns a long streak of failures into an error for `poll`.
+    pub(super) reachability: Reachability,
+    /// When each topic was last warned about as unknown (rate limit). Both tasks.
+    pub(super) unknown_topic_warned: BTreeMap<String, Instant>,
 }
 
 /// Everything the handle and the tasks share. The tasks hold it through a `Weak`, so dropping
@@ -94,11 +103,14 @@ pub(super) struct Inner {
     pub(super) refreshing: AtomicBool,
     /// Metric sensors; internally synchronised.
     pub(super) metrics: Recorder,
+    /// The application's handler for background errors (fixed at construction); called by
+    /// both tasks, never with the core locked.
+    pub(super) error_handler: Option<ErrorHandler>,
 }
 
 impl Inner {
     /// The shared state for `cfg`, nothing assigned and no group joined.
-    pub(super) fn new(cfg: ConsumerConfig) -> Inner {
+    pub(super) fn new(cfg: ConsumerConfig, error_handler: Option<ErrorHandler>) -> Inner {
         let cluster = Cluster::new(cfg.client.clone());
         let coordinator = cfg
             .group_id
@@ -115,6 +127,8 @@ impl Inner {
                 seen_generation: None,
                 rebalance_started: None,
                 group_topics: BTreeSet::new(),
+                reachability: Reachability::default(),
+                unknown_topic_warned: BTreeMap::new(),
             }),
             cfg,
             cluster,
@@ -126,6 +140,67 @@ impl Inner {
             closed: AtomicBool::new(false),
             refreshing: AtomicBool::new(false),
             metrics: Recorder::default(),
+            error_handler,
+        }
+    }
+
+    /// Records a background request's outcome for [`Reachability`] and hands a failure to the
+    /// error handler. Takes the lock itself: call it with the core unlocked.
+    pub(super) fn report(&self, result: std::result::Result<(), &Error>) {
+        match result {
+            Ok(()) => self.lock().reachability.on_success(),
+            Err(e) => {
+                self.lock().reachability.on_result(Instant::now(), e);
+                self.notify_error_handler(e);
+            }
+        }
+    }
+
+    /// Calls the application's error handler, if any (with the core unlocked).
+    pub(super) fn notify_error_handler(&self, e: &Error) {
+        if let Some(h) = &self.error_handler {
+            h(e);
+        }
+    }
+
+    /// Warns (at most every 30 s per topic) about subscribed or assigned topics the metadata
+    /// does not know, e.g. missing with auto-creation off; Java warns about
+    /// `UNKNOWN_TOPIC_OR_PARTITION` the same way. The error handler gets each warning too.
+    pub(super) fn warn_unknown_topics(
+        &self,
+        md: &crate::cluster::ClusterMetadata,
+        topics: &[String],
+    ) {
+        let now = Instant::now();
+        let mut warn = Vec::new();
+        {
+            let mut core = self.lock();
+            for t in topics {
+                let code = match md.topic(t) {
+                    Some(info) if info.error_code == 0 => {
+                        core.unknown_topic_warned.remove(t);
+                        continue;
+                    }
+                    Some(info) => info.error_code,
+                    None => crate::error::code::UNKNOWN_TOPIC_OR_PARTITION,
+                };
+                let due = core
+                    .unknown_topic_warned
+                    .get(t)
+                    .is_none_or(|at| now.duration_since(*at) >= UNKNOWN_TOPIC_WARN_EVERY);
+                if due {
+                    core.unknown_topic_warned.insert(t.clone(), now);
+                    warn.push(
+                        Error::from_broker_code(code)
+                            .with_topic(t)
+                            .with_api("Metadata"),
+                    );
+                }
+            }
+        }
+        for e in warn {
+            tracing::warn!(error = %e, "topic unavailable: nothing is consumed from it until it exists");
+            self.notify_error_handler(&e);
         }
     }
 

@@ -56,18 +56,23 @@ impl Consumer {
     ///
     /// # Errors
     /// A [`Config`](ErrorKind::Config) error naming `group.id` without one;
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument) for an empty topic list or name, or after
-    /// [`assign`](Self::assign).
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) for an empty topic list, an illegal topic
+    /// name ([`validate_topic_name`](crate::types::validate_topic_name), as Java's
+    /// `InvalidTopicException`), or after [`assign`](Self::assign). A legal name of a topic that
+    /// does not exist is accepted (it may be created later); it is warned about (and handed to
+    /// the error handler) every 30 s until it exists.
     pub fn subscribe<I, S>(&self, topics: I) -> Result<()>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
-        if topics.is_empty() || topics.iter().any(|t| t.is_empty()) {
-            return Err(Error::new(ErrorKind::InvalidArgument).with_detail(format!(
-                "subscribe() needs non-empty topic names: {topics:?}"
-            )));
+        if topics.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidArgument)
+                .with_detail("subscribe() needs at least one topic"));
+        }
+        for t in &topics {
+            crate::types::validate_topic_name(t)?;
         }
         let cfg = &self.inner.cfg;
         let group_id = cfg.group_id.clone().ok_or_else(|| {

@@ -453,6 +453,19 @@ impl std::error::Error for Error {
     }
 }
 
+/// A handler for errors a client reports besides the results of its calls: failed connects,
+/// metadata failures, retried and background errors (a consumer's fetches, offset lookups,
+/// group requests, auto-commits; a producer's retries and fatal errors). Route them to your log
+/// or alerting; it runs on the client's background task, so keep it short and do not block.
+///
+/// ```
+/// use ferrokafka::ErrorHandler;
+/// use std::sync::Arc;
+/// let handler: ErrorHandler = Arc::new(|e| eprintln!("kafka: {e}"));
+/// # let _ = handler;
+/// ```
+pub type ErrorHandler = std::sync::Arc<dyn Fn(&Error) + Send + Sync>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
