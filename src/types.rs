@@ -69,6 +69,9 @@ newtype!(
 );
 
 impl Offset {
+    /// An offset nobody knows (`-1` on the wire, as Java's `-1` offsets).
+    pub const UNKNOWN: Offset = Offset(-1);
+
     /// The offset after this one.
     #[inline]
     pub const fn next(self) -> Offset {

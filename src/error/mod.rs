@@ -109,6 +109,18 @@ pub enum ErrorKind {
     CorruptRecord,
     /// Compressing or decompressing a record batch failed, or decompressed data exceeded its cap.
     Compression,
+    /// A record is larger than the client allows (`max.request.size` or `buffer.memory`), so it
+    /// was never sent: Java's client-side `RecordTooLargeException`. (A broker refusing a batch
+    /// as too large is [`ErrorKind::Broker`] `MESSAGE_TOO_LARGE` instead.) Not retriable: the
+    /// same record fails the same way.
+    RecordTooLarge {
+        /// The record's size with its batch header, in bytes.
+        size: usize,
+        /// The setting it exceeds (`max.request.size`).
+        limit_key: &'static str,
+        /// That setting's value, in bytes.
+        limit: usize,
+    },
     /// The broker supports no version of an API in the range this client speaks.
     UnsupportedVersion {
         /// API name (`Metadata`).
@@ -361,6 +373,7 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         // reconnect gets fresh bytes. Persistent corruption shows as repeated failures.
         ErrorKind::MalformedResponse | ErrorKind::CorruptRecord => ErrorClass::Retriable,
         ErrorKind::Compression => ErrorClass::ApplicationRecoverable,
+        ErrorKind::RecordTooLarge { .. } => ErrorClass::ApplicationRecoverable,
         ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
         ErrorKind::Closed => ErrorClass::Fatal,
         ErrorKind::InvalidArgument => ErrorClass::InvalidConfiguration,
@@ -387,6 +400,14 @@ impl fmt::Display for Error {
             ErrorKind::MalformedResponse => f.write_str("malformed response from broker")?,
             ErrorKind::CorruptRecord => f.write_str("corrupt record batch")?,
             ErrorKind::Compression => f.write_str("compression error")?,
+            ErrorKind::RecordTooLarge {
+                size,
+                limit_key,
+                limit,
+            } => write!(
+                f,
+                "record too large: {size} bytes with its batch header, more than {limit_key} ({limit})"
+            )?,
             ErrorKind::UnsupportedVersion {
                 api,
                 client,
@@ -432,8 +453,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// `{:?}` is the one-line `Display` followed by the class, so that a `main` returning this
+/// error (or a `Box<dyn Error>` holding it) prints a readable line; `{:#?}` shows the fields.
+///
+/// ```
+/// let e = ferrokafka::Error::from_broker_code(7); // REQUEST_TIMED_OUT
+/// assert_eq!(format!("{e:?}"), format!("{e} (class: Retriable)"));
+/// assert!(format!("{e:#?}").contains("kind"));
+/// ```
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return write!(f, "{self} (class: {:?})", self.inner.class);
+        }
         f.debug_struct("Error")
             .field("kind", &self.inner.kind)
             .field("class", &self.inner.class)
