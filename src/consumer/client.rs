@@ -14,6 +14,39 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Where a partition's position stands, and why there is none ([`Consumer::position_state`]).
+/// Its `Display` is one line, e.g. `at offset 42`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PositionState {
+    /// Known: the offset of the next record `poll` hands out.
+    Known(Offset),
+    /// Waiting for the group's committed offset (an OffsetFetch to the coordinator).
+    AwaitingCommitted,
+    /// Waiting for an offset lookup: `auto.offset.reset`, or a seek to the beginning, the end
+    /// or a timestamp.
+    AwaitingReset,
+    /// Stopped until the application seeks (e.g. `auto.offset.reset=none` with nothing
+    /// committed); the error names the partition.
+    Failed(Error),
+    /// The partition is not assigned to this consumer.
+    NotAssigned,
+}
+
+impl std::fmt::Display for PositionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PositionState::Known(o) => write!(f, "at offset {o}"),
+            PositionState::AwaitingCommitted => f.write_str("waiting for the committed offset"),
+            PositionState::AwaitingReset => {
+                f.write_str("waiting for an offset lookup (reset or seek)")
+            }
+            PositionState::Failed(e) => write!(f, "stopped: {e}"),
+            PositionState::NotAssigned => f.write_str("not assigned"),
+        }
+    }
+}
+
 /// Committed offsets keyed by partition, as [`Consumer::committed`] returns them (`None`:
 /// nothing committed for that partition).
 pub type Committed = BTreeMap<TopicPartition, Option<CommittedOffset>>;
@@ -198,9 +231,30 @@ impl Consumer {
     }
 
     /// The position of `tp`: the offset of the next record `poll` will hand out. `None` while it
-    /// is being determined (committed offset or reset pending) or if not assigned.
+    /// is being determined (committed offset or reset pending) or if not assigned;
+    /// [`position_state`](Self::position_state) says which.
     pub fn position(&self, tp: &TopicPartition) -> Option<Offset> {
         self.inner.lock().fetcher.position(tp).map(|p| p.offset)
+    }
+
+    /// Where the position of `tp` stands: known, or why not (see [`PositionState`]).
+    ///
+    /// ```no_run
+    /// # fn f(consumer: ferrokafka::consumer::Consumer) {
+    /// use ferrokafka::types::TopicPartition;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// println!("{tp}: {}", consumer.position_state(&tp)); // e.g. "orders-0: at offset 42"
+    /// # }
+    /// ```
+    pub fn position_state(&self, tp: &TopicPartition) -> PositionState {
+        let core = self.inner.lock();
+        match core.fetcher.state(tp).map(|s| s.status()) {
+            None => PositionState::NotAssigned,
+            Some(FetchStatus::Fetchable(p)) => PositionState::Known(p.offset),
+            Some(FetchStatus::AwaitingCommitted) => PositionState::AwaitingCommitted,
+            Some(FetchStatus::AwaitingReset(_)) => PositionState::AwaitingReset,
+            Some(FetchStatus::Failed(e)) => PositionState::Failed(e.clone()),
+        }
     }
 
     /// The committed offsets of `tps`, asked from the group coordinator now, keyed by partition
@@ -424,6 +478,67 @@ impl Consumer {
         commit_offsets(&self.inner, map).await
     }
 
+    /// Commits `record` as processed: its partition's committed offset becomes `record.offset +
+    /// 1` (with the record's leader epoch), as rust-rdkafka's `commit_message`. Commit only
+    /// records in order: committing a later record first commits everything before it.
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use std::time::Duration;
+    /// for record in consumer.poll(Duration::from_secs(1)).await? {
+    ///     // ... process ...
+    ///     consumer.commit_record(&record).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`commit`](Self::commit).
+    pub async fn commit_record(&self, record: &ConsumerRecord) -> Result<()> {
+        let tp = TopicPartition::new(record.topic.as_ref(), record.partition);
+        let offset = OffsetToCommit {
+            offset: record.offset.next(),
+            leader_epoch: record.leader_epoch,
+            metadata: None,
+        };
+        commit_offsets(&self.inner, BTreeMap::from([(tp, offset)])).await
+    }
+
+    /// Commits explicit offsets, each with its optional leader epoch and metadata (Java's
+    /// `commitSync(Map<TopicPartition, OffsetAndMetadata>)`).
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use ferrokafka::consumer::OffsetToCommit;
+    /// use ferrokafka::types::{Offset, TopicPartition};
+    /// let tp = TopicPartition::new("orders", 0);
+    /// consumer
+    ///     .commit_offsets([(tp, OffsetToCommit::new(Offset(42)).with_metadata("batch-7"))])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`commit`](Self::commit).
+    pub async fn commit_offsets(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, OffsetToCommit)>,
+    ) -> Result<()> {
+        commit_offsets(&self.inner, offsets.into_iter().collect()).await
+    }
+
+    /// [`commit_offsets`](Self::commit_offsets) in the background; the result goes to
+    /// `callback` (Java's `commitAsync(offsets, callback)`).
+    pub fn commit_offsets_async(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, OffsetToCommit)>,
+        callback: impl FnOnce(Result<()>) + Send + 'static,
+    ) {
+        let inner = self.inner.clone();
+        let offsets: BTreeMap<_, _> = offsets.into_iter().collect();
+        tokio::spawn(async move { callback(commit_offsets(&inner, offsets).await) });
+    }
+
     /// Commits the current positions (the offsets after the records handed out so far).
     ///
     /// # Cancel safety
@@ -449,6 +564,8 @@ impl Consumer {
     }
 
     /// Lag of `tp`: high watermark (last stable offset under read_committed) minus position.
+    /// `None` until both are known: the position (see [`position_state`](Self::position_state))
+    /// and the watermark, which the first fetch response of the partition brings.
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         self.inner.lock().fetcher.lag(tp)
     }

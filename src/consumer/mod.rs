@@ -30,7 +30,7 @@ mod subscription;
 pub use crate::protocol::records::{
     DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
 };
-pub use client::{Committed, Consumer};
+pub use client::{Committed, Consumer, PositionState};
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
 pub use fetch::{CommittedOffset, ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};

@@ -7,6 +7,7 @@
 mod admin;
 mod connection;
 mod consumer;
+mod consumer_api;
 mod consumer_errors;
 mod consumer_reset;
 mod fetch;
