@@ -27,7 +27,7 @@
 //!     ])?)?;
 //!     let delivery = producer.send(ProducerRecord::new("orders").value("hello")).await?;
 //!     let meta = delivery.await?;
-//!     println!("written to {}-{} at {:?}", meta.topic, meta.partition, meta.offset);
+//!     println!("written to {meta}"); // "orders-0@42 (persisted)"
 //!     producer.close(Duration::from_secs(5)).await?;
 //!
 //!     let consumer = Consumer::new(ConsumerConfig::from_properties([
