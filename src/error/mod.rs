@@ -432,16 +432,24 @@ impl fmt::Display for Error {
             write!(f, ": {d}")?;
         }
         let c = &i.context;
+        // A detail that quotes an inner error already carries its tags; print each tag once.
+        let mut tag = |f: &mut fmt::Formatter<'_>, t: String| -> fmt::Result {
+            if i.detail.as_deref().is_some_and(|d| d.contains(&t)) {
+                Ok(())
+            } else {
+                f.write_str(&t)
+            }
+        };
         if let Some(api) = c.api {
-            write!(f, " [api {api}]")?;
+            tag(f, format!(" [api {api}]"))?;
         }
         match (&c.topic, c.partition) {
-            (Some(t), Some(p)) => write!(f, " [partition {t}-{p}]")?,
-            (Some(t), None) => write!(f, " [topic {t}]")?,
+            (Some(t), Some(p)) => tag(f, format!(" [partition {t}-{p}]"))?,
+            (Some(t), None) => tag(f, format!(" [topic {t}]"))?,
             _ => {}
         }
         if let Some(b) = &c.broker {
-            write!(f, " [broker {b}]")?;
+            tag(f, format!(" [broker {b}]"))?;
         }
         if let Some(m) = &c.broker_message {
             write!(f, " [broker says: {m}]")?;
@@ -501,6 +509,24 @@ pub type ErrorHandler = std::sync::Arc<dyn Fn(&Error) + Send + Sync>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_error_prints_each_context_tag_once() {
+        let inner = Error::new(ErrorKind::NoBrokerAvailable)
+            .with_api("Metadata")
+            .with_detail("could not connect to broker [broker 127.0.0.1:1]");
+        let outer = crate::retry::api_timeout("Metadata", &inner).with_broker("127.0.0.1:1");
+        let text = outer.to_string();
+        assert_eq!(text.matches("[api Metadata]").count(), 1, "{text}");
+        assert_eq!(text.matches("[broker 127.0.0.1:1]").count(), 1, "{text}");
+        let plain = Error::from_broker_code(3)
+            .with_topic("t")
+            .with_api("Produce");
+        assert_eq!(
+            plain.to_string(),
+            "broker error UNKNOWN_TOPIC_OR_PARTITION (3) [api Produce] [topic t]"
+        );
+    }
 
     #[test]
     fn leader_not_available_is_retriable_and_invalid_config_is_permanent() {
