@@ -433,7 +433,7 @@ impl fmt::Display for Error {
         }
         let c = &i.context;
         // A detail that quotes an inner error already carries its tags; print each tag once.
-        let mut tag = |f: &mut fmt::Formatter<'_>, t: String| -> fmt::Result {
+        let tag = |f: &mut fmt::Formatter<'_>, t: String| -> fmt::Result {
             if i.detail.as_deref().is_some_and(|d| d.contains(&t)) {
                 Ok(())
             } else {
