@@ -51,7 +51,7 @@ pub enum Compression {
     /// No compression (codec 0).
     #[default]
     None,
-    /// gzip (codec 1), via `flate2`'s pure-Rust backend.
+    /// gzip (codec 1), via `flate2` with the pure-Rust `zlib-rs` backend.
     Gzip,
     /// Snappy (codec 2): written in xerial framing like the Java client; read framed or raw.
     Snappy,
