@@ -9,12 +9,11 @@ use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
 use crate::connection::{Backoff, Jitter, Purpose};
 use crate::error::code::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::protocol::requests::create_topics::{self, TopicToCreate};
+use crate::protocol::requests::delete_topics;
 use crate::retry::{self, retry_until};
 use crate::{Error, ErrorKind, Result};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_protocol::messages::{CreateTopicsRequest, DeleteTopicsRequest, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::DeleteTopicsRequest;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,6 +102,11 @@ impl AdminClient {
         Backoff::new(c.retry_backoff, c.retry_backoff_max)
     }
 
+    /// `request.timeout.ms` as the `timeout_ms` of requests the controller completes.
+    fn timeout_ms(&self) -> i32 {
+        i32::try_from(self.cluster.config().request_timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+
     fn retry(&self, api: &'static str) -> Retry {
         Retry {
             api,
@@ -120,36 +124,24 @@ impl AdminClient {
     /// # Cancel safety
     /// Not cancel safe in effect: the broker may create the topics after the future is dropped.
     pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
-        let timeout_ms =
-            i32::try_from(self.cluster.config().request_timeout.as_millis()).unwrap_or(i32::MAX);
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(timeout_ms)
-            .with_topics(
-                topics
-                    .iter()
-                    .map(|t| {
-                        CreatableTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.name.clone())))
-                            .with_num_partitions(t.partitions)
-                            .with_replication_factor(t.replication_factor)
-                            .with_configs(
-                                t.configs
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        CreatableTopicConfig::default()
-                                            .with_name(StrBytes::from_string(k.clone()))
-                                            .with_value(Some(StrBytes::from_string(v.clone())))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
+        let timeout_ms = self.timeout_ms();
         let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
-        let mut pending: Vec<CreatableTopic> = request.topics.clone();
+        let mut pending: Vec<&NewTopic> = topics.iter().collect();
         let mut retry = self.retry("CreateTopics");
         while !pending.is_empty() {
-            let req = request.clone().with_topics(std::mem::take(&mut pending));
+            let req = create_topics::request(
+                pending.iter().map(|t| TopicToCreate {
+                    name: &t.name,
+                    partitions: t.partitions,
+                    replication_factor: t.replication_factor,
+                    configs: t
+                        .configs
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect(),
+                }),
+                timeout_ms,
+            );
             let outcome = async {
                 // KRaft brokers forward CreateTopics to the controller; any broker will do.
                 let conn = self.cluster.any_connection(Purpose::Control).await?;
@@ -159,31 +151,26 @@ impl AdminClient {
             let resp = match outcome {
                 Ok(r) => r,
                 Err(e) => {
-                    pending = req.topics;
                     retry.after(e, &self.cluster).await?;
                     continue;
                 }
             };
             let mut retry_err = None;
-            for r in resp.topics {
-                let name = r.name.0.to_string();
-                if r.error_code == 0 {
-                    results.insert(name, Ok(()));
-                    continue;
-                }
-                let err = Error::from_broker_code(r.error_code)
-                    .with_topic(name.clone())
-                    .with_api("CreateTopics")
-                    .with_broker_message(r.error_message.map(|m| m.to_string()));
-                if err.is_retriable() {
-                    if let Some(t) = req.topics.iter().find(|t| t.name.0.as_str() == name) {
-                        pending.push(t.clone());
+            let mut again = Vec::new();
+            for (name, r) in create_topics::parse(&resp) {
+                match r {
+                    Err(err) if err.is_retriable() => {
+                        if let Some(t) = pending.iter().find(|t| t.name == name) {
+                            again.push(*t);
+                        }
+                        retry_err = Some(err);
                     }
-                    retry_err = Some(err);
-                } else {
-                    results.insert(name, Err(err));
+                    r => {
+                        results.insert(name, r);
+                    }
                 }
             }
+            pending = again;
             if let Some(e) = retry_err {
                 retry.after(e, &self.cluster).await?;
             }
@@ -221,8 +208,7 @@ impl AdminClient {
         names: &[S],
     ) -> Result<Vec<(String, Result<()>)>> {
         let names: Vec<String> = names.iter().map(|s| s.as_ref().to_owned()).collect();
-        let timeout_ms =
-            i32::try_from(self.cluster.config().request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let timeout_ms = self.timeout_ms();
         let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
         let mut pending = names.clone();
         let mut retry = self.retry("DeleteTopics");
@@ -230,22 +216,8 @@ impl AdminClient {
             let outcome = async {
                 let conn = self.cluster.any_connection(Purpose::Control).await?;
                 let version = conn.version_for::<DeleteTopicsRequest>()?;
-                let mut req = DeleteTopicsRequest::default().with_timeout_ms(timeout_ms);
-                // v6 moved topic names into `topics` (so they can also be given by id).
-                if version >= 6 {
-                    req.topics = pending
-                        .iter()
-                        .map(|n| {
-                            DeleteTopicState::default()
-                                .with_name(Some(TopicName(StrBytes::from_string(n.clone()))))
-                        })
-                        .collect();
-                } else {
-                    req.topic_names = pending
-                        .iter()
-                        .map(|n| TopicName(StrBytes::from_string(n.clone())))
-                        .collect();
-                }
+                let req =
+                    delete_topics::request(pending.iter().map(String::as_str), timeout_ms, version);
                 conn.send(&req).await
             }
             .await;
@@ -258,25 +230,20 @@ impl AdminClient {
             };
             let mut retry_err = None;
             let mut again = Vec::new();
-            for r in resp.responses {
-                let Some(name) = r.name.map(|n| n.0.to_string()) else {
-                    continue;
-                };
-                if r.error_code == 0 {
-                    results.insert(name, Ok(()));
-                    continue;
-                }
-                let err = Error::from_broker_code(r.error_code)
-                    .with_topic(name.clone())
-                    .with_api("DeleteTopics")
-                    .with_broker_message(r.error_message.map(|m| m.to_string()));
-                // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it is
-                // the answer: the topic does not exist.
-                if err.is_retriable() && err.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) {
-                    again.push(name);
-                    retry_err = Some(err);
-                } else {
-                    results.insert(name, Err(err));
+            for (name, r) in delete_topics::parse(&resp) {
+                match r {
+                    // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it
+                    // is the answer: the topic does not exist.
+                    Err(err)
+                        if err.is_retriable()
+                            && err.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) =>
+                    {
+                        again.push(name);
+                        retry_err = Some(err);
+                    }
+                    r => {
+                        results.insert(name, r);
+                    }
                 }
             }
             pending = again;

@@ -10,6 +10,7 @@
 //!
 //! | file | API | used by |
 //! |---|---|---|
+//! | `create_topics.rs`, `delete_topics.rs` | CreateTopics, DeleteTopics | admin |
 //! | `produce.rs` | Produce (frame writer: batches encoded in place) | producer sender |
 //! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
 //! | `list_offsets.rs` | ListOffsets | consumer driver |
@@ -20,6 +21,8 @@
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
+pub mod create_topics;
+pub mod delete_topics;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
