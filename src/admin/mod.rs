@@ -1,20 +1,59 @@
-//! Admin basics: create, delete and list topics.
+//! The admin client: topics, partitions, offsets, consumer groups and configs.
 //!
-//! Calls retry retriable errors (refreshing metadata when the error asks for it) until
-//! `default.api.timeout.ms`; permanent errors return at once, per topic.
+//! | area | calls |
+//! |---|---|
+//! | topics | [`create_topics`](AdminClient::create_topics), [`delete_topics`](AdminClient::delete_topics), [`list_topics`](AdminClient::list_topics), [`describe_topics`](AdminClient::describe_topics), [`create_partitions`](AdminClient::create_partitions), [`wait_for_topic`](AdminClient::wait_for_topic) |
+//! | cluster | [`describe_cluster`](AdminClient::describe_cluster) |
+//! | offsets and records | [`list_offsets`](AdminClient::list_offsets), [`delete_records`](AdminClient::delete_records) |
+//! | consumer groups | [`list_consumer_groups`](AdminClient::list_consumer_groups), [`describe_consumer_groups`](AdminClient::describe_consumer_groups), [`delete_consumer_groups`](AdminClient::delete_consumer_groups), [`list_consumer_group_offsets`](AdminClient::list_consumer_group_offsets), [`alter_consumer_group_offsets`](AdminClient::alter_consumer_group_offsets), [`delete_consumer_group_offsets`](AdminClient::delete_consumer_group_offsets), [`consumer_group_lag`](AdminClient::consumer_group_lag) |
+//! | configs | [`describe_configs`](AdminClient::describe_configs), [`incremental_alter_configs`](AdminClient::incremental_alter_configs) |
+//!
+//! Every call that is about several resources (topics, partitions, groups, config resources)
+//! answers **per resource**: the outer `Result` fails only when the call as a whole could not
+//! be made (no broker reachable, an unsupported broker), and one refused topic does not fail the
+//! others. Calls retry retriable errors (refreshing metadata when the error asks for it, finding
+//! the group coordinator again after `NOT_COORDINATOR`) until `default.api.timeout.ms`, as the
+//! Java admin client does; a resource still failing then gets a `Timeout` error naming the last
+//! broker error. Permanent errors return at once.
+//!
+//! What it does not do yet: describe log dirs, ACLs, producers and transactions, leader
+//! elections; describing KIP-848 (`consumer` protocol) groups, which DescribeGroups does not
+//! cover (ConsumerGroupDescribe).
+
+mod cluster_info;
+mod configs;
+mod groups;
+mod partitions;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
+pub use crate::protocol::requests::describe_cluster::{BrokerDescription, ClusterDescription};
+pub use crate::protocol::requests::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
+pub use crate::protocol::requests::incremental_alter_configs::AlterConfigOp;
+pub use crate::protocol::requests::list_groups::ListedGroup;
+pub use crate::protocol::requests::list_offsets::ListedOffset;
+pub use crate::protocol::requests::metadata::{PartitionDescription, TopicDescription};
+pub use crate::protocol::requests::offset_fetch::CommittedOffset;
+pub use groups::{GroupDescription, MemberDescription, PartitionLag};
+pub use partitions::{NewPartitions, OffsetSpec};
 
+use crate::cluster::ClusterMetadata;
 use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
+use crate::connection::BrokerConnection;
 use crate::connection::{Backoff, Jitter, Purpose};
-use crate::error::code::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::error::code::{LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::protocol::requests::create_topics::{self, TopicToCreate};
 use crate::protocol::requests::delete_topics;
+use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::retry::{self, retry_until};
-use crate::{Error, ErrorKind, Result};
+use crate::types::TopicPartition;
+use crate::{Error, ErrorClass, ErrorKind, Result};
+use futures_util::future::join_all;
 use kafka_protocol::messages::DeleteTopicsRequest;
+use kafka_protocol::messages::FindCoordinatorRequest;
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -116,6 +155,154 @@ impl AdminClient {
                 Jitter::Global,
             ),
         }
+    }
+
+    /// A connection to the coordinator of `group`.
+    async fn coordinator(&self, group: &str) -> Result<BrokerConnection> {
+        let conn = self.cluster.any_connection(Purpose::Control).await?;
+        let version = conn.version_for::<FindCoordinatorRequest>()?;
+        let resp = conn
+            .send(&find_coordinator::request(
+                group,
+                CoordinatorType::Group,
+                version,
+            ))
+            .await?;
+        let node = find_coordinator::parse(&resp, version)
+            .map_err(|e| e.with_detail(format!("group {group}")))?;
+        self.cluster
+            .connection_to(node, Purpose::Coordination)
+            .await
+    }
+
+    /// Runs `op` against `group`'s coordinator, looking the coordinator up again and retrying
+    /// retriable errors (`NOT_COORDINATOR`, `COORDINATOR_LOAD_IN_PROGRESS`, a lost connection)
+    /// until `default.api.timeout.ms`.
+    async fn on_coordinator<T, F, Fut>(&self, group: &str, api: &'static str, op: F) -> Result<T>
+    where
+        F: Fn(BrokerConnection) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let mut retry = self.retry(api);
+        loop {
+            let outcome = async {
+                let conn = self.coordinator(group).await?;
+                op(conn).await
+            }
+            .await;
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err(e) => retry.after(e, &self.cluster).await?,
+            }
+        }
+    }
+
+    /// Sends a per-partition request to each partition's leader (all leaders at once) and
+    /// gathers one answer per partition. `send` builds, sends and parses one leader's request.
+    /// Partitions whose answer is retriable (leader moved, no leader yet, connection lost) are
+    /// sent again after a metadata refresh until `default.api.timeout.ms`; a topic the fresh
+    /// metadata does not know gets `UNKNOWN_TOPIC_OR_PARTITION` at once.
+    async fn per_leader<T, F, Fut>(
+        &self,
+        api: &'static str,
+        partitions: &[TopicPartition],
+        send: F,
+    ) -> BTreeMap<TopicPartition, Result<T>>
+    where
+        F: Fn(BrokerConnection, Vec<TopicPartition>) -> Fut,
+        Fut: Future<Output = Result<BTreeMap<TopicPartition, Result<T>>>>,
+    {
+        let mut done: BTreeMap<TopicPartition, Result<T>> = BTreeMap::new();
+        let mut pending: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
+        let mut waits = retry::Retry::new(
+            Some(Instant::now() + self.cluster.config().default_api_timeout),
+            self.backoff(),
+            Jitter::Global,
+        );
+        while !pending.is_empty() {
+            let mut last_err = None;
+            let topics: BTreeSet<String> = pending.iter().map(|tp| tp.topic.clone()).collect();
+            match self
+                .cluster
+                .refresh(TopicSelection::Topics(topics.into_iter().collect()))
+                .await
+            {
+                Err(e) if !e.is_retriable() => {
+                    for tp in std::mem::take(&mut pending) {
+                        done.insert(tp, Err(e.clone()));
+                    }
+                }
+                Err(e) => last_err = Some(e),
+                Ok(md) => {
+                    let mut by_leader: BTreeMap<i32, Vec<TopicPartition>> = BTreeMap::new();
+                    for tp in pending.clone() {
+                        match leader_of(&md, &tp) {
+                            Ok(leader) => by_leader.entry(leader).or_default().push(tp),
+                            Err(e) if e.is_retriable() => last_err = Some(e),
+                            Err(e) => {
+                                pending.remove(&tp);
+                                done.insert(tp, Err(e.with_api(api)));
+                            }
+                        }
+                    }
+                    let rounds = by_leader.into_iter().map(|(leader, tps)| {
+                        let send = &send;
+                        async move {
+                            let answer = async {
+                                let conn =
+                                    self.cluster.connection_to(leader, Purpose::Control).await?;
+                                send(conn, tps.clone()).await
+                            }
+                            .await;
+                            (tps, answer)
+                        }
+                    });
+                    for (tps, answer) in join_all(rounds).await {
+                        match answer {
+                            Ok(mut answers) => {
+                                for tp in tps {
+                                    let r = answers.remove(&tp).unwrap_or_else(|| {
+                                        Err(Error::malformed(format!(
+                                            "{api} response omitted the partition"
+                                        ))
+                                        .with_partition(tp.topic.clone(), tp.partition))
+                                    });
+                                    match r {
+                                        Err(e) if e.is_retriable() => last_err = Some(e),
+                                        r => {
+                                            pending.remove(&tp);
+                                            done.insert(tp, r);
+                                        }
+                                    }
+                                }
+                            }
+                            Err(e) if e.is_retriable() => last_err = Some(e),
+                            Err(e) => {
+                                for tp in tps {
+                                    pending.remove(&tp);
+                                    done.insert(tp, Err(e.clone()));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if pending.is_empty() {
+                break;
+            }
+            let last = last_err.unwrap_or_else(|| Error::from_broker_code(LEADER_NOT_AVAILABLE));
+            match waits.next_wait() {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => {
+                    for tp in std::mem::take(&mut pending) {
+                        let e = retry::api_timeout(api, &last)
+                            .with_partition(tp.topic.clone(), tp.partition);
+                        done.insert(tp, Err(e));
+                    }
+                }
+            }
+        }
+        done
     }
 
     /// Creates topics. Returns one result per topic, in the order given; a topic that already
@@ -319,6 +506,34 @@ impl AdminClient {
                 .with_detail("topic did not get a leader for every partition in time")
         })
     }
+}
+
+/// The leader of `tp` in `md`, or why there is none: `UNKNOWN_TOPIC_OR_PARTITION` (permanent
+/// here: the metadata was just refreshed) when the topic or partition does not exist, the
+/// topic's own error, or a retriable `LEADER_NOT_AVAILABLE` while the partition has no leader.
+fn leader_of(md: &ClusterMetadata, tp: &TopicPartition) -> Result<i32> {
+    let unknown = || {
+        Error::from_broker_code(UNKNOWN_TOPIC_OR_PARTITION)
+            .reclassify(ErrorClass::ApplicationRecoverable)
+            .with_partition(tp.topic.clone(), tp.partition)
+    };
+    let Some(t) = md.topic(&tp.topic) else {
+        return Err(unknown());
+    };
+    if t.error_code == UNKNOWN_TOPIC_OR_PARTITION {
+        return Err(unknown());
+    }
+    if t.error_code != 0 {
+        return Err(
+            Error::from_broker_code(t.error_code).with_partition(tp.topic.clone(), tp.partition)
+        );
+    }
+    let Some(p) = t.partition(tp.partition) else {
+        return Err(unknown());
+    };
+    p.leader.ok_or_else(|| {
+        Error::from_broker_code(LEADER_NOT_AVAILABLE).with_partition(tp.topic.clone(), tp.partition)
+    })
 }
 
 /// Retry bookkeeping of one admin call: retriable errors wait out the backoff (refreshing

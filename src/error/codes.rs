@@ -313,6 +313,7 @@ pub(crate) mod code {
         UNKNOWN_SERVER_ERROR = -1,
         OFFSET_OUT_OF_RANGE = 1,
         UNKNOWN_TOPIC_OR_PARTITION = 3,
+        LEADER_NOT_AVAILABLE = 5,
         REQUEST_TIMED_OUT = 7,
         MESSAGE_TOO_LARGE = 10,
         COORDINATOR_LOAD_IN_PROGRESS = 14,

@@ -63,4 +63,8 @@ api_requests! {
     TxnOffsetCommitRequest => TxnOffsetCommitResponse, TxnOffsetCommit;
     DescribeConfigsRequest => DescribeConfigsResponse, DescribeConfigs;
     CreatePartitionsRequest => CreatePartitionsResponse, CreatePartitions;
+    DeleteGroupsRequest => DeleteGroupsResponse, DeleteGroups;
+    IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse, IncrementalAlterConfigs;
+    OffsetDeleteRequest => OffsetDeleteResponse, OffsetDelete;
+    DescribeClusterRequest => DescribeClusterResponse, DescribeCluster;
 }

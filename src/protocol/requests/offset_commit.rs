@@ -109,3 +109,60 @@ pub fn parse(resp: &OffsetCommitResponse) -> Result<()> {
     }
     Ok(())
 }
+
+/// Every partition's answer (the admin client's per-partition view, where [`parse`] stops at
+/// the first error for the consumer).
+pub fn parse_partitions(resp: &OffsetCommitResponse) -> BTreeMap<TopicPartition, Result<()>> {
+    let mut out = BTreeMap::new();
+    for t in &resp.topics {
+        for p in &t.partitions {
+            let r = if p.error_code == 0 {
+                Ok(())
+            } else {
+                Err(Error::from_broker_code(p.error_code)
+                    .with_partition(t.name.0.as_str(), p.partition_index)
+                    .with_api("OffsetCommit"))
+            };
+            out.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::requests::encodes;
+    use kafka_protocol::messages::offset_commit_response::{
+        OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+    };
+
+    #[test]
+    fn admin_commit_encodes_at_every_version_and_parses_per_partition() {
+        let mut offsets = BTreeMap::new();
+        offsets.insert(TopicPartition::new("a", 0), OffsetToCommit::new(Offset(3)));
+        let req = request("g", &offsets, &CommitIdentity::default());
+        assert_eq!(req.generation_id_or_member_epoch, -1);
+        for v in 2..=9 {
+            assert!(encodes(&req, v), "OffsetCommit v{v}");
+        }
+        let resp =
+            OffsetCommitResponse::default().with_topics(vec![OffsetCommitResponseTopic::default()
+                .with_name(topic_name("a"))
+                .with_partitions(vec![
+                    OffsetCommitResponsePartition::default().with_partition_index(0),
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_error_code(25),
+                ])]);
+        let m = parse_partitions(&resp);
+        assert!(m[&TopicPartition::new("a", 0)].is_ok());
+        assert_eq!(
+            m[&TopicPartition::new("a", 1)]
+                .as_ref()
+                .unwrap_err()
+                .broker_code(),
+            Some(25)
+        );
+    }
+}

@@ -128,3 +128,138 @@ pub fn parse(
     }
     Ok(out)
 }
+
+/// The request for every committed offset of `group` (`topics` null, v2+) at `version`, as
+/// the admin client's `list_consumer_group_offsets` asks.
+pub fn request_all(group: &str, version: i16) -> OffsetFetchRequest {
+    let mut req = OffsetFetchRequest::default();
+    if version >= 8 {
+        req.groups = vec![OffsetFetchRequestGroup::default()
+            .with_group_id(group_id(group))
+            .with_member_epoch(-1)
+            .with_topics(None)];
+    } else {
+        req.group_id = group_id(group);
+        req.topics = None;
+    }
+    req
+}
+
+/// Every partition's committed offset (`None`: nothing committed) or its own error; `Err`
+/// only for the group's error (the admin client's per-partition view, where [`parse`] stops
+/// at the first error for the consumer).
+pub fn parse_partitions(
+    resp: &OffsetFetchResponse,
+    version: i16,
+) -> Result<Vec<(TopicPartition, Result<Option<CommittedOffset>>)>> {
+    let one = |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: &Option<StrBytes>| {
+        let r = if code != 0 {
+            Err(Error::from_broker_code(code)
+                .with_partition(topic, p)
+                .with_api("OffsetFetch"))
+        } else {
+            Ok((offset >= 0).then(|| CommittedOffset {
+                offset: Offset(offset),
+                leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
+                metadata: meta.as_ref().map(|m| m.to_string()),
+            }))
+        };
+        (TopicPartition::new(topic, p), r)
+    };
+    let mut out = Vec::new();
+    if version >= 8 {
+        let g = resp
+            .groups
+            .first()
+            .ok_or_else(|| Error::malformed("OffsetFetch answered no group"))?;
+        if g.error_code != 0 {
+            return Err(Error::from_broker_code(g.error_code).with_api("OffsetFetch"));
+        }
+        for t in &g.topics {
+            for p in &t.partitions {
+                out.push(one(
+                    t.name.0.as_str(),
+                    p.partition_index,
+                    p.error_code,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    &p.metadata,
+                ));
+            }
+        }
+    } else {
+        if resp.error_code != 0 {
+            return Err(Error::from_broker_code(resp.error_code).with_api("OffsetFetch"));
+        }
+        for t in &resp.topics {
+            for p in &t.partitions {
+                out.push(one(
+                    t.name.0.as_str(),
+                    p.partition_index,
+                    p.error_code,
+                    p.committed_offset,
+                    p.committed_leader_epoch,
+                    &p.metadata,
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::requests::encodes;
+    use kafka_protocol::messages::offset_fetch_response::{
+        OffsetFetchResponseGroup, OffsetFetchResponsePartitions, OffsetFetchResponseTopics,
+    };
+
+    #[test]
+    fn request_all_is_null_topics_at_every_version() {
+        // Null topics ("every partition") exists from v2; Kafka 4.x negotiates v9.
+        for v in 2..=9 {
+            let req = request_all("g", v);
+            if v >= 8 {
+                assert!(req.groups[0].topics.is_none());
+            } else {
+                assert!(req.topics.is_none());
+            }
+            assert!(encodes(&req, v), "OffsetFetch v{v}");
+        }
+    }
+
+    #[test]
+    fn parse_partitions_keeps_partition_errors_apart() {
+        let resp =
+            OffsetFetchResponse::default().with_groups(vec![OffsetFetchResponseGroup::default()
+                .with_topics(vec![OffsetFetchResponseTopics::default()
+                    .with_name(topic_name("a"))
+                    .with_partitions(vec![
+                        OffsetFetchResponsePartitions::default()
+                            .with_partition_index(0)
+                            .with_committed_offset(5)
+                            .with_committed_leader_epoch(-1),
+                        OffsetFetchResponsePartitions::default()
+                            .with_partition_index(1)
+                            .with_committed_offset(-1),
+                        OffsetFetchResponsePartitions::default()
+                            .with_partition_index(2)
+                            .with_error_code(3),
+                    ])])]);
+        let r = parse_partitions(&resp, 9).unwrap();
+        assert_eq!(
+            r[0].1.as_ref().unwrap().as_ref().map(|c| c.offset),
+            Some(Offset(5))
+        );
+        assert_eq!(r[1].1.as_ref().unwrap(), &None);
+        assert_eq!(r[2].1.as_ref().unwrap_err().broker_code(), Some(3));
+        let bad = OffsetFetchResponse::default()
+            .with_groups(vec![OffsetFetchResponseGroup::default().with_error_code(16)]);
+        assert_eq!(
+            parse_partitions(&bad, 9).unwrap_err().broker_code(),
+            Some(16)
+        );
+        assert!(parse_partitions(&OffsetFetchResponse::default(), 9).is_err());
+    }
+}

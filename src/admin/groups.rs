@@ -1,0 +1,456 @@
+//! Consumer groups: list, describe, delete, their committed offsets, and lag.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use futures_util::future::join_all;
+use kafka_protocol::messages::{DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest};
+
+use super::{AdminClient, CommittedOffset, ListedGroup, OffsetSpec};
+use crate::connection::Purpose;
+use crate::consumer::group::metadata::Assignment;
+use crate::protocol::requests::offset_commit::{self, CommitIdentity, OffsetToCommit};
+use crate::protocol::requests::{
+    delete_groups, describe_groups, list_groups, offset_delete, offset_fetch,
+};
+use crate::types::{AclOperation, BrokerId, Offset, TopicPartition};
+use crate::{Error, Result};
+
+/// A described consumer group.
+///
+/// `Display` prints one line: `group g (Stable, range) on coordinator 1: 2 member(s)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupDescription {
+    /// The group id.
+    pub group_id: String,
+    /// The state: `Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance` or `Dead`.
+    pub state: String,
+    /// The protocol type (`consumer` for consumer groups).
+    pub protocol_type: String,
+    /// The protocol chosen (the assignor of a consumer group: `range`, `cooperative-sticky`, …).
+    pub protocol: String,
+    /// The coordinator that described it.
+    pub coordinator: BrokerId,
+    /// The members and their assignments.
+    pub members: Vec<MemberDescription>,
+    /// What the caller may do on the group, when asked for.
+    pub authorized_operations: Option<Vec<AclOperation>>,
+}
+
+impl fmt::Display for GroupDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "group {} ({}", self.group_id, self.state)?;
+        if !self.protocol.is_empty() {
+            write!(f, ", {}", self.protocol)?;
+        }
+        write!(
+            f,
+            ") on coordinator {}: {} member(s)",
+            self.coordinator,
+            self.members.len()
+        )
+    }
+}
+
+/// A member of a described group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MemberDescription {
+    /// The member id the coordinator gave it.
+    pub member_id: String,
+    /// Its `group.instance.id` (static membership).
+    pub group_instance_id: Option<String>,
+    /// Its `client.id`.
+    pub client_id: String,
+    /// Its host as the coordinator saw it.
+    pub host: String,
+    /// Its assigned partitions (consumer groups; empty for other protocol types).
+    pub assignment: Vec<TopicPartition>,
+}
+
+impl fmt::Display for MemberDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "member {} client {} host {}: {} partition(s)",
+            self.member_id,
+            self.client_id,
+            self.host,
+            self.assignment.len()
+        )
+    }
+}
+
+/// One partition's lag in a group, as `kafka-consumer-groups --describe` prints it.
+///
+/// `Display` prints one line: `orders-0 committed 40 end 42 lag 2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PartitionLag {
+    /// The partition.
+    pub partition: TopicPartition,
+    /// The group's committed offset (`None`: nothing committed).
+    pub committed: Option<Offset>,
+    /// The partition's log end offset (high watermark).
+    pub log_end: Offset,
+    /// `log_end - committed`, never negative; `None` when nothing is committed.
+    pub lag: Option<i64>,
+}
+
+impl fmt::Display for PartitionLag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} committed ", self.partition)?;
+        match self.committed {
+            Some(c) => write!(f, "{c}")?,
+            None => f.write_str("-")?,
+        }
+        write!(f, " end {} lag ", self.log_end)?;
+        match self.lag {
+            Some(l) => write!(f, "{l}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// Group-level errors name the group in their detail (the error context has no group field).
+fn in_group(e: Error, group: &str) -> Error {
+    if e.to_string().contains(group) {
+        e
+    } else {
+        e.with_detail(format!("group {group}"))
+    }
+}
+
+impl AdminClient {
+    /// Lists every group of every broker (each broker lists the groups it coordinates), as
+    /// ListGroups reports them: consumer groups of both protocols, and groups of other
+    /// protocol types (Connect, …); filter on
+    /// [`protocol_type`](ListedGroup::protocol_type) or [`group_type`](ListedGroup::group_type).
+    /// Fails if a broker could not be asked (a partial list would look complete).
+    ///
+    /// ```no_run
+    /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
+    /// for g in admin.list_consumer_groups().await? {
+    ///     println!("{g}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn list_consumer_groups(&self) -> Result<Vec<ListedGroup>> {
+        let cluster = self.describe_cluster().await?;
+        let asks = cluster.brokers.iter().map(|b| async move {
+            let mut retry = self.retry("ListGroups");
+            loop {
+                let outcome = async {
+                    let conn = self.cluster.connection_to(b.id.0, Purpose::Control).await?;
+                    let version = conn.version_for::<ListGroupsRequest>()?;
+                    let resp = conn.send(&list_groups::request(&[], &[], version)).await?;
+                    list_groups::parse(&resp, version)
+                }
+                .await;
+                match outcome {
+                    Ok(groups) => return Ok(groups),
+                    Err(e) => {
+                        retry
+                            .after(e.with_broker(b.id.to_string()), &self.cluster)
+                            .await?
+                    }
+                }
+            }
+        });
+        let mut all = BTreeSet::new();
+        for r in join_all(asks).await {
+            all.extend(r?);
+        }
+        Ok(all.into_iter().collect())
+    }
+
+    /// Describes consumer groups (classic protocol: DescribeGroups), each from its
+    /// coordinator. One result per group, in the order given; a group that does not exist is
+    /// described in state `Dead` with no members (or `GROUP_ID_NOT_FOUND`, as the broker
+    /// answers).
+    ///
+    /// ```no_run
+    /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
+    /// for (group, d) in admin.describe_consumer_groups(&["billing"], false).await? {
+    ///     let d = d?;
+    ///     println!("{d}");
+    ///     d.members.iter().for_each(|m| println!("  {m}"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn describe_consumer_groups<S: AsRef<str>>(
+        &self,
+        groups: &[S],
+        include_authorized_operations: bool,
+    ) -> Result<Vec<(String, Result<GroupDescription>)>> {
+        let asks = groups.iter().map(|g| {
+            let group = g.as_ref();
+            async move {
+                let r = self
+                    .on_coordinator(group, "DescribeGroups", |conn| async move {
+                        let version = conn.version_for::<DescribeGroupsRequest>()?;
+                        let req = describe_groups::request(
+                            [group],
+                            include_authorized_operations,
+                            version,
+                        );
+                        let resp = conn.send(&req).await?;
+                        let coordinator = BrokerId(conn.node_id().unwrap_or(-1));
+                        let answer = describe_groups::parse(&resp)
+                            .into_iter()
+                            .find(|(id, _)| id == group)
+                            .map(|(_, r)| r)
+                            .unwrap_or_else(|| {
+                                Err(Error::malformed("DescribeGroups response omitted the group"))
+                            })?;
+                        Ok((coordinator, answer))
+                    })
+                    .await
+                    .and_then(|(coordinator, g)| {
+                        let consumer = g.protocol_type == "consumer";
+                        let members = g
+                            .members
+                            .into_iter()
+                            .map(|m| {
+                                let assignment = if consumer {
+                                    Assignment::decode(&m.assignment)
+                                        .map_err(|e| {
+                                            e.with_api("DescribeGroups").with_detail(format!(
+                                                "group {group}: member {} has a malformed assignment",
+                                                m.member_id
+                                            ))
+                                        })?
+                                        .partitions
+                                } else {
+                                    Vec::new()
+                                };
+                                Ok(MemberDescription {
+                                    member_id: m.member_id,
+                                    group_instance_id: m.group_instance_id,
+                                    client_id: m.client_id,
+                                    host: m.client_host,
+                                    assignment,
+                                })
+                            })
+                            .collect::<Result<Vec<_>>>()?;
+                        Ok(GroupDescription {
+                            group_id: g.group_id,
+                            state: g.state,
+                            protocol_type: g.protocol_type,
+                            protocol: g.protocol,
+                            coordinator,
+                            members,
+                            authorized_operations: g.authorized_operations,
+                        })
+                    })
+                    .map_err(|e| in_group(e, group));
+                (group.to_owned(), r)
+            }
+        });
+        Ok(join_all(asks).await)
+    }
+
+    /// Deletes consumer groups and their committed offsets, each on its coordinator. One
+    /// result per group, in the order given: `NON_EMPTY_GROUP` while it has members,
+    /// `GROUP_ID_NOT_FOUND` if it does not exist.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the coordinator may delete the groups after the future is
+    /// dropped.
+    pub async fn delete_consumer_groups<S: AsRef<str>>(
+        &self,
+        groups: &[S],
+    ) -> Result<Vec<(String, Result<()>)>> {
+        let asks = groups.iter().map(|g| {
+            let group = g.as_ref();
+            async move {
+                let r = self
+                    .on_coordinator(group, "DeleteGroups", |conn| async move {
+                        let resp = conn.send(&delete_groups::request([group])).await?;
+                        delete_groups::parse(&resp)
+                            .into_iter()
+                            .find(|(id, _)| id == group)
+                            .map(|(_, r)| r)
+                            .unwrap_or_else(|| {
+                                Err(Error::malformed("DeleteGroups response omitted the group"))
+                            })
+                    })
+                    .await
+                    .map_err(|e| in_group(e, group));
+                (group.to_owned(), r)
+            }
+        });
+        Ok(join_all(asks).await)
+    }
+
+    /// Every committed offset of `group`, per partition (partitions with nothing committed
+    /// are not listed). A group that does not exist has no offsets: an empty map.
+    ///
+    /// ```no_run
+    /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
+    /// for (tp, committed) in admin.list_consumer_group_offsets("billing").await? {
+    ///     println!("{tp}: {:?}", committed.map(|c| c.offset));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn list_consumer_group_offsets(
+        &self,
+        group: &str,
+    ) -> Result<BTreeMap<TopicPartition, Result<CommittedOffset>>> {
+        self.on_coordinator(group, "OffsetFetch", |conn| async move {
+            let version = conn.version_for::<OffsetFetchRequest>()?;
+            let resp = conn
+                .send(&offset_fetch::request_all(group, version))
+                .await?;
+            let parts = offset_fetch::parse_partitions(&resp, version)?;
+            // A retriable group-level code comes back as the call's Err (retried above); a
+            // retriable partition code (UNSTABLE_OFFSET_COMMIT) retries the whole fetch too.
+            if let Some(e) = parts.iter().find_map(|(_, r)| match r {
+                Err(e) if e.is_retriable() => Some(e.clone()),
+                _ => None,
+            }) {
+                return Err(e);
+            }
+            Ok(parts
+                .into_iter()
+                .filter_map(|(tp, r)| match r {
+                    Ok(Some(c)) => Some((tp, Ok(c))),
+                    Ok(None) => None,
+                    Err(e) => Some((tp, Err(e))),
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| in_group(e, group))
+    }
+
+    /// Sets `group`'s committed offsets (on its coordinator, as a commit from outside the
+    /// group). The group must have no active members: a live group refuses with
+    /// `UNKNOWN_MEMBER_ID`. One result per partition.
+    ///
+    /// ```no_run
+    /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
+    /// use ferrokafka::types::{Offset, TopicPartition};
+    /// let r = admin
+    ///     .alter_consumer_group_offsets("billing", &[(TopicPartition::new("orders", 0), Offset(0))])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the coordinator may store the offsets after the future is
+    /// dropped.
+    pub async fn alter_consumer_group_offsets(
+        &self,
+        group: &str,
+        offsets: &[(TopicPartition, Offset)],
+    ) -> Result<BTreeMap<TopicPartition, Result<()>>> {
+        let to_commit: BTreeMap<TopicPartition, OffsetToCommit> = offsets
+            .iter()
+            .map(|(tp, o)| (tp.clone(), OffsetToCommit::new(*o)))
+            .collect();
+        let to_commit = &to_commit;
+        self.on_coordinator(group, "OffsetCommit", |conn| async move {
+            let req = offset_commit::request(group, to_commit, &CommitIdentity::default());
+            let resp = conn.send(&req).await?;
+            let answers = offset_commit::parse_partitions(&resp);
+            // Coordinator moves show on every partition: retry the whole commit.
+            if let Some(e) = answers.values().find_map(|r| match r {
+                Err(e) if e.is_retriable() => Some(e.clone()),
+                _ => None,
+            }) {
+                return Err(e);
+            }
+            Ok(answers)
+        })
+        .await
+        .map_err(|e| in_group(e, group))
+    }
+
+    /// Deletes `group`'s committed offsets of some partitions (KIP-496). A partition of a
+    /// topic the group still consumes refuses with `GROUP_SUBSCRIBED_TO_TOPIC`; a group that
+    /// does not exist fails the call with `GROUP_ID_NOT_FOUND`.
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the coordinator may delete the offsets after the future is
+    /// dropped.
+    pub async fn delete_consumer_group_offsets(
+        &self,
+        group: &str,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, Result<()>>> {
+        self.on_coordinator(group, "OffsetDelete", |conn| async move {
+            let resp = conn
+                .send(&offset_delete::request(group, partitions))
+                .await?;
+            let answers = offset_delete::parse(&resp)?;
+            if let Some(e) = answers.values().find_map(|r| match r {
+                Err(e) if e.is_retriable() => Some(e.clone()),
+                _ => None,
+            }) {
+                return Err(e);
+            }
+            Ok(answers)
+        })
+        .await
+        .map_err(|e| in_group(e, group))
+    }
+
+    /// The lag of `group` on every partition it has committed offsets for: committed offset
+    /// against log end offset, as `kafka-consumer-groups --describe` prints it. A partition
+    /// whose offsets could not be read gets its own error.
+    ///
+    /// ```no_run
+    /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
+    /// for (tp, lag) in admin.consumer_group_lag("billing").await? {
+    ///     match lag {
+    ///         Ok(l) => println!("{l}"),
+    ///         Err(e) => println!("{tp}: {e}"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn consumer_group_lag(
+        &self,
+        group: &str,
+    ) -> Result<BTreeMap<TopicPartition, Result<PartitionLag>>> {
+        let committed = self.list_consumer_group_offsets(group).await?;
+        let specs: Vec<(TopicPartition, OffsetSpec)> = committed
+            .keys()
+            .map(|tp| (tp.clone(), OffsetSpec::Latest))
+            .collect();
+        let mut ends = self.list_offsets(&specs).await?;
+        Ok(committed
+            .into_iter()
+            .map(|(tp, c)| {
+                let end = ends.remove(&tp).unwrap_or_else(|| {
+                    Err(Error::malformed("ListOffsets omitted the partition")
+                        .with_partition(tp.topic.clone(), tp.partition))
+                });
+                let r = c.and_then(|c| {
+                    let end = end?.offset;
+                    Ok(PartitionLag {
+                        partition: tp.clone(),
+                        committed: Some(c.offset),
+                        log_end: end,
+                        lag: Some(end.0.saturating_sub(c.offset.0).max(0)),
+                    })
+                });
+                (tp, r)
+            })
+            .collect())
+    }
+}
