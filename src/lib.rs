@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`producer`] | [`Producer`](producer::Producer): batching (`linger.ms`, `batch.size`, `buffer.memory`), Java-compatible partitioning and custom [`Partitioner`](producer::Partitioner)s, idempotence (KIP-98, KIP-360), retries, `delivery.timeout.ms`, a delivery report per record saying whether it is [`Persisted`](producer::Persistence), and [`ProducerMetrics`](producer::ProducerMetrics). |
 //! | [`consumer`] | [`Consumer`](consumer::Consumer): manual `assign` or group-managed `subscribe` (classic protocol, range / roundrobin / cooperative-sticky, static membership, a [`RebalanceListener`](consumer::RebalanceListener)), positions kept apart from committed offsets, seeks, pause/resume, sync/async and auto commits, `poll` / `recv` / `Stream`, [`OrderedProcessor`](consumer::OrderedProcessor) for ordered at-least-once processing, and [`ConsumerMetrics`](consumer::ConsumerMetrics). |
-//! | [`admin`] | [`AdminClient`](admin::AdminClient): create, delete and list topics, and wait for a topic. |
+//! | [`admin`] | [`AdminClient`](admin::AdminClient): create, delete, list and describe topics, add partitions, describe the cluster, list offsets, delete records, list / describe / delete consumer groups, read / alter / delete their offsets and their lag, describe and incrementally alter configs; answers per resource. |
 //! | [`config`] | [`ClientConfig`](config::ClientConfig), the settings every client shares, as a typed builder or from Java property names. The producer and consumer configs embed it. |
 //! | [`types`] | newtypes for offsets, leader epochs, producer ids and epochs and sequences, and [`TopicPartition`](types::TopicPartition). |
 //!
