@@ -46,13 +46,19 @@ RESPONSES = [
     (28, "txn_offset_commit_response", "TxnOffsetCommitResponse"),
     (32, "describe_configs_response", "DescribeConfigsResponse"),
     (33, "alter_configs_response", "AlterConfigsResponse"),
+    (35, "describe_log_dirs_response", "DescribeLogDirsResponse"),
     (36, "sasl_authenticate_response", "SaslAuthenticateResponse"),
     (37, "create_partitions_response", "CreatePartitionsResponse"),
     (42, "delete_groups_response", "DeleteGroupsResponse"),
+    (43, "elect_leaders_response", "ElectLeadersResponse"),
     (44, "incremental_alter_configs_response", "IncrementalAlterConfigsResponse"),
     (47, "offset_delete_response", "OffsetDeleteResponse"),
     (60, "describe_cluster_response", "DescribeClusterResponse"),
+    (61, "describe_producers_response", "DescribeProducersResponse"),
+    (65, "describe_transactions_response", "DescribeTransactionsResponse"),
+    (66, "list_transactions_response", "ListTransactionsResponse"),
     (68, "consumer_group_heartbeat_response", "ConsumerGroupHeartbeatResponse"),
+    (69, "consumer_group_describe_response", "ConsumerGroupDescribeResponse"),
 ]
 
 SCALARS = {

@@ -67,4 +67,10 @@ api_requests! {
     IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse, IncrementalAlterConfigs;
     OffsetDeleteRequest => OffsetDeleteResponse, OffsetDelete;
     DescribeClusterRequest => DescribeClusterResponse, DescribeCluster;
+    DescribeLogDirsRequest => DescribeLogDirsResponse, DescribeLogDirs;
+    ElectLeadersRequest => ElectLeadersResponse, ElectLeaders;
+    DescribeProducersRequest => DescribeProducersResponse, DescribeProducers;
+    DescribeTransactionsRequest => DescribeTransactionsResponse, DescribeTransactions;
+    ListTransactionsRequest => ListTransactionsResponse, ListTransactions;
+    ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse, ConsumerGroupDescribe;
 }

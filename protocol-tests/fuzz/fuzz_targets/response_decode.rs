@@ -65,12 +65,18 @@ fn decode(api_key: i16, version: i16, body: Bytes) {
         28 => TxnOffsetCommitResponse,
         32 => DescribeConfigsResponse,
         33 => AlterConfigsResponse,
+        35 => DescribeLogDirsResponse,
         36 => SaslAuthenticateResponse,
         37 => CreatePartitionsResponse,
         42 => DeleteGroupsResponse,
+        43 => ElectLeadersResponse,
         44 => IncrementalAlterConfigsResponse,
         47 => OffsetDeleteResponse,
         60 => DescribeClusterResponse,
+        61 => DescribeProducersResponse,
+        65 => DescribeTransactionsResponse,
+        66 => ListTransactionsResponse,
         68 => ConsumerGroupHeartbeatResponse,
+        69 => ConsumerGroupDescribeResponse,
     }
 }
