@@ -4,15 +4,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use futures_util::future::join_all;
-use kafka_protocol::messages::{DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest};
+use kafka_protocol::messages::{
+    ConsumerGroupDescribeRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest,
+};
 
 use super::{AdminClient, CommittedOffset, ListedGroup, OffsetSpec};
 use crate::connection::Purpose;
 use crate::consumer::group::metadata::Assignment;
+use crate::error::code::GROUP_ID_NOT_FOUND;
+use crate::protocol::requests::consumer_group_describe::{self, DescribedConsumerGroup};
+use crate::protocol::requests::describe_groups::{self, DescribedGroup};
 use crate::protocol::requests::offset_commit::{self, CommitIdentity, OffsetToCommit};
-use crate::protocol::requests::{
-    delete_groups, describe_groups, list_groups, offset_delete, offset_fetch,
-};
+use crate::protocol::requests::{delete_groups, list_groups, offset_delete, offset_fetch};
 use crate::types::{AclOperation, BrokerId, Offset, TopicPartition};
 use crate::{Error, Result};
 
@@ -24,11 +27,16 @@ use crate::{Error, Result};
 pub struct GroupDescription {
     /// The group id.
     pub group_id: String,
-    /// The state: `Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance` or `Dead`.
+    /// The state: classic groups `Stable`, `Empty`, `PreparingRebalance`,
+    /// `CompletingRebalance` or `Dead`; `consumer`-protocol groups `Empty`, `Assigning`,
+    /// `Reconciling`, `Stable` or `Dead`.
     pub state: String,
+    /// The rebalance protocol the group uses.
+    pub group_protocol: GroupProtocol,
     /// The protocol type (`consumer` for consumer groups).
     pub protocol_type: String,
-    /// The protocol chosen (the assignor of a consumer group: `range`, `cooperative-sticky`, …).
+    /// The assignor: for classic consumer groups the protocol the members chose (`range`,
+    /// `cooperative-sticky`, …), for `consumer`-protocol groups the broker's (`uniform`, `range`).
     pub protocol: String,
     /// The coordinator that described it.
     pub coordinator: BrokerId,
@@ -51,6 +59,16 @@ impl fmt::Display for GroupDescription {
             self.members.len()
         )
     }
+}
+
+/// The rebalance protocol of a group (`group.protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// The classic protocol: JoinGroup / SyncGroup, client-side assignment.
+    Classic,
+    /// The KIP-848 `consumer` protocol: ConsumerGroupHeartbeat, broker-side assignment.
+    Consumer,
 }
 
 /// A member of a described group.
@@ -122,6 +140,71 @@ fn in_group(e: Error, group: &str) -> Error {
     }
 }
 
+/// A classic group's description, decoding consumer-protocol member assignments (with the
+/// consumer's bounded decoder: these bytes come from other clients).
+fn classic_description(coordinator: BrokerId, g: DescribedGroup) -> Result<GroupDescription> {
+    let consumer = g.protocol_type == "consumer";
+    let members = g
+        .members
+        .into_iter()
+        .map(|m| {
+            let assignment = if consumer {
+                Assignment::decode(&m.assignment)
+                    .map_err(|e| {
+                        e.with_api("DescribeGroups").with_detail(format!(
+                            "group {}: member {} has a malformed assignment",
+                            g.group_id, m.member_id
+                        ))
+                    })?
+                    .partitions
+            } else {
+                Vec::new()
+            };
+            Ok(MemberDescription {
+                member_id: m.member_id,
+                group_instance_id: m.group_instance_id,
+                client_id: m.client_id,
+                host: m.client_host,
+                assignment,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(GroupDescription {
+        group_id: g.group_id,
+        state: g.state,
+        group_protocol: GroupProtocol::Classic,
+        protocol_type: g.protocol_type,
+        protocol: g.protocol,
+        coordinator,
+        members,
+        authorized_operations: g.authorized_operations,
+    })
+}
+
+/// A KIP-848 group's description.
+fn consumer_description(coordinator: BrokerId, g: DescribedConsumerGroup) -> GroupDescription {
+    GroupDescription {
+        group_id: g.group_id,
+        state: g.state,
+        group_protocol: GroupProtocol::Consumer,
+        protocol_type: "consumer".to_owned(),
+        protocol: g.assignor,
+        coordinator,
+        members: g
+            .members
+            .into_iter()
+            .map(|m| MemberDescription {
+                member_id: m.member_id,
+                group_instance_id: m.instance_id,
+                client_id: m.client_id,
+                host: m.client_host,
+                assignment: m.assignment,
+            })
+            .collect(),
+        authorized_operations: g.authorized_operations,
+    }
+}
+
 impl AdminClient {
     /// Lists every group of every broker (each broker lists the groups it coordinates), as
     /// ListGroups reports them: consumer groups of both protocols, and groups of other
@@ -168,10 +251,11 @@ impl AdminClient {
         Ok(all.into_iter().collect())
     }
 
-    /// Describes consumer groups (classic protocol: DescribeGroups), each from its
-    /// coordinator. One result per group, in the order given; a group that does not exist is
-    /// described in state `Dead` with no members (or `GROUP_ID_NOT_FOUND`, as the broker
-    /// answers).
+    /// Describes consumer groups of both rebalance protocols, each from its coordinator:
+    /// ConsumerGroupDescribe for KIP-848 groups (where the broker speaks it), DescribeGroups
+    /// for classic ones. One result per group, in the order given; a group that does not exist
+    /// is described in state `Dead` with no members, or gets `GROUP_ID_NOT_FOUND`, as the broker
+    /// answers.
     ///
     /// ```no_run
     /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
@@ -195,6 +279,30 @@ impl AdminClient {
             async move {
                 let r = self
                     .on_coordinator(group, "DescribeGroups", |conn| async move {
+                        let coordinator = BrokerId(conn.node_id().unwrap_or(-1));
+                        // KIP-848 groups first (as Java 4.x does): a classic group answers
+                        // GROUP_ID_NOT_FOUND there and is described with DescribeGroups.
+                        if conn.version_for::<ConsumerGroupDescribeRequest>().is_ok() {
+                            let req = consumer_group_describe::request(
+                                [group],
+                                include_authorized_operations,
+                            );
+                            let resp = conn.send(&req).await?;
+                            let answer = consumer_group_describe::parse(&resp)
+                                .into_iter()
+                                .find(|(id, _)| id == group)
+                                .map(|(_, r)| r)
+                                .unwrap_or_else(|| {
+                                    Err(Error::malformed(
+                                        "ConsumerGroupDescribe response omitted the group",
+                                    ))
+                                });
+                            match answer {
+                                Ok(g) => return Ok(consumer_description(coordinator, g)),
+                                Err(e) if e.broker_code() == Some(GROUP_ID_NOT_FOUND) => {}
+                                Err(e) => return Err(e),
+                            }
+                        }
                         let version = conn.version_for::<DescribeGroupsRequest>()?;
                         let req = describe_groups::request(
                             [group],
@@ -202,54 +310,18 @@ impl AdminClient {
                             version,
                         );
                         let resp = conn.send(&req).await?;
-                        let coordinator = BrokerId(conn.node_id().unwrap_or(-1));
                         let answer = describe_groups::parse(&resp)
                             .into_iter()
                             .find(|(id, _)| id == group)
                             .map(|(_, r)| r)
                             .unwrap_or_else(|| {
-                                Err(Error::malformed("DescribeGroups response omitted the group"))
+                                Err(Error::malformed(
+                                    "DescribeGroups response omitted the group",
+                                ))
                             })?;
-                        Ok((coordinator, answer))
+                        classic_description(coordinator, answer)
                     })
                     .await
-                    .and_then(|(coordinator, g)| {
-                        let consumer = g.protocol_type == "consumer";
-                        let members = g
-                            .members
-                            .into_iter()
-                            .map(|m| {
-                                let assignment = if consumer {
-                                    Assignment::decode(&m.assignment)
-                                        .map_err(|e| {
-                                            e.with_api("DescribeGroups").with_detail(format!(
-                                                "group {group}: member {} has a malformed assignment",
-                                                m.member_id
-                                            ))
-                                        })?
-                                        .partitions
-                                } else {
-                                    Vec::new()
-                                };
-                                Ok(MemberDescription {
-                                    member_id: m.member_id,
-                                    group_instance_id: m.group_instance_id,
-                                    client_id: m.client_id,
-                                    host: m.client_host,
-                                    assignment,
-                                })
-                            })
-                            .collect::<Result<Vec<_>>>()?;
-                        Ok(GroupDescription {
-                            group_id: g.group_id,
-                            state: g.state,
-                            protocol_type: g.protocol_type,
-                            protocol: g.protocol,
-                            coordinator,
-                            members,
-                            authorized_operations: g.authorized_operations,
-                        })
-                    })
                     .map_err(|e| in_group(e, group));
                 (group.to_owned(), r)
             }

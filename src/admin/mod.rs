@@ -7,6 +7,8 @@
 //! | offsets and records | [`list_offsets`](AdminClient::list_offsets), [`delete_records`](AdminClient::delete_records) |
 //! | consumer groups | [`list_consumer_groups`](AdminClient::list_consumer_groups), [`describe_consumer_groups`](AdminClient::describe_consumer_groups), [`delete_consumer_groups`](AdminClient::delete_consumer_groups), [`list_consumer_group_offsets`](AdminClient::list_consumer_group_offsets), [`alter_consumer_group_offsets`](AdminClient::alter_consumer_group_offsets), [`delete_consumer_group_offsets`](AdminClient::delete_consumer_group_offsets), [`consumer_group_lag`](AdminClient::consumer_group_lag) |
 //! | configs | [`describe_configs`](AdminClient::describe_configs), [`incremental_alter_configs`](AdminClient::incremental_alter_configs) |
+//! | brokers and partitions | [`describe_log_dirs`](AdminClient::describe_log_dirs), [`elect_leaders`](AdminClient::elect_leaders) |
+//! | producers and transactions | [`describe_producers`](AdminClient::describe_producers), [`list_transactions`](AdminClient::list_transactions), [`describe_transactions`](AdminClient::describe_transactions) |
 //!
 //! Every call that is about several resources (topics, partitions, groups, config resources)
 //! answers **per resource**: the outer `Result` fails only when the call as a whole could not
@@ -16,24 +18,29 @@
 //! Java admin client does; a resource still failing then gets a `Timeout` error naming the last
 //! broker error. Permanent errors return at once.
 //!
-//! What it does not do yet: describe log dirs, ACLs, producers and transactions, leader
-//! elections; describing KIP-848 (`consumer` protocol) groups, which DescribeGroups does not
-//! cover (ConsumerGroupDescribe).
+//! What it does not do yet: ACLs (describe / create / delete), altering replica log dirs,
+//! reassigning partitions, aborting transactions, and group or client quotas.
 
 mod cluster_info;
 mod configs;
 mod groups;
+mod operations;
 mod partitions;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
 pub use crate::protocol::requests::describe_cluster::{BrokerDescription, ClusterDescription};
 pub use crate::protocol::requests::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
+pub use crate::protocol::requests::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};
+pub use crate::protocol::requests::elect_leaders::ElectionType;
 pub use crate::protocol::requests::incremental_alter_configs::AlterConfigOp;
 pub use crate::protocol::requests::list_groups::ListedGroup;
 pub use crate::protocol::requests::list_offsets::ListedOffset;
 pub use crate::protocol::requests::metadata::{PartitionDescription, TopicDescription};
 pub use crate::protocol::requests::offset_fetch::CommittedOffset;
-pub use groups::{GroupDescription, MemberDescription, PartitionLag};
+pub use crate::protocol::requests::transactions::{
+    ListedTransaction, ProducerDescription, TransactionDescription,
+};
+pub use groups::{GroupDescription, GroupProtocol, MemberDescription, PartitionLag};
 pub use partitions::{NewPartitions, OffsetSpec};
 
 use crate::cluster::ClusterMetadata;

@@ -72,5 +72,6 @@ api_requests! {
     DescribeProducersRequest => DescribeProducersResponse, DescribeProducers;
     DescribeTransactionsRequest => DescribeTransactionsResponse, DescribeTransactions;
     ListTransactionsRequest => ListTransactionsResponse, ListTransactions;
+    ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeat;
     ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse, ConsumerGroupDescribe;
 }

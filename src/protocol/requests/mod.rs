@@ -15,6 +15,9 @@
 //! | `delete_records.rs` | DeleteRecords | admin |
 //! | `list_groups.rs`, `describe_groups.rs`, `delete_groups.rs`, `offset_delete.rs` | ListGroups, DescribeGroups, DeleteGroups, OffsetDelete | admin |
 //! | `describe_configs.rs`, `incremental_alter_configs.rs` | DescribeConfigs, IncrementalAlterConfigs | admin |
+//! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) | admin |
+//! | `describe_log_dirs.rs`, `elect_leaders.rs` | DescribeLogDirs, ElectLeaders | admin |
+//! | `transactions.rs` | DescribeProducers, ListTransactions, DescribeTransactions | admin |
 //! | `produce.rs` | Produce (frame writer: batches encoded in place) | producer sender |
 //! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
 //! | `list_offsets.rs` | ListOffsets | consumer driver, admin |
@@ -25,6 +28,7 @@
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
+pub mod consumer_group_describe;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;
@@ -33,6 +37,8 @@ pub mod delete_topics;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
@@ -48,6 +54,7 @@ pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 
