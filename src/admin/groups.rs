@@ -131,6 +131,15 @@ impl fmt::Display for PartitionLag {
     }
 }
 
+/// The first retriable error among per-partition answers: a coordinator that moved or is
+/// loading answers so for every partition, and the whole request is then retried.
+fn first_retriable<'a, T: 'a>(answers: impl IntoIterator<Item = &'a Result<T>>) -> Option<Error> {
+    answers.into_iter().find_map(|r| match r {
+        Err(e) if e.is_retriable() => Some(e.clone()),
+        _ => None,
+    })
+}
+
 /// Group-level errors name the group in their detail (the error context has no group field).
 fn in_group(e: Error, group: &str) -> Error {
     if e.to_string().contains(group) {
@@ -387,10 +396,7 @@ impl AdminClient {
             let parts = offset_fetch::parse_partitions(&resp, version)?;
             // A retriable group-level code comes back as the call's Err (retried above); a
             // retriable partition code (UNSTABLE_OFFSET_COMMIT) retries the whole fetch too.
-            if let Some(e) = parts.iter().find_map(|(_, r)| match r {
-                Err(e) if e.is_retriable() => Some(e.clone()),
-                _ => None,
-            }) {
+            if let Some(e) = first_retriable(parts.iter().map(|(_, r)| r)) {
                 return Err(e);
             }
             Ok(parts
@@ -437,10 +443,7 @@ impl AdminClient {
             let resp = conn.send(&req).await?;
             let answers = offset_commit::parse_partitions(&resp);
             // Coordinator moves show on every partition: retry the whole commit.
-            if let Some(e) = answers.values().find_map(|r| match r {
-                Err(e) if e.is_retriable() => Some(e.clone()),
-                _ => None,
-            }) {
+            if let Some(e) = first_retriable(answers.values()) {
                 return Err(e);
             }
             Ok(answers)
@@ -466,10 +469,7 @@ impl AdminClient {
                 .send(&offset_delete::request(group, partitions))
                 .await?;
             let answers = offset_delete::parse(&resp)?;
-            if let Some(e) = answers.values().find_map(|r| match r {
-                Err(e) if e.is_retriable() => Some(e.clone()),
-                _ => None,
-            }) {
+            if let Some(e) = first_retriable(answers.values()) {
                 return Err(e);
             }
             Ok(answers)

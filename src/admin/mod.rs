@@ -49,6 +49,7 @@ use crate::config::ClientConfig;
 use crate::connection::BrokerConnection;
 use crate::connection::{Backoff, Jitter, Purpose};
 use crate::error::code::{LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION};
+use crate::protocol::api::ApiRequest;
 use crate::protocol::requests::create_topics::{self, TopicToCreate};
 use crate::protocol::requests::delete_topics;
 use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
@@ -56,7 +57,6 @@ use crate::retry::{self, retry_until};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorClass, ErrorKind, Result};
 use futures_util::future::join_all;
-use kafka_protocol::messages::DeleteTopicsRequest;
 use kafka_protocol::messages::FindCoordinatorRequest;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -312,34 +312,32 @@ impl AdminClient {
         done
     }
 
-    /// Creates topics. Returns one result per topic, in the order given; a topic that already
-    /// exists gives `TOPIC_ALREADY_EXISTS` (an application-recoverable error).
-    ///
-    /// # Cancel safety
-    /// Not cancel safe in effect: the broker may create the topics after the future is dropped.
-    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
-        let timeout_ms = self.timeout_ms();
+    /// Sends a per-topic controller request (CreateTopics, DeleteTopics, CreatePartitions) to
+    /// any broker (KRaft brokers forward it to the controller) and gathers one answer per
+    /// topic, in the order given. Topics answered with a retriable error are sent again, alone,
+    /// until `default.api.timeout.ms`; `UNKNOWN_TOPIC_OR_PARTITION` (retriable elsewhere) is the
+    /// answer here: the controller says the topic does not exist.
+    async fn per_topic<'a, T, R, B, P>(
+        &self,
+        api: &'static str,
+        items: &'a [T],
+        name: impl Fn(&T) -> &str,
+        build: B,
+        parse: P,
+    ) -> Result<Vec<(String, Result<()>)>>
+    where
+        R: ApiRequest,
+        B: Fn(&[&'a T], i16) -> R,
+        P: Fn(&R::Response) -> Vec<(String, Result<()>)>,
+    {
         let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
-        let mut pending: Vec<&NewTopic> = topics.iter().collect();
-        let mut retry = self.retry("CreateTopics");
+        let mut pending: Vec<&T> = items.iter().collect();
+        let mut retry = self.retry(api);
         while !pending.is_empty() {
-            let req = create_topics::request(
-                pending.iter().map(|t| TopicToCreate {
-                    name: &t.name,
-                    partitions: t.partitions,
-                    replication_factor: t.replication_factor,
-                    configs: t
-                        .configs
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect(),
-                }),
-                timeout_ms,
-            );
             let outcome = async {
-                // KRaft brokers forward CreateTopics to the controller; any broker will do.
                 let conn = self.cluster.any_connection(Purpose::Control).await?;
-                conn.send(&req).await
+                let version = conn.version_for::<R>()?;
+                conn.send(&build(&pending, version)).await
             }
             .await;
             let resp = match outcome {
@@ -351,16 +349,21 @@ impl AdminClient {
             };
             let mut retry_err = None;
             let mut again = Vec::new();
-            for (name, r) in create_topics::parse(&resp) {
+            for (topic, r) in parse(&resp) {
                 match r {
-                    Err(err) if err.is_retriable() => {
-                        if let Some(t) = pending.iter().find(|t| t.name == name) {
-                            again.push(*t);
-                        }
-                        retry_err = Some(err);
+                    Err(e)
+                        if e.is_retriable()
+                            && e.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) =>
+                    {
+                        again.extend(pending.iter().copied().filter(|t| name(t) == topic));
+                        retry_err = Some(e);
+                    }
+                    Err(e) if e.broker_code() == Some(UNKNOWN_TOPIC_OR_PARTITION) => {
+                        results
+                            .insert(topic, Err(e.reclassify(ErrorClass::ApplicationRecoverable)));
                     }
                     r => {
-                        results.insert(name, r);
+                        results.insert(topic, r);
                     }
                 }
             }
@@ -369,16 +372,50 @@ impl AdminClient {
                 retry.after(e, &self.cluster).await?;
             }
         }
-        Ok(topics
+        Ok(items
             .iter()
             .map(|t| {
-                let r = results.remove(&t.name).unwrap_or_else(|| {
-                    Err(Error::malformed("CreateTopics response omitted the topic")
-                        .with_topic(t.name.clone()))
+                let topic = name(t).to_owned();
+                let r = results.remove(&topic).unwrap_or_else(|| {
+                    Err(
+                        Error::malformed(format!("{api} response omitted the topic"))
+                            .with_topic(topic.clone()),
+                    )
                 });
-                (t.name.clone(), r)
+                (topic, r)
             })
             .collect())
+    }
+
+    /// Creates topics. Returns one result per topic, in the order given; a topic that already
+    /// exists gives `TOPIC_ALREADY_EXISTS` (an application-recoverable error).
+    ///
+    /// # Cancel safety
+    /// Not cancel safe in effect: the broker may create the topics after the future is dropped.
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
+        let timeout_ms = self.timeout_ms();
+        self.per_topic(
+            "CreateTopics",
+            topics,
+            |t| &t.name,
+            |pending, _version| {
+                create_topics::request(
+                    pending.iter().map(|t| TopicToCreate {
+                        name: &t.name,
+                        partitions: t.partitions,
+                        replication_factor: t.replication_factor,
+                        configs: t
+                            .configs
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect(),
+                    }),
+                    timeout_ms,
+                )
+            },
+            create_topics::parse,
+        )
+        .await
     }
 
     /// Creates one topic; `Err` if the broker refused it (including when it already exists).
@@ -401,60 +438,18 @@ impl AdminClient {
         &self,
         names: &[S],
     ) -> Result<Vec<(String, Result<()>)>> {
-        let names: Vec<String> = names.iter().map(|s| s.as_ref().to_owned()).collect();
+        let names: Vec<&str> = names.iter().map(AsRef::as_ref).collect();
         let timeout_ms = self.timeout_ms();
-        let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
-        let mut pending = names.clone();
-        let mut retry = self.retry("DeleteTopics");
-        while !pending.is_empty() {
-            let outcome = async {
-                let conn = self.cluster.any_connection(Purpose::Control).await?;
-                let version = conn.version_for::<DeleteTopicsRequest>()?;
-                let req =
-                    delete_topics::request(pending.iter().map(String::as_str), timeout_ms, version);
-                conn.send(&req).await
-            }
-            .await;
-            let resp = match outcome {
-                Ok(r) => r,
-                Err(e) => {
-                    retry.after(e, &self.cluster).await?;
-                    continue;
-                }
-            };
-            let mut retry_err = None;
-            let mut again = Vec::new();
-            for (name, r) in delete_topics::parse(&resp) {
-                match r {
-                    // UNKNOWN_TOPIC_OR_PARTITION is "refresh and retry" elsewhere, but here it
-                    // is the answer: the topic does not exist.
-                    Err(err)
-                        if err.is_retriable()
-                            && err.broker_code() != Some(UNKNOWN_TOPIC_OR_PARTITION) =>
-                    {
-                        again.push(name);
-                        retry_err = Some(err);
-                    }
-                    r => {
-                        results.insert(name, r);
-                    }
-                }
-            }
-            pending = again;
-            if let Some(e) = retry_err {
-                retry.after(e, &self.cluster).await?;
-            }
-        }
-        Ok(names
-            .into_iter()
-            .map(|n| {
-                let r = results.remove(&n).unwrap_or_else(|| {
-                    Err(Error::malformed("DeleteTopics response omitted the topic")
-                        .with_topic(n.clone()))
-                });
-                (n, r)
-            })
-            .collect())
+        self.per_topic(
+            "DeleteTopics",
+            &names,
+            |n| n,
+            |pending, version| {
+                delete_topics::request(pending.iter().map(|n| **n), timeout_ms, version)
+            },
+            delete_topics::parse,
+        )
+        .await
     }
 
     /// Lists every topic (internal ones included) with its partitions, leaders, replicas and ISR.

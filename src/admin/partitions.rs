@@ -6,7 +6,6 @@ use std::fmt;
 use kafka_protocol::messages::ListOffsetsRequest;
 
 use super::AdminClient;
-use crate::connection::Purpose;
 use crate::protocol::requests::{create_partitions, delete_records, list_offsets};
 use crate::types::{BrokerId, IsolationLevel, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
@@ -107,65 +106,22 @@ impl AdminClient {
         topics: &[NewPartitions],
     ) -> Result<Vec<(String, Result<()>)>> {
         let timeout_ms = self.timeout_ms();
-        let mut results: BTreeMap<String, Result<()>> = BTreeMap::new();
-        let mut pending: Vec<&NewPartitions> = topics.iter().collect();
-        let mut retry = self.retry("CreatePartitions");
-        while !pending.is_empty() {
-            let req = create_partitions::request(
-                pending
-                    .iter()
-                    .map(|t| (t.topic.as_str(), t.total_count, t.assignments.as_deref())),
-                timeout_ms,
-                false,
-            );
-            let outcome = async {
-                let conn = self.cluster.any_connection(Purpose::Control).await?;
-                conn.send(&req).await
-            }
-            .await;
-            let resp = match outcome {
-                Ok(r) => r,
-                Err(e) => {
-                    retry.after(e, &self.cluster).await?;
-                    continue;
-                }
-            };
-            let mut retry_err = None;
-            let mut again = Vec::new();
-            for (name, r) in create_partitions::parse(&resp) {
-                match r {
-                    // Not retried: the controller answers for the topic; it does not exist.
-                    Err(e)
-                        if e.is_retriable()
-                            && e.broker_code() != Some(super::UNKNOWN_TOPIC_OR_PARTITION) =>
-                    {
-                        if let Some(t) = pending.iter().find(|t| t.topic == name) {
-                            again.push(*t);
-                        }
-                        retry_err = Some(e);
-                    }
-                    r => {
-                        results.insert(name, r);
-                    }
-                }
-            }
-            pending = again;
-            if let Some(e) = retry_err {
-                retry.after(e, &self.cluster).await?;
-            }
-        }
-        Ok(topics
-            .iter()
-            .map(|t| {
-                let r = results.remove(&t.topic).unwrap_or_else(|| {
-                    Err(
-                        Error::malformed("CreatePartitions response omitted the topic")
-                            .with_topic(t.topic.clone()),
-                    )
-                });
-                (t.topic.clone(), r)
-            })
-            .collect())
+        self.per_topic(
+            "CreatePartitions",
+            topics,
+            |t| &t.topic,
+            |pending, _version| {
+                create_partitions::request(
+                    pending
+                        .iter()
+                        .map(|t| (t.topic.as_str(), t.total_count, t.assignments.as_deref())),
+                    timeout_ms,
+                    false,
+                )
+            },
+            create_partitions::parse,
+        )
+        .await
     }
 
     /// Looks up offsets per partition (`read_uncommitted`), from each partition's leader. One

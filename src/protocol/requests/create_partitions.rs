@@ -8,9 +8,9 @@ use kafka_protocol::messages::{
     BrokerId as WireBrokerId, CreatePartitionsRequest, CreatePartitionsResponse,
 };
 
-use super::topic_name;
+use super::{topic_name, topic_result};
 use crate::types::BrokerId;
-use crate::{Error, Result};
+use crate::Result;
 
 /// The request raising each `(topic, new total count, replica assignment of the new
 /// partitions)` (no assignment: the controller places them).
@@ -49,14 +49,12 @@ pub fn parse(resp: &CreatePartitionsResponse) -> Vec<(String, Result<()>)> {
         .iter()
         .map(|r| {
             let name = r.name.0.to_string();
-            let result = if r.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(r.error_code)
-                    .with_topic(name.clone())
-                    .with_api("CreatePartitions")
-                    .with_broker_message(r.error_message.as_ref().map(|m| m.to_string())))
-            };
+            let result = topic_result(
+                "CreatePartitions",
+                &name,
+                r.error_code,
+                r.error_message.as_ref(),
+            );
             (name, result)
         })
         .collect()

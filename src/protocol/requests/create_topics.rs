@@ -4,8 +4,8 @@
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
-use super::{str_bytes, topic_name};
-use crate::{Error, Result};
+use super::{str_bytes, topic_name, topic_result};
+use crate::Result;
 
 /// A topic to create, version-free (the admin client's `NewTopic` maps onto it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,14 +58,12 @@ pub fn parse(resp: &CreateTopicsResponse) -> Vec<(String, Result<()>)> {
         .iter()
         .map(|r| {
             let name = r.name.0.to_string();
-            let result = if r.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(r.error_code)
-                    .with_topic(name.clone())
-                    .with_api("CreateTopics")
-                    .with_broker_message(r.error_message.as_ref().map(|m| m.to_string())))
-            };
+            let result = topic_result(
+                "CreateTopics",
+                &name,
+                r.error_code,
+                r.error_message.as_ref(),
+            );
             (name, result)
         })
         .collect()

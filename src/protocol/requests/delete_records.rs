@@ -8,9 +8,9 @@ use kafka_protocol::messages::delete_records_request::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use super::{by_topic, topic_name};
+use super::{by_topic, partition_result, topic_name};
 use crate::types::{Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// The request deleting every record before each partition's offset (`-1`: up to the high
 /// watermark).
@@ -45,13 +45,10 @@ pub fn parse(resp: &DeleteRecordsResponse) -> BTreeMap<TopicPartition, Result<Of
     let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(Offset(p.low_watermark))
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("DeleteRecords"))
-            };
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("DeleteRecords", topic, index, p.error_code, None, || {
+                Offset(p.low_watermark)
+            });
             out.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }

@@ -4,8 +4,8 @@
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 
-use super::topic_name;
-use crate::{Error, Result};
+use super::{topic_name, topic_result};
+use crate::Result;
 
 /// The request deleting `names` at `version`, giving the controller `timeout_ms`.
 pub fn request<'a>(
@@ -32,14 +32,12 @@ pub fn parse(resp: &DeleteTopicsResponse) -> Vec<(String, Result<()>)> {
         .iter()
         .filter_map(|r| {
             let name = r.name.as_ref()?.0.to_string();
-            let result = if r.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(r.error_code)
-                    .with_topic(name.clone())
-                    .with_api("DeleteTopics")
-                    .with_broker_message(r.error_message.as_ref().map(|m| m.to_string())))
-            };
+            let result = topic_result(
+                "DeleteTopics",
+                &name,
+                r.error_code,
+                r.error_message.as_ref(),
+            );
             Some((name, result))
         })
         .collect()

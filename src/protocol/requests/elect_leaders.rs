@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 
-use super::{by_topic, topic_name};
+use super::{by_topic, partition_result, topic_name};
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 
@@ -69,14 +69,9 @@ pub fn parse(resp: &ElectLeadersResponse) -> Result<BTreeMap<TopicPartition, Res
     let mut out = BTreeMap::new();
     for t in &resp.replica_election_results {
         for p in &t.partition_result {
-            let r = if p.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.topic.0.as_str(), p.partition_id)
-                    .with_api("ElectLeaders")
-                    .with_broker_message(p.error_message.as_ref().map(|m| m.to_string())))
-            };
+            let (topic, index, msg) =
+                (t.topic.0.as_str(), p.partition_id, p.error_message.as_ref());
+            let r = partition_result("ElectLeaders", topic, index, p.error_code, msg, || ());
             out.insert(TopicPartition::new(t.topic.0.as_str(), p.partition_id), r);
         }
     }

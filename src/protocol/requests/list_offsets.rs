@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, ListOffsetsRequest, ListOffsetsResponse};
 
-use super::{by_topic, topic_name};
+use super::{by_topic, partition_result, topic_name};
 use crate::types::{IsolationLevel, LeaderEpoch, Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// A successful ListOffsets answer for one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,25 +51,19 @@ pub fn request<'a>(
         )
 }
 
-/// Every partition's answer in the response: its offset, or its error naming the partition.
+/// Every partition's answer in the response: its offset, or its error naming the partition
+/// (the consumer's view of [`parse_listed`]).
 pub fn parse(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListOffsetsResult>> {
-    let mut answers = BTreeMap::new();
-    for t in &resp.topics {
-        for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(ListOffsetsResult {
-                    offset: Offset(p.offset),
-                    leader_epoch: (p.leader_epoch >= 0).then_some(LeaderEpoch(p.leader_epoch)),
-                })
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("ListOffsets"))
-            };
-            answers.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
-        }
-    }
-    answers
+    parse_listed(resp)
+        .into_iter()
+        .map(|(tp, r)| {
+            let r = r.map(|l| ListOffsetsResult {
+                offset: l.offset,
+                leader_epoch: l.leader_epoch,
+            });
+            (tp, r)
+        })
+        .collect()
 }
 
 /// One partition's ListOffsets answer with the timestamp the broker found (the admin client's
@@ -104,17 +98,14 @@ pub fn parse_listed(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Resu
     let mut answers = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(ListedOffset {
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("ListOffsets", topic, index, p.error_code, None, || {
+                ListedOffset {
                     offset: Offset(p.offset),
                     timestamp: (p.timestamp >= 0).then_some(p.timestamp),
                     leader_epoch: (p.leader_epoch >= 0).then_some(LeaderEpoch(p.leader_epoch)),
-                })
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("ListOffsets"))
-            };
+                }
+            });
             answers.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }

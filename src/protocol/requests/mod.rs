@@ -90,6 +90,42 @@ pub(crate) fn by_topic<'a, T>(
     m
 }
 
+/// A topic's answer: `Ok` for error code 0, else the broker's error naming the topic, the API
+/// and the broker's message.
+pub(crate) fn topic_result(
+    api: &'static str,
+    topic: &str,
+    code: i16,
+    message: Option<&StrBytes>,
+) -> crate::Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    Err(crate::Error::from_broker_code(code)
+        .with_topic(topic)
+        .with_api(api)
+        .with_broker_message(message.map(|m| m.to_string())))
+}
+
+/// A partition's answer: `Ok(ok())` for error code 0, else the broker's error naming the
+/// partition, the API and the broker's message.
+pub(crate) fn partition_result<T>(
+    api: &'static str,
+    topic: &str,
+    partition: i32,
+    code: i16,
+    message: Option<&StrBytes>,
+    ok: impl FnOnce() -> T,
+) -> crate::Result<T> {
+    if code == 0 {
+        return Ok(ok());
+    }
+    Err(crate::Error::from_broker_code(code)
+        .with_partition(topic, partition)
+        .with_api(api)
+        .with_broker_message(message.map(|m| m.to_string())))
+}
+
 /// Test helper: whether `m` encodes at version `v` (kafka-protocol refuses a set field the
 /// version lacks).
 #[cfg(test)]

@@ -8,9 +8,9 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{by_topic, group_id, topic_name};
+use super::{by_topic, group_id, partition_result, topic_name};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// An offset to commit for one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,18 +96,10 @@ pub fn request(
         )
 }
 
-/// `Ok` if every partition was committed, else the first partition's error.
+/// `Ok` if every partition was committed, else the first partition's error (the consumer's
+/// view of [`parse_partitions`]).
 pub fn parse(resp: &OffsetCommitResponse) -> Result<()> {
-    for t in &resp.topics {
-        for p in &t.partitions {
-            if p.error_code != 0 {
-                return Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("OffsetCommit"));
-            }
-        }
-    }
-    Ok(())
+    parse_partitions(resp).into_values().collect()
 }
 
 /// Every partition's answer (the admin client's per-partition view, where [`parse`] stops at
@@ -116,13 +108,8 @@ pub fn parse_partitions(resp: &OffsetCommitResponse) -> BTreeMap<TopicPartition,
     let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("OffsetCommit"))
-            };
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("OffsetCommit", topic, index, p.error_code, None, || ());
             out.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }

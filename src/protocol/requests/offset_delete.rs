@@ -8,7 +8,7 @@ use kafka_protocol::messages::offset_delete_request::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use super::{by_topic, group_id, topic_name};
+use super::{by_topic, group_id, partition_result, topic_name};
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 
@@ -43,13 +43,8 @@ pub fn parse(resp: &OffsetDeleteResponse) -> Result<BTreeMap<TopicPartition, Res
     let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(())
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("OffsetDelete"))
-            };
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("OffsetDelete", topic, index, p.error_code, None, || ());
             out.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }

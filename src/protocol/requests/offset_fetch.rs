@@ -68,65 +68,15 @@ pub fn request(group: &str, tps: &[TopicPartition], version: i16) -> OffsetFetch
 }
 
 /// Each partition's committed offset (`None`: nothing committed), or the first error: the
-/// group's, else a partition's.
+/// group's, else a partition's (the consumer's view of [`parse_partitions`]).
 pub fn parse(
     resp: &OffsetFetchResponse,
     version: i16,
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
-    let mut out = Vec::new();
-    let mut push =
-        |topic: &str, p: i32, code: i16, offset: i64, epoch: i32, meta: Option<&StrBytes>| {
-            if code != 0 {
-                return Err(Error::from_broker_code(code)
-                    .with_partition(topic, p)
-                    .with_api("OffsetFetch"));
-            }
-            let committed = (offset >= 0).then(|| CommittedOffset {
-                offset: Offset(offset),
-                leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
-                metadata: meta.map(|m| m.to_string()),
-            });
-            out.push((TopicPartition::new(topic, p), committed));
-            Ok(())
-        };
-    if version >= 8 {
-        let g = resp
-            .groups
-            .first()
-            .ok_or_else(|| Error::malformed("OffsetFetch answered no group"))?;
-        if g.error_code != 0 {
-            return Err(Error::from_broker_code(g.error_code).with_api("OffsetFetch"));
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    p.metadata.as_ref(),
-                )?;
-            }
-        }
-    } else {
-        if resp.error_code != 0 {
-            return Err(Error::from_broker_code(resp.error_code).with_api("OffsetFetch"));
-        }
-        for t in &resp.topics {
-            for p in &t.partitions {
-                push(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    p.metadata.as_ref(),
-                )?;
-            }
-        }
-    }
-    Ok(out)
+    parse_partitions(resp, version)?
+        .into_iter()
+        .map(|(tp, r)| r.map(|c| (tp, c)))
+        .collect()
 }
 
 /// The request for every committed offset of `group` (`topics` null, v2+) at `version`, as
@@ -166,45 +116,33 @@ pub fn parse_partitions(
         };
         (TopicPartition::new(topic, p), r)
     };
-    let mut out = Vec::new();
-    if version >= 8 {
+    // v8+ answers per group (one here), earlier versions at the top level; the partitions
+    // carry the same fields either way.
+    let (code, parts): (i16, Vec<_>) = if version >= 8 {
         let g = resp
             .groups
             .first()
             .ok_or_else(|| Error::malformed("OffsetFetch answered no group"))?;
-        if g.error_code != 0 {
-            return Err(Error::from_broker_code(g.error_code).with_api("OffsetFetch"));
-        }
-        for t in &g.topics {
-            for p in &t.partitions {
-                out.push(one(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    &p.metadata,
-                ));
-            }
-        }
+        let parts = g.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                let (o, e, m) = (p.committed_offset, p.committed_leader_epoch, &p.metadata);
+                one(t.name.0.as_str(), p.partition_index, p.error_code, o, e, m)
+            })
+        });
+        (g.error_code, parts.collect())
     } else {
-        if resp.error_code != 0 {
-            return Err(Error::from_broker_code(resp.error_code).with_api("OffsetFetch"));
-        }
-        for t in &resp.topics {
-            for p in &t.partitions {
-                out.push(one(
-                    t.name.0.as_str(),
-                    p.partition_index,
-                    p.error_code,
-                    p.committed_offset,
-                    p.committed_leader_epoch,
-                    &p.metadata,
-                ));
-            }
-        }
+        let parts = resp.topics.iter().flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                let (o, e, m) = (p.committed_offset, p.committed_leader_epoch, &p.metadata);
+                one(t.name.0.as_str(), p.partition_index, p.error_code, o, e, m)
+            })
+        });
+        (resp.error_code, parts.collect())
+    };
+    if code != 0 {
+        return Err(Error::from_broker_code(code).with_api("OffsetFetch"));
     }
-    Ok(out)
+    Ok(parts)
 }
 
 #[cfg(test)]
