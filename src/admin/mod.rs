@@ -562,3 +562,65 @@ impl Retry {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::metadata_response::{
+        MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+    };
+    use kafka_protocol::messages::{BrokerId as W, MetadataResponse, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+
+    fn md() -> ClusterMetadata {
+        let topic = |name: &str, code: i16, parts: Vec<MetadataResponsePartition>| {
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(name.to_owned()))))
+                .with_error_code(code)
+                .with_partitions(parts)
+        };
+        let part = |i: i32, leader: i32| {
+            MetadataResponsePartition::default()
+                .with_partition_index(i)
+                .with_leader_id(W(leader))
+        };
+        ClusterMetadata::from_response(
+            &MetadataResponse::default()
+                .with_brokers(vec![MetadataResponseBroker::default()
+                    .with_node_id(W(1))
+                    .with_host(StrBytes::from_static_str("h"))
+                    .with_port(9092)])
+                .with_topics(vec![
+                    topic("a", 0, vec![part(0, 1), part(1, -1)]),
+                    topic("gone", 3, vec![]),
+                    topic("denied", 29, vec![]),
+                ]),
+        )
+    }
+
+    #[test]
+    fn leader_of_tells_unknown_from_not_yet_elected() {
+        let md = md();
+        let tp = |t: &str, p| TopicPartition::new(t, p);
+        assert_eq!(leader_of(&md, &tp("a", 0)).ok(), Some(1));
+        // No leader yet: retriable, so the call waits for the election.
+        let e = leader_of(&md, &tp("a", 1)).unwrap_err();
+        assert_eq!(e.broker_code(), Some(LEADER_NOT_AVAILABLE));
+        assert!(e.is_retriable());
+        // Unknown topic, unknown partition, topic missing from the response: the answer.
+        for missing in [tp("gone", 0), tp("a", 7), tp("never-asked", 0)] {
+            let e = leader_of(&md, &missing).unwrap_err();
+            assert_eq!(
+                e.broker_code(),
+                Some(UNKNOWN_TOPIC_OR_PARTITION),
+                "{missing}"
+            );
+            assert!(!e.is_retriable(), "{missing}: {e}");
+            assert_eq!(e.partition(), Some(missing.partition));
+        }
+        // Another topic error (TOPIC_AUTHORIZATION_FAILED) keeps its own class.
+        let e = leader_of(&md, &tp("denied", 0)).unwrap_err();
+        assert_eq!(e.broker_code(), Some(29));
+        assert!(!e.is_retriable());
+    }
+}
