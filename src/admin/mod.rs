@@ -8,6 +8,7 @@
 //! | consumer groups | [`list_consumer_groups`](AdminClient::list_consumer_groups), [`describe_consumer_groups`](AdminClient::describe_consumer_groups), [`delete_consumer_groups`](AdminClient::delete_consumer_groups), [`list_consumer_group_offsets`](AdminClient::list_consumer_group_offsets), [`alter_consumer_group_offsets`](AdminClient::alter_consumer_group_offsets), [`delete_consumer_group_offsets`](AdminClient::delete_consumer_group_offsets), [`consumer_group_lag`](AdminClient::consumer_group_lag) |
 //! | configs | [`describe_configs`](AdminClient::describe_configs), [`incremental_alter_configs`](AdminClient::incremental_alter_configs) |
 //! | brokers and partitions | [`describe_log_dirs`](AdminClient::describe_log_dirs), [`elect_leaders`](AdminClient::elect_leaders) |
+//! | ACLs | [`describe_acls`](AdminClient::describe_acls), [`create_acls`](AdminClient::create_acls), [`delete_acls`](AdminClient::delete_acls) |
 //! | producers and transactions | [`describe_producers`](AdminClient::describe_producers), [`list_transactions`](AdminClient::list_transactions), [`describe_transactions`](AdminClient::describe_transactions) |
 //!
 //! Every call that is about several resources (topics, partitions, groups, config resources)
@@ -18,9 +19,10 @@
 //! Java admin client does; a resource still failing then gets a `Timeout` error naming the last
 //! broker error. Permanent errors return at once.
 //!
-//! What it does not do yet: ACLs (describe / create / delete), altering replica log dirs,
-//! reassigning partitions, aborting transactions, and group or client quotas.
+//! What it does not do yet: altering replica log dirs, reassigning partitions, aborting
+//! transactions, quotas, delegation tokens, SCRAM credentials.
 
+mod acls;
 mod cluster_info;
 mod configs;
 mod groups;
@@ -28,6 +30,9 @@ mod operations;
 mod partitions;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
+pub use crate::protocol::requests::acls::{
+    AclBinding, AclFilter, AclPermission, DeletedAcls, PatternType, ResourceType,
+};
 pub use crate::protocol::requests::describe_cluster::{BrokerDescription, ClusterDescription};
 pub use crate::protocol::requests::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
 pub use crate::protocol::requests::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};

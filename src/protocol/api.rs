@@ -62,6 +62,9 @@ api_requests! {
     EndTxnRequest => EndTxnResponse, EndTxn;
     TxnOffsetCommitRequest => TxnOffsetCommitResponse, TxnOffsetCommit;
     DescribeConfigsRequest => DescribeConfigsResponse, DescribeConfigs;
+    DescribeAclsRequest => DescribeAclsResponse, DescribeAcls;
+    CreateAclsRequest => CreateAclsResponse, CreateAcls;
+    DeleteAclsRequest => DeleteAclsResponse, DeleteAcls;
     CreatePartitionsRequest => CreatePartitionsResponse, CreatePartitions;
     DeleteGroupsRequest => DeleteGroupsResponse, DeleteGroups;
     IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse, IncrementalAlterConfigs;

@@ -288,3 +288,48 @@ async fn consumer_protocol_groups_are_described() {
         .expect("delete");
     assert!(r[0].1.is_ok(), "{:?}", r[0]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_are_refused_without_an_authorizer() {
+    use ferrokafka::admin::{AclBinding, AclFilter, ResourceType};
+    use ferrokafka::types::AclOperation;
+    // The shared broker runs without `authorizer.class.name`: every ACL call is answered
+    // SECURITY_DISABLED (54), per ACL or filter where the API answers that way, and at once
+    // (not retried until the API timeout).
+    let admin = ferrokafka::admin::AdminClient::new(config(&shared_bootstrap()));
+    let started = Instant::now();
+    let e = admin
+        .describe_acls(&AclFilter::any())
+        .await
+        .expect_err("no authorizer");
+    assert_eq!(e.broker_code(), Some(54), "{e}");
+    assert!(!e.is_retriable(), "{e}");
+    let acl = AclBinding::allow(
+        ResourceType::Topic,
+        "orders",
+        "User:alice",
+        AclOperation::Read,
+    );
+    let r = admin
+        .create_acls(std::slice::from_ref(&acl))
+        .await
+        .expect("create call");
+    assert_eq!(r[0].0, acl);
+    assert_eq!(
+        r[0].1.as_ref().expect_err("refused").broker_code(),
+        Some(54)
+    );
+    let r = admin
+        .delete_acls(&[acl.to_filter()])
+        .await
+        .expect("delete call");
+    assert_eq!(
+        r[0].1.as_ref().expect_err("refused").broker_code(),
+        Some(54)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -15,6 +15,7 @@
 //! | `delete_records.rs` | DeleteRecords | admin |
 //! | `list_groups.rs`, `describe_groups.rs`, `delete_groups.rs`, `offset_delete.rs` | ListGroups, DescribeGroups, DeleteGroups, OffsetDelete | admin |
 //! | `describe_configs.rs`, `incremental_alter_configs.rs` | DescribeConfigs, IncrementalAlterConfigs | admin |
+//! | `acls.rs` | DescribeAcls, CreateAcls, DeleteAcls | admin |
 //! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) | admin |
 //! | `describe_log_dirs.rs`, `elect_leaders.rs` | DescribeLogDirs, ElectLeaders | admin |
 //! | `transactions.rs` | DescribeProducers, ListTransactions, DescribeTransactions | admin |
@@ -28,6 +29,7 @@
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
+pub mod acls;
 pub mod consumer_group_describe;
 pub mod create_partitions;
 pub mod create_topics;

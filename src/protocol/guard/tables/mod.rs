@@ -54,6 +54,12 @@ mod end_txn;
 #[rustfmt::skip]
 mod txn_offset_commit;
 #[rustfmt::skip]
+mod describe_acls;
+#[rustfmt::skip]
+mod create_acls;
+#[rustfmt::skip]
+mod delete_acls;
+#[rustfmt::skip]
 mod describe_configs;
 #[rustfmt::skip]
 mod alter_configs;
@@ -113,6 +119,9 @@ pub(super) static RESPONSES: &[ResponseSchema] = &[
     ResponseSchema { api_key: 25, name: "AddOffsetsToTxn", body: &add_offsets_to_txn::ADD_OFFSETS_TO_TXN_RESPONSE },
     ResponseSchema { api_key: 26, name: "EndTxn", body: &end_txn::END_TXN_RESPONSE },
     ResponseSchema { api_key: 28, name: "TxnOffsetCommit", body: &txn_offset_commit::TXN_OFFSET_COMMIT_RESPONSE },
+    ResponseSchema { api_key: 29, name: "DescribeAcls", body: &describe_acls::DESCRIBE_ACLS_RESPONSE },
+    ResponseSchema { api_key: 30, name: "CreateAcls", body: &create_acls::CREATE_ACLS_RESPONSE },
+    ResponseSchema { api_key: 31, name: "DeleteAcls", body: &delete_acls::DELETE_ACLS_RESPONSE },
     ResponseSchema { api_key: 32, name: "DescribeConfigs", body: &describe_configs::DESCRIBE_CONFIGS_RESPONSE },
     ResponseSchema { api_key: 33, name: "AlterConfigs", body: &alter_configs::ALTER_CONFIGS_RESPONSE },
     ResponseSchema { api_key: 35, name: "DescribeLogDirs", body: &describe_log_dirs::DESCRIBE_LOG_DIRS_RESPONSE },
