@@ -114,6 +114,9 @@ pub struct PartitionLag {
     pub log_end: Offset,
     /// `log_end - committed`, never negative; `None` when nothing is committed.
     pub lag: Option<i64>,
+    /// The member the partition is assigned to, if any (as `kafka-consumer-groups` prints
+    /// CONSUMER-ID, HOST and CLIENT-ID).
+    pub member: Option<MemberDescription>,
 }
 
 impl fmt::Display for PartitionLag {
@@ -125,9 +128,13 @@ impl fmt::Display for PartitionLag {
         }
         write!(f, " end {} lag ", self.log_end)?;
         match self.lag {
-            Some(l) => write!(f, "{l}"),
-            None => f.write_str("-"),
+            Some(l) => write!(f, "{l}")?,
+            None => f.write_str("-")?,
         }
+        if let Some(m) = &self.member {
+            write!(f, " member {} client {}", m.member_id, m.client_id)?;
+        }
+        Ok(())
     }
 }
 
@@ -478,9 +485,10 @@ impl AdminClient {
         .map_err(|e| in_group(e, group))
     }
 
-    /// The lag of `group` on every partition it has committed offsets for: committed offset
-    /// against log end offset, as `kafka-consumer-groups --describe` prints it. A partition
-    /// whose offsets could not be read gets its own error.
+    /// The lag of `group` on every partition it has committed offsets for or has assigned to
+    /// a member: committed offset against log end offset, with the owning member, as
+    /// `kafka-consumer-groups --describe` prints it. A partition whose offsets could not be
+    /// read gets its own error.
     ///
     /// ```no_run
     /// # async fn f(admin: ferrokafka::admin::AdminClient) -> ferrokafka::Result<()> {
@@ -500,25 +508,47 @@ impl AdminClient {
         group: &str,
     ) -> Result<BTreeMap<TopicPartition, Result<PartitionLag>>> {
         let committed = self.list_consumer_group_offsets(group).await?;
-        let specs: Vec<(TopicPartition, OffsetSpec)> = committed
-            .keys()
+        // Who owns what: partitions assigned but never committed are listed too (lag unknown).
+        let mut owners: BTreeMap<TopicPartition, MemberDescription> = BTreeMap::new();
+        let described = self.describe_consumer_groups(&[group], false).await?;
+        match described.into_iter().next().map(|(_, r)| r) {
+            Some(Ok(d)) => {
+                for m in d.members {
+                    for tp in &m.assignment {
+                        owners.insert(tp.clone(), m.clone());
+                    }
+                }
+            }
+            Some(Err(e)) if e.broker_code() == Some(GROUP_ID_NOT_FOUND) => {}
+            Some(Err(e)) => return Err(e),
+            None => {}
+        }
+        let partitions: BTreeSet<TopicPartition> =
+            committed.keys().chain(owners.keys()).cloned().collect();
+        let specs: Vec<(TopicPartition, OffsetSpec)> = partitions
+            .iter()
             .map(|tp| (tp.clone(), OffsetSpec::Latest))
             .collect();
         let mut ends = self.list_offsets(&specs).await?;
-        Ok(committed
+        let mut committed = committed;
+        Ok(partitions
             .into_iter()
-            .map(|(tp, c)| {
+            .map(|tp| {
                 let end = ends.remove(&tp).unwrap_or_else(|| {
                     Err(Error::malformed("ListOffsets omitted the partition")
                         .with_partition(tp.topic.clone(), tp.partition))
                 });
-                let r = c.and_then(|c| {
+                let committed = committed.remove(&tp).transpose();
+                let member = owners.remove(&tp);
+                let r = committed.and_then(|c| {
                     let end = end?.offset;
+                    let c = c.map(|c| c.offset);
                     Ok(PartitionLag {
                         partition: tp.clone(),
-                        committed: Some(c.offset),
+                        committed: c,
                         log_end: end,
-                        lag: Some(end.0.saturating_sub(c.offset.0).max(0)),
+                        lag: c.map(|c| end.0.saturating_sub(c.0).max(0)),
+                        member,
                     })
                 });
                 (tp, r)

@@ -277,6 +277,15 @@ async fn consumer_group_offsets_lag_describe_and_delete() {
         c.poll(Duration::from_millis(200)).await.expect("poll");
     }
     c.commit_positions().await.expect("commit");
+    // Lag names the owning member of every partition, committed or not.
+    let lag = admin.consumer_group_lag(&live).await.expect("live lag");
+    assert_eq!(lag.len(), 2, "{lag:?}");
+    for (tp, l) in &lag {
+        let l = l.as_ref().expect("lag");
+        let m = l.member.as_ref().expect("assigned");
+        assert_eq!(m.client_id, "adm-member", "{tp}: {l}");
+        assert!(l.to_string().contains("client adm-member"), "{l}");
+    }
     let d = admin
         .describe_consumer_groups(&[live.as_str(), "adm-never-existed"], false)
         .await
