@@ -333,3 +333,112 @@ async fn acls_are_refused_without_an_authorizer() {
         started.elapsed()
     );
 }
+
+/// The leader of `tp` as a fresh describe_topics sees it, with the preferred replica and ISR.
+async fn leadership(
+    admin: &ferrokafka::admin::AdminClient,
+    tp: &TopicPartition,
+) -> Option<(Option<i32>, i32, Vec<i32>)> {
+    let d = admin.describe_topics(&[&tp.topic], false).await.ok()?;
+    let t = d.into_iter().next()?.1.ok()?;
+    let p = t
+        .partitions
+        .into_iter()
+        .find(|p| p.partition == tp.partition)?;
+    Some((
+        p.leader.map(|l| l.0),
+        p.replicas.first()?.0,
+        p.isr.iter().map(|b| b.0).collect(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preferred_leader_election_in_a_3_node_cluster() {
+    use crate::support::{blocking, dedicated};
+    use ferrokafka::admin::NewTopic;
+    use ferrokafka_testcontainers::Topology;
+    let kafka = Arc::new(dedicated(Topology::Cluster3).await);
+    let admin = ferrokafka::admin::AdminClient::new(config(&kafka.bootstrap()));
+    let topic = unique_topic("adm-elect");
+    admin
+        .create_topic(NewTopic::new(&topic, 1, 3))
+        .await
+        .expect("create");
+    admin
+        .wait_for_topic(&topic, 1, Duration::from_secs(60))
+        .await
+        .expect("ready");
+    let tp = TopicPartition::new(&topic, 0);
+    let dirs = admin.describe_log_dirs().await.expect("log dirs");
+    assert_eq!(dirs.len(), 3, "every broker answers");
+    assert!(dirs.values().all(|d| d.is_ok()), "{dirs:?}");
+
+    // Stop the preferred replica: leadership moves to another one.
+    let (_, preferred, _) = leadership(&admin, &tp).await.expect("described");
+    {
+        let k = kafka.clone();
+        blocking(move || k.stop_node(preferred))
+            .await
+            .expect("stop");
+    }
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some((Some(l), _, _)) = leadership(&admin, &tp).await {
+            if l != preferred {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leader never moved off {preferred}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Bring it back; once it is in sync again a preferred election returns leadership to it.
+    {
+        let k = kafka.clone();
+        blocking(move || k.restart_node(preferred))
+            .await
+            .expect("restart");
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some((_, _, isr)) = leadership(&admin, &tp).await {
+            if isr.contains(&preferred) {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{preferred} never rejoined the ISR"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let r = admin
+        .elect_leaders(ElectionType::Preferred, Some(std::slice::from_ref(&tp)))
+        .await
+        .expect("elect");
+    assert!(r[&tp].is_ok(), "preferred election: {:?}", r[&tp]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((Some(l), _, _)) = leadership(&admin, &tp).await {
+            if l == preferred {
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "leadership never returned to {preferred}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Now nothing to do: ELECTION_NOT_NEEDED (84), for an unclean election too.
+    for kind in [ElectionType::Preferred, ElectionType::Unclean] {
+        let r = admin
+            .elect_leaders(kind, Some(std::slice::from_ref(&tp)))
+            .await
+            .expect("elect again");
+        let e = r[&tp].as_ref().expect_err("not needed");
+        assert_eq!(e.broker_code(), Some(84), "{kind:?}: {e}");
+    }
+}
