@@ -101,11 +101,7 @@ fn try_encode(
             let mut headers: Vec<HeaderRef<'_>> = Vec::new();
             for r in batch.records() {
                 headers.clear();
-                headers.extend(
-                    r.headers
-                        .iter()
-                        .map(|h| (h.key.as_str(), h.value.as_deref())),
-                );
+                headers.extend(r.headers.iter().map(|h| (&h.key[..], h.value.as_deref())));
                 writer.append_next(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers)?;
             }
             writer.finish()?;

@@ -18,7 +18,7 @@ use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig, FailurePolicy, OrderedProcessor};
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
-use ferrokafka::types::TopicPartition;
+use ferrokafka::types::{Offset, TopicPartition};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -138,11 +138,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     println!("committed offsets after run 1 (next offset to consume):");
     let committed = consumer.committed(&tps).await?;
-    for (tp, offset) in &committed {
+    for (tp, committed) in &committed {
+        let show = |o: Option<Offset>| o.map_or_else(|| "none".to_owned(), |o| o.to_string());
         println!(
-            "  {tp}: committed {:?}, position {:?}",
-            offset.map(|o| o.0),
-            consumer.position(tp).map(|o| o.0)
+            "  {tp}: committed {}, position {}",
+            show(committed.as_ref().map(|c| c.offset)),
+            show(consumer.position(tp))
         );
     }
     consumer.close().await?;
@@ -168,14 +169,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     consumer.commit_positions().await?;
-    for (tp, offset) in &committed {
-        let first = firsts.get(&tp.partition);
+    for (tp, committed) in &committed {
+        let first = firsts.get(&tp.partition).copied();
+        let committed = committed.as_ref().map(|c| c.offset.0);
+        let show = |o: Option<i64>| o.map_or_else(|| "none".to_owned(), |o| o.to_string());
         println!(
-            "  {tp}: first record after restart at offset {:?} (committed was {:?})",
-            first,
-            offset.map(|o| o.0)
+            "  {tp}: first record after restart at offset {} (committed was {})",
+            show(first),
+            show(committed)
         );
-        if first.copied() != offset.map(|o| o.0) {
+        if first != committed {
             return Err(format!("{tp} did not resume from its committed offset").into());
         }
     }

@@ -86,10 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     for d in deliveries {
         let m = d.await?;
-        println!(
-            "  delivered to {}-{} at offset {:?} ({:?})",
-            m.topic, m.partition, m.offset, m.persistence
-        );
+        println!("  delivered to {m}");
     }
     producer.close(Duration::from_secs(10)).await?;
 

@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match delivery.await {
             Ok(meta) => {
                 ok += 1;
-                tracing::debug!(partition = meta.partition, offset = ?meta.offset, "persisted");
+                tracing::debug!(partition = meta.partition, offset = %meta.offset, "persisted");
             }
             Err(e) => {
                 failed += 1;

@@ -27,7 +27,7 @@
 //!     ])?)?;
 //!     let delivery = producer.send(ProducerRecord::new("orders").value("hello")).await?;
 //!     let meta = delivery.await?;
-//!     println!("written to {}-{} at {:?}", meta.topic, meta.partition, meta.offset);
+//!     println!("written to {meta}"); // "orders-0@42 (persisted)"
 //!     producer.close(Duration::from_secs(5)).await?;
 //!
 //!     let consumer = Consumer::new(ConsumerConfig::from_properties([
@@ -65,7 +65,9 @@ mod protocol;
 mod retry;
 pub mod types;
 
-pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};
+pub use error::{
+    BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorHandler, ErrorKind, Result,
+};
 
 /// **Not a stable API.** The crate's internals, re-exported for the project's own tests,
 /// benchmarks, fuzz targets and examples (`tests/`, `benches/`, `protocol-tests/`, `examples/`).

@@ -96,12 +96,20 @@ where
     }
 }
 
-/// The error a request retried until `default.api.timeout.ms` gives up with (admin calls and
-/// the coordinator's offset requests word it the same way).
+/// The error a request retried until its deadline (`default.api.timeout.ms` unless the call
+/// took its own timeout) gives up with; admin calls and the coordinator's offset requests word it
+/// the same way. When no broker could be reached at all (the last attempt failed to connect, or
+/// found no broker) the kind says so — `Connect` / `NoBrokerAvailable` — rather than `Timeout`,
+/// so a caller can tell "wrong address or cluster down" from "slow cluster" without parsing text.
 pub(crate) fn api_timeout(api: &'static str, last: &Error) -> Error {
-    Error::new(ErrorKind::Timeout)
+    let kind = match last.kind() {
+        ErrorKind::Connect => ErrorKind::Connect,
+        ErrorKind::NoBrokerAvailable => ErrorKind::NoBrokerAvailable,
+        _ => ErrorKind::Timeout,
+    };
+    Error::new(kind)
         .with_api(api)
-        .with_detail(format!("default.api.timeout.ms passed; last error: {last}"))
+        .with_detail(format!("timed out retrying; last error: {last}"))
 }
 
 #[cfg(test)]
@@ -150,6 +158,18 @@ mod tests {
         )
         .await;
         assert!(matches!(r, Err(GaveUp::Deadline(7))));
+    }
+
+    #[test]
+    fn giving_up_keeps_a_connect_failure_in_the_kind() {
+        let refused = Error::new(ErrorKind::Connect).with_detail("connection refused");
+        let e = api_timeout("OffsetFetch", &refused);
+        assert!(matches!(e.kind(), ErrorKind::Connect), "{e}");
+        assert!(e.to_string().contains("connection refused"), "{e}");
+        let e = api_timeout("OffsetFetch", &Error::new(ErrorKind::NoBrokerAvailable));
+        assert!(matches!(e.kind(), ErrorKind::NoBrokerAvailable), "{e}");
+        let e = api_timeout("OffsetFetch", &Error::from_broker_code(15));
+        assert!(matches!(e.kind(), ErrorKind::Timeout), "{e}");
     }
 
     #[test]

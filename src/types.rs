@@ -69,6 +69,9 @@ newtype!(
 );
 
 impl Offset {
+    /// An offset nobody knows (`-1` on the wire, as Java's `-1` offsets).
+    pub const UNKNOWN: Offset = Offset(-1);
+
     /// The offset after this one.
     #[inline]
     pub const fn next(self) -> Offset {
@@ -277,6 +280,47 @@ impl fmt::Display for AclOperation {
     }
 }
 
+/// The longest legal topic name (Java's `Topic.MAX_NAME_LENGTH`).
+pub const MAX_TOPIC_NAME_LENGTH: usize = 249;
+
+/// Checks a topic name by Kafka's rules (Java's `Topic.validate`): 1 to 249 characters from
+/// `a-z A-Z 0-9 . _ -`, and not `.` or `..`.
+///
+/// ```
+/// use ferrokafka::types::validate_topic_name;
+/// assert!(validate_topic_name("orders.v2_eu-1").is_ok());
+/// let err = validate_topic_name("bad topic!").unwrap_err();
+/// assert!(err.to_string().contains("bad topic!"));
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument), naming the topic and the
+/// rule it breaks.
+pub fn validate_topic_name(name: &str) -> crate::Result<()> {
+    let why = if name.is_empty() {
+        Some("is empty".to_owned())
+    } else if name == "." || name == ".." {
+        Some("cannot be \".\" or \"..\"".to_owned())
+    } else if name.len() > MAX_TOPIC_NAME_LENGTH {
+        Some(format!(
+            "is {} characters long, more than the maximum {MAX_TOPIC_NAME_LENGTH}",
+            name.len()
+        ))
+    } else {
+        name.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| {
+                format!("contains {c:?}: only ASCII letters, digits, '.', '_' and '-' are legal")
+            })
+    };
+    match why {
+        None => Ok(()),
+        Some(why) => Err(crate::Error::new(crate::ErrorKind::InvalidArgument)
+            .with_topic(name)
+            .with_detail(format!("invalid topic name {name:?}: it {why}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +340,25 @@ mod tests {
         );
         // Unknown bits (20) are dropped rather than reported as `Unknown`.
         assert_eq!(AclOperation::from_bit_field(1 << 20), Some(vec![]));
+    }
+}
+
+#[cfg(test)]
+mod topic_name_tests {
+    use super::*;
+
+    #[test]
+    fn kafka_topic_name_rules() {
+        for ok in ["a", "orders", "a.b_c-D9", &"x".repeat(249)] {
+            assert!(validate_topic_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "bad topic!", "a/b", "é", &"x".repeat(250)] {
+            let e = validate_topic_name(bad).unwrap_err();
+            assert!(
+                matches!(e.kind(), crate::ErrorKind::InvalidArgument),
+                "{bad}"
+            );
+            assert_eq!(e.topic(), Some(bad));
+        }
     }
 }

@@ -246,11 +246,11 @@ fn check_case(dir: &Path, case: &Case) -> Result<(), String> {
             .iter()
             .map(|h| unhex_opt(&h.value))
             .collect::<Result<Vec<_>, _>>()?;
-        let headers: Vec<(&str, Option<&[u8]>)> = r
+        let headers: Vec<(&[u8], Option<&[u8]>)> = r
             .headers
             .iter()
             .zip(&header_values)
-            .map(|(h, v)| (h.key.as_str(), v.as_deref()))
+            .map(|(h, v)| (h.key.as_bytes(), v.as_deref()))
             .collect();
         w.append(
             r.offset_delta,

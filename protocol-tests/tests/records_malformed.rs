@@ -43,7 +43,7 @@ fn valid_batch(compression: Compression) -> Vec<u8> {
             } else {
                 Some(b"some value bytes")
             },
-            &[("hk", Some(b"hv")), ("null", None)],
+            &[(&b"hk"[..], Some(&b"hv"[..])), (&b"null"[..], None)],
         );
         assert!(r.is_ok());
     }

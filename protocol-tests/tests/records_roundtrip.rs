@@ -124,10 +124,10 @@ fn check_round_trip(
     let mut size = w.uncompressed_size();
     for r in records {
         delta += r.offset_gap;
-        let headers: Vec<(&str, Option<&[u8]>)> = r
+        let headers: Vec<(&[u8], Option<&[u8]>)> = r
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_deref()))
+            .map(|(k, v)| (k.as_bytes(), v.as_deref()))
             .collect();
         let predicted =
             w.size_if_appended(r.timestamp, r.key.as_deref(), r.value.as_deref(), &headers);

@@ -28,7 +28,7 @@
 //! assert!(err.to_string().contains("soon"));
 //! ```
 
-mod parse;
+pub(crate) mod parse;
 
 pub use crate::connection::Backoff;
 pub use parse::BrokerAddress;

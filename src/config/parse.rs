@@ -1,4 +1,5 @@
-//! Parsers for property values; every error names the key and the value.
+//! Parsers for property values, shared by every client's `set` (client, producer, consumer,
+//! group): one copy of each rule, and every error names the key and the value.
 
 use crate::{Error, Result};
 use std::fmt;
@@ -85,6 +86,39 @@ pub(crate) fn parse_usize(key: &str, value: &str) -> Result<usize> {
         .map_err(|_| Error::config(key, value, "expected a non-negative integer"))
 }
 
+/// An `int` property (Java's `ConfigDef.Type.INT`) within `min..=max`.
+pub(crate) fn parse_int(key: &str, value: &str, min: i32, max: i32) -> Result<i32> {
+    let v: i32 = value
+        .trim()
+        .parse()
+        .map_err(|_| Error::config(key, value, "expected an integer"))?;
+    if (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(Error::config(
+            key,
+            value,
+            format!("must be between {min} and {max}"),
+        ))
+    }
+}
+
+/// A comma-separated list (Java's `ConfigDef.Type.LIST`): entries trimmed, empty ones dropped.
+pub(crate) fn parse_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A string property whose empty value means "not set" (`group.id`, `client.rack`, ...).
+pub(crate) fn parse_optional(value: &str) -> Option<String> {
+    Some(value.to_owned()).filter(|s| !s.is_empty())
+}
+
+/// A boolean, case-insensitive as Java's `ConfigDef.Type.BOOLEAN`.
 pub(crate) fn parse_bool(key: &str, value: &str) -> Result<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
@@ -111,6 +145,26 @@ mod tests {
         assert_eq!(v[2].to_string(), "[::1]:3");
         for bad in ["", "a", "a:", ":1", "a:0", "a:70000", "[::1]"] {
             assert!(parse_bootstrap("b", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn scalars_name_key_and_value() {
+        assert_eq!(parse_ms("k", " 250 ").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_int("k", "7", 0, 9).unwrap(), 7);
+        assert_eq!(parse_usize("k", "3").unwrap(), 3);
+        assert!(parse_bool("k", "TRUE").unwrap());
+        assert!(!parse_bool("k", "false").unwrap());
+        assert_eq!(parse_list(" a, ,b "), vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(parse_optional(""), None);
+        for err in [
+            parse_ms("linger.ms", "-1").unwrap_err(),
+            parse_int("linger.ms", "10", 0, 9).unwrap_err(),
+            parse_int("linger.ms", "x", 0, 9).unwrap_err(),
+            parse_usize("linger.ms", "-1").unwrap_err(),
+            parse_bool("linger.ms", "yes").unwrap_err(),
+        ] {
+            assert!(err.to_string().contains("linger.ms"), "{err}");
         }
     }
 }

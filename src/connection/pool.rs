@@ -43,7 +43,13 @@ struct SlotState {
     conn: Option<BrokerConnection>,
     failures: u32,
     next_attempt: Option<Instant>,
+    /// When a failed connect was last logged at WARN (rate limit).
+    warned_at: Option<Instant>,
 }
+
+/// How often failed connects to one broker (per purpose) are logged at WARN; the others go to
+/// DEBUG. Java warns on every failure; with the reconnect backoff that can be once a second.
+const CONNECT_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A pool of broker connections keyed by address and [`Purpose`].
 ///
@@ -136,7 +142,18 @@ impl ConnectionPool {
                 let delay = self.backoff.delay(state.failures);
                 state.failures = state.failures.saturating_add(1);
                 state.next_attempt = Some(Instant::now() + delay);
-                tracing::debug!(broker = %addr, error = %e, backoff_ms = delay.as_millis() as u64, "connect failed");
+                let now = Instant::now();
+                let warn = state
+                    .warned_at
+                    .is_none_or(|at| now.duration_since(at) >= CONNECT_WARN_EVERY);
+                let backoff_ms = delay.as_millis() as u64;
+                let failures = state.failures;
+                if warn {
+                    state.warned_at = Some(now);
+                    tracing::warn!(broker = %addr, error = %e, failures, backoff_ms, "connect to broker failed; broker may not be available");
+                } else {
+                    tracing::debug!(broker = %addr, error = %e, failures, backoff_ms, "connect failed");
+                }
                 Err(e)
             }
         }

@@ -2,94 +2,54 @@
 
 use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
-use super::coordinator::{Coordinator, OffsetToCommit};
-use super::fetch::{ConsumerRecord, Fetcher};
-use super::group::GroupMembership;
-use super::listener::{ListenerEvent, RebalanceListener};
-use super::metrics::{ConsumerMetrics, Recorder};
-use crate::cluster::{Cluster, TopicSelection};
+use super::coordinator::OffsetToCommit;
+use super::fetch::{CommittedOffset, ConsumerRecord, FetchStatus};
+use super::metrics::ConsumerMetrics;
+use super::shared::Inner;
+use crate::cluster::TopicSelection;
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
-use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
-pub(super) struct Core {
-    pub fetcher: Fetcher,
-    /// Errors reported by the fetch path, handed to the next `poll`.
-    pub errors: VecDeque<Error>,
-    pub next_auto_commit: Instant,
-    /// Group membership, once `subscribe` was called.
-    pub group: Option<GroupMembership>,
-    /// Counts memberships (subscribe after unsubscribe starts a new one); a group task serves
-    /// only the membership it was started for.
-    pub group_epoch: u64,
-    /// Rebalance listener events waiting for the application's next poll, in order.
-    pub listener_events: VecDeque<ListenerEvent>,
-    /// A `Revoked` event is queued: the group task takes no further action until poll ran it.
-    pub revoke_pending: bool,
-    /// The last stable generation the group task saw (generation id, member id), to count
-    /// completed rebalances.
-    pub seen_generation: Option<(i32, String)>,
-    /// When the current rebalance started (first JoinGroup after being stable).
-    pub rebalance_started: Option<Instant>,
-    /// Leader: the topics the group's members subscribe to.
-    pub group_topics: BTreeSet<String>,
+/// Where a partition's position stands, and why there is none ([`Consumer::position_state`]).
+/// Its `Display` is one line, e.g. `at offset 42`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum PositionState {
+    /// Known: the offset of the next record `poll` hands out.
+    Known(Offset),
+    /// Waiting for the group's committed offset (an OffsetFetch to the coordinator).
+    AwaitingCommitted,
+    /// Waiting for an offset lookup: `auto.offset.reset`, or a seek to the beginning, the end
+    /// or a timestamp.
+    AwaitingReset,
+    /// Stopped until the application seeks (e.g. `auto.offset.reset=none` with nothing
+    /// committed); the error names the partition.
+    Failed(Error),
+    /// The partition is not assigned to this consumer.
+    NotAssigned,
 }
 
-pub(super) struct Inner {
-    pub cfg: ConsumerConfig,
-    pub cluster: Arc<Cluster>,
-    pub coordinator: Option<Coordinator>,
-    core: Mutex<Core>,
-    /// Signalled when fetched data or an error is ready for `poll`.
-    pub data: Notify,
-    /// Wakes the background task (new assignment, seek, records drained).
-    pub wake: Arc<Notify>,
-    /// Wakes the group task (new subscription, poll, commit refused by the group).
-    pub group_wake: Arc<Notify>,
-    pub listener: Mutex<Option<Arc<dyn RebalanceListener>>>,
-    pub closed: AtomicBool,
-    pub refreshing: AtomicBool,
-    pub metrics: Recorder,
-}
-
-impl Inner {
-    pub fn lock(&self) -> MutexGuard<'_, Core> {
-        // The core holds plain data; a panic while it was locked leaves it usable.
-        self.core.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// When the next auto-commit is due, if auto-commit is on.
-    pub fn auto_commit_due(self: &Arc<Self>, now: Instant) -> Option<Instant> {
-        if !self.cfg.enable_auto_commit || self.coordinator.is_none() {
-            return None;
+impl std::fmt::Display for PositionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PositionState::Known(o) => write!(f, "at offset {o}"),
+            PositionState::AwaitingCommitted => f.write_str("waiting for the committed offset"),
+            PositionState::AwaitingReset => {
+                f.write_str("waiting for an offset lookup (reset or seek)")
+            }
+            PositionState::Failed(e) => write!(f, "stopped: {e}"),
+            PositionState::NotAssigned => f.write_str("not assigned"),
         }
-        let (due, rebalancing) = {
-            let core = self.lock();
-            let rebalancing = core
-                .group
-                .as_ref()
-                .is_some_and(|m| m.generation().is_none());
-            (core.next_auto_commit, rebalancing)
-        };
-        // While the member rejoins there is no generation to commit under; the revocation path
-        // commits what needs committing.
-        if now >= due && !rebalancing {
-            self.lock().next_auto_commit = now + self.cfg.auto_commit_interval;
-            let inner = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = commit_positions(&inner, None).await {
-                    tracing::warn!(error = %e, "auto-commit failed");
-                }
-            });
-            return Some(now + self.cfg.auto_commit_interval);
-        }
-        Some(due)
     }
 }
+
+/// Committed offsets keyed by partition, as [`Consumer::committed`] returns them (`None`:
+/// nothing committed for that partition).
+pub type Committed = BTreeMap<TopicPartition, Option<CommittedOffset>>;
 
 /// An Apache Kafka consumer with an explicit **position** (in memory: the next offset `poll`
 /// hands out, which moves only when records are handed out or on a seek) and **committed
@@ -132,35 +92,30 @@ impl Consumer {
     /// Creates a consumer and starts its background fetch task. Must be called inside a tokio
     /// runtime. Nothing connects until partitions are assigned.
     pub fn new(cfg: ConsumerConfig) -> Result<Consumer> {
-        let cluster = Cluster::new(cfg.client.clone());
-        let coordinator = cfg
-            .group_id
-            .clone()
-            .map(|g| Coordinator::new(cluster.clone(), g));
-        let inner = Arc::new(Inner {
-            core: Mutex::new(Core {
-                fetcher: Fetcher::new(cfg.fetch.clone()),
-                errors: VecDeque::new(),
-                next_auto_commit: Instant::now() + cfg.auto_commit_interval,
-                group: None,
-                group_epoch: 0,
-                listener_events: VecDeque::new(),
-                revoke_pending: false,
-                seen_generation: None,
-                rebalance_started: None,
-                group_topics: BTreeSet::new(),
-            }),
-            cfg,
-            cluster,
-            coordinator,
-            data: Notify::new(),
-            wake: Arc::new(Notify::new()),
-            group_wake: Arc::new(Notify::new()),
-            listener: Mutex::new(None),
-            closed: AtomicBool::new(false),
-            refreshing: AtomicBool::new(false),
-            metrics: Recorder::default(),
-        });
+        Consumer::with_error_handler(cfg, None)
+    }
+
+    /// Like [`new`](Self::new), with a handler that receives the errors of the background tasks
+    /// as they happen: failed connects and metadata lookups, fetch, offset and group request
+    /// failures, failed auto-commits, unknown topics. `poll` reports what stops consumption
+    /// (partition errors, group errors, and no broker reachable for `default.api.timeout.ms`);
+    /// the handler sees every failure, including those retried without the application noticing.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ferrokafka::consumer::{Consumer, ConsumerConfig};
+    /// use std::sync::Arc;
+    /// let consumer = Consumer::with_error_handler(
+    ///     ConsumerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?,
+    ///     Some(Arc::new(|e| eprintln!("consumer: {e}"))),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_error_handler(
+        cfg: ConsumerConfig,
+        handler: Option<crate::ErrorHandler>,
+    ) -> Result<Consumer> {
+        let inner = Arc::new(Inner::new(cfg, handler));
         tokio::spawn(super::driver::run(Arc::downgrade(&inner)));
         Ok(Consumer { inner })
     }
@@ -175,9 +130,12 @@ impl Consumer {
     /// `group.id`) or by `auto.offset.reset`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidArgument`] after [`subscribe`](Self::subscribe): a consumer is either
-    /// group-managed or manually assigned.
+    /// [`ErrorKind::InvalidArgument`] for an illegal topic name, or after
+    /// [`subscribe`](Self::subscribe): a consumer is either group-managed or manually assigned.
     pub fn assign(&self, tps: &[TopicPartition]) -> Result<()> {
+        for tp in tps {
+            crate::types::validate_topic_name(&tp.topic)?;
+        }
         if self.inner.lock().group.is_some() {
             return Err(Error::new(ErrorKind::InvalidArgument)
                 .with_detail("assign() on a consumer that subscribed; use a separate consumer"));
@@ -265,40 +223,156 @@ impl Consumer {
         }
     }
 
-    /// The records as a stream (each item is one `recv`).
-    pub fn stream(&self) -> impl futures_core::Stream<Item = Result<ConsumerRecord>> + '_ {
-        futures_util::stream::unfold(self, |c| async move { Some((c.recv().await, c)) })
+    /// The records as a stream (each item is one [`recv`](Self::recv)); see [`MessageStream`].
+    ///
+    /// [`MessageStream`]: super::MessageStream
+    pub fn stream(&self) -> super::MessageStream<'_> {
+        super::MessageStream::new(self)
     }
 
     /// The position of `tp`: the offset of the next record `poll` will hand out. `None` while it
-    /// is being determined (committed offset or reset pending) or if not assigned.
+    /// is being determined (committed offset or reset pending) or if not assigned;
+    /// [`position_state`](Self::position_state) says which.
     pub fn position(&self, tp: &TopicPartition) -> Option<Offset> {
         self.inner.lock().fetcher.position(tp).map(|p| p.offset)
     }
 
-    /// The committed offsets of `tps`, asked from the group coordinator now (`None`: nothing
-    /// committed).
+    /// Where the position of `tp` stands: known, or why not (see [`PositionState`]).
+    ///
+    /// ```no_run
+    /// # fn f(consumer: ferrokafka::consumer::Consumer) {
+    /// use ferrokafka::types::TopicPartition;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// println!("{tp}: {}", consumer.position_state(&tp)); // e.g. "orders-0: at offset 42"
+    /// # }
+    /// ```
+    pub fn position_state(&self, tp: &TopicPartition) -> PositionState {
+        let core = self.inner.lock();
+        match core.fetcher.state(tp).map(|s| s.status()) {
+            None => PositionState::NotAssigned,
+            Some(FetchStatus::Fetchable(p)) => PositionState::Known(p.offset),
+            Some(FetchStatus::AwaitingCommitted) => PositionState::AwaitingCommitted,
+            Some(FetchStatus::AwaitingReset(_)) => PositionState::AwaitingReset,
+            Some(FetchStatus::Failed(e)) => PositionState::Failed(e.clone()),
+        }
+    }
+
+    /// The committed offsets of `tps`, asked from the group coordinator now, keyed by partition
+    /// (`None`: nothing committed), within `default.api.timeout.ms`.
+    ///
+    /// # Errors
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) without a `group.id`; when the time is up,
+    /// [`Connect`](ErrorKind::Connect) or [`NoBrokerAvailable`](ErrorKind::NoBrokerAvailable) if
+    /// no broker could be reached, else [`Timeout`](ErrorKind::Timeout) (each naming the last
+    /// error); a group or authorization error from the coordinator as it is.
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn committed(
+    pub async fn committed(&self, tps: &[TopicPartition]) -> Result<Committed> {
+        self.committed_offsets(tps, None).await
+    }
+
+    /// [`committed`](Self::committed) with its own timeout instead of `default.api.timeout.ms`
+    /// (Java's `committed(partitions, timeout)`).
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use ferrokafka::types::TopicPartition;
+    /// use std::time::Duration;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// let committed = consumer.committed_within(&[tp.clone()], Duration::from_secs(5)).await?;
+    /// match &committed[&tp] {
+    ///     Some(c) => println!("{tp} committed at {}", c.offset),
+    ///     None => println!("{tp}: nothing committed"),
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn committed_within(
         &self,
         tps: &[TopicPartition],
-    ) -> Result<Vec<(TopicPartition, Option<Offset>)>> {
+        timeout: Duration,
+    ) -> Result<Committed> {
+        self.committed_offsets(tps, Some(timeout)).await
+    }
+
+    async fn committed_offsets(
+        &self,
+        tps: &[TopicPartition],
+        timeout: Option<Duration>,
+    ) -> Result<Committed> {
         let coordinator = self.inner.coordinator.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument).with_detail("committed offsets need a group.id")
         })?;
-        let fetched = coordinator.fetch_offsets(tps).await?;
+        let fetched = coordinator.fetch_offsets(tps, timeout).await?;
         let mut core = self.inner.lock();
         for (tp, c) in &fetched {
             if core.fetcher.state(tp).is_some() {
                 core.fetcher.on_committed(tp, c.clone());
             }
         }
-        Ok(fetched
-            .into_iter()
-            .map(|(tp, c)| (tp, c.map(|c| c.offset)))
-            .collect())
+        Ok(fetched.into_iter().collect())
+    }
+
+    /// Waits up to `timeout` for the position of `tp` to be known (its committed offset read, or
+    /// its offset reset done) and returns it: Java's `position(partition, timeout)`.
+    ///
+    /// # Errors
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) if `tp` is not assigned; the partition's
+    /// error if it cannot continue (e.g. `auto.offset.reset=none` with nothing committed); when
+    /// the time is up, [`Connect`](ErrorKind::Connect) / [`NoBrokerAvailable`](ErrorKind::NoBrokerAvailable)
+    /// if no broker could be reached, else [`Timeout`](ErrorKind::Timeout).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn position_within(&self, tp: &TopicPartition, timeout: Duration) -> Result<Offset> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.data.notified();
+            {
+                let core = self.inner.lock();
+                let state = core.fetcher.state(tp).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidArgument)
+                        .with_partition(&tp.topic, tp.partition)
+                        .with_detail(format!("{tp} is not assigned to this consumer"))
+                })?;
+                if let Some(p) = state.position() {
+                    return Ok(p.offset);
+                }
+                if let FetchStatus::Failed(e) = state.status() {
+                    return Err(e.clone());
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    let last = core.reachability.last_failure().cloned();
+                    let detail = format!(
+                        "the position of {tp} was not known within {} ms (committed offset or \
+                         offset reset pending)",
+                        timeout.as_millis()
+                    );
+                    let e = match last {
+                        Some(last) => {
+                            let kind = match last.kind() {
+                                ErrorKind::Connect => ErrorKind::Connect,
+                                _ => ErrorKind::NoBrokerAvailable,
+                            };
+                            Error::new(kind).with_detail(format!("{detail}; last error: {last}"))
+                        }
+                        None => Error::new(ErrorKind::Timeout).with_detail(detail),
+                    };
+                    return Err(e.with_partition(&tp.topic, tp.partition));
+                }
+            }
+            self.inner.wake.notify_one();
+            // Positions change on the fetch task's answers, which signal `data`; a short tick
+            // covers changes that signal nothing else.
+            let tick = tokio::time::Instant::now() + Duration::from_millis(50);
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep_until(tick.min(deadline)) => {}
+            }
+        }
     }
 
     /// Sets the position of `tp` (records fetched but not yet polled for it are dropped).
@@ -404,6 +478,67 @@ impl Consumer {
         commit_offsets(&self.inner, map).await
     }
 
+    /// Commits `record` as processed: its partition's committed offset becomes `record.offset +
+    /// 1` (with the record's leader epoch), as rust-rdkafka's `commit_message`. Commit only
+    /// records in order: committing a later record first commits everything before it.
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use std::time::Duration;
+    /// for record in consumer.poll(Duration::from_secs(1)).await? {
+    ///     // ... process ...
+    ///     consumer.commit_record(&record).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`commit`](Self::commit).
+    pub async fn commit_record(&self, record: &ConsumerRecord) -> Result<()> {
+        let tp = TopicPartition::new(record.topic.as_ref(), record.partition);
+        let offset = OffsetToCommit {
+            offset: record.offset.next(),
+            leader_epoch: record.leader_epoch,
+            metadata: None,
+        };
+        commit_offsets(&self.inner, BTreeMap::from([(tp, offset)])).await
+    }
+
+    /// Commits explicit offsets, each with its optional leader epoch and metadata (Java's
+    /// `commitSync(Map<TopicPartition, OffsetAndMetadata>)`).
+    ///
+    /// ```no_run
+    /// # async fn f(consumer: ferrokafka::consumer::Consumer) -> ferrokafka::Result<()> {
+    /// use ferrokafka::consumer::OffsetToCommit;
+    /// use ferrokafka::types::{Offset, TopicPartition};
+    /// let tp = TopicPartition::new("orders", 0);
+    /// consumer
+    ///     .commit_offsets([(tp, OffsetToCommit::new(Offset(42)).with_metadata("batch-7"))])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    /// As [`commit`](Self::commit).
+    pub async fn commit_offsets(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, OffsetToCommit)>,
+    ) -> Result<()> {
+        commit_offsets(&self.inner, offsets.into_iter().collect()).await
+    }
+
+    /// [`commit_offsets`](Self::commit_offsets) in the background; the result goes to
+    /// `callback` (Java's `commitAsync(offsets, callback)`).
+    pub fn commit_offsets_async(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, OffsetToCommit)>,
+        callback: impl FnOnce(Result<()>) + Send + 'static,
+    ) {
+        let inner = self.inner.clone();
+        let offsets: BTreeMap<_, _> = offsets.into_iter().collect();
+        tokio::spawn(async move { callback(commit_offsets(&inner, offsets).await) });
+    }
+
     /// Commits the current positions (the offsets after the records handed out so far).
     ///
     /// # Cancel safety
@@ -429,6 +564,8 @@ impl Consumer {
     }
 
     /// Lag of `tp`: high watermark (last stable offset under read_committed) minus position.
+    /// `None` until both are known: the position (see [`position_state`](Self::position_state))
+    /// and the watermark, which the first fetch response of the partition brings.
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         self.inner.lock().fetcher.lag(tp)
     }
@@ -473,9 +610,35 @@ impl Consumer {
             Ok(())
         };
         self.leave_group().await;
+        self.stop_tasks();
+        result
+    }
+
+    /// [`close`](Self::close) bounded by `timeout` (Java's `close(timeout)`): commits, revokes
+    /// and leaves as `close` does while time remains; the background tasks stop either way.
+    ///
+    /// # Errors
+    /// The auto-commit's error, or [`Timeout`](ErrorKind::Timeout) if the time ran out first
+    /// (the group then notices the member's absence after `session.timeout.ms`).
+    ///
+    /// # Cancel safety
+    /// As [`close`](Self::close).
+    pub async fn close_within(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.close()).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.stop_tasks();
+                Err(Error::new(ErrorKind::Timeout).with_detail(format!(
+                    "close did not finish within {} ms; the background tasks were stopped",
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+
+    fn stop_tasks(&self) {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.group_wake.notify_one();
-        result
     }
 }

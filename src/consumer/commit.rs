@@ -1,10 +1,9 @@
 //! Offset commits: which offsets (positions of records already handed out, never beyond them)
 //! and under which group identity (the current generation, or the one being revoked).
 
-use super::client::{Core, Inner};
 use super::coordinator::{is_group_error, CommitIdentity, OffsetToCommit};
 use super::fetch::CommittedOffset;
-use crate::error::code::REBALANCE_IN_PROGRESS;
+use super::shared::{Core, Inner};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -45,27 +44,13 @@ pub(super) async fn commit_positions(
     commit_offsets(inner, offsets).await
 }
 
-/// The identity a commit carries: none outside group management; the stable generation; or,
-/// while a revocation is being handled (the rebalance listener runs), the generation the revoked
-/// partitions were assigned in — the coordinator accepts it until the next generation forms,
-/// which is what lets the listener commit on revoke. Any other commit while the member
-/// rebalances fails here with the retriable `REBALANCE_IN_PROGRESS` instead of going out under a
-/// generation the coordinator may already have replaced (Java's consumer does the same).
+/// The identity a commit carries: none outside group management, else what the membership
+/// says ([`GroupMembership::commit_identity`](super::group::GroupMembership::commit_identity):
+/// the stable generation, the revoked one while the listener runs, or `REBALANCE_IN_PROGRESS`).
 fn commit_identity(core: &Core) -> Result<CommitIdentity> {
-    let Some(m) = core.group.as_ref() else {
-        return Ok(CommitIdentity::default());
-    };
-    let usable = m.generation().is_some() || core.revoke_pending;
-    match m.commit_generation().filter(|_| usable) {
-        Some((generation, member_id)) => Ok(CommitIdentity {
-            generation,
-            member_id: member_id.to_owned(),
-            group_instance_id: m.group_instance_id().map(str::to_owned),
-        }),
-        None => Err(Error::from_broker_code(REBALANCE_IN_PROGRESS)
-            .with_api("OffsetCommit")
-            .with_detail("the member is (re)joining its group; commit again after the next poll")),
-    }
+    core.group
+        .as_ref()
+        .map_or_else(|| Ok(CommitIdentity::default()), |m| m.commit_identity())
 }
 
 /// Commits `offsets` and records them as the committed offsets.
@@ -120,4 +105,34 @@ fn report_group_error(inner: &Arc<Inner>, identity: &CommitIdentity, e: &Error) 
             inner.group_wake.notify_one();
         }
     }
+}
+
+/// When the next auto-commit is due, if auto-commit is on.
+pub(super) fn auto_commit_due(inner: &Arc<Inner>, now: Instant) -> Option<Instant> {
+    if !inner.cfg.enable_auto_commit || inner.coordinator.is_none() {
+        return None;
+    }
+    let (due, rebalancing) = {
+        let core = inner.lock();
+        let rebalancing = core
+            .group
+            .as_ref()
+            .is_some_and(|m| m.generation().is_none());
+        (core.next_auto_commit, rebalancing)
+    };
+    // While the member rejoins there is no generation to commit under; the revocation path
+    // commits what needs committing.
+    if now >= due && !rebalancing {
+        let next = now + inner.cfg.auto_commit_interval;
+        inner.lock().next_auto_commit = next;
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            if let Err(e) = commit_positions(&inner, None).await {
+                tracing::warn!(error = %e, "auto-commit failed");
+                inner.notify_error_handler(&e);
+            }
+        });
+        return Some(next);
+    }
+    Some(due)
 }

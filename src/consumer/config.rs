@@ -1,6 +1,8 @@
 //! Consumer configuration: the Java client's names and defaults, validated once at `build()`.
 
 use super::fetch::{FetchConfig, IsolationLevel, OffsetResetPolicy};
+use super::group::{AssignmentStrategy, GroupConfig};
+use crate::config::parse::{parse_bool, parse_int, parse_ms, parse_optional, parse_usize};
 use crate::config::{ClientConfig, ClientConfigBuilder};
 use crate::connection::Backoff;
 use crate::protocol::records::DecodeOptions;
@@ -30,8 +32,10 @@ pub struct ConsumerConfig {
     /// `group.id`: the consumer group (needed for `subscribe` and for committed offsets). No
     /// default.
     pub group_id: Option<String>,
-    /// `group.instance.id`: static membership (KIP-345). No default.
-    pub group_instance_id: Option<String>,
+    /// Group membership settings (`group.instance.id`, `session.timeout.ms`,
+    /// `heartbeat.interval.ms`, `max.poll.interval.ms`, `partition.assignment.strategy`,
+    /// `client.rack`), used by `subscribe`.
+    pub group: GroupConfig,
     /// `enable.auto.commit` (default `true`, as in Java): commit the positions of records already
     /// handed out every `auto.commit.interval.ms`, and on close. For ordered at-least-once
     /// processing turn it off and commit after processing (see
@@ -41,17 +45,6 @@ pub struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     /// `max.poll.records` (default 500): most records one `poll` returns.
     pub max_poll_records: usize,
-    /// `session.timeout.ms` (default 45 s).
-    pub session_timeout: Duration,
-    /// `heartbeat.interval.ms` (default 3 s).
-    pub heartbeat_interval: Duration,
-    /// `max.poll.interval.ms` (default 5 min): a member that does not poll for this long leaves
-    /// the group and rejoins on its next poll.
-    pub max_poll_interval: Duration,
-    /// `partition.assignment.strategy` (default `range, cooperative-sticky`, as Java 4.x).
-    pub partition_assignment_strategy: Vec<String>,
-    /// `client.rack` (default none).
-    pub client_rack: Option<String>,
     /// Fetch settings (`fetch.min.bytes`, `fetch.max.wait.ms`, `fetch.max.bytes`,
     /// `max.partition.fetch.bytes`, `isolation.level`, `auto.offset.reset`, `check.crcs`).
     pub fetch: FetchConfig,
@@ -80,15 +73,10 @@ impl ConsumerConfig {
 pub struct ConsumerConfigBuilder {
     client: ClientConfigBuilder,
     group_id: Option<String>,
-    group_instance_id: Option<String>,
+    group: GroupConfig,
     enable_auto_commit: bool,
     auto_commit_interval: Duration,
     max_poll_records: usize,
-    session_timeout: Duration,
-    heartbeat_interval: Duration,
-    max_poll_interval: Duration,
-    strategies: Vec<String>,
-    client_rack: Option<String>,
     fetch: FetchConfig,
 }
 
@@ -97,31 +85,13 @@ impl Default for ConsumerConfigBuilder {
         ConsumerConfigBuilder {
             client: ClientConfig::builder(),
             group_id: None,
-            group_instance_id: None,
+            group: GroupConfig::default(),
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
             max_poll_records: 500,
-            session_timeout: Duration::from_secs(45),
-            heartbeat_interval: Duration::from_secs(3),
-            max_poll_interval: Duration::from_secs(300),
-            strategies: vec!["range".into(), "cooperative-sticky".into()],
-            client_rack: None,
             fetch: FetchConfig::default(),
         }
     }
-}
-
-fn ms(key: &str, v: &str) -> Result<Duration> {
-    v.trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| Error::config(key, v, "expected a non-negative number of milliseconds"))
-}
-
-fn int<T: std::str::FromStr>(key: &str, v: &str, what: &str) -> Result<T> {
-    v.trim()
-        .parse::<T>()
-        .map_err(|_| Error::config(key, v, format!("expected {what}")))
 }
 
 impl ConsumerConfigBuilder {
@@ -142,7 +112,7 @@ impl ConsumerConfigBuilder {
     }
     /// `group.instance.id` (static membership).
     pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
-        self.group_instance_id = Some(id.into());
+        self.group.group_instance_id = Some(id.into());
         self
     }
     /// `enable.auto.commit` (default true).
@@ -172,26 +142,25 @@ impl ConsumerConfigBuilder {
     }
     /// `session.timeout.ms` (default 45 s).
     pub fn session_timeout(mut self, d: Duration) -> Self {
-        self.session_timeout = d;
+        self.group.session_timeout = d;
         self
     }
     /// `heartbeat.interval.ms` (default 3 s).
     pub fn heartbeat_interval(mut self, d: Duration) -> Self {
-        self.heartbeat_interval = d;
+        self.group.heartbeat_interval = d;
         self
     }
     /// `max.poll.interval.ms` (default 5 min).
     pub fn max_poll_interval(mut self, d: Duration) -> Self {
-        self.max_poll_interval = d;
+        self.group.max_poll_interval = d;
         self
     }
-    /// `partition.assignment.strategy`: assignor names in preference order (`range`,
-    /// `roundrobin`, `cooperative-sticky`).
-    pub fn partition_assignment_strategy<S: Into<String>>(
+    /// `partition.assignment.strategy`: assignors in preference order.
+    pub fn partition_assignment_strategy(
         mut self,
-        names: impl IntoIterator<Item = S>,
+        strategies: impl IntoIterator<Item = AssignmentStrategy>,
     ) -> Self {
-        self.strategies = names.into_iter().map(Into::into).collect();
+        self.group.partition_assignment_strategy = strategies.into_iter().collect();
         self
     }
 
@@ -200,37 +169,22 @@ impl ConsumerConfigBuilder {
         if self.client.try_set(key, value)? {
             return Ok(());
         }
+        if self.group.try_set(key, value)? {
+            return Ok(());
+        }
         let v = value.trim();
         match key {
-            "group.id" => self.group_id = Some(value.to_owned()).filter(|s| !s.is_empty()),
-            "group.instance.id" => {
-                self.group_instance_id = Some(value.to_owned()).filter(|s| !s.is_empty())
-            }
-            "enable.auto.commit" => {
-                self.enable_auto_commit = match v {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(Error::config(key, value, "expected true or false")),
-                }
-            }
-            "auto.commit.interval.ms" => self.auto_commit_interval = ms(key, value)?,
-            "max.poll.records" => self.max_poll_records = int(key, value, "a positive integer")?,
-            "session.timeout.ms" => self.session_timeout = ms(key, value)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval = ms(key, value)?,
-            "max.poll.interval.ms" => self.max_poll_interval = ms(key, value)?,
-            "partition.assignment.strategy" => {
-                self.strategies = v
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            }
-            "client.rack" => self.client_rack = Some(value.to_owned()).filter(|s| !s.is_empty()),
-            "fetch.min.bytes" => self.fetch.fetch_min_bytes = int(key, value, "an integer")?,
-            "fetch.max.wait.ms" => self.fetch.fetch_max_wait = ms(key, value)?,
-            "fetch.max.bytes" => self.fetch.fetch_max_bytes = int(key, value, "an integer")?,
+            "group.id" => self.group_id = parse_optional(value),
+            "enable.auto.commit" => self.enable_auto_commit = parse_bool(key, value)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval = parse_ms(key, value)?,
+            "max.poll.records" => self.max_poll_records = parse_usize(key, value)?,
+            // Java: fetch.min.bytes, fetch.max.bytes and max.partition.fetch.bytes are ints
+            // at least 0 (and `build` then requires the two maxima to be positive).
+            "fetch.min.bytes" => self.fetch.fetch_min_bytes = parse_int(key, value, 0, i32::MAX)?,
+            "fetch.max.wait.ms" => self.fetch.fetch_max_wait = parse_ms(key, value)?,
+            "fetch.max.bytes" => self.fetch.fetch_max_bytes = parse_int(key, value, 0, i32::MAX)?,
             "max.partition.fetch.bytes" => {
-                self.fetch.max_partition_fetch_bytes = int(key, value, "an integer")?
+                self.fetch.max_partition_fetch_bytes = parse_int(key, value, 0, i32::MAX)?
             }
             "isolation.level" => {
                 self.fetch.isolation_level = match v {
@@ -259,13 +213,7 @@ impl ConsumerConfigBuilder {
                     }
                 }
             }
-            "check.crcs" => {
-                self.fetch.decode.check_crcs = match v {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(Error::config(key, value, "expected true or false")),
-                }
-            }
+            "check.crcs" => self.fetch.decode.check_crcs = parse_bool(key, value)?,
             "key.deserializer" | "value.deserializer" => {
                 return Err(Error::config(
                     key,
@@ -293,37 +241,12 @@ impl ConsumerConfigBuilder {
         if self.max_poll_records == 0 {
             return Err(Error::config("max.poll.records", "0", "must be at least 1"));
         }
-        if self.heartbeat_interval >= self.session_timeout {
-            return Err(Error::config(
-                "heartbeat.interval.ms",
-                self.heartbeat_interval.as_millis().to_string(),
-                format!(
-                    "must be lower than session.timeout.ms ({})",
-                    self.session_timeout.as_millis()
-                ),
-            ));
-        }
-        if self.group_instance_id.is_some() && self.group_id.is_none() {
+        self.group.validate()?;
+        if self.group.group_instance_id.is_some() && self.group_id.is_none() {
             return Err(Error::config(
                 "group.instance.id",
-                self.group_instance_id.clone().unwrap_or_default(),
+                self.group.group_instance_id.clone().unwrap_or_default(),
                 "needs a group.id",
-            ));
-        }
-        for s in &self.strategies {
-            if !matches!(s.as_str(), "range" | "roundrobin" | "cooperative-sticky") {
-                return Err(Error::config(
-                    "partition.assignment.strategy",
-                    s,
-                    "expected range, roundrobin or cooperative-sticky",
-                ));
-            }
-        }
-        if self.strategies.is_empty() {
-            return Err(Error::config(
-                "partition.assignment.strategy",
-                "",
-                "needs an assignor",
             ));
         }
         if self.fetch.fetch_max_bytes <= 0 || self.fetch.max_partition_fetch_bytes <= 0 {
@@ -349,15 +272,10 @@ impl ConsumerConfigBuilder {
         Ok(ConsumerConfig {
             client,
             group_id: self.group_id,
-            group_instance_id: self.group_instance_id,
+            group: self.group,
             enable_auto_commit: self.enable_auto_commit,
             auto_commit_interval: self.auto_commit_interval,
             max_poll_records: self.max_poll_records,
-            session_timeout: self.session_timeout,
-            heartbeat_interval: self.heartbeat_interval,
-            max_poll_interval: self.max_poll_interval,
-            partition_assignment_strategy: self.strategies,
-            client_rack: self.client_rack,
             fetch,
         })
     }

@@ -16,6 +16,7 @@ use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages::{FindCoordinatorRequest, OffsetFetchRequest};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::time::Instant;
 
 pub use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
@@ -92,19 +93,50 @@ impl Coordinator {
     }
 
     /// Runs `op` against the coordinator, rediscovering it and retrying retriable errors until
-    /// `default.api.timeout.ms`.
-    async fn with_retries<T, F, Fut>(&self, api: &'static str, op: F) -> Result<T>
+    /// `timeout` (`default.api.timeout.ms` when `None`).
+    async fn with_retries<T, F, Fut>(
+        &self,
+        api: &'static str,
+        timeout: Option<Duration>,
+        op: F,
+    ) -> Result<T>
     where
         F: Fn(BrokerConnection) -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
         let cfg = self.cluster.config();
+        let deadline = Instant::now() + timeout.unwrap_or(cfg.default_api_timeout);
+        let op = &op;
+        // The deadline also bounds one attempt: a connect, reconnect backoff or request in
+        // flight when it passes is abandoned. The call then fails with the last error an attempt
+        // did finish with (a refused connect, say), else with a request timeout.
+        let last_error: Mutex<Option<Error>> = Mutex::new(None);
+        let last_error = &last_error;
+        let attempt = || async move {
+            let run = async { op(self.connection().await?).await };
+            match tokio::time::timeout_at(deadline, run).await {
+                Ok(r) => {
+                    if let Err(e) = &r {
+                        *last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.clone());
+                    }
+                    r
+                }
+                Err(_) => Err(last_error
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone()
+                    .unwrap_or_else(|| {
+                        Error::new(ErrorKind::RequestTimeout)
+                            .with_api(api)
+                            .with_detail("the call's timeout passed during the attempt")
+                    })),
+            }
+        };
         let waits = Retry::new(
-            Some(Instant::now() + cfg.default_api_timeout),
+            Some(deadline),
             Backoff::new(cfg.retry_backoff, cfg.retry_backoff_max),
             Jitter::Global,
         );
-        let op = &op;
         let result = retry_until(
             waits,
             |e: &Error| {
@@ -120,7 +152,7 @@ impl Coordinator {
                 // generation: the membership must rejoin first.
                 e.is_retriable() && !is_group_error(e.broker_code())
             },
-            || async move { op(self.connection().await?).await },
+            attempt,
         )
         .await;
         result.map_err(|gave_up| match gave_up {
@@ -133,9 +165,10 @@ impl Coordinator {
     pub async fn fetch_offsets(
         &self,
         tps: &[TopicPartition],
+        timeout: Option<Duration>,
     ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
         let group = self.group.clone();
-        self.with_retries("OffsetFetch", |conn| {
+        self.with_retries("OffsetFetch", timeout, |conn| {
             let group = group.clone();
             async move { offset_fetch(&conn, &group, tps).await }
         })
@@ -150,7 +183,7 @@ impl Coordinator {
         identity: &CommitIdentity,
     ) -> Result<()> {
         let group = self.group.clone();
-        self.with_retries("OffsetCommit", |conn| {
+        self.with_retries("OffsetCommit", None, |conn| {
             let group = group.clone();
             async move { offset_commit(&conn, &group, offsets, identity).await }
         })

@@ -3,8 +3,8 @@
 //! Fetches run while the application processes the previous records (prefetch, bounded by
 //! `fetch.max.bytes` of buffered data).
 
-use super::client::Inner;
 use super::fetch::{FetchEvent, FetchResponseData, ListOffsetsPlan};
+use super::shared::Inner;
 use crate::cluster::TopicSelection;
 use crate::connection::Purpose;
 use crate::protocol::requests::{fetch, list_offsets};
@@ -62,6 +62,14 @@ fn step(inner: &Arc<Inner>) -> Instant {
         if let Some(t) = core.fetcher.poll_timeout(now) {
             next = next.min(t);
         }
+        // No broker answered for default.api.timeout.ms: say so through poll.
+        if let Some(e) = core
+            .reachability
+            .overdue(now, inner.cfg.client.default_api_timeout)
+        {
+            core.errors.push_back(e);
+            inner.data.notify_one();
+        }
         (fetches, lookups, committed, events, missing, next)
     };
     for plan in fetches {
@@ -81,15 +89,22 @@ fn step(inner: &Arc<Inner>) -> Instant {
         let inner = inner.clone();
         tokio::spawn(async move {
             let topics: Vec<String> = refresh.into_iter().collect();
-            let _ = inner
+            let refreshed = inner
                 .cluster
-                .refresh_after_error(TopicSelection::Topics(topics))
+                .refresh_after_error(TopicSelection::Topics(topics.clone()))
                 .await;
+            match refreshed {
+                Ok(md) => {
+                    inner.report(Ok(()));
+                    inner.warn_unknown_topics(&md, &topics);
+                }
+                Err(e) => inner.report(Err(&e)),
+            }
             inner.refreshing.store(false, Ordering::Release);
             inner.wake.notify_one();
         });
     }
-    if let Some(due) = inner.auto_commit_due(now) {
+    if let Some(due) = super::commit::auto_commit_due(inner, now) {
         return next.min(due);
     }
     next
@@ -143,6 +158,7 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
             .metrics
             .fetch_latency_ms
             .record(sent.elapsed().as_secs_f64() * 1000.0);
+        inner.report(result.as_ref().map(drop));
         {
             let mut core = inner.lock();
             guard.done = true;
@@ -173,6 +189,7 @@ fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
             conn.send(&req).await
         }
         .await;
+        inner.report(result.as_ref().map(drop));
         let now = Instant::now();
         let mut core = inner.lock();
         match result {
@@ -205,7 +222,8 @@ fn spawn_offset_fetch(inner: Arc<Inner>, tps: Vec<TopicPartition>) {
         let Some(coordinator) = inner.coordinator.as_ref() else {
             return;
         };
-        let result = coordinator.fetch_offsets(&tps).await;
+        let result = coordinator.fetch_offsets(&tps, None).await;
+        inner.report(result.as_ref().map(drop));
         let now = Instant::now();
         {
             let mut core = inner.lock();

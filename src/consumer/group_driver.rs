@@ -10,14 +10,14 @@
 //! Requests run in their own tasks holding only a weak reference to the consumer, so a JoinGroup
 //! parked by the broker for minutes never keeps a dropped consumer alive.
 
-use super::client::Inner;
 use super::coordinator::find_coordinator;
 use super::group::membership::{
     GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
     MemberState, SyncGroupRequest, SyncGroupResult,
 };
 use super::group::{GroupAction, GroupMembership, PartitionCounts};
-use super::listener::ListenerEvent;
+use super::shared::Inner;
+use super::shared::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
 use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
 use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
@@ -86,14 +86,12 @@ fn step(
     m.handle_timeout(now);
     let mut requests = Vec::new();
     let mut notify_app = false;
-    while !core.revoke_pending {
-        let Some(action) = m.poll_action() else {
-            break;
-        };
+    // After a `Revoked` the membership hands out nothing more until the application's poll ran
+    // the listener (`RevokeGuard` calls `revocation_done`).
+    while let Some(action) = m.poll_action() {
         match action {
             GroupAction::Revoked(tps) => {
                 core.listener_events.push_back(ListenerEvent::Revoked(tps));
-                core.revoke_pending = true;
                 notify_app = true;
             }
             GroupAction::Assigned(tps) => {
@@ -205,7 +203,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     let cluster = inner.cluster.clone();
     let group = inner.cfg.group_id.clone().unwrap_or_default();
     let timeout = inner.cfg.client.request_timeout;
-    let rebalance_timeout = inner.cfg.max_poll_interval;
+    let rebalance_timeout = inner.cfg.group.max_poll_interval;
     tokio::spawn(async move {
         let conn_for = |node: Option<i32>, purpose: Purpose| {
             let cluster = cluster.clone();
@@ -244,7 +242,14 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
             ),
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);
-                Outcome::Counts(describe_topics(&cluster, &topics).await, topics)
+                let counts = describe_topics(&cluster, &topics).await;
+                if counts.is_ok() {
+                    // A subscribed topic the cluster lacks gets no partitions: say so.
+                    if let Some(inner) = weak.upgrade() {
+                        inner.warn_unknown_topics(&cluster.metadata(), &topics);
+                    }
+                }
+                Outcome::Counts(counts, topics)
             }
             // Listener events and errors never reach dispatch.
             _ => return,
@@ -275,6 +280,14 @@ enum Outcome {
 }
 
 fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
+    let error = match &outcome {
+        Outcome::Coordinator(r) => r.as_ref().err(),
+        Outcome::Join(r) => r.as_ref().err(),
+        Outcome::Sync(r) => r.as_ref().err(),
+        Outcome::Heartbeat(r) | Outcome::Leave(r) => r.as_ref().err(),
+        Outcome::Counts(r, _) => r.as_ref().err(),
+    };
+    inner.report(error.map_or(Ok(()), Err));
     let now = Instant::now();
     let mut guard = inner.lock();
     let core = &mut *guard;

@@ -75,11 +75,3 @@ pub trait RebalanceListener: Send + Sync + 'static {
         self.on_partitions_revoked(consumer, partitions)
     }
 }
-
-/// A rebalance event waiting for the application's next poll.
-#[derive(Debug, Clone)]
-pub(super) enum ListenerEvent {
-    Revoked(Vec<TopicPartition>),
-    Assigned(Vec<TopicPartition>),
-    Lost(Vec<TopicPartition>),
-}

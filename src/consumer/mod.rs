@@ -22,16 +22,21 @@ mod group_driver;
 mod listener;
 mod metrics;
 mod ordered;
+mod reachability;
+mod shared;
+mod stream;
 mod subscription;
 
 pub use crate::protocol::records::{
     DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
 };
-pub use client::Consumer;
+pub use client::{Committed, Consumer, PositionState};
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
-pub use fetch::{ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
+pub use fetch::{CommittedOffset, ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
+pub use group::{AssignmentStrategy, GroupConfig};
 pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};
+pub use stream::MessageStream;
 pub use subscription::GroupGeneration;

@@ -1,11 +1,12 @@
 //! Group-managed consumption: [`Consumer::subscribe`], the rebalance listener's events (run
 //! from `poll`), and leaving the group on close.
 
-use super::client::{Consumer, Core};
+use super::client::Consumer;
 use super::commit::commit_positions;
-use super::config::ConsumerConfig;
-use super::group::{AssignmentStrategy, GroupConfig, GroupMembership, MemberState};
-use super::listener::{ListenerEvent, RebalanceListener};
+use super::group::{GroupMembership, MemberState};
+use super::listener::RebalanceListener;
+use super::shared::Core;
+use super::shared::ListenerEvent;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::sync::Arc;
@@ -22,39 +23,6 @@ pub struct GroupGeneration {
     pub leader: bool,
     /// The assignor the group uses.
     pub protocol: String,
-}
-
-/// The group part of a consumer configuration.
-fn group_config(cfg: &ConsumerConfig) -> Result<GroupConfig> {
-    let group_id = cfg.group_id.clone().ok_or_else(|| {
-        Error::config(
-            "group.id",
-            "",
-            "subscribe() needs a group.id (or use assign())",
-        )
-    })?;
-    let mut g = GroupConfig::new(group_id);
-    g.group_instance_id = cfg.group_instance_id.clone();
-    g.session_timeout = cfg.session_timeout;
-    g.heartbeat_interval = cfg.heartbeat_interval;
-    g.max_poll_interval = cfg.max_poll_interval;
-    g.retry_backoff = cfg.client.retry_backoff;
-    g.client_rack = cfg.client_rack.clone();
-    g.partition_assignment_strategy = cfg
-        .partition_assignment_strategy
-        .iter()
-        .map(|name| {
-            AssignmentStrategy::from_config_name(name).ok_or_else(|| {
-                Error::config(
-                    "partition.assignment.strategy",
-                    name,
-                    "expected range, roundrobin or cooperative-sticky",
-                )
-            })
-        })
-        .collect::<Result<_>>()?;
-    g.validate()?;
-    Ok(g)
 }
 
 impl Consumer {
@@ -88,20 +56,32 @@ impl Consumer {
     ///
     /// # Errors
     /// A [`Config`](ErrorKind::Config) error naming `group.id` without one;
-    /// [`InvalidArgument`](ErrorKind::InvalidArgument) for an empty topic list or name, or after
-    /// [`assign`](Self::assign).
+    /// [`InvalidArgument`](ErrorKind::InvalidArgument) for an empty topic list, an illegal topic
+    /// name ([`validate_topic_name`](crate::types::validate_topic_name), as Java's
+    /// `InvalidTopicException`), or after [`assign`](Self::assign). A legal name of a topic that
+    /// does not exist is accepted (it may be created later); it is warned about (and handed to
+    /// the error handler) every 30 s until it exists.
     pub fn subscribe<I, S>(&self, topics: I) -> Result<()>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         let topics: Vec<String> = topics.into_iter().map(Into::into).collect();
-        if topics.is_empty() || topics.iter().any(|t| t.is_empty()) {
-            return Err(Error::new(ErrorKind::InvalidArgument).with_detail(format!(
-                "subscribe() needs non-empty topic names: {topics:?}"
-            )));
+        if topics.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidArgument)
+                .with_detail("subscribe() needs at least one topic"));
         }
-        let config = group_config(&self.inner.cfg)?;
+        for t in &topics {
+            crate::types::validate_topic_name(t)?;
+        }
+        let cfg = &self.inner.cfg;
+        let group_id = cfg.group_id.clone().ok_or_else(|| {
+            Error::config(
+                "group.id",
+                "",
+                "subscribe() needs a group.id (or use assign())",
+            )
+        })?;
         let now = Instant::now();
         let start_task = {
             let mut core = self.inner.lock();
@@ -112,7 +92,12 @@ impl Consumer {
             }
             let start = core.group.is_none();
             if start {
-                core.group = Some(GroupMembership::new(config, now)?);
+                core.group = Some(GroupMembership::new(
+                    group_id,
+                    cfg.group.clone(),
+                    cfg.client.retry_backoff,
+                    now,
+                )?);
                 core.group_epoch += 1;
             }
             if let Some(m) = core.group.as_mut() {
@@ -163,7 +148,6 @@ impl Consumer {
             let all: Vec<TopicPartition> = core.fetcher.assignment().cloned().collect();
             core.fetcher.unassign(&all);
             core.listener_events.clear();
-            core.revoke_pending = false;
             core.seen_generation = None;
             core.rebalance_started = None;
         }
@@ -283,11 +267,11 @@ impl Consumer {
         self.inner.group_wake.notify_one();
         self.run_listener_events_until(deadline, |core| {
             core.listener_events.is_empty()
-                && !core.revoke_pending
                 && core.group.as_ref().is_none_or(|m| {
                     // A static member is `Closed` at once: wait until the group task took its
                     // `Revoked` too, or close would skip the listener.
-                    !m.has_actions()
+                    !m.revoking()
+                        && !m.has_actions()
                         && matches!(
                             m.state(),
                             MemberState::Closed
@@ -328,7 +312,9 @@ impl Drop for RevokeGuard<'_> {
         {
             let mut core = inner.lock();
             core.fetcher.unassign(self.tps);
-            core.revoke_pending = false;
+            if let Some(m) = core.group.as_mut() {
+                m.revocation_done();
+            }
         }
         inner.group_wake.notify_one();
     }

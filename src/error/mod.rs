@@ -109,6 +109,18 @@ pub enum ErrorKind {
     CorruptRecord,
     /// Compressing or decompressing a record batch failed, or decompressed data exceeded its cap.
     Compression,
+    /// A record is larger than the client allows (`max.request.size` or `buffer.memory`), so it
+    /// was never sent: Java's client-side `RecordTooLargeException`. (A broker refusing a batch
+    /// as too large is [`ErrorKind::Broker`] `MESSAGE_TOO_LARGE` instead.) Not retriable: the
+    /// same record fails the same way.
+    RecordTooLarge {
+        /// The record's size with its batch header, in bytes.
+        size: usize,
+        /// The setting it exceeds (`max.request.size`).
+        limit_key: &'static str,
+        /// That setting's value, in bytes.
+        limit: usize,
+    },
     /// The broker supports no version of an API in the range this client speaks.
     UnsupportedVersion {
         /// API name (`Metadata`).
@@ -361,6 +373,7 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         // reconnect gets fresh bytes. Persistent corruption shows as repeated failures.
         ErrorKind::MalformedResponse | ErrorKind::CorruptRecord => ErrorClass::Retriable,
         ErrorKind::Compression => ErrorClass::ApplicationRecoverable,
+        ErrorKind::RecordTooLarge { .. } => ErrorClass::ApplicationRecoverable,
         ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
         ErrorKind::Closed => ErrorClass::Fatal,
         ErrorKind::InvalidArgument => ErrorClass::InvalidConfiguration,
@@ -387,6 +400,14 @@ impl fmt::Display for Error {
             ErrorKind::MalformedResponse => f.write_str("malformed response from broker")?,
             ErrorKind::CorruptRecord => f.write_str("corrupt record batch")?,
             ErrorKind::Compression => f.write_str("compression error")?,
+            ErrorKind::RecordTooLarge {
+                size,
+                limit_key,
+                limit,
+            } => write!(
+                f,
+                "record too large: {size} bytes with its batch header, more than {limit_key} ({limit})"
+            )?,
             ErrorKind::UnsupportedVersion {
                 api,
                 client,
@@ -411,16 +432,24 @@ impl fmt::Display for Error {
             write!(f, ": {d}")?;
         }
         let c = &i.context;
+        // A detail that quotes an inner error already carries its tags; print each tag once.
+        let tag = |f: &mut fmt::Formatter<'_>, t: String| -> fmt::Result {
+            if i.detail.as_deref().is_some_and(|d| d.contains(&t)) {
+                Ok(())
+            } else {
+                f.write_str(&t)
+            }
+        };
         if let Some(api) = c.api {
-            write!(f, " [api {api}]")?;
+            tag(f, format!(" [api {api}]"))?;
         }
         match (&c.topic, c.partition) {
-            (Some(t), Some(p)) => write!(f, " [partition {t}-{p}]")?,
-            (Some(t), None) => write!(f, " [topic {t}]")?,
+            (Some(t), Some(p)) => tag(f, format!(" [partition {t}-{p}]"))?,
+            (Some(t), None) => tag(f, format!(" [topic {t}]"))?,
             _ => {}
         }
         if let Some(b) = &c.broker {
-            write!(f, " [broker {b}]")?;
+            tag(f, format!(" [broker {b}]"))?;
         }
         if let Some(m) = &c.broker_message {
             write!(f, " [broker says: {m}]")?;
@@ -432,8 +461,19 @@ impl fmt::Display for Error {
     }
 }
 
+/// `{:?}` is the one-line `Display` followed by the class, so that a `main` returning this
+/// error (or a `Box<dyn Error>` holding it) prints a readable line; `{:#?}` shows the fields.
+///
+/// ```
+/// let e = ferrokafka::Error::from_broker_code(7); // REQUEST_TIMED_OUT
+/// assert_eq!(format!("{e:?}"), format!("{e} (class: Retriable)"));
+/// assert!(format!("{e:#?}").contains("kind"));
+/// ```
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !f.alternate() {
+            return write!(f, "{self} (class: {:?})", self.inner.class);
+        }
         f.debug_struct("Error")
             .field("kind", &self.inner.kind)
             .field("class", &self.inner.class)
@@ -453,9 +493,40 @@ impl std::error::Error for Error {
     }
 }
 
+/// A handler for errors a client reports besides the results of its calls: failed connects,
+/// metadata failures, retried and background errors (a consumer's fetches, offset lookups,
+/// group requests, auto-commits; a producer's retries and fatal errors). Route them to your log
+/// or alerting; it runs on the client's background task, so keep it short and do not block.
+///
+/// ```
+/// use ferrokafka::ErrorHandler;
+/// use std::sync::Arc;
+/// let handler: ErrorHandler = Arc::new(|e| eprintln!("kafka: {e}"));
+/// # let _ = handler;
+/// ```
+pub type ErrorHandler = std::sync::Arc<dyn Fn(&Error) + Send + Sync>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nested_error_prints_each_context_tag_once() {
+        let inner = Error::new(ErrorKind::NoBrokerAvailable)
+            .with_api("Metadata")
+            .with_detail("could not connect to broker [broker 127.0.0.1:1]");
+        let outer = crate::retry::api_timeout("Metadata", &inner).with_broker("127.0.0.1:1");
+        let text = outer.to_string();
+        assert_eq!(text.matches("[api Metadata]").count(), 1, "{text}");
+        assert_eq!(text.matches("[broker 127.0.0.1:1]").count(), 1, "{text}");
+        let plain = Error::from_broker_code(3)
+            .with_topic("t")
+            .with_api("Produce");
+        assert_eq!(
+            plain.to_string(),
+            "broker error UNKNOWN_TOPIC_OR_PARTITION (3) [api Produce] [topic t]"
+        );
+    }
 
     #[test]
     fn leader_not_available_is_retriable_and_invalid_config_is_permanent() {

@@ -33,7 +33,7 @@ use tokio::time::Instant;
 ///     .send(ProducerRecord::new("orders").key("order-1").value("{\"total\": 42}"))
 ///     .await?;
 /// let meta = delivery.await?;
-/// println!("written at {}-{} offset {:?}", meta.topic, meta.partition, meta.offset);
+/// println!("written to {meta}"); // e.g. "orders-0@42 (persisted)"
 /// producer.close(std::time::Duration::from_secs(5)).await?;
 /// # Ok(()) }
 /// ```
@@ -137,6 +137,11 @@ impl Producer {
             let e = Error::new(ErrorKind::InvalidArgument)
                 .with_topic(record.topic.clone())
                 .with_detail(format!("invalid timestamp {ts}: must be >= 0 or unset"));
+            return reject(e, record);
+        }
+        // An illegal name fails here with the rule it breaks; the broker's INVALID_TOPIC_EXCEPTION
+        // in a Metadata response carries no reason.
+        if let Err(e) = crate::types::validate_topic_name(&record.topic) {
             return reject(e, record);
         }
         let deadline = Instant::now() + self.shared.cfg.max_block;

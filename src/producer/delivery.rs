@@ -21,7 +21,20 @@ pub enum Persistence {
     Persisted,
 }
 
+impl std::fmt::Display for Persistence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Persistence::NotPersisted => "not persisted",
+            Persistence::PossiblyPersisted => "possibly persisted",
+            Persistence::Persisted => "persisted",
+        })
+    }
+}
+
 /// Where a record was written.
+///
+/// Its `Display` is one line: `orders-3@42 (persisted)`, or `orders-3, offset unknown (possibly
+/// persisted)` with `acks=0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordMetadata {
@@ -29,15 +42,44 @@ pub struct RecordMetadata {
     pub topic: String,
     /// Partition.
     pub partition: i32,
-    /// Offset of the record; `None` when the broker did not say (`acks=0`, or the batch was
-    /// acknowledged as a duplicate of an earlier attempt).
-    pub offset: Option<Offset>,
+    /// Offset of the record, as the broker acknowledged it. Only without an acknowledgement is
+    /// there none: with `acks=0` (the broker answers nothing), and in the rare case of a retry
+    /// the broker acknowledged as a duplicate without its offset; then this is
+    /// [`Offset::UNKNOWN`] (`-1`, as Java's `RecordMetadata.offset()`) and
+    /// [`has_offset`](Self::has_offset) is false.
+    pub offset: Offset,
     /// The record's timestamp: the broker's append time for `LogAppendTime` topics, else the
     /// create time the producer stamped.
     pub timestamp: i64,
     /// With `acks=0` nothing is known beyond "written to the socket": this is
     /// [`Persistence::PossiblyPersisted`] then, and [`Persistence::Persisted`] otherwise.
     pub persistence: Persistence,
+}
+
+impl RecordMetadata {
+    /// Whether the broker returned the record's offset (Java's `hasOffset()`): false only with
+    /// `acks=0` or a duplicate-acknowledged retry.
+    pub fn has_offset(&self) -> bool {
+        self.offset != Offset::UNKNOWN
+    }
+}
+
+impl std::fmt::Display for RecordMetadata {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.has_offset() {
+            write!(
+                f,
+                "{}-{}@{} ({})",
+                self.topic, self.partition, self.offset, self.persistence
+            )
+        } else {
+            write!(
+                f,
+                "{}-{}, offset unknown ({})",
+                self.topic, self.partition, self.persistence
+            )
+        }
+    }
 }
 
 /// A record that could not be delivered, handed back with the reason.
@@ -56,7 +98,7 @@ impl std::fmt::Display for DeliveryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "record for {} not delivered ({:?}): {}",
+            "record for {} not delivered ({}): {}",
             self.record.topic, self.persistence, self.error
         )
     }

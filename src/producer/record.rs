@@ -20,24 +20,7 @@ use bytes::Bytes;
 // The record batch v2 header size is defined once, with the codec's other layout constants.
 pub use crate::protocol::records::RECORD_BATCH_OVERHEAD;
 
-/// One record header: a UTF-8 key and an optional value (Kafka allows null header values).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// Header key.
-    pub key: String,
-    /// Header value; `None` is encoded as length -1.
-    pub value: Option<Bytes>,
-}
-
-impl Header {
-    /// A header with a value.
-    pub fn new(key: impl Into<String>, value: impl Into<Bytes>) -> Header {
-        Header {
-            key: key.into(),
-            value: Some(value.into()),
-        }
-    }
-}
+pub use crate::protocol::records::Header;
 
 /// A record to send: topic, optional partition, key, value, headers and timestamp.
 ///
@@ -101,17 +84,14 @@ impl ProducerRecord {
     }
 
     /// Appends a header with a value.
-    pub fn header(mut self, key: impl Into<String>, value: impl Into<Bytes>) -> Self {
+    pub fn header(mut self, key: impl AsRef<str>, value: impl Into<Bytes>) -> Self {
         self.headers.push(Header::new(key, value));
         self
     }
 
     /// Appends a header with a null value.
-    pub fn null_header(mut self, key: impl Into<String>) -> Self {
-        self.headers.push(Header {
-            key: key.into(),
-            value: None,
-        });
+    pub fn null_header(mut self, key: impl AsRef<str>) -> Self {
+        self.headers.push(Header::null(key));
         self
     }
 
@@ -228,7 +208,7 @@ mod tests {
         put_bytes(&mut body, r.value.as_deref());
         put_varint(&mut body, r.headers.len() as i64);
         for h in &r.headers {
-            put_bytes(&mut body, Some(h.key.as_bytes()));
+            put_bytes(&mut body, Some(&h.key[..]));
             put_bytes(&mut body, h.value.as_deref());
         }
         let mut out = Vec::new();

@@ -464,7 +464,7 @@ impl Sender {
             let meta = RecordMetadata {
                 topic: topic.clone(),
                 partition,
-                offset: base_offset.map(|o| Offset(o.0 + i as i64)),
+                offset: base_offset.map_or(Offset::UNKNOWN, |o| Offset(o.0 + i as i64)),
                 timestamp: log_append_time.unwrap_or(r.timestamp),
                 persistence,
             };
@@ -746,11 +746,7 @@ impl Sender {
                     let mut headers: Vec<HeaderRef<'_>> = Vec::new();
                     for r in batch.records() {
                         headers.clear();
-                        headers.extend(
-                            r.headers
-                                .iter()
-                                .map(|h| (h.key.as_str(), h.value.as_deref())),
-                        );
+                        headers.extend(r.headers.iter().map(|h| (&h.key[..], h.value.as_deref())));
                         writer.append_next(
                             r.timestamp,
                             r.key.as_deref(),

@@ -14,9 +14,7 @@ use tokio::sync::{oneshot, watch, Notify};
 /// The completion handle stored with each buffered record.
 pub(super) type Completion = oneshot::Sender<DeliveryResult>;
 
-/// A handler for errors the producer reports besides delivery results: fatal errors, retries,
-/// metadata failures. Route them to your log service.
-pub type ErrorHandler = Arc<dyn Fn(&Error) + Send + Sync>;
+pub use crate::error::ErrorHandler;
 
 /// State shared by the [`Producer`](super::Producer) handles (application tasks) and the one
 /// sender task. Each field says who writes it and how it is guarded; nothing here is held

@@ -131,8 +131,8 @@ async fn coordinator_killed_in_3_node_cluster_group_goes_on_without_loss() {
         .committed(&tps)
         .await
         .expect("committed")
-        .iter()
-        .map(|(_, o)| o.map_or(0, |o| o.0))
+        .values()
+        .map(|o| o.as_ref().map_or(0, |o| o.offset.0))
         .sum();
     println!(
         "coordinator (node {killed:?}) killed: {} records processed once or more, {duplicates} \

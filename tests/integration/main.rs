@@ -9,6 +9,8 @@ mod admin_cluster_ops;
 mod admin_ops;
 mod connection;
 mod consumer;
+mod consumer_api;
+mod consumer_errors;
 mod consumer_reset;
 mod fetch;
 mod group;

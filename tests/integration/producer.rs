@@ -98,7 +98,8 @@ async fn idempotent_100k_records_exactly_once_in_order() {
             .await
             .unwrap_or_else(|e| panic!("record {seq} failed: {e}"));
         assert_eq!(m.persistence, Persistence::Persisted);
-        let off = m.offset.expect("offset").0;
+        assert!(m.has_offset(), "acks=all returns the offset: {m}");
+        let off = m.offset.0;
         assert!(
             offsets.insert((m.partition, off), seq).is_none(),
             "offset reused"
@@ -168,9 +169,16 @@ async fn round_trips_every_acks_and_codec_with_headers_and_nulls() {
                 let m = f.await.expect("delivered");
                 if acks == "0" {
                     assert_eq!(m.persistence, Persistence::PossiblyPersisted);
-                    assert!(m.offset.is_none());
+                    assert!(!m.has_offset(), "acks=0: no offset: {m}");
+                    assert!(
+                        m.to_string()
+                            .contains("offset unknown (possibly persisted)"),
+                        "{m}"
+                    );
                 } else {
                     assert_eq!(m.persistence, Persistence::Persisted);
+                    assert!(m.has_offset(), "{m}");
+                    assert!(m.to_string().ends_with("(persisted)"), "{m}");
                 }
             }
             // With acks=0 "delivered" means "written to the socket": wait for the broker to
@@ -235,6 +243,17 @@ async fn oversized_records_fail_alone_and_not_persisted() {
         .expect_err("over max.request.size");
     assert_eq!(err.persistence, Persistence::NotPersisted);
     assert!(!err.error.is_retriable());
+    assert!(
+        matches!(
+            err.error.kind(),
+            ferrokafka::ErrorKind::RecordTooLarge {
+                limit_key: "max.request.size",
+                ..
+            }
+        ),
+        "client-side RecordTooLarge: {err}"
+    );
+    assert!(err.to_string().contains("(not persisted)"), "{err}");
     assert_eq!(err.record.value.as_ref().map(|v| v.len()), Some(200_000));
 
     // Under max.request.size but over the topic's max.message.bytes: the broker refuses that
@@ -303,6 +322,47 @@ async fn unknown_topic_without_auto_creation_fails_within_max_block() {
         "{msg}"
     );
     assert_eq!(err.record.topic, topic);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_illegal_topic_name_fails_alone_with_its_reason() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("p-legal");
+    let admin = create(&bootstrap, &topic, 1, 1).await;
+    let producer = Producer::new(
+        ProducerConfig::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()
+            .expect("config"),
+    )
+    .expect("producer");
+    let err = producer
+        .send(ProducerRecord::new("bad topic!").value("x"))
+        .await
+        .expect_err("illegal name");
+    assert!(
+        matches!(err.error.kind(), ferrokafka::ErrorKind::InvalidArgument),
+        "{err}"
+    );
+    assert_eq!(err.persistence, Persistence::NotPersisted);
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid topic name \"bad topic!\"") && msg.contains("' '"),
+        "{msg}"
+    );
+    let ok = producer
+        .send(ProducerRecord::new(&topic).value("fine"))
+        .await
+        .expect("legal topic")
+        .await
+        .expect("delivered");
+    assert!(ok.has_offset(), "{ok}");
+    assert_eq!(ok.to_string(), format!("{topic}-0@0 (persisted)"));
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
+    admin.delete_topics(&[&topic]).await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

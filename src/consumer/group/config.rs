@@ -3,13 +3,35 @@
 use std::time::Duration;
 
 use super::assignor::AssignmentStrategy;
+use crate::config::parse::{parse_list, parse_ms, parse_optional};
 use crate::{Error, Result};
 
-/// Settings of the membership state machine (the group part of the consumer's configuration).
+/// The group-membership settings of a consumer (`ConsumerConfig::group`), with the Java
+/// consumer's property names and defaults. This struct is their one holder: the consumer's
+/// builder parses these keys through [`GroupConfig::try_set`] and the membership state machine
+/// reads them from here. `group.id` is held by the consumer configuration itself, because a
+/// consumer that only `assign`s partitions uses it too (for committed offsets), and
+/// `retry.backoff.ms` by the common client configuration.
+///
+/// ```
+/// use ferrokafka::consumer::{AssignmentStrategy, ConsumerConfig};
+/// use std::time::Duration;
+/// let cfg = ConsumerConfig::from_properties([
+///     ("bootstrap.servers", "127.0.0.1:9092"),
+///     ("group.id", "billing"),
+///     ("session.timeout.ms", "10000"),
+///     ("partition.assignment.strategy", "cooperative-sticky"),
+/// ])
+/// .unwrap();
+/// assert_eq!(cfg.group.session_timeout, Duration::from_secs(10));
+/// assert_eq!(
+///     cfg.group.partition_assignment_strategy,
+///     vec![AssignmentStrategy::CooperativeSticky]
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GroupConfig {
-    /// `group.id` (required, non-empty): members with the same id share the partitions.
-    pub group_id: String,
     /// `group.instance.id` (default none). Set it to make the member *static* (KIP-345): the
     /// coordinator keeps its assignment across restarts within `session.timeout.ms`, and it sends
     /// no LeaveGroup on close or after `max.poll.interval.ms`.
@@ -29,18 +51,13 @@ pub struct GroupConfig {
     /// of preference. The group uses the cooperative protocol only when every strategy listed
     /// supports it (only `cooperative-sticky` does), exactly like Java.
     pub partition_assignment_strategy: Vec<AssignmentStrategy>,
-    /// `retry.backoff.ms` (default 100 ms): wait before re-finding the coordinator or retrying a
-    /// JoinGroup after a retriable error.
-    pub retry_backoff: Duration,
     /// `client.rack` (default none): sent in the subscription (v3) for rack-aware assignors.
     pub client_rack: Option<String>,
 }
 
-impl GroupConfig {
-    /// Defaults for `group_id`.
-    pub fn new(group_id: impl Into<String>) -> GroupConfig {
+impl Default for GroupConfig {
+    fn default() -> Self {
         GroupConfig {
-            group_id: group_id.into(),
             group_instance_id: None,
             session_timeout: Duration::from_millis(45_000),
             heartbeat_interval: Duration::from_millis(3_000),
@@ -49,35 +66,30 @@ impl GroupConfig {
                 AssignmentStrategy::Range,
                 AssignmentStrategy::CooperativeSticky,
             ],
-            retry_backoff: Duration::from_millis(100),
             client_rack: None,
         }
     }
+}
 
+impl GroupConfig {
     /// Sets one property by its Java name. Returns `Ok(false)` for a name this struct does not
     /// hold (so a caller can offer it to other config sections), an error for a bad value.
     pub fn try_set(&mut self, key: &str, value: &str) -> Result<bool> {
-        let ms = |v: &str| -> Result<Duration> {
-            v.trim()
-                .parse::<u64>()
-                .map(Duration::from_millis)
-                .map_err(|_| Error::config(key, v, "must be a non-negative integer (milliseconds)"))
-        };
         match key {
-            "group.id" => self.group_id = value.to_string(),
-            "group.instance.id" => {
-                self.group_instance_id = (!value.is_empty()).then(|| value.to_string())
-            }
-            "session.timeout.ms" => self.session_timeout = ms(value)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval = ms(value)?,
-            "max.poll.interval.ms" => self.max_poll_interval = ms(value)?,
-            "retry.backoff.ms" => self.retry_backoff = ms(value)?,
-            "client.rack" => self.client_rack = (!value.is_empty()).then(|| value.to_string()),
+            "group.instance.id" => self.group_instance_id = parse_optional(value),
+            "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,
+            "max.poll.interval.ms" => self.max_poll_interval = parse_ms(key, value)?,
+            "client.rack" => self.client_rack = parse_optional(value),
             "partition.assignment.strategy" => {
                 let mut list = Vec::new();
-                for name in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                    let s = AssignmentStrategy::from_config_name(name).ok_or_else(|| {
-                        Error::config(key, value, format!("unknown assignor {name:?}"))
+                for name in parse_list(value) {
+                    let s = AssignmentStrategy::from_config_name(&name).ok_or_else(|| {
+                        Error::config(
+                            key,
+                            value,
+                            format!("unknown assignor {name:?}: expected range, roundrobin or cooperative-sticky"),
+                        )
                     })?;
                     list.push(s);
                 }
@@ -90,13 +102,6 @@ impl GroupConfig {
 
     /// Checks the settings and their interactions (Java rejects the same combinations).
     pub fn validate(&self) -> Result<()> {
-        if self.group_id.is_empty() {
-            return Err(Error::config(
-                "group.id",
-                "",
-                "must not be empty for group membership",
-            ));
-        }
         if self.group_instance_id.as_deref() == Some("") {
             return Err(Error::config("group.instance.id", "", "must not be empty"));
         }
@@ -111,7 +116,10 @@ impl GroupConfig {
             return Err(Error::config(
                 "heartbeat.interval.ms",
                 self.heartbeat_interval.as_millis().to_string(),
-                "must be positive and below session.timeout.ms",
+                format!(
+                    "must be positive and below session.timeout.ms ({})",
+                    self.session_timeout.as_millis()
+                ),
             ));
         }
         for (key, d) in [
@@ -141,11 +149,10 @@ mod tests {
 
     #[test]
     fn java_defaults() {
-        let c = GroupConfig::new("g");
+        let c = GroupConfig::default();
         assert_eq!(c.session_timeout, Duration::from_millis(45_000));
         assert_eq!(c.heartbeat_interval, Duration::from_millis(3_000));
         assert_eq!(c.max_poll_interval, Duration::from_millis(300_000));
-        assert_eq!(c.retry_backoff, Duration::from_millis(100));
         assert_eq!(
             c.partition_assignment_strategy,
             vec![
@@ -159,7 +166,7 @@ mod tests {
 
     #[test]
     fn properties_by_java_name() {
-        let mut c = GroupConfig::new("g");
+        let mut c = GroupConfig::default();
         assert!(c.try_set("group.instance.id", "i-1").unwrap());
         assert!(c.try_set("session.timeout.ms", "10000").unwrap());
         assert!(c
@@ -186,9 +193,7 @@ mod tests {
 
     #[test]
     fn validation() {
-        let mut c = GroupConfig::new("");
-        assert!(c.validate().is_err());
-        c.group_id = "g".into();
+        let mut c = GroupConfig::default();
         c.heartbeat_interval = c.session_timeout;
         assert!(c.validate().is_err());
         c.heartbeat_interval = Duration::from_secs(1);

@@ -39,10 +39,9 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::time::Instant;
 
-// MESSAGE_TOO_LARGE: the broker's code for a record over its limit; the client uses it too
-// (Java throws the same `RecordTooLargeException` for both). UNKNOWN_TOPIC_OR_PARTITION: for a
-// topic with no partitions in the metadata given.
-use crate::error::code::{MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION};
+// UNKNOWN_TOPIC_OR_PARTITION: for a topic with no partitions in the metadata given. A record
+// over the client's limits is `ErrorKind::RecordTooLarge`, not the broker's MESSAGE_TOO_LARGE.
+use crate::error::code::UNKNOWN_TOPIC_OR_PARTITION;
 /// Emptied record vectors kept for reuse by new batches.
 const MAX_RECYCLED_VECS: usize = 16;
 
@@ -281,20 +280,23 @@ impl<T> Accumulator<T> {
             ("buffer.memory", self.cfg.buffer_memory),
         ] {
             if with_header > limit {
-                return Err(Error::from_broker_code(MESSAGE_TOO_LARGE)
-                    .with_topic(record.topic.as_str())
-                    .with_detail(format!(
-                        "rejected by the client: the record is {with_header} bytes with the batch \
-                         header, more than {key} ({limit})"
-                    )));
+                return Err(Error::new(ErrorKind::RecordTooLarge {
+                    size: with_header,
+                    limit_key: key,
+                    limit,
+                })
+                .with_topic(record.topic.as_str()));
             }
         }
         // At most max.request.size, which the config bounds by i32::MAX; a hand-built
         // AccumulatorConfig could exceed u32, hence the check.
         u32::try_from(size).map_err(|_| {
-            Error::from_broker_code(MESSAGE_TOO_LARGE)
-                .with_topic(record.topic.as_str())
-                .with_detail(format!("the record is {size} bytes"))
+            Error::new(ErrorKind::RecordTooLarge {
+                size,
+                limit_key: "max.request.size",
+                limit: u32::MAX as usize,
+            })
+            .with_topic(record.topic.as_str())
         })
     }
 

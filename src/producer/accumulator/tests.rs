@@ -331,9 +331,26 @@ fn oversized_records_fail_at_once_without_blocking() {
         .try_append(rec("t", 0, 2000), 9, &all(1), t0)
         .unwrap_err();
     assert_eq!(e.error.class(), ErrorClass::ApplicationRecoverable);
-    assert_eq!(e.error.broker_code(), Some(10));
     assert!(
-        e.error.to_string().contains("max.request.size"),
+        matches!(
+            e.error.kind(),
+            crate::ErrorKind::RecordTooLarge {
+                limit_key: "max.request.size",
+                limit: 1000,
+                ..
+            }
+        ),
+        "{}",
+        e.error
+    );
+    assert_eq!(
+        e.error.broker_code(),
+        None,
+        "client-side, not the broker's code"
+    );
+    assert!(
+        e.error.to_string().starts_with("record too large: ")
+            && e.error.to_string().contains("max.request.size"),
         "{}",
         e.error
     );

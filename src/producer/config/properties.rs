@@ -1,8 +1,8 @@
 //! Java property names for the producer: `ProducerConfigBuilder::set` and value parsers.
 
-use super::{check_range, Acks, CompressionType, ProducerConfigBuilder, ZSTD_MIN_LEVEL};
+use super::{Acks, CompressionType, ProducerConfigBuilder, ZSTD_MIN_LEVEL};
+use crate::config::parse::{parse_bool, parse_int, parse_ms, parse_usize};
 use crate::{Error, Result};
-use std::time::Duration;
 
 impl ProducerConfigBuilder {
     /// Sets one property by its Java name: a producer key, or a common client key (delegated to
@@ -100,38 +100,5 @@ impl CompressionType {
                 ))
             }
         })
-    }
-}
-
-fn parse_int(key: &str, value: &str, min: i32, max: i32) -> Result<i32> {
-    let v: i32 = value
-        .trim()
-        .parse()
-        .map_err(|_| Error::config(key, value, "expected an integer"))?;
-    check_range(key, v, min, max)
-        .map_err(|_| Error::config(key, value, format!("must be between {min} and {max}")))?;
-    Ok(v)
-}
-
-fn parse_usize(key: &str, value: &str) -> Result<usize> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| Error::config(key, value, "expected a non-negative integer"))
-}
-
-fn parse_ms(key: &str, value: &str) -> Result<Duration> {
-    value
-        .trim()
-        .parse()
-        .map(Duration::from_millis)
-        .map_err(|_| Error::config(key, value, "expected a non-negative number of milliseconds"))
-}
-
-fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::config(key, value, "expected true or false")),
     }
 }

@@ -473,6 +473,30 @@ impl RecordHeaders {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+    /// The first header named `key` (Java's `headers(key)`'s first element).
+    pub fn get(&self, key: &str) -> Option<Header> {
+        self.iter().find(|h| h.has_key(key))
+    }
+
+    /// The last header named `key` (Java's `lastHeader(key)`: the one a later writer added).
+    ///
+    /// ```
+    /// # use ferrokafka::consumer::RecordHeaders;
+    /// fn trace_id(headers: &RecordHeaders) -> Option<String> {
+    ///     let h = headers.last("trace-id")?;
+    ///     Some(String::from_utf8_lossy(h.value.as_deref()?).into_owned())
+    /// }
+    /// # assert_eq!(trace_id(&RecordHeaders::default()), None);
+    /// ```
+    pub fn last(&self, key: &str) -> Option<Header> {
+        self.iter().filter(|h| h.has_key(key)).last()
+    }
+
+    /// Every header named `key`, in order.
+    pub fn get_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = Header> + 'a {
+        self.iter().filter(move |h| h.has_key(key))
+    }
+
     /// Iterates the headers in order.
     pub fn iter(&self) -> HeaderIter<'_> {
         HeaderIter {
@@ -521,19 +545,50 @@ impl Iterator for HeaderIter<'_> {
     }
 }
 
-/// One record header.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One record header: a key (UTF-8 by convention; Java's keys are strings) and an optional
+/// value (Kafka allows null header values). The same type is sent by the producer and handed out
+/// by the consumer.
+///
+/// ```
+/// use ferrokafka::producer::Header;
+/// let h = Header::new("trace-id", "4bf92f35");
+/// assert_eq!(h.key_str(), Some("trace-id"));
+/// assert_eq!(h.value.as_deref(), Some(&b"4bf92f35"[..]));
+/// assert_eq!(Header::null("tombstone").value, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Header {
-    /// The key's bytes (UTF-8 when written by a conforming client).
+    /// The key's bytes.
     pub key: Bytes,
     /// The value, `None` for null.
     pub value: Option<Bytes>,
 }
 
 impl Header {
+    /// A header with a value.
+    pub fn new(key: impl AsRef<str>, value: impl Into<Bytes>) -> Header {
+        Header {
+            key: Bytes::copy_from_slice(key.as_ref().as_bytes()),
+            value: Some(value.into()),
+        }
+    }
+
+    /// A header with a null value.
+    pub fn null(key: impl AsRef<str>) -> Header {
+        Header {
+            key: Bytes::copy_from_slice(key.as_ref().as_bytes()),
+            value: None,
+        }
+    }
+
     /// The key as a string, if it is valid UTF-8.
     pub fn key_str(&self) -> Option<&str> {
         std::str::from_utf8(&self.key).ok()
+    }
+
+    /// Whether the key is `key`.
+    pub fn has_key(&self, key: &str) -> bool {
+        self.key.as_ref() == key.as_bytes()
     }
 }
 
@@ -593,7 +648,7 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::records::{BatchParams, RecordBatchEncoder};
+    use crate::protocol::records::{BatchParams, HeaderRef, RecordBatchEncoder};
     use bytes::BytesMut;
 
     fn sample(compression: Compression) -> BytesMut {
@@ -612,12 +667,44 @@ mod tests {
                 5 + i64::from(i),
                 Some(&[i]),
                 None,
-                &[("a", Some(b"b")), ("c", None)],
+                &[(&b"a"[..], Some(&b"b"[..])), (&b"c"[..], None)],
             );
             assert!(r.is_ok());
         }
         assert!(w.finish().is_ok());
         out
+    }
+
+    #[test]
+    fn headers_by_name_first_last_and_all() {
+        let mut enc = RecordBatchEncoder::new();
+        let mut out = BytesMut::new();
+        let mut w = enc
+            .start(&mut out, BatchParams::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let hs: [HeaderRef<'_>; 3] = [
+            (&b"trace"[..], Some(&b"1"[..])),
+            (&b"other"[..], None),
+            (&b"trace"[..], Some(&b"2"[..])),
+        ];
+        assert!(w.append_next(1, None, None, &hs).is_ok());
+        assert!(w.finish().is_ok());
+        let batches: Vec<_> = RecordBatches::new(out.freeze(), DecodeOptions::default())
+            .collect::<Result<_>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let rec = batches[0]
+            .records()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .next()
+            .unwrap_or_else(|| panic!("one record"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let h = &rec.headers;
+        assert_eq!(h.get("trace"), Some(Header::new("trace", "1")));
+        assert_eq!(h.last("trace"), Some(Header::new("trace", "2")));
+        assert_eq!(h.get("other"), Some(Header::null("other")));
+        assert_eq!(h.get_all("trace").count(), 2);
+        assert_eq!(h.get("missing"), None);
+        assert_eq!(h.last("missing"), None);
     }
 
     #[test]

@@ -23,8 +23,8 @@ use crate::{Error, ErrorKind, Result};
 /// Kafka's "no timestamp" sentinel.
 pub const NO_TIMESTAMP: i64 = -1;
 
-/// A record header to append: a UTF-8 key and an optional value.
-pub type HeaderRef<'a> = (&'a str, Option<&'a [u8]>);
+/// A record header to append: the key's bytes (UTF-8 by convention) and an optional value.
+pub type HeaderRef<'a> = (&'a [u8], Option<&'a [u8]>);
 
 /// Batch-level fields, fixed when a batch is started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +171,7 @@ fn body_size(
         + nullable(value);
     size += varint_size(i32::try_from(headers.len()).unwrap_or(i32::MAX));
     for (k, v) in headers {
-        size += nullable(Some(k.as_bytes())) + nullable(*v);
+        size += nullable(Some(k)) + nullable(*v);
     }
     size
 }
@@ -255,7 +255,7 @@ impl RecordBatchWriter<'_> {
         put_nullable(buf, value);
         put_varint(buf, headers.len() as i32);
         for (k, v) in headers {
-            put_nullable(buf, Some(k.as_bytes()));
+            put_nullable(buf, Some(k));
             put_nullable(buf, *v);
         }
 
@@ -414,7 +414,7 @@ mod tests {
         let mut w = enc
             .start(&mut out, BatchParams::default())
             .unwrap_or_else(|e| panic!("{e}"));
-        let n = w.append(0, 1000, Some(b"k"), Some(b"v"), &[("h", None)]);
+        let n = w.append(0, 1000, Some(b"k"), Some(b"v"), &[(&b"h"[..], None)]);
         assert_eq!(
             n.ok(),
             Some(RecordBatchWriter::record_size(
@@ -422,7 +422,7 @@ mod tests {
                 0,
                 Some(b"k"),
                 Some(b"v"),
-                &[("h", None)]
+                &[(&b"h"[..], None)]
             ))
         );
         let info = w.finish().unwrap_or_else(|e| panic!("{e}"));

@@ -65,7 +65,7 @@
 //! let mut request = BytesMut::new();
 //! let params = BatchParams { compression: Compression::Lz4, ..BatchParams::default() };
 //! let mut batch = encoder.start(&mut request, params)?;
-//! batch.append_next(1_700_000_000_000, Some(b"key"), Some(b"value"), &[("trace", Some(b"1"))])?;
+//! batch.append_next(1_700_000_000_000, Some(b"key"), Some(b"value"), &[(b"trace", Some(b"1"))])?;
 //! let info = batch.finish()?;
 //! assert_eq!(info.header.records_count, 1);
 //!

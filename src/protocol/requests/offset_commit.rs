@@ -32,6 +32,13 @@ impl OffsetToCommit {
             metadata: None,
         }
     }
+
+    /// The same offset with application `metadata` stored beside it (returned by
+    /// `Consumer::committed`).
+    pub fn with_metadata(mut self, metadata: impl Into<String>) -> OffsetToCommit {
+        self.metadata = Some(metadata.into());
+        self
+    }
 }
 
 /// Group membership fields sent with a commit: `-1` and empty for a consumer outside group

@@ -298,7 +298,7 @@ fn compressed_batches_and_offset_gaps_decode_lazily() {
     };
     let mut w = enc.start(&mut b, params).expect("valid params");
     // Offsets 0 and 2 only, as after compaction.
-    w.append(0, 1, None, Some(b"a"), &[("h", Some(b"1"))])
+    w.append(0, 1, None, Some(b"a"), &[(&b"h"[..], Some(&b"1"[..]))])
         .expect("append");
     w.append(2, 2, None, None, &[]).expect("append");
     w.finish().expect("finish");

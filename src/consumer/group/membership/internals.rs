@@ -45,7 +45,7 @@ impl GroupMembership {
             }
             INCONSISTENT_GROUP_PROTOCOL => self.fail(error, false),
             _ if error.is_retriable() => {
-                let at = now + self.config.retry_backoff;
+                let at = now + self.retry_backoff;
                 self.rejoin_with(member_id, "retriable error", at);
             }
             _ => {
@@ -196,7 +196,7 @@ impl GroupMembership {
 
     pub(super) fn coordinator_unknown(&mut self, now: Instant) {
         self.coordinator = Coordinator::Unknown {
-            lookup_at: now + self.config.retry_backoff,
+            lookup_at: now + self.retry_backoff,
         };
     }
 
@@ -213,7 +213,7 @@ impl GroupMembership {
     pub(super) fn push_sync(&mut self, generation: &Generation, assignments: Vec<(String, Bytes)>) {
         self.actions
             .push_back(GroupAction::SendSyncGroup(SyncGroupRequest {
-                group_id: self.config.group_id.clone(),
+                group_id: self.group_id.clone(),
                 generation_id: generation.generation_id,
                 member_id: generation.member_id.clone(),
                 group_instance_id: self.config.group_instance_id.clone(),
@@ -226,7 +226,7 @@ impl GroupMembership {
     pub(super) fn push_leave(&mut self, member_id: String, reason: &str) {
         self.actions
             .push_back(GroupAction::SendLeaveGroup(LeaveGroupRequest {
-                group_id: self.config.group_id.clone(),
+                group_id: self.group_id.clone(),
                 member_id,
                 group_instance_id: self.config.group_instance_id.clone(),
                 reason: reason.to_string(),
@@ -251,7 +251,7 @@ impl GroupMembership {
         };
         let metadata = subscription.encode(CONSUMER_PROTOCOL_VERSION)?;
         Ok(JoinGroupRequest {
-            group_id: self.config.group_id.clone(),
+            group_id: self.group_id.clone(),
             member_id: member_id.to_string(),
             group_instance_id: self.config.group_instance_id.clone(),
             session_timeout_ms: millis_i32(self.config.session_timeout),
@@ -276,7 +276,7 @@ impl GroupMembership {
             if self.needs_coordinator() && now >= lookup_at {
                 self.coordinator = Coordinator::Looking;
                 self.actions.push_back(GroupAction::FindCoordinator {
-                    key: self.config.group_id.clone(),
+                    key: self.group_id.clone(),
                 });
             }
         }
@@ -338,7 +338,7 @@ impl GroupMembership {
             heartbeat.in_flight = true;
             heartbeat.next_at = now + interval;
             let req = HeartbeatRequest {
-                group_id: self.config.group_id.clone(),
+                group_id: self.group_id.clone(),
                 generation_id: generation.generation_id,
                 member_id: generation.member_id.clone(),
                 group_instance_id: self.config.group_instance_id.clone(),

@@ -41,7 +41,7 @@ mod tests;
 mod types;
 
 use std::collections::{BTreeSet, VecDeque};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use state::{Generation, HeartbeatTimer, MemberState};
 pub use types::{
@@ -57,6 +57,7 @@ use crate::error::code::{
     ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, MEMBER_ID_REQUIRED, NOT_COORDINATOR,
     REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
 };
+use crate::protocol::requests::offset_commit::CommitIdentity;
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 use internals::{inconsistent, is_coordinator_error};
@@ -73,7 +74,12 @@ enum Coordinator {
 /// Classic consumer group membership, I/O-free. See the [module docs](self).
 #[derive(Debug)]
 pub struct GroupMembership {
+    /// `group.id`, held by the consumer configuration and copied here once.
+    group_id: String,
     config: GroupConfig,
+    /// `retry.backoff.ms` (the client configuration's): the wait before re-finding the
+    /// coordinator or retrying a JoinGroup after a retriable error.
+    retry_backoff: Duration,
     protocol: RebalanceProtocol,
     state: MemberState,
     coordinator: Coordinator,
@@ -91,13 +97,35 @@ pub struct GroupMembership {
     /// Leader: the partition counts the current assignment was computed from.
     leader_counts: Option<PartitionCounts>,
     actions: VecDeque<GroupAction>,
+    /// A `Revoked` action was handed out and the application has not finished handling it
+    /// (its rebalance listener runs inside `poll`): no further action is handed out until
+    /// [`revocation_done`](Self::revocation_done), so the JoinGroup that follows an eager
+    /// revocation waits for the listener's commit, and such commits may still carry the
+    /// generation the partitions were assigned in.
+    revoking: bool,
 }
 
 impl GroupMembership {
-    /// A member that has not joined yet. Fails if the configuration is invalid.
-    pub fn new(config: GroupConfig, now: Instant) -> Result<GroupMembership> {
+    /// A member of `group_id` that has not joined yet. Fails if `group_id` is empty or the
+    /// configuration is invalid.
+    pub fn new(
+        group_id: impl Into<String>,
+        config: GroupConfig,
+        retry_backoff: Duration,
+        now: Instant,
+    ) -> Result<GroupMembership> {
+        let group_id = group_id.into();
+        if group_id.is_empty() {
+            return Err(Error::config(
+                "group.id",
+                "",
+                "must not be empty for group membership",
+            ));
+        }
         config.validate()?;
         Ok(GroupMembership {
+            group_id,
+            retry_backoff,
             protocol: rebalance_protocol(&config.partition_assignment_strategy),
             config,
             state: MemberState::Unjoined {
@@ -112,6 +140,7 @@ impl GroupMembership {
             rejoin_requested: None,
             leader_counts: None,
             actions: VecDeque::new(),
+            revoking: false,
         })
     }
 
@@ -160,6 +189,32 @@ impl GroupMembership {
             .map(|g| (g.generation_id, g.member_id.as_str()))
     }
 
+    /// The identity an OffsetCommit of this member carries: the stable generation; or, while a
+    /// revocation is being handled (the rebalance listener runs), the generation the revoked
+    /// partitions were assigned in ([`commit_generation`](Self::commit_generation)) — the
+    /// coordinator accepts it until the next generation forms, which is what lets the listener
+    /// commit on revoke.
+    ///
+    /// # Errors
+    /// Any other commit while the member rebalances fails with `REBALANCE_IN_PROGRESS` (commit
+    /// again after the next poll) instead of going out under a generation the coordinator may
+    /// already have replaced (Java's consumer does the same).
+    pub fn commit_identity(&self) -> Result<CommitIdentity> {
+        let usable = self.generation().is_some() || self.revoking;
+        match self.commit_generation().filter(|_| usable) {
+            Some((generation, member_id)) => Ok(CommitIdentity {
+                generation,
+                member_id: member_id.to_owned(),
+                group_instance_id: self.group_instance_id().map(str::to_owned),
+            }),
+            None => Err(Error::from_broker_code(REBALANCE_IN_PROGRESS)
+                .with_api("OffsetCommit")
+                .with_detail(
+                    "the member is (re)joining its group; commit again after the next poll",
+                )),
+        }
+    }
+
     /// The member id as currently known ("" before the first join or after a reset).
     pub fn member_id(&self) -> &str {
         match &self.state {
@@ -187,8 +242,27 @@ impl GroupMembership {
     }
 
     /// The next action to take, in order.
+    ///
+    /// After a [`GroupAction::Revoked`] nothing more is handed out until
+    /// [`revocation_done`](Self::revocation_done).
     pub fn poll_action(&mut self) -> Option<GroupAction> {
-        self.actions.pop_front()
+        if self.revoking {
+            return None;
+        }
+        let action = self.actions.pop_front();
+        self.revoking = matches!(action, Some(GroupAction::Revoked(_)));
+        action
+    }
+
+    /// The application finished handling the last `Revoked` action (its listener returned and
+    /// the partitions were removed): actions flow again.
+    pub fn revocation_done(&mut self) {
+        self.revoking = false;
+    }
+
+    /// Whether a `Revoked` action is being handled by the application.
+    pub fn revoking(&self) -> bool {
+        self.revoking
     }
 
     /// Whether a rebalance has a request out: a JoinGroup or SyncGroup awaiting its answer, or
@@ -427,7 +501,7 @@ impl GroupMembership {
             0 => self.joined(resp),
             MEMBER_ID_REQUIRED => self.rejoin_with(resp.member_id, "member id required", now),
             REBALANCE_IN_PROGRESS => {
-                let at = now + self.config.retry_backoff;
+                let at = now + self.retry_backoff;
                 self.rejoin_with(member_id, "rebalance in progress", at)
             }
             code => self.common_error(now, code, member_id, "JoinGroup"),
@@ -504,7 +578,7 @@ impl GroupMembership {
                         Ok(a) => self.apply_assignment(now, generation, a.partitions),
                         Err(e) => {
                             tracing::warn!(error = %e, "undecodable assignment; rejoining");
-                            let at = now + self.config.retry_backoff;
+                            let at = now + self.retry_backoff;
                             self.rejoin_with(generation.member_id, "undecodable assignment", at);
                         }
                     }
@@ -538,7 +612,7 @@ impl GroupMembership {
             code => {
                 let error = Error::from_broker_code(code);
                 if error.is_retriable() && !is_coordinator_error(code) {
-                    heartbeat.next_at = now + self.config.retry_backoff;
+                    heartbeat.next_at = now + self.retry_backoff;
                 } else {
                     self.common_error(now, code, member_id, "Heartbeat");
                 }

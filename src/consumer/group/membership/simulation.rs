@@ -44,9 +44,11 @@ impl Sim {
     }
 
     fn add_member(&mut self) {
-        let mut c = GroupConfig::new("g");
-        c.partition_assignment_strategy = vec![self.strategy];
-        let mut m = GroupMembership::new(c, self.now).unwrap();
+        let c = GroupConfig {
+            partition_assignment_strategy: vec![self.strategy],
+            ..GroupConfig::default()
+        };
+        let mut m = GroupMembership::new("g", c, Duration::from_millis(100), self.now).unwrap();
         m.subscribe(self.now, self.counts.keys().cloned());
         self.members.push(Member {
             m,
@@ -80,6 +82,8 @@ impl Sim {
                     for p in ps {
                         assert!(self.members[i].owned.remove(&p));
                     }
+                    // The listener "ran": let the member's next actions out.
+                    self.members[i].m.revocation_done();
                 }
                 GroupAction::SendJoinGroup(j) => self.members[i].join = Some(j),
                 GroupAction::SendLeaveGroup(_) => {

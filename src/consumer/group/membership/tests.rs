@@ -14,15 +14,19 @@ const RANGE_COOP: &[AssignmentStrategy] = &[
 ];
 const COOP: &[AssignmentStrategy] = &[AssignmentStrategy::CooperativeSticky];
 
+/// `retry.backoff.ms`'s Java default.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
 fn tp(t: &str, p: i32) -> TopicPartition {
     TopicPartition::new(t, p)
 }
 
 fn config(strategies: &[AssignmentStrategy], instance: Option<&str>) -> GroupConfig {
-    let mut c = GroupConfig::new("g");
-    c.partition_assignment_strategy = strategies.to_vec();
-    c.group_instance_id = instance.map(str::to_string);
-    c
+    GroupConfig {
+        partition_assignment_strategy: strategies.to_vec(),
+        group_instance_id: instance.map(str::to_string),
+        ..GroupConfig::default()
+    }
 }
 
 struct H {
@@ -34,15 +38,21 @@ impl H {
     fn new(strategies: &[AssignmentStrategy], instance: Option<&str>) -> H {
         let t0 = Instant::now();
         H {
-            m: GroupMembership::new(config(strategies, instance), t0).unwrap(),
+            m: GroupMembership::new("g", config(strategies, instance), RETRY_BACKOFF, t0).unwrap(),
             t0,
         }
     }
     fn at(&self, ms: u64) -> Instant {
         self.t0 + Duration::from_millis(ms)
     }
+    /// Every queued action; a `Revoked` is handled at once (as if the listener returned).
     fn drain(&mut self) -> Vec<GroupAction> {
-        std::iter::from_fn(|| self.m.poll_action()).collect()
+        std::iter::from_fn(|| {
+            let a = self.m.poll_action();
+            self.m.revocation_done();
+            a
+        })
+        .collect()
     }
     /// subscribe + coordinator found; returns the JoinGroup request.
     fn start(&mut self, topics: &[&str]) -> JoinGroupRequest {
@@ -879,4 +889,48 @@ fn close_drops_a_queued_join_and_only_revokes_and_leaves() {
     assert!(matches!(acts.last(), Some(GroupAction::SendLeaveGroup(l)) if l.member_id == "m-1"));
     // The commit made while revoking carries the generation the partitions were assigned in.
     assert_eq!(h.m.commit_generation(), Some((6, "m-1")));
+}
+
+#[test]
+fn a_revocation_holds_back_the_next_actions_until_done() {
+    let mut h = H::new(RANGE_COOP, None);
+    h.stable(&["a"], &[tp("a", 0)]);
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 27);
+    // Eager: Revoked first, and the JoinGroup behind it waits for the listener.
+    assert!(matches!(h.m.poll_action(), Some(GroupAction::Revoked(_))));
+    assert!(h.m.revoking());
+    assert!(h.m.poll_action().is_none());
+    assert!(h.m.has_actions(), "the JoinGroup is queued, not dropped");
+    h.m.revocation_done();
+    assert!(!h.m.revoking());
+    one_join(h.drain());
+}
+
+#[test]
+fn commit_identity_is_the_generation_or_the_revoked_one_else_rebalance_in_progress() {
+    let mut h = H::new(RANGE_COOP, Some("i-1"));
+    h.stable(&["a"], &[tp("a", 0)]);
+    let id = h.m.commit_identity().unwrap();
+    assert_eq!(
+        (
+            id.generation,
+            id.member_id.as_str(),
+            id.group_instance_id.as_deref()
+        ),
+        (5, "m-1", Some("i-1"))
+    );
+    h.m.handle_timeout(h.at(3_000));
+    h.drain();
+    h.m.on_heartbeat_response(h.at(3_001), 27);
+    assert!(matches!(h.m.poll_action(), Some(GroupAction::Revoked(_))));
+    // The listener commits under the generation the partitions were assigned in.
+    assert_eq!(h.m.commit_identity().unwrap().generation, 5);
+    h.m.revocation_done();
+    one_join(h.drain());
+    // Rejoining, no revocation under way: a commit would race the new generation.
+    let e = h.m.commit_identity().unwrap_err();
+    assert_eq!(e.broker_code(), Some(27), "{e}");
+    assert!(!e.is_fatal(), "{e}");
 }
