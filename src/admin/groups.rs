@@ -21,7 +21,7 @@ use crate::{Error, Result};
 
 /// A described consumer group.
 ///
-/// `Display` prints one line: `group g (Stable, range) on coordinator 1: 2 member(s)`.
+/// `Display` prints one line: `group g (classic, Stable, range) on coordinator 1: 2 member(s)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct GroupDescription {
@@ -48,7 +48,11 @@ pub struct GroupDescription {
 
 impl fmt::Display for GroupDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "group {} ({}", self.group_id, self.state)?;
+        write!(
+            f,
+            "group {} ({}, {}",
+            self.group_id, self.group_protocol, self.state
+        )?;
         if !self.protocol.is_empty() {
             write!(f, ", {}", self.protocol)?;
         }
@@ -69,6 +73,15 @@ pub enum GroupProtocol {
     Classic,
     /// The KIP-848 `consumer` protocol: ConsumerGroupHeartbeat, broker-side assignment.
     Consumer,
+}
+
+impl fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        })
+    }
 }
 
 /// A member of a described group.
@@ -554,5 +567,85 @@ impl AdminClient {
                 (tp, r)
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_display_on_one_line() {
+        let m = MemberDescription {
+            member_id: "m1".into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            host: "/127.0.0.1".into(),
+            assignment: vec![TopicPartition::new("t", 0)],
+        };
+        let g = GroupDescription {
+            group_id: "g".into(),
+            state: "Stable".into(),
+            group_protocol: GroupProtocol::Consumer,
+            protocol_type: "consumer".into(),
+            protocol: "uniform".into(),
+            coordinator: BrokerId(1),
+            members: vec![m.clone()],
+            authorized_operations: None,
+        };
+        assert_eq!(
+            g.to_string(),
+            "group g (consumer, Stable, uniform) on coordinator 1: 1 member(s)"
+        );
+        assert_eq!(
+            m.to_string(),
+            "member m1 client c host /127.0.0.1: 1 partition(s)"
+        );
+        let lag = PartitionLag {
+            partition: TopicPartition::new("t", 0),
+            committed: None,
+            log_end: Offset(7),
+            lag: None,
+            member: Some(m),
+        };
+        assert_eq!(
+            lag.to_string(),
+            "t-0 committed - end 7 lag - member m1 client c"
+        );
+    }
+
+    #[test]
+    fn classic_assignments_are_decoded_and_malformed_ones_refused() {
+        let assignment = Assignment {
+            partitions: vec![TopicPartition::new("t", 1)],
+            user_data: None,
+        }
+        .encode()
+        .expect("encode");
+        let member = |bytes: bytes::Bytes| describe_groups::DescribedMember {
+            member_id: "m".into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+            assignment: bytes,
+        };
+        let group = |protocol_type: &str, bytes| DescribedGroup {
+            group_id: "g".into(),
+            state: "Stable".into(),
+            protocol_type: protocol_type.into(),
+            protocol: "range".into(),
+            members: vec![member(bytes)],
+            authorized_operations: None,
+        };
+        let d = classic_description(BrokerId(1), group("consumer", assignment)).expect("ok");
+        assert_eq!(d.members[0].assignment, vec![TopicPartition::new("t", 1)]);
+        // A hostile count in another client's assignment bytes is an error, not an allocation.
+        let hostile = bytes::Bytes::from_static(&[0, 3, 0x7f, 0xff, 0xff, 0xff]);
+        let e = classic_description(BrokerId(1), group("consumer", hostile.clone()))
+            .expect_err("malformed");
+        assert!(e.to_string().contains("malformed assignment"), "{e}");
+        // Other protocol types (Connect, …) have their own formats: not decoded.
+        let d = classic_description(BrokerId(1), group("connect", hostile)).expect("ok");
+        assert!(d.members[0].assignment.is_empty());
     }
 }

@@ -24,6 +24,20 @@ pub struct ReplicaLogInfo {
     pub is_future: bool,
 }
 
+impl fmt::Display for ReplicaLogInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} bytes, offset lag {}",
+            self.partition, self.size, self.offset_lag
+        )?;
+        if self.is_future {
+            f.write_str(" (future)")?;
+        }
+        Ok(())
+    }
+}
+
 /// One log directory of a broker.
 ///
 /// `Display` prints one line: `/var/kafka: 12 replica(s), 1048576 bytes`.
@@ -145,6 +159,10 @@ mod tests {
             (Some(100), None)
         );
         assert_eq!(dirs[0].to_string(), "/d1: 2 replica(s), 15 bytes");
+        assert_eq!(
+            dirs[0].replicas[0].to_string(),
+            "a-0: 10 bytes, offset lag 0"
+        );
         assert_eq!(
             dirs[1].error.as_ref().and_then(|e| e.broker_code()),
             Some(56)

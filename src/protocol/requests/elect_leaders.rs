@@ -30,6 +30,15 @@ impl ElectionType {
     }
 }
 
+impl std::fmt::Display for ElectionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ElectionType::Preferred => "preferred",
+            ElectionType::Unclean => "unclean",
+        })
+    }
+}
+
 /// The request electing leaders of `partitions` (`None`: every partition) at `version`;
 /// `None` when the version cannot say the type (v0 only knows preferred elections).
 pub fn request(

@@ -22,6 +22,20 @@ pub struct CommittedOffset {
     pub metadata: Option<String>,
 }
 
+/// One line: `offset 42`, with the leader epoch and metadata when there are some.
+impl std::fmt::Display for CommittedOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "offset {}", self.offset)?;
+        if let Some(e) = self.leader_epoch {
+            write!(f, " leader epoch {e}")?;
+        }
+        if let Some(m) = self.metadata.as_deref().filter(|m| !m.is_empty()) {
+            write!(f, " metadata {m:?}")?;
+        }
+        Ok(())
+    }
+}
+
 impl CommittedOffset {
     /// A committed offset without epoch or metadata.
     pub const fn new(offset: Offset) -> CommittedOffset {
