@@ -1,5 +1,5 @@
-//! Quickstart: connect to Kafka, create a topic, print the cluster metadata, produce records and
-//! consume them back with a consumer group.
+//! Quickstart: connect to Kafka, create a topic, describe the cluster and its topics, produce
+//! records, consume them back with a consumer group and print the group's lag.
 //!
 //! ```text
 //! cargo run --example quickstart
@@ -7,7 +7,6 @@
 //! Uses `KAFKA_BOOTSTRAP_SERVERS` when set; otherwise starts a local single-node Apache Kafka
 //! through the test harness (Docker if reachable, else a KRaft broker from Maven Central jars).
 
-use ferrokafka::__private::protocol::versions::client_range;
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
@@ -47,41 +46,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         info.partitions.len()
     );
 
-    let md = admin.cluster().metadata();
-    println!(
-        "cluster {} — {} broker(s), controller {:?}",
-        md.cluster_id.as_deref().unwrap_or("?"),
-        md.brokers.len(),
-        md.controller_id
-    );
-    for b in md.brokers.values() {
-        println!("  broker {} at {} rack {:?}", b.node_id, b.addr, b.rack);
+    let cluster = admin.describe_cluster().await?;
+    println!("{cluster}");
+    for b in &cluster.brokers {
+        println!("  {b}");
     }
-    for t in admin.list_topics().await? {
-        if t.is_internal {
-            continue;
+    let user_topics: Vec<String> = admin
+        .list_topics()
+        .await?
+        .into_iter()
+        .filter(|t| !t.is_internal)
+        .map(|t| t.name)
+        .collect();
+    for (name, d) in admin.describe_topics(&user_topics, false).await? {
+        match d {
+            Ok(d) => {
+                println!("  {d}");
+                for p in &d.partitions {
+                    println!("    {p}");
+                }
+            }
+            // A topic deleted between the listing and the description.
+            Err(e) => println!("  topic {name}: {e}"),
         }
-        println!("  topic {} ({} partitions)", t.name, t.partitions.len());
-        for p in &t.partitions {
-            println!(
-                "    partition {} leader {:?} epoch {} replicas {:?} isr {:?}",
-                p.partition, p.leader, p.leader_epoch, p.replicas, p.isr
-            );
-        }
-    }
-
-    // The API versions negotiated with one broker.
-    let conn = admin
-        .cluster()
-        .any_connection(ferrokafka::__private::connection::Purpose::Control)
-        .await?;
-    println!("negotiated API versions with {}:", conn.addr());
-    for (api, v) in conn.versions().negotiated() {
-        let (lo, hi) = client_range(api);
-        println!(
-            "  {api:?}: v{v} (client {lo}..={hi}, broker {:?})",
-            conn.versions().broker_range(api)
-        );
     }
 
     // Produce: acks=all, idempotent (the defaults); each send resolves to a delivery report.
@@ -146,6 +133,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Vec<_>>()
     );
     consumer.close().await?;
+
+    // What `kafka-consumer-groups --describe` shows: committed offset, log end and lag.
+    for (tp, lag) in admin.consumer_group_lag(&group).await? {
+        match lag {
+            Ok(l) => println!("  {l}"),
+            Err(e) => println!("  {tp}: {e}"),
+        }
+    }
 
     admin.delete_topics(&[&topic]).await?;
     println!("deleted topic {topic}");

@@ -162,6 +162,124 @@ impl IsolationLevel {
     }
 }
 
+/// An operation an ACL can allow or deny; admin describe calls report the operations the caller
+/// may perform on a cluster, topic or group as a set of these (KIP-430 "authorized operations").
+///
+/// ```
+/// use ferrokafka::types::AclOperation;
+/// assert_eq!(AclOperation::from_wire(3), AclOperation::Read);
+/// assert_eq!(AclOperation::Read.to_string(), "READ");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum AclOperation {
+    /// An operation this client does not know (`0`, or a code added after this client).
+    Unknown,
+    /// Matches any operation, in filters (`1`).
+    Any,
+    /// Every operation (`2`).
+    All,
+    /// `3`.
+    Read,
+    /// `4`.
+    Write,
+    /// `5`.
+    Create,
+    /// `6`.
+    Delete,
+    /// `7`.
+    Alter,
+    /// `8`.
+    Describe,
+    /// `9`.
+    ClusterAction,
+    /// `10`.
+    DescribeConfigs,
+    /// `11`.
+    AlterConfigs,
+    /// `12`.
+    IdempotentWrite,
+    /// `13`.
+    CreateTokens,
+    /// `14`.
+    DescribeTokens,
+    /// `15`.
+    TwoPhaseCommit,
+}
+
+impl AclOperation {
+    const ALL: [AclOperation; 16] = [
+        AclOperation::Unknown,
+        AclOperation::Any,
+        AclOperation::All,
+        AclOperation::Read,
+        AclOperation::Write,
+        AclOperation::Create,
+        AclOperation::Delete,
+        AclOperation::Alter,
+        AclOperation::Describe,
+        AclOperation::ClusterAction,
+        AclOperation::DescribeConfigs,
+        AclOperation::AlterConfigs,
+        AclOperation::IdempotentWrite,
+        AclOperation::CreateTokens,
+        AclOperation::DescribeTokens,
+        AclOperation::TwoPhaseCommit,
+    ];
+
+    /// The operation of a wire code (`Unknown` for codes this client does not know).
+    pub fn from_wire(code: i8) -> AclOperation {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| AclOperation::ALL.get(i).copied())
+            .unwrap_or(AclOperation::Unknown)
+    }
+
+    /// The wire code.
+    pub fn to_wire(self) -> i8 {
+        // The discriminants are the wire codes, in order.
+        self as i8
+    }
+
+    /// The operations in a KIP-430 bit field (bit `n` set: operation `n` is allowed); `None`
+    /// for `i32::MIN`, which the broker sends when the operations were not asked for.
+    pub fn from_bit_field(bits: i32) -> Option<Vec<AclOperation>> {
+        if bits == i32::MIN {
+            return None;
+        }
+        Some(
+            (0..32)
+                .filter(|b| bits & (1 << b) != 0)
+                .map(|b| AclOperation::from_wire(b as i8))
+                .filter(|op| *op != AclOperation::Unknown)
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for AclOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AclOperation::Unknown => "UNKNOWN",
+            AclOperation::Any => "ANY",
+            AclOperation::All => "ALL",
+            AclOperation::Read => "READ",
+            AclOperation::Write => "WRITE",
+            AclOperation::Create => "CREATE",
+            AclOperation::Delete => "DELETE",
+            AclOperation::Alter => "ALTER",
+            AclOperation::Describe => "DESCRIBE",
+            AclOperation::ClusterAction => "CLUSTER_ACTION",
+            AclOperation::DescribeConfigs => "DESCRIBE_CONFIGS",
+            AclOperation::AlterConfigs => "ALTER_CONFIGS",
+            AclOperation::IdempotentWrite => "IDEMPOTENT_WRITE",
+            AclOperation::CreateTokens => "CREATE_TOKENS",
+            AclOperation::DescribeTokens => "DESCRIBE_TOKENS",
+            AclOperation::TwoPhaseCommit => "TWO_PHASE_COMMIT",
+        })
+    }
+}
+
 /// The longest legal topic name (Java's `Topic.MAX_NAME_LENGTH`).
 pub const MAX_TOPIC_NAME_LENGTH: usize = 249;
 
@@ -200,6 +318,28 @@ pub fn validate_topic_name(name: &str) -> crate::Result<()> {
         Some(why) => Err(crate::Error::new(crate::ErrorKind::InvalidArgument)
             .with_topic(name)
             .with_detail(format!("invalid topic name {name:?}: it {why}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acl_operation_codes_and_bit_fields() {
+        for (i, op) in AclOperation::ALL.iter().enumerate() {
+            assert_eq!(op.to_wire() as usize, i);
+            assert_eq!(AclOperation::from_wire(i as i8), *op);
+        }
+        assert_eq!(AclOperation::from_wire(-1), AclOperation::Unknown);
+        assert_eq!(AclOperation::from_wire(99), AclOperation::Unknown);
+        assert_eq!(AclOperation::from_bit_field(i32::MIN), None);
+        assert_eq!(
+            AclOperation::from_bit_field((1 << 3) | (1 << 8)),
+            Some(vec![AclOperation::Read, AclOperation::Describe])
+        );
+        // Unknown bits (20) are dropped rather than reported as `Unknown`.
+        assert_eq!(AclOperation::from_bit_field(1 << 20), Some(vec![]));
     }
 }
 

@@ -62,5 +62,19 @@ api_requests! {
     EndTxnRequest => EndTxnResponse, EndTxn;
     TxnOffsetCommitRequest => TxnOffsetCommitResponse, TxnOffsetCommit;
     DescribeConfigsRequest => DescribeConfigsResponse, DescribeConfigs;
+    DescribeAclsRequest => DescribeAclsResponse, DescribeAcls;
+    CreateAclsRequest => CreateAclsResponse, CreateAcls;
+    DeleteAclsRequest => DeleteAclsResponse, DeleteAcls;
     CreatePartitionsRequest => CreatePartitionsResponse, CreatePartitions;
+    DeleteGroupsRequest => DeleteGroupsResponse, DeleteGroups;
+    IncrementalAlterConfigsRequest => IncrementalAlterConfigsResponse, IncrementalAlterConfigs;
+    OffsetDeleteRequest => OffsetDeleteResponse, OffsetDelete;
+    DescribeClusterRequest => DescribeClusterResponse, DescribeCluster;
+    DescribeLogDirsRequest => DescribeLogDirsResponse, DescribeLogDirs;
+    ElectLeadersRequest => ElectLeadersResponse, ElectLeaders;
+    DescribeProducersRequest => DescribeProducersResponse, DescribeProducers;
+    DescribeTransactionsRequest => DescribeTransactionsResponse, DescribeTransactions;
+    ListTransactionsRequest => ListTransactionsResponse, ListTransactions;
+    ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeat;
+    ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse, ConsumerGroupDescribe;
 }

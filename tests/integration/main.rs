@@ -5,6 +5,8 @@
 //! start their own dedicated cluster; the others share one single-node broker per process.
 
 mod admin;
+mod admin_cluster_ops;
+mod admin_ops;
 mod connection;
 mod consumer;
 mod consumer_api;

@@ -38,11 +38,11 @@ const RETRY_CODES: [i16; 4] = [14, 15, 16, 51];
 
 /// A transactional producer spoken in raw requests: one transactional id, one producer id and
 /// epoch, and the next sequence number for the single partition it writes.
-struct RawTxnProducer {
+pub(crate) struct RawTxnProducer {
     cluster: Arc<Cluster>,
     transactional_id: String,
     coordinator: i32,
-    producer_id: i64,
+    pub(crate) producer_id: i64,
     epoch: i16,
     sequence: i32,
 }
@@ -74,7 +74,7 @@ where
 
 impl RawTxnProducer {
     /// FindCoordinator(TRANSACTION) then InitProducerId.
-    async fn init(cluster: Arc<Cluster>, transactional_id: String) -> RawTxnProducer {
+    pub(crate) async fn init(cluster: Arc<Cluster>, transactional_id: String) -> RawTxnProducer {
         // The first transactional request creates __transaction_state: retry until it is led.
         let coordinator = retry("FindCoordinator", || async {
             let conn = cluster.any_connection(Purpose::Control).await?;
@@ -128,7 +128,7 @@ impl RawTxnProducer {
 
     /// AddPartitionsToTxn (v3 or lower) for `topic`/0: begins a transaction. Retries
     /// CONCURRENT_TRANSACTIONS, answered until the previous transaction's markers are written.
-    async fn begin(&self, topic: &str) {
+    pub(crate) async fn begin(&self, topic: &str) {
         let req = AddPartitionsToTxnRequest::default()
             .with_v3_and_below_transactional_id(self.txn_id())
             .with_v3_and_below_producer_id(ProducerId(self.producer_id))
@@ -154,7 +154,7 @@ impl RawTxnProducer {
 
     /// Produces `values` as one transactional batch (next sequence numbers); returns its base
     /// offset.
-    async fn send(&mut self, topic: &str, values: &[&str]) -> i64 {
+    pub(crate) async fn send(&mut self, topic: &str, values: &[&str]) -> i64 {
         let params = BatchParams {
             producer_id: self.producer_id,
             producer_epoch: self.epoch,
@@ -168,7 +168,7 @@ impl RawTxnProducer {
     }
 
     /// EndTxn (v4 or lower): commits or aborts the open transaction.
-    async fn end(&self, committed: bool) {
+    pub(crate) async fn end(&self, committed: bool) {
         let req = EndTxnRequest::default()
             .with_transactional_id(self.txn_id())
             .with_producer_id(ProducerId(self.producer_id))

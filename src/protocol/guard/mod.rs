@@ -64,9 +64,12 @@
 //! DescribeGroups (15), ListGroups (16), SaslHandshake (17), ApiVersions (18), CreateTopics (19),
 //! DeleteTopics (20), DeleteRecords (21), InitProducerId (22), OffsetForLeaderEpoch (23),
 //! AddPartitionsToTxn (24), AddOffsetsToTxn (25), EndTxn (26), TxnOffsetCommit (28),
-//! DescribeConfigs (32), AlterConfigs (33), SaslAuthenticate (36), CreatePartitions (37),
-//! DeleteGroups (42), IncrementalAlterConfigs (44), OffsetDelete (47), DescribeCluster (60),
-//! ConsumerGroupHeartbeat (68) — every version kafka-protocol 0.18 decodes. Any other API key, or
+//! DescribeAcls (29), CreateAcls (30), DeleteAcls (31), DescribeConfigs (32), AlterConfigs (33),
+//! DescribeLogDirs (35), SaslAuthenticate (36),
+//! CreatePartitions (37), DeleteGroups (42), ElectLeaders (43), IncrementalAlterConfigs (44),
+//! OffsetDelete (47), DescribeCluster (60), DescribeProducers (61), DescribeTransactions (65),
+//! ListTransactions (66), ConsumerGroupHeartbeat (68), ConsumerGroupDescribe (69) — every
+//! version kafka-protocol 0.18 decodes. Any other API key, or
 //! a version outside kafka-protocol's range, is rejected, so nothing unguarded is ever decoded.
 
 pub mod schema;

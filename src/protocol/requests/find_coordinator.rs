@@ -10,8 +10,10 @@ use crate::{Error, Result};
 /// The `key_type` of a FindCoordinator request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CoordinatorType {
-    /// A consumer group (`0`). (Transactional ids, `1`, come with the transactional producer.)
+    /// A consumer group (`0`).
     Group,
+    /// A transactional id (`1`): its transaction coordinator.
+    Transaction,
 }
 
 impl CoordinatorType {
@@ -19,6 +21,7 @@ impl CoordinatorType {
     pub const fn to_wire(self) -> i8 {
         match self {
             CoordinatorType::Group => 0,
+            CoordinatorType::Transaction => 1,
         }
     }
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, ListOffsetsRequest, ListOffsetsResponse};
 
-use super::{by_topic, topic_name};
+use super::{by_topic, partition_result, topic_name};
 use crate::types::{IsolationLevel, LeaderEpoch, Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// A successful ListOffsets answer for one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,21 +51,61 @@ pub fn request<'a>(
         )
 }
 
-/// Every partition's answer in the response: its offset, or its error naming the partition.
+/// Every partition's answer in the response: its offset, or its error naming the partition
+/// (the consumer's view of [`parse_listed`]).
 pub fn parse(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListOffsetsResult>> {
+    parse_listed(resp)
+        .into_iter()
+        .map(|(tp, r)| {
+            let r = r.map(|l| ListOffsetsResult {
+                offset: l.offset,
+                leader_epoch: l.leader_epoch,
+            });
+            (tp, r)
+        })
+        .collect()
+}
+
+/// One partition's ListOffsets answer with the timestamp the broker found (the admin client's
+/// view; the consumer needs only [`ListOffsetsResult`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListedOffset {
+    /// The offset found (`-1` when no record has a timestamp at or after the one asked).
+    pub offset: Offset,
+    /// The timestamp of the record at that offset (ms), when the lookup was by timestamp or
+    /// max-timestamp; `None` (`-1` on the wire) for earliest / latest.
+    pub timestamp: Option<i64>,
+    /// The leader epoch of that offset, if the broker gave one.
+    pub leader_epoch: Option<LeaderEpoch>,
+}
+
+impl std::fmt::Display for ListedOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "offset {}", self.offset)?;
+        if let Some(t) = self.timestamp {
+            write!(f, " timestamp {t}")?;
+        }
+        if let Some(e) = self.leader_epoch {
+            write!(f, " leader epoch {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Like [`parse`], keeping the timestamp of each answer.
+pub fn parse_listed(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListedOffset>> {
     let mut answers = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            let r = if p.error_code == 0 {
-                Ok(ListOffsetsResult {
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("ListOffsets", topic, index, p.error_code, None, || {
+                ListedOffset {
                     offset: Offset(p.offset),
+                    timestamp: (p.timestamp >= 0).then_some(p.timestamp),
                     leader_epoch: (p.leader_epoch >= 0).then_some(LeaderEpoch(p.leader_epoch)),
-                })
-            } else {
-                Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("ListOffsets"))
-            };
+                }
+            });
             answers.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }
@@ -137,5 +177,37 @@ mod tests {
         );
         let e = m[&TopicPartition::new("a", 1)].as_ref().unwrap_err();
         assert_eq!((e.broker_code(), e.partition()), (Some(6), Some(1)));
+    }
+
+    #[test]
+    fn parse_listed_keeps_timestamps() {
+        let resp =
+            ListOffsetsResponse::default().with_topics(vec![ListOffsetsTopicResponse::default()
+                .with_name(topic_name("a"))
+                .with_partitions(vec![
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(0)
+                        .with_offset(7)
+                        .with_timestamp(1_000)
+                        .with_leader_epoch(2),
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(1)
+                        .with_offset(3)
+                        .with_timestamp(-1)
+                        .with_leader_epoch(-1),
+                    ListOffsetsPartitionResponse::default()
+                        .with_partition_index(2)
+                        .with_error_code(3),
+                ])]);
+        let m = parse_listed(&resp);
+        let p0 = m[&TopicPartition::new("a", 0)].as_ref().unwrap();
+        assert_eq!(
+            (p0.offset, p0.timestamp, p0.leader_epoch),
+            (Offset(7), Some(1_000), Some(LeaderEpoch(2)))
+        );
+        assert_eq!(p0.to_string(), "offset 7 timestamp 1000 leader epoch 2");
+        let p1 = m[&TopicPartition::new("a", 1)].as_ref().unwrap();
+        assert_eq!((p1.timestamp, p1.leader_epoch), (None, None));
+        assert!(m[&TopicPartition::new("a", 2)].is_err());
     }
 }

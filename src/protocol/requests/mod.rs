@@ -10,28 +10,53 @@
 //!
 //! | file | API | used by |
 //! |---|---|---|
+//! | `create_topics.rs`, `delete_topics.rs`, `create_partitions.rs` | CreateTopics, DeleteTopics, CreatePartitions | admin |
+//! | `describe_cluster.rs` | DescribeCluster (and the Metadata fallback) | admin |
+//! | `delete_records.rs` | DeleteRecords | admin |
+//! | `list_groups.rs`, `describe_groups.rs`, `delete_groups.rs`, `offset_delete.rs` | ListGroups, DescribeGroups, DeleteGroups, OffsetDelete | admin |
+//! | `describe_configs.rs`, `incremental_alter_configs.rs` | DescribeConfigs, IncrementalAlterConfigs | admin |
+//! | `acls.rs` | DescribeAcls, CreateAcls, DeleteAcls | admin |
+//! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) | admin |
+//! | `describe_log_dirs.rs`, `elect_leaders.rs` | DescribeLogDirs, ElectLeaders | admin |
+//! | `transactions.rs` | DescribeProducers, ListTransactions, DescribeTransactions | admin |
 //! | `produce.rs` | Produce (frame writer: batches encoded in place) | producer sender |
 //! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
-//! | `list_offsets.rs` | ListOffsets | consumer driver |
-//! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`) | cluster |
-//! | `find_coordinator.rs` | FindCoordinator | consumer coordinator |
-//! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator |
-//! | `offset_commit.rs` | OffsetCommit | consumer coordinator |
+//! | `list_offsets.rs` | ListOffsets | consumer driver, admin |
+//! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`; admin's topic descriptions) | cluster, admin |
+//! | `find_coordinator.rs` | FindCoordinator | consumer coordinator, admin |
+//! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator, admin |
+//! | `offset_commit.rs` | OffsetCommit | consumer coordinator, admin |
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
+pub mod acls;
+pub mod consumer_group_describe;
+pub mod create_partitions;
+pub mod create_topics;
+pub mod delete_groups;
+pub mod delete_records;
+pub mod delete_topics;
+pub mod describe_cluster;
+pub mod describe_configs;
+pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod elect_leaders;
 pub mod fetch;
 pub mod find_coordinator;
 pub mod heartbeat;
+pub mod incremental_alter_configs;
 pub mod init_producer_id;
 pub mod join_group;
 pub mod leave_group;
+pub mod list_groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod offset_commit;
+pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
 pub mod sync_group;
+pub mod transactions;
 
 use std::collections::BTreeMap;
 
@@ -65,6 +90,42 @@ pub(crate) fn by_topic<'a, T>(
         m.entry(tp.topic.as_str()).or_default().push(item);
     }
     m
+}
+
+/// A topic's answer: `Ok` for error code 0, else the broker's error naming the topic, the API
+/// and the broker's message.
+pub(crate) fn topic_result(
+    api: &'static str,
+    topic: &str,
+    code: i16,
+    message: Option<&StrBytes>,
+) -> crate::Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    Err(crate::Error::from_broker_code(code)
+        .with_topic(topic)
+        .with_api(api)
+        .with_broker_message(message.map(|m| m.to_string())))
+}
+
+/// A partition's answer: `Ok(ok())` for error code 0, else the broker's error naming the
+/// partition, the API and the broker's message.
+pub(crate) fn partition_result<T>(
+    api: &'static str,
+    topic: &str,
+    partition: i32,
+    code: i16,
+    message: Option<&StrBytes>,
+    ok: impl FnOnce() -> T,
+) -> crate::Result<T> {
+    if code == 0 {
+        return Ok(ok());
+    }
+    Err(crate::Error::from_broker_code(code)
+        .with_partition(topic, partition)
+        .with_api(api)
+        .with_broker_message(message.map(|m| m.to_string())))
 }
 
 /// Test helper: whether `m` encodes at version `v` (kafka-protocol refuses a set field the

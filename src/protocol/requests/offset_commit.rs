@@ -8,9 +8,9 @@ use kafka_protocol::messages::offset_commit_request::{
 use kafka_protocol::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{by_topic, group_id, topic_name};
+use super::{by_topic, group_id, partition_result, topic_name};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// An offset to commit for one partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,16 +103,60 @@ pub fn request(
         )
 }
 
-/// `Ok` if every partition was committed, else the first partition's error.
+/// `Ok` if every partition was committed, else the first partition's error (the consumer's
+/// view of [`parse_partitions`]).
 pub fn parse(resp: &OffsetCommitResponse) -> Result<()> {
+    parse_partitions(resp).into_values().collect()
+}
+
+/// Every partition's answer (the admin client's per-partition view, where [`parse`] stops at
+/// the first error for the consumer).
+pub fn parse_partitions(resp: &OffsetCommitResponse) -> BTreeMap<TopicPartition, Result<()>> {
+    let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {
-            if p.error_code != 0 {
-                return Err(Error::from_broker_code(p.error_code)
-                    .with_partition(t.name.0.as_str(), p.partition_index)
-                    .with_api("OffsetCommit"));
-            }
+            let (topic, index) = (t.name.0.as_str(), p.partition_index);
+            let r = partition_result("OffsetCommit", topic, index, p.error_code, None, || ());
+            out.insert(TopicPartition::new(t.name.0.as_str(), p.partition_index), r);
         }
     }
-    Ok(())
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::requests::encodes;
+    use kafka_protocol::messages::offset_commit_response::{
+        OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+    };
+
+    #[test]
+    fn admin_commit_encodes_at_every_version_and_parses_per_partition() {
+        let mut offsets = BTreeMap::new();
+        offsets.insert(TopicPartition::new("a", 0), OffsetToCommit::new(Offset(3)));
+        let req = request("g", &offsets, &CommitIdentity::default());
+        assert_eq!(req.generation_id_or_member_epoch, -1);
+        for v in 2..=9 {
+            assert!(encodes(&req, v), "OffsetCommit v{v}");
+        }
+        let resp =
+            OffsetCommitResponse::default().with_topics(vec![OffsetCommitResponseTopic::default()
+                .with_name(topic_name("a"))
+                .with_partitions(vec![
+                    OffsetCommitResponsePartition::default().with_partition_index(0),
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(1)
+                        .with_error_code(25),
+                ])]);
+        let m = parse_partitions(&resp);
+        assert!(m[&TopicPartition::new("a", 0)].is_ok());
+        assert_eq!(
+            m[&TopicPartition::new("a", 1)]
+                .as_ref()
+                .unwrap_err()
+                .broker_code(),
+            Some(25)
+        );
+    }
 }

@@ -7,7 +7,7 @@ use kafka_protocol::messages::offset_fetch_request::{
 use kafka_protocol::messages::{OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{by_topic, group_id, topic_name};
+use super::{by_topic, group_id, partition_result, topic_name};
 use crate::types::{LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, Result};
 
@@ -20,6 +20,20 @@ pub struct CommittedOffset {
     pub leader_epoch: Option<LeaderEpoch>,
     /// The commit's metadata string.
     pub metadata: Option<String>,
+}
+
+/// One line: `offset 42`, with the leader epoch and metadata when there are some.
+impl std::fmt::Display for CommittedOffset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "offset {}", self.offset)?;
+        if let Some(e) = self.leader_epoch {
+            write!(f, " leader epoch {e}")?;
+        }
+        if let Some(m) = self.metadata.as_deref().filter(|m| !m.is_empty()) {
+            write!(f, " metadata {m:?}")?;
+        }
+        Ok(())
+    }
 }
 
 impl CommittedOffset {
@@ -68,11 +82,40 @@ pub fn request(group: &str, tps: &[TopicPartition], version: i16) -> OffsetFetch
 }
 
 /// Each partition's committed offset (`None`: nothing committed), or the first error: the
-/// group's, else a partition's.
+/// group's, else a partition's (the consumer's view of [`parse_partitions`]).
 pub fn parse(
     resp: &OffsetFetchResponse,
     version: i16,
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
+    parse_partitions(resp, version)?
+        .into_iter()
+        .map(|(tp, r)| r.map(|c| (tp, c)))
+        .collect()
+}
+
+/// The request for every committed offset of `group` (`topics` null, v2+) at `version`, as
+/// the admin client's `list_consumer_group_offsets` asks.
+pub fn request_all(group: &str, version: i16) -> OffsetFetchRequest {
+    let mut req = OffsetFetchRequest::default();
+    if version >= 8 {
+        req.groups = vec![OffsetFetchRequestGroup::default()
+            .with_group_id(group_id(group))
+            .with_member_epoch(-1)
+            .with_topics(None)];
+    } else {
+        req.group_id = group_id(group);
+        req.topics = None;
+    }
+    req
+}
+
+/// Every partition's committed offset (`None`: nothing committed) or its own error; `Err`
+/// only for the group's error (the admin client's per-partition view; [`parse`] stops at the
+/// first error for the consumer).
+pub fn parse_partitions(
+    resp: &OffsetFetchResponse,
+    version: i16,
+) -> Result<Vec<(TopicPartition, Result<Option<CommittedOffset>>)>> {
     // v8+ answers per group, older versions at the top level; the partition fields are the same,
     // so both are flattened into one list and checked by one loop.
     type Row<'a> = (&'a str, i32, i16, i64, i32, Option<&'a StrBytes>);
@@ -116,21 +159,19 @@ pub fn parse(
     if group_code != 0 {
         return Err(Error::from_broker_code(group_code).with_api("OffsetFetch"));
     }
-    let mut out = Vec::with_capacity(rows.len());
-    for (topic, p, code, offset, epoch, meta) in rows {
-        if code != 0 {
-            return Err(Error::from_broker_code(code)
-                .with_partition(topic, p)
-                .with_api("OffsetFetch"));
-        }
-        let committed = (offset >= 0).then(|| CommittedOffset {
-            offset: Offset(offset),
-            leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
-            metadata: meta.map(|m| m.to_string()),
-        });
-        out.push((TopicPartition::new(topic, p), committed));
-    }
-    Ok(out)
+    Ok(rows
+        .into_iter()
+        .map(|(topic, p, code, offset, epoch, meta)| {
+            let r = partition_result("OffsetFetch", topic, p, code, None, || {
+                (offset >= 0).then(|| CommittedOffset {
+                    offset: Offset(offset),
+                    leader_epoch: (epoch >= 0).then_some(LeaderEpoch(epoch)),
+                    metadata: meta.map(|m| m.to_string()),
+                })
+            });
+            (TopicPartition::new(topic, p), r)
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -228,5 +269,37 @@ mod tests {
             parse(&empty, 8).is_err(),
             "v8 without a group entry is malformed"
         );
+    }
+
+    #[test]
+    fn request_all_is_null_topics_at_every_version() {
+        // Null topics ("every partition") exists from v2; Kafka 4.x negotiates v9.
+        for v in 2..=9 {
+            let req = request_all("g", v);
+            if v >= 8 {
+                assert!(req.groups[0].topics.is_none());
+            } else {
+                assert!(req.topics.is_none());
+            }
+            assert!(encodes(&req, v), "OffsetFetch v{v}");
+        }
+    }
+
+    #[test]
+    fn parse_partitions_keeps_partition_errors_apart() {
+        for v in [7, 8] {
+            let r = parse_partitions(&response(v, 0, 3), v).unwrap();
+            assert_eq!(
+                r[0].1.as_ref().unwrap().as_ref().map(|c| c.offset),
+                Some(Offset(5)),
+                "v{v}"
+            );
+            assert_eq!(r[1].1.as_ref().unwrap_err().broker_code(), Some(3), "v{v}");
+            let e = parse_partitions(&response(v, 16, 0), v).unwrap_err();
+            assert_eq!(e.broker_code(), Some(16), "v{v}");
+        }
+        let r = parse_partitions(&response(9, 0, 0), 9).unwrap();
+        assert_eq!(r[1].1.as_ref().unwrap(), &None);
+        assert!(parse_partitions(&OffsetFetchResponse::default(), 9).is_err());
     }
 }

@@ -54,9 +54,17 @@ mod end_txn;
 #[rustfmt::skip]
 mod txn_offset_commit;
 #[rustfmt::skip]
+mod describe_acls;
+#[rustfmt::skip]
+mod create_acls;
+#[rustfmt::skip]
+mod delete_acls;
+#[rustfmt::skip]
 mod describe_configs;
 #[rustfmt::skip]
 mod alter_configs;
+#[rustfmt::skip]
+mod describe_log_dirs;
 #[rustfmt::skip]
 mod sasl_authenticate;
 #[rustfmt::skip]
@@ -64,13 +72,23 @@ mod create_partitions;
 #[rustfmt::skip]
 mod delete_groups;
 #[rustfmt::skip]
+mod elect_leaders;
+#[rustfmt::skip]
 mod incremental_alter_configs;
 #[rustfmt::skip]
 mod offset_delete;
 #[rustfmt::skip]
 mod describe_cluster;
 #[rustfmt::skip]
+mod describe_producers;
+#[rustfmt::skip]
+mod describe_transactions;
+#[rustfmt::skip]
+mod list_transactions;
+#[rustfmt::skip]
 mod consumer_group_heartbeat;
+#[rustfmt::skip]
+mod consumer_group_describe;
 
 use super::schema::ResponseSchema;
 
@@ -101,13 +119,22 @@ pub(super) static RESPONSES: &[ResponseSchema] = &[
     ResponseSchema { api_key: 25, name: "AddOffsetsToTxn", body: &add_offsets_to_txn::ADD_OFFSETS_TO_TXN_RESPONSE },
     ResponseSchema { api_key: 26, name: "EndTxn", body: &end_txn::END_TXN_RESPONSE },
     ResponseSchema { api_key: 28, name: "TxnOffsetCommit", body: &txn_offset_commit::TXN_OFFSET_COMMIT_RESPONSE },
+    ResponseSchema { api_key: 29, name: "DescribeAcls", body: &describe_acls::DESCRIBE_ACLS_RESPONSE },
+    ResponseSchema { api_key: 30, name: "CreateAcls", body: &create_acls::CREATE_ACLS_RESPONSE },
+    ResponseSchema { api_key: 31, name: "DeleteAcls", body: &delete_acls::DELETE_ACLS_RESPONSE },
     ResponseSchema { api_key: 32, name: "DescribeConfigs", body: &describe_configs::DESCRIBE_CONFIGS_RESPONSE },
     ResponseSchema { api_key: 33, name: "AlterConfigs", body: &alter_configs::ALTER_CONFIGS_RESPONSE },
+    ResponseSchema { api_key: 35, name: "DescribeLogDirs", body: &describe_log_dirs::DESCRIBE_LOG_DIRS_RESPONSE },
     ResponseSchema { api_key: 36, name: "SaslAuthenticate", body: &sasl_authenticate::SASL_AUTHENTICATE_RESPONSE },
     ResponseSchema { api_key: 37, name: "CreatePartitions", body: &create_partitions::CREATE_PARTITIONS_RESPONSE },
     ResponseSchema { api_key: 42, name: "DeleteGroups", body: &delete_groups::DELETE_GROUPS_RESPONSE },
+    ResponseSchema { api_key: 43, name: "ElectLeaders", body: &elect_leaders::ELECT_LEADERS_RESPONSE },
     ResponseSchema { api_key: 44, name: "IncrementalAlterConfigs", body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_RESPONSE },
     ResponseSchema { api_key: 47, name: "OffsetDelete", body: &offset_delete::OFFSET_DELETE_RESPONSE },
     ResponseSchema { api_key: 60, name: "DescribeCluster", body: &describe_cluster::DESCRIBE_CLUSTER_RESPONSE },
+    ResponseSchema { api_key: 61, name: "DescribeProducers", body: &describe_producers::DESCRIBE_PRODUCERS_RESPONSE },
+    ResponseSchema { api_key: 65, name: "DescribeTransactions", body: &describe_transactions::DESCRIBE_TRANSACTIONS_RESPONSE },
+    ResponseSchema { api_key: 66, name: "ListTransactions", body: &list_transactions::LIST_TRANSACTIONS_RESPONSE },
     ResponseSchema { api_key: 68, name: "ConsumerGroupHeartbeat", body: &consumer_group_heartbeat::CONSUMER_GROUP_HEARTBEAT_RESPONSE },
+    ResponseSchema { api_key: 69, name: "ConsumerGroupDescribe", body: &consumer_group_describe::CONSUMER_GROUP_DESCRIBE_RESPONSE },
 ];
