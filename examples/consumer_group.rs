@@ -42,7 +42,8 @@ struct Listener {
 fn names(tps: &[TopicPartition]) -> String {
     let mut ps: Vec<i32> = tps.iter().map(|tp| tp.partition).collect();
     ps.sort_unstable();
-    format!("{ps:?}")
+    let ps: Vec<String> = ps.iter().map(i32::to_string).collect();
+    format!("[{}]", ps.join(", "))
 }
 
 impl RebalanceListener for Listener {
@@ -127,7 +128,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     admin
         .wait_for_topic(&topic, PARTITIONS as usize, Duration::from_secs(30))
         .await?;
-    println!("topic {topic} ({PARTITIONS} partitions), group {group}, members {MEMBERS:?}");
+    println!(
+        "topic {topic} ({PARTITIONS} partitions), group {group}, members {}",
+        MEMBERS.join(", ")
+    );
 
     let started = Instant::now();
     let seen: Seen = Arc::default();

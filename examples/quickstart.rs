@@ -121,16 +121,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     consumer.commit_positions().await?;
     let generation = consumer.group_generation();
+    let partitions: Vec<String> = consumer
+        .assignment()
+        .iter()
+        .map(|tp| tp.partition.to_string())
+        .collect();
     println!(
-        "consumed {read} of {RECORDS} records in {:.1} s (group {group}, generation {:?}, \
-         partitions {:?}); positions committed",
+        "consumed {read} of {RECORDS} records in {:.1} s (group {group}, generation {}, \
+         partitions {}); positions committed",
         started.elapsed().as_secs_f64(),
-        generation.map(|g| g.generation_id),
-        consumer
-            .assignment()
-            .iter()
-            .map(|tp| tp.partition)
-            .collect::<Vec<_>>()
+        generation.map_or_else(|| "none".to_owned(), |g| g.generation_id.to_string()),
+        partitions.join(", ")
     );
     consumer.close().await?;
 
