@@ -65,7 +65,7 @@ mod protocol;
 mod retry;
 pub mod types;
 
-pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result};
+pub use error::{BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorKind, Result, TlsFailure};
 
 /// **Not a stable API.** The crate's internals, re-exported for the project's own tests,
 /// benchmarks, fuzz targets and examples (`tests/`, `benches/`, `protocol-tests/`, `examples/`).

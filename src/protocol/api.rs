@@ -63,4 +63,6 @@ api_requests! {
     TxnOffsetCommitRequest => TxnOffsetCommitResponse, TxnOffsetCommit;
     DescribeConfigsRequest => DescribeConfigsResponse, DescribeConfigs;
     CreatePartitionsRequest => CreatePartitionsResponse, CreatePartitions;
+    SaslHandshakeRequest => SaslHandshakeResponse, SaslHandshake;
+    SaslAuthenticateRequest => SaslAuthenticateResponse, SaslAuthenticate;
 }

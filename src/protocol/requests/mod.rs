@@ -18,6 +18,7 @@
 //! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator |
 //! | `offset_commit.rs` | OffsetCommit | consumer coordinator |
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
+//! | `sasl_handshake.rs`, `sasl_authenticate.rs` | SaslHandshake v1, SaslAuthenticate (KIP-152, KIP-368 session lifetime) | connection setup (`connection::sasl`) |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
 pub mod fetch;
@@ -31,6 +32,8 @@ pub mod metadata;
 pub mod offset_commit;
 pub mod offset_fetch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 
 use std::collections::BTreeMap;
