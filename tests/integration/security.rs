@@ -1,0 +1,181 @@
+//! TLS and SASL against a real broker with SASL_PLAINTEXT, SASL_SSL, SSL (client certificate
+//! required) and a short-reauth SASL_SSL listener, SCRAM/PLAIN/OAUTHBEARER users and ACLs
+//! (`ferrokafka_testcontainers::secure`). User alice may use topics and groups named `alice*`;
+//! bob has no ACL.
+
+use ferrokafka::admin::{AdminClient, NewTopic};
+use ferrokafka::config::ClientConfig;
+use ferrokafka::consumer::{Consumer, ConsumerConfig};
+use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::types::TopicPartition;
+use ferrokafka_testcontainers::secure::{Listener, SecureKafka};
+use ferrokafka_testcontainers::unique_topic;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::support::blocking;
+
+async fn broker() -> &'static SecureKafka {
+    blocking(SecureKafka::shared)
+        .await
+        .unwrap_or_else(|e| panic!("no secure Kafka broker for the security tests: {e}"))
+}
+
+/// The harness's client properties plus short timeouts and backoffs.
+fn props(
+    k: &SecureKafka,
+    listener: Listener,
+    user: &str,
+    mechanism: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut p = k.client_properties(listener, user, mechanism);
+    for (a, b) in [
+        ("request.timeout.ms", "15000"),
+        ("socket.connection.setup.timeout.ms", "10000"),
+        ("reconnect.backoff.ms", "50"),
+        ("reconnect.backoff.max.ms", "1000"),
+    ] {
+        p.push((a.into(), b.into()));
+    }
+    for (a, b) in extra {
+        p.retain(|(k, _)| k != a);
+        p.push(((*a).into(), (*b).into()));
+    }
+    p
+}
+
+fn client(p: &[(String, String)]) -> ClientConfig {
+    ClientConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("client config: {e}"))
+}
+
+async fn create_topic(p: &[(String, String)], topic: &str, partitions: i32) {
+    let admin = AdminClient::new(client(p));
+    admin
+        .create_topic(NewTopic::new(topic, partitions, 1))
+        .await
+        .unwrap_or_else(|e| panic!("create {topic}: {e}"));
+    admin
+        .wait_for_topic(topic, partitions as usize, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("wait for {topic}: {e}"));
+}
+
+fn producer(p: &[(String, String)]) -> Producer {
+    let cfg = ProducerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("producer config: {e}"));
+    Producer::new(cfg).unwrap_or_else(|e| panic!("producer: {e}"))
+}
+
+fn consumer(p: &[(String, String)]) -> Consumer {
+    let mut p = p.to_vec();
+    p.push(("auto.offset.reset".into(), "earliest".into()));
+    p.push(("fetch.max.wait.ms".into(), "100".into()));
+    let cfg = ConsumerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("consumer config: {e}"));
+    Consumer::new(cfg).unwrap_or_else(|e| panic!("consumer: {e}"))
+}
+
+/// Produces `n` numbered records to a fresh `alice*` topic, checks every one is Persisted,
+/// then consumes them all back (each exactly once).
+async fn round_trip(listener: Listener, user: &str, mechanism: &str, n: u64) {
+    let k = broker().await;
+    let p = props(k, listener, user, mechanism, &[]);
+    let topic = unique_topic(&format!(
+        "alice-{}-{}",
+        listener.security_protocol(),
+        mechanism
+    ));
+    create_topic(&p, &topic, 2).await;
+    let started = Instant::now();
+    let prod = producer(&p);
+    let mut pending = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let rec = ProducerRecord::new(&topic)
+            .key(format!("k{}", i % 13))
+            .value(i.to_be_bytes().to_vec());
+        pending.push(prod.send(rec).await.expect("buffered"));
+    }
+    for f in pending {
+        let m = f.await.unwrap_or_else(|e| panic!("delivery failed: {e}"));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    prod.close(Duration::from_secs(10)).await.expect("close");
+    let c = consumer(&p);
+    c.assign(&[
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    ])
+    .expect("assign");
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.len() as u64) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{listener:?}/{mechanism}: only {} of {n} records consumed",
+            seen.len()
+        );
+        for r in c
+            .poll(Duration::from_millis(500))
+            .await
+            .unwrap_or_else(|e| panic!("poll: {e}"))
+        {
+            let v = r.value.as_ref().expect("value");
+            let i = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+            assert!(seen.insert(i), "record {i} consumed twice");
+        }
+    }
+    c.close().await.expect("close consumer");
+    eprintln!(
+        "{listener:?} {mechanism} as {user}: {n} records produced and consumed in {:?}",
+        started.elapsed()
+    );
+}
+
+const N: u64 = 10_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_plain_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "PLAIN", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_scram_sha_256_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "SCRAM-SHA-256", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_scram_sha_512_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "SCRAM-SHA-512", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_oauthbearer_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "OAUTHBEARER", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_plain_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "PLAIN", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_scram_sha_256_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "SCRAM-SHA-256", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_scram_sha_512_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "SCRAM-SHA-512", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_oauthbearer_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "OAUTHBEARER", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_client_certificate_round_trip() {
+    round_trip(Listener::Ssl, "alice", "", N).await;
+}
