@@ -451,9 +451,7 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let mut buf = BytesMut::new();
         encode_request(&mut buf, &req, version, 0, &cfg.client_id)?;
-        io.write_all(&buf)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
+        io.write_all(&buf).await.map_err(super::tls::io_error)?;
         let frame = read_one_frame(io, cfg.max_response_size).await?;
         // ApiVersions responses always use header v0 so that old clients can parse them.
         let body = split_response_header(frame, ApiVersionsResponse::header_version(version))?;
@@ -507,10 +505,7 @@ pub(super) async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Byt
         if let Some(frame) = decode_frame(&mut buf, max)? {
             return Ok(frame);
         }
-        let n = io
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
+        let n = io.read_buf(&mut buf).await.map_err(super::tls::io_error)?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Connect)
                 .with_detail("broker closed the connection during the handshake"));

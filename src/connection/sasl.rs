@@ -51,7 +51,7 @@ impl Exchange<'_> {
         self.io
             .write_all(&buf)
             .await
-            .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
+            .map_err(super::tls::io_error)?;
         let frame = read_one_frame(self.io, self.cfg.max_response_size).await?;
         let body = split_response_header(frame, R::Response::header_version(version))?;
         guard::decode_response::<R::Response>(R::KEY as i16, version, body)

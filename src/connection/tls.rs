@@ -283,6 +283,20 @@ pub(crate) async fn handshake(
         .map_err(|e| tls_error(&e).with_broker(addr.to_string()))
 }
 
+/// Maps an I/O error after the TLS handshake (the first reads of a TLS 1.3 connection may
+/// still carry the broker's alert, e.g. that it wants a client certificate) to a
+/// [`ErrorKind::Tls`] error when rustls caused it, else to a retriable connect error.
+pub(crate) fn io_error(e: std::io::Error) -> Error {
+    let from_rustls = e
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+    if from_rustls {
+        tls_error(&e)
+    } else {
+        Error::new(ErrorKind::Connect).with_source(e)
+    }
+}
+
 /// Maps an I/O error of the handshake (rustls wraps its own errors in `io::Error`).
 fn tls_error(e: &std::io::Error) -> Error {
     if let Some(r) = e

@@ -81,10 +81,14 @@ fn step(inner: &Arc<Inner>) -> Instant {
         let inner = inner.clone();
         tokio::spawn(async move {
             let topics: Vec<String> = refresh.into_iter().collect();
-            let _ = inner
+            let r = inner
                 .cluster
                 .refresh_after_error(TopicSelection::Topics(topics))
                 .await;
+            if let Err(e) = r {
+                // An authentication failure will not heal by itself: hand it to `poll`.
+                report_fatal(&inner, e);
+            }
             inner.refreshing.store(false, Ordering::Release);
             inner.wake.notify_one();
         });
@@ -93,6 +97,21 @@ fn step(inner: &Arc<Inner>) -> Instant {
         return next.min(due);
     }
     next
+}
+
+/// Queues a fatal error (SASL or TLS authentication) for the next `poll`, once: the
+/// background retries go on (with backoff), and `poll` keeps reporting it while they fail.
+fn report_fatal(inner: &Arc<Inner>, e: Error) {
+    if !e.is_fatal() {
+        return;
+    }
+    {
+        let mut core = inner.lock();
+        if core.errors.is_empty() {
+            core.errors.push_back(e);
+        }
+    }
+    inner.data.notify_one();
 }
 
 /// Reports a fetch as failed if its task ends without reporting (a panic, or the runtime shutting
@@ -148,7 +167,12 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
             guard.done = true;
             match result {
                 Ok(data) => core.fetcher.on_fetch_response(broker, data, Instant::now()),
-                Err(e) => core.fetcher.on_fetch_error(broker, &e, Instant::now()),
+                Err(e) => {
+                    core.fetcher.on_fetch_error(broker, &e, Instant::now());
+                    if e.is_fatal() && core.errors.is_empty() {
+                        core.errors.push_back(e);
+                    }
+                }
             }
         }
         inner.data.notify_one();

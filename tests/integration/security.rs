@@ -8,7 +8,8 @@ use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::TopicPartition;
-use ferrokafka_testcontainers::secure::{Listener, SecureKafka};
+use ferrokafka::{ErrorKind, TlsFailure};
+use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka};
 use ferrokafka_testcontainers::unique_topic;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -178,4 +179,178 @@ async fn sasl_ssl_oauthbearer_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_client_certificate_round_trip() {
     round_trip(Listener::Ssl, "alice", "", N).await;
+}
+
+fn with_password(p: &mut [(String, String)], user: &str, mechanism: &str, pw: &str) {
+    for (k, v) in p.iter_mut() {
+        if k == "sasl.jaas.config" {
+            *v = ferrokafka_testcontainers::secure::jaas(user, mechanism)
+                .replace(&password(user), pw);
+        }
+    }
+}
+
+/// Wrong password: every client gets a fatal `SaslAuthenticationFailed` within one request
+/// timeout (15 s here), and the password is not in the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer() {
+    let k = broker().await;
+    for (listener, mechanism) in [
+        (Listener::SaslPlaintext, "SCRAM-SHA-256"),
+        (Listener::SaslSsl, "SCRAM-SHA-512"),
+        (Listener::SaslSsl, "PLAIN"),
+    ] {
+        let mut p = props(k, listener, "alice", mechanism, &[]);
+        with_password(&mut p, "alice", mechanism, "not-the-password");
+        let check = |what: &str, e: &ferrokafka::Error, took: Duration| {
+            assert!(
+                matches!(e.kind(), ErrorKind::SaslAuthenticationFailed { .. }),
+                "{what} {listener:?}/{mechanism}: {e}"
+            );
+            assert!(e.is_fatal() && !e.is_retriable(), "{e}");
+            assert!(!e.to_string().contains("not-the-password"), "{e}");
+            assert!(
+                took < Duration::from_secs(15),
+                "{what}: surfaced after {took:?}"
+            );
+            eprintln!("{what} {listener:?}/{mechanism}: {took:?}: {e}");
+        };
+        let admin = AdminClient::new(client(&p));
+        let t = Instant::now();
+        let e = admin
+            .create_topic(NewTopic::new(unique_topic("alice-wrongpw"), 1, 1))
+            .await
+            .expect_err("wrong password must fail");
+        check("admin", &e, t.elapsed());
+
+        let prod = producer(&p);
+        let t = Instant::now();
+        let r = match prod
+            .send(ProducerRecord::new(unique_topic("alice-wrongpw")).value("x"))
+            .await
+        {
+            Err(e) => Err(e.error),
+            Ok(f) => f.await.map(drop).map_err(|e| e.error),
+        };
+        check(
+            "producer",
+            &r.expect_err("wrong password must fail"),
+            t.elapsed(),
+        );
+
+        let c = consumer(&p);
+        c.assign(&[TopicPartition::new(unique_topic("alice-wrongpw"), 0)])
+            .expect("assign");
+        let t = Instant::now();
+        let e = loop {
+            match c.poll(Duration::from_millis(500)).await {
+                Err(e) => break e,
+                Ok(_) if t.elapsed() > Duration::from_secs(30) => {
+                    panic!("consumer poll never failed with a wrong password")
+                }
+                Ok(_) => {}
+            }
+        };
+        check("consumer", &e, t.elapsed());
+    }
+}
+
+async fn tls_failure(p: Vec<(String, String)>) -> (ferrokafka::Error, Duration) {
+    let admin = AdminClient::new(client(&p));
+    let t = Instant::now();
+    let e = admin
+        .create_topic(NewTopic::new(unique_topic("alice-tls"), 1, 1))
+        .await
+        .expect_err("the TLS handshake must fail");
+    (e, t.elapsed())
+}
+
+fn assert_tls(e: &ferrokafka::Error, took: Duration, want: TlsFailure) {
+    assert_eq!(e.kind(), &ErrorKind::Tls(want), "{e}");
+    assert!(e.is_fatal(), "{e}");
+    assert!(e.broker().is_some(), "no broker named: {e}");
+    assert!(took < Duration::from_secs(15), "{want:?} after {took:?}");
+    eprintln!("{want:?} in {took:?}: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_ca_is_a_typed_tls_error() {
+    let k = broker().await;
+    let untrusted = k.untrusted_ca_path().display().to_string();
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("ssl.truststore.location", &untrusted)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::UntrustedCertificate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostname_mismatch_is_a_typed_tls_error_unless_the_check_is_off() {
+    let k = broker().await;
+    // The broker's certificate names 127.0.0.1 and kafka.test, not localhost.
+    let by_name = format!("localhost:{}", k.port(Listener::SaslSsl));
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &by_name)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::HostnameMismatch);
+    // ssl.endpoint.identification.algorithm= (empty) disables the host name check only.
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[
+            ("bootstrap.servers", &by_name),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ],
+    );
+    create_topic(&p, &unique_topic("alice-nohostcheck"), 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_mismatches_are_typed_tls_errors_not_hangs() {
+    let k = broker().await;
+    // A TLS client on the SASL_PLAINTEXT port.
+    let tls_on_plain = format!("127.0.0.1:{}", k.port(Listener::SaslPlaintext));
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &tls_on_plain)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::NotTls);
+    // A plaintext client on the SASL_SSL port.
+    let plain_on_tls = format!("127.0.0.1:{}", k.port(Listener::SaslSsl));
+    let p = props(
+        k,
+        Listener::SaslPlaintext,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &plain_on_tls)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert!(
+        matches!(e.kind(), ErrorKind::Tls(_) | ErrorKind::Connect),
+        "{e}"
+    );
+    assert!(took < Duration::from_secs(15), "after {took:?}: {e}");
+    eprintln!("plaintext client on a TLS port, {took:?}: {e}");
+    // The SSL listener without a client certificate.
+    let mut p = props(k, Listener::Ssl, "alice", "", &[]);
+    p.retain(|(k, _)| !k.starts_with("ssl.keystore"));
+    let (e, took) = tls_failure(p).await;
+    assert!(matches!(e.kind(), ErrorKind::Tls(_)), "{e}");
+    assert!(took < Duration::from_secs(15), "after {took:?}: {e}");
+    eprintln!("no client certificate, {took:?}: {e}");
 }
