@@ -354,3 +354,225 @@ async fn protocol_mismatches_are_typed_tls_errors_not_hangs() {
     assert!(took < Duration::from_secs(15), "after {took:?}: {e}");
     eprintln!("no client certificate, {took:?}: {e}");
 }
+
+/// alice may write `alice*` topics only: records to a topic she may not write fail alone
+/// (TOPIC_AUTHORIZATION_FAILED, NotPersisted, permanent) while her own topic's are all
+/// Persisted, from the same producer at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_authorization_failure_fails_only_that_topics_records() {
+    let k = broker().await;
+    let admin_p = props(k, Listener::SaslSsl, "admin", "SCRAM-SHA-256", &[]);
+    let denied = unique_topic("denied");
+    create_topic(&admin_p, &denied, 1).await;
+    let p = props(k, Listener::SaslSsl, "alice", "SCRAM-SHA-256", &[]);
+    let allowed = unique_topic("alice-acl");
+    create_topic(&p, &allowed, 1).await;
+    let prod = producer(&p);
+    let t = Instant::now();
+    let mut ok = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..2_000u64 {
+        let topic = if i % 4 == 0 { &denied } else { &allowed };
+        let rec = ProducerRecord::new(topic).value(i.to_be_bytes().to_vec());
+        match prod.send(rec).await {
+            Ok(f) if topic == &allowed => ok.push(f),
+            Ok(f) => refused.push(Ok(f)),
+            Err(e) => {
+                assert_eq!(
+                    topic, &denied,
+                    "send to the allowed topic failed: {}",
+                    e.error
+                );
+                refused.push(Err(e));
+            }
+        }
+    }
+    let n_ok = ok.len();
+    for f in ok {
+        let m = f
+            .await
+            .unwrap_or_else(|e| panic!("allowed record failed: {}", e.error));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    let n_refused = refused.len();
+    for r in refused {
+        let e = match r {
+            Ok(f) => f
+                .await
+                .expect_err("a record to the denied topic was written"),
+            Err(e) => e,
+        };
+        assert_eq!(e.persistence, Persistence::NotPersisted, "{}", e.error);
+        assert_eq!(e.error.broker_code(), Some(29), "{}", e.error);
+        assert!(!e.error.is_retriable(), "{}", e.error);
+    }
+    eprintln!(
+        "{n_ok} records Persisted to {allowed}, {n_refused} refused for {denied} in {:?}",
+        t.elapsed()
+    );
+    prod.close(Duration::from_secs(10)).await.expect("close");
+}
+
+/// KIP-368: the REAUTH listener grants 10 s sessions; a 30 s produce loop over it loses
+/// nothing and needs no retry (connections are replaced before their session ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthentication_during_a_30s_produce_loses_nothing() {
+    let k = broker().await;
+    let p = props(k, Listener::Reauth, "alice", "SCRAM-SHA-512", &[]);
+    let topic = unique_topic("alice-reauth");
+    create_topic(&p, &topic, 1).await;
+    let prod = producer(&p);
+    let start = Instant::now();
+    let mut pending = Vec::new();
+    let mut i = 0u64;
+    while start.elapsed() < Duration::from_secs(30) {
+        for _ in 0..50 {
+            let rec = ProducerRecord::new(&topic).value(i.to_be_bytes().to_vec());
+            pending.push(prod.send(rec).await.expect("buffered"));
+            i += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let n = pending.len() as u64;
+    for f in pending {
+        let m = f
+            .await
+            .unwrap_or_else(|e| panic!("record failed: {}", e.error));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    let metrics = prod.metrics();
+    prod.close(Duration::from_secs(10)).await.expect("close");
+    assert_eq!(metrics.get("record-error-total"), Some(0.0));
+    let retries = metrics.get("record-retry-total").unwrap_or(-1.0);
+    let c = consumer(&p);
+    c.assign(&[TopicPartition::new(&topic, 0)]).expect("assign");
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.len() as u64) < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} consumed",
+            seen.len()
+        );
+        for r in c.poll(Duration::from_millis(500)).await.expect("poll") {
+            let v = r.value.as_ref().expect("value");
+            seen.insert(u64::from_be_bytes(v[..8].try_into().expect("8 bytes")));
+        }
+    }
+    c.close().await.expect("close consumer");
+    eprintln!(
+        "reauth: {n} records over {:?}, {retries} retries",
+        start.elapsed()
+    );
+    assert_eq!(
+        retries, 0.0,
+        "records were retried: a connection outlived its session"
+    );
+}
+
+/// The TRACE log of full SASL sessions (PLAIN, SCRAM, OAUTHBEARER; one wrong password) holds no
+/// password and no token. A current-thread runtime keeps every task on the capturing thread.
+#[test]
+fn trace_logs_never_contain_passwords_or_tokens() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let k = SecureKafka::shared().unwrap_or_else(|e| panic!("no secure broker: {e}"));
+    let token = ferrokafka::config::UnsecuredJwsProvider {
+        principal: "alice".into(),
+        lifetime: Duration::from_secs(600),
+    }
+    .make_token();
+    struct Fixed(String);
+    impl ferrokafka::config::TokenProvider for Fixed {
+        fn token(&self) -> ferrokafka::config::TokenFuture<'_> {
+            let t = self.0.clone();
+            Box::pin(async move {
+                Ok(ferrokafka::config::OAuthBearerToken {
+                    value: ferrokafka::config::Secret::new(t),
+                    extensions: Vec::new(),
+                })
+            })
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            for mechanism in ["PLAIN", "SCRAM-SHA-256"] {
+                let p = props(k, Listener::SaslSsl, "alice", mechanism, &[]);
+                let topic = unique_topic("alice-redact");
+                create_topic(&p, &topic, 1).await;
+                let prod = producer(&p);
+                let f = prod
+                    .send(ProducerRecord::new(&topic).value("v"))
+                    .await
+                    .expect("buffered");
+                f.await.expect("delivered");
+                prod.close(Duration::from_secs(5)).await.expect("close");
+                // A failed session too: its error is logged and returned.
+                let mut bad = p.clone();
+                with_password(&mut bad, "alice", mechanism, "wrong-pw-0xdead");
+                let e = AdminClient::new(client(&bad))
+                    .create_topic(NewTopic::new(unique_topic("alice-redact"), 1, 1))
+                    .await
+                    .expect_err("wrong password");
+                tracing::error!(error = %e, debug = ?e, "as an application would log it");
+            }
+            let p = props(k, Listener::SaslSsl, "alice", "PLAIN", &[]);
+            let cfg = ClientConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .expect("config");
+            let mut b = ClientConfig::builder()
+                .bootstrap_servers(k.bootstrap(Listener::SaslSsl))
+                .security(|s| {
+                    s.protocol(ferrokafka::config::SecurityProtocol::SaslSsl)
+                        .oauthbearer(Arc::new(Fixed(token.clone())));
+                });
+            b.set("ssl.truststore.location", &k.ca_path().display().to_string())
+                .expect("truststore");
+            let oauth = b.build().expect("oauth config");
+            tracing::info!(config = ?oauth, plain = ?cfg, "configs as an application would log them");
+            AdminClient::new(oauth)
+                .create_topic(NewTopic::new(unique_topic("alice-redact"), 1, 1))
+                .await
+                .expect("OAUTHBEARER session");
+        })
+    });
+    let log = String::from_utf8_lossy(&buf.0.lock().expect("log buffer")).into_owned();
+    assert!(log.lines().count() > 20, "too little was logged:\n{log}");
+    assert!(
+        log.contains("SASL authenticated"),
+        "no SASL session in the log"
+    );
+    for secret in [
+        password("alice"),
+        "wrong-pw-0xdead".to_string(),
+        token.clone(),
+        token.split('.').nth(1).unwrap_or("x").to_string(),
+    ] {
+        assert!(
+            !log.contains(&secret),
+            "the TRACE log contains a secret ({} bytes)",
+            secret.len()
+        );
+    }
+    eprintln!("{} TRACE log lines, no secret in them", log.lines().count());
+}
