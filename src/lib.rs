@@ -76,7 +76,7 @@ pub mod __private {
     /// versions.
     pub mod protocol {
         pub use crate::protocol::{
-            frame, guard, produce, records, versions, ApiRequest, ApiVersionTable,
+            frame, guard, produce, records, sasl, versions, ApiRequest, ApiVersionTable,
         };
     }
     /// Windowed rate/avg/max primitives behind the metrics snapshots.
