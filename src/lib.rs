@@ -45,7 +45,8 @@
 //! ```
 //!
 //! ## What this crate does not do (yet)
-//! - No TLS and no SASL: plaintext connections only (the connection layer has the seam for both).
+//! - No GSSAPI (Kerberos), no JKS/PKCS12 keystores and no encrypted private keys (PEM only);
+//!   TLS (rustls) and SASL PLAIN / SCRAM / OAUTHBEARER work.
 //! - No transactions API (no transactional producer, no `sendOffsetsToTransaction`); consumers
 //!   can read transactional topics with `isolation.level=read_committed`.
 //! - No KIP-848 consumer group protocol (only the classic one), no share groups.

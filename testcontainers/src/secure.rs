@@ -78,7 +78,7 @@ impl Listener {
             Listener::Ssl => "SSL",
         }
     }
-    const ALL: [Listener; 5] = [
+    pub(crate) const ALL: [Listener; 5] = [
         Listener::Plaintext,
         Listener::SaslPlaintext,
         Listener::SaslSsl,
@@ -107,7 +107,13 @@ pub struct SecureKafka {
     dir: PathBuf,
     ports: Vec<(Listener, u16)>,
     process: Option<NodeProcess>,
+    /// Owned: watchdog, and Drop kills the JVM and removes `dir`. Detached
+    /// (`kafka-test-cluster start --security sasl_ssl`): nothing happens on Drop.
+    owned: bool,
 }
+
+/// The state file of a detached secure broker, inside its directory.
+const STATE_FILE: &str = "secure.state";
 
 fn pem_err(e: rcgen::Error) -> HarnessError {
     HarnessError::Io(format!("generating test certificates: {e}"))
@@ -150,17 +156,103 @@ impl SecureKafka {
     /// Generates the certificates, formats storage with the SCRAM users, starts the broker, waits
     /// until it is ready and creates alice's ACLs.
     pub fn start(opts: SecureOptions) -> Result<SecureKafka, HarnessError> {
-        let runtime = JvmRuntime::locate()?;
         let dir = std::env::temp_dir().join(format!(
             "ferrokafka-secure-{}-{:08x}",
             std::process::id(),
             random_u64() as u32
         ));
+        Self::start_in(dir, opts, true)
+    }
+
+    /// Starts a detached broker in `dir` (wiped first) that outlives this process, and writes
+    /// `dir/secure.state`; stop it with [`SecureKafka::load`] + [`SecureKafka::stop`].
+    pub fn start_detached(dir: &Path, opts: SecureOptions) -> Result<SecureKafka, HarnessError> {
+        let _ = fs::remove_dir_all(dir);
+        let k = Self::start_in(dir.to_path_buf(), opts, false)?;
+        let mut state = format!("pid={}\n", k.process.as_ref().map_or(0, NodeProcess::pid));
+        for (l, p) in &k.ports {
+            state.push_str(&format!("{}={p}\n", l.name()));
+        }
+        write(&dir.join(STATE_FILE), &state)?;
+        Ok(k)
+    }
+
+    /// Re-attaches to a detached broker from `dir/secure.state`.
+    pub fn load(dir: &Path) -> Result<SecureKafka, HarnessError> {
+        let path = dir.join(STATE_FILE);
+        let text = fs::read_to_string(&path).map_err(|e| {
+            HarnessError::State(format!(
+                "no secure cluster state at {} ({e}); `kafka-test-cluster start --security sasl_ssl` first",
+                path.display()
+            ))
+        })?;
+        let mut pid = None;
+        let mut ports = Vec::new();
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
+            let bad = || HarnessError::State(format!("bad line {line:?} in {}", path.display()));
+            if k == "pid" {
+                pid = Some(v.parse::<u32>().map_err(|_| bad())?);
+            } else if let Some(l) = Listener::ALL.iter().find(|l| l.name() == k) {
+                ports.push((*l, v.parse::<u16>().map_err(|_| bad())?));
+            }
+        }
+        Ok(SecureKafka {
+            dir: dir.to_path_buf(),
+            ports,
+            process: pid.map(NodeProcess::adopt),
+            owned: false,
+        })
+    }
+
+    /// Whether the broker JVM runs.
+    pub fn is_running(&mut self) -> bool {
+        self.process.as_mut().is_some_and(NodeProcess::is_running)
+    }
+
+    /// Stops the broker (SIGTERM, SIGKILL after 30 s) and removes its directory.
+    pub fn stop(&mut self) -> Result<(), HarnessError> {
+        if let Some(p) = self.process.as_mut() {
+            p.signal_term()?;
+            p.finish_stop(Duration::from_secs(30))?;
+        }
+        fs::remove_dir_all(&self.dir).map_err(|e| HarnessError::io(self.dir.display(), e))
+    }
+
+    /// Writes `user`'s Java properties file for the SASL_SSL listener with `mechanism` into the
+    /// broker's directory and returns its path.
+    pub fn write_client_config(
+        &self,
+        user: &str,
+        mechanism: &str,
+    ) -> Result<PathBuf, HarnessError> {
+        let path = self.dir.join(format!(
+            "client-{user}-{}.properties",
+            mechanism.to_ascii_lowercase()
+        ));
+        let mut text = String::new();
+        for (k, v) in self.client_properties(Listener::SaslSsl, user, mechanism) {
+            // Java properties: `\` escapes; the values here (paths, JAAS) have none on Unix.
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        write(&path, &text)?;
+        Ok(path)
+    }
+
+    fn start_in(
+        dir: PathBuf,
+        opts: SecureOptions,
+        owned: bool,
+    ) -> Result<SecureKafka, HarnessError> {
+        let runtime = JvmRuntime::locate()?;
         fs::create_dir_all(&dir).map_err(|e| HarnessError::io(dir.display(), e))?;
         let mut k = SecureKafka {
             dir,
             ports: Vec::new(),
             process: None,
+            owned,
         };
         k.generate_certificates()?;
         let mut attempt = 0;
@@ -302,16 +394,16 @@ impl SecureKafka {
         self.format(runtime, &props_path)?;
         let log = self.log_path();
         let _ = fs::remove_file(&log);
-        let cleanup = Cleanup {
+        let cleanup = self.owned.then(|| Cleanup {
             node_dir: self.dir.clone(),
             cluster_dir: self.dir.clone(),
-        };
+        });
         self.process = Some(NodeProcess::spawn(
             runtime,
             &props_path,
             &self.dir,
             &log,
-            Some(&cleanup),
+            cleanup.as_ref(),
         )?);
         self.wait_ready()
     }
@@ -562,6 +654,9 @@ pub fn jaas(user: &str, mechanism: &str) -> String {
 
 impl Drop for SecureKafka {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let Some(p) = self.process.as_mut() {
             let _ = p.kill();
         }
