@@ -576,3 +576,36 @@ fn trace_logs_never_contain_passwords_or_tokens() {
     }
     eprintln!("{} TRACE log lines, no secret in them", log.lines().count());
 }
+
+/// alice may not use a group outside `alice*`: subscribing with one surfaces
+/// GROUP_AUTHORIZATION_FAILED from `poll` (not retried forever), naming the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_authorization_failure_surfaces_from_poll() {
+    let k = broker().await;
+    let topic = unique_topic("alice-grp");
+    let base = props(k, Listener::SaslSsl, "alice", "SCRAM-SHA-256", &[]);
+    create_topic(&base, &topic, 1).await;
+    let group = unique_topic("denied-group");
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "SCRAM-SHA-256",
+        &[("group.id", &group), ("enable.auto.commit", "false")],
+    );
+    let c = consumer(&p);
+    c.subscribe([topic.clone()]).expect("subscribe");
+    let t = Instant::now();
+    let e = loop {
+        match c.poll(Duration::from_millis(500)).await {
+            Err(e) => break e,
+            Ok(_) if t.elapsed() > Duration::from_secs(30) => {
+                panic!("poll never reported GROUP_AUTHORIZATION_FAILED")
+            }
+            Ok(_) => {}
+        }
+    };
+    assert_eq!(e.broker_code(), Some(30), "{e}");
+    assert!(!e.is_retriable(), "{e}");
+    eprintln!("group denied after {:?}: {e}", t.elapsed());
+}
