@@ -6,8 +6,15 @@
 //!     [--replication-factor 1] [--messages 1000000] [--size 100] [--acks 0|1|all]
 //!     [--idempotence true|false] [--compression none|gzip|snappy|lz4|zstd] [--linger-ms 5]
 //!     [--batch-size 16384] [--rate 0] [--window 100000] [--producer-prop key=value]...
+//!     [--config-file FILE]
 //! cargo run --release --example perf -- consume [--bootstrap H:P] [--topic T] [--messages 1000000]
-//!     [--size 100] [--partitions 3] [--compression none] [--group G]
+//!     [--size 100] [--partitions 3] [--compression none] [--group G] [--config-file FILE]
+//!
+//! `--config-file FILE` (like ProducerPerformance's `--producer.config`) is a Java properties
+//! file applied to every client the run creates (producer, consumer, admin): security settings
+//! (`security.protocol`, `ssl.*`, `sasl.*`) and any client key. Its `bootstrap.servers` is used
+//! when `--bootstrap` is not given. E.g. with `kafka-test-cluster start --security sasl_ssl`:
+//! `perf produce --config-file "$(kafka-test-cluster client-config --user alice)" --topic alice-perf`.
 //! ```
 //!
 //! Without `--bootstrap` a local single-node broker is started through the test harness
@@ -66,8 +73,8 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: perf produce [--bootstrap H:P] [--topic T] [--partitions N] \
 [--replication-factor R] [--messages M] [--size BYTES] [--acks 0|1|all] [--idempotence true|false] \
 [--compression none|gzip|snappy|lz4|zstd] [--linger-ms L] [--batch-size B] [--rate MSGS_PER_S] \
-[--window N] [--producer-prop key=value]...\n       perf consume [--bootstrap H:P] [--topic T] [--messages M] [--size BYTES] [--group G] \
-[--partitions N] [--compression C]   (without --topic: creates and pre-fills a topic, untimed)";
+[--window N] [--producer-prop key=value]... [--config-file FILE]\n       perf consume [--bootstrap H:P] [--topic T] [--messages M] [--size BYTES] [--group G] \
+[--partitions N] [--compression C] [--config-file FILE]   (without --topic: creates and pre-fills a topic, untimed)";
 
 /// `TOPIC_ALREADY_EXISTS`: a given `--topic` may exist already.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -122,6 +129,8 @@ fn run<E: std::fmt::Display>(job: impl std::future::Future<Output = Result<(), E
 #[derive(Debug, Clone, PartialEq)]
 struct ProduceOpts {
     bootstrap: Option<String>,
+    /// Properties from `--config-file`, applied to every client.
+    file_props: Vec<(String, String)>,
     topic: Option<String>,
     partitions: i32,
     replication_factor: i16,
@@ -144,6 +153,7 @@ impl Default for ProduceOpts {
     fn default() -> Self {
         ProduceOpts {
             bootstrap: None,
+            file_props: Vec::new(),
             topic: None,
             partitions: 3,
             replication_factor: 1,
@@ -186,6 +196,7 @@ impl ProduceOpts {
             };
             match flag {
                 "--bootstrap" => o.bootstrap = Some(value()?),
+                "--config-file" => o.file_props = read_properties(&value()?)?,
                 "--topic" => o.topic = Some(value()?),
                 "--partitions" => o.partitions = num(flag, &value()?)?,
                 "--replication-factor" => o.replication_factor = num(flag, &value()?)?,
@@ -228,9 +239,54 @@ impl ProduceOpts {
             ("linger.ms".into(), self.linger_ms.to_string()),
             ("batch.size".into(), self.batch_size.to_string()),
         ];
+        props.extend(
+            self.file_props
+                .iter()
+                .filter(|(k, _)| k != "bootstrap.servers")
+                .cloned(),
+        );
         props.extend(self.extra.iter().cloned());
         ProducerConfig::from_properties(props)
     }
+}
+
+/// Reads a Java properties file: `key=value` or `key: value` lines, `#`/`!` comments, blank
+/// lines skipped (no line continuations or escapes).
+fn read_properties(path: &str) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--config-file {path}: {e}"))?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let cut = line
+            .find(['=', ':'])
+            .ok_or_else(|| format!("--config-file {path}:{}: expected key=value", n + 1))?;
+        let (k, v) = line.split_at(cut);
+        out.push((k.trim().to_owned(), v[1..].trim_start().to_owned()));
+    }
+    Ok(out)
+}
+
+/// `bootstrap.servers` of a `--config-file`.
+fn file_bootstrap(props: &[(String, String)]) -> Option<String> {
+    props
+        .iter()
+        .find(|(k, _)| k == "bootstrap.servers")
+        .map(|(_, v)| v.clone())
+}
+
+/// An admin (or any client) configuration: `bootstrap` plus every client key of the
+/// `--config-file` (producer- or consumer-only keys are skipped).
+fn admin_config(bootstrap: &str, file: &[(String, String)]) -> ferrokafka::Result<ClientConfig> {
+    let mut b = ClientConfig::builder()
+        .bootstrap_servers(bootstrap)
+        .client_id("ferrokafka-perf-admin");
+    for (k, v) in file.iter().filter(|(k, _)| k != "bootstrap.servers") {
+        b.try_set(k, v)?;
+    }
+    b.build()
 }
 
 /// `size` pseudo-random uppercase letters from a fixed seed (xorshift64), like the payload
@@ -268,8 +324,12 @@ impl Progress {
 
 async fn produce(opts: ProduceOpts) -> Result<(), String> {
     // Keep the harness handle alive for the whole run: it owns the broker it may have started.
-    let bootstrap = match &opts.bootstrap {
-        Some(b) => b.clone(),
+    let bootstrap = match opts
+        .bootstrap
+        .clone()
+        .or_else(|| file_bootstrap(&opts.file_props))
+    {
+        Some(b) => b,
         None => {
             let kafka = tokio::task::spawn_blocking(ferrokafka_testcontainers::Kafka::shared)
                 .await
@@ -379,11 +439,7 @@ async fn produce(opts: ProduceOpts) -> Result<(), String> {
 
 async fn create_topic(bootstrap: &str, topic: &str, opts: &ProduceOpts) -> Result<(), String> {
     let admin = AdminClient::new(
-        ClientConfig::builder()
-            .bootstrap_servers(bootstrap)
-            .client_id("ferrokafka-perf-admin")
-            .build()
-            .map_err(|e| format!("admin config: {e}"))?,
+        admin_config(bootstrap, &opts.file_props).map_err(|e| format!("admin config: {e}"))?,
     );
     match admin
         .create_topic(NewTopic::new(
@@ -548,6 +604,8 @@ impl Histogram {
 #[derive(Debug, Clone, PartialEq)]
 struct ConsumeOpts {
     bootstrap: Option<String>,
+    /// Properties from `--config-file`, applied to every client.
+    file_props: Vec<(String, String)>,
     topic: Option<String>,
     messages: u64,
     size: usize,
@@ -560,6 +618,7 @@ impl ConsumeOpts {
     fn parse(args: &[String]) -> Result<ConsumeOpts, String> {
         let mut o = ConsumeOpts {
             bootstrap: None,
+            file_props: Vec::new(),
             topic: None,
             messages: 1_000_000,
             size: 100,
@@ -576,6 +635,7 @@ impl ConsumeOpts {
             };
             match flag.as_str() {
                 "--bootstrap" => o.bootstrap = Some(value.clone()),
+                "--config-file" => o.file_props = read_properties(value)?,
                 "--topic" => o.topic = Some(value.clone()),
                 "--messages" => o.messages = num(value)?,
                 "--size" => o.size = num(value)? as usize,
@@ -602,18 +662,24 @@ fn consume_main(args: &[String]) -> ExitCode {
 
 async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
     let _broker;
-    let bootstrap = match &opts.bootstrap {
-        Some(b) => b.clone(),
+    let bootstrap = match opts
+        .bootstrap
+        .clone()
+        .or_else(|| file_bootstrap(&opts.file_props))
+    {
+        Some(b) => b,
         None => {
             _broker = ferrokafka_testcontainers::Kafka::shared()?;
             _broker.bootstrap()
         }
     };
-    let admin = AdminClient::new(
-        ClientConfig::builder()
-            .bootstrap_servers(&bootstrap)
-            .build()?,
-    );
+    let admin = AdminClient::new(admin_config(&bootstrap, &opts.file_props)?);
+    let file: Vec<(&str, &str)> = opts
+        .file_props
+        .iter()
+        .filter(|(k, _)| k != "bootstrap.servers")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let topic = match &opts.topic {
         Some(t) => t.clone(),
         None => {
@@ -625,12 +691,16 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
             admin
                 .wait_for_topic(&t, opts.partitions as usize, Duration::from_secs(60))
                 .await?;
-            let producer = Producer::new(ProducerConfig::from_properties([
-                ("bootstrap.servers", bootstrap.as_str()),
-                ("compression.type", opts.compression.as_str()),
-                ("linger.ms", "10"),
-                ("batch.size", "65536"),
-            ])?)?;
+            let producer = Producer::new(ProducerConfig::from_properties(
+                [
+                    ("bootstrap.servers", bootstrap.as_str()),
+                    ("compression.type", opts.compression.as_str()),
+                    ("linger.ms", "10"),
+                    ("batch.size", "65536"),
+                ]
+                .into_iter()
+                .chain(file.iter().copied()),
+            )?)?;
             let payload = bytes::Bytes::from(vec![b'x'; opts.size]);
             let mut pending = std::collections::VecDeque::new();
             for _ in 0..opts.messages {
@@ -672,6 +742,7 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(g) = &opts.group {
         props.push(("group.id".to_owned(), g.clone()));
     }
+    props.extend(file.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let consumer = Consumer::new(ConsumerConfig::from_properties(props)?)?;
     let ticks = clock_ticks_per_second();
     let begun = Instant::now();

@@ -45,7 +45,8 @@
 //! ```
 //!
 //! ## What this crate does not do (yet)
-//! - No TLS and no SASL: plaintext connections only (the connection layer has the seam for both).
+//! - No GSSAPI (Kerberos), no JKS/PKCS12 keystores and no encrypted private keys (PEM only);
+//!   TLS (rustls) and SASL PLAIN / SCRAM / OAUTHBEARER work.
 //! - No transactions API (no transactional producer, no `sendOffsetsToTransaction`); consumers
 //!   can read transactional topics with `isolation.level=read_committed`.
 //! - No KIP-848 consumer group protocol (only the classic one), no share groups.
@@ -66,7 +67,7 @@ mod retry;
 pub mod types;
 
 pub use error::{
-    BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorHandler, ErrorKind, Result,
+    BrokerErrorCode, Error, ErrorClass, ErrorContext, ErrorHandler, ErrorKind, Result, TlsFailure,
 };
 
 /// **Not a stable API.** The crate's internals, re-exported for the project's own tests,
@@ -78,7 +79,7 @@ pub mod __private {
     /// versions.
     pub mod protocol {
         pub use crate::protocol::{
-            frame, guard, produce, records, versions, ApiRequest, ApiVersionTable,
+            frame, guard, produce, records, sasl, versions, ApiRequest, ApiVersionTable,
         };
     }
     /// Windowed rate/avg/max primitives behind the metrics snapshots.

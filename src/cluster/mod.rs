@@ -198,6 +198,9 @@ impl Cluster {
         for (addr, node) in self.candidates() {
             let conn = match self.pool.get(&addr, node, Purpose::Control).await {
                 Ok(c) => c,
+                // An authentication failure (SASL, TLS) does not get better on another broker
+                // or a retry: surface it now rather than as a timeout later.
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     last_err = Some(e);
                     continue;
@@ -283,6 +286,7 @@ impl Cluster {
         for (addr, node) in self.candidates() {
             match self.pool.get(&addr, node, purpose).await {
                 Ok(c) => return Ok(c),
+                Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => last_err = Some(e),
             }
         }

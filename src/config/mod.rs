@@ -28,11 +28,21 @@
 //! assert!(err.to_string().contains("soon"));
 //! ```
 
+mod jaas;
 pub(crate) mod parse;
+mod secret;
+mod security;
 
 pub use crate::connection::Backoff;
 pub use parse::BrokerAddress;
 use parse::{parse_bool, parse_bootstrap, parse_ms, parse_usize};
+pub use secret::Secret;
+pub(crate) use secret::{is_secret_key, REDACTED};
+pub use security::{
+    ClientCertificate, OAuthBearerToken, SaslConfig, SaslCredentials, SaslMechanism,
+    SecurityBuilder, SecurityConfig, SecurityProtocol, TlsContext, TlsSettings, TokenFuture,
+    TokenProvider, TrustStore, UnsecuredJwsProvider,
+};
 
 use crate::{Error, Result};
 use std::time::Duration;
@@ -79,6 +89,9 @@ pub struct ClientConfig {
     /// broker allows it (default `true`, as Java's consumer; producers pass `false` and create
     /// topics explicitly).
     pub allow_auto_create_topics: bool,
+    /// `security.protocol`, `ssl.*` and `sasl.*`: TLS and SASL (default `PLAINTEXT`). See
+    /// [`SecurityBuilder`] for every key, its default and its librdkafka alias.
+    pub security: SecurityConfig,
 }
 
 impl ClientConfig {
@@ -106,6 +119,7 @@ impl ClientConfig {
 #[derive(Debug, Clone)]
 pub struct ClientConfigBuilder {
     bootstrap_servers: Option<String>,
+    security: SecurityBuilder,
     cfg: ClientConfig,
 }
 
@@ -113,6 +127,7 @@ impl Default for ClientConfigBuilder {
     fn default() -> Self {
         ClientConfigBuilder {
             bootstrap_servers: None,
+            security: SecurityBuilder::default(),
             cfg: ClientConfig {
                 bootstrap_servers: Vec::new(),
                 client_id: "ferrokafka".to_owned(),
@@ -126,6 +141,7 @@ impl Default for ClientConfigBuilder {
                 default_api_timeout: Duration::from_millis(60_000),
                 max_response_size: 100_000_000,
                 allow_auto_create_topics: true,
+                security: SecurityConfig::default(),
             },
         }
     }
@@ -193,6 +209,26 @@ impl ClientConfigBuilder {
         self
     }
 
+    /// The security settings (`security.protocol`, `ssl.*`, `sasl.*`), e.g. to set an
+    /// OAUTHBEARER [`TokenProvider`] in code.
+    ///
+    /// ```
+    /// use ferrokafka::config::{ClientConfig, SaslMechanism, SecurityProtocol};
+    /// let cfg = ClientConfig::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .security(|s| {
+    ///         s.protocol(SecurityProtocol::SaslPlaintext)
+    ///             .sasl_user_password(SaslMechanism::ScramSha256, "alice", "secret");
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(!format!("{cfg:?}").contains("secret"));
+    /// ```
+    pub fn security(mut self, f: impl FnOnce(&mut SecurityBuilder)) -> Self {
+        f(&mut self.security);
+        self
+    }
+
     /// Sets one property by its Java name. Unknown keys and unparsable values are errors naming
     /// the key and the value, so typos are caught.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -222,18 +258,7 @@ impl ClientConfigBuilder {
             "default.api.timeout.ms" => c.default_api_timeout = parse_ms(key, value)?,
             "receive.message.max.bytes" => c.max_response_size = parse_usize(key, value)?,
             "allow.auto.create.topics" => c.allow_auto_create_topics = parse_bool(key, value)?,
-            "security.protocol" => {
-                if !value.eq_ignore_ascii_case("PLAINTEXT") {
-                    // The connection layer has the seam for TLS and SASL, but they are not built
-                    // yet: refuse rather than silently connect in plaintext.
-                    return Err(Error::config(
-                        key,
-                        value,
-                        "only PLAINTEXT is supported by this version of ferrokafka",
-                    ));
-                }
-            }
-            _ => return Ok(false),
+            _ => return self.security.try_set(key, value),
         }
         Ok(true)
     }
@@ -241,6 +266,7 @@ impl ClientConfigBuilder {
     /// Validates and returns the configuration.
     pub fn build(self) -> Result<ClientConfig> {
         let mut cfg = self.cfg;
+        cfg.security = self.security.build()?;
         let servers = self.bootstrap_servers.unwrap_or_default();
         cfg.bootstrap_servers = parse_bootstrap("bootstrap.servers", &servers)?;
         let ms = |d: Duration| d.as_millis().to_string();
@@ -342,7 +368,7 @@ mod tests {
         assert_eq!(key_of(&e), "reconnect.backoff.max.ms");
         let e = ClientConfig::from_properties([
             ("bootstrap.servers", "a:1"),
-            ("security.protocol", "SSL"),
+            ("security.protocol", "TLS"),
         ])
         .unwrap_err();
         assert_eq!(key_of(&e), "security.protocol");

@@ -13,6 +13,7 @@
 //! mistaken for the next one's), and every pending request fails with a retriable error that
 //! says whether it was written.
 
+use super::sasl;
 use super::transport::{self, Transport};
 use crate::config::BrokerAddress;
 use crate::error::code::UNSUPPORTED_VERSION;
@@ -45,6 +46,8 @@ pub struct ConnectionConfig {
     pub max_response_size: usize,
     /// Requests written but unanswered before the connection stops taking more.
     pub max_in_flight: usize,
+    /// `security.protocol` with its TLS context and SASL credentials.
+    pub security: crate::config::SecurityConfig,
 }
 
 impl ConnectionConfig {
@@ -56,6 +59,7 @@ impl ConnectionConfig {
             setup_timeout: cfg.connection_setup_timeout,
             max_response_size: cfg.max_response_size,
             max_in_flight: max_in_flight.max(1),
+            security: cfg.security.clone(),
         }
     }
 }
@@ -84,6 +88,9 @@ struct Shared {
     request_timeout: Duration,
     next_correlation_id: AtomicI32,
     closed: AtomicBool,
+    /// KIP-368: past this instant the pool replaces the connection (a new one authenticates
+    /// afresh) while this one finishes what it has in flight.
+    retire_at: Option<Instant>,
     tx: mpsc::Sender<Command>,
 }
 
@@ -117,19 +124,31 @@ impl BrokerConnection {
     ) -> Result<BrokerConnection> {
         let broker = node_id.map_or_else(|| addr.to_string(), |id| id.to_string());
         let setup = async {
-            let mut io = transport::open(addr, cfg.setup_timeout).await?;
+            let mut io = transport::open(addr, cfg.setup_timeout, &cfg.security).await?;
             let versions = handshake(&mut io, cfg).await?;
-            transport::authenticate(&mut io, &versions, addr).await?;
-            Ok::<_, Error>((io, versions))
-        };
-        let (io, versions) = match tokio::time::timeout(cfg.setup_timeout, setup).await {
-            Ok(r) => r.map_err(|e| e.with_broker(broker.clone()))?,
-            Err(_) => {
-                return Err(Error::new(ErrorKind::Connect)
-                    .with_broker(broker)
-                    .with_detail("connection setup (TCP + ApiVersions) timed out"))
+            // Correlation id 0 was used by the handshake.
+            let mut next_id = 1;
+            let mut lifetime = None;
+            if let Some(sasl_cfg) = &cfg.security.sasl {
+                let auth = sasl::authenticate(&mut io, &versions, sasl_cfg, cfg).await?;
+                next_id = auth.next_correlation_id;
+                lifetime = auth.session_lifetime;
             }
+            Ok::<_, Error>((io, versions, next_id, lifetime))
         };
+        let authenticated_at = Instant::now();
+        let (io, versions, next_id, lifetime) =
+            match tokio::time::timeout(cfg.setup_timeout, setup).await {
+                Ok(r) => r.map_err(|e| e.with_broker(broker.clone()))?,
+                Err(_) => {
+                    return Err(Error::new(ErrorKind::Connect)
+                        .with_broker(broker)
+                        .with_detail(
+                            "connection setup (TCP, TLS, ApiVersions, SASL) timed out \
+                         (socket.connection.setup.timeout.ms)",
+                        ))
+                }
+            };
         debug!(broker = %addr, node_id, "connected");
         // The channel is small: the in-flight bound is enforced by the task, and callers
         // waiting here are the backpressure.
@@ -140,9 +159,9 @@ impl BrokerConnection {
             versions,
             client_id: cfg.client_id.clone(),
             request_timeout: cfg.request_timeout,
-            // Correlation id 0 was used by the handshake.
-            next_correlation_id: AtomicI32::new(1),
+            next_correlation_id: AtomicI32::new(next_id),
             closed: AtomicBool::new(false),
+            retire_at: lifetime.map(|l| authenticated_at + l.mul_f64(RETIRE_FRACTION)),
             tx,
         });
         let task = SocketTask {
@@ -151,6 +170,7 @@ impl BrokerConnection {
             rx,
             max_in_flight: cfg.max_in_flight,
             max_response_size: cfg.max_response_size,
+            stop_writing_at: lifetime.map(|l| authenticated_at + l.mul_f64(STOP_WRITING_FRACTION)),
         };
         tokio::spawn(task.run(io));
         Ok(BrokerConnection { shared })
@@ -172,8 +192,13 @@ impl BrokerConnection {
     }
 
     /// Whether the socket task has stopped (the connection failed or was closed).
+    ///
+    /// A SASL connection whose session lifetime (KIP-368) is nearly over also counts as closed,
+    /// so the pool opens (and authenticates) a new one before the broker would refuse this one.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire) || self.shared.tx.is_closed()
+        self.shared.closed.load(Ordering::Acquire)
+            || self.shared.tx.is_closed()
+            || self.shared.retire_at.is_some_and(|t| Instant::now() >= t)
     }
 
     fn broker_label(&self) -> String {
@@ -426,9 +451,7 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
             .with_client_software_version(StrBytes::from_static_str(env!("CARGO_PKG_VERSION")));
         let mut buf = BytesMut::new();
         encode_request(&mut buf, &req, version, 0, &cfg.client_id)?;
-        io.write_all(&buf)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
+        io.write_all(&buf).await.map_err(super::tls::io_error)?;
         let frame = read_one_frame(io, cfg.max_response_size).await?;
         // ApiVersions responses always use header v0 so that old clients can parse them.
         let body = split_response_header(frame, ApiVersionsResponse::header_version(version))?;
@@ -462,16 +485,27 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
     Err(Error::from_broker_code(UNSUPPORTED_VERSION).with_api("ApiVersions"))
 }
 
-async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Bytes> {
+/// Reads one response frame during connection setup. A TLS record where a Kafka frame should
+/// be means the client spoke plaintext to a TLS listener.
+pub(super) async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Bytes> {
     let mut buf = BytesMut::with_capacity(4096);
     loop {
+        // A TLS record starts with its content type (0x15 alert, 0x16 handshake) and version
+        // 0x03; a Kafka response of that size (over 350 MB) is not plausible.
+        if matches!(io, Transport::Plain(_))
+            && buf.len() >= 2
+            && matches!(buf[0], 0x15 | 0x16)
+            && buf[1] == 0x03
+        {
+            return Err(
+                Error::new(ErrorKind::Tls(crate::TlsFailure::BrokerExpectsTls))
+                    .with_detail("set security.protocol to SSL or SASL_SSL for this listener"),
+            );
+        }
         if let Some(frame) = decode_frame(&mut buf, max)? {
             return Ok(frame);
         }
-        let n = io
-            .read_buf(&mut buf)
-            .await
-            .map_err(|e| Error::new(ErrorKind::Connect).with_source(e))?;
+        let n = io.read_buf(&mut buf).await.map_err(super::tls::io_error)?;
         if n == 0 {
             return Err(Error::new(ErrorKind::Connect)
                 .with_detail("broker closed the connection during the handshake"));
@@ -486,7 +520,17 @@ struct SocketTask {
     rx: mpsc::Receiver<Command>,
     max_in_flight: usize,
     max_response_size: usize,
+    /// KIP-368: from this instant no new request is written (the broker closes a connection
+    /// that sends one after its session expired); the task ends once nothing is in flight, and
+    /// queued requests fail as not sent (retriable), to be retried on a fresh connection.
+    stop_writing_at: Option<Instant>,
 }
+
+/// Fraction of the SASL session lifetime after which the pool replaces a connection (Java
+/// re-authenticates at 85–95 %).
+const RETIRE_FRACTION: f64 = 0.8;
+/// Fraction after which a connection writes nothing more.
+const STOP_WRITING_FRACTION: f64 = 0.9;
 
 impl SocketTask {
     async fn run(mut self, io: Transport) {
@@ -494,7 +538,16 @@ impl SocketTask {
         let mut in_flight: VecDeque<Pending> = VecDeque::new();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let result: Result<()> = loop {
-            let next_deadline = in_flight.iter().map(|p| p.deadline).min();
+            let retiring = self.stop_writing_at.is_some_and(|t| Instant::now() >= t);
+            if retiring && in_flight.is_empty() {
+                debug!(broker = %self.broker, "SASL session nearly expired; closing the connection (a new one re-authenticates)");
+                break Ok(());
+            }
+            let next_deadline = in_flight
+                .iter()
+                .map(|p| p.deadline)
+                .chain(self.stop_writing_at.filter(|_| !retiring))
+                .min();
             tokio::select! {
                 biased;
                 read = reader.read_buf(&mut rbuf) => {
@@ -511,6 +564,9 @@ impl SocketTask {
                 }
                 _ = sleep_until_opt(next_deadline) => {
                     let now = Instant::now();
+                    if self.stop_writing_at.is_some_and(|t| now >= t) && !in_flight.iter().any(|p| p.deadline <= now) {
+                        continue;
+                    }
                     if let Some(pos) = in_flight.iter().position(|p| p.deadline <= now) {
                         if let Some(p) = in_flight.remove(pos) {
                             warn!(broker = %self.broker, api = p.api, "request timed out; closing connection");
@@ -522,7 +578,7 @@ impl SocketTask {
                             .with_detail("connection closed after a request timed out"));
                     }
                 }
-                cmd = self.rx.recv(), if in_flight.len() < self.max_in_flight => {
+                cmd = self.rx.recv(), if !retiring && in_flight.len() < self.max_in_flight => {
                     let Some(cmd) = cmd else { break Ok(()) };
                     if cmd.reply.is_closed() {
                         // The caller gave up before the request was written: skip it.

@@ -3,12 +3,15 @@
 //! pending requests with a retriable error; reconnects back off exponentially with jitter; a
 //! [`ConnectionPool`] keeps separate connections per [`Purpose`].
 //!
-//! TLS and SASL are not implemented yet; `transport.rs` holds the seam (`open` for TLS,
-//! `authenticate` for SASL, after the ApiVersions handshake).
+//! Security: `transport.rs` opens TCP and, for `SSL`/`SASL_SSL`, runs the TLS handshake
+//! (`tls.rs`, rustls with `ring`); after the ApiVersions handshake `sasl.rs` authenticates
+//! `SASL_*` connections (SaslHandshake + SaslAuthenticate).
 
 mod backoff;
 mod conn;
 mod pool;
+mod sasl;
+pub(crate) mod tls;
 mod transport;
 
 pub use backoff::Backoff;

@@ -98,7 +98,11 @@ fn step(inner: &Arc<Inner>) -> Instant {
                     inner.report(Ok(()));
                     inner.warn_unknown_topics(&md, &topics);
                 }
-                Err(e) => inner.report(Err(&e)),
+                Err(e) => {
+                    inner.report(Err(&e));
+                    // An authentication failure will not heal by itself: hand it to `poll`.
+                    report_fatal(&inner, e);
+                }
             }
             inner.refreshing.store(false, Ordering::Release);
             inner.wake.notify_one();
@@ -108,6 +112,21 @@ fn step(inner: &Arc<Inner>) -> Instant {
         return next.min(due);
     }
     next
+}
+
+/// Queues a fatal error (SASL or TLS authentication) for the next `poll`, once: the
+/// background retries go on (with backoff), and `poll` keeps reporting it while they fail.
+fn report_fatal(inner: &Arc<Inner>, e: Error) {
+    if !e.is_fatal() {
+        return;
+    }
+    {
+        let mut core = inner.lock();
+        if core.errors.is_empty() {
+            core.errors.push_back(e);
+        }
+    }
+    inner.data.notify_one();
 }
 
 /// Reports a fetch as failed if its task ends without reporting (a panic, or the runtime shutting
@@ -164,7 +183,12 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
             guard.done = true;
             match result {
                 Ok(data) => core.fetcher.on_fetch_response(broker, data, Instant::now()),
-                Err(e) => core.fetcher.on_fetch_error(broker, &e, Instant::now()),
+                Err(e) => {
+                    core.fetcher.on_fetch_error(broker, &e, Instant::now());
+                    if e.is_fatal() && core.errors.is_empty() {
+                        core.errors.push_back(e);
+                    }
+                }
             }
         }
         inner.data.notify_one();

@@ -136,6 +136,63 @@ pub enum ErrorKind {
     Closed,
     /// An argument passed by the application is invalid (e.g. an empty topic name).
     InvalidArgument,
+    /// The broker refused the SASL credentials (`SASL_AUTHENTICATION_FAILED`: wrong password,
+    /// unknown user, rejected token), does not enable the mechanism
+    /// (`UNSUPPORTED_SASL_MECHANISM`), or broke the SASL exchange (a SCRAM server signature that
+    /// does not verify). Fatal: retrying with the same credentials cannot succeed, so the client
+    /// does not retry it. The broker's message, if any, is in
+    /// [`Error::broker_message`]; the password never is.
+    SaslAuthenticationFailed {
+        /// The mechanism used (`SCRAM-SHA-256`).
+        mechanism: &'static str,
+    },
+    /// The TLS handshake with a broker failed; the reason says what to fix. Fatal: the same
+    /// settings against the same broker fail the same way.
+    Tls(TlsFailure),
+}
+
+/// Why a TLS handshake failed ([`ErrorKind::Tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The broker's certificate is not signed by a trusted CA (`ssl.truststore.*`).
+    UntrustedCertificate,
+    /// The certificate does not name the host the client connected to
+    /// (`ssl.endpoint.identification.algorithm`).
+    HostnameMismatch,
+    /// The certificate has expired or is not valid yet.
+    CertificateExpired,
+    /// The peer does not speak TLS: a PLAINTEXT / SASL_PLAINTEXT listener (or one that closed the
+    /// connection during the handshake, e.g. because it wants a client certificate).
+    NotTls,
+    /// The client spoke plaintext to a TLS listener (`security.protocol` should be `SSL` or
+    /// `SASL_SSL`).
+    BrokerExpectsTls,
+    /// The broker aborted the handshake with an alert (e.g. it rejected the client certificate).
+    RejectedByBroker,
+    /// Any other handshake failure.
+    Handshake,
+}
+
+impl TlsFailure {
+    /// A short description of the reason.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            TlsFailure::UntrustedCertificate => {
+                "the broker's certificate is not signed by a trusted CA"
+            }
+            TlsFailure::HostnameMismatch => "the broker's certificate does not match its host name",
+            TlsFailure::CertificateExpired => {
+                "the broker's certificate has expired or is not valid yet"
+            }
+            TlsFailure::NotTls => "the broker did not complete a TLS handshake",
+            TlsFailure::BrokerExpectsTls => {
+                "the broker expects TLS but the client connected in plaintext"
+            }
+            TlsFailure::RejectedByBroker => "the broker aborted the TLS handshake",
+            TlsFailure::Handshake => "the TLS handshake failed",
+        }
+    }
 }
 
 /// Where an error happened: the request's context, as far as it is known.
@@ -217,9 +274,16 @@ impl Error {
         value: impl Into<String>,
         reason: impl Into<String>,
     ) -> Error {
+        let key = key.into();
+        // A secret's value never goes into an error, whoever builds it.
+        let value = if crate::config::is_secret_key(&key) {
+            crate::config::REDACTED.to_owned()
+        } else {
+            value.into()
+        };
         Error::new(ErrorKind::Config {
-            key: key.into(),
-            value: value.into(),
+            key,
+            value,
             reason: reason.into(),
         })
     }
@@ -314,6 +378,15 @@ impl Error {
         self.inner.class == ErrorClass::Fatal
     }
 
+    /// Whether this is an authentication failure (SASL or TLS): fatal, fix the credentials or
+    /// the trust settings.
+    pub fn is_authentication_failure(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::SaslAuthenticationFailed { .. } | ErrorKind::Tls(_)
+        )
+    }
+
     /// Whether the client's metadata should be refreshed before a retry.
     pub fn needs_metadata_refresh(&self) -> bool {
         self.inner.class == ErrorClass::RefreshRetriable
@@ -377,6 +450,7 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
         ErrorKind::Closed => ErrorClass::Fatal,
         ErrorKind::InvalidArgument => ErrorClass::InvalidConfiguration,
+        ErrorKind::SaslAuthenticationFailed { .. } | ErrorKind::Tls(_) => ErrorClass::Fatal,
     }
 }
 
@@ -427,6 +501,10 @@ impl fmt::Display for Error {
             ErrorKind::NoBrokerAvailable => f.write_str("no broker available")?,
             ErrorKind::Closed => f.write_str("client closed")?,
             ErrorKind::InvalidArgument => f.write_str("invalid argument")?,
+            ErrorKind::SaslAuthenticationFailed { mechanism } => {
+                write!(f, "SASL authentication failed ({mechanism})")?
+            }
+            ErrorKind::Tls(reason) => write!(f, "TLS handshake failed: {}", reason.describe())?,
         }
         if let Some(d) = &i.detail {
             write!(f, ": {d}")?;

@@ -12,6 +12,7 @@ pub mod guard;
 pub mod header;
 pub mod records;
 pub mod requests;
+pub mod sasl;
 pub mod versions;
 
 pub use api::ApiRequest;

@@ -32,6 +32,7 @@ mod ids;
 pub mod jvm;
 mod process;
 mod resolve;
+pub mod secure;
 mod state;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};

@@ -20,5 +20,6 @@ mod group_history;
 mod metadata;
 mod producer;
 mod producer_faults;
+mod security;
 mod support;
 mod transactions;

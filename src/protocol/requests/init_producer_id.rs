@@ -4,6 +4,7 @@ use kafka_protocol::messages::{
     InitProducerIdRequest, InitProducerIdResponse, ProducerId as WireProducerId,
 };
 
+use crate::error::code::CLUSTER_AUTHORIZATION_FAILED;
 use crate::types::{ProducerEpoch, ProducerId};
 use crate::{Error, Result};
 
@@ -20,6 +21,14 @@ pub fn idempotent_request() -> InitProducerIdRequest {
 
 /// The producer id and epoch granted, or the broker's error.
 pub fn parse(resp: &InitProducerIdResponse) -> Result<(ProducerId, ProducerEpoch)> {
+    if resp.error_code == CLUSTER_AUTHORIZATION_FAILED {
+        return Err(Error::from_broker_code(resp.error_code)
+            .with_api("InitProducerId")
+            .with_detail(
+                "the idempotent producer needs IDEMPOTENT_WRITE on the cluster (or WRITE on a \
+                 topic): grant it, or set enable.idempotence=false",
+            ));
+    }
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("InitProducerId"));
     }
@@ -34,6 +43,18 @@ mod tests {
     use super::*;
     use bytes::BytesMut;
     use kafka_protocol::protocol::Encodable;
+
+    #[test]
+    fn cluster_authorization_failure_says_what_to_grant() {
+        let resp = InitProducerIdResponse::default().with_error_code(CLUSTER_AUTHORIZATION_FAILED);
+        let e = parse(&resp).unwrap_err();
+        assert!(e.is_fatal());
+        let s = e.to_string();
+        assert!(
+            s.contains("IDEMPOTENT_WRITE") && s.contains("enable.idempotence=false"),
+            "{s}"
+        );
+    }
 
     #[test]
     fn idempotent_request_encodes_at_every_version_and_parses() {

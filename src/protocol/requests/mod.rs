@@ -27,6 +27,7 @@
 //! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator, admin |
 //! | `offset_commit.rs` | OffsetCommit | consumer coordinator, admin |
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
+//! | `sasl_handshake.rs`, `sasl_authenticate.rs` | SaslHandshake v1, SaslAuthenticate (KIP-152, KIP-368 session lifetime) | connection setup (`connection::sasl`) |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 
 pub mod acls;
@@ -55,6 +56,8 @@ pub mod offset_commit;
 pub mod offset_delete;
 pub mod offset_fetch;
 pub mod produce;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 pub mod sync_group;
 pub mod transactions;
 

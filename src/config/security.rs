@@ -1,0 +1,947 @@
+//! Security settings shared by every client: `security.protocol`, the `ssl.*` keys (TLS through
+//! rustls) and the `sasl.*` keys (PLAIN, SCRAM-SHA-256/512, OAUTHBEARER).
+//!
+//! | key | default | alias | meaning |
+//! |---|---|---|---|
+//! | `security.protocol` | `PLAINTEXT` | | `PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (any case) |
+//! | `ssl.endpoint.identification.algorithm` | `https` | | `https` checks the broker's host name against its certificate; empty (or librdkafka's `none`) disables the check (the chain is still verified) |
+//! | `ssl.truststore.type` | `PEM` | | only `PEM`; `JKS`/`PKCS12` are refused with the PEM keys to use |
+//! | `ssl.truststore.location` | system store | `ssl.ca.location` | PEM file of trusted CA certificates (librdkafka's `probe` means the system store) |
+//! | `ssl.truststore.certificates` | | `ssl.ca.pem` | trusted CA certificates as inline PEM |
+//! | `ssl.keystore.type` | `PEM` | | only `PEM` |
+//! | `ssl.keystore.location` | | | PEM file holding the client's private key and certificate chain (mTLS) |
+//! | `ssl.keystore.certificate.chain` | | `ssl.certificate.pem` | the client's certificate chain as inline PEM |
+//! | `ssl.keystore.key` | | `ssl.key.pem` | the client's private key as inline PEM (secret) |
+//! | (librdkafka) `ssl.certificate.location` / `ssl.key.location` | | | the client's certificate chain and key as separate PEM files |
+//! | `ssl.key.password` | | | password of an encrypted key: not supported yet, refused |
+//! | `ssl.enabled.protocols` | `TLSv1.2,TLSv1.3` | | TLS versions to offer |
+//! | `ssl.protocol` | `TLSv1.3` | | accepted for compatibility (`TLS`, `TLSv1.2`, `TLSv1.3`); `ssl.enabled.protocols` decides |
+//! | `sasl.mechanism` | `GSSAPI` (refused) | `sasl.mechanisms` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` |
+//! | `sasl.jaas.config` | | | Java syntax: `…PlainLoginModule required username=".." password="..";`, `…ScramLoginModule …`, `…OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="..";` (secret) |
+//! | (librdkafka) `sasl.username` / `sasl.password` | | | credentials for PLAIN and SCRAM, instead of `sasl.jaas.config` |
+//!
+//! Every secret value is a [`Secret`]: never in `Debug`, `Display`, errors or logs.
+
+use super::jaas::{parse_jaas, LoginModule};
+use super::secret::{is_secret_key, Secret, REDACTED};
+use crate::{Error, Result};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// `security.protocol`: how the client talks to brokers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SecurityProtocol {
+    /// No TLS, no authentication (the default).
+    #[default]
+    Plaintext,
+    /// TLS, no SASL (optionally a client certificate: mTLS).
+    Ssl,
+    /// SASL over plain TCP.
+    SaslPlaintext,
+    /// SASL over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// The Java name (`SASL_SSL`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+    /// Whether connections use TLS.
+    pub const fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+    /// Whether connections authenticate with SASL.
+    pub const fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+    fn parse(key: &str, value: &str) -> Result<SecurityProtocol> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "PLAINTEXT" => Ok(SecurityProtocol::Plaintext),
+            "SSL" => Ok(SecurityProtocol::Ssl),
+            "SASL_PLAINTEXT" => Ok(SecurityProtocol::SaslPlaintext),
+            "SASL_SSL" => Ok(SecurityProtocol::SaslSsl),
+            _ => Err(Error::config(
+                key,
+                value,
+                "expected PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+            )),
+        }
+    }
+}
+
+/// `sasl.mechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SaslMechanism {
+    /// `PLAIN` (RFC 4616): the password travels as is; use it over TLS only.
+    Plain,
+    /// `SCRAM-SHA-256` (RFC 5802 / 7677).
+    ScramSha256,
+    /// `SCRAM-SHA-512`.
+    ScramSha512,
+    /// `OAUTHBEARER` (KIP-255, RFC 7628).
+    OAuthBearer,
+}
+
+impl SaslMechanism {
+    /// The mechanism's name on the wire (`SCRAM-SHA-256`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SaslMechanism::Plain => "PLAIN",
+            SaslMechanism::ScramSha256 => "SCRAM-SHA-256",
+            SaslMechanism::ScramSha512 => "SCRAM-SHA-512",
+            SaslMechanism::OAuthBearer => "OAUTHBEARER",
+        }
+    }
+    fn parse(key: &str, value: &str) -> Result<SaslMechanism> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "PLAIN" => Ok(SaslMechanism::Plain),
+            "SCRAM-SHA-256" => Ok(SaslMechanism::ScramSha256),
+            "SCRAM-SHA-512" => Ok(SaslMechanism::ScramSha512),
+            "OAUTHBEARER" => Ok(SaslMechanism::OAuthBearer),
+            "GSSAPI" => Err(Error::config(
+                key,
+                value,
+                "GSSAPI (Kerberos) is not supported; use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or \
+                 OAUTHBEARER",
+            )),
+            _ => Err(Error::config(
+                key,
+                value,
+                "expected PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+            )),
+        }
+    }
+}
+
+impl fmt::Display for SaslMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An OAUTHBEARER token from a [`TokenProvider`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthBearerToken {
+    /// The compact-serialized JWT (or any token the broker's validator accepts).
+    pub value: Secret,
+    /// SASL extensions (KIP-342) sent with the token, `key=value`.
+    pub extensions: Vec<(String, String)>,
+}
+
+/// The future a [`TokenProvider`] returns.
+pub type TokenFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<OAuthBearerToken>> + Send + 'a>>;
+
+/// Supplies OAUTHBEARER tokens (KIP-255). Implement it to fetch tokens from your identity
+/// provider; it is asked for a token on every connection (and re-authentication), so cache
+/// tokens until shortly before they expire.
+pub trait TokenProvider: Send + Sync + 'static {
+    /// A token that is valid now.
+    fn token(&self) -> TokenFuture<'_>;
+}
+
+/// Kafka's unsecured JWS token provider (`OAuthBearerLoginModule` with
+/// `unsecuredLoginStringClaim_sub`), for tests against a broker that runs the unsecured
+/// validator. Never use it in production: the token is not signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsecuredJwsProvider {
+    /// The `sub` claim (the principal).
+    pub principal: String,
+    /// How long each token is valid (`unsecuredLoginLifetimeSeconds`, default 3600 s).
+    pub lifetime: Duration,
+}
+
+impl UnsecuredJwsProvider {
+    /// The compact serialization `base64url(header).base64url(claims).` (empty signature).
+    pub fn make_token(&self) -> String {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let iat = now.as_secs_f64();
+        let exp = iat + self.lifetime.as_secs_f64();
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
+        let mut sub = String::new();
+        for c in self.principal.chars() {
+            match c {
+                '"' => sub.push_str("\\\""),
+                '\\' => sub.push_str("\\\\"),
+                c if (c as u32) < 0x20 => sub.push_str(&format!("\\u{:04x}", c as u32)),
+                c => sub.push(c),
+            }
+        }
+        let claims = format!(r#"{{"iat":{iat:.3},"exp":{exp:.3},"sub":"{sub}"}}"#);
+        format!("{header}.{}.", URL_SAFE_NO_PAD.encode(claims))
+    }
+}
+
+impl TokenProvider for UnsecuredJwsProvider {
+    fn token(&self) -> TokenFuture<'_> {
+        let token = self.make_token();
+        Box::pin(async move {
+            Ok(OAuthBearerToken {
+                value: Secret::new(token),
+                extensions: Vec::new(),
+            })
+        })
+    }
+}
+
+/// The credentials of a SASL mechanism.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum SaslCredentials {
+    /// PLAIN and SCRAM.
+    UserPassword {
+        /// The user name (not secret).
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// OAUTHBEARER.
+    OAuthBearer(Arc<dyn TokenProvider>),
+}
+
+impl fmt::Debug for SaslCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SaslCredentials::UserPassword { username, .. } => f
+                .debug_struct("UserPassword")
+                .field("username", username)
+                .field("password", &REDACTED)
+                .finish(),
+            SaslCredentials::OAuthBearer(_) => f.write_str("OAuthBearer(TokenProvider)"),
+        }
+    }
+}
+
+impl PartialEq for SaslCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                SaslCredentials::UserPassword {
+                    username: a,
+                    password: pa,
+                },
+                SaslCredentials::UserPassword {
+                    username: b,
+                    password: pb,
+                },
+            ) => a == b && pa == pb,
+            (SaslCredentials::OAuthBearer(a), SaslCredentials::OAuthBearer(b)) => {
+                std::ptr::eq(Arc::as_ptr(a) as *const u8, Arc::as_ptr(b) as *const u8)
+            }
+            _ => false,
+        }
+    }
+}
+impl Eq for SaslCredentials {}
+
+/// A validated SASL setup: the mechanism and its credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaslConfig {
+    /// `sasl.mechanism`.
+    pub mechanism: SaslMechanism,
+    /// From `sasl.jaas.config`, `sasl.username`/`sasl.password`, or a [`TokenProvider`].
+    pub credentials: SaslCredentials,
+}
+
+/// Where trusted CA certificates come from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TrustStore {
+    /// The operating system's store (the default).
+    #[default]
+    System,
+    /// A PEM file (`ssl.truststore.location`).
+    PemFile(PathBuf),
+    /// Inline PEM (`ssl.truststore.certificates`).
+    Pem(String),
+}
+
+/// The client's own certificate and key (mTLS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientCertificate {
+    /// One PEM file holding the key and the chain (`ssl.keystore.location`).
+    KeystoreFile(PathBuf),
+    /// Separate PEM files (`ssl.certificate.location`, `ssl.key.location`).
+    Files {
+        /// The certificate chain.
+        certificate: PathBuf,
+        /// The private key.
+        key: PathBuf,
+    },
+    /// Inline PEM (`ssl.keystore.certificate.chain`, `ssl.keystore.key`).
+    Pem {
+        /// The certificate chain.
+        chain: String,
+        /// The private key.
+        key: Secret,
+    },
+}
+
+/// TLS settings (used when `security.protocol` is `SSL` or `SASL_SSL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// `ssl.endpoint.identification.algorithm=https`: check the broker's host name (default on).
+    pub verify_hostname: bool,
+    /// Trusted CAs.
+    pub trust: TrustStore,
+    /// Client certificate, if any.
+    pub client_cert: Option<ClientCertificate>,
+    /// `ssl.enabled.protocols` contains `TLSv1.2`.
+    pub tls12: bool,
+    /// `ssl.enabled.protocols` contains `TLSv1.3`.
+    pub tls13: bool,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            verify_hostname: true,
+            trust: TrustStore::System,
+            client_cert: None,
+            tls12: true,
+            tls13: true,
+        }
+    }
+}
+
+/// A TLS client configuration loaded once (certificates read and parsed at `build()`), shared by
+/// every connection of a client.
+#[derive(Clone)]
+pub struct TlsContext {
+    pub(crate) settings: TlsSettings,
+    pub(crate) rustls: Arc<rustls::ClientConfig>,
+}
+
+impl fmt::Debug for TlsContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl PartialEq for TlsContext {
+    fn eq(&self, other: &Self) -> bool {
+        self.settings == other.settings
+    }
+}
+impl Eq for TlsContext {}
+
+impl TlsContext {
+    /// The settings it was built from.
+    pub fn settings(&self) -> &TlsSettings {
+        &self.settings
+    }
+}
+
+/// The validated security configuration of a client.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecurityConfig {
+    /// `security.protocol`.
+    pub protocol: SecurityProtocol,
+    /// Present iff the protocol uses TLS.
+    pub tls: Option<TlsContext>,
+    /// Present iff the protocol uses SASL.
+    pub sasl: Option<SaslConfig>,
+}
+
+/// The raw security properties as set, validated by [`SecurityBuilder::build`].
+#[derive(Debug, Clone, Default)]
+pub struct SecurityBuilder {
+    protocol: SecurityProtocol,
+    mechanism: Option<(String, SaslMechanism)>,
+    jaas: Option<Secret>,
+    username: Option<String>,
+    password: Option<Secret>,
+    token_provider: Option<ProviderHandle>,
+    verify_hostname: Option<bool>,
+    truststore_type: Option<String>,
+    truststore_location: Option<(&'static str, String)>,
+    truststore_pem: Option<String>,
+    truststore_password: bool,
+    keystore_type: Option<String>,
+    keystore_location: Option<String>,
+    keystore_chain: Option<String>,
+    keystore_key: Option<Secret>,
+    cert_location: Option<String>,
+    key_location: Option<String>,
+    key_password: bool,
+    keystore_password: bool,
+    enabled_protocols: Option<(bool, bool)>,
+}
+
+#[derive(Clone)]
+struct ProviderHandle(Arc<dyn TokenProvider>);
+
+impl fmt::Debug for ProviderHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenProvider")
+    }
+}
+
+const PEM_KEYS_HINT: &str = "only PEM is supported: use ssl.truststore.type=PEM with \
+     ssl.truststore.location (a PEM file) or ssl.truststore.certificates (inline PEM), and \
+     ssl.keystore.type=PEM with ssl.keystore.location (key + chain in one PEM file) or \
+     ssl.keystore.certificate.chain + ssl.keystore.key; convert a JKS or PKCS12 store with \
+     `keytool -importkeystore -deststoretype PKCS12` then `openssl pkcs12 -nodes`";
+
+impl SecurityBuilder {
+    /// Sets `security.protocol`.
+    pub fn protocol(&mut self, p: SecurityProtocol) -> &mut Self {
+        self.protocol = p;
+        self
+    }
+    /// SASL with a user name and password (PLAIN or SCRAM).
+    pub fn sasl_user_password(
+        &mut self,
+        mechanism: SaslMechanism,
+        username: impl Into<String>,
+        password: impl Into<Secret>,
+    ) -> &mut Self {
+        self.mechanism = Some((mechanism.as_str().to_owned(), mechanism));
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+    /// OAUTHBEARER with tokens from `provider`.
+    pub fn oauthbearer(&mut self, provider: Arc<dyn TokenProvider>) -> &mut Self {
+        self.mechanism = Some(("OAUTHBEARER".into(), SaslMechanism::OAuthBearer));
+        self.token_provider = Some(ProviderHandle(provider));
+        self
+    }
+    /// Trust the CA certificates of this inline PEM.
+    pub fn trust_pem(&mut self, pem: impl Into<String>) -> &mut Self {
+        self.truststore_pem = Some(pem.into());
+        self
+    }
+
+    /// Takes one security property; `Ok(false)` for a key that is not a security key.
+    pub fn try_set(&mut self, key: &str, value: &str) -> Result<bool> {
+        let shown = || {
+            if is_secret_key(key) {
+                REDACTED.to_owned()
+            } else {
+                value.to_owned()
+            }
+        };
+        let non_empty = |v: &str| -> Option<String> {
+            let t = v.trim();
+            (!t.is_empty()).then(|| t.to_owned())
+        };
+        match key {
+            "security.protocol" => self.protocol = SecurityProtocol::parse(key, value)?,
+            "sasl.mechanism" | "sasl.mechanisms" => {
+                self.mechanism = Some((value.to_owned(), SaslMechanism::parse(key, value)?))
+            }
+            "sasl.jaas.config" => self.jaas = Some(Secret::new(value)),
+            "sasl.username" => self.username = Some(value.to_owned()),
+            "sasl.password" => self.password = Some(Secret::new(value)),
+            "ssl.endpoint.identification.algorithm" => {
+                self.verify_hostname = Some(match value.trim().to_ascii_lowercase().as_str() {
+                    "https" => true,
+                    "" | "none" => false,
+                    _ => {
+                        return Err(Error::config(
+                            key,
+                            value,
+                            "expected https, or an empty value to disable the host name check",
+                        ))
+                    }
+                })
+            }
+            "ssl.truststore.type" => self.truststore_type = Some(value.trim().to_owned()),
+            "ssl.truststore.location" | "ssl.ca.location" => {
+                self.truststore_location = non_empty(value).map(|v| {
+                    let k: &'static str = if key == "ssl.ca.location" {
+                        "ssl.ca.location"
+                    } else {
+                        "ssl.truststore.location"
+                    };
+                    (k, v)
+                })
+            }
+            "ssl.truststore.certificates" | "ssl.ca.pem" => self.truststore_pem = non_empty(value),
+            "ssl.truststore.password" => self.truststore_password = !value.is_empty(),
+            "ssl.keystore.type" => self.keystore_type = Some(value.trim().to_owned()),
+            "ssl.keystore.location" => self.keystore_location = non_empty(value),
+            "ssl.keystore.certificate.chain" | "ssl.certificate.pem" => {
+                self.keystore_chain = non_empty(value)
+            }
+            "ssl.keystore.key" | "ssl.key.pem" => {
+                self.keystore_key = non_empty(value).map(Secret::new)
+            }
+            "ssl.certificate.location" => self.cert_location = non_empty(value),
+            "ssl.key.location" => self.key_location = non_empty(value),
+            "ssl.key.password" => self.key_password = !value.is_empty(),
+            "ssl.keystore.password" => self.keystore_password = !value.is_empty(),
+            "ssl.protocol" => {
+                if !matches!(value.trim(), "TLS" | "TLSv1.2" | "TLSv1.3") {
+                    return Err(Error::config(
+                        key,
+                        shown(),
+                        "expected TLS, TLSv1.2 or TLSv1.3",
+                    ));
+                }
+            }
+            "ssl.enabled.protocols" => {
+                let (mut t12, mut t13) = (false, false);
+                for p in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    match p {
+                        "TLSv1.2" => t12 = true,
+                        "TLSv1.3" => t13 = true,
+                        _ => {
+                            return Err(Error::config(
+                                key,
+                                value,
+                                format!("{p} is not supported (TLSv1.2 and TLSv1.3 are)"),
+                            ))
+                        }
+                    }
+                }
+                if !t12 && !t13 {
+                    return Err(Error::config(key, value, "names no TLS version"));
+                }
+                self.enabled_protocols = Some((t12, t13));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Validates the properties, loads and parses the certificates and keys, and returns the
+    /// security configuration. Errors name the key (and, unless it is a secret, the value).
+    pub fn build(&self) -> Result<SecurityConfig> {
+        let protocol = self.protocol;
+        let tls = if protocol.uses_tls() {
+            Some(self.build_tls()?)
+        } else {
+            None
+        };
+        let sasl = if protocol.uses_sasl() {
+            Some(self.build_sasl()?)
+        } else {
+            None
+        };
+        Ok(SecurityConfig {
+            protocol,
+            tls,
+            sasl,
+        })
+    }
+
+    fn build_tls(&self) -> Result<TlsContext> {
+        for (key, ty) in [
+            ("ssl.truststore.type", &self.truststore_type),
+            ("ssl.keystore.type", &self.keystore_type),
+        ] {
+            if let Some(t) = ty {
+                if !t.eq_ignore_ascii_case("PEM") {
+                    return Err(Error::config(key, t, PEM_KEYS_HINT));
+                }
+            }
+        }
+        if self.truststore_password {
+            return Err(Error::config(
+                "ssl.truststore.password",
+                REDACTED,
+                "a PEM truststore has no password (as in the Java client); remove it",
+            ));
+        }
+        if self.keystore_password {
+            return Err(Error::config(
+                "ssl.keystore.password",
+                REDACTED,
+                "a PEM keystore has no store password; an encrypted key's password is \
+                 ssl.key.password",
+            ));
+        }
+        if self.key_password {
+            return Err(Error::config(
+                "ssl.key.password",
+                REDACTED,
+                "encrypted private keys are not supported yet; decrypt the key to an \
+                 unencrypted PKCS#8 PEM (`openssl pkcs8 -topk8 -nocrypt`) and keep the file \
+                 private",
+            ));
+        }
+        let trust = match (&self.truststore_location, &self.truststore_pem) {
+            (Some((k, _)), Some(_)) => {
+                return Err(Error::config(
+                    *k,
+                    self.truststore_location
+                        .as_ref()
+                        .map_or("", |(_, v)| v.as_str()),
+                    "set either a truststore file or ssl.truststore.certificates, not both",
+                ))
+            }
+            (Some((_, v)), None) if v == "probe" => TrustStore::System,
+            (Some((_, v)), None) => TrustStore::PemFile(PathBuf::from(v)),
+            (None, Some(pem)) => TrustStore::Pem(pem.clone()),
+            (None, None) => TrustStore::System,
+        };
+        let client_cert = match (
+            &self.keystore_location,
+            &self.keystore_chain,
+            &self.keystore_key,
+            &self.cert_location,
+            &self.key_location,
+        ) {
+            (None, None, None, None, None) => None,
+            (Some(loc), None, None, None, None) => {
+                Some(ClientCertificate::KeystoreFile(PathBuf::from(loc)))
+            }
+            (None, Some(chain), Some(key), None, None) => Some(ClientCertificate::Pem {
+                chain: chain.clone(),
+                key: key.clone(),
+            }),
+            (None, None, None, Some(c), Some(k)) => Some(ClientCertificate::Files {
+                certificate: PathBuf::from(c),
+                key: PathBuf::from(k),
+            }),
+            (None, Some(_), None, None, None) => {
+                return Err(Error::config(
+                    "ssl.keystore.key",
+                    "",
+                    "ssl.keystore.certificate.chain is set: the private key is needed too",
+                ))
+            }
+            (None, None, Some(_), None, None) => {
+                return Err(Error::config(
+                    "ssl.keystore.certificate.chain",
+                    "",
+                    "ssl.keystore.key is set: the certificate chain is needed too",
+                ))
+            }
+            (None, None, None, Some(_), None) => {
+                return Err(Error::config(
+                    "ssl.key.location",
+                    "",
+                    "ssl.certificate.location is set: the key file is needed too",
+                ))
+            }
+            (None, None, None, None, Some(_)) => {
+                return Err(Error::config(
+                    "ssl.certificate.location",
+                    "",
+                    "ssl.key.location is set: the certificate file is needed too",
+                ))
+            }
+            _ => {
+                return Err(Error::config(
+                    "ssl.keystore.location",
+                    self.keystore_location.clone().unwrap_or_default(),
+                    "set one client certificate source: ssl.keystore.location, or \
+                     ssl.keystore.certificate.chain + ssl.keystore.key, or \
+                     ssl.certificate.location + ssl.key.location",
+                ))
+            }
+        };
+        let (tls12, tls13) = self.enabled_protocols.unwrap_or((true, true));
+        let settings = TlsSettings {
+            verify_hostname: self.verify_hostname.unwrap_or(true),
+            trust,
+            client_cert,
+            tls12,
+            tls13,
+        };
+        let rustls = crate::connection::tls::client_config(&settings).map_err(|e| {
+            // Name the key the user set: librdkafka's alias if that was it.
+            match (e.kind(), &self.truststore_location) {
+                (crate::ErrorKind::Config { key, value, reason }, Some((alias, _)))
+                    if key == "ssl.truststore.location" && *alias != key.as_str() =>
+                {
+                    Error::config(*alias, value.clone(), reason.clone())
+                }
+                _ => e,
+            }
+        })?;
+        Ok(TlsContext { settings, rustls })
+    }
+
+    fn build_sasl(&self) -> Result<SaslConfig> {
+        let Some((_, mechanism)) = self.mechanism.clone() else {
+            return Err(Error::config(
+                "sasl.mechanism",
+                "GSSAPI",
+                "the default mechanism GSSAPI (Kerberos) is not supported; set sasl.mechanism \
+                 to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+            ));
+        };
+        if let Some(p) = &self.token_provider {
+            if mechanism == SaslMechanism::OAuthBearer {
+                return Ok(SaslConfig {
+                    mechanism,
+                    credentials: SaslCredentials::OAuthBearer(p.0.clone()),
+                });
+            }
+        }
+        let jaas = match &self.jaas {
+            Some(j) => Some(
+                parse_jaas(j.expose())
+                    .map_err(|why| Error::config("sasl.jaas.config", REDACTED, why))?,
+            ),
+            None => None,
+        };
+        if let Some(j) = &jaas {
+            let expected = match mechanism {
+                SaslMechanism::Plain => LoginModule::Plain,
+                SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => LoginModule::Scram,
+                SaslMechanism::OAuthBearer => LoginModule::OAuthBearer,
+            };
+            if j.module != expected {
+                return Err(Error::config(
+                    "sasl.jaas.config",
+                    REDACTED,
+                    format!(
+                        "its login module ({:?}LoginModule) does not match sasl.mechanism={mechanism}",
+                        j.module
+                    ),
+                ));
+            }
+        }
+        let credentials = match mechanism {
+            SaslMechanism::Plain | SaslMechanism::ScramSha256 | SaslMechanism::ScramSha512 => {
+                let (username, password) = match (&jaas, &self.username, &self.password) {
+                    (Some(j), _, _) => (
+                        j.options.get("username").cloned(),
+                        j.options.get("password").cloned().map(Secret::new),
+                    ),
+                    (None, u, p) => (u.clone(), p.clone()),
+                };
+                let Some(username) = username.filter(|u| !u.is_empty()) else {
+                    return Err(Error::config(
+                        "sasl.jaas.config",
+                        REDACTED,
+                        format!(
+                            "{mechanism} needs a user name: username=\"..\" in sasl.jaas.config, \
+                             or sasl.username"
+                        ),
+                    ));
+                };
+                let Some(password) = password else {
+                    return Err(Error::config(
+                        "sasl.jaas.config",
+                        REDACTED,
+                        format!(
+                            "{mechanism} needs a password: password=\"..\" in sasl.jaas.config, \
+                             or sasl.password"
+                        ),
+                    ));
+                };
+                SaslCredentials::UserPassword { username, password }
+            }
+            SaslMechanism::OAuthBearer => {
+                let Some(j) = &jaas else {
+                    return Err(Error::config(
+                        "sasl.jaas.config",
+                        "",
+                        "OAUTHBEARER needs a token provider (SecurityBuilder::oauthbearer) or, \
+                         for tests, OAuthBearerLoginModule with unsecuredLoginStringClaim_sub",
+                    ));
+                };
+                let Some(sub) = j.options.get("unsecuredLoginStringClaim_sub") else {
+                    return Err(Error::config(
+                        "sasl.jaas.config",
+                        REDACTED,
+                        "OAuthBearerLoginModule without unsecuredLoginStringClaim_sub needs a \
+                         token provider set in code (SecurityBuilder::oauthbearer)",
+                    ));
+                };
+                let lifetime = match j.options.get("unsecuredLoginLifetimeSeconds") {
+                    None => Duration::from_secs(3600),
+                    Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| {
+                        Error::config(
+                            "sasl.jaas.config",
+                            REDACTED,
+                            "unsecuredLoginLifetimeSeconds is not a number of seconds",
+                        )
+                    })?),
+                };
+                SaslCredentials::OAuthBearer(Arc::new(UnsecuredJwsProvider {
+                    principal: sub.clone(),
+                    lifetime,
+                }))
+            }
+        };
+        Ok(SaslConfig {
+            mechanism,
+            credentials,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    fn build(props: &[(&str, &str)]) -> Result<SecurityConfig> {
+        let mut b = SecurityBuilder::default();
+        for (k, v) in props {
+            assert!(b.try_set(k, v)?, "{k} not a security key");
+        }
+        b.build()
+    }
+
+    fn key_of(e: &Error) -> String {
+        match e.kind() {
+            ErrorKind::Config { key, .. } => key.clone(),
+            other => panic!("not a config error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plaintext_by_default() {
+        let c = build(&[]).unwrap();
+        assert_eq!(c.protocol, SecurityProtocol::Plaintext);
+        assert!(c.tls.is_none() && c.sasl.is_none());
+    }
+
+    #[test]
+    fn jaas_and_librdkafka_credentials() {
+        let c = build(&[
+            ("security.protocol", "sasl_plaintext"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="s3cret";"#,
+            ),
+        ])
+        .unwrap();
+        let sasl = c.sasl.unwrap();
+        assert_eq!(sasl.mechanism, SaslMechanism::ScramSha512);
+        assert_eq!(
+            sasl.credentials,
+            SaslCredentials::UserPassword {
+                username: "alice".into(),
+                password: Secret::new("s3cret")
+            }
+        );
+        assert!(!format!("{sasl:?}").contains("s3cret"));
+        let c = build(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanisms", "PLAIN"),
+            ("sasl.username", "bob"),
+            ("sasl.password", "pw"),
+        ])
+        .unwrap();
+        assert_eq!(c.sasl.unwrap().mechanism, SaslMechanism::Plain);
+    }
+
+    #[test]
+    fn sasl_errors_name_the_key_and_hide_secrets() {
+        let e = build(&[("security.protocol", "SASL_PLAINTEXT")]).unwrap_err();
+        assert_eq!(key_of(&e), "sasl.mechanism");
+        let e = build(&[("sasl.mechanism", "GSSAPI")]).unwrap_err();
+        assert_eq!(key_of(&e), "sasl.mechanism");
+        let e = build(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="a" password="s3cret";"#,
+            ),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "sasl.jaas.config");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        assert!(!format!("{e:?}").contains("s3cret"), "{e:?}");
+        let e = build(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "x.PlainLoginModule required password=\"s3cret",
+            ),
+        ])
+        .unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let e = build(&[
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            ("sasl.username", "a"),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "sasl.jaas.config");
+        assert!(build(&[("security.protocol", "TLS")]).is_err());
+    }
+
+    #[test]
+    fn keystore_types_other_than_pem_name_the_pem_keys() {
+        for (k, v) in [
+            ("ssl.truststore.type", "JKS"),
+            ("ssl.keystore.type", "PKCS12"),
+        ] {
+            let e = build(&[("security.protocol", "SSL"), (k, v)]).unwrap_err();
+            assert_eq!(key_of(&e), k);
+            let s = e.to_string();
+            assert!(
+                s.contains("ssl.truststore.location") && s.contains("ssl.keystore.key"),
+                "{s}"
+            );
+        }
+        let e = build(&[("security.protocol", "SSL"), ("ssl.key.password", "pw")]).unwrap_err();
+        assert_eq!(key_of(&e), "ssl.key.password");
+        assert!(!e.to_string().contains("pw\""));
+        let e = build(&[
+            ("security.protocol", "SSL"),
+            ("ssl.truststore.location", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "ssl.truststore.location");
+        let e = build(&[
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "ssl.ca.location");
+        let e = build(&[
+            ("security.protocol", "SSL"),
+            ("ssl.truststore.certificates", "not pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "ssl.truststore.certificates");
+        let e = build(&[
+            ("security.protocol", "SSL"),
+            ("ssl.endpoint.identification.algorithm", "dns"),
+        ])
+        .unwrap_err();
+        assert_eq!(key_of(&e), "ssl.endpoint.identification.algorithm");
+        let e = build(&[("security.protocol", "SSL"), ("ssl.keystore.key", "k")]).unwrap_err();
+        assert_eq!(key_of(&e), "ssl.keystore.certificate.chain");
+    }
+
+    #[test]
+    fn unsecured_jws_has_the_sub_claim() {
+        use base64::Engine;
+        let t = UnsecuredJwsProvider {
+            principal: "ad\"min".into(),
+            lifetime: Duration::from_secs(60),
+        }
+        .make_token();
+        let parts: Vec<&str> = t.split('.').collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[2], "");
+        let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap();
+        let claims = String::from_utf8(claims).unwrap();
+        assert!(claims.contains(r#""sub":"ad\"min""#), "{claims}");
+    }
+}

@@ -1,0 +1,337 @@
+//! TLS with rustls (crypto provider `ring`): the client configuration built once from
+//! [`TlsSettings`], and the handshake of one connection with failures mapped to
+//! [`ErrorKind::Tls`] with a [`TlsFailure`] reason.
+
+use crate::config::{BrokerAddress, ClientCertificate, TlsSettings, TrustStore};
+use crate::error::TlsFailure;
+use crate::{Error, ErrorKind, Result};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use std::path::Path;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+/// Describes a PEM error without echoing any of its bytes (it may be part of a private key).
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::MissingSectionEnd { .. } => "a PEM section has no END line".into(),
+        E::IllegalSectionStart { .. } => "a PEM BEGIN line is malformed".into(),
+        E::Base64Decode(_) => "a PEM section is not valid base64".into(),
+        E::Io(io) => format!("cannot read the file: {io}"),
+        E::NoItemsFound => "no PEM item of the expected kind found".into(),
+        E::SectionTooLarge => "a PEM section is larger than 256 MB".into(),
+        _ => "invalid PEM".into(),
+    }
+}
+
+fn read_file(key: &'static str, path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::config(
+            key,
+            path.display().to_string(),
+            format!("cannot read the file: {e}"),
+        )
+    })
+}
+
+fn certs(key: &'static str, shown: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>> {
+    let mut out = Vec::new();
+    for c in CertificateDer::pem_slice_iter(pem) {
+        out.push(c.map_err(|e| Error::config(key, shown, pem_error(&e)))?);
+    }
+    if out.is_empty() {
+        return Err(Error::config(
+            key,
+            shown,
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) found",
+        ));
+    }
+    Ok(out)
+}
+
+fn private_key(key: &'static str, shown: &str, pem: &[u8]) -> Result<PrivateKeyDer<'static>> {
+    if pem
+        .windows(b"ENCRYPTED PRIVATE KEY".len())
+        .any(|w| w == b"ENCRYPTED PRIVATE KEY")
+    {
+        return Err(Error::config(
+            key,
+            shown,
+            "the private key is encrypted, which is not supported yet; decrypt it to an \
+             unencrypted PKCS#8 PEM (`openssl pkcs8 -topk8 -nocrypt`)",
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+        Error::config(
+            key,
+            shown,
+            format!(
+                "no private key (PKCS#8, PKCS#1 or SEC1 PEM) found: {}",
+                pem_error(&e)
+            ),
+        )
+    })
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Builds the rustls client configuration: trusted roots, protocol versions, client
+/// certificate, host name policy. Errors are [`ErrorKind::Config`] naming the key.
+pub(crate) fn client_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = RootCertStore::empty();
+    let (trust_key, trust_shown, trust_certs) = match &s.trust {
+        TrustStore::PemFile(p) => {
+            let shown = p.display().to_string();
+            let pem = read_file("ssl.truststore.location", p)?;
+            (
+                "ssl.truststore.location",
+                shown.clone(),
+                certs("ssl.truststore.location", &shown, &pem)?,
+            )
+        }
+        TrustStore::Pem(pem) => (
+            "ssl.truststore.certificates",
+            "(inline PEM)".to_owned(),
+            certs(
+                "ssl.truststore.certificates",
+                "(inline PEM)",
+                pem.as_bytes(),
+            )?,
+        ),
+        TrustStore::System => {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                let why = found
+                    .errors
+                    .first()
+                    .map_or_else(|| "none found".to_owned(), |e| e.to_string());
+                return Err(Error::config(
+                    "ssl.truststore.location",
+                    "",
+                    format!(
+                        "no truststore set and the system CA store is unusable ({why}); set \
+                         ssl.truststore.location to a PEM file"
+                    ),
+                ));
+            }
+            (
+                "ssl.truststore.location",
+                "(system store)".to_owned(),
+                found.certs,
+            )
+        }
+    };
+    let system = matches!(s.trust, TrustStore::System);
+    for c in trust_certs {
+        if let Err(e) = roots.add(c) {
+            // The system store may hold certificates webpki cannot parse; skip those.
+            if !system {
+                return Err(Error::config(
+                    trust_key,
+                    &trust_shown,
+                    format!("not a usable CA certificate: {e}"),
+                ));
+            }
+        }
+    }
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = [
+        (s.tls13, &rustls::version::TLS13),
+        (s.tls12, &rustls::version::TLS12),
+    ]
+    .into_iter()
+    .filter_map(|(on, v)| on.then_some(v))
+    .collect();
+    let provider = provider();
+    let roots = Arc::new(roots);
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| Error::config("ssl.enabled.protocols", "", e.to_string()))?;
+    let webpki = WebPkiServerVerifier::builder_with_provider(roots.clone(), provider)
+        .build()
+        .map_err(|e| Error::config(trust_key, &trust_shown, e.to_string()))?;
+    let builder = if s.verify_hostname {
+        builder.with_webpki_verifier(webpki)
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(ChainOnlyVerifier { inner: webpki }))
+    };
+    let cfg = match &s.client_cert {
+        None => builder.with_no_client_auth(),
+        Some(cc) => {
+            let (chain, key, key_name) = match cc {
+                ClientCertificate::KeystoreFile(p) => {
+                    let shown = p.display().to_string();
+                    let pem = read_file("ssl.keystore.location", p)?;
+                    (
+                        certs("ssl.keystore.location", &shown, &pem)?,
+                        private_key("ssl.keystore.location", &shown, &pem)?,
+                        "ssl.keystore.location",
+                    )
+                }
+                ClientCertificate::Files { certificate, key } => {
+                    let cpem = read_file("ssl.certificate.location", certificate)?;
+                    let kpem = read_file("ssl.key.location", key)?;
+                    (
+                        certs(
+                            "ssl.certificate.location",
+                            &certificate.display().to_string(),
+                            &cpem,
+                        )?,
+                        private_key("ssl.key.location", &key.display().to_string(), &kpem)?,
+                        "ssl.key.location",
+                    )
+                }
+                ClientCertificate::Pem { chain, key } => (
+                    certs(
+                        "ssl.keystore.certificate.chain",
+                        "(inline PEM)",
+                        chain.as_bytes(),
+                    )?,
+                    private_key("ssl.keystore.key", "[redacted]", key.expose().as_bytes())?,
+                    "ssl.keystore.key",
+                ),
+            };
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::config(key_name, "", format!("unusable client key: {e}")))?
+        }
+    };
+    Ok(Arc::new(cfg))
+}
+
+/// `ssl.endpoint.identification.algorithm=""`: the chain is verified against the trusted CAs
+/// (validity dates, signatures), but the host name is not.
+#[derive(Debug)]
+struct ChainOnlyVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for ChainOnlyVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// Runs the TLS handshake over `tcp` to `addr`. Failures are [`ErrorKind::Tls`] errors whose
+/// reason says what to fix (untrusted CA, host name, expired, not a TLS listener, ...).
+pub(crate) async fn handshake(
+    cfg: &Arc<rustls::ClientConfig>,
+    addr: &BrokerAddress,
+    tcp: TcpStream,
+) -> Result<TlsStream<TcpStream>> {
+    let name = ServerName::try_from(addr.host.clone()).map_err(|e| {
+        Error::new(ErrorKind::Tls(TlsFailure::Handshake))
+            .with_broker(addr.to_string())
+            .with_detail(format!(
+                "{:?} is not a valid TLS server name: {e}",
+                addr.host
+            ))
+    })?;
+    let connector = tokio_rustls::TlsConnector::from(cfg.clone());
+    connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| tls_error(&e).with_broker(addr.to_string()))
+}
+
+/// Maps an I/O error after the TLS handshake (the first reads of a TLS 1.3 connection may
+/// still carry the broker's alert, e.g. that it wants a client certificate) to a
+/// [`ErrorKind::Tls`] error when rustls caused it, else to a retriable connect error.
+pub(crate) fn io_error(e: std::io::Error) -> Error {
+    let from_rustls = e
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+    if from_rustls {
+        tls_error(&e)
+    } else {
+        Error::new(ErrorKind::Connect).with_source(e)
+    }
+}
+
+/// Maps an I/O error of the handshake (rustls wraps its own errors in `io::Error`).
+fn tls_error(e: &std::io::Error) -> Error {
+    if let Some(r) = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+    {
+        let failure = match r {
+            rustls::Error::InvalidCertificate(c) => match c {
+                CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::UnknownRevocationStatus => TlsFailure::UntrustedCertificate,
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => TlsFailure::HostnameMismatch,
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. } => TlsFailure::CertificateExpired,
+                _ => TlsFailure::UntrustedCertificate,
+            },
+            rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+                TlsFailure::NotTls
+            }
+            rustls::Error::AlertReceived(_) => TlsFailure::RejectedByBroker,
+            _ => TlsFailure::Handshake,
+        };
+        return Error::new(ErrorKind::Tls(failure)).with_detail(r.to_string());
+    }
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::ConnectionReset
+        | std::io::ErrorKind::BrokenPipe => Error::new(ErrorKind::Tls(TlsFailure::NotTls))
+            .with_detail(format!(
+                "the broker closed the connection during the TLS handshake ({e}); is this a \
+                 PLAINTEXT or SASL_PLAINTEXT listener, or does it require a client certificate?"
+            )),
+        _ => Error::new(ErrorKind::Tls(TlsFailure::Handshake)).with_detail(e.to_string()),
+    }
+}

@@ -1,0 +1,611 @@
+//! TLS and SASL against a real broker with SASL_PLAINTEXT, SASL_SSL, SSL (client certificate
+//! required) and a short-reauth SASL_SSL listener, SCRAM/PLAIN/OAUTHBEARER users and ACLs
+//! (`ferrokafka_testcontainers::secure`). User alice may use topics and groups named `alice*`;
+//! bob has no ACL.
+
+use ferrokafka::admin::{AdminClient, NewTopic};
+use ferrokafka::config::ClientConfig;
+use ferrokafka::consumer::{Consumer, ConsumerConfig};
+use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::types::TopicPartition;
+use ferrokafka::{ErrorKind, TlsFailure};
+use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka};
+use ferrokafka_testcontainers::unique_topic;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use crate::support::blocking;
+
+async fn broker() -> &'static SecureKafka {
+    blocking(SecureKafka::shared)
+        .await
+        .unwrap_or_else(|e| panic!("no secure Kafka broker for the security tests: {e}"))
+}
+
+/// The harness's client properties plus short timeouts and backoffs.
+fn props(
+    k: &SecureKafka,
+    listener: Listener,
+    user: &str,
+    mechanism: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut p = k.client_properties(listener, user, mechanism);
+    for (a, b) in [
+        ("request.timeout.ms", "15000"),
+        ("socket.connection.setup.timeout.ms", "10000"),
+        ("reconnect.backoff.ms", "50"),
+        ("reconnect.backoff.max.ms", "1000"),
+    ] {
+        p.push((a.into(), b.into()));
+    }
+    for (a, b) in extra {
+        p.retain(|(k, _)| k != a);
+        p.push(((*a).into(), (*b).into()));
+    }
+    p
+}
+
+fn client(p: &[(String, String)]) -> ClientConfig {
+    ClientConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("client config: {e}"))
+}
+
+async fn create_topic(p: &[(String, String)], topic: &str, partitions: i32) {
+    let admin = AdminClient::new(client(p));
+    admin
+        .create_topic(NewTopic::new(topic, partitions, 1))
+        .await
+        .unwrap_or_else(|e| panic!("create {topic}: {e}"));
+    admin
+        .wait_for_topic(topic, partitions as usize, Duration::from_secs(60))
+        .await
+        .unwrap_or_else(|e| panic!("wait for {topic}: {e}"));
+}
+
+fn producer(p: &[(String, String)]) -> Producer {
+    let cfg = ProducerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("producer config: {e}"));
+    Producer::new(cfg).unwrap_or_else(|e| panic!("producer: {e}"))
+}
+
+fn consumer(p: &[(String, String)]) -> Consumer {
+    let mut p = p.to_vec();
+    p.push(("auto.offset.reset".into(), "earliest".into()));
+    p.push(("fetch.max.wait.ms".into(), "100".into()));
+    let cfg = ConsumerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap_or_else(|e| panic!("consumer config: {e}"));
+    Consumer::new(cfg).unwrap_or_else(|e| panic!("consumer: {e}"))
+}
+
+/// Produces `n` numbered records to a fresh `alice*` topic, checks every one is Persisted,
+/// then consumes them all back (each exactly once).
+async fn round_trip(listener: Listener, user: &str, mechanism: &str, n: u64) {
+    let k = broker().await;
+    let p = props(k, listener, user, mechanism, &[]);
+    let topic = unique_topic(&format!(
+        "alice-{}-{}",
+        listener.security_protocol(),
+        mechanism
+    ));
+    create_topic(&p, &topic, 2).await;
+    let started = Instant::now();
+    let prod = producer(&p);
+    let mut pending = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let rec = ProducerRecord::new(&topic)
+            .key(format!("k{}", i % 13))
+            .value(i.to_be_bytes().to_vec());
+        pending.push(prod.send(rec).await.expect("buffered"));
+    }
+    for f in pending {
+        let m = f.await.unwrap_or_else(|e| panic!("delivery failed: {e}"));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    prod.close(Duration::from_secs(10)).await.expect("close");
+    let c = consumer(&p);
+    c.assign(&[
+        TopicPartition::new(&topic, 0),
+        TopicPartition::new(&topic, 1),
+    ])
+    .expect("assign");
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.len() as u64) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{listener:?}/{mechanism}: only {} of {n} records consumed",
+            seen.len()
+        );
+        for r in c
+            .poll(Duration::from_millis(500))
+            .await
+            .unwrap_or_else(|e| panic!("poll: {e}"))
+        {
+            let v = r.value.as_ref().expect("value");
+            let i = u64::from_be_bytes(v[..8].try_into().expect("8 bytes"));
+            assert!(seen.insert(i), "record {i} consumed twice");
+        }
+    }
+    c.close().await.expect("close consumer");
+    eprintln!(
+        "{listener:?} {mechanism} as {user}: {n} records produced and consumed in {:?}",
+        started.elapsed()
+    );
+}
+
+const N: u64 = 10_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_plain_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "PLAIN", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_scram_sha_256_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "SCRAM-SHA-256", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_scram_sha_512_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "SCRAM-SHA-512", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_plaintext_oauthbearer_round_trip() {
+    round_trip(Listener::SaslPlaintext, "alice", "OAUTHBEARER", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_plain_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "PLAIN", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_scram_sha_256_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "SCRAM-SHA-256", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_scram_sha_512_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "SCRAM-SHA-512", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_ssl_oauthbearer_round_trip() {
+    round_trip(Listener::SaslSsl, "alice", "OAUTHBEARER", N).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_client_certificate_round_trip() {
+    round_trip(Listener::Ssl, "alice", "", N).await;
+}
+
+fn with_password(p: &mut [(String, String)], user: &str, mechanism: &str, pw: &str) {
+    for (k, v) in p.iter_mut() {
+        if k == "sasl.jaas.config" {
+            *v = ferrokafka_testcontainers::secure::jaas(user, mechanism)
+                .replace(&password(user), pw);
+        }
+    }
+}
+
+/// Wrong password: every client gets a fatal `SaslAuthenticationFailed` within one request
+/// timeout (15 s here), and the password is not in the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer() {
+    let k = broker().await;
+    for (listener, mechanism) in [
+        (Listener::SaslPlaintext, "SCRAM-SHA-256"),
+        (Listener::SaslSsl, "SCRAM-SHA-512"),
+        (Listener::SaslSsl, "PLAIN"),
+    ] {
+        let mut p = props(k, listener, "alice", mechanism, &[]);
+        with_password(&mut p, "alice", mechanism, "not-the-password");
+        let check = |what: &str, e: &ferrokafka::Error, took: Duration| {
+            assert!(
+                matches!(e.kind(), ErrorKind::SaslAuthenticationFailed { .. }),
+                "{what} {listener:?}/{mechanism}: {e}"
+            );
+            assert!(e.is_fatal() && !e.is_retriable(), "{e}");
+            assert!(!e.to_string().contains("not-the-password"), "{e}");
+            assert!(
+                took < Duration::from_secs(15),
+                "{what}: surfaced after {took:?}"
+            );
+            eprintln!("{what} {listener:?}/{mechanism}: {took:?}: {e}");
+        };
+        let admin = AdminClient::new(client(&p));
+        let t = Instant::now();
+        let e = admin
+            .create_topic(NewTopic::new(unique_topic("alice-wrongpw"), 1, 1))
+            .await
+            .expect_err("wrong password must fail");
+        check("admin", &e, t.elapsed());
+
+        let prod = producer(&p);
+        let t = Instant::now();
+        let r = match prod
+            .send(ProducerRecord::new(unique_topic("alice-wrongpw")).value("x"))
+            .await
+        {
+            Err(e) => Err(e.error),
+            Ok(f) => f.await.map(drop).map_err(|e| e.error),
+        };
+        check(
+            "producer",
+            &r.expect_err("wrong password must fail"),
+            t.elapsed(),
+        );
+
+        let c = consumer(&p);
+        c.assign(&[TopicPartition::new(unique_topic("alice-wrongpw"), 0)])
+            .expect("assign");
+        let t = Instant::now();
+        let e = loop {
+            match c.poll(Duration::from_millis(500)).await {
+                Err(e) => break e,
+                Ok(_) if t.elapsed() > Duration::from_secs(30) => {
+                    panic!("consumer poll never failed with a wrong password")
+                }
+                Ok(_) => {}
+            }
+        };
+        check("consumer", &e, t.elapsed());
+    }
+}
+
+async fn tls_failure(p: Vec<(String, String)>) -> (ferrokafka::Error, Duration) {
+    let admin = AdminClient::new(client(&p));
+    let t = Instant::now();
+    let e = admin
+        .create_topic(NewTopic::new(unique_topic("alice-tls"), 1, 1))
+        .await
+        .expect_err("the TLS handshake must fail");
+    (e, t.elapsed())
+}
+
+fn assert_tls(e: &ferrokafka::Error, took: Duration, want: TlsFailure) {
+    assert_eq!(e.kind(), &ErrorKind::Tls(want), "{e}");
+    assert!(e.is_fatal(), "{e}");
+    assert!(e.broker().is_some(), "no broker named: {e}");
+    assert!(took < Duration::from_secs(15), "{want:?} after {took:?}");
+    eprintln!("{want:?} in {took:?}: {e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_ca_is_a_typed_tls_error() {
+    let k = broker().await;
+    let untrusted = k.untrusted_ca_path().display().to_string();
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("ssl.truststore.location", &untrusted)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::UntrustedCertificate);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostname_mismatch_is_a_typed_tls_error_unless_the_check_is_off() {
+    let k = broker().await;
+    // The broker's certificate names 127.0.0.1 and kafka.test, not localhost.
+    let by_name = format!("localhost:{}", k.port(Listener::SaslSsl));
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &by_name)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::HostnameMismatch);
+    // ssl.endpoint.identification.algorithm= (empty) disables the host name check only.
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[
+            ("bootstrap.servers", &by_name),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ],
+    );
+    create_topic(&p, &unique_topic("alice-nohostcheck"), 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protocol_mismatches_are_typed_tls_errors_not_hangs() {
+    let k = broker().await;
+    // A TLS client on the SASL_PLAINTEXT port.
+    let tls_on_plain = format!("127.0.0.1:{}", k.port(Listener::SaslPlaintext));
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &tls_on_plain)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::NotTls);
+    // A plaintext client on the SASL_SSL port.
+    let plain_on_tls = format!("127.0.0.1:{}", k.port(Listener::SaslSsl));
+    let p = props(
+        k,
+        Listener::SaslPlaintext,
+        "alice",
+        "PLAIN",
+        &[("bootstrap.servers", &plain_on_tls)],
+    );
+    let (e, took) = tls_failure(p).await;
+    assert!(
+        matches!(e.kind(), ErrorKind::Tls(_) | ErrorKind::Connect),
+        "{e}"
+    );
+    assert!(took < Duration::from_secs(15), "after {took:?}: {e}");
+    eprintln!("plaintext client on a TLS port, {took:?}: {e}");
+    // The SSL listener without a client certificate.
+    let mut p = props(k, Listener::Ssl, "alice", "", &[]);
+    p.retain(|(k, _)| !k.starts_with("ssl.keystore"));
+    let (e, took) = tls_failure(p).await;
+    assert!(matches!(e.kind(), ErrorKind::Tls(_)), "{e}");
+    assert!(took < Duration::from_secs(15), "after {took:?}: {e}");
+    eprintln!("no client certificate, {took:?}: {e}");
+}
+
+/// alice may write `alice*` topics only: records to a topic she may not write fail alone
+/// (TOPIC_AUTHORIZATION_FAILED, NotPersisted, permanent) while her own topic's are all
+/// Persisted, from the same producer at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_authorization_failure_fails_only_that_topics_records() {
+    let k = broker().await;
+    let admin_p = props(k, Listener::SaslSsl, "admin", "SCRAM-SHA-256", &[]);
+    let denied = unique_topic("denied");
+    create_topic(&admin_p, &denied, 1).await;
+    let p = props(k, Listener::SaslSsl, "alice", "SCRAM-SHA-256", &[]);
+    let allowed = unique_topic("alice-acl");
+    create_topic(&p, &allowed, 1).await;
+    let prod = producer(&p);
+    let t = Instant::now();
+    let mut ok = Vec::new();
+    let mut refused = Vec::new();
+    for i in 0..2_000u64 {
+        let topic = if i % 4 == 0 { &denied } else { &allowed };
+        let rec = ProducerRecord::new(topic).value(i.to_be_bytes().to_vec());
+        match prod.send(rec).await {
+            Ok(f) if topic == &allowed => ok.push(f),
+            Ok(f) => refused.push(Ok(f)),
+            Err(e) => {
+                assert_eq!(
+                    topic, &denied,
+                    "send to the allowed topic failed: {}",
+                    e.error
+                );
+                refused.push(Err(e));
+            }
+        }
+    }
+    let n_ok = ok.len();
+    for f in ok {
+        let m = f
+            .await
+            .unwrap_or_else(|e| panic!("allowed record failed: {}", e.error));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    let n_refused = refused.len();
+    for r in refused {
+        let e = match r {
+            Ok(f) => f
+                .await
+                .expect_err("a record to the denied topic was written"),
+            Err(e) => e,
+        };
+        assert_eq!(e.persistence, Persistence::NotPersisted, "{}", e.error);
+        assert_eq!(e.error.broker_code(), Some(29), "{}", e.error);
+        assert!(!e.error.is_retriable(), "{}", e.error);
+    }
+    eprintln!(
+        "{n_ok} records Persisted to {allowed}, {n_refused} refused for {denied} in {:?}",
+        t.elapsed()
+    );
+    prod.close(Duration::from_secs(10)).await.expect("close");
+}
+
+/// KIP-368: the REAUTH listener grants 10 s sessions; a 30 s produce loop over it loses
+/// nothing and needs no retry (connections are replaced before their session ends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reauthentication_during_a_30s_produce_loses_nothing() {
+    let k = broker().await;
+    let p = props(k, Listener::Reauth, "alice", "SCRAM-SHA-512", &[]);
+    let topic = unique_topic("alice-reauth");
+    create_topic(&p, &topic, 1).await;
+    let prod = producer(&p);
+    let start = Instant::now();
+    let mut pending = Vec::new();
+    let mut i = 0u64;
+    while start.elapsed() < Duration::from_secs(30) {
+        for _ in 0..50 {
+            let rec = ProducerRecord::new(&topic).value(i.to_be_bytes().to_vec());
+            pending.push(prod.send(rec).await.expect("buffered"));
+            i += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let n = pending.len() as u64;
+    for f in pending {
+        let m = f
+            .await
+            .unwrap_or_else(|e| panic!("record failed: {}", e.error));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    let metrics = prod.metrics();
+    prod.close(Duration::from_secs(10)).await.expect("close");
+    assert_eq!(metrics.get("record-error-total"), Some(0.0));
+    let retries = metrics.get("record-retry-total").unwrap_or(-1.0);
+    let c = consumer(&p);
+    c.assign(&[TopicPartition::new(&topic, 0)]).expect("assign");
+    let mut seen = HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.len() as u64) < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} consumed",
+            seen.len()
+        );
+        for r in c.poll(Duration::from_millis(500)).await.expect("poll") {
+            let v = r.value.as_ref().expect("value");
+            seen.insert(u64::from_be_bytes(v[..8].try_into().expect("8 bytes")));
+        }
+    }
+    c.close().await.expect("close consumer");
+    eprintln!(
+        "reauth: {n} records over {:?}, {retries} retries",
+        start.elapsed()
+    );
+    assert_eq!(
+        retries, 0.0,
+        "records were retried: a connection outlived its session"
+    );
+}
+
+/// The TRACE log of full SASL sessions (PLAIN, SCRAM, OAUTHBEARER; one wrong password) holds no
+/// password and no token. A current-thread runtime keeps every task on the capturing thread.
+#[test]
+fn trace_logs_never_contain_passwords_or_tokens() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let k = SecureKafka::shared().unwrap_or_else(|e| panic!("no secure broker: {e}"));
+    let token = ferrokafka::config::UnsecuredJwsProvider {
+        principal: "alice".into(),
+        lifetime: Duration::from_secs(600),
+    }
+    .make_token();
+    struct Fixed(String);
+    impl ferrokafka::config::TokenProvider for Fixed {
+        fn token(&self) -> ferrokafka::config::TokenFuture<'_> {
+            let t = self.0.clone();
+            Box::pin(async move {
+                Ok(ferrokafka::config::OAuthBearerToken {
+                    value: ferrokafka::config::Secret::new(t),
+                    extensions: Vec::new(),
+                })
+            })
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            for mechanism in ["PLAIN", "SCRAM-SHA-256"] {
+                let p = props(k, Listener::SaslSsl, "alice", mechanism, &[]);
+                let topic = unique_topic("alice-redact");
+                create_topic(&p, &topic, 1).await;
+                let prod = producer(&p);
+                let f = prod
+                    .send(ProducerRecord::new(&topic).value("v"))
+                    .await
+                    .expect("buffered");
+                f.await.expect("delivered");
+                prod.close(Duration::from_secs(5)).await.expect("close");
+                // A failed session too: its error is logged and returned.
+                let mut bad = p.clone();
+                with_password(&mut bad, "alice", mechanism, "wrong-pw-0xdead");
+                let e = AdminClient::new(client(&bad))
+                    .create_topic(NewTopic::new(unique_topic("alice-redact"), 1, 1))
+                    .await
+                    .expect_err("wrong password");
+                tracing::error!(error = %e, debug = ?e, "as an application would log it");
+            }
+            let p = props(k, Listener::SaslSsl, "alice", "PLAIN", &[]);
+            let cfg = ClientConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .expect("config");
+            let mut b = ClientConfig::builder()
+                .bootstrap_servers(k.bootstrap(Listener::SaslSsl))
+                .security(|s| {
+                    s.protocol(ferrokafka::config::SecurityProtocol::SaslSsl)
+                        .oauthbearer(Arc::new(Fixed(token.clone())));
+                });
+            b.set("ssl.truststore.location", &k.ca_path().display().to_string())
+                .expect("truststore");
+            let oauth = b.build().expect("oauth config");
+            tracing::info!(config = ?oauth, plain = ?cfg, "configs as an application would log them");
+            AdminClient::new(oauth)
+                .create_topic(NewTopic::new(unique_topic("alice-redact"), 1, 1))
+                .await
+                .expect("OAUTHBEARER session");
+        })
+    });
+    let log = String::from_utf8_lossy(&buf.0.lock().expect("log buffer")).into_owned();
+    assert!(log.lines().count() > 20, "too little was logged:\n{log}");
+    assert!(
+        log.contains("SASL authenticated"),
+        "no SASL session in the log"
+    );
+    for secret in [
+        password("alice"),
+        "wrong-pw-0xdead".to_string(),
+        token.clone(),
+        token.split('.').nth(1).unwrap_or("x").to_string(),
+    ] {
+        assert!(
+            !log.contains(&secret),
+            "the TRACE log contains a secret ({} bytes)",
+            secret.len()
+        );
+    }
+    eprintln!("{} TRACE log lines, no secret in them", log.lines().count());
+}
+
+/// alice may not use a group outside `alice*`: subscribing with one surfaces
+/// GROUP_AUTHORIZATION_FAILED from `poll` (not retried forever), naming the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_authorization_failure_surfaces_from_poll() {
+    let k = broker().await;
+    let topic = unique_topic("alice-grp");
+    let base = props(k, Listener::SaslSsl, "alice", "SCRAM-SHA-256", &[]);
+    create_topic(&base, &topic, 1).await;
+    let group = unique_topic("denied-group");
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "SCRAM-SHA-256",
+        &[("group.id", &group), ("enable.auto.commit", "false")],
+    );
+    let c = consumer(&p);
+    c.subscribe([topic.clone()]).expect("subscribe");
+    let t = Instant::now();
+    let e = loop {
+        match c.poll(Duration::from_millis(500)).await {
+            Err(e) => break e,
+            Ok(_) if t.elapsed() > Duration::from_secs(30) => {
+                panic!("poll never reported GROUP_AUTHORIZATION_FAILED")
+            }
+            Ok(_) => {}
+        }
+    };
+    assert_eq!(e.broker_code(), Some(30), "{e}");
+    assert!(!e.is_retriable(), "{e}");
+    eprintln!("group denied after {:?}: {e}", t.elapsed());
+}
