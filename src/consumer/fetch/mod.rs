@@ -24,9 +24,14 @@
 //!   on it (product scenario 1).
 //!
 //! # Decisions
-//! - **One fetch in flight per broker**, and a partition is not fetched again while it has
-//!   records buffered (a completed fetch not yet drained by `poll`), or while the buffered bytes
-//!   exceed [`FetchConfig::max_buffered_bytes`]. That is the prefetch bound.
+//! - **One fetch in flight per broker, one fetch ahead per partition.** A partition with a
+//!   completed fetch buffered is fetched again from the end of that fetch (the offset after
+//!   its last complete batch, read from the batch headers), so the broker answers the next
+//!   fetch while `poll` drains the current one; with two fetches buffered, or the buffered
+//!   bytes at [`FetchConfig::max_buffered_bytes`], it waits. That is the prefetch bound:
+//!   at most two responses' worth (2 × `max.partition.fetch.bytes`) per partition. The fetch
+//!   offset is separate from the position: fetching ahead never moves the position, and a
+//!   seek, reset or corrupt batch discards what was fetched ahead.
 //! - **Stale responses are ignored.** Each seek, reset or (re)assignment gives the partition a new
 //!   generation; a fetch or ListOffsets response planned under an older generation, or for a
 //!   partition no longer assigned, is dropped. So a seek during an in-flight fetch never delivers

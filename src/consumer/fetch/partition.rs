@@ -118,8 +118,13 @@ pub struct PartitionFetchState {
     pub(super) retry: Option<Retry>,
     /// A Fetch including this partition is outstanding.
     pub(super) fetch_in_flight: bool,
-    /// A completed fetch of this partition waits in the buffer.
-    pub(super) buffered: bool,
+    /// Completed fetches of this partition waiting in the buffer (at most
+    /// [`MAX_BUFFERED_FETCHES`](super::fetcher::MAX_BUFFERED_FETCHES)).
+    pub(super) buffered: u8,
+    /// Where the next fetch starts while fetches are buffered: the offset after the last
+    /// complete batch of the newest one (the position itself when nothing is buffered). It
+    /// never moves the position; a seek, reset or failed decode clears it with the buffer.
+    pub(super) fetch_ahead: Option<FetchPosition>,
     /// The token of the outstanding ListOffsets, if any.
     pub(super) list_offsets_token: Option<u64>,
     /// An OffsetFetch for this partition is outstanding.
@@ -138,7 +143,8 @@ impl PartitionFetchState {
             generation,
             retry: None,
             fetch_in_flight: false,
-            buffered: false,
+            buffered: 0,
+            fetch_ahead: None,
             list_offsets_token: None,
             offset_fetch_in_flight: false,
         }

@@ -11,8 +11,8 @@
 use bytes::Bytes;
 
 use super::attributes::{
-    BatchHeader, Compression, TimestampType, LENGTH_OFFSET, LOG_OVERHEAD, MAGIC, MAGIC_OFFSET,
-    MIN_BATCH_LENGTH, RECORD_BATCH_OVERHEAD,
+    BatchHeader, Compression, TimestampType, LAST_OFFSET_DELTA_OFFSET, LENGTH_OFFSET, LOG_OVERHEAD,
+    MAGIC, MAGIC_OFFSET, MIN_BATCH_LENGTH, RECORD_BATCH_OVERHEAD,
 };
 use super::compression::{decompress, DEFAULT_MAX_DECOMPRESSED_SIZE};
 use super::varint::{read_varint, read_varlong};
@@ -115,6 +115,43 @@ impl RecordBatches {
         self.pos += total;
         Ok(Some(batch))
     }
+}
+
+/// The offset after the last complete batch in `data`, read from the batch headers alone
+/// (base offset + last offset delta + 1; no CRC check, no decompression), or `None` if `data`
+/// holds no complete batch or a header is implausible. The consumer fetches ahead from there
+/// while the records are still being handed out; a corrupt batch is then reported when it is
+/// decoded, and the fetch-ahead is discarded.
+pub fn next_offset_after(data: &[u8]) -> Option<i64> {
+    let mut pos = 0usize;
+    let mut next = None;
+    while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+        let be_i64 = |at: usize| {
+            rest.get(at..at + 8)?
+                .try_into()
+                .ok()
+                .map(i64::from_be_bytes)
+        };
+        let be_i32 = |at: usize| {
+            rest.get(at..at + 4)?
+                .try_into()
+                .ok()
+                .map(i32::from_be_bytes)
+        };
+        let batch_length = usize::try_from(be_i32(LENGTH_OFFSET)?).ok()?;
+        if batch_length < MIN_BATCH_LENGTH || *rest.get(MAGIC_OFFSET)? as i8 != MAGIC {
+            return next;
+        }
+        let total = LOG_OVERHEAD.checked_add(batch_length)?;
+        if rest.len() < total {
+            return next; // a partial batch ends the response
+        }
+        let base = be_i64(0)?;
+        let delta = i64::from(be_i32(LAST_OFFSET_DELTA_OFFSET)?);
+        next = base.checked_add(delta)?.checked_add(1);
+        pos += total;
+    }
+    next
 }
 
 impl Iterator for RecordBatches {
@@ -673,6 +710,24 @@ mod tests {
         }
         assert!(w.finish().is_ok());
         out
+    }
+
+    #[test]
+    fn next_offset_after_reads_headers_and_stops_at_a_partial_batch() {
+        let one = sample(Compression::None).freeze(); // offsets 100..103
+        assert_eq!(next_offset_after(&one), Some(103));
+        let mut two = BytesMut::from(&one[..]);
+        two.extend_from_slice(&one[..one.len() - 4]); // a partial batch follows
+        assert_eq!(next_offset_after(&two), Some(103));
+        assert_eq!(next_offset_after(&one[..20]), None);
+        assert_eq!(next_offset_after(&[]), None);
+        let mut bad = BytesMut::from(&one[..]);
+        bad[LENGTH_OFFSET..LENGTH_OFFSET + 4].copy_from_slice(&(-1i32).to_be_bytes());
+        assert_eq!(
+            next_offset_after(&bad),
+            None,
+            "an implausible length ends the scan"
+        );
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub use compression::{
     compress, decompress, validate_level, DEFAULT_MAX_DECOMPRESSED_SIZE, XERIAL_MAGIC,
 };
 pub use decode::{
-    DecodeOptions, Header, HeaderIter, Record, RecordBatch, RecordBatches, RecordHeaders, Records,
+    next_offset_after, DecodeOptions, Header, HeaderIter, Record, RecordBatch, RecordBatches,
+    RecordHeaders, Records,
 };
 pub use encode::{
     BatchInfo, BatchParams, HeaderRef, RecordBatchEncoder, RecordBatchWriter, NO_TIMESTAMP,

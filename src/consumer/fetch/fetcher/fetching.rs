@@ -10,13 +10,17 @@ use crate::types::{BrokerId, LeaderEpoch, TopicPartition};
 use crate::Error;
 
 use super::super::{
-    CompletedFetch, FetchStatus, IsolationLevel, PartitionFetchState, SessionPartition,
+    CompletedFetch, FetchPosition, FetchStatus, IsolationLevel, PartitionFetchState,
+    SessionPartition,
 };
+use super::MAX_BUFFERED_FETCHES;
 use super::{needs_leader_lookup, opt_offset};
 use super::{
     out_of_range, FetchEvent, FetchPartition, FetchPlan, FetchResponseData, Fetcher,
     PartitionError, Polled,
 };
+use crate::protocol::records::next_offset_after;
+use crate::types::Offset;
 
 impl Fetcher {
     /// Fetch requests to send now, one per broker with no fetch outstanding, for the partitions
@@ -39,9 +43,20 @@ impl Fetcher {
             let FetchStatus::Fetchable(position) = s.status else {
                 continue;
             };
-            if s.paused || s.fetch_in_flight || s.buffered || s.backing_off(now) {
+            if s.paused
+                || s.fetch_in_flight
+                || s.buffered >= MAX_BUFFERED_FETCHES
+                || s.backing_off(now)
+            {
                 continue;
             }
+            // Fetch ahead of buffered records, from the end of the newest buffered fetch; if
+            // that end is unknown (no complete batch in it), wait for it to be drained.
+            let from = match (s.buffered, s.fetch_ahead) {
+                (0, _) => position,
+                (_, Some(ahead)) => ahead,
+                (_, None) => continue,
+            };
             let Some((broker, epoch)) = leader_of(tp) else {
                 continue;
             };
@@ -49,7 +64,7 @@ impl Fetcher {
                 continue;
             }
             let sp = SessionPartition {
-                fetch_offset: position.offset,
+                fetch_offset: from.offset,
                 current_leader_epoch: epoch,
                 partition_max_bytes: max_bytes,
             };
@@ -135,7 +150,12 @@ impl Fetcher {
             let FetchStatus::Fetchable(position) = s.status else {
                 continue;
             };
-            if s.generation != generation || position.offset != fetch_offset {
+            let expected = match (s.buffered, s.fetch_ahead) {
+                (0, _) => position,
+                (_, Some(ahead)) => ahead,
+                (_, None) => continue,
+            };
+            if s.generation != generation || expected.offset != fetch_offset {
                 continue; // repositioned since: stale
             }
             match p.error_code {
@@ -151,16 +171,20 @@ impl Fetcher {
                         IsolationLevel::ReadCommitted => p.aborted_transactions,
                         IsolationLevel::ReadUncommitted => Vec::new(),
                     };
+                    s.fetch_ahead = next_offset_after(&p.records).map(|next| FetchPosition {
+                        offset: Offset(next),
+                        leader_epoch: expected.leader_epoch,
+                    });
                     let completed = CompletedFetch::new(
                         p.tp,
                         generation,
-                        position,
+                        expected,
                         p.records,
                         aborted,
                         self.config.isolation_level,
                         self.config.decode,
                     );
-                    s.buffered = true;
+                    s.buffered = s.buffered.saturating_add(1);
                     self.buffered_bytes += completed.size();
                     self.completed.push_back(completed);
                 }
@@ -257,6 +281,12 @@ impl Fetcher {
                     Ok(None) => break,
                     Err(error) => {
                         Self::backoff(&self.config, &mut self.jitter, s, now);
+                        // Fetches buffered ahead of the bad batch must not be handed out: a
+                        // new generation makes them (and one in flight) stale.
+                        self.counter += 1;
+                        s.generation = self.counter;
+                        s.buffered = 1; // this one, released below
+                        s.fetch_ahead = None;
                         out.errors.push(PartitionError {
                             tp: tp.clone(),
                             error,
@@ -269,7 +299,10 @@ impl Fetcher {
                 s.status = FetchStatus::Fetchable(fetch.position());
             }
             if fetch.is_done() {
-                s.buffered = false;
+                s.buffered = s.buffered.saturating_sub(1);
+                if s.buffered == 0 {
+                    s.fetch_ahead = None;
+                }
                 self.buffered_bytes = self.buffered_bytes.saturating_sub(fetch.size());
             } else {
                 kept.push_back(fetch);

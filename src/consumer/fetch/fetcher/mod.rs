@@ -82,6 +82,12 @@ pub enum FetchEvent {
     },
 }
 
+/// Completed fetches one partition may have buffered before it is fetched again: the one `poll`
+/// is draining and one fetched ahead, so the broker is already answering the next fetch while
+/// the application processes the current records (librdkafka keeps fetching the same way; Java
+/// waits until a partition's buffer is drained, which leaves the broker idle in between).
+pub(crate) const MAX_BUFFERED_FETCHES: u8 = 2;
+
 /// The fetch path's state: see the `consumer::fetch` module docs.
 #[derive(Debug)]
 pub struct Fetcher {
@@ -355,7 +361,8 @@ impl Fetcher {
         });
         self.buffered_bytes = self.buffered_bytes.saturating_sub(freed);
         if let Some(s) = self.partitions.get_mut(tp) {
-            s.buffered = false;
+            s.buffered = 0;
+            s.fetch_ahead = None;
         }
     }
 

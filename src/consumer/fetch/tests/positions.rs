@@ -28,17 +28,56 @@ fn position_advances_only_for_records_handed_out() {
     );
     assert_eq!(p.records[1].value.as_deref(), Some(&b"v1"[..]));
     assert_eq!(&*p.records[1].topic, "orders");
+    // Fetched ahead from the end of the buffered records, the position staying at 3.
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(10));
+    assert_eq!(pos(&f, 0), 3, "fetching ahead moves no position");
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 20, records(10, 10))]),
+        now,
+    );
     assert!(
         f.fetch_plan(now, leader).is_empty(),
-        "buffered records block a new fetch"
+        "two buffered fetches block a third"
     );
 
     let p = f.poll(100, now);
-    assert_eq!(offsets(&p), (3..10).collect::<Vec<_>>());
-    assert_eq!(pos(&f, 0), 10);
+    assert_eq!(offsets(&p), (3..20).collect::<Vec<_>>());
+    assert_eq!(pos(&f, 0), 20);
     assert_eq!(f.buffered_bytes(), 0);
     let plans = f.fetch_plan(now, leader);
-    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(10));
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(20));
+}
+
+#[test]
+fn a_seek_discards_what_was_fetched_ahead() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 20, records(0, 10))]),
+        now,
+    );
+    f.fetch_plan(now, leader); // ahead, from 10
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 20, records(10, 10))]),
+        now,
+    );
+    assert_eq!(offsets(&f.poll(4, now)), vec![0, 1, 2, 3]);
+    f.seek(&tp(0), Offset(2)).expect("assigned");
+    assert_eq!(f.buffered_bytes(), 0);
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(2));
+    // A fetch-ahead response still in flight when the seek happened is stale.
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 20, records(0, 10))]),
+        now,
+    );
+    assert_eq!(offsets(&f.poll(100, now)), (2..10).collect::<Vec<_>>());
 }
 
 #[test]

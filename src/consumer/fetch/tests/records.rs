@@ -122,6 +122,39 @@ fn lag_follows_the_high_watermark_or_last_stable_offset() {
 }
 
 #[test]
+fn records_fetched_ahead_of_a_corrupt_batch_are_never_handed_out() {
+    let now = Instant::now();
+    let mut f = fetcher_at(&[0], 0);
+    let mut b = BytesMut::new();
+    put_batch(&mut b, plain(0), 3);
+    put_batch(&mut b, plain(3), 3);
+    let last = b.len() - 1;
+    b[last] ^= 0xff; // breaks the second batch's CRC; its header still says 3..6
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 9, b.freeze())]),
+        now,
+    );
+    let plans = f.fetch_plan(now, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(6), "ahead");
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 9, records(6, 3))]),
+        now,
+    );
+    let p = f.poll(100, now);
+    assert_eq!(offsets(&p), vec![0, 1, 2]);
+    assert_eq!(p.errors.len(), 1);
+    assert_eq!(pos(&f, 0), 3, "stuck at the bad batch");
+    assert!(f.poll(100, now).records.is_empty(), "6..9 dropped");
+    assert_eq!(f.buffered_bytes(), 0);
+    let later = now + Duration::from_secs(5);
+    let plans = f.fetch_plan(later, leader);
+    assert_eq!(plans[0].partitions[0].fetch_offset, Offset(3));
+}
+
+#[test]
 fn a_corrupt_batch_fails_only_its_partition_and_keeps_the_position() {
     let now = Instant::now();
     let mut f = fetcher_at(&[0, 1], 0);
