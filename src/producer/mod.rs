@@ -17,6 +17,7 @@ pub(crate) mod record;
 mod sender;
 mod shared;
 pub(crate) mod state;
+pub(crate) mod txn;
 
 pub use client::Producer;
 pub use config::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};
