@@ -140,6 +140,9 @@ pub enum ErrorKind {
     /// before `begin_transaction` or a commit after a failed send (Java's
     /// `IllegalStateException`). The detail names the state; the call did nothing.
     IllegalState,
+    /// The record was part of a transaction that was aborted before it was sent (Java's
+    /// `TransactionAbortedException`); it was never written.
+    TransactionAborted,
     /// The broker refused the SASL credentials (`SASL_AUTHENTICATION_FAILED`: wrong password,
     /// unknown user, rejected token), does not enable the mechanism
     /// (`UNSUPPORTED_SASL_MECHANISM`), or broke the SASL exchange (a SCRAM server signature that
@@ -454,6 +457,7 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
         ErrorKind::Closed => ErrorClass::Fatal,
         ErrorKind::InvalidArgument | ErrorKind::IllegalState => ErrorClass::InvalidConfiguration,
+        ErrorKind::TransactionAborted => ErrorClass::TransactionAbortable,
         ErrorKind::SaslAuthenticationFailed { .. } | ErrorKind::Tls(_) => ErrorClass::Fatal,
     }
 }
@@ -506,6 +510,7 @@ impl fmt::Display for Error {
             ErrorKind::Closed => f.write_str("client closed")?,
             ErrorKind::InvalidArgument => f.write_str("invalid argument")?,
             ErrorKind::IllegalState => f.write_str("illegal state")?,
+            ErrorKind::TransactionAborted => f.write_str("transaction aborted")?,
             ErrorKind::SaslAuthenticationFailed { mechanism } => {
                 write!(f, "SASL authentication failed ({mechanism})")?
             }

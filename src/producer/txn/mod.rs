@@ -141,10 +141,6 @@ impl TransactionManager {
         &self.state
     }
 
-    pub fn retry_backoff(&self) -> Duration {
-        self.retry_backoff
-    }
-
     fn illegal(&self, call: &str, needs: &str) -> Error {
         if let TxnState::Fatal(e) = &self.state {
             return e.clone();

@@ -30,6 +30,14 @@ pub fn transactional_request(transactional_id: &str, timeout_ms: i32) -> InitPro
         .with_producer_epoch(-1)
 }
 
+/// The KIP-360 form: asks the coordinator to bump the epoch of `current` (the producer keeps
+/// its id) after a transaction whose sequence numbers can no longer be trusted was aborted.
+pub fn transactional_bump_request(current: &TxnProducer, timeout_ms: i32) -> InitProducerIdRequest {
+    transactional_request(&current.transactional_id, timeout_ms)
+        .with_producer_id(WireProducerId(current.producer_id.0))
+        .with_producer_epoch(current.epoch.0)
+}
+
 /// Who is writing a transaction: the fields every transactional request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxnProducer {
