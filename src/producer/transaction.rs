@@ -204,8 +204,9 @@ impl Producer {
 
     /// Commits a consumer group's offsets as part of the transaction (KIP-447): the group
     /// sees them only if the transaction commits. `offsets` are the next offsets to consume
-    /// (last processed + 1); `group` comes from [`Consumer::group_metadata`]
-    /// (crate::consumer::Consumer::group_metadata), so the group coordinator refuses the commit
+    /// (last processed + 1); `group` comes from
+    /// [`Consumer::group_metadata`](crate::consumer::Consumer::group_metadata), so the group
+    /// coordinator refuses the commit
     /// of a member that was rebalanced away (`ILLEGAL_GENERATION`, `UNKNOWN_MEMBER_ID`,
     /// `FENCED_INSTANCE_ID`: abortable).
     ///
