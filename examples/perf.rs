@@ -414,7 +414,7 @@ async fn produce(opts: ProduceOpts) -> Result<(), String> {
                 tokio::time::sleep_until(due.into()).await;
             }
         }
-        if transactional && sent % opts.transaction_records == 0 {
+        if transactional && sent.is_multiple_of(opts.transaction_records) {
             if sent > 0 {
                 producer
                     .commit_transaction()
