@@ -6,9 +6,10 @@
 //!     [--replication-factor 1] [--messages 1000000] [--size 100] [--acks 0|1|all]
 //!     [--idempotence true|false] [--compression none|gzip|snappy|lz4|zstd] [--linger-ms 5]
 //!     [--batch-size 16384] [--rate 0] [--window 100000] [--producer-prop key=value]...
-//!     [--config-file FILE]
+//!     [--config-file FILE] [--transactional-id ID --transaction-records 1000]
 //! cargo run --release --example perf -- consume [--bootstrap H:P] [--topic T] [--messages 1000000]
 //!     [--size 100] [--partitions 3] [--compression none] [--group G] [--config-file FILE]
+//!     [--isolation-level read_uncommitted|read_committed]
 //!
 //! `--config-file FILE` (like ProducerPerformance's `--producer.config`) is a Java properties
 //! file applied to every client the run creates (producer, consumer, admin): security settings
@@ -43,6 +44,10 @@
 //!   Latencies go into a fixed log-bucket histogram (exact below 64 µs, then 32 buckets per power
 //!   of two: ≤ 3.2 % relative error); p50/p99 are bucket midpoints.
 //!
+//! - With `--transactional-id ID` the producer is transactional: `init_transactions` before the
+//!   clock starts, then a transaction is committed after every `--transaction-records` records
+//!   (and at the end); the commits (each a flush plus EndTxn) are inside the measured time.
+//!
 //! What `consume` measures, and how:
 //! - Without `--topic`, a fresh topic is created and pre-filled with `--messages` records of
 //!   `--size` bytes (`'x'`, no key) before anything is timed; a given topic is read as it is.
@@ -73,8 +78,10 @@ use std::time::{Duration, Instant};
 const USAGE: &str = "usage: perf produce [--bootstrap H:P] [--topic T] [--partitions N] \
 [--replication-factor R] [--messages M] [--size BYTES] [--acks 0|1|all] [--idempotence true|false] \
 [--compression none|gzip|snappy|lz4|zstd] [--linger-ms L] [--batch-size B] [--rate MSGS_PER_S] \
-[--window N] [--producer-prop key=value]... [--config-file FILE]\n       perf consume [--bootstrap H:P] [--topic T] [--messages M] [--size BYTES] [--group G] \
-[--partitions N] [--compression C] [--config-file FILE]   (without --topic: creates and pre-fills a topic, untimed)";
+[--window N] [--producer-prop key=value]... [--config-file FILE] \
+[--transactional-id ID] [--transaction-records N]\n       perf consume [--bootstrap H:P] [--topic T] [--messages M] [--size BYTES] [--group G] \
+[--partitions N] [--compression C] [--config-file FILE] \
+[--isolation-level read_uncommitted|read_committed]   (without --topic: creates and pre-fills a topic, untimed)";
 
 /// `TOPIC_ALREADY_EXISTS`: a given `--topic` may exist already.
 const TOPIC_ALREADY_EXISTS: i16 = 36;
@@ -147,6 +154,10 @@ struct ProduceOpts {
     window: usize,
     /// Extra producer properties (Java names), applied after the flags.
     extra: Vec<(String, String)>,
+    /// `--transactional-id`: produce in transactions.
+    transactional_id: Option<String>,
+    /// `--transaction-records`: records per transaction.
+    transaction_records: u64,
 }
 
 impl Default for ProduceOpts {
@@ -167,6 +178,8 @@ impl Default for ProduceOpts {
             rate: 0,
             window: 100_000,
             extra: Vec::new(),
+            transactional_id: None,
+            transaction_records: 1000,
         }
     }
 }
@@ -209,6 +222,8 @@ impl ProduceOpts {
                 "--batch-size" => o.batch_size = num(flag, &value()?)?,
                 "--rate" => o.rate = num(flag, &value()?)?,
                 "--window" => o.window = num(flag, &value()?)?,
+                "--transactional-id" => o.transactional_id = Some(value()?),
+                "--transaction-records" => o.transaction_records = num(flag, &value()?)?,
                 "--producer-prop" => {
                     let kv = value()?;
                     let (k, v) = kv
@@ -221,6 +236,9 @@ impl ProduceOpts {
         }
         if o.partitions < 1 {
             return Err("--partitions must be at least 1".into());
+        }
+        if o.transaction_records == 0 {
+            return Err("--transaction-records must be at least 1".into());
         }
         if o.window < 1 {
             return Err("--window must be at least 1".into());
@@ -245,6 +263,9 @@ impl ProduceOpts {
                 .filter(|(k, _)| k != "bootstrap.servers")
                 .cloned(),
         );
+        if let Some(id) = &self.transactional_id {
+            props.push(("transactional.id".into(), id.clone()));
+        }
         props.extend(self.extra.iter().cloned());
         ProducerConfig::from_properties(props)
     }
@@ -365,6 +386,17 @@ async fn produce(opts: ProduceOpts) -> Result<(), String> {
     );
 
     let producer = Producer::new(cfg).map_err(|e| format!("creating the producer: {e}"))?;
+    let transactional = opts.transactional_id.is_some();
+    if transactional {
+        producer
+            .init_transactions()
+            .await
+            .map_err(|e| format!("init_transactions: {e}"))?;
+        println!(
+            "perf: transactional, {} records per transaction",
+            opts.transaction_records
+        );
+    }
     let value = payload(opts.size);
     let progress = Arc::new(Progress::default());
     let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, DeliveryFuture)>(opts.window);
@@ -382,6 +414,17 @@ async fn produce(opts: ProduceOpts) -> Result<(), String> {
                 tokio::time::sleep_until(due.into()).await;
             }
         }
+        if transactional && sent.is_multiple_of(opts.transaction_records) {
+            if sent > 0 {
+                producer
+                    .commit_transaction()
+                    .await
+                    .map_err(|e| format!("commit_transaction after {sent} records: {e}"))?;
+            }
+            producer
+                .begin_transaction()
+                .map_err(|e| format!("begin_transaction: {e}"))?;
+        }
         let record = ProducerRecord::new(topic.as_str()).value(value.clone());
         let t0 = Instant::now();
         match producer.send(record).await {
@@ -395,7 +438,11 @@ async fn produce(opts: ProduceOpts) -> Result<(), String> {
         sent += 1;
     }
     drop(tx);
-    let flushed = producer.flush().await;
+    let flushed = if transactional && sent > 0 {
+        producer.commit_transaction().await
+    } else {
+        producer.flush().await
+    };
     let hist = collector
         .await
         .map_err(|e| format!("collector task: {e}"))?;
@@ -612,6 +659,8 @@ struct ConsumeOpts {
     group: Option<String>,
     partitions: i32,
     compression: String,
+    /// `--isolation-level`: `read_uncommitted` (the default) or `read_committed`.
+    isolation_level: String,
 }
 
 impl ConsumeOpts {
@@ -625,6 +674,7 @@ impl ConsumeOpts {
             group: None,
             partitions: 3,
             compression: "none".into(),
+            isolation_level: "read_uncommitted".into(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -642,6 +692,7 @@ impl ConsumeOpts {
                 "--group" => o.group = Some(value.clone()),
                 "--partitions" => o.partitions = num(value)? as i32,
                 "--compression" => o.compression = value.clone(),
+                "--isolation-level" => o.isolation_level = value.clone(),
                 other => return Err(format!("unknown flag {other}")),
             }
         }
@@ -738,6 +789,7 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
         ("bootstrap.servers".to_owned(), bootstrap.clone()),
         ("auto.offset.reset".to_owned(), "earliest".to_owned()),
         ("enable.auto.commit".to_owned(), "false".to_owned()),
+        ("isolation.level".to_owned(), opts.isolation_level.clone()),
     ];
     if let Some(g) = &opts.group {
         props.push(("group.id".to_owned(), g.clone()));

@@ -4,6 +4,7 @@ use super::commit::{commit_offsets, commit_positions};
 use super::config::ConsumerConfig;
 use super::coordinator::OffsetToCommit;
 use super::fetch::{CommittedOffset, ConsumerRecord, FetchStatus};
+use super::group_metadata::ConsumerGroupMetadata;
 use super::metrics::ConsumerMetrics;
 use super::shared::Inner;
 use crate::cluster::TopicSelection;
@@ -146,6 +147,31 @@ impl Consumer {
         self.inner.lock().fetcher.assign(tps.iter().cloned());
         self.inner.wake.notify_one();
         Ok(())
+    }
+
+    /// The group membership to pass to
+    /// [`Producer::send_offsets_to_transaction`](crate::producer::Producer::send_offsets_to_transaction):
+    /// the group id, the current generation and member id, and `group.instance.id`. Outside
+    /// group management (`assign` with a `group.id`) the generation is `-1`.
+    ///
+    /// # Errors
+    /// `InvalidArgument` without a `group.id`; `REBALANCE_IN_PROGRESS` while the member is
+    /// (re)joining (call again after the next `poll`).
+    pub fn group_metadata(&self) -> Result<ConsumerGroupMetadata> {
+        let group_id = self.inner.cfg.group_id.clone().ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument).with_detail("group_metadata needs a group.id")
+        })?;
+        let identity = match self.inner.lock().group.as_ref() {
+            Some(m) => Some(m.commit_identity()?),
+            None => None,
+        };
+        let mut md = ConsumerGroupMetadata::new(group_id);
+        if let Some(id) = identity {
+            md.generation_id = id.generation;
+            md.member_id = id.member_id;
+            md.group_instance_id = id.group_instance_id;
+        }
+        Ok(md)
     }
 
     /// The currently assigned partitions.

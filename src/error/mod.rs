@@ -136,6 +136,13 @@ pub enum ErrorKind {
     Closed,
     /// An argument passed by the application is invalid (e.g. an empty topic name).
     InvalidArgument,
+    /// A call that is not legal in the client's current state, such as a transactional send
+    /// before `begin_transaction` or a commit after a failed send (Java's
+    /// `IllegalStateException`). The detail names the state; the call did nothing.
+    IllegalState,
+    /// The record was part of a transaction that was aborted before it was sent (Java's
+    /// `TransactionAbortedException`); it was never written.
+    TransactionAborted,
     /// The broker refused the SASL credentials (`SASL_AUTHENTICATION_FAILED`: wrong password,
     /// unknown user, rejected token), does not enable the mechanism
     /// (`UNSUPPORTED_SASL_MECHANISM`), or broke the SASL exchange (a SCRAM server signature that
@@ -449,7 +456,8 @@ fn default_class(kind: &ErrorKind) -> ErrorClass {
         ErrorKind::RecordTooLarge { .. } => ErrorClass::ApplicationRecoverable,
         ErrorKind::UnsupportedVersion { .. } => ErrorClass::Fatal,
         ErrorKind::Closed => ErrorClass::Fatal,
-        ErrorKind::InvalidArgument => ErrorClass::InvalidConfiguration,
+        ErrorKind::InvalidArgument | ErrorKind::IllegalState => ErrorClass::InvalidConfiguration,
+        ErrorKind::TransactionAborted => ErrorClass::TransactionAbortable,
         ErrorKind::SaslAuthenticationFailed { .. } | ErrorKind::Tls(_) => ErrorClass::Fatal,
     }
 }
@@ -501,6 +509,8 @@ impl fmt::Display for Error {
             ErrorKind::NoBrokerAvailable => f.write_str("no broker available")?,
             ErrorKind::Closed => f.write_str("client closed")?,
             ErrorKind::InvalidArgument => f.write_str("invalid argument")?,
+            ErrorKind::IllegalState => f.write_str("illegal state")?,
+            ErrorKind::TransactionAborted => f.write_str("transaction aborted")?,
             ErrorKind::SaslAuthenticationFailed { mechanism } => {
                 write!(f, "SASL authentication failed ({mechanism})")?
             }

@@ -7,11 +7,13 @@ use super::metrics::{ProducerMetrics, Recorder};
 use super::partitioner::PartitionsInfo;
 use super::record::ProducerRecord;
 use super::sender::Sender;
-use super::shared::{ErrorHandler, Shared};
+use super::shared::{ErrorHandler, Shared, Txn};
+use super::txn::TransactionManager;
 
 use crate::cluster::{Cluster, TopicSelection};
 use crate::connection::{Backoff, ConnectionPool, Jitter};
 use crate::retry::Retry;
+use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,7 +41,7 @@ use tokio::time::Instant;
 /// ```
 #[derive(Clone)]
 pub struct Producer {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     // Dropped with the last clone: tells the sender to finish what is buffered and stop.
     _guard: Arc<CloseOnDrop>,
 }
@@ -82,6 +84,13 @@ impl Producer {
         );
         let cluster = Cluster::with_pool(pool, cfg.client.clone());
         let (outstanding_tx, _) = watch::channel(0);
+        let txn = cfg.transactional_id.as_ref().map(|_| Txn {
+            manager: Mutex::new(TransactionManager::new(cfg.client.retry_backoff)),
+            producer: watch::channel(None).0,
+            coordinator: Mutex::new(None),
+            local_bump: Mutex::new(None),
+            op: tokio::sync::Mutex::new(()),
+        });
         let shared = Arc::new(Shared {
             acc: Accumulator::new(AccumulatorConfig::from(&cfg)),
             cfg,
@@ -93,6 +102,7 @@ impl Producer {
             outstanding: AtomicU64::new(0),
             outstanding_tx,
             error_handler: handler,
+            txn,
         });
         let sender = Sender::new(shared.clone())?;
         tokio::spawn(sender.run());
@@ -127,6 +137,11 @@ impl Producer {
         if let Some(e) = self.shared.fatal_error() {
             return reject(e, record);
         }
+        if let Some(txn) = &self.shared.txn {
+            if let Err(e) = txn.manager().check_send() {
+                return reject(e.with_topic(record.topic.clone()), record);
+            }
+        }
         if self.shared.closing.load(Ordering::Acquire) {
             return reject(
                 Error::new(ErrorKind::Closed).with_topic(record.topic.clone()),
@@ -157,7 +172,11 @@ impl Producer {
         // twice max.block.ms in the worst case.
         match self.shared.acc.append(record, tx, &partitions).await {
             Ok(a) => {
-                if a.batch_full || a.new_batch {
+                let must_add = self.shared.txn.as_ref().is_some_and(|txn| {
+                    txn.manager()
+                        .add_partition(&TopicPartition::new(topic.clone(), a.partition))
+                });
+                if a.batch_full || a.new_batch || must_add {
                     self.shared.wake.notify_one();
                 }
                 Ok(DeliveryFuture::new(rx, topic))

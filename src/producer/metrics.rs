@@ -2,6 +2,7 @@
 
 use crate::metrics::Stat;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Live counters, updated by the sender.
@@ -17,6 +18,18 @@ pub(crate) struct Recorder {
     pub produce_throttle_time_ms: Stat,
     pub byte_rate: Stat,
     pub topics: Mutex<BTreeMap<String, TopicCounts>>,
+    /// Nanoseconds spent in each transactional call (Java's `txn-*-time-ns-total`).
+    pub txn_init_ns: AtomicU64,
+    pub txn_begin_ns: AtomicU64,
+    pub txn_send_offsets_ns: AtomicU64,
+    pub txn_commit_ns: AtomicU64,
+    pub txn_abort_ns: AtomicU64,
+}
+
+/// Adds the time since `started` to a `txn-*-time-ns-total` counter.
+pub(crate) fn add_elapsed(counter: &AtomicU64, started: std::time::Instant) {
+    let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    counter.fetch_add(ns, Ordering::Relaxed);
 }
 
 /// Per-topic totals.
@@ -96,6 +109,15 @@ impl ProducerMetrics {
             r.produce_throttle_time_ms.max(),
         );
         v.insert("outgoing-byte-rate", r.byte_rate.value_rate());
+        for (name, counter) in [
+            ("txn-init-time-ns-total", &r.txn_init_ns),
+            ("txn-begin-time-ns-total", &r.txn_begin_ns),
+            ("txn-send-offsets-time-ns-total", &r.txn_send_offsets_ns),
+            ("txn-commit-time-ns-total", &r.txn_commit_ns),
+            ("txn-abort-time-ns-total", &r.txn_abort_ns),
+        ] {
+            v.insert(name, counter.load(Ordering::Relaxed) as f64);
+        }
         let topics = r.topics.lock().unwrap_or_else(|p| p.into_inner()).clone();
         ProducerMetrics { values: v, topics }
     }

@@ -17,6 +17,8 @@ pub(crate) mod record;
 mod sender;
 mod shared;
 pub(crate) mod state;
+mod transaction;
+pub(crate) mod txn;
 
 pub use client::Producer;
 pub use config::{Acks, CompressionType, ProducerConfig, ProducerConfigBuilder};

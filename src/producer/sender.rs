@@ -22,13 +22,14 @@ use super::state::{
     BatchId, Outcome, PartitionAck, ProducerEvent, ProducerIdAndEpoch, ProducerState, SendDecision,
     Stamp, StateConfig,
 };
+use super::txn::{TxnAction, TxnState};
 use crate::cluster::{ClusterMetadata, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::records::{
     BatchParams, Compression, HeaderRef, RecordBatchEncoder, RECORD_BATCH_OVERHEAD,
 };
-use crate::protocol::requests::init_producer_id;
 use crate::protocol::requests::produce::ProduceRequestWriter;
+use crate::protocol::requests::{add_partitions_to_txn, init_producer_id};
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use bytes::BytesMut;
@@ -51,6 +52,8 @@ enum Msg {
         result: Result<Option<ProduceResponse>>,
     },
     ProducerId(Result<ProducerIdAndEpoch>),
+    /// The answer to an AddPartitionsToTxn request (per partition, or the request's error).
+    AddedPartitions(Result<Vec<(TopicPartition, Option<Error>)>>),
     Connected {
         node: i32,
     },
@@ -58,6 +61,9 @@ enum Msg {
         topic: String,
     },
 }
+
+/// The highest Produce version of the transaction version 1 dialect.
+const TV1_MAX_PRODUCE_VERSION: i16 = 11;
 
 /// One batch in a request being built: its partition, id and stamp.
 type Planned = (TopicPartition, BatchId, Stamp);
@@ -157,6 +163,7 @@ impl Sender {
                 self.next_expiry_check = now + EXPIRY_CHECK_INTERVAL;
             }
             self.process_events();
+            let next_add = self.drive_transaction(now);
 
             let md = self.shared.cluster.metadata();
             let next_ready = self.drain_accumulator(now, &md);
@@ -182,6 +189,9 @@ impl Sender {
                 wake_at = wake_at.min(now + Duration::from_millis(100));
             }
             if let Some(t) = next_ready {
+                wake_at = wake_at.min(t);
+            }
+            if let Some(t) = next_add {
                 wake_at = wake_at.min(t);
             }
             // Only timers that can change something: a retry backoff that ended before `now`
@@ -226,12 +236,21 @@ impl Sender {
             })
             .map(|tp| (tp.topic.as_str(), tp.partition))
             .collect();
-        let can_take = |t: &str, p: i32| full.is_empty() || !full.contains(&(t, p));
+        // In a transaction a partition's batches wait in the accumulator until the coordinator
+        // has the partition in the transaction (AddPartitionsToTxn answered).
+        let txn = self.shared.txn.as_ref().map(|t| t.manager());
+        let can_take = |t: &str, p: i32| {
+            (full.is_empty() || !full.contains(&(t, p)))
+                && txn
+                    .as_ref()
+                    .is_none_or(|m| m.is_added(&TopicPartition::new(t, p)))
+        };
         let ready = self.shared.acc.ready(now, leader_of, can_take);
         let drained = self
             .shared
             .acc
             .drain(&ready.ready_nodes, now, leader_of, can_take);
+        drop(txn);
         for topic in &ready.unknown_leader_topics {
             self.refresh(topic.clone());
         }
@@ -250,6 +269,55 @@ impl Sender {
             }
         }
         ready.next_ready
+    }
+
+    /// The sender's part of a transaction: batches still in the accumulator fail when the
+    /// transaction is aborting or can no longer commit (as Java's `abortUndrainedBatches`),
+    /// and pending partitions go out in one AddPartitionsToTxn request. Returns when the next
+    /// add is due (a retry backoff).
+    fn drive_transaction(&mut self, now: Instant) -> Option<Instant> {
+        let shared = self.shared.clone();
+        let txn = shared.txn.as_ref()?;
+        let (abort_error, request) = {
+            let mut m = txn.manager();
+            let abort_error = match m.state() {
+                TxnState::Aborting => Some(
+                    Error::new(ErrorKind::TransactionAborted)
+                        .with_detail("abort_transaction was called before the record was sent"),
+                ),
+                TxnState::AbortableError(e) => Some(e.clone()),
+                _ => None,
+            };
+            let producer = txn.producer();
+            let request =
+                producer.and_then(|p| m.poll_add_request(now.into_std()).map(|parts| (p, parts)));
+            (abort_error, request)
+        };
+        if let Some(e) = abort_error {
+            for b in self.shared.acc.abort_all() {
+                self.fail_batch(b, e.clone(), Persistence::NotPersisted);
+            }
+        }
+        if let Some((producer, partitions)) = request {
+            let shared = shared.clone();
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let r = async {
+                    let conn = super::transaction::coordinator_connection(&shared).await?;
+                    let version = conn
+                        .version_for::<kafka_protocol::messages::AddPartitionsToTxnRequest>()?
+                        .min(add_partitions_to_txn::MAX_CLIENT_VERSION);
+                    let req = add_partitions_to_txn::request(&producer, &partitions);
+                    let timeout = shared.cfg.client.request_timeout;
+                    let resp = conn.send_version(&req, version, timeout).await?;
+                    Ok(add_partitions_to_txn::parse(&resp, &partitions))
+                }
+                .await;
+                let _ = tx.send(Msg::AddedPartitions(r));
+            });
+        }
+        let next = txn.manager().next_add_at();
+        next.map(Instant::from_std)
     }
 
     /// Fails accumulator batches older than `delivery.timeout.ms` (never sent: NotPersisted).
@@ -332,6 +400,14 @@ impl Sender {
                 }
                 self.state.on_init_producer_id(r, now);
             }
+            Msg::AddedPartitions(result) => {
+                if let Some(txn) = &self.shared.txn {
+                    let action = txn.manager().on_add_partitions(result, now);
+                    if action == Some(TxnAction::RefindCoordinator) {
+                        txn.set_coordinator(None);
+                    }
+                }
+            }
             Msg::Connected { node } => {
                 self.connecting.remove(&node);
             }
@@ -404,11 +480,16 @@ impl Sender {
                 ProducerEvent::NeedProducerId { not_before } => {
                     self.init_producer_id(Instant::from_std(not_before))
                 }
-                ProducerEvent::EpochBumped { producer_id, epoch } => info!(
-                    producer_id = producer_id.0,
-                    epoch = epoch.0,
-                    "producer epoch bumped"
-                ),
+                ProducerEvent::EpochBumped { producer_id, epoch } => {
+                    info!(
+                        producer_id = producer_id.0,
+                        epoch = epoch.0,
+                        "producer epoch bumped"
+                    );
+                    if let Some(txn) = &self.shared.txn {
+                        *txn.local_bump.lock().unwrap_or_else(|p| p.into_inner()) = Some(epoch);
+                    }
+                }
                 ProducerEvent::Fatal(e) => {
                     warn!(error = %e, "producer failed");
                     self.fatal_seen = true;
@@ -418,6 +499,9 @@ impl Sender {
                         .unwrap_or_else(|p| p.into_inner())
                         .get_or_insert(e.clone());
                     self.shared.report(&e);
+                    if let Some(txn) = &self.shared.txn {
+                        txn.manager().enter_fatal(e.clone());
+                    }
                     for b in self.shared.acc.abort_all() {
                         self.fail_batch(b, e.clone(), Persistence::NotPersisted);
                     }
@@ -478,6 +562,9 @@ impl Sender {
     }
 
     fn fail_batch(&mut self, batch: ProducerBatch<Completion>, error: Error, p: Persistence) {
+        if let Some(txn) = &self.shared.txn {
+            txn.manager().on_batch_failed(&error);
+        }
         let topic = batch.topic().to_owned();
         let partition = batch.partition();
         let records = batch.into_records();
@@ -521,8 +608,26 @@ impl Sender {
     }
 
     fn init_producer_id(&mut self, not_before: Instant) {
-        let cluster = self.shared.cluster.clone();
         let tx = self.tx.clone();
+        if let Some(txn) = &self.shared.txn {
+            // The transactional producer's id comes from init_transactions (InitProducerId with
+            // the transactional id, at its coordinator): wait for it.
+            let mut rx = txn.producer.subscribe();
+            tokio::spawn(async move {
+                let Ok(p) = rx.wait_for(Option::is_some).await.map(|p| p.clone()) else {
+                    return;
+                };
+                if let Some(p) = p {
+                    let id = ProducerIdAndEpoch {
+                        producer_id: p.producer_id,
+                        epoch: p.epoch,
+                    };
+                    let _ = tx.send(Msg::ProducerId(Ok(id)));
+                }
+            });
+            return;
+        }
+        let cluster = self.shared.cluster.clone();
         tokio::spawn(async move {
             tokio::time::sleep_until(not_before).await;
             let r = async {
@@ -700,7 +805,13 @@ impl Sender {
         conn: &BrokerConnection,
         planned: &[Planned],
     ) -> Result<(BytesMut, i32, i16)> {
-        let version = conn.version_for::<ProduceRequest>()?;
+        let mut version = conn.version_for::<ProduceRequest>()?;
+        let transactional_id = self.shared.cfg.transactional_id.as_deref();
+        if transactional_id.is_some() {
+            // Produce v12 lets the leader add partitions implicitly (transaction version 2),
+            // which this producer does not speak: it adds them with AddPartitionsToTxn.
+            version = version.min(TV1_MAX_PRODUCE_VERSION);
+        }
         let correlation_id = conn.next_correlation_id();
         let size: usize = planned
             .iter()
@@ -720,7 +831,7 @@ impl Sender {
             version,
             correlation_id,
             conn.client_id(),
-            None,
+            transactional_id,
             self.shared.cfg.acks.as_i16(),
             timeout_ms,
             topics.len() as u32,
@@ -735,6 +846,7 @@ impl Sender {
                     producer_id: stamp.producer_id.0,
                     producer_epoch: stamp.producer_epoch.0,
                     base_sequence: stamp.base_sequence.0,
+                    transactional: self.shared.txn.is_some(),
                     compression: self.compression,
                     compression_level: self.compression_level,
                     ..BatchParams::default()

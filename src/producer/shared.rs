@@ -5,7 +5,10 @@ use super::accumulator::Accumulator;
 use super::config::ProducerConfig;
 use super::delivery::DeliveryResult;
 use super::metrics::Recorder;
+use super::txn::TransactionManager;
 use crate::cluster::Cluster;
+use crate::protocol::requests::init_producer_id::TxnProducer;
+use crate::types::ProducerEpoch;
 use crate::Error;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,6 +47,47 @@ pub(super) struct Shared {
     pub outstanding_tx: watch::Sender<u64>,
     /// Immutable after `Producer::new`; called from the sender task.
     pub error_handler: Option<ErrorHandler>,
+    /// With a `transactional.id`: the transaction's state.
+    pub txn: Option<Txn>,
+}
+
+/// The transactional part of [`Shared`].
+pub(super) struct Txn {
+    /// The state machine. Handles call its transitions (`begin`, `commit`, …) and note
+    /// partitions in `send`; the sender notes failed batches and runs AddPartitionsToTxn.
+    /// Mutex (poison-tolerant), never held across an `.await`.
+    pub manager: Mutex<TransactionManager>,
+    /// The producer id and epoch `init_transactions` got; the sender waits for it before it
+    /// stamps batches. Written once by `init_transactions`.
+    pub producer: watch::Sender<Option<TxnProducer>>,
+    /// The transaction coordinator's node id, once found; cleared on NOT_COORDINATOR. Written
+    /// by both sides (Mutex).
+    pub coordinator: Mutex<Option<i32>>,
+    /// The epoch the sender's state machine moved to on its own (a KIP-360 bump after a failed
+    /// batch left a sequence gap). The broker learns of it only from the coordinator, so
+    /// `abort_transaction` asks for the same bump there. Written by the sender, taken by abort.
+    pub local_bump: Mutex<Option<ProducerEpoch>>,
+    /// Serializes `init_transactions`, `commit_transaction`, `abort_transaction` and
+    /// `send_offsets_to_transaction` (a tokio mutex: held across their requests).
+    pub op: tokio::sync::Mutex<()>,
+}
+
+impl Txn {
+    pub fn manager(&self) -> std::sync::MutexGuard<'_, TransactionManager> {
+        self.manager.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn coordinator(&self) -> Option<i32> {
+        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_coordinator(&self, node: Option<i32>) {
+        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner()) = node;
+    }
+
+    pub fn producer(&self) -> Option<TxnProducer> {
+        self.producer.borrow().clone()
+    }
 }
 
 impl Shared {

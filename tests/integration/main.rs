@@ -23,3 +23,4 @@ mod producer_faults;
 mod security;
 mod support;
 mod transactions;
+mod txn_producer;

@@ -115,8 +115,14 @@ pub struct ProducerConfig {
     /// `acks` (default `all`).
     pub acks: Acks,
     /// `enable.idempotence` after Java's adjustment: `false` if it was left at its default and
-    /// `acks` or `retries` rule it out.
+    /// `acks` or `retries` rule it out; always `true` with a `transactional.id`.
     pub enable_idempotence: bool,
+    /// `transactional.id` (default none): makes the producer transactional (see
+    /// [`Producer::init_transactions`](crate::producer::Producer::init_transactions)).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (default 60 s): how long the transaction coordinator lets a
+    /// transaction stay open before it aborts it.
+    pub transaction_timeout: Duration,
     /// `linger.ms` (default 5 ms).
     pub linger: Duration,
     /// `batch.size` in bytes (default 16,384).
@@ -157,6 +163,8 @@ impl fmt::Debug for ProducerConfig {
             .field("client", &self.client)
             .field("acks", &self.acks)
             .field("enable_idempotence", &self.enable_idempotence)
+            .field("transactional_id", &self.transactional_id)
+            .field("transaction_timeout", &self.transaction_timeout)
             .field("linger", &self.linger)
             .field("batch_size", &self.batch_size)
             .field("buffer_memory", &self.buffer_memory)
@@ -219,6 +227,8 @@ pub struct ProducerConfigBuilder {
     client: ClientConfigBuilder,
     acks: Acks,
     enable_idempotence: Option<bool>,
+    transactional_id: Option<String>,
+    transaction_timeout: Duration,
     linger: Duration,
     batch_size: usize,
     buffer_memory: usize,
@@ -242,6 +252,7 @@ impl fmt::Debug for ProducerConfigBuilder {
             .field("client", &self.client)
             .field("acks", &self.acks)
             .field("enable_idempotence", &self.enable_idempotence)
+            .field("transactional_id", &self.transactional_id)
             .finish_non_exhaustive()
     }
 }
@@ -252,6 +263,8 @@ impl Default for ProducerConfigBuilder {
             client: ClientConfig::builder(),
             acks: Acks::All,
             enable_idempotence: None,
+            transactional_id: None,
+            transaction_timeout: Duration::from_millis(60_000),
             linger: Duration::from_millis(5),
             batch_size: 16_384,
             buffer_memory: 33_554_432,
@@ -313,6 +326,23 @@ impl ProducerConfigBuilder {
         self.acks = acks;
         self
     }
+    /// `transactional.id` (default none). Makes the producer transactional: it implies
+    /// `enable.idempotence=true` and `acks=all`, and an explicit `enable.idempotence=false` or
+    /// `acks` other than `all` is an error naming both keys. An empty id means none.
+    pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        self.transactional_id = (!id.trim().is_empty()).then_some(id);
+        self
+    }
+
+    /// `transaction.timeout.ms` (default 60 s): the longest a transaction may stay open before
+    /// the coordinator aborts it. The broker refuses values above its
+    /// `transaction.max.timeout.ms` (default 15 minutes) in `init_transactions`.
+    pub fn transaction_timeout(mut self, timeout: Duration) -> Self {
+        self.transaction_timeout = timeout;
+        self
+    }
+
     /// `enable.idempotence` (default `true`). Needs `acks=all`, `retries > 0` and
     /// `max.in.flight.requests.per.connection <= 5`; with an explicit `true` a conflicting value is
     /// an error naming both keys. Left at its default, `acks != all` or `retries = 0` turn it off
@@ -475,8 +505,45 @@ impl ProducerConfigBuilder {
             ));
         }
 
+        // A transactional id implies idempotence (Java's
+        // postProcessAndValidateIdempotenceConfigs): explicitly turning it off is a conflict,
+        // and every other rule below then applies as if it had been set to true.
+        if let Some(id) = &self.transactional_id {
+            if self.enable_idempotence == Some(false) {
+                return Err(Error::config(
+                    "enable.idempotence",
+                    "false",
+                    format!(
+                        "must be true with transactional.id={id} (transactions need idempotence)"
+                    ),
+                ));
+            }
+            if self.acks != Acks::All {
+                return Err(Error::config(
+                    "acks",
+                    self.acks.as_i16().to_string(),
+                    format!("must be all (-1) with transactional.id={id}"),
+                ));
+            }
+            if self.retries == 0 {
+                return Err(Error::config(
+                    "retries",
+                    "0",
+                    format!("must be non-zero with transactional.id={id}"),
+                ));
+            }
+        }
+        let transaction_timeout_ms = self.transaction_timeout.as_millis();
+        if transaction_timeout_ms == 0 || transaction_timeout_ms > i32::MAX as u128 {
+            return Err(Error::config(
+                "transaction.timeout.ms",
+                ms(self.transaction_timeout),
+                "must be between 1 and 2147483647",
+            ));
+        }
+
         // Idempotence (Java's ProducerConfig.postProcessAndValidateIdempotenceConfigs, 4.x).
-        let explicit = self.enable_idempotence == Some(true);
+        let explicit = self.enable_idempotence == Some(true) || self.transactional_id.is_some();
         let mut enable_idempotence = self.enable_idempotence.unwrap_or(true);
         if enable_idempotence {
             if self.max_in_flight > MAX_IN_FLIGHT_FOR_IDEMPOTENCE {
@@ -533,6 +600,8 @@ impl ProducerConfigBuilder {
             client,
             acks: self.acks,
             enable_idempotence,
+            transactional_id: self.transactional_id,
+            transaction_timeout: self.transaction_timeout,
             linger: self.linger,
             batch_size: self.batch_size,
             buffer_memory: self.buffer_memory,
@@ -775,9 +844,6 @@ mod tests {
             let (k, v, _) = conf_err(props(&[(key, value)]));
             assert_eq!((k.as_str(), v.as_str()), (*key, *value));
         }
-        let (k, _, r) = conf_err(props(&[("transactional.id", "tx-1")]));
-        assert_eq!(k, "transactional.id");
-        assert!(r.contains("transactions not supported yet"));
         // Typed builder values are validated at build() too.
         let e = ProducerConfig::builder()
             .bootstrap_servers("a:1")
@@ -792,5 +858,38 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("acks"));
+    }
+
+    #[test]
+    fn transactional_id_implies_idempotence_and_refuses_explicit_conflicts() {
+        let cfg = props(&[("transactional.id", "tx-1"), ("retries", "3")]).unwrap();
+        assert_eq!(cfg.transactional_id.as_deref(), Some("tx-1"));
+        assert!(cfg.enable_idempotence);
+        assert_eq!(cfg.acks, Acks::All);
+        assert_eq!(cfg.transaction_timeout, Duration::from_millis(60_000));
+        let cfg = props(&[
+            ("transactional.id", "tx-1"),
+            ("transaction.timeout.ms", "9000"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.transaction_timeout, Duration::from_millis(9000));
+        // No id (or an empty one): not transactional.
+        let cfg = props(&[("transactional.id", " ")]).unwrap();
+        assert_eq!(cfg.transactional_id, None);
+        for (key, value) in [
+            ("enable.idempotence", "false"),
+            ("acks", "1"),
+            ("acks", "0"),
+            ("retries", "0"),
+        ] {
+            let (k, v, r) = conf_err(props(&[("transactional.id", "tx-1"), (key, value)]));
+            assert_eq!((k.as_str(), v.as_str()), (key, value), "{r}");
+            assert!(r.contains("transactional.id=tx-1"), "{r}");
+        }
+        let (k, _, _) = conf_err(props(&[
+            ("transactional.id", "tx-1"),
+            ("transaction.timeout.ms", "0"),
+        ]));
+        assert_eq!(k, "transaction.timeout.ms");
     }
 }

@@ -62,10 +62,10 @@ impl ProducerConfigBuilder {
                 }
             }
             "transactional.id" => {
-                if !value.trim().is_empty() {
-                    return Err(Error::config(key, value, "transactions not supported yet"));
-                }
+                let id = value.trim();
+                self.transactional_id = (!id.is_empty()).then(|| id.to_owned());
             }
+            "transaction.timeout.ms" => self.transaction_timeout = parse_ms(key, value)?,
             "key.serializer" | "value.serializer" => {
                 return Err(Error::config(
                     key,

@@ -1,7 +1,7 @@
-//! InitProducerId: a producer id and epoch for an idempotent (later: transactional) producer.
+//! InitProducerId: a producer id and epoch for an idempotent or transactional producer.
 
 use kafka_protocol::messages::{
-    InitProducerIdRequest, InitProducerIdResponse, ProducerId as WireProducerId,
+    InitProducerIdRequest, InitProducerIdResponse, ProducerId as WireProducerId, TransactionalId,
 };
 
 use crate::error::code::CLUSTER_AUTHORIZATION_FAILED;
@@ -17,6 +17,42 @@ pub fn idempotent_request() -> InitProducerIdRequest {
         .with_transaction_timeout_ms(i32::MAX)
         .with_producer_id(WireProducerId(-1))
         .with_producer_epoch(-1)
+}
+
+/// The request of a transactional producer: its transactional id and `transaction.timeout.ms`.
+/// The producer id and epoch are `-1`, so the coordinator bumps the epoch of whatever producer
+/// held the id before (fencing it) and aborts its open transaction.
+pub fn transactional_request(transactional_id: &str, timeout_ms: i32) -> InitProducerIdRequest {
+    InitProducerIdRequest::default()
+        .with_transactional_id(Some(TransactionalId(super::str_bytes(transactional_id))))
+        .with_transaction_timeout_ms(timeout_ms)
+        .with_producer_id(WireProducerId(-1))
+        .with_producer_epoch(-1)
+}
+
+/// The KIP-360 form: asks the coordinator to bump the epoch of `current` (the producer keeps
+/// its id) after a transaction whose sequence numbers can no longer be trusted was aborted.
+pub fn transactional_bump_request(current: &TxnProducer, timeout_ms: i32) -> InitProducerIdRequest {
+    transactional_request(&current.transactional_id, timeout_ms)
+        .with_producer_id(WireProducerId(current.producer_id.0))
+        .with_producer_epoch(current.epoch.0)
+}
+
+/// Who is writing a transaction: the fields every transactional request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxnProducer {
+    /// `transactional.id`.
+    pub transactional_id: String,
+    /// The producer id InitProducerId granted.
+    pub producer_id: ProducerId,
+    /// Its epoch.
+    pub epoch: ProducerEpoch,
+}
+
+impl TxnProducer {
+    pub(crate) fn wire_id(&self) -> TransactionalId {
+        TransactionalId(super::str_bytes(&self.transactional_id))
+    }
 }
 
 /// The producer id and epoch granted, or the broker's error.
@@ -54,6 +90,19 @@ mod tests {
             s.contains("IDEMPOTENT_WRITE") && s.contains("enable.idempotence=false"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn transactional_request_carries_id_and_timeout() {
+        let req = transactional_request("tx-1", 60_000);
+        assert_eq!(
+            req.transactional_id.as_ref().map(|t| t.0.as_str()),
+            Some("tx-1")
+        );
+        assert_eq!(req.transaction_timeout_ms, 60_000);
+        for v in 0..=5 {
+            assert!(req.encode(&mut BytesMut::new(), v).is_ok(), "v{v}");
+        }
     }
 
     #[test]

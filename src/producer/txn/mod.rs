@@ -1,0 +1,435 @@
+//! The I/O-free transaction state machine of a transactional producer (KIP-98, KIP-447):
+//! which calls are legal when, which partitions must be added to the transaction before their
+//! first batch is sent, and what each coordinator error means for the transaction.
+//!
+//! ```text
+//!  Uninitialized ──init_transactions──► Initializing ──InitProducerId ok──► Ready ◄─────────┐
+//!        ▲                                  │ error (not fatal)               │ begin        │
+//!        └──────────────────────────────────┘                                 ▼              │
+//!                                       ┌────────────────────────────── InTransaction        │
+//!                                       │ batch failed / abortable          │    │ commit    │
+//!                                       │ coordinator error                 │    ▼           │
+//!                                       ▼                   abort           │  Committing ──EndTxn ok──┤
+//!                               AbortableError(e) ──abort──► Aborting ◄─────┘    │ batch failed /     │
+//!                                       ▲                       │                │ abortable EndTxn   │
+//!                                       └───────────────────────┼────────────────┘                   │
+//!                                                               └──EndTxn(abort) ok──────────────────┘
+//!  any state ── PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+//!               INVALID_TXN_STATE, a fatal produce error ──► Fatal(e) (final: create a new producer)
+//! ```
+//!
+//! Partitions: `send` notes each record's partition ([`TransactionManager::add_partition`]);
+//! the sender drains a partition's batches only once [`TransactionManager::is_added`] says the
+//! coordinator acknowledged it, and sends the pending partitions in one AddPartitionsToTxn
+//! request at a time ([`TransactionManager::poll_add_request`]). This is the transaction
+//! version 1 dialect (explicit AddPartitionsToTxn, one producer epoch for every transaction);
+//! KIP-890 part 2 (implicit adds, an epoch bump per EndTxn) is not used.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::error::code::{
+    CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, OPERATION_NOT_ATTEMPTED,
+    TRANSACTION_ABORTABLE,
+};
+use crate::types::TopicPartition;
+use crate::{Error, ErrorKind, Result};
+
+#[cfg(test)]
+mod tests;
+
+/// Java's `AddPartitionsToTxnHandler` retries CONCURRENT_TRANSACTIONS after 20 ms instead of
+/// `retry.backoff.ms`: the coordinator answers it only while the previous transaction's markers
+/// are being written, which takes a few milliseconds.
+pub(crate) const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
+
+/// Where the transaction is; see the module diagram. Variants carry only what holds in them.
+#[derive(Debug, Clone)]
+pub(crate) enum TxnState {
+    Uninitialized,
+    Initializing,
+    Ready,
+    InTransaction,
+    Committing,
+    Aborting,
+    /// The transaction cannot commit; `abort_transaction` makes the producer usable again.
+    AbortableError(Error),
+    /// The producer cannot go on (fenced, not authorized); final.
+    Fatal(Error),
+}
+
+impl fmt::Display for TxnState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TxnState::Uninitialized => "uninitialized",
+            TxnState::Initializing => "initializing",
+            TxnState::Ready => "ready",
+            TxnState::InTransaction => "in transaction",
+            TxnState::Committing => "committing",
+            TxnState::Aborting => "aborting",
+            TxnState::AbortableError(_) => "abortable error",
+            TxnState::Fatal(_) => "fatal error",
+        })
+    }
+}
+
+/// What a coordinator error asks of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxnAction {
+    /// Send the same request again after this long.
+    Retry(Duration),
+    /// The coordinator moved: FindCoordinator again, then retry.
+    RefindCoordinator,
+    /// The transaction must be aborted.
+    Abortable,
+    /// The producer is done.
+    Fatal,
+}
+
+/// What an error from a transaction coordinator (or a group coordinator answering
+/// TxnOffsetCommit) means, following Java's `TransactionManager` handlers.
+pub(crate) fn classify(e: &Error, retry_backoff: Duration) -> TxnAction {
+    match e.broker_code() {
+        Some(CONCURRENT_TRANSACTIONS) => TxnAction::Retry(CONCURRENT_TRANSACTIONS_BACKOFF),
+        Some(NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE) => TxnAction::RefindCoordinator,
+        // Another partition of the same request failed; this one was not looked at.
+        Some(OPERATION_NOT_ATTEMPTED) => TxnAction::Retry(retry_backoff),
+        Some(TRANSACTION_ABORTABLE) => TxnAction::Abortable,
+        // PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        // INVALID_TXN_STATE, CLUSTER_AUTHORIZATION_FAILED: the table classifies them fatal.
+        _ if e.is_fatal() => TxnAction::Fatal,
+        // COORDINATOR_LOAD_IN_PROGRESS, UNKNOWN_TOPIC_OR_PARTITION, timeouts, disconnects.
+        _ if e.is_retriable() => TxnAction::Retry(retry_backoff),
+        // TOPIC/GROUP_AUTHORIZATION_FAILED, INVALID_PRODUCER_ID_MAPPING, UNKNOWN_MEMBER_ID, …
+        _ => TxnAction::Abortable,
+    }
+}
+
+/// The transaction state of one producer. Owned by [`Shared`](crate::producer) behind a mutex;
+/// every method is a short, non-blocking step.
+#[derive(Debug)]
+pub(crate) struct TransactionManager {
+    state: TxnState,
+    /// Partitions the coordinator has in the current transaction.
+    added: BTreeSet<TopicPartition>,
+    /// Partitions with records that wait for their AddPartitionsToTxn.
+    pending: BTreeSet<TopicPartition>,
+    /// Partitions of the AddPartitionsToTxn request in flight (at most one request).
+    in_flight: BTreeSet<TopicPartition>,
+    /// No AddPartitionsToTxn before this (a retry backoff).
+    add_not_before: Option<Instant>,
+    /// Offsets were added (AddOffsetsToTxn answered ok): EndTxn is needed even without data.
+    offsets_added: bool,
+    retry_backoff: Duration,
+}
+
+impl TransactionManager {
+    pub fn new(retry_backoff: Duration) -> TransactionManager {
+        TransactionManager {
+            state: TxnState::Uninitialized,
+            added: BTreeSet::new(),
+            pending: BTreeSet::new(),
+            in_flight: BTreeSet::new(),
+            add_not_before: None,
+            offsets_added: false,
+            retry_backoff,
+        }
+    }
+
+    pub fn state(&self) -> &TxnState {
+        &self.state
+    }
+
+    fn illegal(&self, call: &str, needs: &str) -> Error {
+        if let TxnState::Fatal(e) = &self.state {
+            return e.clone();
+        }
+        Error::new(ErrorKind::IllegalState).with_detail(format!(
+            "{call} is not allowed while the transaction is {}: {needs}",
+            self.state
+        ))
+    }
+
+    /// `init_transactions` starts (or resumes after a dropped future).
+    pub fn start_init(&mut self) -> Result<()> {
+        match self.state {
+            TxnState::Uninitialized | TxnState::Initializing => {
+                self.state = TxnState::Initializing;
+                Ok(())
+            }
+            _ => Err(self.illegal("init_transactions", "call it once, first")),
+        }
+    }
+
+    /// InitProducerId answered (after the caller's retries); returns what the caller reports.
+    pub fn init_done(&mut self, result: Result<()>) -> Result<()> {
+        if !matches!(self.state, TxnState::Initializing) {
+            return Err(self.illegal("init_transactions", "it already finished"));
+        }
+        match result {
+            Ok(()) => {
+                self.state = TxnState::Ready;
+                Ok(())
+            }
+            Err(e) if e.is_fatal() => Err(self.enter_fatal(e)),
+            Err(e) => {
+                // Not fatal (a timeout, say): init_transactions may be called again.
+                self.state = TxnState::Uninitialized;
+                Err(e)
+            }
+        }
+    }
+
+    pub fn begin(&mut self) -> Result<()> {
+        match self.state {
+            TxnState::Ready => {
+                self.state = TxnState::InTransaction;
+                self.added.clear();
+                self.pending.clear();
+                self.in_flight.clear();
+                self.add_not_before = None;
+                self.offsets_added = false;
+                Ok(())
+            }
+            TxnState::Uninitialized | TxnState::Initializing => {
+                Err(self.illegal("begin_transaction", "call init_transactions first"))
+            }
+            _ => Err(self.illegal(
+                "begin_transaction",
+                "commit or abort the open transaction first",
+            )),
+        }
+    }
+
+    /// Whether a record may be sent now: only inside a transaction that can still commit.
+    pub fn check_send(&self) -> Result<()> {
+        match &self.state {
+            TxnState::InTransaction => Ok(()),
+            TxnState::AbortableError(e) => Err(e
+                .clone()
+                .with_detail("the transaction can no longer commit: call abort_transaction")),
+            _ => Err(self.illegal("send", "call begin_transaction first")),
+        }
+    }
+
+    /// Notes that a record went to `tp`; returns whether it must still be added.
+    pub fn add_partition(&mut self, tp: &TopicPartition) -> bool {
+        if self.added.contains(tp) || self.in_flight.contains(tp) {
+            return false;
+        }
+        self.pending.insert(tp.clone())
+    }
+
+    /// Whether batches of `tp` may be sent (the coordinator has it in the transaction).
+    pub fn is_added(&self, tp: &TopicPartition) -> bool {
+        self.added.contains(tp)
+    }
+
+    /// The partitions of the next AddPartitionsToTxn request, if one is due: one request at
+    /// a time (so the coordinator sees the partitions in order), after any retry backoff, and
+    /// only while the transaction can still commit.
+    pub fn poll_add_request(&mut self, now: Instant) -> Option<Vec<TopicPartition>> {
+        let open = matches!(self.state, TxnState::InTransaction | TxnState::Committing);
+        if !open || !self.in_flight.is_empty() || self.pending.is_empty() {
+            return None;
+        }
+        if self.add_not_before.is_some_and(|t| now < t) {
+            return None;
+        }
+        self.add_not_before = None;
+        self.in_flight = std::mem::take(&mut self.pending);
+        Some(self.in_flight.iter().cloned().collect())
+    }
+
+    /// When a pending AddPartitionsToTxn becomes due (for the sender's timer).
+    pub fn next_add_at(&self) -> Option<Instant> {
+        if self.pending.is_empty() || !self.in_flight.is_empty() {
+            return None;
+        }
+        self.add_not_before
+    }
+
+    /// The answer to the request [`poll_add_request`](Self::poll_add_request) handed out:
+    /// per-partition errors, or the request's error. Returns the action taken; on a retry the
+    /// partitions wait again, on an abortable or fatal error the state changes.
+    pub fn on_add_partitions(
+        &mut self,
+        result: Result<Vec<(TopicPartition, Option<Error>)>>,
+        now: Instant,
+    ) -> Option<TxnAction> {
+        let errors: Vec<Error> = match result {
+            Ok(parts) => {
+                let mut errors = Vec::new();
+                for (tp, e) in parts {
+                    match e {
+                        None => {
+                            if self.in_flight.remove(&tp) {
+                                self.added.insert(tp);
+                            }
+                        }
+                        Some(e) => errors.push(e),
+                    }
+                }
+                errors
+            }
+            Err(e) => vec![e],
+        };
+        // The most severe error decides (OPERATION_NOT_ATTEMPTED partitions, retriable, only
+        // wait for the one that failed).
+        let mut worst: Option<(TxnAction, Error)> = None;
+        for e in errors {
+            let a = classify(&e, self.retry_backoff);
+            let rank = |a: &TxnAction| match a {
+                TxnAction::Retry(_) => 0,
+                TxnAction::RefindCoordinator => 1,
+                TxnAction::Abortable => 2,
+                TxnAction::Fatal => 3,
+            };
+            if worst.as_ref().is_none_or(|(w, _)| rank(&a) > rank(w)) {
+                worst = Some((a, e));
+            }
+        }
+        // Partitions neither added nor failed (missing from the answer) are asked again.
+        let left = std::mem::take(&mut self.in_flight);
+        self.pending.extend(left);
+        let (action, e) = worst?;
+        match action {
+            TxnAction::Retry(d) => self.add_not_before = Some(now + d),
+            TxnAction::RefindCoordinator => self.add_not_before = Some(now + self.retry_backoff),
+            TxnAction::Abortable => {
+                self.fail(e);
+            }
+            TxnAction::Fatal => {
+                self.enter_fatal(e);
+            }
+        }
+        Some(action)
+    }
+
+    /// `send_offsets_to_transaction` may run.
+    pub fn check_offsets(&self) -> Result<()> {
+        match &self.state {
+            TxnState::InTransaction => Ok(()),
+            TxnState::AbortableError(e) => Err(e
+                .clone()
+                .with_detail("the transaction can no longer commit: call abort_transaction")),
+            _ => Err(self.illegal(
+                "send_offsets_to_transaction",
+                "call begin_transaction first",
+            )),
+        }
+    }
+
+    /// AddOffsetsToTxn succeeded: the group's offsets are part of the transaction.
+    pub fn offsets_added(&mut self) {
+        self.offsets_added = true;
+    }
+
+    /// A batch of the transaction failed: the transaction cannot commit (fatal errors end the
+    /// producer). Ignored while aborting (the batches being failed are the abort's own).
+    pub fn on_batch_failed(&mut self, e: &Error) {
+        match self.state {
+            TxnState::InTransaction | TxnState::Committing => {
+                if e.is_fatal() {
+                    self.enter_fatal(e.clone());
+                } else {
+                    self.state = TxnState::AbortableError(e.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies an error's class to the state and returns it for the caller to report:
+    /// fatal errors end the producer, everything else makes the transaction abortable.
+    pub fn fail(&mut self, e: Error) -> Error {
+        if e.is_fatal() {
+            return self.enter_fatal(e);
+        }
+        if matches!(self.state, TxnState::InTransaction | TxnState::Committing) {
+            self.state = TxnState::AbortableError(e.clone());
+        }
+        e
+    }
+
+    pub fn enter_fatal(&mut self, e: Error) -> Error {
+        if let TxnState::Fatal(first) = &self.state {
+            return first.clone();
+        }
+        self.state = TxnState::Fatal(e.clone());
+        e
+    }
+
+    /// `commit_transaction` starts (or resumes after a dropped future).
+    pub fn start_commit(&mut self) -> Result<()> {
+        match &self.state {
+            TxnState::InTransaction | TxnState::Committing => {
+                self.state = TxnState::Committing;
+                Ok(())
+            }
+            TxnState::AbortableError(e) => Err(e
+                .clone()
+                .with_detail("the transaction cannot commit: call abort_transaction")),
+            _ => Err(self.illegal("commit_transaction", "call begin_transaction first")),
+        }
+    }
+
+    /// `abort_transaction` starts (or resumes). A commit that started cannot turn into an
+    /// abort: its EndTxn may already be applied.
+    pub fn start_abort(&mut self) -> Result<()> {
+        match self.state {
+            TxnState::InTransaction | TxnState::AbortableError(_) | TxnState::Aborting => {
+                self.state = TxnState::Aborting;
+                self.pending.clear();
+                Ok(())
+            }
+            _ => Err(self.illegal(
+                "abort_transaction",
+                "only an open (or failed) transaction can be aborted",
+            )),
+        }
+    }
+
+    /// Whether the coordinator knows of this transaction, so EndTxn must be sent. A
+    /// transaction in which nothing was added ends locally, as in Java.
+    pub fn needs_end_txn(&self) -> bool {
+        !self.added.is_empty() || !self.in_flight.is_empty() || self.offsets_added
+    }
+
+    /// The commit's flush is done: a batch that failed meanwhile made the state abortable.
+    pub fn check_commit_after_flush(&self) -> Result<()> {
+        match &self.state {
+            TxnState::Committing => Ok(()),
+            TxnState::AbortableError(e) => Err(e
+                .clone()
+                .with_detail("a record of the transaction failed: call abort_transaction")),
+            _ => Err(self.illegal("commit_transaction", "")),
+        }
+    }
+
+    /// EndTxn answered (after the caller's retries), or was not needed.
+    pub fn end_done(&mut self, result: Result<()>) -> Result<()> {
+        let committing = matches!(self.state, TxnState::Committing);
+        if !committing && !matches!(self.state, TxnState::Aborting) {
+            return Err(self.illegal("ending the transaction", ""));
+        }
+        match result {
+            Ok(()) => {
+                self.state = TxnState::Ready;
+                self.added.clear();
+                self.pending.clear();
+                self.in_flight.clear();
+                self.offsets_added = false;
+                Ok(())
+            }
+            Err(e) if e.is_fatal() => Err(self.enter_fatal(e)),
+            Err(e) if committing && classify(&e, self.retry_backoff) == TxnAction::Abortable => {
+                self.state = TxnState::AbortableError(e.clone());
+                Err(e)
+            }
+            // A timeout: the state stays, so the same call can be made again.
+            Err(e) => Err(e),
+        }
+    }
+}
