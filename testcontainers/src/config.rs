@@ -92,13 +92,32 @@ pub(crate) fn allocate_nodes(topology: Topology) -> Result<Vec<NodePorts>, Harne
         .collect())
 }
 
+/// A second client listener, `PROXIED`, for clusters behind fault proxies: the broker listens on
+/// `listen` but advertises `advertised` (the proxy's port), so a client that bootstraps through the
+/// proxy is sent to the proxies by metadata too. `PLAINTEXT` keeps its own address and stays the
+/// inter-broker listener, so replication never passes through a proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProxiedListener {
+    pub listen: u16,
+    pub advertised: u16,
+}
+
 /// `server.properties` for `node` of a cluster made of `all` nodes, storing data in `data_dir`.
 pub(crate) fn render_server_properties(
     topology: Topology,
     node: &NodePorts,
     all: &[NodePorts],
     data_dir: &Path,
+    proxied: Option<ProxiedListener>,
 ) -> String {
+    let (extra_listener, extra_advertised, extra_map) = match proxied {
+        Some(l) => (
+            format!(",PROXIED://127.0.0.1:{}", l.listen),
+            format!(",PROXIED://127.0.0.1:{}", l.advertised),
+            ",PROXIED:PLAINTEXT",
+        ),
+        None => (String::new(), String::new(), ""),
+    };
     let mut p = String::new();
     let mut line = |k: &str, v: &dyn std::fmt::Display| {
         // Writing to a String cannot fail.
@@ -116,7 +135,7 @@ pub(crate) fn render_server_properties(
             line(
                 "advertised.listeners",
                 &format!(
-                    "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+                    "PLAINTEXT://127.0.0.1:{}{extra_advertised},CONTROLLER://127.0.0.1:{}",
                     node.broker, node.controller
                 ),
             );
@@ -129,14 +148,14 @@ pub(crate) fn render_server_properties(
             line("controller.quorum.voters", &voters.join(","));
             line(
                 "advertised.listeners",
-                &format!("PLAINTEXT://127.0.0.1:{}", node.broker),
+                &format!("PLAINTEXT://127.0.0.1:{}{extra_advertised}", node.broker),
             );
         }
     }
     line(
         "listeners",
         &format!(
-            "PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+            "PLAINTEXT://127.0.0.1:{}{extra_listener},CONTROLLER://127.0.0.1:{}",
             node.broker, node.controller
         ),
     );
@@ -144,7 +163,7 @@ pub(crate) fn render_server_properties(
     line("controller.listener.names", &"CONTROLLER");
     line(
         "listener.security.protocol.map",
-        &"CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        &format!("CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT{extra_map}"),
     );
     // Properties files treat backslashes as escapes; data dirs are plain temp paths on Unix.
     line("log.dirs", &data_dir.display());
@@ -241,6 +260,7 @@ mod tests {
             &node,
             &[node],
             Path::new("/tmp/x/data"),
+            None,
         ));
         assert_eq!(p["node.id"], "1");
         assert_eq!(p["controller.quorum.bootstrap.servers"], "127.0.0.1:40002");
@@ -281,6 +301,7 @@ mod tests {
             &all[1],
             &all,
             Path::new("/d"),
+            None,
         ));
         assert_eq!(p["node.id"], "2");
         assert_eq!(
@@ -297,6 +318,39 @@ mod tests {
         assert_eq!(p["auto.create.topics.enable"], "false");
         assert_eq!(p["broker.heartbeat.interval.ms"], "500");
         assert_eq!(p["broker.session.timeout.ms"], "3000");
+    }
+
+    #[test]
+    fn proxied_listener_is_advertised_at_the_proxy_and_not_used_between_brokers() {
+        let node = NodePorts {
+            node_id: 2,
+            broker: 2001,
+            controller: 2002,
+        };
+        let proxied = ProxiedListener {
+            listen: 2003,
+            advertised: 5555,
+        };
+        let p = parse(&render_server_properties(
+            Topology::Cluster3,
+            &node,
+            &[node],
+            Path::new("/d"),
+            Some(proxied),
+        ));
+        assert_eq!(
+            p["listeners"],
+            "PLAINTEXT://127.0.0.1:2001,PROXIED://127.0.0.1:2003,CONTROLLER://127.0.0.1:2002"
+        );
+        assert_eq!(
+            p["advertised.listeners"],
+            "PLAINTEXT://127.0.0.1:2001,PROXIED://127.0.0.1:5555"
+        );
+        assert_eq!(p["inter.broker.listener.name"], "PLAINTEXT");
+        assert_eq!(
+            p["listener.security.protocol.map"],
+            "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,PROXIED:PLAINTEXT"
+        );
     }
 
     #[test]

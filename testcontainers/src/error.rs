@@ -35,6 +35,8 @@ pub enum HarnessError {
     State(String),
     /// A Kafka command-line tool (e.g. `TopicCommand`) failed; carries its output.
     Tool(String),
+    /// The verifier could not read the log back (`verifier::read_log`).
+    ReadBack(String),
 }
 
 impl HarnessError {
@@ -63,6 +65,7 @@ impl fmt::Display for HarnessError {
             HarnessError::Docker(m) => write!(f, "Docker: {m}"),
             HarnessError::State(m) => write!(f, "cluster state: {m}"),
             HarnessError::Tool(m) => write!(f, "Kafka tool failed: {m}"),
+            HarnessError::ReadBack(m) => write!(f, "reading the log back: {m}"),
         }
     }
 }

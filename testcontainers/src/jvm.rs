@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::config::{allocate_nodes, render_server_properties, NodePorts, Topology};
+use crate::config::{
+    allocate_nodes, free_ports, render_server_properties, NodePorts, ProxiedListener, Topology,
+};
 use crate::ids::{random_cluster_id, random_u64};
 use crate::process::{Cleanup, NodeProcess};
 use crate::resolve::{tail_lines, JvmRuntime};
@@ -42,6 +44,8 @@ struct JvmNode {
     ports: NodePorts,
     dir: PathBuf,
     process: Option<NodeProcess>,
+    /// The `PROXIED` listener's own port (clusters behind fault proxies only).
+    proxied_listen: Option<u16>,
 }
 
 impl JvmNode {
@@ -66,11 +70,31 @@ pub struct JvmCluster {
     nodes: Vec<JvmNode>,
     /// Owned: watchdogs, kill and remove `root` on drop. Detached: nothing happens on drop.
     owned: bool,
+    /// Per node (in id order), the fault proxy's port the `PROXIED` listener advertises; empty
+    /// when the cluster is not behind proxies.
+    advertised: Vec<u16>,
 }
 
 impl JvmCluster {
     /// Starts an owned cluster in a fresh temp dir and waits until every node is ready.
     pub fn start(topology: Topology) -> Result<JvmCluster, HarnessError> {
+        Self::start_advertising(topology, Vec::new())
+    }
+
+    /// Starts an owned cluster whose nodes have a second client listener, `PROXIED`, advertised at
+    /// `advertised[i]` for the i-th node (the fault proxies' ports; see `crate::proxy`). An empty
+    /// list is [`JvmCluster::start`].
+    pub fn start_advertising(
+        topology: Topology,
+        advertised: Vec<u16>,
+    ) -> Result<JvmCluster, HarnessError> {
+        if !advertised.is_empty() && advertised.len() != topology.node_count() {
+            return Err(HarnessError::Unsupported(format!(
+                "{} advertised ports for {} nodes",
+                advertised.len(),
+                topology.node_count()
+            )));
+        }
         let runtime = JvmRuntime::locate()?;
         let root = std::env::temp_dir().join(format!(
             "ferrokafka-kafka-{}-{:08x}",
@@ -78,7 +102,7 @@ impl JvmCluster {
             random_u64() as u32
         ));
         fs::create_dir(&root).map_err(|e| HarnessError::io(root.display(), e))?;
-        Self::start_in(runtime, topology, root, true)
+        Self::start_in(runtime, topology, root, true, advertised)
     }
 
     /// Starts a detached cluster in `root` (created if needed; old node dirs are wiped), writes
@@ -87,7 +111,7 @@ impl JvmCluster {
     pub fn start_detached(topology: Topology, root: &Path) -> Result<JvmCluster, HarnessError> {
         let runtime = JvmRuntime::locate()?;
         fs::create_dir_all(root).map_err(|e| HarnessError::io(root.display(), e))?;
-        let cluster = Self::start_in(runtime, topology, root.to_path_buf(), false)?;
+        let cluster = Self::start_in(runtime, topology, root.to_path_buf(), false, Vec::new())?;
         cluster.save_state()?;
         Ok(cluster)
     }
@@ -104,6 +128,7 @@ impl JvmCluster {
                 ports: n.ports,
                 dir: root.join(format!("node-{}", n.ports.node_id)),
                 process: n.pid.map(NodeProcess::adopt),
+                proxied_listen: None,
             })
             .collect();
         Ok(JvmCluster {
@@ -113,6 +138,7 @@ impl JvmCluster {
             root: root.to_path_buf(),
             nodes,
             owned: false,
+            advertised: Vec::new(),
         })
     }
 
@@ -121,6 +147,7 @@ impl JvmCluster {
         topology: Topology,
         root: PathBuf,
         owned: bool,
+        advertised: Vec<u16>,
     ) -> Result<JvmCluster, HarnessError> {
         let mut cluster = JvmCluster {
             runtime,
@@ -129,6 +156,7 @@ impl JvmCluster {
             root,
             nodes: Vec::new(),
             owned,
+            advertised,
         };
         let mut attempt = 0;
         loop {
@@ -154,17 +182,24 @@ impl JvmCluster {
             let _ = fs::remove_dir_all(&n.dir);
         }
         let ports = allocate_nodes(self.topology)?;
-        for p in &ports {
+        let listen = free_ports(self.advertised.len())?;
+        for (i, p) in ports.iter().enumerate() {
             let dir = self.root.join(format!("node-{}", p.node_id));
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).map_err(|e| HarnessError::io(dir.display(), e))?;
-            let props = render_server_properties(self.topology, p, &ports, &dir.join("data"));
+            let proxied = match (listen.get(i), self.advertised.get(i)) {
+                (Some(&listen), Some(&advertised)) => Some(ProxiedListener { listen, advertised }),
+                _ => None,
+            };
+            let props =
+                render_server_properties(self.topology, p, &ports, &dir.join("data"), proxied);
             fs::write(dir.join("server.properties"), props)
                 .map_err(|e| HarnessError::io(dir.display(), e))?;
             self.nodes.push(JvmNode {
                 ports: *p,
                 dir,
                 process: None,
+                proxied_listen: proxied.map(|l| l.listen),
             });
         }
         self.format_all()?;
@@ -341,6 +376,14 @@ impl JvmCluster {
     /// `127.0.0.1:<port>` of a node's client listener.
     pub fn node_address(&self, id: i32) -> Option<String> {
         self.index(id).ok().map(|i| self.nodes[i].address())
+    }
+
+    /// `127.0.0.1:<port>` of a node's `PROXIED` listener, the one its fault proxy forwards to
+    /// (`None` when the cluster is not behind proxies).
+    pub fn proxied_upstream(&self, id: i32) -> Option<SocketAddr> {
+        let i = self.index(id).ok()?;
+        let port = self.nodes[i].proxied_listen?;
+        Some(SocketAddr::from(([127, 0, 0, 1], port)))
     }
 
     /// The node's JVM pid, if it was started (it may have exited since).

@@ -31,9 +31,11 @@ mod error;
 mod ids;
 pub mod jvm;
 mod process;
+pub mod proxy;
 mod resolve;
 pub mod secure;
 mod state;
+pub mod verifier;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -43,6 +45,7 @@ use std::time::Duration;
 pub use config::Topology;
 pub use error::HarnessError;
 pub use ids::{random_cluster_id, unique_topic};
+pub use proxy::{Direction, FaultProxy, ProxyStats};
 pub use resolve::{JvmRuntime, KAFKA_VERSION};
 
 use jvm::JvmCluster;
@@ -72,6 +75,8 @@ pub struct Kafka {
     backend: Backend,
     /// The process-wide shared broker refuses fault injection: other tests rely on it.
     shared: bool,
+    /// One fault proxy per node, in `node_ids` order ([`Kafka::start_proxied`]); empty otherwise.
+    proxies: Vec<(i32, FaultProxy)>,
 }
 
 static SHARED: OnceLock<Result<Kafka, HarnessError>> = OnceLock::new();
@@ -132,6 +137,7 @@ impl Kafka {
         Ok(Kafka {
             backend: Backend::External(bootstrap),
             shared: false,
+            proxies: Vec::new(),
         })
     }
 
@@ -154,6 +160,7 @@ impl Kafka {
             Ok(Kafka {
                 backend: Backend::Docker(Box::new(docker::DockerKafka::start()?)),
                 shared: false,
+                proxies: Vec::new(),
             })
         }
         #[cfg(not(feature = "docker"))]
@@ -167,7 +174,58 @@ impl Kafka {
         Ok(Kafka {
             backend: Backend::Jvm(Mutex::new(JvmCluster::start(topology)?)),
             shared: false,
+            proxies: Vec::new(),
         })
+    }
+
+    /// Local broker JVMs behind one [`FaultProxy`] each: every node gets a second client listener
+    /// advertised at its proxy, so [`Kafka::bootstrap`] (the proxies) and every connection metadata
+    /// leads to go through the proxies, while inter-broker and controller traffic, and clients
+    /// bootstrapped at [`Kafka::direct_bootstrap`], do not. JVM backend only (the proxy must know
+    /// the ports before the broker starts).
+    pub fn start_proxied(topology: Topology) -> Result<Kafka, HarnessError> {
+        // Port 1 until the broker's port is known; nothing connects before start-up ends.
+        let placeholder = SocketAddr::from(([127, 0, 0, 1], 1));
+        let proxies = (0..topology.node_count())
+            .map(|_| FaultProxy::start(placeholder))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| HarnessError::io("starting a fault proxy", e))?;
+        let advertised = proxies.iter().map(|p| p.addr().port()).collect();
+        let cluster = JvmCluster::start_advertising(topology, advertised)?;
+        let ids = cluster.node_ids();
+        let mut named = Vec::with_capacity(proxies.len());
+        for (id, proxy) in ids.into_iter().zip(proxies) {
+            let upstream = cluster.proxied_upstream(id).ok_or_else(|| {
+                HarnessError::Unsupported(format!("node {id} has no PROXIED listener"))
+            })?;
+            proxy.set_upstream(upstream);
+            named.push((id, proxy));
+        }
+        Ok(Kafka {
+            backend: Backend::Jvm(Mutex::new(cluster)),
+            shared: false,
+            proxies: named,
+        })
+    }
+
+    /// The fault proxy in front of node `id` ([`Kafka::start_proxied`] only).
+    pub fn proxy(&self, id: i32) -> Option<&FaultProxy> {
+        self.proxies.iter().find(|(n, _)| *n == id).map(|(_, p)| p)
+    }
+
+    /// Every node's fault proxy, in node id order (empty unless [`Kafka::start_proxied`]).
+    pub fn proxies(&self) -> impl Iterator<Item = &FaultProxy> {
+        self.proxies.iter().map(|(_, p)| p)
+    }
+
+    /// Bootstrap servers that bypass the fault proxies (the brokers' own `PLAINTEXT` listeners,
+    /// whose metadata names the brokers, not the proxies): for checking the log while faults are
+    /// on. Without proxies this is [`Kafka::bootstrap`].
+    pub fn direct_bootstrap(&self) -> String {
+        match &self.backend {
+            Backend::Jvm(c) if !self.proxies.is_empty() => lock(c).bootstrap(),
+            _ => self.bootstrap(),
+        }
     }
 
     /// Where this cluster runs.
@@ -180,8 +238,16 @@ impl Kafka {
         }
     }
 
-    /// Bootstrap servers as a comma-separated `host:port` list (every node, running or not).
+    /// Bootstrap servers as a comma-separated `host:port` list (every node, running or not); the
+    /// fault proxies' addresses for a [`Kafka::start_proxied`] cluster.
     pub fn bootstrap(&self) -> String {
+        if !self.proxies.is_empty() {
+            return self
+                .proxies()
+                .map(|p| p.addr().to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+        }
         match &self.backend {
             Backend::External(b) => b.clone(),
             #[cfg(feature = "docker")]
@@ -384,6 +450,7 @@ mod tests {
         let k = Kafka {
             backend: Backend::External("h1:9092,h2:9092".into()),
             shared: false,
+            proxies: Vec::new(),
         };
         assert_eq!(k.kind(), ClusterKind::External);
         assert_eq!(k.bootstrap(), "h1:9092,h2:9092");

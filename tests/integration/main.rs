@@ -7,6 +7,7 @@
 mod admin;
 mod admin_cluster_ops;
 mod admin_ops;
+mod chaos;
 mod connection;
 mod consumer;
 mod consumer_api;
