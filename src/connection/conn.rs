@@ -533,6 +533,13 @@ const RETIRE_FRACTION: f64 = 0.8;
 const STOP_WRITING_FRACTION: f64 = 0.9;
 
 impl SocketTask {
+    /// Marks the connection closed for the pool and for callers (`is_closed`).
+    fn mark_closed(&self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.closed.store(true, Ordering::Release);
+        }
+    }
+
     async fn run(mut self, io: Transport) {
         let (mut reader, mut writer) = tokio::io::split(io);
         let mut in_flight: VecDeque<Pending> = VecDeque::new();
@@ -570,6 +577,9 @@ impl SocketTask {
                     if let Some(pos) = in_flight.iter().position(|p| p.deadline <= now) {
                         if let Some(p) = in_flight.remove(pos) {
                             warn!(broker = %self.broker, api = p.api, "request timed out; closing connection");
+                            // Closed before the caller hears of the timeout: a retry it makes at
+                            // once must not get this connection back from the pool.
+                            self.mark_closed();
                             let _ = p.reply.send(Err(Error::new(ErrorKind::RequestTimeout)
                                 .with_api(p.api)
                                 .with_broker(self.broker.clone())));
@@ -586,6 +596,7 @@ impl SocketTask {
                     }
                     trace!(broker = %self.broker, api = cmd.api, correlation_id = cmd.correlation_id, "write");
                     if let Err(e) = writer.write_all(&cmd.frame).await {
+                        self.mark_closed();
                         let err = Error::new(ErrorKind::Disconnected { sent: true }).with_source(e);
                         let _ = cmd.reply.send(Err(err.clone().with_api(cmd.api).with_broker(self.broker.clone())));
                         break Err(err);
@@ -603,9 +614,7 @@ impl SocketTask {
                 }
             }
         };
-        if let Some(shared) = self.shared.upgrade() {
-            shared.closed.store(true, Ordering::Release);
-        }
+        self.mark_closed();
         let _ = writer.shutdown().await;
         let err = match result {
             Ok(()) => Error::new(ErrorKind::Closed),

@@ -109,6 +109,23 @@ async fn request_timeout_closes_connection_and_fails_pending() {
 }
 
 #[tokio::test]
+async fn a_timed_out_connection_is_closed_before_the_caller_hears_of_it() {
+    let (l, port) = peer().await;
+    let server = tokio::spawn(async move {
+        let mut s = accept_and_handshake(&l).await;
+        while read_request(&mut s).await.is_some() {}
+    });
+    let c = cfg(port);
+    let pool = ConnectionPool::new(&c);
+    let conn = pool.get(&addr(port), None, Purpose::Control).await.unwrap();
+    let e = conn.send(&MetadataRequest::default()).await.unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::RequestTimeout);
+    // Checked at once, with no yield in between: a retry must get a new connection.
+    assert!(conn.is_closed());
+    server.abort();
+}
+
+#[tokio::test]
 async fn reset_mid_request_is_retriable_and_says_it_was_sent() {
     let (l, port) = peer().await;
     tokio::spawn(async move {
