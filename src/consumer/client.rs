@@ -332,7 +332,18 @@ impl Consumer {
         let coordinator = self.inner.coordinator.as_ref().ok_or_else(|| {
             Error::new(ErrorKind::InvalidArgument).with_detail("committed offsets need a group.id")
         })?;
-        let fetched = coordinator.fetch_offsets(tps, timeout).await?;
+        let fetched = coordinator.fetch_offsets(tps, timeout).await;
+        // What this call learnt about the brokers counts for reachability too, so a timed call
+        // made right after it (e.g. `position_within`) can say no broker was reachable. The
+        // caller gets the error itself, so the error handler is not called.
+        {
+            let mut core = self.inner.lock();
+            match &fetched {
+                Ok(_) => core.reachability.on_success(),
+                Err(e) => core.reachability.on_result(Instant::now(), e),
+            }
+        }
+        let fetched = fetched?;
         let mut core = self.inner.lock();
         for (tp, c) in &fetched {
             if core.fetcher.state(tp).is_some() {
