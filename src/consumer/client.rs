@@ -214,6 +214,11 @@ impl Consumer {
                 if let Some(e) = core.errors.pop_front() {
                     return Err(e);
                 }
+                // A member stopped for good (fenced, group denied) says so on every poll,
+                // not just the first after it happened.
+                if let Some(e) = core.group.as_ref().and_then(|m| m.fatal_error()) {
+                    return Err(e.clone());
+                }
             }
             self.inner.wake.notify_one();
             tokio::select! {

@@ -4,6 +4,7 @@
 use super::coordinator::{is_group_error, CommitIdentity, OffsetToCommit};
 use super::fetch::CommittedOffset;
 use super::shared::{Core, Inner};
+use crate::error::code::GROUP_AUTHORIZATION_FAILED;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -72,7 +73,8 @@ pub(super) async fn commit_offsets(
         .commit_latency_ms
         .record(started.elapsed().as_secs_f64() * 1000.0);
     if let Err(e) = &result {
-        if is_group_error(e.broker_code()) {
+        // A denied group stops the member too (fatal, like a denied JoinGroup).
+        if is_group_error(e.broker_code()) || e.broker_code() == Some(GROUP_AUTHORIZATION_FAILED) {
             report_group_error(inner, &identity, e);
         }
     }

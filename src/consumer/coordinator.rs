@@ -156,7 +156,7 @@ impl Coordinator {
         )
         .await;
         result.map_err(|gave_up| match gave_up {
-            GaveUp::Permanent(e) => e,
+            GaveUp::Permanent(e) => super::group::fatal_if_group_denied(e, &self.group),
             GaveUp::Deadline(e) => api_timeout(api, &e),
         })
     }

@@ -3,10 +3,11 @@
 //! (`ferrokafka_testcontainers::secure`). User alice may use topics and groups named `alice*`;
 //! bob has no ACL.
 
-use ferrokafka::admin::{AdminClient, NewTopic};
+use ferrokafka::admin::{AclBinding, AdminClient, NewTopic, ResourceType};
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::types::AclOperation;
 use ferrokafka::types::TopicPartition;
 use ferrokafka::{ErrorKind, TlsFailure};
 use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka};
@@ -578,9 +579,10 @@ fn trace_logs_never_contain_passwords_or_tokens() {
 }
 
 /// alice may not use a group outside `alice*`: subscribing with one surfaces
-/// GROUP_AUTHORIZATION_FAILED from `poll` (not retried forever), naming the error.
+/// GROUP_AUTHORIZATION_FAILED from `poll` as a fatal error naming the group and the ACL to
+/// grant; the member stops for good, so every later `poll` and commit reports it at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_authorization_failure_surfaces_from_poll() {
+async fn group_authorization_failure_is_fatal_for_the_consumer() {
     let k = broker().await;
     let topic = unique_topic("alice-grp");
     let base = props(k, Listener::SaslSsl, "alice", "SCRAM-SHA-256", &[]);
@@ -605,7 +607,92 @@ async fn group_authorization_failure_surfaces_from_poll() {
             Ok(_) => {}
         }
     };
-    assert_eq!(e.broker_code(), Some(30), "{e}");
-    assert!(!e.is_retriable(), "{e}");
-    eprintln!("group denied after {:?}: {e}", t.elapsed());
+    let took = t.elapsed();
+    let denied = |e: &ferrokafka::Error| {
+        assert_eq!(e.broker_code(), Some(30), "{e}");
+        assert!(e.is_fatal() && !e.is_retriable(), "{e}");
+        let line = e.to_string();
+        assert!(line.contains(&group) && line.contains("READ"), "{line}");
+    };
+    denied(&e);
+    // Fatal means final: the next poll does not rejoin, it reports the same error at once.
+    let t2 = Instant::now();
+    let again = c
+        .poll(Duration::from_secs(5))
+        .await
+        .expect_err("a denied member polled without error");
+    denied(&again);
+    assert!(t2.elapsed() < Duration::from_secs(1), "{:?}", t2.elapsed());
+    let commit = c
+        .commit(&[(TopicPartition::new(&topic, 0), ferrokafka::types::Offset(0))])
+        .await
+        .expect_err("a denied member committed");
+    denied(&commit);
+    eprintln!("group denied after {took:?}: {e}");
+}
+
+/// bob has no ACL: his idempotent producer's InitProducerId is refused with
+/// CLUSTER_AUTHORIZATION_FAILED (Kafka 4 wants IDEMPOTENT_WRITE on the cluster or WRITE on some
+/// topic), a fatal error that says what to grant or to turn off; every record fails
+/// NotPersisted, none hangs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_producer_without_acls_is_told_to_grant_idempotent_write() {
+    let k = broker().await;
+    let admin_p = props(k, Listener::SaslSsl, "admin", "SCRAM-SHA-256", &[]);
+    let topic = unique_topic("bobs");
+    create_topic(&admin_p, &topic, 1).await;
+    // DESCRIBE on the topic lets bob's metadata request through (without it the broker
+    // answers TOPIC_AUTHORIZATION_FAILED first); with no WRITE anywhere and no
+    // IDEMPOTENT_WRITE, InitProducerId is the call refused.
+    let describe = AclBinding::allow(
+        ResourceType::Topic,
+        &topic,
+        "User:bob",
+        AclOperation::Describe,
+    );
+    for (acl, r) in AdminClient::new(client(&admin_p))
+        .create_acls(std::slice::from_ref(&describe))
+        .await
+        .unwrap_or_else(|e| panic!("create ACL: {e}"))
+    {
+        r.unwrap_or_else(|e| panic!("create {acl}: {e}"));
+    }
+    let p = props(
+        k,
+        Listener::SaslSsl,
+        "bob",
+        "SCRAM-SHA-256",
+        &[
+            ("enable.idempotence", "true"),
+            ("delivery.timeout.ms", "30000"),
+        ],
+    );
+    let prod = producer(&p);
+    let t = Instant::now();
+    let mut failures = Vec::new();
+    for i in 0..10u64 {
+        let rec = ProducerRecord::new(&topic).value(i.to_be_bytes().to_vec());
+        match prod.send(rec).await {
+            Ok(f) => failures.push(f.await.expect_err("bob's record was written")),
+            Err(e) => failures.push(e),
+        }
+    }
+    let took = t.elapsed();
+    for e in &failures {
+        assert_eq!(e.persistence, Persistence::NotPersisted, "{}", e.error);
+        assert_eq!(e.error.broker_code(), Some(31), "{}", e.error);
+        assert!(e.error.is_fatal(), "{}", e.error);
+        let line = e.error.to_string();
+        assert!(
+            line.contains("IDEMPOTENT_WRITE") && line.contains("enable.idempotence=false"),
+            "{line}"
+        );
+    }
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    eprintln!(
+        "{} records refused in {took:?}: {}",
+        failures.len(),
+        failures[0].error
+    );
+    let _ = prod.close(Duration::from_secs(5)).await;
 }

@@ -28,7 +28,10 @@ impl GroupMembership {
         member_id: String,
         api: &'static str,
     ) {
-        let error = Error::from_broker_code(code).with_api(api);
+        let error = super::super::fatal_if_group_denied(
+            Error::from_broker_code(code).with_api(api),
+            &self.group_id,
+        );
         match code {
             UNKNOWN_MEMBER_ID => self.lose_and_rejoin(now, String::new(), "unknown member id"),
             ILLEGAL_GENERATION => self.lose_and_rejoin(now, member_id, "illegal generation"),

@@ -28,7 +28,8 @@
 //! | `REBALANCE_IN_PROGRESS` (27) | rejoin (eager: `Revoked` all first; cooperative: keep them); JoinGroup: after `retry.backoff.ms` |
 //! | `FENCED_INSTANCE_ID` (82) | `Lost`, `Error`, state [`MemberState::Fenced`] (final) |
 //! | `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`, `COORDINATOR_LOAD_IN_PROGRESS` (16/15/14) | find the coordinator again after `retry.backoff.ms`; a pending JoinGroup/SyncGroup restarts as a JoinGroup |
-//! | `GROUP_AUTHORIZATION_FAILED` (30), other non-retriable codes | `Lost`, `Error`, [`MemberState::Failed`]; the next `on_poll` tries again |
+//! | `GROUP_AUTHORIZATION_FAILED` (30, also on FindCoordinator) | reclassified fatal ([`fatal_if_group_denied`](super::fatal_if_group_denied)): `Lost`, `Error`, [`MemberState::Failed`] for good; [`fatal_error`](GroupMembership::fatal_error) reports it to every later poll and commit |
+//! | other non-retriable codes | `Lost`, `Error`, [`MemberState::Failed`]; the next `on_poll` tries again |
 //! | `INCONSISTENT_GROUP_PROTOCOL` (23), unknown assignor chosen | `Error`, [`MemberState::Failed`] for good |
 //! | other retriable codes | retry after `retry.backoff.ms` |
 
@@ -54,8 +55,8 @@ use super::metadata::Assignment;
 use super::GroupConfig;
 use crate::error::code::{
     COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
-    ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, MEMBER_ID_REQUIRED, NOT_COORDINATOR,
-    REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+    GROUP_AUTHORIZATION_FAILED, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL,
+    MEMBER_ID_REQUIRED, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
 };
 use crate::protocol::requests::offset_commit::CommitIdentity;
 use crate::types::TopicPartition;
@@ -189,6 +190,21 @@ impl GroupMembership {
             .map(|g| (g.generation_id, g.member_id.as_str()))
     }
 
+    /// The error that stopped this member for good: fenced (`FENCED_INSTANCE_ID`) or a fatal
+    /// failure such as `GROUP_AUTHORIZATION_FAILED`. The consumer reports it to every later
+    /// `poll` and commit, so an application that ignored the first report cannot mistake the
+    /// stopped member for an idle one.
+    pub fn fatal_error(&self) -> Option<&Error> {
+        match &self.state {
+            MemberState::Fenced(e) => Some(e),
+            MemberState::Failed {
+                error,
+                retry_on_poll: false,
+            } if error.is_fatal() => Some(error),
+            _ => None,
+        }
+    }
+
     /// The identity an OffsetCommit of this member carries: the stable generation; or, while a
     /// revocation is being handled (the rebalance listener runs), the generation the revoked
     /// partitions were assigned in ([`commit_generation`](Self::commit_generation)) — the
@@ -200,6 +216,9 @@ impl GroupMembership {
     /// again after the next poll) instead of going out under a generation the coordinator may
     /// already have replaced (Java's consumer does the same).
     pub fn commit_identity(&self) -> Result<CommitIdentity> {
+        if let Some(e) = self.fatal_error() {
+            return Err(e.clone());
+        }
         let usable = self.generation().is_some() || self.revoking;
         match self.commit_generation().filter(|_| usable) {
             Some((generation, member_id)) => Ok(CommitIdentity {
@@ -439,6 +458,7 @@ impl GroupMembership {
     /// FindCoordinator failed (error code or transport). Retriable errors retry after
     /// `retry.backoff.ms`; others (e.g. `GROUP_AUTHORIZATION_FAILED`) fail the member.
     pub fn on_find_coordinator_error(&mut self, now: Instant, error: Error) {
+        let error = super::fatal_if_group_denied(error, &self.group_id);
         if error.is_retriable() {
             self.coordinator_unknown(now);
         } else {
@@ -639,6 +659,10 @@ impl GroupMembership {
         let member_id = self.member_id().to_string();
         match error_code {
             REBALANCE_IN_PROGRESS => self.request_rejoin(now, "commit: rebalance in progress"),
+            GROUP_AUTHORIZATION_FAILED => {
+                self.common_error(now, error_code, member_id, "OffsetCommit");
+                return self.fatal_error().cloned().unwrap_or(error);
+            }
             UNKNOWN_MEMBER_ID | ILLEGAL_GENERATION | FENCED_INSTANCE_ID
                 if !matches!(
                     self.state,

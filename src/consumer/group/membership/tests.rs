@@ -339,21 +339,34 @@ fn fenced_instance_is_final() {
 }
 
 #[test]
-fn group_authorization_failure_stops_until_the_next_poll() {
+fn group_authorization_failure_is_fatal_and_final() {
+    let denied = |e: &Error| e.broker_code() == Some(30) && e.is_fatal() && !e.is_retriable();
+    // On JoinGroup.
     let mut h = H::new(RANGE_COOP, None);
     h.start(&["a"]);
     h.m.on_join_group_response(h.t0, join_err(30, ""));
-    assert!(matches!(&h.drain()[..], [GroupAction::Error(e)] if e.broker_code() == Some(30)));
+    assert!(matches!(&h.drain()[..], [GroupAction::Error(e)] if denied(e)));
     assert!(matches!(
         h.m.state(),
         MemberState::Failed {
-            retry_on_poll: true,
+            retry_on_poll: false,
             ..
         }
     ));
-    assert!(h.m.poll_timeout().is_none());
+    let e = h.m.fatal_error().expect("stopped for good");
+    assert!(e.to_string().contains("--operation Read"), "{e}");
+    // No rejoin on the next poll, no timer, and commits report the same error.
     h.m.on_poll(h.at(1));
-    one_join(h.drain());
+    assert!(h.drain().is_empty());
+    assert!(h.m.poll_timeout().is_none());
+    assert!(matches!(h.m.commit_identity(), Err(e) if denied(&e)));
+    // On FindCoordinator (the broker checks DESCRIBE on the group there first).
+    let mut h = H::new(RANGE_COOP, None);
+    h.start(&["a"]);
+    h.drain();
+    h.m.on_find_coordinator_error(h.t0, Error::from_broker_code(30));
+    assert!(matches!(&h.drain()[..], [GroupAction::Error(e)] if denied(e)));
+    assert!(h.m.fatal_error().is_some_and(denied));
 }
 
 #[test]
@@ -758,6 +771,17 @@ fn commit_errors_apply_the_group_rules() {
     assert!(h.m.on_commit_error(h.at(1), 82).is_fatal());
     assert!(matches!(h.m.state(), MemberState::Fenced(_)));
 
+    // A denied group stops the member for good; the partitions are lost.
+    let mut h = H::new(COOP, None);
+    h.stable(&["a"], &[tp("a", 0)]);
+    let e = h.m.on_commit_error(h.at(1), 30);
+    assert!(e.is_fatal() && e.broker_code() == Some(30), "{e}");
+    assert!(matches!(
+        &h.drain()[..],
+        [GroupAction::Lost(_), GroupAction::Error(_)]
+    ));
+    assert!(h.m.fatal_error().is_some());
+
     let mut h = H::new(COOP, None);
     h.stable(&["a"], &[tp("a", 0)]);
     h.m.on_commit_error(h.at(1), 16);
@@ -797,10 +821,11 @@ fn transport_failures() {
         Error::new(crate::ErrorKind::Disconnected { sent: true }),
     );
     assert!(matches!(h.m.state(), MemberState::Joining { .. }));
-    // FindCoordinator not authorized: fails, retried on poll.
+    // FindCoordinator refused by a permanent, non-fatal error (INVALID_REQUEST): fails,
+    // retried on poll. (A denied group is fatal: `group_authorization_failure_is_fatal_and_final`.)
     h.m.handle_timeout(h.at(300));
     h.drain();
-    h.m.on_find_coordinator_error(h.at(300), Error::from_broker_code(30));
+    h.m.on_find_coordinator_error(h.at(300), Error::from_broker_code(42));
     assert!(matches!(&h.drain()[..], [GroupAction::Error(_)]));
     assert!(matches!(
         h.m.state(),
