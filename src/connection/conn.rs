@@ -454,12 +454,13 @@ async fn handshake(io: &mut Transport, cfg: &ConnectionConfig) -> Result<ApiVers
         io.write_all(&buf).await.map_err(super::tls::io_error)?;
         let frame = read_one_frame(io, cfg.max_response_size).await?;
         // ApiVersions responses always use header v0 so that old clients can parse them.
-        let body = split_response_header(frame, ApiVersionsResponse::header_version(version))?;
+        let body = split_response_header(frame, ApiVersionsResponse::header_version(version))
+            .map_err(not_kafka)?;
         let resp: ApiVersionsResponse = match guard::decode_response(18, version, body.clone()) {
             Ok(r) => r,
             // An UNSUPPORTED_VERSION answer is encoded as v0 whatever we asked for.
-            Err(_) if version > 0 => guard::decode_response(18, 0, body)?,
-            Err(e) => return Err(e),
+            Err(_) if version > 0 => guard::decode_response(18, 0, body).map_err(not_kafka)?,
+            Err(e) => return Err(not_kafka(e)),
         };
         if resp.error_code == UNSUPPORTED_VERSION {
             let theirs = resp
@@ -502,7 +503,15 @@ pub(super) async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Byt
                     .with_detail("set security.protocol to SSL or SASL_SSL for this listener"),
             );
         }
-        if let Some(frame) = decode_frame(&mut buf, max)? {
+        // "HTTP" read as a size prefix is 1.2 GB: say what the peer is instead.
+        if buf.starts_with(b"HTTP") {
+            return Err(Error::new(ErrorKind::Connect).with_detail(format!(
+                "the port answered like an HTTP server ({}), not a Kafka broker: \
+                 check the host and port in bootstrap.servers",
+                http_status_line(&buf)
+            )));
+        }
+        if let Some(frame) = decode_frame(&mut buf, max).map_err(not_kafka)? {
             return Ok(frame);
         }
         let n = io.read_buf(&mut buf).await.map_err(super::tls::io_error)?;
@@ -511,6 +520,36 @@ pub(super) async fn read_one_frame(io: &mut Transport, max: usize) -> Result<Byt
                 .with_detail("broker closed the connection during the handshake"));
         }
     }
+}
+
+/// A connection-setup answer that does not decode (a bad size prefix, a header or body that
+/// breaks the schema) means the peer is not a Kafka broker, or not one this client can talk
+/// to. It becomes a failed connect (retriable, like a refused port: the port may be a broker
+/// later) rather than a `MalformedResponse`, so every client counts it as "no broker
+/// reachable" and the error says what to check.
+fn not_kafka(e: Error) -> Error {
+    if !matches!(e.kind(), ErrorKind::MalformedResponse) {
+        return e;
+    }
+    Error::new(ErrorKind::Connect).with_detail(format!(
+        "the port's answer to ApiVersions is not a Kafka response ({e}); is it a Kafka listener?"
+    ))
+}
+
+/// The first line of an HTTP response (at most 80 bytes), with anything but printable ASCII
+/// replaced, so a hostile peer cannot put newlines or escapes into the error line.
+fn http_status_line(buf: &[u8]) -> String {
+    buf.iter()
+        .take_while(|&&b| b != b'\r' && b != b'\n')
+        .take(80)
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 struct SocketTask {

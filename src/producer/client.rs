@@ -234,9 +234,14 @@ impl Producer {
                     Some(e) => format!("topic not present in metadata after max.block.ms: {e}"),
                     None => "topic not present in metadata after max.block.ms".to_owned(),
                 };
-                return Err(Error::new(ErrorKind::Timeout)
-                    .with_topic(topic)
-                    .with_detail(detail));
+                // As `retry::api_timeout`: when no broker could be reached at all, the kind
+                // says so, so "wrong address" and "slow cluster" differ without parsing text.
+                let kind = match last.as_ref().map(Error::kind) {
+                    Some(ErrorKind::Connect) => ErrorKind::Connect,
+                    Some(ErrorKind::NoBrokerAvailable) => ErrorKind::NoBrokerAvailable,
+                    _ => ErrorKind::Timeout,
+                };
+                return Err(Error::new(kind).with_topic(topic).with_detail(detail));
             }
         }
     }

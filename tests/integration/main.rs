@@ -18,6 +18,7 @@ mod group;
 mod group_coordinator;
 mod group_faults;
 mod group_history;
+mod hostile;
 mod metadata;
 mod producer;
 mod producer_faults;
