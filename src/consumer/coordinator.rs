@@ -27,6 +27,12 @@ pub(crate) struct Coordinator {
     cluster: Arc<Cluster>,
     group: String,
     node: Mutex<Option<i32>>,
+    /// OffsetFetch asks for stable offsets only (`require_stable`, v7+), as Java does under
+    /// `read_committed`: a partition whose offsets an open transaction is committing answers
+    /// UNSTABLE_OFFSET_COMMIT (retried) until that transaction ends. Without it a member taking
+    /// over a partition from a transactional processor starts at the offsets before that
+    /// transaction, and re-processes its records once the transaction commits.
+    require_stable: bool,
 }
 
 /// Codes after which the coordinator must be looked up again.
@@ -47,11 +53,12 @@ pub(crate) fn is_group_error(code: Option<i16>) -> bool {
 }
 
 impl Coordinator {
-    pub fn new(cluster: Arc<Cluster>, group: String) -> Coordinator {
+    pub fn new(cluster: Arc<Cluster>, group: String, require_stable: bool) -> Coordinator {
         Coordinator {
             cluster,
             group,
             node: Mutex::new(None),
+            require_stable,
         }
     }
 
@@ -168,9 +175,10 @@ impl Coordinator {
         timeout: Option<Duration>,
     ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
         let group = self.group.clone();
+        let stable = self.require_stable;
         self.with_retries("OffsetFetch", timeout, |conn| {
             let group = group.clone();
-            async move { offset_fetch(&conn, &group, tps).await }
+            async move { offset_fetch(&conn, &group, tps, stable).await }
         })
         .await
     }
@@ -209,10 +217,11 @@ async fn offset_fetch(
     conn: &BrokerConnection,
     group: &str,
     tps: &[TopicPartition],
+    require_stable: bool,
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
     let version = conn.version_for::<OffsetFetchRequest>()?;
     let resp = conn
-        .send(&offset_fetch::request(group, tps, version))
+        .send(&offset_fetch::request(group, tps, version, require_stable))
         .await?;
     offset_fetch::parse(&resp, version)
 }

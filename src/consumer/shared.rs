@@ -20,7 +20,7 @@ use super::listener::RebalanceListener;
 use super::metrics::Recorder;
 use super::reachability::Reachability;
 use crate::cluster::Cluster;
-use crate::types::TopicPartition;
+use crate::types::{IsolationLevel, TopicPartition};
 use crate::{Error, ErrorHandler};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::AtomicBool;
@@ -112,10 +112,11 @@ impl Inner {
     /// The shared state for `cfg`, nothing assigned and no group joined.
     pub(super) fn new(cfg: ConsumerConfig, error_handler: Option<ErrorHandler>) -> Inner {
         let cluster = Cluster::new(cfg.client.clone());
+        let read_committed = cfg.fetch.isolation_level == IsolationLevel::ReadCommitted;
         let coordinator = cfg
             .group_id
             .clone()
-            .map(|g| Coordinator::new(cluster.clone(), g));
+            .map(|g| Coordinator::new(cluster.clone(), g, read_committed));
         Inner {
             core: Mutex::new(Core {
                 fetcher: Fetcher::new(cfg.fetch.clone()),

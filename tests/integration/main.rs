@@ -25,4 +25,5 @@ mod producer_faults;
 mod security;
 mod support;
 mod transactions;
+mod txn_chaos;
 mod txn_producer;

@@ -375,3 +375,50 @@ async fn calls_out_of_order_are_illegal_state() {
         ErrorKind::IllegalState
     ));
 }
+
+/// A transaction left open past `transaction.timeout.ms` is aborted by the broker (its
+/// coordinator checks every 10 s by default, then bumps the epoch): the producer's commit fails
+/// fatally with a line that names `transaction.timeout.ms`, and nothing of it is visible.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_transaction_is_aborted_by_the_broker_and_the_commit_says_why() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("txn-expire");
+    create(&bootstrap, &topic, 1, 1).await;
+    let id = unique_topic("txn-id");
+    let p = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("transactional.id", id.as_str()),
+            ("transaction.timeout.ms", "2000"),
+            ("linger.ms", "5"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().expect("begin");
+    let d = p
+        .send(ProducerRecord::new(topic.as_str()).value("expires"))
+        .await
+        .expect("send");
+    d.await.expect("written");
+    // The coordinator's expiry scan runs every 10 s: wait until it has certainly run.
+    tokio::time::sleep(Duration::from_secs(14)).await;
+    let e = p
+        .commit_transaction()
+        .await
+        .expect_err("an expired transaction committed");
+    eprintln!("commit after expiry: {e}");
+    assert!(e.is_fatal(), "{e}");
+    assert!(
+        matches!(e.broker_code(), Some(90 | 47)),
+        "PRODUCER_FENCED or INVALID_PRODUCER_EPOCH: {e}"
+    );
+    assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
+    let tp = [TopicPartition::new(&topic, 0)];
+    assert!(read_all(&bootstrap, &tp, "read_committed", 0)
+        .await
+        .is_empty());
+    let raw = read_all(&bootstrap, &tp, "read_uncommitted", 1).await;
+    assert_eq!(raw.get(&topic), Some(&vec!["expires".to_owned()]));
+}

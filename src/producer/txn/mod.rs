@@ -357,6 +357,7 @@ impl TransactionManager {
         if let TxnState::Fatal(first) = &self.state {
             return first.clone();
         }
+        let e = explain_fencing(e);
         self.state = TxnState::Fatal(e.clone());
         e
     }
@@ -431,5 +432,18 @@ impl TransactionManager {
             // A timeout: the state stays, so the same call can be made again.
             Err(e) => Err(e),
         }
+    }
+}
+
+/// PRODUCER_FENCED / INVALID_PRODUCER_EPOCH say only that this producer's epoch is old. The
+/// two ways it gets old are named, so an operator reading the line knows where to look.
+fn explain_fencing(e: Error) -> Error {
+    match e.broker_code() {
+        Some(90 | 47) => e.with_detail(
+            "this producer's epoch is fenced: another producer with the same transactional.id \
+             called init_transactions, or the broker aborted the open transaction because \
+             transaction.timeout.ms passed; create a new producer",
+        ),
+        _ => e,
     }
 }

@@ -252,9 +252,13 @@ fn end_txn_errors() {
     assert!(m.end_done(Err(code(TRANSACTION_ABORTABLE))).is_err());
     assert!(matches!(m.state(), TxnState::AbortableError(_)));
     m.start_abort().unwrap();
-    assert!(m
-        .end_done(Err(code(INVALID_PRODUCER_EPOCH)))
-        .unwrap_err()
-        .is_fatal());
+    let fenced = m.end_done(Err(code(INVALID_PRODUCER_EPOCH))).unwrap_err();
+    assert!(fenced.is_fatal());
+    // The line names both causes of a fenced epoch.
+    let line = fenced.to_string();
+    assert!(
+        line.contains("transactional.id") && line.contains("transaction.timeout.ms"),
+        "{line}"
+    );
     assert!(matches!(m.state(), TxnState::Fatal(_)));
 }

@@ -48,9 +48,17 @@ impl CommittedOffset {
 }
 
 /// The request for `tps` of `group` at `version` (v8+ carries it as one entry of `groups`).
-pub fn request(group: &str, tps: &[TopicPartition], version: i16) -> OffsetFetchRequest {
+/// `require_stable` (KIP-447, v7+; ignored below) makes the broker answer
+/// UNSTABLE_OFFSET_COMMIT for a partition with offsets pending in an open transaction.
+pub fn request(
+    group: &str,
+    tps: &[TopicPartition],
+    version: i16,
+    require_stable: bool,
+) -> OffsetFetchRequest {
     let topics = by_topic(tps.iter().map(|tp| (tp, tp.partition)));
     let mut req = OffsetFetchRequest::default();
+    req.require_stable = require_stable && version >= 7;
     if version >= 8 {
         req.groups = vec![OffsetFetchRequestGroup::default()
             .with_group_id(group_id(group))
@@ -233,7 +241,11 @@ mod tests {
     #[test]
     fn every_version_encodes_and_parses_the_same() {
         for v in 1..=9 {
-            assert!(encodes(&request("g", &tps(), v), v), "v{v}");
+            assert!(encodes(&request("g", &tps(), v, false), v), "v{v}");
+            // require_stable only exists from v7: asking for it below must still encode.
+            let stable = request("g", &tps(), v, true);
+            assert_eq!(stable.require_stable, v >= 7, "v{v}");
+            assert!(encodes(&stable, v), "v{v}");
             let got = parse(&response(v, 0, 0), v).unwrap();
             let want_epoch = (v >= 5).then_some(LeaderEpoch(3));
             assert_eq!(got.len(), 2, "v{v}");

@@ -1,0 +1,358 @@
+//! Consume-transform-produce, exactly once, under a crash: three members of one group (child
+//! processes, each a read_committed consumer and a transactional producer) copy the input topic to
+//! the output topic, one transaction per poll with the consumed offsets inside it (KIP-447). One
+//! member is SIGKILLed mid-run, its open transaction is aborted by the broker when
+//! `transaction.timeout.ms` passes, and the others take over its partitions from the offsets of
+//! its last committed transaction. The output under read_committed must hold every input record
+//! exactly once, in input order per partition.
+//!
+//! 100,000 records by default; `FERROKAFKA_CHAOS_FULL=1` runs 1,000,000.
+
+use crate::producer::create;
+use crate::support::{blocking, shared_bootstrap};
+use ferrokafka::consumer::{Consumer, ConsumerConfig};
+use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::types::{Offset, TopicPartition};
+use ferrokafka_testcontainers::unique_topic;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Tells the test binary run as a child which member to be:
+/// `bootstrap|input|output|group|transactional.id`.
+const CHILD_ENV: &str = "FERROKAFKA_EOS_CHILD";
+const PARTITIONS: i32 = 3;
+/// Short, so the killed member's open transaction is aborted by the broker soon (the
+/// coordinator checks for expired transactions every 10 s by default).
+const TRANSACTION_TIMEOUT_MS: &str = "10000";
+
+fn records() -> u64 {
+    if std::env::var_os("FERROKAFKA_CHAOS_FULL").is_some() {
+        1_000_000
+    } else {
+        100_000
+    }
+}
+
+/// The value of the `seq`-th record of partition `p`: fixed width, so order and identity are
+/// both in the bytes.
+fn value(p: i32, seq: u64) -> String {
+    format!("{p}:{seq:08}")
+}
+
+fn child_consumer(bootstrap: &str, group: &str) -> Consumer {
+    Consumer::new(
+        ConsumerConfig::from_properties([
+            ("bootstrap.servers", bootstrap),
+            ("group.id", group),
+            ("isolation.level", "read_committed"),
+            ("enable.auto.commit", "false"),
+            ("auto.offset.reset", "earliest"),
+            ("fetch.max.wait.ms", "100"),
+            ("session.timeout.ms", "6000"),
+            ("heartbeat.interval.ms", "500"),
+            ("partition.assignment.strategy", "cooperative-sticky"),
+        ])
+        .expect("consumer config"),
+    )
+    .expect("consumer")
+}
+
+/// One transaction: `records` copied to `output` (same partition), their next offsets sent to
+/// the transaction with the consumer's group metadata, then commit.
+async fn copy_in_transaction(
+    c: &Consumer,
+    p: &Producer,
+    output: &str,
+    records: &[ferrokafka::consumer::ConsumerRecord],
+) -> ferrokafka::Result<()> {
+    p.begin_transaction()?;
+    let mut next: BTreeMap<TopicPartition, Offset> = BTreeMap::new();
+    for r in records {
+        let out = ProducerRecord::new(output)
+            .partition(r.partition)
+            .value(r.value.clone().unwrap_or_default());
+        p.send(out).await.map_err(|e| e.error)?;
+        next.insert(
+            TopicPartition::new(r.topic.as_ref(), r.partition),
+            Offset(r.offset.0 + 1),
+        );
+    }
+    let offsets: Vec<(TopicPartition, Offset)> = next.into_iter().collect();
+    p.send_offsets_to_transaction(&offsets, &c.group_metadata()?)
+        .await?;
+    p.commit_transaction().await
+}
+
+/// A member run as a child process: prints `EOS committed <records>` after each committed
+/// transaction until it is killed (or 240 s pass).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "helper: an exactly-once member run as a child process by the txn_chaos test"]
+async fn eos_child_member() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    let v: Vec<String> = spec.split('|').map(str::to_string).collect();
+    let [bootstrap, input, output, group, txn_id] = v.as_slice() else {
+        panic!("bad {CHILD_ENV}: {spec}");
+    };
+    let c = child_consumer(bootstrap, group);
+    c.subscribe([input.clone()]).expect("subscribe");
+    let p = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("transactional.id", txn_id.as_str()),
+            ("transaction.timeout.ms", TRANSACTION_TIMEOUT_MS),
+            ("linger.ms", "5"),
+            ("retry.backoff.ms", "50"),
+        ])
+        .expect("producer config"),
+    )
+    .expect("producer");
+    p.init_transactions().await.expect("init_transactions");
+    let give_up = Instant::now() + Duration::from_secs(240);
+    while Instant::now() < give_up {
+        let batch = match c.poll(Duration::from_millis(500)).await {
+            Ok(b) => b,
+            Err(e) if e.is_fatal() => panic!("{txn_id}: poll: {e}"),
+            Err(e) => {
+                eprintln!("{txn_id}: poll: {e}");
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        match copy_in_transaction(&c, &p, output, &batch).await {
+            Ok(()) => println!("EOS committed {}", batch.len()),
+            Err(e) if e.is_fatal() => panic!("{txn_id}: transaction: {e}"),
+            Err(e) => {
+                // A rebalance moved the generation on (the offsets were refused) or a send
+                // failed: nothing of this transaction becomes visible. Abort, then go back to
+                // the committed offsets so the same records are processed again.
+                eprintln!("{txn_id}: transaction aborted: {e}");
+                if let Err(e) = p.abort_transaction().await {
+                    panic!("{txn_id}: abort: {e}");
+                }
+                let owned = c.assignment();
+                if let Err(e) = c.seek_to_committed(&owned).await {
+                    eprintln!("{txn_id}: seek_to_committed: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// A member in a child process; adds the records its committed transactions carried to
+/// `committed`. Killed on drop.
+struct EosChild {
+    proc: std::process::Child,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl EosChild {
+    fn spawn(spec: [&str; 5], committed: Arc<AtomicU64>) -> EosChild {
+        let mut proc = Command::new(std::env::current_exe().expect("current_exe"))
+            .args([
+                "--ignored",
+                "--exact",
+                "txn_chaos::eos_child_member",
+                "--nocapture",
+            ])
+            .env(CHILD_ENV, spec.join("|"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn the child member");
+        let out = proc.stdout.take().expect("piped stdout");
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line.strip_prefix("EOS committed ") {
+                    committed.fetch_add(n.trim().parse().unwrap_or(0), Ordering::Relaxed);
+                }
+            }
+        });
+        EosChild {
+            proc,
+            reader: Some(reader),
+        }
+    }
+
+    async fn kill(mut self) {
+        let reader = self.reader.take();
+        let _ = self.proc.kill();
+        let _ = self.proc.wait();
+        if let Some(r) = reader {
+            blocking(move || r.join().expect("stdout reader")).await;
+        }
+    }
+}
+
+impl Drop for EosChild {
+    fn drop(&mut self) {
+        let _ = self.proc.kill();
+        let _ = self.proc.wait();
+    }
+}
+
+/// Reads the output under read_committed until `want` records arrived and 3 s passed without
+/// more (to see duplicates), or `limit` passed. Values per partition, in log order.
+async fn read_output(
+    bootstrap: &str,
+    output: &str,
+    want: u64,
+    limit: Duration,
+) -> BTreeMap<i32, Vec<String>> {
+    let c = Consumer::new(
+        ConsumerConfig::from_properties([
+            ("bootstrap.servers", bootstrap),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("fetch.max.wait.ms", "100"),
+            ("isolation.level", "read_committed"),
+        ])
+        .expect("reader config"),
+    )
+    .expect("reader");
+    let tps: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(output, p))
+        .collect();
+    c.assign(&tps).expect("assign");
+    let mut got: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let (mut n, deadline) = (0u64, Instant::now() + limit);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        let batch = c.poll(Duration::from_millis(300)).await.expect("poll");
+        if !batch.is_empty() {
+            quiet_since = Instant::now();
+        }
+        for r in batch {
+            let v = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned();
+            got.entry(r.partition).or_default().push(v);
+            n += 1;
+        }
+        if n >= want && quiet_since.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+    }
+    c.close().await.expect("close reader");
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consume_transform_produce_with_a_member_killed_mid_transaction_is_exactly_once() {
+    let bootstrap = shared_bootstrap();
+    let n = records();
+    let (input, output) = (unique_topic("eos-in"), unique_topic("eos-out"));
+    let group = unique_topic("eos-group");
+    create(&bootstrap, &input, PARTITIONS, 1).await;
+    create(&bootstrap, &output, PARTITIONS, 1).await;
+
+    // The input: record i goes to partition i % 3 as that partition's (i / 3)-th record.
+    let started = Instant::now();
+    let writer = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("linger.ms", "5"),
+            ("batch.size", "262144"),
+        ])
+        .expect("producer config"),
+    )
+    .expect("producer");
+    let mut expected: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    for i in 0..n {
+        let (p, seq) = ((i % PARTITIONS as u64) as i32, i / PARTITIONS as u64);
+        let v = value(p, seq);
+        writer
+            .send(ProducerRecord::new(&input).partition(p).value(v.clone()))
+            .await
+            .expect("send input");
+        expected.entry(p).or_default().push(v);
+    }
+    writer.flush().await.expect("flush input");
+    writer.close(Duration::from_secs(10)).await.expect("close");
+    eprintln!("eos: wrote {n} input records in {:?}", started.elapsed());
+
+    let committed: Vec<Arc<AtomicU64>> = (0..3).map(|_| Arc::new(AtomicU64::new(0))).collect();
+    let total_committed = || -> u64 { committed.iter().map(|c| c.load(Ordering::Relaxed)).sum() };
+    let ids: Vec<String> = (0..3).map(|i| format!("{group}-txn-{i}")).collect();
+    let mut members: Vec<Option<EosChild>> = ids
+        .iter()
+        .zip(&committed)
+        .map(|(id, c)| {
+            Some(EosChild::spawn(
+                [&bootstrap, &input, &output, &group, id],
+                c.clone(),
+            ))
+        })
+        .collect();
+
+    // Kill member 0 once a quarter of the input is through and it has committed work of its
+    // own: it is then almost always inside a transaction (it opens the next one right after
+    // each commit), owning partitions whose next offsets are pending in that transaction.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while total_committed() < n / 4 || committed[0].load(Ordering::Relaxed) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records committed after 120 s",
+            total_committed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if let Some(m) = members[0].take() {
+        m.kill().await;
+    }
+    let killed_at = Instant::now();
+    let per_member: Vec<u64> = committed
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .collect();
+    eprintln!("eos: member 0 SIGKILLed; records committed per member so far {per_member:?}");
+
+    let got = read_output(&bootstrap, &output, n, Duration::from_secs(240)).await;
+    for m in members.iter_mut() {
+        if let Some(m) = m.take() {
+            m.kill().await;
+        }
+    }
+
+    let (mut lost, mut duplicated, mut reordered, mut total) = (0u64, 0u64, 0u64, 0u64);
+    for p in 0..PARTITIONS {
+        let want = expected.get(&p).map(Vec::as_slice).unwrap_or_default();
+        let have = got.get(&p).map(Vec::as_slice).unwrap_or_default();
+        total += have.len() as u64;
+        let mut seen = std::collections::HashSet::new();
+        for v in have {
+            if !seen.insert(v.as_str()) {
+                duplicated += 1;
+            }
+        }
+        lost += want.iter().filter(|v| !seen.contains(v.as_str())).count() as u64;
+        // Order: the values seen, first occurrences only, must be the input's order.
+        let mut firsts = Vec::with_capacity(have.len());
+        let mut once = std::collections::HashSet::new();
+        for v in have {
+            if once.insert(v.as_str()) {
+                firsts.push(v.as_str());
+            }
+        }
+        reordered += firsts.windows(2).filter(|w| w[0] > w[1]).count() as u64;
+    }
+    eprintln!(
+        "eos: records {n}, output {total}, lost {lost}, duplicated {duplicated}, reordered \
+         {reordered}, read back {} s after the kill, {:.1} s in all",
+        killed_at.elapsed().as_secs(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(
+        (lost, duplicated, reordered),
+        (0, 0, 0),
+        "exactly once violated"
+    );
+    assert_eq!(total, n);
+}
