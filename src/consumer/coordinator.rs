@@ -150,7 +150,9 @@ impl Coordinator {
                 if coordinator_moved(e.broker_code())
                     || matches!(
                         e.kind(),
-                        ErrorKind::Disconnected { .. } | ErrorKind::Connect
+                        ErrorKind::Disconnected { .. }
+                            | ErrorKind::Connect
+                            | ErrorKind::NoBrokerAvailable
                     )
                 {
                     self.forget();

@@ -356,3 +356,124 @@ async fn consume_transform_produce_with_a_member_killed_mid_transaction_is_exact
     );
     assert_eq!(total, n);
 }
+
+/// The partition of `__transaction_state` (50 partitions by default) that holds
+/// `transactional_id`: Java's `String.hashCode`, made non-negative, modulo the count.
+fn transaction_state_partition(transactional_id: &str) -> i32 {
+    let h = transactional_id
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    (h & 0x7fff_ffff) % 50
+}
+
+/// `n` records `<prefix>-<i>` in one transaction, spread over the topic's partitions; waits
+/// until each is written (so the partitions are in the transaction on the broker).
+async fn send_all(p: &Producer, topic: &str, prefix: &str, n: usize) {
+    let mut pending = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = ProducerRecord::new(topic)
+            .partition((i % PARTITIONS as usize) as i32)
+            .value(format!("{prefix}-{i:05}"));
+        pending.push(p.send(r).await.map_err(|e| e.error).expect("send"));
+    }
+    for d in pending {
+        d.await.map_err(|e| e.error).expect("written");
+    }
+}
+
+/// The transaction coordinator of an open transaction is SIGKILLed in a 3-node cluster; the
+/// commit that follows goes to the new coordinator. The transaction becomes visible as a whole
+/// or not at all (whichever the producer reports), and the transactions before and after it
+/// are whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_coordinator_killed_mid_transaction_commits_or_aborts_as_a_whole() {
+    let kafka =
+        Arc::new(crate::support::dedicated(ferrokafka_testcontainers::Topology::Cluster3).await);
+    let bootstrap = kafka.bootstrap();
+    let topic = unique_topic("eos-coord");
+    let admin = create(&bootstrap, &topic, PARTITIONS, 3).await;
+    let id = unique_topic("eos-coord-txn");
+    let producer = |id: &str| {
+        Producer::new(
+            ProducerConfig::from_properties([
+                ("bootstrap.servers", bootstrap.as_str()),
+                ("transactional.id", id),
+                ("linger.ms", "5"),
+                ("max.block.ms", "90000"),
+                ("request.timeout.ms", "10000"),
+                ("retry.backoff.ms", "100"),
+            ])
+            .expect("producer config"),
+        )
+        .expect("producer")
+    };
+    let p = producer(&id);
+    p.init_transactions().await.expect("init");
+    const N: usize = 1000;
+    p.begin_transaction().expect("begin a");
+    send_all(&p, &topic, "a", N).await;
+    p.commit_transaction().await.expect("commit a");
+
+    p.begin_transaction().expect("begin b");
+    send_all(&p, &topic, "b", N).await;
+    // The coordinator: the leader of the transactional id's __transaction_state partition.
+    let state = admin
+        .describe_topics(&["__transaction_state"], false)
+        .await
+        .expect("describe __transaction_state");
+    let part = transaction_state_partition(&id);
+    let coordinator = state
+        .first()
+        .and_then(|(_, t)| t.as_ref().ok())
+        .and_then(|t| t.partitions.iter().find(|p| p.partition == part))
+        .and_then(|p| p.leader)
+        .expect("coordinator of the transactional id")
+        .0;
+    {
+        let k = kafka.clone();
+        blocking(move || k.kill_node(coordinator))
+            .await
+            .expect("kill the coordinator");
+    }
+    let started = Instant::now();
+    let outcome = p.commit_transaction().await;
+    eprintln!(
+        "eos: coordinator node {coordinator} killed; commit after {:.1?}: {}",
+        started.elapsed(),
+        match &outcome {
+            Ok(()) => "committed".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    );
+    let (p, b_committed) = match outcome {
+        Ok(()) => (p, true),
+        Err(e) if !e.is_fatal() => {
+            p.abort_transaction().await.expect("abort b");
+            (p, false)
+        }
+        Err(_) => {
+            // A fatal error (say the epoch was bumped): a new producer's init_transactions
+            // completes or aborts what was open.
+            let q = producer(&id);
+            q.init_transactions().await.expect("init after fatal");
+            (q, false)
+        }
+    };
+    p.begin_transaction().expect("begin c");
+    send_all(&p, &topic, "c", N).await;
+    p.commit_transaction().await.expect("commit c");
+    p.close(Duration::from_secs(10)).await.expect("close");
+
+    let want = if b_committed { 3 * N } else { 2 * N } as u64;
+    let got = read_output(&bootstrap, &topic, want, Duration::from_secs(90)).await;
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for v in got.values().flatten() {
+        *counts.entry(v.split('-').next().unwrap_or("")).or_default() += 1;
+    }
+    let b = counts.get("b").copied().unwrap_or(0);
+    eprintln!("eos: read_committed sees {counts:?}");
+    assert_eq!(counts.get("a"), Some(&N), "{counts:?}");
+    assert_eq!(counts.get("c"), Some(&N), "{counts:?}");
+    // Whole or nothing, and what the producer said.
+    assert_eq!(b, if b_committed { N } else { 0 }, "{counts:?}");
+}

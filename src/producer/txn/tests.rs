@@ -150,7 +150,7 @@ fn concurrent_transactions_is_retried_after_20_ms() {
 }
 
 #[test]
-fn coordinator_moves_and_transport_errors_are_retried() {
+fn coordinator_moves_and_transport_errors_are_retried_or_refound() {
     let now = Instant::now();
     let mut m = ready();
     m.begin().unwrap();
@@ -160,12 +160,20 @@ fn coordinator_moves_and_transport_errors_are_retried() {
         code(COORDINATOR_NOT_AVAILABLE),
         code(COORDINATOR_LOAD_IN_PROGRESS),
         Error::new(ErrorKind::Disconnected { sent: true }),
+        Error::new(ErrorKind::Connect),
+        Error::new(ErrorKind::NoBrokerAvailable),
+        Error::new(ErrorKind::RequestTimeout),
     ] {
         let t = now + Duration::from_secs(10);
         m.poll_add_request(t).unwrap();
+        // An unreachable coordinator is looked up again (it may be dead for good); a slow
+        // one is asked again.
         let expected = if matches!(
             e.broker_code(),
             Some(NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE)
+        ) || matches!(
+            e.kind(),
+            ErrorKind::Disconnected { .. } | ErrorKind::Connect | ErrorKind::NoBrokerAvailable
         ) {
             TxnAction::RefindCoordinator
         } else {
