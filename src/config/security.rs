@@ -13,7 +13,7 @@
 //! | `ssl.keystore.certificate.chain` | | `ssl.certificate.pem` | the client's certificate chain as inline PEM |
 //! | `ssl.keystore.key` | | `ssl.key.pem` | the client's private key as inline PEM (secret) |
 //! | (librdkafka) `ssl.certificate.location` / `ssl.key.location` | | | the client's certificate chain and key as separate PEM files |
-//! | `ssl.key.password` | | | password of an encrypted PKCS#8 client key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2: PBKDF2-HMAC-SHA2 or scrypt with AES-CBC) in any of the key sources above (secret); unused for an unencrypted key. Legacy `Proc-Type: 4,ENCRYPTED` keys are refused with the `openssl pkcs8 -topk8 -v2 aes-256-cbc` command that converts them |
+//! | `ssl.key.password` | | | password of an encrypted PKCS#8 client key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2: PBKDF2-HMAC-SHA2 or scrypt with AES-CBC) in any of the key sources above (secret); refused with an unencrypted key, as in the Java client, and unused without a client key. PBES1, PKCS#12 schemes and PBKDF2-HMAC-SHA1 are refused, as are legacy `Proc-Type: 4,ENCRYPTED` keys, each with the `openssl pkcs8 -topk8 -v2 aes-256-cbc` command that converts it |
 //! | `ssl.enabled.protocols` | `TLSv1.2,TLSv1.3` | | TLS versions to offer |
 //! | `ssl.protocol` | `TLSv1.3` | | accepted for compatibility (`TLS`, `TLSv1.2`, `TLSv1.3`); `ssl.enabled.protocols` decides |
 //! | `sasl.mechanism` | `GSSAPI` (refused) | `sasl.mechanisms` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` |
@@ -1030,12 +1030,24 @@ mod tests {
             }
         }
 
+        /// As in the Java client: a password means the user believes the key is encrypted.
         #[test]
-        fn an_unencrypted_key_ignores_the_password() {
+        fn a_password_for_an_unencrypted_key_is_refused() {
             for r in each_source(PLAIN, "client-key.pem", &[("ssl.key.password", PASSWORD)]) {
-                r.unwrap();
+                let e = r.unwrap_err();
+                assert_eq!(key_of(&e), "ssl.key.password", "{e}");
+                let s = e.to_string();
+                assert!(s.contains("not encrypted"), "{s}");
+                assert!(
+                    !s.contains(PASSWORD) && !format!("{e:?}").contains(PASSWORD),
+                    "{s}"
+                );
             }
             for r in each_source(PLAIN, "client-key.pem", &[]) {
+                r.unwrap();
+            }
+            // An empty password is no password.
+            for r in each_source(PLAIN, "client-key.pem", &[("ssl.key.password", "")]) {
                 r.unwrap();
             }
         }

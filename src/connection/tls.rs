@@ -72,8 +72,8 @@ const CONVERT_HINT: &str = "convert it to an encrypted PKCS#8 key (`openssl pkcs
 /// The client's private key from `pem` (the value of `key`, shown as `shown`): unencrypted
 /// PKCS#8, PKCS#1 or SEC1, or an `ENCRYPTED PRIVATE KEY` (PKCS#8 PBES2: PBKDF2-HMAC-SHA2 or
 /// scrypt, AES-128/192/256-CBC) decrypted with `password` (`ssl.key.password`). A password
-/// given for an unencrypted key is not used, as in librdkafka. No error shows key bytes or the
-/// password.
+/// given for an unencrypted key is an error, as in the Java client. No error shows key bytes or
+/// the password.
 fn private_key(
     key: &'static str,
     shown: &str,
@@ -96,7 +96,7 @@ fn private_key(
     if contains(pem, ENCRYPTED_BEGIN.as_bytes()) {
         return encrypted_private_key(key, shown, pem, password);
     }
-    PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+    let parsed = PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
         Error::config(
             key,
             shown,
@@ -105,7 +105,22 @@ fn private_key(
                 pem_error(&e)
             ),
         )
-    })
+    })?;
+    // As the Java client does (it then parses the key as an EncryptedPrivateKeyInfo and
+    // fails): whoever set a password believes the key is protected at rest, and it is not.
+    // librdkafka would ignore the password silently; saying so is the safer of the two.
+    if password.is_some_and(|p| !p.is_empty()) {
+        return Err(Error::config(
+            "ssl.key.password",
+            crate::config::REDACTED,
+            format!(
+                "the private key in {key} ({shown}) is not encrypted, so it has no password: \
+                 remove ssl.key.password, or encrypt the key (`openssl pkcs8 -topk8 -v2 \
+                 aes-256-cbc -in key.pem -out key-pkcs8.pem`)"
+            ),
+        ));
+    }
+    Ok(parsed)
 }
 
 /// Decrypts the first `ENCRYPTED PRIVATE KEY` section of `pem`.
