@@ -9,7 +9,7 @@
 //! | `SASL_SSL` | SASL_SSL | the same mechanisms over TLS |
 //! | `SSL` | SSL | a client certificate is required (mTLS); its CN is the principal |
 //! | `REAUTH` | SASL_SSL | `connections.max.reauth.ms` = [`SecureOptions::reauth_ms`] (KIP-368) |
-//! | `SSL_EXPIRED` | SSL | no client certificate asked; the broker's certificate expired in 2021 |
+//! | `SSL_EXPIRED` | SSL | no client certificate asked; the broker's certificate was valid only during 2020 |
 //!
 //! A CA and the broker's certificate (SAN: IP 127.0.0.1 and DNS `kafka.test`, *not*
 //! `localhost`, so connecting by `localhost` is a host-name mismatch) are generated at start with
