@@ -1101,24 +1101,48 @@ mod tests {
                 let s = e.to_string();
                 assert!(s.contains("Proc-Type: 4,ENCRYPTED"), "{s}");
                 assert!(s.contains("openssl pkcs8 -topk8 -v2 aes-256-cbc"), "{s}");
+                eprintln!("{s}");
             }
         }
 
         #[test]
         fn unsupported_schemes_say_what_is_supported() {
-            for (key, file) in [
-                (PBKDF2_SHA1, "client-key-pbkdf2-sha1.pem"),
-                (PBES1, "client-key-pbes1.pem"),
+            for (key, file, named) in [
+                (
+                    PBKDF2_SHA1,
+                    "client-key-pbkdf2-sha1.pem",
+                    "PBKDF2-HMAC-SHA1",
+                ),
+                (PBES1, "client-key-pbes1.pem", "PKCS#12 PBE scheme"),
             ] {
                 for r in each_source(key, file, &[("ssl.key.password", PASSWORD)]) {
                     let e = r.unwrap_err();
                     let s = e.to_string();
                     assert_ne!(key_of(&e), "ssl.key.password", "{file}: {s}");
+                    assert!(s.contains(named), "{file}: {s}");
                     assert!(s.contains("does not support"), "{file}: {s}");
                     assert!(s.contains("openssl pkcs8 -topk8 -v2 aes-256-cbc"), "{s}");
                     assert!(!s.contains(PASSWORD), "{s}");
+                    eprintln!("{file}: {s}");
                 }
             }
+        }
+
+        /// Valid PEM whose content is no EncryptedPrivateKeyInfo ("hello world").
+        #[test]
+        fn a_corrupt_encrypted_key_is_called_corrupt() {
+            let garbage = "-----BEGIN ENCRYPTED PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n\
+                           -----END ENCRYPTED PRIVATE KEY-----\n";
+            let e = build(&[
+                ("security.protocol", "SSL"),
+                ("ssl.truststore.certificates", CERT),
+                ("ssl.keystore.certificate.chain", CERT),
+                ("ssl.keystore.key", garbage),
+                ("ssl.key.password", PASSWORD),
+            ])
+            .unwrap_err();
+            assert_eq!(key_of(&e), "ssl.keystore.key");
+            assert!(e.to_string().contains("corrupt"), "{e}");
         }
     }
 }

@@ -166,14 +166,17 @@ fn encrypted_private_key(
     // pkcs5 parses PBES2 and PKCS#5 PBES1 only: PKCS#12 schemes (`openssl pkcs8 -v1
     // PBE-SHA1-3DES`, old Java keytool exports) fail here, as does a corrupt key.
     let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der).map_err(|_| {
-        Error::config(
-            key,
-            shown,
-            format!(
-                "the ENCRYPTED PRIVATE KEY is corrupt or uses an encryption scheme this client \
-                 does not support (only PBES2 is: {SUPPORTED}); {CONVERT_HINT}"
+        let reason = match unparsed_scheme(&der) {
+            Some(scheme) => format!(
+                "the private key is encrypted with {scheme}, which this client does not \
+                 support (only PBES2 with {SUPPORTED}); {CONVERT_HINT}"
             ),
-        )
+            None => format!(
+                "the ENCRYPTED PRIVATE KEY is corrupt (not a PKCS#8 EncryptedPrivateKeyInfo); \
+                 {CONVERT_HINT}"
+            ),
+        };
+        Error::config(key, shown, reason)
     })?;
     let wrong_password = || {
         Error::config(
@@ -201,11 +204,55 @@ fn encrypted_private_key(
             key,
             shown,
             format!(
-                "the private key is encrypted with a scheme this client does not support ({e}); \
-                 supported: PBES2 with {SUPPORTED}; {CONVERT_HINT}"
+                "the private key is encrypted with {}, which this client does not support \
+                 (only PBES2 with {SUPPORTED}); {CONVERT_HINT}",
+                parsed_scheme(&info.encryption_algorithm, &e)
             ),
         )),
     }
+}
+
+/// Names a scheme pkcs5 parses but cannot decrypt here (`e` is its error), for the message.
+fn parsed_scheme(scheme: &pkcs8::pkcs5::EncryptionScheme<'_>, e: &pkcs8::Error) -> String {
+    use pkcs8::pkcs5::pbes2::Pbkdf2Prf;
+    match scheme.pbes2() {
+        // RustCrypto gates SHA-1 behind `sha1-insecure`; refusing it keeps SHA-1 out of the
+        // build, and OpenSSL has written HMAC-SHA256 by default since 1.1.0.
+        Some(p)
+            if p.kdf
+                .pbkdf2()
+                .is_some_and(|k| k.prf == Pbkdf2Prf::HmacWithSha1) =>
+        {
+            "PBES2 with PBKDF2-HMAC-SHA1 (OpenSSL 1.0's default, or `-v2prf hmacWithSHA1`)".into()
+        }
+        Some(_) => format!("a PBES2 variant this client lacks ({e})"),
+        None => format!("PKCS#5 PBES1 ({e})"),
+    }
+}
+
+/// For an `EncryptedPrivateKeyInfo` pkcs5 cannot parse: the scheme its algorithm identifier
+/// names, if it is a well-formed one (else the key is taken to be corrupt).
+fn unparsed_scheme(der: &[u8]) -> Option<String> {
+    use pkcs8::der::asn1::OctetStringRef;
+    use pkcs8::der::{Decode, Reader, SliceReader};
+    let mut r = SliceReader::new(der).ok()?;
+    let oid = r
+        .sequence(|r| {
+            let alg = pkcs8::spki::AlgorithmIdentifierRef::decode(r)?;
+            OctetStringRef::decode(r)?;
+            Ok(alg.oid)
+        })
+        .ok()?
+        .to_string();
+    // RFC 7292 Appendix C: pkcs-12PbeIds, 1.2.840.113549.1.12.1.1 to .6.
+    Some(if oid.starts_with("1.2.840.113549.1.12.1.") {
+        format!(
+            "a PKCS#12 PBE scheme ({oid}, e.g. `openssl pkcs8 -v1 PBE-SHA1-3DES` or an old \
+             keytool export)"
+        )
+    } else {
+        format!("the encryption algorithm {oid}")
+    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
