@@ -215,13 +215,43 @@ fn encrypted_key_props(k: &SecureKafka, user: &str, key_password: &str) -> Vec<(
     )
 }
 
-/// mTLS with an encrypted client key: `ssl.key.password` decrypts it and the broker accepts the
-/// certificate (principal alice, so her ACLs apply).
+/// mTLS with an encrypted client key, from each key source: `ssl.key.password` decrypts it and
+/// the broker accepts the certificate (principal alice, so her ACLs apply).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_with_encrypted_client_key_and_key_password_round_trip() {
     let k = broker().await;
     let p = encrypted_key_props(k, "alice", CLIENT_KEY_PASSWORD);
     round_trip_with(p, Listener::Ssl, "alice", "encrypted-key", 100).await;
+
+    // The same key through the other two sources: Java's inline PEM pair and librdkafka's two
+    // files.
+    let path = k.client_encrypted_keystore_path("alice");
+    let pem = std::fs::read_to_string(&path).expect("encrypted keystore");
+    let end = "-----END ENCRYPTED PRIVATE KEY-----\n";
+    let split = pem.find(end).expect("an encrypted key first") + end.len();
+    let (key, chain) = pem.split_at(split);
+    let without_keystore = |extra: &[(&str, &str)]| {
+        let mut p = props(k, Listener::Ssl, "alice", "", extra);
+        p.retain(|(k, _)| k != "ssl.keystore.location");
+        p.push(("ssl.key.password".into(), CLIENT_KEY_PASSWORD.into()));
+        p
+    };
+    let inline = without_keystore(&[
+        ("ssl.keystore.certificate.chain", chain),
+        ("ssl.keystore.key", key),
+    ]);
+    round_trip_with(inline, Listener::Ssl, "alice", "encrypted-inline-key", 20).await;
+    let dir = std::env::temp_dir().join(unique_topic("ferrokafka-encrypted-key"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (key_file, cert_file) = (dir.join("client.key"), dir.join("client.crt"));
+    std::fs::write(&key_file, key).expect("key file");
+    std::fs::write(&cert_file, chain).expect("certificate file");
+    let files = without_keystore(&[
+        ("ssl.certificate.location", &cert_file.display().to_string()),
+        ("ssl.key.location", &key_file.display().to_string()),
+    ]);
+    round_trip_with(files, Listener::Ssl, "alice", "encrypted-key-file", 20).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A wrong `ssl.key.password` fails when the config is built, before any connection, naming
