@@ -1,5 +1,6 @@
 //! TLS and SASL against a real broker with SASL_PLAINTEXT, SASL_SSL, SSL (client certificate
-//! required) and a short-reauth SASL_SSL listener, SCRAM/PLAIN/OAUTHBEARER users and ACLs
+//! required), a short-reauth SASL_SSL listener and an SSL listener whose certificate expired,
+//! SCRAM/PLAIN/OAUTHBEARER users, client keys plain and encrypted, and ACLs
 //! (`ferrokafka_testcontainers::secure`). User alice may use topics and groups named `alice*`;
 //! bob has no ACL.
 
