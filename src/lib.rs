@@ -45,8 +45,8 @@
 //! ```
 //!
 //! ## What this crate does not do (yet)
-//! - No GSSAPI (Kerberos), no JKS/PKCS12 keystores and no encrypted private keys (PEM only);
-//!   TLS (rustls) and SASL PLAIN / SCRAM / OAUTHBEARER work.
+//! - No GSSAPI (Kerberos) and no JKS/PKCS12 keystores (PEM only); TLS (rustls, with encrypted
+//!   PKCS#8 client keys and `ssl.key.password`) and SASL PLAIN / SCRAM / OAUTHBEARER work.
 //! - No transactions API (no transactional producer, no `sendOffsetsToTransaction`); consumers
 //!   can read transactional topics with `isolation.level=read_committed`.
 //! - No KIP-848 consumer group protocol (only the classic one), no share groups.

@@ -13,7 +13,7 @@
 //! | `ssl.keystore.certificate.chain` | | `ssl.certificate.pem` | the client's certificate chain as inline PEM |
 //! | `ssl.keystore.key` | | `ssl.key.pem` | the client's private key as inline PEM (secret) |
 //! | (librdkafka) `ssl.certificate.location` / `ssl.key.location` | | | the client's certificate chain and key as separate PEM files |
-//! | `ssl.key.password` | | | password of an encrypted key: not supported yet, refused |
+//! | `ssl.key.password` | | | password of an encrypted PKCS#8 client key (`-----BEGIN ENCRYPTED PRIVATE KEY-----`, PBES2: PBKDF2-HMAC-SHA2 or scrypt with AES-CBC) in any of the key sources above (secret); refused with an unencrypted key, as in the Java client, and unused without a client key. PBES1, PKCS#12 schemes and PBKDF2-HMAC-SHA1 are refused, as are legacy `Proc-Type: 4,ENCRYPTED` keys, each with the `openssl pkcs8 -topk8 -v2 aes-256-cbc` command that converts it |
 //! | `ssl.enabled.protocols` | `TLSv1.2,TLSv1.3` | | TLS versions to offer |
 //! | `ssl.protocol` | `TLSv1.3` | | accepted for compatibility (`TLS`, `TLSv1.2`, `TLSv1.3`); `ssl.enabled.protocols` decides |
 //! | `sasl.mechanism` | `GSSAPI` (refused) | `sasl.mechanisms` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`, `OAUTHBEARER` |
@@ -304,6 +304,8 @@ pub struct TlsSettings {
     pub trust: TrustStore,
     /// Client certificate, if any.
     pub client_cert: Option<ClientCertificate>,
+    /// `ssl.key.password`: decrypts an encrypted PKCS#8 client key.
+    pub key_password: Option<Secret>,
     /// `ssl.enabled.protocols` contains `TLSv1.2`.
     pub tls12: bool,
     /// `ssl.enabled.protocols` contains `TLSv1.3`.
@@ -316,6 +318,7 @@ impl Default for TlsSettings {
             verify_hostname: true,
             trust: TrustStore::System,
             client_cert: None,
+            key_password: None,
             tls12: true,
             tls13: true,
         }
@@ -381,7 +384,7 @@ pub struct SecurityBuilder {
     keystore_key: Option<Secret>,
     cert_location: Option<String>,
     key_location: Option<String>,
-    key_password: bool,
+    key_password: Option<Secret>,
     keystore_password: bool,
     enabled_protocols: Option<(bool, bool)>,
 }
@@ -488,7 +491,9 @@ impl SecurityBuilder {
             }
             "ssl.certificate.location" => self.cert_location = non_empty(value),
             "ssl.key.location" => self.key_location = non_empty(value),
-            "ssl.key.password" => self.key_password = !value.is_empty(),
+            "ssl.key.password" => {
+                self.key_password = (!value.is_empty()).then(|| Secret::new(value))
+            }
             "ssl.keystore.password" => self.keystore_password = !value.is_empty(),
             "ssl.protocol" => {
                 if !matches!(value.trim(), "TLS" | "TLSv1.2" | "TLSv1.3") {
@@ -571,15 +576,6 @@ impl SecurityBuilder {
                  ssl.key.password",
             ));
         }
-        if self.key_password {
-            return Err(Error::config(
-                "ssl.key.password",
-                REDACTED,
-                "encrypted private keys are not supported yet; decrypt the key to an \
-                 unencrypted PKCS#8 PEM (`openssl pkcs8 -topk8 -nocrypt`) and keep the file \
-                 private",
-            ));
-        }
         let trust = match (&self.truststore_location, &self.truststore_pem) {
             (Some((k, _)), Some(_)) => {
                 return Err(Error::config(
@@ -657,6 +653,7 @@ impl SecurityBuilder {
             verify_hostname: self.verify_hostname.unwrap_or(true),
             trust,
             client_cert,
+            key_password: self.key_password.clone(),
             tls12,
             tls13,
         };
@@ -896,9 +893,9 @@ mod tests {
                 "{s}"
             );
         }
-        let e = build(&[("security.protocol", "SSL"), ("ssl.key.password", "pw")]).unwrap_err();
-        assert_eq!(key_of(&e), "ssl.key.password");
-        assert!(!e.to_string().contains("pw\""));
+        // A password without a client key is unused, not an error (one properties file may
+        // serve several clients).
+        build(&[("security.protocol", "SSL"), ("ssl.key.password", "pw")]).unwrap();
         let e = build(&[
             ("security.protocol", "SSL"),
             ("ssl.truststore.location", "/nonexistent/ca.pem"),
@@ -943,5 +940,209 @@ mod tests {
             .unwrap();
         let claims = String::from_utf8(claims).unwrap();
         assert!(claims.contains(r#""sub":"ad\"min""#), "{claims}");
+    }
+
+    /// OpenSSL-made fixtures (see testdata/README.md): one P-256 key, encrypted several ways.
+    mod encrypted_keys {
+        use super::*;
+
+        const PASSWORD: &str = "fixture-key-pw";
+        const CERT: &str = include_str!("../connection/testdata/client-cert.pem");
+        const PLAIN: &str = include_str!("../connection/testdata/client-key.pem");
+        const PBKDF2_AES256: &str =
+            include_str!("../connection/testdata/client-key-pbkdf2-aes256.pem");
+        const PBKDF2_AES128: &str =
+            include_str!("../connection/testdata/client-key-pbkdf2-aes128.pem");
+        const SCRYPT_AES256: &str =
+            include_str!("../connection/testdata/client-key-scrypt-aes256.pem");
+        const PBKDF2_SHA1: &str = include_str!("../connection/testdata/client-key-pbkdf2-sha1.pem");
+        const PBES1: &str = include_str!("../connection/testdata/client-key-pbes1.pem");
+        const LEGACY: &str = include_str!("../connection/testdata/client-key-legacy.pem");
+
+        fn fixture(name: &str) -> String {
+            format!(
+                "{}/src/connection/testdata/{name}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        }
+
+        /// A keystore file (key then chain, as Kafka's PEM keystores are) in a fresh temp dir.
+        fn keystore_file(key: &str) -> (PathBuf, String) {
+            let dir = std::env::temp_dir().join(format!(
+                "ferrokafka-keytest-{}-{:016x}",
+                std::process::id(),
+                fastrand::u64(..)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("keystore.pem");
+            std::fs::write(&path, format!("{key}{CERT}")).unwrap();
+            let shown = path.display().to_string();
+            (dir, shown)
+        }
+
+        /// Builds an SSL config with `key` through each key source (`ssl.keystore.location`,
+        /// `ssl.certificate.location` + `ssl.key.location`, inline PEM) plus `extra`.
+        fn each_source(key: &str, key_file: &str, extra: &[(&str, &str)]) -> Vec<Result<()>> {
+            let (dir, keystore) = keystore_file(key);
+            let cert = fixture("client-cert.pem");
+            let key_path = fixture(key_file);
+            let sources: [Vec<(&str, &str)>; 3] = [
+                vec![("ssl.keystore.location", &keystore)],
+                vec![
+                    ("ssl.certificate.location", &cert),
+                    ("ssl.key.location", &key_path),
+                ],
+                vec![
+                    ("ssl.keystore.certificate.chain", CERT),
+                    ("ssl.keystore.key", key),
+                ],
+            ];
+            let out = sources
+                .into_iter()
+                .map(|mut props| {
+                    props.push(("security.protocol", "SSL"));
+                    props.push(("ssl.truststore.certificates", CERT));
+                    props.extend_from_slice(extra);
+                    let c = build(&props)?;
+                    let tls = c.tls.as_ref().expect("SSL has TLS settings");
+                    assert!(tls.settings().client_cert.is_some());
+                    let dump = format!("{c:?}");
+                    assert!(!dump.contains(PASSWORD), "{dump}");
+                    Ok(())
+                })
+                .collect();
+            let _ = std::fs::remove_dir_all(dir);
+            out
+        }
+
+        /// rustls checks that the key matches the certificate (`with_client_auth_cert`), so a
+        /// successful build means the key was decrypted to the right bytes.
+        #[test]
+        fn pbes2_keys_decrypt_from_every_source() {
+            for (key, file) in [
+                (PBKDF2_AES256, "client-key-pbkdf2-aes256.pem"),
+                (PBKDF2_AES128, "client-key-pbkdf2-aes128.pem"),
+                (SCRYPT_AES256, "client-key-scrypt-aes256.pem"),
+            ] {
+                for r in each_source(key, file, &[("ssl.key.password", PASSWORD)]) {
+                    r.unwrap_or_else(|e| panic!("{file}: {e}"));
+                }
+            }
+        }
+
+        /// As in the Java client: a password means the user believes the key is encrypted.
+        #[test]
+        fn a_password_for_an_unencrypted_key_is_refused() {
+            for r in each_source(PLAIN, "client-key.pem", &[("ssl.key.password", PASSWORD)]) {
+                let e = r.unwrap_err();
+                assert_eq!(key_of(&e), "ssl.key.password", "{e}");
+                let s = e.to_string();
+                assert!(s.contains("not encrypted"), "{s}");
+                assert!(
+                    !s.contains(PASSWORD) && !format!("{e:?}").contains(PASSWORD),
+                    "{s}"
+                );
+            }
+            for r in each_source(PLAIN, "client-key.pem", &[]) {
+                r.unwrap();
+            }
+            // An empty password is no password.
+            for r in each_source(PLAIN, "client-key.pem", &[("ssl.key.password", "")]) {
+                r.unwrap();
+            }
+        }
+
+        #[test]
+        fn a_wrong_password_names_ssl_key_password_and_hides_it() {
+            for r in each_source(
+                PBKDF2_AES256,
+                "client-key-pbkdf2-aes256.pem",
+                &[("ssl.key.password", "hunter2-wrong")],
+            ) {
+                let e = r.unwrap_err();
+                assert_eq!(key_of(&e), "ssl.key.password", "{e}");
+                let (shown, dbg) = (e.to_string(), format!("{e:?}"));
+                assert!(shown.contains("wrong password"), "{shown}");
+                for text in [&shown, &dbg] {
+                    assert!(!text.contains("hunter2-wrong"), "{text}");
+                    assert!(!text.contains(PASSWORD), "{text}");
+                }
+            }
+        }
+
+        #[test]
+        fn an_encrypted_key_without_a_password_asks_for_ssl_key_password() {
+            for extra in [&[][..], &[("ssl.key.password", "")][..]] {
+                for r in each_source(SCRYPT_AES256, "client-key-scrypt-aes256.pem", extra) {
+                    let e = r.unwrap_err();
+                    assert_eq!(key_of(&e), "ssl.key.password");
+                    assert!(e.to_string().contains("is encrypted"), "{e}");
+                }
+            }
+        }
+
+        #[test]
+        fn legacy_openssl_encryption_says_how_to_convert() {
+            let sources = [
+                "ssl.keystore.location",
+                "ssl.key.location",
+                "ssl.keystore.key",
+            ];
+            for (r, source) in each_source(
+                LEGACY,
+                "client-key-legacy.pem",
+                &[("ssl.key.password", PASSWORD)],
+            )
+            .into_iter()
+            .zip(sources)
+            {
+                let e = r.unwrap_err();
+                assert_eq!(key_of(&e), source);
+                let s = e.to_string();
+                assert!(s.contains("Proc-Type: 4,ENCRYPTED"), "{s}");
+                assert!(s.contains("openssl pkcs8 -topk8 -v2 aes-256-cbc"), "{s}");
+                eprintln!("{s}");
+            }
+        }
+
+        #[test]
+        fn unsupported_schemes_say_what_is_supported() {
+            for (key, file, named) in [
+                (
+                    PBKDF2_SHA1,
+                    "client-key-pbkdf2-sha1.pem",
+                    "PBKDF2-HMAC-SHA1",
+                ),
+                (PBES1, "client-key-pbes1.pem", "PKCS#12 PBE scheme"),
+            ] {
+                for r in each_source(key, file, &[("ssl.key.password", PASSWORD)]) {
+                    let e = r.unwrap_err();
+                    let s = e.to_string();
+                    assert_ne!(key_of(&e), "ssl.key.password", "{file}: {s}");
+                    assert!(s.contains(named), "{file}: {s}");
+                    assert!(s.contains("does not support"), "{file}: {s}");
+                    assert!(s.contains("openssl pkcs8 -topk8 -v2 aes-256-cbc"), "{s}");
+                    assert!(!s.contains(PASSWORD), "{s}");
+                    eprintln!("{file}: {s}");
+                }
+            }
+        }
+
+        /// Valid PEM whose content is no EncryptedPrivateKeyInfo ("hello world").
+        #[test]
+        fn a_corrupt_encrypted_key_is_called_corrupt() {
+            let garbage = "-----BEGIN ENCRYPTED PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n\
+                           -----END ENCRYPTED PRIVATE KEY-----\n";
+            let e = build(&[
+                ("security.protocol", "SSL"),
+                ("ssl.truststore.certificates", CERT),
+                ("ssl.keystore.certificate.chain", CERT),
+                ("ssl.keystore.key", garbage),
+                ("ssl.key.password", PASSWORD),
+            ])
+            .unwrap_err();
+            assert_eq!(key_of(&e), "ssl.keystore.key");
+            assert!(e.to_string().contains("corrupt"), "{e}");
+        }
     }
 }

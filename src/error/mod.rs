@@ -282,11 +282,14 @@ impl Error {
         reason: impl Into<String>,
     ) -> Error {
         let key = key.into();
-        // A secret's value never goes into an error, whoever builds it.
-        let value = if crate::config::is_secret_key(&key) {
+        // A secret's value never goes into an error, whoever builds it. An empty one stays
+        // empty: it reveals nothing, and `[redacted]` would claim a value was set when the
+        // error is that none was (e.g. an encrypted key without ssl.key.password).
+        let value = value.into();
+        let value = if crate::config::is_secret_key(&key) && !value.is_empty() {
             crate::config::REDACTED.to_owned()
         } else {
-            value.into()
+            value
         };
         Error::new(ErrorKind::Config {
             key,
@@ -613,6 +616,20 @@ mod tests {
         assert_eq!(
             plain.to_string(),
             "broker error UNKNOWN_TOPIC_OR_PARTITION (3) [api Produce] [topic t]"
+        );
+    }
+
+    #[test]
+    fn a_secret_config_value_is_redacted_unless_empty() {
+        let set = Error::config("ssl.key.password", "hunter2", "wrong");
+        assert_eq!(
+            set.to_string(),
+            "invalid configuration ssl.key.password=\"[redacted]\": wrong"
+        );
+        let unset = Error::config("ssl.key.password", "", "set it");
+        assert_eq!(
+            unset.to_string(),
+            "invalid configuration ssl.key.password=\"\": set it"
         );
     }
 

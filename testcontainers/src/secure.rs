@@ -9,11 +9,15 @@
 //! | `SASL_SSL` | SASL_SSL | the same mechanisms over TLS |
 //! | `SSL` | SSL | a client certificate is required (mTLS); its CN is the principal |
 //! | `REAUTH` | SASL_SSL | `connections.max.reauth.ms` = [`SecureOptions::reauth_ms`] (KIP-368) |
+//! | `SSL_EXPIRED` | SSL | no client certificate asked; the broker's certificate was valid only during 2020 |
 //!
 //! A CA and the broker's certificate (SAN: IP 127.0.0.1 and DNS `kafka.test`, *not*
 //! `localhost`, so connecting by `localhost` is a host-name mismatch) are generated at start with
-//! `rcgen`, as is a second CA the broker does not use (for the untrusted-CA test) and a client
-//! certificate per user for the SSL listener. Nothing is committed.
+//! `rcgen`, as is a second CA the broker does not use (for the untrusted-CA test), a client
+//! certificate per user for the SSL listener (its key also as an encrypted PKCS#8 copy, password
+//! [`CLIENT_KEY_PASSWORD`], for `ssl.key.password`), and for `SSL_EXPIRED` a certificate from
+//! the same CA with the same names that was valid only during 2020 (Kafka loads a keystore
+//! without checking its dates; the client must refuse it). Nothing is committed.
 //!
 //! Users: `admin` (super user), `alice` (All on topics and groups whose names start with
 //! `alice`), `bob` (no ACL). Passwords are `<user>-secret`; SCRAM credentials for both hashes are
@@ -39,6 +43,10 @@ use crate::HarnessError;
 /// The users every secure broker has.
 pub const USERS: [&str; 3] = ["admin", "alice", "bob"];
 
+/// The password of the encrypted copies of the client keys
+/// ([`SecureKafka::client_encrypted_keystore_path`]).
+pub const CLIENT_KEY_PASSWORD: &str = "client-key-secret";
+
 /// The password of `user` (`<user>-secret`).
 pub fn password(user: &str) -> String {
     format!("{user}-secret")
@@ -57,6 +65,8 @@ pub enum Listener {
     Ssl,
     /// SASL over TLS with a short `connections.max.reauth.ms`.
     Reauth,
+    /// TLS (no client certificate asked) with an expired broker certificate.
+    SslExpired,
 }
 
 impl Listener {
@@ -67,6 +77,7 @@ impl Listener {
             Listener::SaslSsl => "SASL_SSL",
             Listener::Ssl => "SSL",
             Listener::Reauth => "REAUTH",
+            Listener::SslExpired => "SSL_EXPIRED",
         }
     }
     /// The client's `security.protocol` for this listener.
@@ -75,15 +86,16 @@ impl Listener {
             Listener::Plaintext => "PLAINTEXT",
             Listener::SaslPlaintext => "SASL_PLAINTEXT",
             Listener::SaslSsl | Listener::Reauth => "SASL_SSL",
-            Listener::Ssl => "SSL",
+            Listener::Ssl | Listener::SslExpired => "SSL",
         }
     }
-    pub(crate) const ALL: [Listener; 5] = [
+    pub(crate) const ALL: [Listener; 6] = [
         Listener::Plaintext,
         Listener::SaslPlaintext,
         Listener::SaslSsl,
         Listener::Ssl,
         Listener::Reauth,
+        Listener::SslExpired,
     ];
 }
 
@@ -137,19 +149,66 @@ fn ca(name: &str) -> Result<(String, Issuer<'static, KeyPair>), HarnessError> {
     Ok((cert.pem(), Issuer::new(params, key)))
 }
 
-/// `key PEM + certificate PEM + CA PEM` signed by `issuer`.
+/// A certificate signed by `issuer` and its key.
+struct Leaf {
+    key: KeyPair,
+    /// The certificate PEM followed by the CA's.
+    chain: String,
+}
+
+impl Leaf {
+    /// `key PEM + certificate PEM + CA PEM`, the PEM keystore Kafka and the client read.
+    fn keystore(&self) -> String {
+        format!("{}{}", self.key.serialize_pem(), self.chain)
+    }
+
+    /// The same with the key as an `ENCRYPTED PRIVATE KEY` (PBES2: PBKDF2-HMAC-SHA256 and
+    /// AES-256-CBC, what `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes).
+    fn encrypted_keystore(&self, password: &str) -> Result<String, HarnessError> {
+        use pkcs8::der::Decode;
+        let bad = |e: String| HarnessError::Io(format!("encrypting a test key: {e}"));
+        let der = self.key.serialize_der();
+        let info = pkcs8::PrivateKeyInfo::from_der(&der).map_err(|e| bad(e.to_string()))?;
+        // Test fixtures only: a fresh salt and IV per key keeps them realistic, but they need
+        // no cryptographic randomness.
+        let salt = random_u64().to_be_bytes();
+        let mut iv = [0u8; 16];
+        iv[..8].copy_from_slice(&random_u64().to_be_bytes());
+        iv[8..].copy_from_slice(&random_u64().to_be_bytes());
+        let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(2048, &salt, &iv)
+            .map_err(|e| bad(e.to_string()))?;
+        let doc = info
+            .encrypt_with_params(params, password)
+            .map_err(|e| bad(e.to_string()))?;
+        let pem = doc
+            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(format!("{}{}", pem.as_str(), self.chain))
+    }
+}
+
+/// A certificate for `cn` with `sans` signed by `issuer`; `validity` (not before, not after, as
+/// year, month, day) overrides rcgen's default dates (1975 to 4096).
 fn leaf(
     issuer: &Issuer<'_, KeyPair>,
     ca_pem: &str,
     cn: &str,
     sans: &[SanType],
-) -> Result<String, HarnessError> {
+    validity: Option<[(i32, u8, u8); 2]>,
+) -> Result<Leaf, HarnessError> {
     let key = KeyPair::generate().map_err(pem_err)?;
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(pem_err)?;
     params.distinguished_name.push(DnType::CommonName, cn);
     params.subject_alt_names = sans.to_vec();
+    if let Some([(y0, m0, d0), (y1, m1, d1)]) = validity {
+        params.not_before = rcgen::date_time_ymd(y0, m0, d0);
+        params.not_after = rcgen::date_time_ymd(y1, m1, d1);
+    }
     let cert = params.signed_by(&key, issuer).map_err(pem_err)?;
-    Ok(format!("{}{}{ca_pem}", key.serialize_pem(), cert.pem()))
+    Ok(Leaf {
+        key,
+        chain: format!("{}{ca_pem}", cert.pem()),
+    })
 }
 
 impl SecureKafka {
@@ -282,20 +341,27 @@ impl SecureKafka {
         write(&self.ca_path(), &ca_pem)?;
         let (other_pem, _) = ca("ferrokafka untrusted CA")?;
         write(&self.untrusted_ca_path(), &other_pem)?;
-        let broker = leaf(
+        let broker_sans = [
+            SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
+            SanType::DnsName("kafka.test".try_into().map_err(pem_err)?),
+        ];
+        let broker = leaf(&issuer, &ca_pem, "kafka.test", &broker_sans, None)?;
+        write(&self.dir.join("broker.pem"), &broker.keystore())?;
+        // Trusted CA, right names, only the dates are wrong: the one reason to refuse it.
+        let expired = leaf(
             &issuer,
             &ca_pem,
             "kafka.test",
-            &[
-                SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])),
-                SanType::DnsName("kafka.test".try_into().map_err(pem_err)?),
-            ],
+            &broker_sans,
+            Some([(2020, 1, 1), (2021, 1, 1)]),
         )?;
-        write(&self.dir.join("broker.pem"), &broker)?;
+        write(&self.dir.join("broker-expired.pem"), &expired.keystore())?;
         for user in USERS {
+            let client = leaf(&issuer, &ca_pem, user, &[], None)?;
+            write(&self.client_keystore_path(user), &client.keystore())?;
             write(
-                &self.client_keystore_path(user),
-                &leaf(&issuer, &ca_pem, user, &[])?,
+                &self.client_encrypted_keystore_path(user),
+                &client.encrypted_keystore(CLIENT_KEY_PASSWORD)?,
             )?;
         }
         Ok(())
@@ -315,6 +381,12 @@ impl SecureKafka {
     /// listener (`ssl.keystore.location`).
     pub fn client_keystore_path(&self, user: &str) -> PathBuf {
         self.dir.join(format!("client-{user}.pem"))
+    }
+
+    /// The same as [`SecureKafka::client_keystore_path`] with the key encrypted (PKCS#8 PBES2,
+    /// PBKDF2-HMAC-SHA256 + AES-256-CBC) under [`CLIENT_KEY_PASSWORD`] (`ssl.key.password`).
+    pub fn client_encrypted_keystore_path(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("client-{user}-encrypted.pem"))
     }
 
     /// The broker's log file.
@@ -353,7 +425,7 @@ impl SecureKafka {
         ];
         if matches!(
             listener,
-            Listener::SaslSsl | Listener::Ssl | Listener::Reauth
+            Listener::SaslSsl | Listener::Ssl | Listener::Reauth | Listener::SslExpired
         ) {
             p.push(("ssl.truststore.type".into(), "PEM".into()));
             p.push((
@@ -517,6 +589,12 @@ impl SecureKafka {
                 "org.apache.kafka.common.security.oauthbearer.internals.unsecured.OAuthBearerUnsecuredValidatorCallbackHandler",
             );
         }
+        // Per-listener override (Kafka's `listener.name.<name>.` prefix): only SSL_EXPIRED
+        // presents the expired certificate.
+        line(
+            "listener.name.ssl_expired.ssl.keystore.location",
+            &self.dir.join("broker-expired.pem").display().to_string(),
+        );
         line(
             "listener.name.reauth.connections.max.reauth.ms",
             &opts.reauth_ms.to_string(),

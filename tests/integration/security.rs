@@ -1,5 +1,6 @@
 //! TLS and SASL against a real broker with SASL_PLAINTEXT, SASL_SSL, SSL (client certificate
-//! required) and a short-reauth SASL_SSL listener, SCRAM/PLAIN/OAUTHBEARER users and ACLs
+//! required), a short-reauth SASL_SSL listener and an SSL listener whose certificate expired,
+//! SCRAM/PLAIN/OAUTHBEARER users, client keys plain and encrypted, and ACLs
 //! (`ferrokafka_testcontainers::secure`). User alice may use topics and groups named `alice*`;
 //! bob has no ACL.
 
@@ -10,7 +11,7 @@ use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord
 use ferrokafka::types::AclOperation;
 use ferrokafka::types::TopicPartition;
 use ferrokafka::{ErrorKind, TlsFailure};
-use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka};
+use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka, CLIENT_KEY_PASSWORD};
 use ferrokafka_testcontainers::unique_topic;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -83,7 +84,24 @@ fn consumer(p: &[(String, String)]) -> Consumer {
 /// then consumes them all back (each exactly once).
 async fn round_trip(listener: Listener, user: &str, mechanism: &str, n: u64) {
     let k = broker().await;
-    let p = props(k, listener, user, mechanism, &[]);
+    round_trip_with(
+        props(k, listener, user, mechanism, &[]),
+        listener,
+        user,
+        mechanism,
+        n,
+    )
+    .await;
+}
+
+/// [`round_trip`] with the client properties `p` (for `listener`) given.
+async fn round_trip_with(
+    p: Vec<(String, String)>,
+    listener: Listener,
+    user: &str,
+    mechanism: &str,
+    n: u64,
+) {
     let topic = unique_topic(&format!(
         "alice-{}-{}",
         listener.security_protocol(),
@@ -180,6 +198,117 @@ async fn sasl_ssl_oauthbearer_round_trip() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mtls_client_certificate_round_trip() {
     round_trip(Listener::Ssl, "alice", "", N).await;
+}
+
+/// The SSL listener's client properties for `user` with the harness's encrypted copy of the
+/// client key (PKCS#8 PBES2) and `key_password` as `ssl.key.password`.
+fn encrypted_key_props(k: &SecureKafka, user: &str, key_password: &str) -> Vec<(String, String)> {
+    let keystore = k.client_encrypted_keystore_path(user).display().to_string();
+    props(
+        k,
+        Listener::Ssl,
+        user,
+        "",
+        &[
+            ("ssl.keystore.location", &keystore),
+            ("ssl.key.password", key_password),
+        ],
+    )
+}
+
+/// mTLS with an encrypted client key, from each key source: `ssl.key.password` decrypts it and
+/// the broker accepts the certificate (principal alice, so her ACLs apply).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mtls_with_encrypted_client_key_and_key_password_round_trip() {
+    let k = broker().await;
+    let p = encrypted_key_props(k, "alice", CLIENT_KEY_PASSWORD);
+    round_trip_with(p, Listener::Ssl, "alice", "encrypted-key", 100).await;
+
+    // The same key through the other two sources: Java's inline PEM pair and librdkafka's two
+    // files.
+    let path = k.client_encrypted_keystore_path("alice");
+    let pem = std::fs::read_to_string(&path).expect("encrypted keystore");
+    let end = "-----END ENCRYPTED PRIVATE KEY-----\n";
+    let split = pem.find(end).expect("an encrypted key first") + end.len();
+    let (key, chain) = pem.split_at(split);
+    let without_keystore = |extra: &[(&str, &str)]| {
+        let mut p = props(k, Listener::Ssl, "alice", "", extra);
+        p.retain(|(k, _)| k != "ssl.keystore.location");
+        p.push(("ssl.key.password".into(), CLIENT_KEY_PASSWORD.into()));
+        p
+    };
+    let inline = without_keystore(&[
+        ("ssl.keystore.certificate.chain", chain),
+        ("ssl.keystore.key", key),
+    ]);
+    round_trip_with(inline, Listener::Ssl, "alice", "encrypted-inline-key", 20).await;
+    let dir = std::env::temp_dir().join(unique_topic("ferrokafka-encrypted-key"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (key_file, cert_file) = (dir.join("client.key"), dir.join("client.crt"));
+    std::fs::write(&key_file, key).expect("key file");
+    std::fs::write(&cert_file, chain).expect("certificate file");
+    let files = without_keystore(&[
+        ("ssl.certificate.location", &cert_file.display().to_string()),
+        ("ssl.key.location", &key_file.display().to_string()),
+    ]);
+    round_trip_with(files, Listener::Ssl, "alice", "encrypted-key-file", 20).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A wrong `ssl.key.password` fails when the config is built, before any connection, naming
+/// `ssl.key.password` and never showing the password; so does a missing one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_password_fails_at_config_creation() {
+    let k = broker().await;
+    let wrong = "not-the-key-password";
+    let p = encrypted_key_props(k, "alice", wrong);
+    let iter = || p.iter().map(|(a, b)| (a.as_str(), b.as_str()));
+    let errors = [
+        ("client", ClientConfig::from_properties(iter()).err()),
+        ("producer", ProducerConfig::from_properties(iter()).err()),
+        ("consumer", ConsumerConfig::from_properties(iter()).err()),
+    ];
+    for (what, e) in errors {
+        let e = e.unwrap_or_else(|| panic!("{what}: a wrong ssl.key.password must be refused"));
+        match e.kind() {
+            ErrorKind::Config { key, .. } => assert_eq!(key, "ssl.key.password", "{what}: {e}"),
+            other => panic!("{what}: not a config error: {other:?}: {e}"),
+        }
+        let (shown, dbg) = (e.to_string(), format!("{e:?}"));
+        assert!(shown.contains("wrong password"), "{what}: {shown}");
+        for text in [&shown, &dbg] {
+            assert!(!text.contains(wrong), "{what}: password shown: {text}");
+            assert!(!text.contains(CLIENT_KEY_PASSWORD), "{what}: {text}");
+        }
+        eprintln!("{what}: {e}");
+    }
+    let mut p = encrypted_key_props(k, "alice", "");
+    p.retain(|(k, _)| k != "ssl.key.password");
+    let e = ClientConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .expect_err("an encrypted key without ssl.key.password must be refused");
+    assert!(
+        matches!(e.kind(), ErrorKind::Config { key, .. } if key == "ssl.key.password"),
+        "{e}"
+    );
+    eprintln!("no password: {e}");
+}
+
+/// The SSL_EXPIRED listener's certificate is from the trusted CA and names 127.0.0.1, but was
+/// valid only in 2020: a fatal, typed `CertificateExpired` naming the broker, at once (no retry
+/// until a timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_broker_certificate_is_a_typed_tls_error() {
+    let k = broker().await;
+    let p = props(k, Listener::SslExpired, "alice", "", &[]);
+    let (e, took) = tls_failure(p).await;
+    assert_tls(&e, took, TlsFailure::CertificateExpired);
+    let shown = e.to_string();
+    assert!(shown.contains("expired"), "{shown}");
+    let port = k.port(Listener::SslExpired).to_string();
+    assert!(
+        e.broker().is_some_and(|b| b.contains(&port)) || shown.contains(&port),
+        "the SSL_EXPIRED broker is not named: {shown}"
+    );
 }
 
 fn with_password(p: &mut [(String, String)], user: &str, mechanism: &str, pw: &str) {
