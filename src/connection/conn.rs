@@ -12,6 +12,12 @@
 //! the connection is closed (as the Java client does: a late response could otherwise be
 //! mistaken for the next one's), and every pending request fails with a retriable error that
 //! says whether it was written.
+//!
+//! KIP-368: when the broker limits the SASL session, the task re-authenticates the same socket
+//! at 85–95 % of the lifetime (as Java): it stops writing, lets what is in flight complete,
+//! runs SaslHandshake + SaslAuthenticate, and goes on with the queued requests. Requests are
+//! never moved to another connection, so an idempotent producer's in-flight batches keep their
+//! order; callers only wait for the few milliseconds the exchange takes.
 
 use super::sasl;
 use super::transport::{self, Transport};
@@ -88,9 +94,6 @@ struct Shared {
     request_timeout: Duration,
     next_correlation_id: AtomicI32,
     closed: AtomicBool,
-    /// KIP-368: past this instant the pool replaces the connection (a new one authenticates
-    /// afresh) while this one finishes what it has in flight.
-    retire_at: Option<Instant>,
     tx: mpsc::Sender<Command>,
 }
 
@@ -130,7 +133,7 @@ impl BrokerConnection {
             let mut next_id = 1;
             let mut lifetime = None;
             if let Some(sasl_cfg) = &cfg.security.sasl {
-                let auth = sasl::authenticate(&mut io, &versions, sasl_cfg, cfg).await?;
+                let auth = sasl::authenticate(&mut io, &versions, sasl_cfg, cfg, 1).await?;
                 next_id = auth.next_correlation_id;
                 lifetime = auth.session_lifetime;
             }
@@ -161,7 +164,6 @@ impl BrokerConnection {
             request_timeout: cfg.request_timeout,
             next_correlation_id: AtomicI32::new(next_id),
             closed: AtomicBool::new(false),
-            retire_at: lifetime.map(|l| authenticated_at + l.mul_f64(RETIRE_FRACTION)),
             tx,
         });
         let task = SocketTask {
@@ -170,7 +172,8 @@ impl BrokerConnection {
             rx,
             max_in_flight: cfg.max_in_flight,
             max_response_size: cfg.max_response_size,
-            stop_writing_at: lifetime.map(|l| authenticated_at + l.mul_f64(STOP_WRITING_FRACTION)),
+            reauth_at: lifetime.map(|l| authenticated_at + reauth_after(l)),
+            cfg: cfg.clone(),
         };
         tokio::spawn(task.run(io));
         Ok(BrokerConnection { shared })
@@ -192,13 +195,8 @@ impl BrokerConnection {
     }
 
     /// Whether the socket task has stopped (the connection failed or was closed).
-    ///
-    /// A SASL connection whose session lifetime (KIP-368) is nearly over also counts as closed,
-    /// so the pool opens (and authenticates) a new one before the broker would refuse this one.
     pub fn is_closed(&self) -> bool {
-        self.shared.closed.load(Ordering::Acquire)
-            || self.shared.tx.is_closed()
-            || self.shared.retire_at.is_some_and(|t| Instant::now() >= t)
+        self.shared.closed.load(Ordering::Acquire) || self.shared.tx.is_closed()
     }
 
     fn broker_label(&self) -> String {
@@ -560,16 +558,18 @@ struct SocketTask {
     max_in_flight: usize,
     max_response_size: usize,
     /// KIP-368: from this instant no new request is written (the broker closes a connection
-    /// that sends one after its session expired); the task ends once nothing is in flight, and
-    /// queued requests fail as not sent (retriable), to be retried on a fresh connection.
-    stop_writing_at: Option<Instant>,
+    /// that sends one after its session expired); once nothing is in flight the task
+    /// re-authenticates and moves this to the new session's point.
+    reauth_at: Option<Instant>,
+    /// For re-authentication: the SASL settings and timeouts.
+    cfg: ConnectionConfig,
 }
 
-/// Fraction of the SASL session lifetime after which the pool replaces a connection (Java
-/// re-authenticates at 85–95 %).
-const RETIRE_FRACTION: f64 = 0.8;
-/// Fraction after which a connection writes nothing more.
-const STOP_WRITING_FRACTION: f64 = 0.9;
+/// When to re-authenticate within a session of `lifetime`: a random point in 85–95 % of it, as
+/// Java does, so a client's connections (all opened at start) do not re-authenticate at once.
+fn reauth_after(lifetime: Duration) -> Duration {
+    lifetime.mul_f64(0.85 + 0.10 * fastrand::f64())
+}
 
 impl SocketTask {
     /// Marks the connection closed for the pool and for callers (`is_closed`).
@@ -579,20 +579,73 @@ impl SocketTask {
         }
     }
 
+    /// KIP-368 re-authentication of `io`, with nothing in flight: SaslHandshake and
+    /// SaslAuthenticate as at connect, within `socket.connection.setup.timeout.ms`. Sets the
+    /// next re-authentication point from the session the broker granted now.
+    async fn reauthenticate(&mut self, io: &mut Transport) -> Result<()> {
+        let Some(shared) = self.shared.upgrade() else {
+            // Every handle is gone: nothing will be sent again.
+            return Err(Error::new(ErrorKind::Closed));
+        };
+        let Some(sasl_cfg) = self.cfg.security.sasl.as_ref() else {
+            self.reauth_at = None;
+            return Ok(());
+        };
+        let first = shared
+            .next_correlation_id
+            .fetch_add(sasl::MAX_REQUESTS, Ordering::Relaxed);
+        let started = Instant::now();
+        let auth = tokio::time::timeout(
+            self.cfg.setup_timeout,
+            sasl::authenticate(io, &shared.versions, sasl_cfg, &self.cfg, first),
+        )
+        .await
+        .map_err(|_| {
+            Error::new(ErrorKind::Disconnected { sent: true }).with_detail(
+                "SASL re-authentication timed out (socket.connection.setup.timeout.ms)",
+            )
+        })??;
+        self.reauth_at = auth.session_lifetime.map(|l| started + reauth_after(l));
+        debug!(
+            broker = %self.broker,
+            took_ms = started.elapsed().as_millis() as u64,
+            session_lifetime_ms = ?auth.session_lifetime.map(|d| d.as_millis()),
+            "SASL session re-authenticated"
+        );
+        Ok(())
+    }
+
     async fn run(mut self, io: Transport) {
         let (mut reader, mut writer) = tokio::io::split(io);
         let mut in_flight: VecDeque<Pending> = VecDeque::new();
         let mut rbuf = BytesMut::with_capacity(64 * 1024);
         let result: Result<()> = loop {
-            let retiring = self.stop_writing_at.is_some_and(|t| Instant::now() >= t);
-            if retiring && in_flight.is_empty() {
-                debug!(broker = %self.broker, "SASL session nearly expired; closing the connection (a new one re-authenticates)");
-                break Ok(());
+            let reauth_due = self.reauth_at.is_some_and(|t| Instant::now() >= t);
+            if reauth_due && in_flight.is_empty() {
+                if !rbuf.is_empty() {
+                    break Err(Error::malformed(
+                        "unsolicited bytes from the broker with nothing in flight",
+                    ));
+                }
+                // Invariant: both halves come from the split above (or the one below), so
+                // `unsplit` cannot panic.
+                let mut io = reader.unsplit(writer);
+                let outcome = self.reauthenticate(&mut io).await;
+                (reader, writer) = tokio::io::split(io);
+                match outcome {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        // Queued requests were not written: their callers retry on a new
+                        // connection, whose authentication reports a refusal properly.
+                        warn!(broker = %self.broker, error = %e, "SASL re-authentication failed; closing the connection");
+                        break Err(e);
+                    }
+                }
             }
             let next_deadline = in_flight
                 .iter()
                 .map(|p| p.deadline)
-                .chain(self.stop_writing_at.filter(|_| !retiring))
+                .chain(self.reauth_at.filter(|_| !reauth_due))
                 .min();
             tokio::select! {
                 biased;
@@ -610,7 +663,7 @@ impl SocketTask {
                 }
                 _ = sleep_until_opt(next_deadline) => {
                     let now = Instant::now();
-                    if self.stop_writing_at.is_some_and(|t| now >= t) && !in_flight.iter().any(|p| p.deadline <= now) {
+                    if self.reauth_at.is_some_and(|t| now >= t) && !in_flight.iter().any(|p| p.deadline <= now) {
                         continue;
                     }
                     if let Some(pos) = in_flight.iter().position(|p| p.deadline <= now) {
@@ -627,7 +680,7 @@ impl SocketTask {
                             .with_detail("connection closed after a request timed out"));
                     }
                 }
-                cmd = self.rx.recv(), if !retiring && in_flight.len() < self.max_in_flight => {
+                cmd = self.rx.recv(), if !reauth_due && in_flight.len() < self.max_in_flight => {
                     let Some(cmd) = cmd else { break Ok(()) };
                     if cmd.reply.is_closed() {
                         // The caller gave up before the request was written: skip it.

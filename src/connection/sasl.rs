@@ -1,7 +1,8 @@
-//! SASL authentication of a fresh connection (KIP-152): SaslHandshake v1 names the mechanism,
-//! then SaslAuthenticate requests carry the mechanism's rounds, driven here over the socket
-//! before the socket task starts. The mechanisms themselves are I/O-free
-//! (`protocol::sasl`). Nothing here logs or returns a password or token.
+//! SASL authentication (KIP-152): SaslHandshake v1 names the mechanism, then SaslAuthenticate
+//! requests carry the mechanism's rounds, driven here over the socket before the socket task
+//! starts, and again by the socket task on the same socket, with nothing in flight, before the
+//! session the broker granted ends (KIP-368 re-authentication). The mechanisms themselves are
+//! I/O-free (`protocol::sasl`). Nothing here logs or returns a password or token.
 
 use super::conn::{read_one_frame, ConnectionConfig};
 use super::transport::Transport;
@@ -80,12 +81,20 @@ impl Exchange<'_> {
     }
 }
 
-/// Authenticates `io` (after ApiVersions, which used correlation id 0) with `sasl`.
+/// Most requests one authentication sends (SaslHandshake plus SCRAM's two rounds; an
+/// OAUTHBEARER error acknowledgement is the third round at most): a re-authentication on a live
+/// connection reserves this many correlation ids.
+pub(crate) const MAX_REQUESTS: i32 = 4;
+
+/// Authenticates `io` with `sasl`, numbering its requests from `first_correlation_id` (1 on a
+/// fresh connection, after ApiVersions used 0). Also used for KIP-368 re-authentication of a
+/// connection with nothing in flight.
 pub(crate) async fn authenticate(
     io: &mut Transport,
     versions: &ApiVersionTable,
     sasl: &SaslConfig,
     cfg: &ConnectionConfig,
+    first_correlation_id: i32,
 ) -> Result<Authenticated> {
     let mechanism = sasl.mechanism.as_str();
     let handshake_ok = versions
@@ -104,7 +113,7 @@ pub(crate) async fn authenticate(
     let mut x = Exchange {
         io,
         cfg,
-        correlation_id: 1,
+        correlation_id: first_correlation_id,
         auth_version,
         mechanism,
         session_lifetime: None,

@@ -543,60 +543,117 @@ async fn topic_authorization_failure_fails_only_that_topics_records() {
     prod.close(Duration::from_secs(10)).await.expect("close");
 }
 
+/// A `tracing` writer into a shared buffer (for tests that read the client's log).
+#[derive(Clone, Default)]
+struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// KIP-368: the REAUTH listener grants 10 s sessions; a 30 s produce loop over it loses
-/// nothing and needs no retry (connections are replaced before their session ends).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reauthentication_during_a_30s_produce_loses_nothing() {
-    let k = broker().await;
+/// nothing and needs no retry, and each connection re-authenticates in place (the DEBUG log
+/// shows re-authentications and no connection opened after the first records). A
+/// current-thread runtime keeps every task on the capturing thread.
+#[test]
+fn reauthentication_in_place_during_a_30s_produce_loses_nothing() {
+    let buf = LogBuf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let k = SecureKafka::shared().unwrap_or_else(|e| panic!("no secure broker: {e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let p = props(k, Listener::Reauth, "alice", "SCRAM-SHA-512", &[]);
     let topic = unique_topic("alice-reauth");
-    create_topic(&p, &topic, 1).await;
-    let prod = producer(&p);
-    let start = Instant::now();
-    let mut pending = Vec::new();
-    let mut i = 0u64;
-    while start.elapsed() < Duration::from_secs(30) {
-        for _ in 0..50 {
-            let rec = ProducerRecord::new(&topic).value(i.to_be_bytes().to_vec());
-            pending.push(prod.send(rec).await.expect("buffered"));
-            i += 1;
+    rt.block_on(create_topic(&p, &topic, 1));
+    let (n, retries, connects_after_warmup) = tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let prod = producer(&p);
+            let start = Instant::now();
+            let mut pending = Vec::new();
+            let mut i = 0u64;
+            let mut warm_log_len = None;
+            while start.elapsed() < Duration::from_secs(30) {
+                for _ in 0..50 {
+                    let rec = ProducerRecord::new(&topic).value(i.to_be_bytes().to_vec());
+                    pending.push(prod.send(rec).await.expect("buffered"));
+                    i += 1;
+                }
+                if warm_log_len.is_none() && start.elapsed() > Duration::from_secs(2) {
+                    // Every connection the producer needs is open by now.
+                    warm_log_len = Some(buf.0.lock().expect("log buffer").len());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let n = pending.len() as u64;
+            for f in pending {
+                let m = f
+                    .await
+                    .unwrap_or_else(|e| panic!("record failed: {}", e.error));
+                assert_eq!(m.persistence, Persistence::Persisted);
+            }
+            let metrics = prod.metrics();
+            prod.close(Duration::from_secs(10)).await.expect("close");
+            assert_eq!(metrics.get("record-error-total"), Some(0.0));
+            let log = buf.0.lock().expect("log buffer").clone();
+            let after = String::from_utf8_lossy(&log[warm_log_len.unwrap_or(0)..]).into_owned();
+            let connects = after
+                .lines()
+                .filter(|l| l.contains(" connected broker="))
+                .count();
+            (
+                n,
+                metrics.get("record-retry-total").unwrap_or(-1.0),
+                connects,
+            )
+        })
+    });
+    let log = String::from_utf8_lossy(&buf.0.lock().expect("log buffer")).into_owned();
+    let reauths = log.matches("SASL session re-authenticated").count();
+    let seen = rt.block_on(async {
+        let c = consumer(&p);
+        c.assign(&[TopicPartition::new(&topic, 0)]).expect("assign");
+        let mut seen = HashSet::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (seen.len() as u64) < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} consumed",
+                seen.len()
+            );
+            for r in c.poll(Duration::from_millis(500)).await.expect("poll") {
+                let v = r.value.as_ref().expect("value");
+                seen.insert(u64::from_be_bytes(v[..8].try_into().expect("8 bytes")));
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let n = pending.len() as u64;
-    for f in pending {
-        let m = f
-            .await
-            .unwrap_or_else(|e| panic!("record failed: {}", e.error));
-        assert_eq!(m.persistence, Persistence::Persisted);
-    }
-    let metrics = prod.metrics();
-    prod.close(Duration::from_secs(10)).await.expect("close");
-    assert_eq!(metrics.get("record-error-total"), Some(0.0));
-    let retries = metrics.get("record-retry-total").unwrap_or(-1.0);
-    let c = consumer(&p);
-    c.assign(&[TopicPartition::new(&topic, 0)]).expect("assign");
-    let mut seen = HashSet::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (seen.len() as u64) < n {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {n} consumed",
-            seen.len()
-        );
-        for r in c.poll(Duration::from_millis(500)).await.expect("poll") {
-            let v = r.value.as_ref().expect("value");
-            seen.insert(u64::from_be_bytes(v[..8].try_into().expect("8 bytes")));
-        }
-    }
-    c.close().await.expect("close consumer");
+        c.close().await.expect("close consumer");
+        seen.len() as u64
+    });
     eprintln!(
-        "reauth: {n} records over {:?}, {retries} retries",
-        start.elapsed()
+        "reauth: {n} records, {seen} consumed, {retries} retries, {reauths} re-authentications, \
+         {connects_after_warmup} connections opened after the first 2 s"
     );
+    assert_eq!(seen, n);
     assert_eq!(
         retries, 0.0,
         "records were retried: a connection outlived its session"
+    );
+    assert!(reauths >= 2, "no in-place re-authentication in the log");
+    assert_eq!(
+        connects_after_warmup, 0,
+        "connections were replaced instead of re-authenticated"
     );
 }
 
