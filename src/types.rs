@@ -362,3 +362,42 @@ mod topic_name_tests {
         }
     }
 }
+
+/// The rebalance protocol of a group (`group.protocol`): what a consumer speaks, and what an
+/// admin description reports.
+///
+/// ```
+/// use ferrokafka::types::GroupProtocol;
+/// assert_eq!(GroupProtocol::from_config_name("CONSUMER"), Some(GroupProtocol::Consumer));
+/// assert_eq!(GroupProtocol::Classic.to_string(), "classic");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GroupProtocol {
+    /// The classic protocol: JoinGroup / SyncGroup, client-side assignment.
+    Classic,
+    /// The KIP-848 `consumer` protocol: ConsumerGroupHeartbeat, broker-side assignment.
+    Consumer,
+}
+
+impl GroupProtocol {
+    /// The protocol named by a `group.protocol` value (case-insensitive, as Java).
+    pub fn from_config_name(name: &str) -> Option<GroupProtocol> {
+        if name.eq_ignore_ascii_case("classic") {
+            Some(GroupProtocol::Classic)
+        } else if name.eq_ignore_ascii_case("consumer") {
+            Some(GroupProtocol::Consumer)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for GroupProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GroupProtocol::Classic => "classic",
+            GroupProtocol::Consumer => "consumer",
+        })
+    }
+}

@@ -1,5 +1,6 @@
 //! Consumer groups: list, describe, delete, their committed offsets, and lag.
 
+pub use crate::types::GroupProtocol;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -62,25 +63,6 @@ impl fmt::Display for GroupDescription {
             self.coordinator,
             self.members.len()
         )
-    }
-}
-
-/// The rebalance protocol of a group (`group.protocol`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum GroupProtocol {
-    /// The classic protocol: JoinGroup / SyncGroup, client-side assignment.
-    Classic,
-    /// The KIP-848 `consumer` protocol: ConsumerGroupHeartbeat, broker-side assignment.
-    Consumer,
-}
-
-impl fmt::Display for GroupProtocol {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GroupProtocol::Classic => "classic",
-            GroupProtocol::Consumer => "consumer",
-        })
     }
 }
 

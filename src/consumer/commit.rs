@@ -4,7 +4,7 @@
 use super::coordinator::{is_group_error, CommitIdentity, OffsetToCommit};
 use super::fetch::CommittedOffset;
 use super::shared::{Core, Inner};
-use crate::error::code::GROUP_AUTHORIZATION_FAILED;
+use crate::error::code::{GROUP_AUTHORIZATION_FAILED, STALE_MEMBER_EPOCH};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
@@ -65,9 +65,26 @@ pub(super) async fn commit_offsets(
     let coordinator = inner.coordinator.as_ref().ok_or_else(|| {
         Error::new(ErrorKind::InvalidArgument).with_detail("committing offsets needs a group.id")
     })?;
-    let identity = commit_identity(&inner.lock())?;
+    let mut identity = commit_identity(&inner.lock())?;
     let started = Instant::now();
-    let result = coordinator.commit(&offsets, &identity).await;
+    let mut result = coordinator.commit(&offsets, &identity).await;
+    // KIP-848: the member epoch moved on while the commit was out (a new assignment came with
+    // a heartbeat); the member still owns what it commits, so go again under the new epoch, as
+    // Java's consumer does. A classic generation change is a real refusal and is not retried.
+    for _ in 0..3 {
+        let stale = result
+            .as_ref()
+            .is_err_and(|e| e.broker_code() == Some(STALE_MEMBER_EPOCH));
+        if !stale {
+            break;
+        }
+        let fresh = commit_identity(&inner.lock())?;
+        if fresh == identity {
+            break;
+        }
+        identity = fresh;
+        result = coordinator.commit(&offsets, &identity).await;
+    }
     inner
         .metrics
         .commit_latency_ms

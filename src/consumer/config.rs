@@ -221,15 +221,6 @@ impl ConsumerConfigBuilder {
                     "ferrokafka hands out keys and values as bytes; deserialize in the application",
                 ))
             }
-            "group.protocol" => {
-                if !v.eq_ignore_ascii_case("classic") {
-                    return Err(Error::config(
-                        key,
-                        value,
-                        "only the classic group protocol is supported (KIP-848 is not yet)",
-                    ));
-                }
-            }
             _ => return Err(Error::config(key, value, "unknown configuration key")),
         }
         Ok(())

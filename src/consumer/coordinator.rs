@@ -6,7 +6,8 @@ use crate::cluster::Cluster;
 use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
 use crate::error::code::{
     COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
-    ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+    FENCED_MEMBER_EPOCH, ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS,
+    STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID,
 };
 use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::{offset_commit, offset_fetch};
@@ -48,7 +49,14 @@ fn coordinator_moved(code: Option<i16>) -> bool {
 pub(crate) fn is_group_error(code: Option<i16>) -> bool {
     matches!(
         code,
-        Some(ILLEGAL_GENERATION | UNKNOWN_MEMBER_ID | REBALANCE_IN_PROGRESS | FENCED_INSTANCE_ID)
+        Some(
+            ILLEGAL_GENERATION
+                | UNKNOWN_MEMBER_ID
+                | REBALANCE_IN_PROGRESS
+                | FENCED_INSTANCE_ID
+                | FENCED_MEMBER_EPOCH
+                | STALE_MEMBER_EPOCH
+        )
     )
 }
 

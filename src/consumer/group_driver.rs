@@ -1,6 +1,6 @@
-//! The consumer's group task: runs the I/O-free [`GroupMembership`] — sends the requests it asks
-//! for, feeds the answers back, applies assignment changes to the fetcher and queues the
-//! rebalance listener's events for the application's next poll.
+//! The consumer's group task: runs the I/O-free [`Membership`] (classic or KIP-848) — sends the
+//! requests it asks for, feeds the answers back, applies assignment changes to the fetcher and
+//! queues the rebalance listener's events for the application's next poll.
 //!
 //! Ordering: the membership's actions are taken strictly in order, and a `Revoked` event stops
 //! the queue until the application's poll has run the listener (and so could commit the revoked
@@ -15,20 +15,24 @@ use super::group::membership::{
     GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
     MemberState, SyncGroupRequest, SyncGroupResult,
 };
-use super::group::{GroupAction, GroupMembership, PartitionCounts};
+use super::group::{GroupAction, GroupMembership, Membership, PartitionCounts};
 use super::shared::Inner;
 use super::shared::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
 use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
+use crate::protocol::requests::consumer_group_heartbeat::{
+    self, ConsumerHeartbeatRequest, ConsumerHeartbeatResult,
+};
 use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
 use crate::retry::{retry_until, Retry};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages as km;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// How often a stable leader compares partition counts with the metadata (Java relies on the
 /// metadata refresh; this also drives that refresh).
@@ -86,9 +90,14 @@ fn step(
     m.handle_timeout(now);
     let mut requests = Vec::new();
     let mut notify_app = false;
-    // After a `Revoked` the membership hands out nothing more until the application's poll ran
-    // the listener (`RevokeGuard` calls `revocation_done`).
-    while let Some(action) = m.poll_action() {
+    if let Membership::Consumer(c) = m {
+        if let Some(ids) = c.poll_resolve(now) {
+            requests.push((GroupAction::ResolveTopicIds(ids), None));
+        }
+    }
+    // After a `Revoked` the membership hands out no further listener event until the
+    // application's poll ran the listener (`RevokeGuard` calls `revocation_done`).
+    while let Some(action) = m.poll_action(now) {
         match action {
             GroupAction::Revoked(tps) => {
                 core.listener_events.push_back(ListenerEvent::Revoked(tps));
@@ -136,10 +145,7 @@ fn step(
             }
         }
     }
-    let finished = matches!(
-        m.state(),
-        MemberState::Closed | MemberState::Fenced(_) | MemberState::Unjoined { .. }
-    );
+    let finished = m.is_finished();
     let next = m.poll_timeout();
     drop(guard);
     if notify_app {
@@ -163,7 +169,7 @@ fn leader_metadata_check(inner: &Arc<Inner>, now: Instant) {
     let md = inner.cluster.metadata();
     if let Some(counts) = partition_counts(&md, &topics, false) {
         let mut core = inner.lock();
-        if let Some(m) = core.group.as_mut() {
+        if let Some(Membership::Classic(m)) = core.group.as_mut() {
             m.on_metadata_update(now, &counts);
         }
     }
@@ -240,6 +246,12 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
                 }
                 .await,
             ),
+            GroupAction::SendConsumerHeartbeat(req) => Outcome::ConsumerHeartbeat(
+                async { send_consumer_heartbeat(&conn(node).await?, req, timeout).await }.await,
+            ),
+            GroupAction::ResolveTopicIds(ids) => {
+                Outcome::TopicNames(resolve_topic_ids(&cluster, &weak, &ids).await)
+            }
             GroupAction::DescribeTopics { topics } => {
                 cluster.track_topics(&topics);
                 let counts = describe_topics(&cluster, &topics).await;
@@ -277,6 +289,8 @@ enum Outcome {
     Heartbeat(Result<i16>),
     Leave(Result<i16>),
     Counts(Result<PartitionCounts>, Vec<String>),
+    ConsumerHeartbeat(Result<ConsumerHeartbeatResult>),
+    TopicNames(BTreeMap<Uuid, String>),
 }
 
 fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
@@ -286,26 +300,51 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
         Outcome::Sync(r) => r.as_ref().err(),
         Outcome::Heartbeat(r) | Outcome::Leave(r) => r.as_ref().err(),
         Outcome::Counts(r, _) => r.as_ref().err(),
+        Outcome::ConsumerHeartbeat(r) => r.as_ref().err(),
+        Outcome::TopicNames(_) => None,
     };
     inner.report(error.map_or(Ok(()), Err));
     let now = Instant::now();
     let mut guard = inner.lock();
     let core = &mut *guard;
-    let Some(m) = core.group.as_mut() else {
+    let Some(member) = core.group.as_mut() else {
         return;
     };
+    let m = match (member, outcome) {
+        (m, Outcome::Coordinator(Ok(node))) => {
+            if let Some(c) = inner.coordinator.as_ref() {
+                c.remember(node);
+            }
+            m.on_coordinator_found(now, node);
+            return;
+        }
+        (m, Outcome::Coordinator(Err(e))) => {
+            m.on_find_coordinator_error(now, e);
+            return;
+        }
+        (Membership::Consumer(c), Outcome::ConsumerHeartbeat(r)) => {
+            match r {
+                Ok(r) => c.on_heartbeat_response(now, r),
+                Err(e) => c.on_request_failed(now, e),
+            }
+            return;
+        }
+        (Membership::Consumer(c), Outcome::TopicNames(names)) => {
+            c.on_topic_names(now, names);
+            return;
+        }
+        (Membership::Classic(m), outcome) => (m, outcome),
+        // A classic outcome for a KIP-848 member (or the reverse) cannot happen: one consumer
+        // speaks one protocol for its life.
+        (Membership::Consumer(_), _) => return,
+    };
+    let (m, outcome) = m;
     let failed = |m: &mut GroupMembership, kind, e: Error| {
         tracing::debug!(?kind, error = %e, "group request failed");
         m.on_request_failed(now, kind, e);
     };
     match outcome {
-        Outcome::Coordinator(Ok(node)) => {
-            if let Some(c) = inner.coordinator.as_ref() {
-                c.remember(node);
-            }
-            m.on_coordinator_found(now, node);
-        }
-        Outcome::Coordinator(Err(e)) => m.on_find_coordinator_error(now, e),
+        Outcome::Coordinator(_) | Outcome::ConsumerHeartbeat(_) | Outcome::TopicNames(_) => {}
         Outcome::Join(Ok(r)) => m.on_join_group_response(now, r),
         Outcome::Join(Err(e)) => failed(m, GroupRequestKind::JoinGroup, e),
         Outcome::Sync(Ok(r)) => m.on_sync_group_response(now, r),
@@ -344,9 +383,11 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
                         let Some(inner) = weak.upgrade() else {
                             return false;
                         };
-                        let awaiting = inner.lock().group.as_ref().is_some_and(|m| {
-                            matches!(m.state(), MemberState::AwaitingMetadata { .. })
-                        });
+                        let awaiting = matches!(
+                            inner.lock().group.as_ref(),
+                            Some(Membership::Classic(m))
+                                if matches!(m.state(), MemberState::AwaitingMetadata { .. })
+                        );
                         if awaiting {
                             tracing::warn!(error = %e, "partition counts for the assignment unavailable; retrying");
                         }
@@ -416,4 +457,67 @@ async fn send_leave_group(
     let msg = leave_group::request(req, version);
     let resp = conn.send_version(&msg, version, timeout).await?;
     Ok(leave_group::parse(&resp))
+}
+
+/// Sends ConsumerGroupHeartbeat. A v0 coordinator names a joining member itself, so the
+/// client-generated member id is left out of a v0 join.
+async fn send_consumer_heartbeat(
+    conn: &BrokerConnection,
+    mut req: ConsumerHeartbeatRequest,
+    timeout: Duration,
+) -> Result<ConsumerHeartbeatResult> {
+    let version = conn.version_for::<km::ConsumerGroupHeartbeatRequest>()
+        .map_err(|e| {
+            e.with_detail(
+                "the coordinator does not speak the KIP-848 consumer group protocol \
+                 (Kafka 4.0+, or 3.7+ with group.coordinator.rebalance.protocols=classic,consumer); \
+                 use group.protocol=classic",
+            )
+        })?;
+    if version == 0 && req.member_epoch == consumer_group_heartbeat::JOIN_EPOCH {
+        req.member_id.clear();
+    }
+    let msg = consumer_group_heartbeat::request(&req, version)?;
+    let resp = conn.send_version(&msg, version, timeout).await?;
+    Ok(consumer_group_heartbeat::parse(&resp))
+}
+
+/// Names for the topic ids of a KIP-848 assignment, from the cluster metadata; refreshes the
+/// subscribed topics' metadata once when an id is unknown (a topic created after the last
+/// refresh). Ids still unknown stay out of the answer (the membership asks again later).
+async fn resolve_topic_ids(
+    cluster: &Cluster,
+    weak: &Weak<Inner>,
+    ids: &[Uuid],
+) -> BTreeMap<Uuid, String> {
+    let lookup = |md: &ClusterMetadata| -> BTreeMap<Uuid, String> {
+        md.topics
+            .values()
+            .filter_map(|t| {
+                t.topic_id
+                    .filter(|id| ids.contains(id))
+                    .map(|id| (id, t.name.clone()))
+            })
+            .collect()
+    };
+    let names = lookup(&cluster.metadata());
+    if names.len() == ids.len() {
+        return names;
+    }
+    let topics: Vec<String> = match weak.upgrade() {
+        Some(inner) => inner
+            .lock()
+            .group
+            .as_ref()
+            .map(|m| m.subscription().iter().cloned().collect())
+            .unwrap_or_default(),
+        None => return names,
+    };
+    match cluster.refresh(TopicSelection::Topics(topics)).await {
+        Ok(md) => lookup(&md),
+        Err(e) => {
+            tracing::debug!(error = %e, "metadata for the assignment's topic ids unavailable");
+            names
+        }
+    }
 }

@@ -15,7 +15,7 @@
 use super::config::ConsumerConfig;
 use super::coordinator::Coordinator;
 use super::fetch::Fetcher;
-use super::group::GroupMembership;
+use super::group::Membership;
 use super::listener::RebalanceListener;
 use super::metrics::Recorder;
 use super::reachability::Reachability;
@@ -55,7 +55,7 @@ pub(super) struct Core {
     /// Group membership, once `subscribe` was called. Created by the app's `subscribe`, removed
     /// by `unsubscribe`; driven by the group task; the app reports polls, closes, and asks it
     /// for the identity of commits (which may report errors back to it).
-    pub(super) group: Option<GroupMembership>,
+    pub(super) group: Option<Membership>,
     /// Counts memberships (subscribe after unsubscribe starts a new one); a group task serves
     /// only the membership it was started for. App (`subscribe`) writes, group task reads.
     pub(super) group_epoch: u64,

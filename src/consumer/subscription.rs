@@ -3,7 +3,7 @@
 
 use super::client::Consumer;
 use super::commit::commit_positions;
-use super::group::{GroupMembership, MemberState};
+use super::group::Membership;
 use super::listener::RebalanceListener;
 use super::shared::Core;
 use super::shared::ListenerEvent;
@@ -92,7 +92,7 @@ impl Consumer {
             }
             let start = core.group.is_none();
             if start {
-                core.group = Some(GroupMembership::new(
+                core.group = Some(Membership::new(
                     group_id,
                     cfg.group.clone(),
                     cfg.client.retry_backoff,
@@ -254,7 +254,7 @@ impl Consumer {
             !core
                 .group
                 .as_ref()
-                .is_some_and(GroupMembership::rebalance_in_flight)
+                .is_some_and(Membership::rebalance_in_flight)
         })
         .await;
         {
@@ -270,15 +270,7 @@ impl Consumer {
                 && core.group.as_ref().is_none_or(|m| {
                     // A static member is `Closed` at once: wait until the group task took its
                     // `Revoked` too, or close would skip the listener.
-                    !m.revoking()
-                        && !m.has_actions()
-                        && matches!(
-                            m.state(),
-                            MemberState::Closed
-                                | MemberState::Fenced(_)
-                                | MemberState::Failed { .. }
-                                | MemberState::Unjoined { .. }
-                        )
+                    !m.revoking() && !m.has_actions() && m.has_left()
                 })
         })
         .await;
@@ -313,7 +305,7 @@ impl Drop for RevokeGuard<'_> {
             let mut core = inner.lock();
             core.fetcher.unassign(self.tps);
             if let Some(m) = core.group.as_mut() {
-                m.revocation_done();
+                m.revocation_done(Instant::now());
             }
         }
         inner.group_wake.notify_one();

@@ -341,6 +341,9 @@ pub(crate) mod code {
         UNKNOWN_LEADER_EPOCH = 75,
         MEMBER_ID_REQUIRED = 79,
         FENCED_INSTANCE_ID = 82,
+        FENCED_MEMBER_EPOCH = 110,
+        UNRELEASED_INSTANCE_ID = 111,
+        STALE_MEMBER_EPOCH = 113,
         TRANSACTION_ABORTABLE = 120,
     }
 }

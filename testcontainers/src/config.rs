@@ -186,6 +186,13 @@ pub(crate) fn render_server_properties(
     line("unclean.leader.election.enable", &false);
     line("delete.topic.enable", &true);
     line("group.initial.rebalance.delay.ms", &0);
+    // KIP-848 groups: the broker owns their session timeout and heartbeat interval (defaults
+    // 45 s and 5 s, and 45 s is also the floor). Tests that kill members would wait most of a
+    // minute for each takeover; 10 s / 1 s match what the classic-protocol tests configure.
+    line("group.consumer.min.session.timeout.ms", &6_000);
+    line("group.consumer.session.timeout.ms", &10_000);
+    line("group.consumer.min.heartbeat.interval.ms", &500);
+    line("group.consumer.heartbeat.interval.ms", &1_000);
     // Fast fencing of a killed broker so failover tests don't wait 9 s (defaults 2000 / 9000 ms).
     line("broker.heartbeat.interval.ms", &500);
     line("broker.session.timeout.ms", &3000);

@@ -18,9 +18,13 @@ pub fn group_consumer(bootstrap: &str, group: &str, extra: &[(&str, &str)]) -> C
         ("auto.offset.reset".into(), "earliest".into()),
         ("enable.auto.commit".into(), "false".into()),
         ("fetch.max.wait.ms".into(), "100".into()),
-        ("session.timeout.ms".into(), "10000".into()),
-        ("heartbeat.interval.ms".into(), "500".into()),
     ];
+    // The KIP-848 protocol takes its session timeout and heartbeat interval from the broker
+    // (the harness sets them to these same 10 s / 1 s); setting them is a config error.
+    if !extra.contains(&("group.protocol", "consumer")) {
+        props.push(("session.timeout.ms".into(), "10000".into()));
+        props.push(("heartbeat.interval.ms".into(), "500".into()));
+    }
     for (k, v) in extra {
         props.retain(|(pk, _)| pk != k);
         props.push(((*k).into(), (*v).into()));

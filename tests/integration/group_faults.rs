@@ -19,7 +19,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Tells the test binary run as a child which member to be: `bootstrap|topic|group|strategy|name`.
+/// Tells the test binary run as a child which member to be: `bootstrap|topic|group|strategy|name`
+/// (strategy `consumer`: the KIP-848 protocol, see [`strategy_props`]).
 const CHILD_ENV: &str = "FERROKAFKA_GROUP_CHILD";
 /// The child commits after every this many records, so it dies with an uncommitted window.
 const CHILD_COMMIT_EVERY: usize = 150;
@@ -58,11 +59,7 @@ async fn child_member() {
         };
         println!("{}", ev.to_line());
     });
-    let c = crate::group::group_consumer(
-        bootstrap,
-        group,
-        &[("partition.assignment.strategy", strategy.as_str())],
-    );
+    let c = crate::group::group_consumer(bootstrap, group, &strategy_props(strategy));
     c.subscribe_with_listener([topic.clone()], EvListener(sink.clone()))
         .expect("subscribe");
     let stop = Arc::new(AtomicBool::new(false));
@@ -141,6 +138,16 @@ impl Drop for ChildMember {
     }
 }
 
+/// The member settings for `strategy`: a classic assignor's name, or `consumer` for the KIP-848
+/// protocol with the broker's default (uniform) assignor.
+fn strategy_props(strategy: &str) -> Vec<(&'static str, &str)> {
+    if strategy == "consumer" {
+        vec![("group.protocol", "consumer")]
+    } else {
+        vec![("partition.assignment.strategy", strategy)]
+    }
+}
+
 /// Members join one by one while a producer writes; one leaves cleanly, one is SIGKILLed.
 async fn join_leave_and_kill(strategy: &str) {
     let bootstrap = shared_bootstrap();
@@ -150,7 +157,7 @@ async fn join_leave_and_kill(strategy: &str) {
     let group = unique_topic("gf-members");
     let h = History::default();
     let feed = Feed::start(&bootstrap, &topic, 5);
-    let extra = [("partition.assignment.strategy", strategy)];
+    let extra = strategy_props(strategy);
 
     let a = Member::start(&bootstrap, &group, &topic, "A", &extra, &h, 100);
     wait_until(&h, "A owns all 6 partitions and consumes", 60, || {
@@ -235,7 +242,7 @@ async fn join_leave_and_kill(strategy: &str) {
         .filter(|p| p.member == "A" && p.start > died)
         .map(|p| p.partition)
         .collect();
-    if strategy == "cooperative-sticky" {
+    if strategy != "range" {
         assert_eq!(taken, c_owned, "A was assigned exactly C's partitions");
     } else {
         assert!(taken.is_superset(&c_owned), "{taken:?} vs {c_owned:?}");
@@ -245,6 +252,13 @@ async fn join_leave_and_kill(strategy: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooperative_members_join_leave_and_one_is_killed_without_loss() {
     join_leave_and_kill("cooperative-sticky").await;
+}
+
+/// The same under KIP-848 (`group.protocol=consumer`): the broker assigns, revocations are
+/// incremental, the takeover waits for the broker's session timeout (10 s in the harness).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_members_join_leave_and_one_is_killed_without_loss() {
+    join_leave_and_kill("consumer").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@ mod consumer_errors;
 mod consumer_reset;
 mod fetch;
 mod group;
+mod group_848;
 mod group_coordinator;
 mod group_faults;
 mod group_history;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::assignor::AssignmentStrategy;
 use crate::config::parse::{parse_list, parse_ms, parse_optional};
+use crate::types::GroupProtocol;
 use crate::{Error, Result};
 
 /// The group-membership settings of a consumer (`ConsumerConfig::group`), with the Java
@@ -53,6 +54,18 @@ pub struct GroupConfig {
     pub partition_assignment_strategy: Vec<AssignmentStrategy>,
     /// `client.rack` (default none): sent in the subscription (v3) for rack-aware assignors.
     pub client_rack: Option<String>,
+    /// `group.protocol` (default `classic`, as Java 4.x): `consumer` speaks the KIP-848
+    /// protocol (ConsumerGroupHeartbeat; the broker assigns, rebalances are incremental). With
+    /// `consumer` the broker owns the session timeout, heartbeat interval and assignor
+    /// (`group.consumer.*` broker and group configs): setting `session.timeout.ms`,
+    /// `heartbeat.interval.ms` or `partition.assignment.strategy` is a config error, as in Java.
+    pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor` (default none: the broker's `group.consumer.assignors` first
+    /// entry, `uniform`): the server-side assignor a `consumer`-protocol member asks for
+    /// (`uniform` or `range` on Apache Kafka).
+    pub group_remote_assignor: Option<String>,
+    /// Classic-only keys set explicitly, with their values (checked against `group.protocol`).
+    pub(crate) classic_keys_set: Vec<(&'static str, String)>,
 }
 
 impl Default for GroupConfig {
@@ -67,6 +80,9 @@ impl Default for GroupConfig {
                 AssignmentStrategy::CooperativeSticky,
             ],
             client_rack: None,
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
+            classic_keys_set: Vec::new(),
         }
     }
 }
@@ -75,10 +91,25 @@ impl GroupConfig {
     /// Sets one property by its Java name. Returns `Ok(false)` for a name this struct does not
     /// hold (so a caller can offer it to other config sections), an error for a bad value.
     pub fn try_set(&mut self, key: &str, value: &str) -> Result<bool> {
+        for classic in [
+            "session.timeout.ms",
+            "heartbeat.interval.ms",
+            "partition.assignment.strategy",
+        ] {
+            if key == classic {
+                self.classic_keys_set.retain(|(k, _)| *k != classic);
+                self.classic_keys_set.push((classic, value.to_string()));
+            }
+        }
         match key {
             "group.instance.id" => self.group_instance_id = parse_optional(value),
             "session.timeout.ms" => self.session_timeout = parse_ms(key, value)?,
             "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(key, value)?,
+            "group.protocol" => {
+                self.group_protocol = GroupProtocol::from_config_name(value.trim())
+                    .ok_or_else(|| Error::config(key, value, "expected classic or consumer"))?;
+            }
+            "group.remote.assignor" => self.group_remote_assignor = parse_optional(value),
             "max.poll.interval.ms" => self.max_poll_interval = parse_ms(key, value)?,
             "client.rack" => self.client_rack = parse_optional(value),
             "partition.assignment.strategy" => {
@@ -102,6 +133,22 @@ impl GroupConfig {
 
     /// Checks the settings and their interactions (Java rejects the same combinations).
     pub fn validate(&self) -> Result<()> {
+        if self.group_protocol == GroupProtocol::Consumer {
+            if let Some((key, value)) = self.classic_keys_set.first() {
+                return Err(Error::config(
+                    *key,
+                    value,
+                    "not used with group.protocol=consumer: the broker sets it (its \
+                     group.consumer.* configs; group.remote.assignor picks the assignor)",
+                ));
+            }
+        } else if let Some(a) = &self.group_remote_assignor {
+            return Err(Error::config(
+                "group.remote.assignor",
+                a,
+                "only used with group.protocol=consumer",
+            ));
+        }
         if self.group_instance_id.as_deref() == Some("") {
             return Err(Error::config("group.instance.id", "", "must not be empty"));
         }

@@ -1,5 +1,7 @@
-//! Classic consumer group membership (JoinGroup / SyncGroup / Heartbeat / LeaveGroup) as an
-//! I/O-free state machine, plus the partition assignors the group leader runs.
+//! Consumer group membership as I/O-free state machines: the classic protocol (JoinGroup /
+//! SyncGroup / Heartbeat / LeaveGroup, [`membership`]) with the partition assignors its leader
+//! runs, and KIP-848's consumer protocol (ConsumerGroupHeartbeat, [`consumer_protocol`]); a
+//! consumer holds one of them as a [`Membership`].
 //!
 //! - [`GroupConfig`]: the settings, with Java names and defaults.
 //! - [`assignor`]: `range`, `roundrobin`, `cooperative-sticky`.
@@ -12,8 +14,12 @@ pub use assignor::{
     AssignmentStrategy, GroupAssignment, GroupMember, PartitionCounts, RebalanceProtocol,
 };
 pub use config::GroupConfig;
+pub mod consumer_protocol;
+mod member;
 pub mod membership;
 
+pub use consumer_protocol::{ConsumerMemberState, ConsumerMembership};
+pub use member::Membership;
 pub use membership::{GroupAction, GroupMembership, MemberState};
 
 use crate::error::code::GROUP_AUTHORIZATION_FAILED;

@@ -29,11 +29,13 @@
 //! | `init_producer_id.rs` | InitProducerId | producer sender |
 //! | `sasl_handshake.rs`, `sasl_authenticate.rs` | SaslHandshake v1, SaslAuthenticate (KIP-152, KIP-368 session lifetime) | connection setup (`connection::sasl`) |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
+//! | `consumer_group_heartbeat.rs` | ConsumerGroupHeartbeat (KIP-848 consumer protocol) | KIP-848 membership core and group task |
 
 pub mod acls;
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
 pub mod consumer_group_describe;
+pub mod consumer_group_heartbeat;
 pub mod create_partitions;
 pub mod create_topics;
 pub mod delete_groups;

@@ -4,6 +4,7 @@
 use crate::types::TopicPartition;
 use crate::Error;
 
+pub use crate::protocol::requests::consumer_group_heartbeat::ConsumerHeartbeatRequest;
 pub use crate::protocol::requests::heartbeat::HeartbeatRequest;
 pub use crate::protocol::requests::join_group::{
     JoinGroupProtocol, JoinGroupRequest, JoinGroupResult, JoinedMember,
@@ -50,6 +51,14 @@ pub enum GroupAction {
     /// An error for the application (returned from its next poll): a fenced static member,
     /// authorization failure, inconsistent protocol. See [`MemberState`](super::MemberState).
     Error(Error),
+    /// KIP-848: send ConsumerGroupHeartbeat to the coordinator, then call
+    /// [`on_heartbeat_response`](crate::consumer::group::ConsumerMembership::on_heartbeat_response)
+    /// or `on_request_failed`.
+    SendConsumerHeartbeat(ConsumerHeartbeatRequest),
+    /// KIP-848: find the names of these topic ids (the assignment names topics by id) and pass
+    /// them to
+    /// [`on_topic_names`](crate::consumer::group::ConsumerMembership::on_topic_names).
+    ResolveTopicIds(Vec<uuid::Uuid>),
 }
 
 /// Which group request failed without a response (connection lost, request timeout).

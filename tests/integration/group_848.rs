@@ -1,0 +1,257 @@
+//! KIP-848 consumer groups (`group.protocol=consumer`) against a real broker: `OrderedProcessor`
+//! over the new protocol, the group as the admin client describes it, a consumer-protocol
+//! member joining a classic group (whatever the broker decides, asserted), and the time from
+//! joining to the first record under both protocols, side by side. The join / leave / SIGKILL
+//! scenario under KIP-848 is in group_faults.rs with the classic ones.
+
+use crate::consumer::produce;
+use crate::group::group_consumer;
+use crate::producer::create;
+use crate::support::shared_bootstrap;
+use ferrokafka::admin::{AdminClient, GroupProtocol};
+use ferrokafka::config::ClientConfig;
+use ferrokafka::consumer::{Consumer, ConsumerRecord, FailurePolicy, OrderedProcessor};
+use ferrokafka::types::{Offset, TopicPartition};
+use ferrokafka_testcontainers::unique_topic;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+const CONSUMER: [(&str, &str); 1] = [("group.protocol", "consumer")];
+
+fn seq(r: &ConsumerRecord) -> u64 {
+    u64::from_be_bytes(
+        r.value.as_ref().expect("value")[..8]
+            .try_into()
+            .expect("8 bytes"),
+    )
+}
+
+fn admin(bootstrap: &str) -> AdminClient {
+    AdminClient::new(
+        ClientConfig::builder()
+            .bootstrap_servers(bootstrap)
+            .build()
+            .expect("admin config"),
+    )
+}
+
+/// Polls `c` until it owns `n` partitions (and keeps polling so the group task runs).
+async fn until_owned(c: &Consumer, n: usize, secs: u64) -> Vec<ConsumerRecord> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut got = Vec::new();
+    while c.assignment().len() != n {
+        assert!(
+            Instant::now() < deadline,
+            "owns {:?}, not {n} partitions",
+            c.assignment()
+        );
+        got.extend(c.poll(Duration::from_millis(100)).await.expect("poll"));
+    }
+    got
+}
+
+/// At-least-once in order over KIP-848: a record that fails three times is retried from the
+/// committed offset before anything after it; everything is processed once and committed; the
+/// admin client describes the group as a `consumer`-protocol group with this member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_processor_over_the_consumer_protocol_retries_in_order_and_commits() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("k848-alo");
+    create(&bootstrap, &topic, 3, 1).await;
+    const PER_PARTITION: u64 = 200;
+    for p in 0..3 {
+        produce(&bootstrap, &topic, PER_PARTITION, "none", Some(p)).await;
+    }
+    let group = unique_topic("k848-alo");
+    let c = group_consumer(&bootstrap, &group, &CONSUMER);
+    c.subscribe([topic.clone()]).expect("subscribe");
+    let mut processor = OrderedProcessor::new(c.clone(), FailurePolicy::RetryForever)
+        .expect("processor")
+        .with_backoff(Duration::from_millis(50), Duration::from_millis(200));
+    const K: u64 = 77;
+    let mut failures = 0;
+    let mut done: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while done.values().map(Vec::len).sum::<usize>() < 3 * PER_PARTITION as usize {
+        assert!(Instant::now() < deadline, "processed {done:?}");
+        let mut handler = |r: ConsumerRecord| {
+            let s = seq(&r);
+            let fail = r.partition == 1 && s == K && failures < 3;
+            if fail {
+                failures += 1;
+            } else {
+                done.entry(r.partition).or_default().push(s);
+            }
+            async move {
+                if fail {
+                    Err("downstream unavailable")
+                } else {
+                    Ok(())
+                }
+            }
+        };
+        processor
+            .poll_and_process(&mut handler)
+            .await
+            .expect("round");
+    }
+    assert_eq!(failures, 3);
+    for p in 0..3 {
+        assert_eq!(
+            done.get(&p).cloned().unwrap_or_default(),
+            (0..PER_PARTITION).collect::<Vec<_>>(),
+            "partition {p}: exactly 0..N, in order"
+        );
+    }
+    let tps: Vec<TopicPartition> = (0..3).map(|p| TopicPartition::new(&topic, p)).collect();
+    let committed = c.committed(&tps).await.expect("committed");
+    for tp in &tps {
+        assert_eq!(
+            committed[tp].as_ref().map(|o| o.offset),
+            Some(Offset(PER_PARTITION as i64)),
+            "{tp}"
+        );
+    }
+    let g = c.group_generation().expect("stable in its group");
+    assert_eq!(g.protocol, "consumer");
+    assert!(g.generation_id > 0, "member epoch {}", g.generation_id);
+    let described = admin(&bootstrap)
+        .describe_consumer_groups(&[group.as_str()], false)
+        .await
+        .expect("describe");
+    let d = described[0].1.as_ref().expect("the group");
+    assert_eq!(d.group_protocol, GroupProtocol::Consumer, "{d}");
+    assert_eq!(d.members.len(), 1, "{d}");
+    assert_eq!(d.members[0].member_id, g.member_id, "{d}");
+    assert_eq!(d.members[0].assignment.len(), 3, "{d}");
+    c.close().await.expect("close");
+    eprintln!(
+        "k848 ordered: {} records, {failures} failures retried in place; {d}",
+        3 * PER_PARTITION
+    );
+}
+
+/// A `consumer`-protocol member joins a group whose one member speaks the classic protocol.
+/// Kafka 4.x converts the group (`group.consumer.migration.policy`, default `bidirectional`)
+/// and serves both; a broker that refuses says so with an error. Either way: no partition is
+/// owned by both members, and everything is consumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_protocol_member_joining_a_classic_group_is_served_or_refused_clearly() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("k848-mixed");
+    create(&bootstrap, &topic, 4, 1).await;
+    let group = unique_topic("k848-mixed");
+    let classic = group_consumer(
+        &bootstrap,
+        &group,
+        &[("partition.assignment.strategy", "cooperative-sticky")],
+    );
+    classic
+        .subscribe([topic.clone()])
+        .expect("subscribe classic");
+    until_owned(&classic, 4, 60).await;
+    let modern = group_consumer(&bootstrap, &group, &CONSUMER);
+    modern
+        .subscribe([topic.clone()])
+        .expect("subscribe consumer");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let outcome = loop {
+        assert!(Instant::now() < deadline, "neither served nor refused");
+        classic
+            .poll(Duration::from_millis(50))
+            .await
+            .expect("classic poll");
+        match modern.poll(Duration::from_millis(50)).await {
+            Err(e) => break Err(e),
+            Ok(_) => {
+                let (a, b): (BTreeSet<_>, BTreeSet<_>) = (
+                    classic.assignment().into_iter().collect(),
+                    modern.assignment().into_iter().collect(),
+                );
+                assert!(a.is_disjoint(&b), "both own {:?}", a.intersection(&b));
+                if a.len() + b.len() == 4 && !a.is_empty() && !b.is_empty() {
+                    break Ok((a.len(), b.len()));
+                }
+            }
+        }
+    };
+    match outcome {
+        Ok((a, b)) => {
+            let described = admin(&bootstrap)
+                .describe_consumer_groups(&[group.as_str()], false)
+                .await
+                .expect("describe");
+            let d = described[0].1.as_ref().expect("the group");
+            eprintln!(
+                "k848 mixed: served: classic member {a}, consumer member {b} partitions; {d}"
+            );
+            assert_eq!(d.members.len(), 2, "{d}");
+        }
+        Err(e) => {
+            eprintln!("k848 mixed: refused: {e}");
+            assert!(e.broker_code().is_some(), "a broker refusal, named: {e}");
+            assert!(!e.is_retriable(), "{e}");
+        }
+    }
+    // Records produced now reach whoever owns their partition, once.
+    produce(&bootstrap, &topic, 400, "none", None).await;
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < 400 {
+        assert!(Instant::now() < deadline, "consumed {} of 400", seen.len());
+        for c in [&classic, &modern] {
+            for r in c.poll(Duration::from_millis(50)).await.unwrap_or_default() {
+                assert!(seen.insert(seq(&r)), "record {} consumed twice", seq(&r));
+            }
+        }
+    }
+    modern.close().await.expect("close consumer member");
+    classic.close().await.expect("close classic member");
+}
+
+/// From `subscribe` to the first record, a fresh group each time, classic then consumer
+/// protocol, alternating, three rounds; the medians go to the log (a measurement, not a
+/// timed assertion).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_from_joining_to_the_first_record_classic_and_consumer_protocol() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("k848-join");
+    create(&bootstrap, &topic, 3, 1).await;
+    produce(&bootstrap, &topic, 300, "none", None).await;
+    let mut times: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for _ in 0..3 {
+        for (name, extra) in [
+            ("classic", &[("group.protocol", "classic")][..]),
+            ("consumer", &CONSUMER[..]),
+        ] {
+            let c = group_consumer(&bootstrap, &unique_topic("k848-join"), extra);
+            let started = Instant::now();
+            c.subscribe([topic.clone()]).expect("subscribe");
+            let deadline = started + Duration::from_secs(60);
+            loop {
+                assert!(Instant::now() < deadline, "{name}: no record in 60 s");
+                if !c
+                    .poll(Duration::from_millis(20))
+                    .await
+                    .expect("poll")
+                    .is_empty()
+                {
+                    break;
+                }
+            }
+            times.entry(name).or_default().push(started.elapsed());
+            c.close().await.expect("close");
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let classic = median(times.get_mut("classic").expect("classic"));
+    let consumer = median(times.get_mut("consumer").expect("consumer"));
+    eprintln!(
+        "k848 join to first record (median of 3): classic {} ms, consumer {} ms",
+        classic.as_millis(),
+        consumer.as_millis()
+    );
+}
