@@ -47,9 +47,9 @@
 //! ## What this crate does not do (yet)
 //! - No GSSAPI (Kerberos) and no JKS/PKCS12 keystores (PEM only); TLS (rustls, with encrypted
 //!   PKCS#8 client keys and `ssl.key.password`) and SASL PLAIN / SCRAM / OAUTHBEARER work.
-//! - No transactions API (no transactional producer, no `sendOffsetsToTransaction`); consumers
-//!   can read transactional topics with `isolation.level=read_committed`.
-//! - No KIP-848 consumer group protocol (only the classic one), no share groups.
+//! - Transactions speak the transaction-version-1 dialect only (KIP-890 part 2 not used).
+//! - Consumer groups speak the classic protocol and KIP-848's `consumer` protocol
+//!   (`group.protocol`); no regex subscriptions, no share groups.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
