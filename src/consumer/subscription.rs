@@ -15,13 +15,16 @@ use std::time::{Duration, Instant};
 /// The member's place in its group, as [`Consumer::group_generation`] reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupGeneration {
-    /// The generation id (it increases with every rebalance of the group).
+    /// The generation id (it increases with every rebalance of the group); under
+    /// `group.protocol=consumer` (KIP-848) the member epoch, which increases with every new
+    /// assignment of this member.
     pub generation_id: i32,
     /// This member's id.
     pub member_id: String,
-    /// Whether this member computed the group's assignment.
+    /// Whether this member computed the group's assignment (never under KIP-848: the broker
+    /// assigns).
     pub leader: bool,
-    /// The assignor the group uses.
+    /// The assignor the group uses; `consumer` under KIP-848.
     pub protocol: String,
 }
 
