@@ -49,7 +49,7 @@
 //!   PKCS#8 client keys and `ssl.key.password`) and SASL PLAIN / SCRAM / OAUTHBEARER work.
 //! - Transactions speak the transaction-version-1 dialect only (KIP-890 part 2 not used).
 //! - Consumer groups speak the classic protocol and KIP-848's `consumer` protocol
-//!   (`group.protocol`); no regex subscriptions, no share groups.
+//!   (`group.protocol`), with topic lists or patterns; no share groups.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

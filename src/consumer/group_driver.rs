@@ -49,6 +49,7 @@ pub(super) async fn run(weak: Weak<Inner>, epoch: u64) {
         if now >= next_leader_check {
             next_leader_check = now + LEADER_METADATA_CHECK;
             leader_metadata_check(&inner, now);
+            pattern_check(&inner, now);
         }
         let Some((requests, next, finished)) = step(&inner, now, epoch) else {
             return;
@@ -178,6 +179,46 @@ fn leader_metadata_check(inner: &Arc<Inner>, now: Instant) {
     tokio::spawn(async move {
         let _ = cluster.ensure_fresh().await;
     });
+}
+
+/// Classic `subscribe_pattern`: subscribes to the topics the pattern matches in the latest
+/// metadata (a change rejoins), and refreshes every topic's metadata for the next check.
+fn pattern_check(inner: &Arc<Inner>, now: Instant) {
+    if apply_pattern(inner, now) {
+        let cluster = inner.cluster.clone();
+        tokio::spawn(async move {
+            let _ = cluster.refresh(TopicSelection::All).await;
+        });
+    }
+}
+
+/// Classic `subscribe_pattern`: subscribes to what the pattern matches in the latest metadata.
+/// Returns whether a classic pattern subscription is in force.
+pub(super) fn apply_pattern(inner: &Arc<Inner>, now: Instant) -> bool {
+    let md = inner.cluster.metadata();
+    let changed = {
+        let mut guard = inner.lock();
+        let core = &mut *guard;
+        let Some(pattern) = core.group_pattern.as_ref() else {
+            return false;
+        };
+        let Some(Membership::Classic(m)) = core.group.as_mut() else {
+            return false;
+        };
+        let matched = pattern.matches(&md);
+        let changed = &matched != m.subscription();
+        if changed {
+            tracing::info!(pattern = pattern.source(), topics = ?matched, "the topics matching the subscribed pattern changed");
+            let names: Vec<String> = matched.iter().cloned().collect();
+            inner.cluster.track_topics(&names);
+            m.subscribe(now, matched);
+        }
+        changed
+    };
+    if changed {
+        inner.group_wake.notify_one();
+    }
+    true
 }
 
 /// Partition counts of `topics`; with `allow_missing` a topic the metadata lacks counts 0 (the
@@ -500,24 +541,32 @@ async fn resolve_topic_ids(
             })
             .collect()
     };
-    let names = lookup(&cluster.metadata());
-    if names.len() == ids.len() {
-        return names;
-    }
-    let topics: Vec<String> = match weak.upgrade() {
-        Some(inner) => inner
-            .lock()
-            .group
-            .as_ref()
-            .map(|m| m.subscription().iter().cloned().collect())
-            .unwrap_or_default(),
-        None => return names,
-    };
-    match cluster.refresh(TopicSelection::Topics(topics)).await {
-        Ok(md) => lookup(&md),
-        Err(e) => {
-            tracing::debug!(error = %e, "metadata for the assignment's topic ids unavailable");
-            names
+    let mut names = lookup(&cluster.metadata());
+    if names.len() < ids.len() {
+        let topics: Vec<String> = match weak.upgrade() {
+            Some(inner) => inner
+                .lock()
+                .group
+                .as_ref()
+                .map(|m| m.subscription().iter().cloned().collect())
+                .unwrap_or_default(),
+            None => return names,
+        };
+        // A pattern subscription names no topics: its assignment may hold any of them.
+        let selection = if topics.is_empty() {
+            TopicSelection::All
+        } else {
+            TopicSelection::Topics(topics)
+        };
+        match cluster.refresh(selection).await {
+            Ok(md) => names = lookup(&md),
+            Err(e) => {
+                tracing::debug!(error = %e, "metadata for the assignment's topic ids unavailable");
+            }
         }
     }
+    // The fetcher needs these topics' leaders from now on.
+    let resolved: Vec<&String> = names.values().collect();
+    cluster.track_topics(&resolved);
+    names
 }

@@ -23,6 +23,7 @@ mod group_metadata;
 mod listener;
 mod metrics;
 mod ordered;
+mod pattern;
 mod reachability;
 mod shared;
 mod stream;

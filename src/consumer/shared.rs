@@ -70,6 +70,9 @@ pub(super) struct Core {
     pub(super) rebalance_started: Option<Instant>,
     /// Leader: the topics the group's members subscribe to. Group task only.
     pub(super) group_topics: BTreeSet<String>,
+    /// `subscribe_pattern` under the classic protocol: the group task matches it against the
+    /// cluster's topics and subscribes to the matches (KIP-848 members send it to the broker).
+    pub(super) group_pattern: Option<super::pattern::TopicPattern>,
     /// Whether any broker answers lately. Both tasks report each request's outcome; the fetch
     /// task turns a long streak of failures into an error for `poll`.
     pub(super) reachability: Reachability,
@@ -128,6 +131,7 @@ impl Inner {
                 seen_generation: None,
                 rebalance_started: None,
                 group_topics: BTreeSet::new(),
+                group_pattern: None,
                 reachability: Reachability::default(),
                 unknown_topic_warned: BTreeMap::new(),
             }),

@@ -77,6 +77,18 @@ impl Consumer {
         for t in &topics {
             crate::types::validate_topic_name(t)?;
         }
+        self.inner.cluster.track_topics(&topics);
+        self.update_membership(None, |m, now| m.subscribe(now, topics.iter().cloned()))
+    }
+
+    /// Creates the group membership (and its task) on the first call, then applies `change`
+    /// to it and records `pattern` (`None` for a list of topics): `subscribe` and
+    /// `subscribe_pattern` differ only in what they subscribe to.
+    pub(super) fn update_membership(
+        &self,
+        pattern: Option<super::pattern::TopicPattern>,
+        change: impl FnOnce(&mut Membership, Instant),
+    ) -> Result<()> {
         let cfg = &self.inner.cfg;
         let group_id = cfg.group_id.clone().ok_or_else(|| {
             Error::config(
@@ -104,11 +116,11 @@ impl Consumer {
                 core.group_epoch += 1;
             }
             if let Some(m) = core.group.as_mut() {
-                m.subscribe(now, topics.iter().cloned());
+                change(m, now);
             }
+            core.group_pattern = pattern;
             start.then_some(core.group_epoch)
         };
-        self.inner.cluster.track_topics(&topics);
         if let Some(epoch) = start_task {
             tokio::spawn(super::group_driver::run(Arc::downgrade(&self.inner), epoch));
         }

@@ -255,3 +255,87 @@ async fn time_from_joining_to_the_first_record_classic_and_consumer_protocol() {
         consumer.as_millis()
     );
 }
+
+/// `subscribe_pattern` under `protocol`: the matching topics are consumed, a topic created
+/// later that matches joins, one that does not match never does. Incremental rebalances
+/// (KIP-848, or cooperative-sticky for the classic protocol) keep the partitions already owned,
+/// so each record is consumed once although nothing is committed.
+async fn pattern_subscription(protocol: &str) {
+    let bootstrap = shared_bootstrap();
+    let base = unique_topic(&format!("pat-{protocol}"));
+    let (a, b, late, other) = (
+        format!("{base}-a"),
+        format!("{base}-b"),
+        format!("{base}-late"),
+        format!("{base}x-other"),
+    );
+    for t in [&a, &b, &other] {
+        create(&bootstrap, t, 1, 1).await;
+        produce(&bootstrap, t, 10, "none", None).await;
+    }
+    let mut extra = vec![("group.protocol", protocol)];
+    if protocol == "classic" {
+        extra.push(("partition.assignment.strategy", "cooperative-sticky"));
+    }
+    let c = group_consumer(&bootstrap, &unique_topic("pat"), &extra);
+    c.subscribe_pattern(&format!("{}-.*", regex_escape(&base)))
+        .expect("subscribe_pattern");
+    let mut per_topic: BTreeMap<String, usize> = BTreeMap::new();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    let mut created_late = None;
+    while per_topic.get(&late).copied().unwrap_or(0) < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "{protocol}: consumed {per_topic:?}, owns {:?}",
+            c.assignment()
+        );
+        for r in c.poll(Duration::from_millis(100)).await.expect("poll") {
+            *per_topic.entry(r.topic.to_string()).or_default() += 1;
+        }
+        let first_two = per_topic.get(&a) == Some(&10) && per_topic.get(&b) == Some(&10);
+        if first_two && created_late.is_none() {
+            create(&bootstrap, &late, 1, 1).await;
+            produce(&bootstrap, &late, 10, "none", None).await;
+            created_late = Some(Instant::now());
+        }
+    }
+    let picked_up = created_late.map(|t| t.elapsed()).unwrap_or_default();
+    assert_eq!(
+        per_topic.get(&other),
+        None,
+        "{protocol}: a topic outside the pattern"
+    );
+    assert_eq!(per_topic.len(), 3, "{per_topic:?}");
+    assert!(
+        per_topic.values().all(|n| *n == 10),
+        "{protocol}: each record once: {per_topic:?}"
+    );
+    eprintln!(
+        "k848 pattern [{protocol}]: {per_topic:?}; a topic created later was consumed {:.1} s after its creation",
+        picked_up.as_secs_f64()
+    );
+    c.close().await.expect("close");
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|ch| {
+            let special = "\\.+*?()|[]{}^$-".contains(ch);
+            special
+                .then_some('\\')
+                .into_iter()
+                .chain(std::iter::once(ch))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_subscription_under_the_consumer_protocol_is_matched_by_the_broker() {
+    pattern_subscription("consumer").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pattern_subscription_under_the_classic_protocol_follows_new_topics() {
+    pattern_subscription("classic").await;
+}

@@ -38,6 +38,9 @@ pub struct ConsumerHeartbeatRequest {
     pub rebalance_timeout_ms: i32,
     /// The subscribed topics, sorted.
     pub subscribed_topic_names: Vec<String>,
+    /// A topic regex the broker matches (v1; `Some("")` clears one sent before, `None` leaves
+    /// it as it was).
+    pub subscribed_topic_regex: Option<String>,
     /// `group.remote.assignor` (`None`: the broker's default).
     pub server_assignor: Option<String>,
     /// The partitions the member owns now, by topic id (`None` on a leave).
@@ -69,6 +72,19 @@ pub fn request(
     req: &ConsumerHeartbeatRequest,
     version: i16,
 ) -> Result<km::ConsumerGroupHeartbeatRequest> {
+    if version < 1
+        && req
+            .subscribed_topic_regex
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+    {
+        return Err(Error::config(
+            "group.protocol",
+            "consumer",
+            "a topic pattern under the consumer protocol needs ConsumerGroupHeartbeat v1 \
+             (Kafka 4.0+); use group.protocol=classic with this broker",
+        ));
+    }
     if version >= 1 && req.member_id.is_empty() {
         return Err(Error::new(ErrorKind::IllegalState)
             .with_api("ConsumerGroupHeartbeat")
@@ -89,6 +105,9 @@ pub fn request(
                 .map(|t| topic_name(t))
                 .collect(),
         );
+        if version >= 1 {
+            msg.subscribed_topic_regex = req.subscribed_topic_regex.as_deref().map(s);
+        }
         msg.topic_partitions = req.owned.as_ref().map(|owned| {
             owned
                 .iter()
@@ -134,6 +153,7 @@ mod tests {
             rack_id: None,
             rebalance_timeout_ms: 300_000,
             subscribed_topic_names: vec!["a".into(), "b".into()],
+            subscribed_topic_regex: None,
             server_assignor: Some("uniform".into()),
             owned: Some(vec![(Uuid::from_u128(7), vec![0, 2])]),
         }
@@ -150,6 +170,13 @@ mod tests {
             assert!(encodes(&leave, v), "v{v}");
             assert!(leave.subscribed_topic_names.is_none() && leave.topic_partitions.is_none());
         }
+        // A regex needs v1.
+        let mut with_regex = req("m-1", JOIN_EPOCH);
+        with_regex.subscribed_topic_regex = Some("orders-.*".into());
+        assert!(request(&with_regex, 0).is_err());
+        let msg = request(&with_regex, 1).unwrap();
+        assert_eq!(msg.subscribed_topic_regex.as_deref(), Some("orders-.*"));
+        assert!(encodes(&msg, 1));
         // v0 lets the broker name the member; v1 wants it from the client.
         assert!(request(&req("", JOIN_EPOCH), 0).is_ok());
         assert!(request(&req("", JOIN_EPOCH), 1).is_err());

@@ -101,6 +101,10 @@ pub struct ConsumerMembership {
     state: ConsumerMemberState,
     coordinator: Coordinator,
     subscription: BTreeSet<String>,
+    /// `subscribe_pattern`: the regex the broker matches (KIP-848 server-side regex).
+    regex: Option<String>,
+    /// A regex was sent before: switching to topic names must clear it (`""`).
+    regex_sent: bool,
     /// Partitions the application has (its listener saw them assigned, not yet revoked).
     owned: BTreeSet<TopicPartition>,
     /// Partitions handed to the application as `Revoked` whose listener has not returned: still
@@ -154,6 +158,8 @@ impl ConsumerMembership {
             },
             coordinator: Coordinator::Unknown { lookup_at: now },
             subscription: BTreeSet::new(),
+            regex: None,
+            regex_sent: false,
             owned: BTreeSet::new(),
             revoking_tps: BTreeSet::new(),
             revoking: false,
@@ -302,6 +308,7 @@ impl ConsumerMembership {
             _ => return None,
         };
         self.in_flight = Some(req.member_epoch);
+        self.regex_sent = self.regex.is_some();
         Some(GroupAction::SendConsumerHeartbeat(req))
     }
 
@@ -374,6 +381,23 @@ impl ConsumerMembership {
     /// Sets the subscribed topics; joins if not in the group, else heartbeats the change now.
     pub fn subscribe(&mut self, now: Instant, topics: impl IntoIterator<Item = String>) {
         self.subscription = topics.into_iter().collect();
+        self.regex = None;
+        self.subscription_changed(now);
+    }
+
+    /// Subscribes to the topics matching `regex`, matched by the broker (RE2/J).
+    pub fn subscribe_regex(&mut self, now: Instant, regex: String) {
+        self.subscription.clear();
+        self.regex = Some(regex);
+        self.subscription_changed(now);
+    }
+
+    /// The subscribed regex, if any.
+    pub fn subscribed_regex(&self) -> Option<&str> {
+        self.regex.as_deref()
+    }
+
+    fn subscription_changed(&mut self, now: Instant) {
         match self.state {
             ConsumerMemberState::Unjoined { .. } => self.join(now),
             ConsumerMemberState::Joining | ConsumerMemberState::Stable => {
@@ -697,6 +721,11 @@ impl ConsumerMembership {
             rebalance_timeout_ms: i32::try_from(self.config.max_poll_interval.as_millis())
                 .unwrap_or(i32::MAX),
             subscribed_topic_names: self.subscription.iter().cloned().collect(),
+            subscribed_topic_regex: match &self.regex {
+                Some(r) => Some(r.clone()),
+                None if self.regex_sent => Some(String::new()),
+                None => None,
+            },
             server_assignor: self.config.group_remote_assignor.clone(),
             owned: Some(by_id.into_iter().collect()),
         }
