@@ -339,3 +339,55 @@ async fn pattern_subscription_under_the_consumer_protocol_is_matched_by_the_brok
 async fn pattern_subscription_under_the_classic_protocol_follows_new_topics() {
     pattern_subscription("classic").await;
 }
+
+/// Static membership under KIP-848: a member with `group.instance.id` that closes (leave with
+/// epoch −2) and comes back within the session gets its partitions back, and the other member
+/// sees no rebalance at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_consumer_protocol_member_restarts_without_moving_partitions() {
+    use crate::group_history::{now_ns, wait_until, History, Kind, Member};
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("k848-static");
+    create(&bootstrap, &topic, 4, 1).await;
+    let group = unique_topic("k848-static");
+    let h = History::default();
+    let (ia, ib) = (format!("{group}-a"), format!("{group}-b"));
+    let start = |name: &str, instance: &str| {
+        Member::start(
+            &bootstrap,
+            &group,
+            &topic,
+            name,
+            &[
+                ("group.protocol", "consumer"),
+                ("group.instance.id", instance),
+            ],
+            &h,
+            50,
+        )
+    };
+    let a = start("A", &ia);
+    wait_until(&h, "A owns all 4 partitions", 60, || h.settled(&["A"], 4)).await;
+    let b = start("B", &ib);
+    wait_until(&h, "A and B share the partitions", 60, || {
+        h.settled(&["A", "B"], 4)
+    })
+    .await;
+    let b_parts = h.owned("B");
+    let since = now_ns();
+    b.close().await;
+    let b2 = start("B2", &ib);
+    wait_until(&h, "B2 is assigned", 30, || !h.owned("B2").is_empty()).await;
+    assert_eq!(h.owned("B2"), b_parts, "the same partitions back");
+    // Several heartbeat intervals (1 s in the harness) with both in the group.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let a_events = h.count("A", since, |k| {
+        matches!(k, Kind::Assigned(_) | Kind::Revoked(_) | Kind::Lost(_))
+    });
+    assert_eq!(a_events, 0, "A saw a rebalance");
+    eprintln!(
+        "k848 static: B's partitions {b_parts:?} came back to the restarted instance; A untouched"
+    );
+    b2.close().await;
+    a.close().await;
+}
