@@ -882,3 +882,55 @@ async fn idempotent_producer_without_acls_is_told_to_grant_idempotent_write() {
     );
     let _ = prod.close(Duration::from_secs(5)).await;
 }
+
+/// The ACL admin calls against the StandardAuthorizer: the super user creates a prefixed ACL
+/// for bob, finds it with a filter (and only it), deletes it with that filter; alice, who has
+/// no DESCRIBE on the cluster, is refused with CLUSTER_AUTHORIZATION_FAILED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_are_created_described_and_deleted_with_filters() {
+    use ferrokafka::admin::{AclFilter, PatternType};
+    let k = broker().await;
+    let admin = AdminClient::new(client(&props(
+        k,
+        Listener::SaslSsl,
+        "admin",
+        "SCRAM-SHA-256",
+        &[],
+    )));
+    let prefix = unique_topic("bobs-acl");
+    let acl = AclBinding::allow(ResourceType::Topic, &prefix, "User:bob", AclOperation::Read)
+        .pattern(PatternType::Prefixed);
+    let created = admin
+        .create_acls(std::slice::from_ref(&acl))
+        .await
+        .expect("create");
+    assert!(created[0].1.is_ok(), "{:?}", created[0].1);
+    let filter = AclFilter::any()
+        .resource(ResourceType::Topic, &prefix)
+        .principal("User:bob");
+    let found = admin.describe_acls(&filter).await.expect("describe");
+    assert_eq!(found, vec![acl.clone()], "exactly the ACL created");
+    // Filters narrow: another principal finds nothing on that resource.
+    let none = admin
+        .describe_acls(&AclFilter::any().resource(ResourceType::Topic, &prefix).principal("User:carol"))
+        .await
+        .expect("describe carol");
+    assert!(none.is_empty(), "{none:?}");
+    let deleted = admin.delete_acls(&[filter.clone()]).await.expect("delete");
+    let gone = deleted[0].1.as_ref().expect("the filter's result");
+    eprintln!("acl deleted: {gone:?}");
+    assert!(admin.describe_acls(&filter).await.expect("describe").is_empty());
+    let alice = AdminClient::new(client(&props(
+        k,
+        Listener::SaslSsl,
+        "alice",
+        "SCRAM-SHA-256",
+        &[],
+    )));
+    let e = alice
+        .describe_acls(&AclFilter::any())
+        .await
+        .expect_err("alice may not describe ACLs");
+    assert_eq!(e.broker_code(), Some(31), "{e}");
+    assert!(!e.is_retriable(), "{e}");
+}
