@@ -53,6 +53,9 @@ use crate::error::code::{
     CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, OPERATION_NOT_ATTEMPTED,
     TRANSACTION_ABORTABLE,
 };
+
+/// A coordinator's answer to a request that does not fit the transaction's state.
+const INVALID_TXN_STATE: i16 = 48;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 
@@ -568,6 +571,20 @@ impl TransactionManager {
                 self.in_flight.clear();
                 self.offsets_added = false;
                 Ok(())
+            }
+            Err(e)
+                if committing
+                    && self.version == TransactionVersion::V2
+                    && e.broker_code() == Some(INVALID_TXN_STATE) =>
+            {
+                // A Kafka 4.x coordinator that aborted the transaction on its own (bumping the
+                // epoch) takes a late EndTxn(commit) for a retry of the abort and answers
+                // INVALID_TXN_STATE instead of PRODUCER_FENCED (KAFKA-20785). Fatal either way,
+                // as in Java; the reason is named so the operator looks at the timeout.
+                Err(self.enter_fatal(e.with_detail(
+                    "the coordinator has already aborted this transaction, most likely because \
+                     transaction.timeout.ms passed; create a new producer",
+                )))
             }
             Err(e) if e.is_fatal() => Err(self.enter_fatal(e)),
             Err(e) if committing && classify(&e, self.retry_backoff) == TxnAction::Abortable => {

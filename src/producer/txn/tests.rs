@@ -430,3 +430,18 @@ fn the_dialect_changes_only_between_transactions() {
     m.begin().unwrap();
     assert_eq!(m.transaction_version(), TransactionVersion::V1);
 }
+
+#[test]
+fn a_commit_after_the_coordinator_aborted_says_why_under_version_2() {
+    let mut m = TransactionManager::new(BACKOFF);
+    m.observe_finalized_features(1, Some(2));
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    let e = m.end_done(Err(code(INVALID_TXN_STATE))).unwrap_err();
+    assert!(e.is_fatal());
+    assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
+    assert!(matches!(m.state(), TxnState::Fatal(_)));
+}
