@@ -1,6 +1,7 @@
-//! The I/O-free transaction state machine of a transactional producer (KIP-98, KIP-447):
-//! which calls are legal when, which partitions must be added to the transaction before their
-//! first batch is sent, and what each coordinator error means for the transaction.
+//! The I/O-free transaction state machine of a transactional producer (KIP-98, KIP-447,
+//! KIP-890): which calls are legal when, which transaction dialect a transaction speaks, which
+//! partitions must be added to the transaction before their first batch is sent, which producer
+//! epoch the next transaction uses, and what each coordinator error means for the transaction.
 //!
 //! ```text
 //!  Uninitialized ──init_transactions──► Initializing ──InitProducerId ok──► Ready ◄─────────┐
@@ -14,6 +15,8 @@
 //!                                       ▲                       │                │ abortable EndTxn   │
 //!                                       └───────────────────────┼────────────────┘                   │
 //!                                                               └──EndTxn(abort) ok──────────────────┘
+//!  (EndTxn ok under transaction version 2 also hands out the next transaction's producer id and
+//!   epoch: end_done keeps them until the sender takes them with take_next_producer)
 //!  any state ── PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 //!               INVALID_TXN_STATE, a fatal produce error ──► Fatal(e) (final: create a new producer)
 //! ```
@@ -43,6 +46,10 @@
 //!  after abort with a     InitProducerId bump (KIP-360)            nothing: EndTxn already bumped
 //!  local epoch bump
 //! ```
+//!
+//! Unlike Java, a producer whose cluster moves from version 1 to 2 while it lives does not
+//! bump its epoch with an extra InitProducerId before its first version 2 transaction; that
+//! transaction's EndTxn v5 bumps it.
 
 use std::collections::BTreeSet;
 use std::fmt;

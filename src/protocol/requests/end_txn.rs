@@ -1,6 +1,6 @@
 //! EndTxn: commits or aborts the producer's transaction.
 //!
-//! Two dialects (see [`TransactionVersion`](crate::producer::txn)): transaction version 1 speaks
+//! Two dialects (see `producer::txn::TransactionVersion`): transaction version 1 speaks
 //! up to v4 and keeps the producer epoch; transaction version 2 (KIP-890 part 2) speaks v5,
 //! with which the coordinator bumps the epoch on every EndTxn and answers with the producer id
 //! and epoch to use for the next transaction (a new producer id at epoch 0 once the epoch is
