@@ -359,7 +359,7 @@ impl Producer {
         self.flush().await?;
         txn.manager().check_commit_after_flush()?;
         let r = self.end_transaction(true).await;
-        self.adopt_next_producer(&r)?;
+        self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
         self.note_fatal(&r);
         add_elapsed(&self.shared.metrics.txn_commit_ns, started);
@@ -397,7 +397,7 @@ impl Producer {
             Ok(None) => r = self.bump_epoch_after_abort().await.map(|()| None),
             Err(_) => {}
         }
-        self.adopt_next_producer(&r)?;
+        self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
         self.note_fatal(&r);
         add_elapsed(&self.shared.metrics.txn_abort_ns, started);
@@ -446,9 +446,14 @@ impl Producer {
 
     /// The producer id and epoch an EndTxn v5 handed out become the ones transactional
     /// requests carry (the sender takes them from the state machine in `end_done`).
-    fn adopt_next_producer(&self, r: &Result<Option<ProducerIdAndEpoch>>) -> Result<()> {
-        if let Ok(Some(next)) = r {
-            let current = self.txn_producer()?;
+    fn adopt_next_producer(&self, r: &Result<Option<ProducerIdAndEpoch>>) {
+        let (Ok(Some(next)), Some(txn)) = (r, &self.shared.txn) else {
+            return;
+        };
+        txn.producer.send_if_modified(|p| {
+            let Some(current) = p else {
+                return false;
+            };
             tracing::debug!(
                 producer_id = next.producer_id.0,
                 epoch = next.epoch.0,
@@ -456,13 +461,10 @@ impl Producer {
                 previous_epoch = current.epoch.0,
                 "EndTxn handed out the producer id and epoch of the next transaction"
             );
-            self.txn()?.producer.send_replace(Some(TxnProducer {
-                producer_id: next.producer_id,
-                epoch: next.epoch,
-                ..current
-            }));
-        }
-        Ok(())
+            current.producer_id = next.producer_id;
+            current.epoch = next.epoch;
+            true
+        });
     }
 
     /// EndTxn, unless nothing was added (the coordinator then knows of no transaction).
