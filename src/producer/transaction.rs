@@ -358,7 +358,10 @@ impl Producer {
         txn.manager().start_commit()?;
         self.flush().await?;
         txn.manager().check_commit_after_flush()?;
-        let r = self.end_transaction(true).await;
+        let mut r = self.end_transaction(true).await;
+        if matches!(r, Ok(None)) {
+            r = self.bump_epoch_for_upgrade().await;
+        }
         self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
         self.note_fatal(&r);
@@ -396,6 +399,9 @@ impl Producer {
             }
             Ok(None) => r = self.bump_epoch_after_abort().await.map(|()| None),
             Err(_) => {}
+        }
+        if matches!(r, Ok(None)) {
+            r = self.bump_epoch_for_upgrade().await;
         }
         self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
@@ -442,6 +448,35 @@ impl Producer {
         txn.producer
             .send_replace(Some(TxnProducer { epoch, ..current }));
         Ok(())
+    }
+
+    /// The cluster moved to transaction version 2 during the transaction that just ended (a
+    /// version 1 one): bump the epoch at the coordinator with InitProducerId before the first
+    /// version 2 transaction, as Java does, so that it starts clean under a new epoch. The
+    /// result is adopted like an EndTxn v5 answer.
+    async fn bump_epoch_for_upgrade(&self) -> Result<Option<ProducerIdAndEpoch>> {
+        if !self.txn()?.manager().upgrade_bump_needed() {
+            return Ok(None);
+        }
+        let current = self.txn_producer()?;
+        let timeout_ms =
+            i32::try_from(self.shared.cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+        let req = init_producer_id::transactional_bump_request(&current, timeout_ms);
+        let (producer_id, epoch) = self
+            .with_coordinator("InitProducerId", |conn| {
+                let req = &req;
+                async move {
+                    let resp = conn.send::<InitProducerIdRequest>(req).await?;
+                    init_producer_id::parse(&resp)
+                }
+            })
+            .await?;
+        tracing::info!(
+            producer_id = producer_id.0,
+            epoch = epoch.0,
+            "transaction version 2 from the next transaction on: epoch bumped"
+        );
+        Ok(Some(ProducerIdAndEpoch { producer_id, epoch }))
     }
 
     /// The producer id and epoch an EndTxn v5 handed out become the ones transactional

@@ -27,8 +27,8 @@
 //!
 //! Two dialects, chosen per transaction by [`TransactionVersion`] from the finalized feature
 //! `transaction.version` the brokers report in ApiVersions (as Java's
-//! `TransactionManager.maybeUpdateTransactionV2Enabled`, at `init_transactions` and at every
-//! `begin_transaction`, never inside a transaction):
+//! `TransactionManager.maybeUpdateTransactionV2Enabled`: when `init_transactions` completes and
+//! when a transaction ends, never inside a transaction):
 //!
 //! ```text
 //!                         transaction.version < 2 (or absent)      transaction.version >= 2
@@ -47,9 +47,9 @@
 //!  local epoch bump
 //! ```
 //!
-//! Unlike Java, a producer whose cluster moves from version 1 to 2 while it lives does not
-//! bump its epoch with an extra InitProducerId before its first version 2 transaction; that
-//! transaction's EndTxn v5 bumps it.
+//! A producer whose cluster moves from version 1 to 2 while it lives bumps its epoch with an
+//! InitProducerId after the last version 1 EndTxn ([`TransactionManager::upgrade_bump_needed`]),
+//! as Java does, and adopts the result like an EndTxn v5 answer.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -218,7 +218,8 @@ pub(crate) struct TransactionManager {
     /// even without data.
     offsets_added: bool,
     retry_backoff: Duration,
-    /// The dialect of the open (or next) transaction; changes only at init and begin.
+    /// The dialect of the open (or next) transaction; changes only when init completes and
+    /// when a transaction ends.
     version: TransactionVersion,
     /// The newest `transaction.version` level seen in an ApiVersions answer, and the epoch of
     /// the finalized features it came with (`-1`: none seen).
@@ -257,8 +258,8 @@ impl TransactionManager {
 
     /// Notes the finalized features of an ApiVersions answer: the `transaction.version` level
     /// at feature `epoch`. Only a newer epoch replaces what was seen (brokers that have not
-    /// caught up with a feature change report an older epoch). Takes effect at the next
-    /// `init_transactions` or `begin_transaction`.
+    /// caught up with a feature change report an older epoch). Takes effect when
+    /// `init_transactions` completes or the open transaction ends.
     pub fn observe_finalized_features(&mut self, epoch: i64, transaction_version: Option<i16>) {
         if epoch > self.features_epoch {
             self.features_epoch = epoch;
@@ -272,6 +273,15 @@ impl TransactionManager {
             tracing::info!(?chosen, level = ?self.feature_level, "transaction dialect changed");
         }
         self.version = chosen;
+    }
+
+    /// Whether the transaction being ended is the last one of version 1 and the next will be
+    /// version 2. Java then bumps the epoch with an InitProducerId after the EndTxn, so that
+    /// nothing of the version 1 transaction (its explicitly added partitions) carries over to
+    /// the first version 2 one under the same epoch.
+    pub fn upgrade_bump_needed(&self) -> bool {
+        self.version == TransactionVersion::V1
+            && TransactionVersion::from_feature_level(self.feature_level) == TransactionVersion::V2
     }
 
     /// The producer id and epoch the last EndTxn handed out, once: the sender restarts its
@@ -325,7 +335,6 @@ impl TransactionManager {
         match self.state {
             TxnState::Ready => {
                 self.state = TxnState::InTransaction;
-                self.choose_version();
                 self.added.clear();
                 self.pending.clear();
                 self.in_flight.clear();
@@ -573,6 +582,9 @@ impl TransactionManager {
                     self.next_producer = next;
                 }
                 self.state = TxnState::Ready;
+                // The next transaction's dialect is fixed here (Java decides it when it
+                // completes a transaction), so begin_transaction stays a local step.
+                self.choose_version();
                 self.added.clear();
                 self.pending.clear();
                 self.in_flight.clear();

@@ -406,6 +406,7 @@ fn the_dialect_changes_only_between_transactions() {
     m.begin().unwrap();
     assert_eq!(m.transaction_version(), TransactionVersion::V1);
     assert!(m.add_partition(&tp(0)));
+    assert!(!m.upgrade_bump_needed());
     // The cluster finalizes transaction.version 2 mid-transaction (an upgrade).
     m.observe_finalized_features(10, Some(2));
     assert_eq!(m.transaction_version(), TransactionVersion::V1);
@@ -413,8 +414,13 @@ fn the_dialect_changes_only_between_transactions() {
         m.add_partition(&tp(1)),
         "still V1 until the transaction ends"
     );
+    // The last V1 transaction ends with an extra epoch bump (InitProducerId), as in Java.
+    assert!(m.upgrade_bump_needed());
     m.start_abort().unwrap();
-    m.end_done(Ok(None)).unwrap();
+    m.end_done(Ok(Some(pid(3, 2)))).unwrap();
+    assert_eq!(m.take_next_producer(), Some(pid(3, 2)));
+    assert_eq!(m.transaction_version(), TransactionVersion::V2);
+    assert!(!m.upgrade_bump_needed(), "already V2");
     m.begin().unwrap();
     assert_eq!(m.transaction_version(), TransactionVersion::V2);
     // An answer with an older feature epoch (a broker that has not caught up) is ignored.
@@ -423,11 +429,18 @@ fn the_dialect_changes_only_between_transactions() {
     m.end_done(Ok(None)).unwrap();
     m.begin().unwrap();
     assert_eq!(m.transaction_version(), TransactionVersion::V2);
-    // A newer epoch that downgrades takes effect at the next begin.
+    // A newer epoch that downgrades takes effect when the transaction ends, without a bump.
     m.observe_finalized_features(11, Some(0));
+    assert!(!m.upgrade_bump_needed());
     m.start_abort().unwrap();
     m.end_done(Ok(None)).unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
     m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    // A failed end keeps the dialect of the transaction still open.
+    m.observe_finalized_features(12, Some(2));
+    m.start_commit().unwrap();
+    assert!(m.end_done(Err(Error::new(ErrorKind::Timeout))).is_err());
     assert_eq!(m.transaction_version(), TransactionVersion::V1);
 }
 
