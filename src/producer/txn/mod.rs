@@ -96,9 +96,9 @@ impl TransactionVersion {
         }
     }
 
-    /// Produce v12 is the first version with which the leader adds the partition itself; a
-    /// transaction version 1 producer must not send it (the partition would be added behind
-    /// the coordinator's back of what it was told by AddPartitionsToTxn).
+    /// Produce v12 is the first version with which the leader adds the partition itself. A
+    /// version 1 producer stays at v11, as Java's: it has told the coordinator with
+    /// AddPartitionsToTxn, and its transactions must not depend on implicit adds.
     pub fn max_produce_version(self) -> i16 {
         match self {
             TransactionVersion::V1 => 11,
@@ -214,8 +214,8 @@ pub(crate) struct TransactionManager {
     in_flight: BTreeSet<TopicPartition>,
     /// No AddPartitionsToTxn before this (a retry backoff).
     add_not_before: Option<Instant>,
-    /// Offsets were added (AddOffsetsToTxn or TxnOffsetCommit answered ok): EndTxn is needed
-    /// even without data.
+    /// Offsets were added (AddOffsetsToTxn answered ok, or a version 2 TxnOffsetCommit went
+    /// out): EndTxn is needed even without data.
     offsets_added: bool,
     retry_backoff: Duration,
     /// The dialect of the open (or next) transaction; changes only when init completes and
