@@ -47,9 +47,8 @@
 //! ## What this crate does not do (yet)
 //! - No GSSAPI (Kerberos) and no JKS/PKCS12 keystores (PEM only); TLS (rustls, with encrypted
 //!   PKCS#8 client keys and `ssl.key.password`) and SASL PLAIN / SCRAM / OAUTHBEARER work.
-//! - Transactions speak the transaction-version-1 dialect only (KIP-890 part 2 not used).
-//! - Consumer groups speak the classic protocol and KIP-848's `consumer` protocol
-//!   (`group.protocol`), with topic lists or patterns; no share groups.
+//! - No share groups (KIP-932); consumer groups speak the classic protocol and KIP-848's
+//!   `consumer` protocol (`group.protocol`), with topic lists or patterns.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

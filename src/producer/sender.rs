@@ -62,9 +62,6 @@ enum Msg {
     },
 }
 
-/// The highest Produce version of the transaction version 1 dialect.
-const TV1_MAX_PRODUCE_VERSION: i16 = 11;
-
 /// One batch in a request being built: its partition, id and stamp.
 type Planned = (TopicPartition, BatchId, Stamp);
 
@@ -222,11 +219,24 @@ impl Sender {
     fn drain_accumulator(&mut self, now: Instant, md: &ClusterMetadata) -> Option<Instant> {
         let leader_of = |t: &str, p: i32| md.leader(t, p).map(|(b, _)| b.node_id);
         let max_in_flight = self.shared.cfg.max_in_flight_requests_per_connection;
-        let state = &self.state;
+        let mut txn = self.shared.txn.as_ref().map(|t| t.manager());
+        // Transaction version 2: the last EndTxn handed out a new epoch (or producer id). It
+        // is taken under the same lock the drain below holds, and end_done stored it under
+        // that lock before the application could begin the next transaction, so no batch of
+        // the next transaction is drained (and stamped) under the old epoch.
+        if let Some(next) = txn.as_mut().and_then(|m| m.take_next_producer()) {
+            info!(
+                producer_id = next.producer_id.0,
+                epoch = next.epoch.0,
+                "next transaction's producer epoch adopted"
+            );
+            self.state.adopt_producer_id(next);
+        }
         // A partition takes a new batch only when the state machine has room for it, so
         // batches wait in the accumulator (where linger and memory accounting apply) rather
         // than in the state machine. Only busy partitions can be full; collecting them once
         // (borrowed) keeps the per-partition check free of allocations.
+        let state = &self.state;
         let full: HashSet<(&str, i32)> = state
             .busy_partitions()
             .filter(|tp| {
@@ -236,9 +246,9 @@ impl Sender {
             })
             .map(|tp| (tp.topic.as_str(), tp.partition))
             .collect();
-        // In a transaction a partition's batches wait in the accumulator until the coordinator
-        // has the partition in the transaction (AddPartitionsToTxn answered).
-        let txn = self.shared.txn.as_ref().map(|t| t.manager());
+        // In a transaction a partition's batches wait in the accumulator until the partition
+        // is in the transaction (transaction version 1: AddPartitionsToTxn answered; version
+        // 2: at once, its leader adds it).
         let can_take = |t: &str, p: i32| {
             (full.is_empty() || !full.contains(&(t, p)))
                 && txn
@@ -807,10 +817,12 @@ impl Sender {
     ) -> Result<(BytesMut, i32, i16)> {
         let mut version = conn.version_for::<ProduceRequest>()?;
         let transactional_id = self.shared.cfg.transactional_id.as_deref();
-        if transactional_id.is_some() {
-            // Produce v12 lets the leader add partitions implicitly (transaction version 2),
-            // which this producer does not speak: it adds them with AddPartitionsToTxn.
-            version = version.min(TV1_MAX_PRODUCE_VERSION);
+        if let Some(txn) = &self.shared.txn {
+            // Produce v12 makes the leader add the partition to the transaction (transaction
+            // version 2); under version 1 the coordinator was told by AddPartitionsToTxn and
+            // v11 is the most the dialect allows. The dialect changes only between
+            // transactions, when none of these batches is left.
+            version = version.min(txn.manager().transaction_version().max_produce_version());
         }
         let correlation_id = conn.next_correlation_id();
         let size: usize = planned

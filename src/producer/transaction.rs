@@ -16,7 +16,8 @@ use tokio::time::Instant;
 use super::client::Producer;
 use super::metrics::add_elapsed;
 use super::shared::{Shared, Txn};
-use super::txn::{classify, TxnAction};
+use super::state::ProducerIdAndEpoch;
+use super::txn::{classify, TxnAction, TRANSACTION_VERSION_FEATURE};
 use crate::connection::{BrokerConnection, Purpose};
 use crate::consumer::ConsumerGroupMetadata;
 use crate::error::code::FENCED_INSTANCE_ID;
@@ -58,6 +59,16 @@ pub(super) async fn coordinator_connection(shared: &Shared) -> Result<BrokerConn
         .await
 }
 
+/// Hands the coordinator's finalized `transaction.version` to the state machine, which picks
+/// the dialect of the next transaction from it (Java reads the same from its ApiVersions).
+fn observe_features(txn: &Txn, conn: &BrokerConnection) {
+    let versions = conn.versions();
+    txn.manager().observe_finalized_features(
+        versions.finalized_features_epoch(),
+        versions.finalized_feature(TRANSACTION_VERSION_FEATURE),
+    );
+}
+
 fn not_transactional() -> Error {
     Error::new(ErrorKind::IllegalState)
         .with_detail("the producer has no transactional.id: transactions are not available")
@@ -80,7 +91,10 @@ impl Producer {
         let deadline = Instant::now() + self.shared.cfg.max_block;
         loop {
             let result = match coordinator_connection(&self.shared).await {
-                Ok(conn) => call(conn).await,
+                Ok(conn) => {
+                    observe_features(txn, &conn);
+                    call(conn).await
+                }
                 Err(e) => Err(e),
             };
             let e = match result {
@@ -251,15 +265,21 @@ impl Producer {
         group: &ConsumerGroupMetadata,
     ) -> Result<()> {
         let txn = self.txn()?;
-        let req = add_offsets_to_txn::request(producer, &group.group_id);
-        self.with_coordinator("AddOffsetsToTxn", |conn| {
-            let req = &req;
-            async move {
-                let resp = conn.send::<AddOffsetsToTxnRequest>(req).await?;
-                add_offsets_to_txn::parse(&resp)
-            }
-        })
-        .await?;
+        let version = txn.manager().transaction_version();
+        if version.adds_explicitly() {
+            let req = add_offsets_to_txn::request(producer, &group.group_id);
+            self.with_coordinator("AddOffsetsToTxn", |conn| {
+                let req = &req;
+                async move {
+                    let resp = conn.send::<AddOffsetsToTxnRequest>(req).await?;
+                    add_offsets_to_txn::parse(&resp)
+                }
+            })
+            .await?;
+        }
+        // Transaction version 2: TxnOffsetCommit v5 makes the group coordinator add the group
+        // to the transaction itself. The coordinator may know of the transaction from the
+        // moment the request is sent, so EndTxn is due from here on whatever the answer.
         txn.manager().offsets_added();
         let offsets: BTreeMap<TopicPartition, OffsetToCommit> = offsets
             .iter()
@@ -286,7 +306,9 @@ impl Producer {
                     .cluster
                     .connection_to(node, Purpose::Coordination)
                     .await?;
-                let version = conn.version_for::<TxnOffsetCommitRequest>()?;
+                let version = conn
+                    .version_for::<TxnOffsetCommitRequest>()?
+                    .min(version.max_txn_offset_commit_version());
                 let req = txn_offset_commit::request_for_version(req.clone(), version);
                 let resp = conn
                     .send_version(&req, version, self.shared.cfg.client.request_timeout)
@@ -336,7 +358,11 @@ impl Producer {
         txn.manager().start_commit()?;
         self.flush().await?;
         txn.manager().check_commit_after_flush()?;
-        let r = self.end_transaction(true).await;
+        let mut r = self.end_transaction(true).await;
+        if matches!(r, Ok(None)) {
+            r = self.bump_epoch_for_upgrade().await;
+        }
+        self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
         self.note_fatal(&r);
         add_elapsed(&self.shared.metrics.txn_commit_ns, started);
@@ -362,9 +388,22 @@ impl Producer {
         self.shared.wake.notify_one();
         self.flush().await?;
         let mut r = self.end_transaction(false).await;
-        if r.is_ok() {
-            r = self.bump_epoch_after_abort().await;
+        match &r {
+            // Transaction version 2: EndTxn bumped the epoch at the coordinator, which covers
+            // any bump the sender made on its own; the next transaction uses the new one.
+            Ok(Some(_)) => {
+                txn.local_bump
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .take();
+            }
+            Ok(None) => r = self.bump_epoch_after_abort().await.map(|()| None),
+            Err(_) => {}
         }
+        if matches!(r, Ok(None)) {
+            r = self.bump_epoch_for_upgrade().await;
+        }
+        self.adopt_next_producer(&r);
         let r = txn.manager().end_done(r);
         self.note_fatal(&r);
         add_elapsed(&self.shared.metrics.txn_abort_ns, started);
@@ -411,24 +450,80 @@ impl Producer {
         Ok(())
     }
 
-    /// EndTxn, unless nothing was added (the coordinator then knows of no transaction).
-    async fn end_transaction(&self, commit: bool) -> Result<()> {
-        if !self.txn()?.manager().needs_end_txn() {
-            return Ok(());
+    /// The cluster moved to transaction version 2 during the transaction that just ended (a
+    /// version 1 one): bump the epoch at the coordinator with InitProducerId before the first
+    /// version 2 transaction, as Java does, so that it starts clean under a new epoch. The
+    /// result is adopted like an EndTxn v5 answer.
+    async fn bump_epoch_for_upgrade(&self) -> Result<Option<ProducerIdAndEpoch>> {
+        if !self.txn()?.manager().upgrade_bump_needed() {
+            return Ok(None);
         }
+        let current = self.txn_producer()?;
+        let timeout_ms =
+            i32::try_from(self.shared.cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+        let req = init_producer_id::transactional_bump_request(&current, timeout_ms);
+        let (producer_id, epoch) = self
+            .with_coordinator("InitProducerId", |conn| {
+                let req = &req;
+                async move {
+                    let resp = conn.send::<InitProducerIdRequest>(req).await?;
+                    init_producer_id::parse(&resp)
+                }
+            })
+            .await?;
+        tracing::info!(
+            producer_id = producer_id.0,
+            epoch = epoch.0,
+            "transaction version 2 from the next transaction on: epoch bumped"
+        );
+        Ok(Some(ProducerIdAndEpoch { producer_id, epoch }))
+    }
+
+    /// The producer id and epoch an EndTxn v5 handed out become the ones transactional
+    /// requests carry (the sender takes them from the state machine in `end_done`).
+    fn adopt_next_producer(&self, r: &Result<Option<ProducerIdAndEpoch>>) {
+        let (Ok(Some(next)), Some(txn)) = (r, &self.shared.txn) else {
+            return;
+        };
+        txn.producer.send_if_modified(|p| {
+            let Some(current) = p else {
+                return false;
+            };
+            tracing::debug!(
+                producer_id = next.producer_id.0,
+                epoch = next.epoch.0,
+                previous_producer_id = current.producer_id.0,
+                previous_epoch = current.epoch.0,
+                "EndTxn handed out the producer id and epoch of the next transaction"
+            );
+            current.producer_id = next.producer_id;
+            current.epoch = next.epoch;
+            true
+        });
+    }
+
+    /// EndTxn, unless nothing was added (the coordinator then knows of no transaction).
+    /// Returns the producer id and epoch of the next transaction when the coordinator bumped
+    /// them (transaction version 2).
+    async fn end_transaction(&self, commit: bool) -> Result<Option<ProducerIdAndEpoch>> {
+        let txn = self.txn()?;
+        if !txn.manager().needs_end_txn() {
+            return Ok(None);
+        }
+        let max_version = txn.manager().transaction_version().max_end_txn_version();
         let producer = self.txn_producer()?;
         let req = end_txn::request(&producer, commit);
-        self.with_coordinator("EndTxn", |conn| {
-            let req = &req;
-            async move {
-                let version = conn
-                    .version_for::<EndTxnRequest>()?
-                    .min(end_txn::MAX_CLIENT_VERSION);
-                let timeout = self.shared.cfg.client.request_timeout;
-                let resp = conn.send_version(req, version, timeout).await?;
-                end_txn::parse(&resp)
-            }
-        })
-        .await
+        let next = self
+            .with_coordinator("EndTxn", |conn| {
+                let req = &req;
+                async move {
+                    let version = conn.version_for::<EndTxnRequest>()?.min(max_version);
+                    let timeout = self.shared.cfg.client.request_timeout;
+                    let resp = conn.send_version(req, version, timeout).await?;
+                    end_txn::parse(&resp, version)
+                }
+            })
+            .await?;
+        Ok(next.map(|(producer_id, epoch)| ProducerIdAndEpoch { producer_id, epoch }))
     }
 }

@@ -41,10 +41,16 @@ pub fn client_range(key: ApiKey) -> (i16, i16) {
     (floor, cap)
 }
 
-/// The API versions negotiated on one connection.
+/// The API versions negotiated on one connection, and the cluster-wide feature levels the
+/// broker reported with them (KIP-584; ApiVersions v3+).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiVersionTable {
     broker: BTreeMap<i16, (i16, i16)>,
+    /// Finalized feature name → its finalized (max) version level.
+    finalized_features: BTreeMap<String, i16>,
+    /// The epoch of `finalized_features`: of two brokers' answers the higher epoch is newer.
+    /// `-1` when the broker reported none.
+    finalized_features_epoch: i64,
 }
 
 impl ApiVersionTable {
@@ -55,6 +61,34 @@ impl ApiVersionTable {
                 .iter()
                 .map(|k| (k.api_key, k.min_version, k.max_version)),
         )
+        .with_finalized_features(
+            resp.finalized_features_epoch,
+            resp.finalized_features
+                .iter()
+                .map(|f| (f.name.as_str().to_owned(), f.max_version_level)),
+        )
+    }
+
+    /// The same table with the broker's finalized features (`name`, level) at `epoch`.
+    pub fn with_finalized_features(
+        mut self,
+        epoch: i64,
+        features: impl IntoIterator<Item = (String, i16)>,
+    ) -> ApiVersionTable {
+        self.finalized_features = features.into_iter().collect();
+        self.finalized_features_epoch = epoch;
+        self
+    }
+
+    /// The finalized level of feature `name` (e.g. `transaction.version`), if the broker
+    /// reported it.
+    pub fn finalized_feature(&self, name: &str) -> Option<i16> {
+        self.finalized_features.get(name).copied()
+    }
+
+    /// The epoch of the finalized features (`-1`: none reported).
+    pub fn finalized_features_epoch(&self) -> i64 {
+        self.finalized_features_epoch
     }
 
     /// Builds the table from `(api_key, min, max)` triples advertised by a broker.
@@ -64,6 +98,8 @@ impl ApiVersionTable {
                 .into_iter()
                 .map(|(k, lo, hi)| (k, (lo, hi)))
                 .collect(),
+            finalized_features: BTreeMap::new(),
+            finalized_features_epoch: -1,
         }
     }
 
@@ -121,6 +157,25 @@ mod tests {
         assert_eq!(client_range(ApiKey::OffsetCommit).0, 2);
         assert_eq!(client_range(ApiKey::OffsetFetch).0, 1);
         assert!(client_range(ApiKey::Produce).1 <= 12);
+    }
+
+    #[test]
+    fn keeps_the_finalized_features_of_the_response() {
+        use kafka_protocol::messages::api_versions_response::FinalizedFeatureKey;
+        use kafka_protocol::protocol::StrBytes;
+        let resp = ApiVersionsResponse::default()
+            .with_finalized_features_epoch(42)
+            .with_finalized_features(vec![FinalizedFeatureKey::default()
+                .with_name(StrBytes::from_static_str("transaction.version"))
+                .with_max_version_level(2)
+                .with_min_version_level(2)]);
+        let t = ApiVersionTable::from_response(&resp);
+        assert_eq!(t.finalized_feature("transaction.version"), Some(2));
+        assert_eq!(t.finalized_feature("group.version"), None);
+        assert_eq!(t.finalized_features_epoch(), 42);
+        let none = ApiVersionTable::from_ranges([(3, 0, 12)]);
+        assert_eq!(none.finalized_feature("transaction.version"), None);
+        assert_eq!(none.finalized_features_epoch(), -1);
     }
 
     #[test]

@@ -54,6 +54,19 @@ async fn negotiates_versions_with_kafka_4() {
         "only {} APIs negotiated",
         negotiated.len()
     );
+    // The finalized features come with ApiVersions: Kafka 4.1 formats new clusters with
+    // transaction.version 2, which makes the transactional producer speak KIP-890 part 2.
+    println!(
+        "  finalized features epoch {}: transaction.version {:?}",
+        v.finalized_features_epoch(),
+        v.finalized_feature("transaction.version")
+    );
+    assert!(v.finalized_features_epoch() >= 0);
+    assert!(
+        v.finalized_feature("transaction.version") >= Some(2),
+        "transaction.version {:?}",
+        v.finalized_feature("transaction.version")
+    );
     // Pipelining: many requests in flight on one connection, answered in order.
     let conn = Arc::new(conn);
     let tasks: Vec<_> = (0..50)

@@ -409,6 +409,7 @@ async fn transaction_coordinator_killed_mid_transaction_commits_or_aborts_as_a_w
     };
     let p = producer(&id);
     p.init_transactions().await.expect("init");
+    let (_, init_epoch) = settled_epoch(&admin, &id).await;
     const N: usize = 1000;
     p.begin_transaction().expect("begin a");
     send_all(&p, &topic, "a", N).await;
@@ -463,6 +464,14 @@ async fn transaction_coordinator_killed_mid_transaction_commits_or_aborts_as_a_w
     send_all(&p, &topic, "c", N).await;
     p.commit_transaction().await.expect("commit c");
     p.close(Duration::from_secs(10)).await.expect("close");
+    // Kafka 4.1 runs transaction version 2: each of the three transactions' EndTxn (or the new
+    // producer's InitProducerId) bumped the epoch, and the producer went on under each.
+    let (_, end_epoch) = settled_epoch(&admin, &id).await;
+    eprintln!("eos: producer epoch {init_epoch} after init, {end_epoch} at the end");
+    assert!(
+        end_epoch >= init_epoch + 2,
+        "transaction version 2 bumps per EndTxn: {init_epoch} -> {end_epoch}"
+    );
 
     let want = if b_committed { 3 * N } else { 2 * N } as u64;
     let got = read_output(&bootstrap, &topic, want, Duration::from_secs(90)).await;
@@ -476,4 +485,28 @@ async fn transaction_coordinator_killed_mid_transaction_commits_or_aborts_as_a_w
     assert_eq!(counts.get("c"), Some(&N), "{counts:?}");
     // Whole or nothing, and what the producer said.
     assert_eq!(b, if b_committed { N } else { 0 }, "{counts:?}");
+}
+
+/// The coordinator's producer id and epoch for `id` once no transaction is open.
+async fn settled_epoch(admin: &ferrokafka::admin::AdminClient, id: &str) -> (i64, i16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = admin
+            .describe_transactions(&[id])
+            .await
+            .expect("describe transactions");
+        if let Some(Ok(t)) = d.first().map(|(_, r)| r) {
+            if matches!(
+                t.state.as_str(),
+                "Empty" | "CompleteCommit" | "CompleteAbort"
+            ) {
+                return (t.producer_id.0, t.producer_epoch.0);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "transaction of {id} never settled: {d:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -6,7 +6,7 @@
 
 use crate::producer::create;
 use crate::support::shared_bootstrap;
-use ferrokafka::admin::NewTopic;
+use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::consumer::{Consumer, ConsumerConfig, ConsumerGroupMetadata};
 use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::{Offset, TopicPartition};
@@ -262,9 +262,12 @@ async fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
         .await
         .expect_err("the zombie commits");
     assert!(e.is_fatal(), "{e}");
+    // Transaction version 1 answers PRODUCER_FENCED / INVALID_PRODUCER_EPOCH; a Kafka 4.x
+    // coordinator under transaction version 2 takes the late commit for a retry of its own
+    // abort and answers INVALID_TXN_STATE (KAFKA-20785). Fatal in every case.
     assert!(
-        matches!(e.broker_code(), Some(90 | 47)),
-        "PRODUCER_FENCED or INVALID_PRODUCER_EPOCH: {e}"
+        matches!(e.broker_code(), Some(90 | 47 | 48)),
+        "PRODUCER_FENCED, INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE: {e}"
     );
     // Fatal: every later call fails the same way.
     assert!(first.begin_transaction().unwrap_err().is_fatal());
@@ -410,9 +413,12 @@ async fn an_expired_transaction_is_aborted_by_the_broker_and_the_commit_says_why
         .expect_err("an expired transaction committed");
     eprintln!("commit after expiry: {e}");
     assert!(e.is_fatal(), "{e}");
+    // Transaction version 1 answers PRODUCER_FENCED / INVALID_PRODUCER_EPOCH; a Kafka 4.x
+    // coordinator under transaction version 2 takes the late commit for a retry of its own
+    // abort and answers INVALID_TXN_STATE (KAFKA-20785). Fatal in every case.
     assert!(
-        matches!(e.broker_code(), Some(90 | 47)),
-        "PRODUCER_FENCED or INVALID_PRODUCER_EPOCH: {e}"
+        matches!(e.broker_code(), Some(90 | 47 | 48)),
+        "PRODUCER_FENCED, INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE: {e}"
     );
     assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
     let tp = [TopicPartition::new(&topic, 0)];
@@ -421,4 +427,167 @@ async fn an_expired_transaction_is_aborted_by_the_broker_and_the_commit_says_why
         .is_empty());
     let raw = read_all(&bootstrap, &tp, "read_uncommitted", 1).await;
     assert_eq!(raw.get(&topic), Some(&vec!["expires".to_owned()]));
+}
+
+/// The producer id and epoch the coordinator holds for `id`, once no transaction is open.
+async fn coordinator_epoch(admin: &AdminClient, id: &str) -> (i64, i16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let d = admin
+            .describe_transactions(&[id])
+            .await
+            .expect("describe transactions");
+        let t = d[0].1.as_ref().expect("described");
+        if matches!(
+            t.state.as_str(),
+            "Empty" | "CompleteCommit" | "CompleteAbort"
+        ) {
+            return (t.producer_id.0, t.producer_epoch.0);
+        }
+        assert!(Instant::now() < deadline, "still {t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Kafka 4.1 finalizes `transaction.version` 2, so the producer speaks KIP-890 part 2: no
+/// AddPartitionsToTxn (Produce v12 adds the partition), and every EndTxn bumps the epoch, which
+/// the producer adopts. Were the new epoch not adopted, the second transaction would be fenced;
+/// were transaction version 1 in use, the epoch would not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_version_2_bumps_the_epoch_on_every_end_txn_and_keeps_visibility() {
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("txn-tv2");
+    create(&bootstrap, &topic, 2, 1).await;
+    let id = unique_topic("txn-id");
+    let admin = AdminClient::new(crate::support::config(&bootstrap));
+    let p = txn_producer(&bootstrap, &id);
+    p.init_transactions().await.expect("init");
+    let (pid0, epoch0) = coordinator_epoch(&admin, &id).await;
+
+    let send_all = |prefix: &'static str, n: usize| {
+        let p = &p;
+        let topic = topic.clone();
+        async move {
+            let mut futures = Vec::new();
+            for i in 0..n {
+                let r = ProducerRecord::new(topic.as_str())
+                    .key(format!("k{i}"))
+                    .value(format!("{prefix}-{i:03}"));
+                futures.push(p.send(r).await.expect("send"));
+            }
+            futures
+        }
+    };
+    for (n, prefix) in ["first", "second"].into_iter().enumerate() {
+        p.begin_transaction().expect("begin");
+        for f in send_all(prefix, 20).await {
+            f.await.expect("written");
+        }
+        p.commit_transaction().await.expect("commit");
+        let (pid, epoch) = coordinator_epoch(&admin, &id).await;
+        assert_eq!(pid, pid0, "same producer id");
+        assert_eq!(
+            i32::from(epoch),
+            i32::from(epoch0) + n as i32 + 1,
+            "one epoch bump per EndTxn (transaction version 2)"
+        );
+    }
+    // An aborted transaction bumps too, and the next one writes under the new epoch.
+    p.begin_transaction().expect("begin");
+    for f in send_all("aborted", 10).await {
+        f.await.expect("written");
+    }
+    p.abort_transaction().await.expect("abort");
+    assert_eq!(
+        coordinator_epoch(&admin, &id).await,
+        (pid0, epoch0 + 3),
+        "the abort bumped the epoch"
+    );
+    p.begin_transaction().expect("begin");
+    send_all("third", 10).await;
+    p.commit_transaction().await.expect("commit after abort");
+    assert_eq!(coordinator_epoch(&admin, &id).await, (pid0, epoch0 + 4));
+
+    let tps: Vec<TopicPartition> = (0..2).map(|i| TopicPartition::new(&topic, i)).collect();
+    let committed = read_all(&bootstrap, &tps, "read_committed", 50).await;
+    let mut expected = values("first", 20);
+    expected.extend(values("second", 20));
+    expected.extend(values("third", 10));
+    expected.sort();
+    assert_eq!(committed.get(&topic), Some(&expected));
+    let all = read_all(&bootstrap, &tps, "read_uncommitted", 60).await;
+    let mut with_aborted = expected.clone();
+    with_aborted.extend(values("aborted", 10));
+    with_aborted.sort();
+    assert_eq!(all.get(&topic), Some(&with_aborted));
+    p.close(Duration::from_secs(10)).await.expect("close");
+}
+
+/// Transaction version 1 against a Kafka 4.1 cluster whose `transaction.version` feature was
+/// downgraded to 0 (the harness resolves only one Kafka version, so this stands in for a 3.x
+/// broker): AddPartitionsToTxn and EndTxn v4, the epoch stays put across transactions, and
+/// commit/abort visibility is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transaction_version_1_when_the_feature_is_not_finalized() {
+    let kafka = crate::support::dedicated(ferrokafka_testcontainers::Topology::Single).await;
+    let bootstrap = kafka.bootstrap();
+    let b = bootstrap.clone();
+    let out = crate::support::blocking(move || {
+        ferrokafka_testcontainers::JvmRuntime::locate()
+            .expect("java and the Kafka jars")
+            .tool("org.apache.kafka.tools.FeatureCommand")
+            .expect("kafka-tools")
+            .args(["--bootstrap-server", &b, "downgrade", "--feature"])
+            .arg("transaction.version=0")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("FeatureCommand runs")
+    })
+    .await;
+    assert!(
+        out.status.success(),
+        "FeatureCommand downgrade: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The single node applies the feature record it wrote itself; give its ApiVersions a moment.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let topic = unique_topic("txn-tv1");
+    create(&bootstrap, &topic, 2, 1).await;
+    let id = unique_topic("txn-id");
+    let admin = AdminClient::new(crate::support::config(&bootstrap));
+    let p = txn_producer(&bootstrap, &id);
+    p.init_transactions().await.expect("init");
+    let first = coordinator_epoch(&admin, &id).await;
+    for prefix in ["one", "two"] {
+        p.begin_transaction().expect("begin");
+        for i in 0..10 {
+            let r = ProducerRecord::new(topic.as_str())
+                .key(format!("k{i}"))
+                .value(format!("{prefix}-{i:03}"));
+            p.send(r).await.expect("send");
+        }
+        p.commit_transaction().await.expect("commit");
+        assert_eq!(
+            coordinator_epoch(&admin, &id).await,
+            first,
+            "transaction version 1 keeps the epoch"
+        );
+    }
+    p.begin_transaction().expect("begin");
+    for i in 0..5 {
+        let r = ProducerRecord::new(topic.as_str()).value(format!("aborted-{i:03}"));
+        p.send(r).await.expect("send").await.expect("written");
+    }
+    p.abort_transaction().await.expect("abort");
+    assert_eq!(coordinator_epoch(&admin, &id).await, first);
+    let tps: Vec<TopicPartition> = (0..2).map(|i| TopicPartition::new(&topic, i)).collect();
+    let committed = read_all(&bootstrap, &tps, "read_committed", 20).await;
+    let mut expected = values("one", 10);
+    expected.extend(values("two", 10));
+    expected.sort();
+    assert_eq!(committed.get(&topic), Some(&expected));
+    let all = read_all(&bootstrap, &tps, "read_uncommitted", 25).await;
+    assert_eq!(all.get(&topic).map(Vec::len), Some(25));
+    p.close(Duration::from_secs(10)).await.expect("close");
 }

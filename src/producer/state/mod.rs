@@ -579,6 +579,33 @@ impl ProducerState {
         changed
     }
 
+    /// Starts over under a producer id and epoch handed out between two transactions (EndTxn
+    /// v5, transaction version 2 / KIP-890 part 2: the coordinator bumps the epoch on every
+    /// EndTxn, and hands out a new producer id at epoch 0 once the epoch is exhausted). Every
+    /// partition's sequences restart at 0, as Java's `resetSequenceNumbers`: the broker
+    /// accepts sequence 0 under the new epoch. The previous transaction's batches are all
+    /// resolved by then (commit and abort wait for them), so nothing stamped is re-stamped;
+    /// a partition that still has unresolved batches keeps them (it would need a KIP-360
+    /// reset anyway). Ignored after a fatal error, or without idempotence.
+    pub fn adopt_producer_id(&mut self, id: ProducerIdAndEpoch) {
+        if matches!(
+            self.identity,
+            ProducerIdState::Fatal(_) | ProducerIdState::Disabled
+        ) {
+            return;
+        }
+        self.identity = ProducerIdState::Ready {
+            producer_id: id.producer_id,
+            epoch: id.epoch,
+        };
+        for part in self.partitions.values_mut() {
+            if part.unacked.is_empty() {
+                part.restamp(id);
+            }
+        }
+        self.partitions.retain(|_, p| !p.is_empty());
+    }
+
     /// Records the result of the InitProducerId request asked for by
     /// [`ProducerEvent::NeedProducerId`]. Ignored unless the producer is `Initializing`.
     /// A retriable error asks again after a backoff; any other error is fatal.

@@ -1,6 +1,7 @@
-//! The I/O-free transaction state machine of a transactional producer (KIP-98, KIP-447):
-//! which calls are legal when, which partitions must be added to the transaction before their
-//! first batch is sent, and what each coordinator error means for the transaction.
+//! The I/O-free transaction state machine of a transactional producer (KIP-98, KIP-447,
+//! KIP-890): which calls are legal when, which transaction dialect a transaction speaks, which
+//! partitions must be added to the transaction before their first batch is sent, which producer
+//! epoch the next transaction uses, and what each coordinator error means for the transaction.
 //!
 //! ```text
 //!  Uninitialized ──init_transactions──► Initializing ──InitProducerId ok──► Ready ◄─────────┐
@@ -14,25 +15,54 @@
 //!                                       ▲                       │                │ abortable EndTxn   │
 //!                                       └───────────────────────┼────────────────┘                   │
 //!                                                               └──EndTxn(abort) ok──────────────────┘
+//!  (EndTxn ok under transaction version 2 also hands out the next transaction's producer id and
+//!   epoch: end_done keeps them until the sender takes them with take_next_producer)
 //!  any state ── PRODUCER_FENCED, INVALID_PRODUCER_EPOCH, TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 //!               INVALID_TXN_STATE, a fatal produce error ──► Fatal(e) (final: create a new producer)
 //! ```
 //!
 //! Partitions: `send` notes each record's partition ([`TransactionManager::add_partition`]);
 //! the sender drains a partition's batches only once [`TransactionManager::is_added`] says the
-//! coordinator acknowledged it, and sends the pending partitions in one AddPartitionsToTxn
-//! request at a time ([`TransactionManager::poll_add_request`]). This is the transaction
-//! version 1 dialect (explicit AddPartitionsToTxn, one producer epoch for every transaction);
-//! KIP-890 part 2 (implicit adds, an epoch bump per EndTxn) is not used.
+//! partition is in the transaction.
+//!
+//! Two dialects, chosen per transaction by [`TransactionVersion`] from the finalized feature
+//! `transaction.version` the brokers report in ApiVersions (as Java's
+//! `TransactionManager.maybeUpdateTransactionV2Enabled`: when `init_transactions` completes and
+//! when a transaction ends, never inside a transaction):
+//!
+//! ```text
+//!                         transaction.version < 2 (or absent)      transaction.version >= 2
+//!                         TransactionVersion::V1                   TransactionVersion::V2 (KIP-890 part 2)
+//!  first batch of a       AddPartitionsToTxn at the coordinator    none: Produce v12 makes the
+//!  partition              first (poll_add_request); Produce <= v11 leader add it implicitly
+//!  send_offsets_to_txn    AddOffsetsToTxn, then TxnOffsetCommit     TxnOffsetCommit v5 alone (the group
+//!                         <= v4                                    coordinator adds the group)
+//!  EndTxn                 <= v4; the epoch stays                   v5; the coordinator bumps the epoch
+//!                                                                  (or, when it is exhausted, hands out
+//!                                                                  a new producer id at epoch 0) and the
+//!                                                                  answer carries it: end_done keeps it,
+//!                                                                  the sender adopts it (take_next_producer)
+//!                                                                  before it drains the next transaction
+//!  after abort with a     InitProducerId bump (KIP-360)            nothing: EndTxn already bumped
+//!  local epoch bump
+//! ```
+//!
+//! A producer whose cluster moves from version 1 to 2 while it lives bumps its epoch with an
+//! InitProducerId after the last version 1 EndTxn ([`TransactionManager::upgrade_bump_needed`]),
+//! as Java does, and adopts the result like an EndTxn v5 answer.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::state::ProducerIdAndEpoch;
 use crate::error::code::{
     CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, OPERATION_NOT_ATTEMPTED,
     TRANSACTION_ABORTABLE,
 };
+
+/// A coordinator's answer to a request that does not fit the transaction's state.
+const INVALID_TXN_STATE: i16 = 48;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 
@@ -43,6 +73,61 @@ mod tests;
 /// `retry.backoff.ms`: the coordinator answers it only while the previous transaction's markers
 /// are being written, which takes a few milliseconds.
 pub(crate) const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
+
+/// The name of the finalized feature that selects the transaction dialect (KIP-890).
+pub(crate) const TRANSACTION_VERSION_FEATURE: &str = "transaction.version";
+
+/// The transaction protocol one transaction speaks; see the module doc's table. Named after
+/// the broker feature `transaction.version` (levels 0 and 1 are the same client dialect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransactionVersion {
+    /// Explicit AddPartitionsToTxn / AddOffsetsToTxn, one epoch for every transaction.
+    V1,
+    /// KIP-890 part 2: implicit adds, an epoch bump per EndTxn.
+    V2,
+}
+
+impl TransactionVersion {
+    /// The dialect the brokers' finalized `transaction.version` level asks for.
+    pub fn from_feature_level(level: Option<i16>) -> TransactionVersion {
+        match level {
+            Some(l) if l >= 2 => TransactionVersion::V2,
+            _ => TransactionVersion::V1,
+        }
+    }
+
+    /// Produce v12 is the first version with which the leader adds the partition itself. A
+    /// version 1 producer stays at v11, as Java's: it has told the coordinator with
+    /// AddPartitionsToTxn, and its transactions must not depend on implicit adds.
+    pub fn max_produce_version(self) -> i16 {
+        match self {
+            TransactionVersion::V1 => 11,
+            TransactionVersion::V2 => 12,
+        }
+    }
+
+    /// TxnOffsetCommit v5 makes the group coordinator add the group itself.
+    pub fn max_txn_offset_commit_version(self) -> i16 {
+        match self {
+            TransactionVersion::V1 => 4,
+            TransactionVersion::V2 => 5,
+        }
+    }
+
+    /// EndTxn v5 bumps the epoch and returns it.
+    pub fn max_end_txn_version(self) -> i16 {
+        match self {
+            TransactionVersion::V1 => crate::protocol::requests::end_txn::TV1_MAX_VERSION,
+            TransactionVersion::V2 => crate::protocol::requests::end_txn::TV2_MIN_VERSION,
+        }
+    }
+
+    /// Whether partitions and groups are put into the transaction by AddPartitionsToTxn and
+    /// AddOffsetsToTxn requests to the coordinator.
+    pub fn adds_explicitly(self) -> bool {
+        self == TransactionVersion::V1
+    }
+}
 
 /// Where the transaction is; see the module diagram. Variants carry only what holds in them.
 #[derive(Debug, Clone)]
@@ -129,9 +214,20 @@ pub(crate) struct TransactionManager {
     in_flight: BTreeSet<TopicPartition>,
     /// No AddPartitionsToTxn before this (a retry backoff).
     add_not_before: Option<Instant>,
-    /// Offsets were added (AddOffsetsToTxn answered ok): EndTxn is needed even without data.
+    /// Offsets were added (AddOffsetsToTxn answered ok, or a version 2 TxnOffsetCommit went
+    /// out): EndTxn is needed even without data.
     offsets_added: bool,
     retry_backoff: Duration,
+    /// The dialect of the open (or next) transaction; changes only when init completes and
+    /// when a transaction ends.
+    version: TransactionVersion,
+    /// The newest `transaction.version` level seen in an ApiVersions answer, and the epoch of
+    /// the finalized features it came with (`-1`: none seen).
+    feature_level: Option<i16>,
+    features_epoch: i64,
+    /// The producer id and epoch an EndTxn v5 handed out, until the sender takes them
+    /// ([`take_next_producer`](Self::take_next_producer)).
+    next_producer: Option<ProducerIdAndEpoch>,
 }
 
 impl TransactionManager {
@@ -144,11 +240,54 @@ impl TransactionManager {
             add_not_before: None,
             offsets_added: false,
             retry_backoff,
+            version: TransactionVersion::V1,
+            feature_level: None,
+            features_epoch: -1,
+            next_producer: None,
         }
     }
 
     pub fn state(&self) -> &TxnState {
         &self.state
+    }
+
+    /// The dialect of the open (or, in `Ready`, the last) transaction.
+    pub fn transaction_version(&self) -> TransactionVersion {
+        self.version
+    }
+
+    /// Notes the finalized features of an ApiVersions answer: the `transaction.version` level
+    /// at feature `epoch`. Only a newer epoch replaces what was seen (brokers that have not
+    /// caught up with a feature change report an older epoch). Takes effect when
+    /// `init_transactions` completes or the open transaction ends.
+    pub fn observe_finalized_features(&mut self, epoch: i64, transaction_version: Option<i16>) {
+        if epoch > self.features_epoch {
+            self.features_epoch = epoch;
+            self.feature_level = transaction_version;
+        }
+    }
+
+    fn choose_version(&mut self) {
+        let chosen = TransactionVersion::from_feature_level(self.feature_level);
+        if chosen != self.version {
+            tracing::info!(?chosen, level = ?self.feature_level, "transaction dialect changed");
+        }
+        self.version = chosen;
+    }
+
+    /// Whether the transaction being ended is the last one of version 1 and the next will be
+    /// version 2. Java then bumps the epoch with an InitProducerId after the EndTxn, so that
+    /// nothing of the version 1 transaction (its explicitly added partitions) carries over to
+    /// the first version 2 one under the same epoch.
+    pub fn upgrade_bump_needed(&self) -> bool {
+        self.version == TransactionVersion::V1
+            && TransactionVersion::from_feature_level(self.feature_level) == TransactionVersion::V2
+    }
+
+    /// The producer id and epoch the last EndTxn handed out, once: the sender restarts its
+    /// sequences under them before it drains a batch of the next transaction.
+    pub fn take_next_producer(&mut self) -> Option<ProducerIdAndEpoch> {
+        self.next_producer.take()
     }
 
     fn illegal(&self, call: &str, needs: &str) -> Error {
@@ -180,6 +319,7 @@ impl TransactionManager {
         match result {
             Ok(()) => {
                 self.state = TxnState::Ready;
+                self.choose_version();
                 Ok(())
             }
             Err(e) if e.is_fatal() => Err(self.enter_fatal(e)),
@@ -223,8 +363,14 @@ impl TransactionManager {
         }
     }
 
-    /// Notes that a record went to `tp`; returns whether it must still be added.
+    /// Notes that a record went to `tp`; returns whether it must still be added by an
+    /// AddPartitionsToTxn. With transaction version 2 the partition counts as added at once:
+    /// its leader adds it when the first batch arrives.
     pub fn add_partition(&mut self, tp: &TopicPartition) -> bool {
+        if self.version == TransactionVersion::V2 {
+            self.added.insert(tp.clone());
+            return false;
+        }
         if self.added.contains(tp) || self.in_flight.contains(tp) {
             return false;
         }
@@ -331,7 +477,9 @@ impl TransactionManager {
         }
     }
 
-    /// AddOffsetsToTxn succeeded: the group's offsets are part of the transaction.
+    /// AddOffsetsToTxn succeeded (transaction version 1), or a TxnOffsetCommit is about to be
+    /// sent (version 2, which adds the group implicitly): the coordinator may know of the
+    /// transaction, so it must be ended with EndTxn.
     pub fn offsets_added(&mut self) {
         self.offsets_added = true;
     }
@@ -419,20 +567,43 @@ impl TransactionManager {
         }
     }
 
-    /// EndTxn answered (after the caller's retries), or was not needed.
-    pub fn end_done(&mut self, result: Result<()>) -> Result<()> {
+    /// EndTxn answered (after the caller's retries), or was not needed. `Ok(Some(..))`: the
+    /// coordinator bumped the epoch (EndTxn v5, transaction version 2) or, the epoch being
+    /// exhausted, handed out a new producer id; the next transaction uses it, so it is kept
+    /// for the sender ([`take_next_producer`](Self::take_next_producer)).
+    pub fn end_done(&mut self, result: Result<Option<ProducerIdAndEpoch>>) -> Result<()> {
         let committing = matches!(self.state, TxnState::Committing);
         if !committing && !matches!(self.state, TxnState::Aborting) {
             return Err(self.illegal("ending the transaction", ""));
         }
         match result {
-            Ok(()) => {
+            Ok(next) => {
+                if next.is_some() {
+                    self.next_producer = next;
+                }
                 self.state = TxnState::Ready;
+                // The next transaction's dialect is fixed here (Java decides it when it
+                // completes a transaction), so begin_transaction stays a local step.
+                self.choose_version();
                 self.added.clear();
                 self.pending.clear();
                 self.in_flight.clear();
                 self.offsets_added = false;
                 Ok(())
+            }
+            Err(e)
+                if committing
+                    && self.version == TransactionVersion::V2
+                    && e.broker_code() == Some(INVALID_TXN_STATE) =>
+            {
+                // A Kafka 4.x coordinator that aborted the transaction on its own (bumping the
+                // epoch) takes a late EndTxn(commit) for a retry of the abort and answers
+                // INVALID_TXN_STATE instead of PRODUCER_FENCED (KAFKA-20785). Fatal either way,
+                // as in Java; the reason is named so the operator looks at the timeout.
+                Err(self.enter_fatal(e.with_detail(
+                    "the coordinator has already aborted this transaction, most likely because \
+                     transaction.timeout.ms passed; create a new producer",
+                )))
             }
             Err(e) if e.is_fatal() => Err(self.enter_fatal(e)),
             Err(e) if committing && classify(&e, self.retry_backoff) == TxnAction::Abortable => {

@@ -65,11 +65,11 @@ fn calls_are_legal_only_in_their_states() {
     m.start_commit().unwrap(); // resumed
     m.check_commit_after_flush().unwrap();
     assert!(!m.needs_end_txn(), "nothing was added");
-    m.end_done(Ok(())).unwrap();
+    m.end_done(Ok(None)).unwrap();
     assert!(matches!(m.state(), TxnState::Ready));
     m.begin().unwrap();
     m.start_abort().unwrap();
-    m.end_done(Ok(())).unwrap();
+    m.end_done(Ok(None)).unwrap();
     m.begin().unwrap();
 }
 
@@ -117,7 +117,7 @@ fn partitions_are_added_once_before_their_batches_go_out() {
     m.on_add_partitions(Ok(vec![(tp(2), None)]), now);
     assert!(m.needs_end_txn());
     m.start_commit().unwrap();
-    m.end_done(Ok(())).unwrap();
+    m.end_done(Ok(None)).unwrap();
     // The next transaction starts with nothing added.
     m.begin().unwrap();
     assert!(!m.is_added(&tp(0)) && !m.needs_end_txn());
@@ -224,7 +224,7 @@ fn abortable_errors_allow_only_abort() {
     assert!(m.start_commit().is_err() && m.check_offsets().is_err());
     assert_eq!(m.poll_add_request(now), None, "nothing more is added");
     m.start_abort().unwrap();
-    m.end_done(Ok(())).unwrap();
+    m.end_done(Ok(None)).unwrap();
     m.begin().unwrap();
     m.check_send().unwrap();
 }
@@ -239,7 +239,7 @@ fn a_failed_batch_makes_the_commit_fail_and_a_fenced_one_ends_the_producer() {
     m.start_abort().unwrap();
     // Batches failed by the abort itself change nothing.
     m.on_batch_failed(&Error::new(ErrorKind::Timeout));
-    m.end_done(Ok(())).unwrap();
+    m.end_done(Ok(None)).unwrap();
     m.begin().unwrap();
     m.on_batch_failed(&code(PRODUCER_FENCED));
     assert!(matches!(m.state(), TxnState::Fatal(_)));
@@ -268,5 +268,193 @@ fn end_txn_errors() {
         line.contains("transactional.id") && line.contains("transaction.timeout.ms"),
         "{line}"
     );
+    assert!(matches!(m.state(), TxnState::Fatal(_)));
+}
+
+fn pid(id: i64, epoch: i16) -> ProducerIdAndEpoch {
+    ProducerIdAndEpoch {
+        producer_id: crate::types::ProducerId(id),
+        epoch: crate::types::ProducerEpoch(epoch),
+    }
+}
+
+#[test]
+fn dialect_follows_the_transaction_version_feature() {
+    assert_eq!(
+        TransactionVersion::from_feature_level(None),
+        TransactionVersion::V1
+    );
+    assert_eq!(
+        TransactionVersion::from_feature_level(Some(0)),
+        TransactionVersion::V1
+    );
+    assert_eq!(
+        TransactionVersion::from_feature_level(Some(1)),
+        TransactionVersion::V1
+    );
+    assert_eq!(
+        TransactionVersion::from_feature_level(Some(2)),
+        TransactionVersion::V2
+    );
+    assert_eq!(
+        TransactionVersion::from_feature_level(Some(3)),
+        TransactionVersion::V2
+    );
+    let (v1, v2) = (TransactionVersion::V1, TransactionVersion::V2);
+    assert_eq!(
+        (v1.max_produce_version(), v2.max_produce_version()),
+        (11, 12)
+    );
+    assert_eq!(
+        (
+            v1.max_txn_offset_commit_version(),
+            v2.max_txn_offset_commit_version()
+        ),
+        (4, 5)
+    );
+    assert_eq!((v1.max_end_txn_version(), v2.max_end_txn_version()), (4, 5));
+    assert!(v1.adds_explicitly() && !v2.adds_explicitly());
+}
+
+#[test]
+fn without_the_feature_the_producer_speaks_version_1() {
+    let mut m = TransactionManager::new(BACKOFF);
+    // A broker reporting no finalized features (Kafka 3.x without transaction.version).
+    m.observe_finalized_features(-1, None);
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    assert!(m.add_partition(&tp(0)), "V1 adds with AddPartitionsToTxn");
+    assert!(!m.is_added(&tp(0)));
+    // Level 1 is still the version 1 dialect.
+    let mut m = TransactionManager::new(BACKOFF);
+    m.observe_finalized_features(5, Some(1));
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+}
+
+#[test]
+fn version_2_adds_partitions_implicitly_and_still_ends_with_end_txn() {
+    let mut m = TransactionManager::new(BACKOFF);
+    m.observe_finalized_features(7, Some(2));
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V2);
+    m.begin().unwrap();
+    assert!(!m.needs_end_txn(), "nothing sent yet");
+    assert!(!m.add_partition(&tp(0)), "no AddPartitionsToTxn");
+    assert!(m.is_added(&tp(0)), "the batch may go out at once");
+    assert_eq!(m.poll_add_request(Instant::now()), None);
+    assert_eq!(m.next_add_at(), None);
+    assert!(m.needs_end_txn());
+    m.start_commit().unwrap();
+    m.check_commit_after_flush().unwrap();
+    m.end_done(Ok(Some(pid(3, 1)))).unwrap();
+    assert!(matches!(m.state(), TxnState::Ready));
+    assert_eq!(m.take_next_producer(), Some(pid(3, 1)));
+    assert_eq!(m.take_next_producer(), None, "handed out once");
+    // Offsets alone: the group is added by TxnOffsetCommit, EndTxn is still due.
+    m.begin().unwrap();
+    m.check_offsets().unwrap();
+    m.offsets_added();
+    assert!(m.needs_end_txn());
+}
+
+#[test]
+fn every_end_txn_of_version_2_hands_out_the_next_epoch_and_overflow_a_new_id() {
+    let mut m = TransactionManager::new(BACKOFF);
+    m.observe_finalized_features(1, Some(2));
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    // Commit, then abort: each bumps.
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    m.end_done(Ok(Some(pid(3, 1)))).unwrap();
+    m.begin().unwrap();
+    m.add_partition(&tp(1));
+    m.start_abort().unwrap();
+    m.end_done(Ok(Some(pid(3, 2)))).unwrap();
+    // Only the newest one matters to the sender.
+    assert_eq!(m.take_next_producer(), Some(pid(3, 2)));
+    // The epoch was exhausted: the coordinator hands out a new producer id at epoch 0.
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    m.end_done(Ok(Some(pid(11, 0)))).unwrap();
+    assert_eq!(m.take_next_producer(), Some(pid(11, 0)));
+    // A coordinator that did not bump (an EndTxn below v5): nothing to adopt.
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    m.end_done(Ok(None)).unwrap();
+    assert_eq!(m.take_next_producer(), None);
+    // A failed EndTxn adopts nothing.
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    assert!(m.end_done(Err(Error::new(ErrorKind::Timeout))).is_err());
+    assert_eq!(m.take_next_producer(), None);
+}
+
+#[test]
+fn the_dialect_changes_only_between_transactions() {
+    let mut m = ready();
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    assert!(m.add_partition(&tp(0)));
+    assert!(!m.upgrade_bump_needed());
+    // The cluster finalizes transaction.version 2 mid-transaction (an upgrade).
+    m.observe_finalized_features(10, Some(2));
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    assert!(
+        m.add_partition(&tp(1)),
+        "still V1 until the transaction ends"
+    );
+    // The last V1 transaction ends with an extra epoch bump (InitProducerId), as in Java.
+    assert!(m.upgrade_bump_needed());
+    m.start_abort().unwrap();
+    m.end_done(Ok(Some(pid(3, 2)))).unwrap();
+    assert_eq!(m.take_next_producer(), Some(pid(3, 2)));
+    assert_eq!(m.transaction_version(), TransactionVersion::V2);
+    assert!(!m.upgrade_bump_needed(), "already V2");
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V2);
+    // An answer with an older feature epoch (a broker that has not caught up) is ignored.
+    m.observe_finalized_features(9, Some(1));
+    m.start_abort().unwrap();
+    m.end_done(Ok(None)).unwrap();
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V2);
+    // A newer epoch that downgrades takes effect when the transaction ends, without a bump.
+    m.observe_finalized_features(11, Some(0));
+    assert!(!m.upgrade_bump_needed());
+    m.start_abort().unwrap();
+    m.end_done(Ok(None)).unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    m.begin().unwrap();
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+    // A failed end keeps the dialect of the transaction still open.
+    m.observe_finalized_features(12, Some(2));
+    m.start_commit().unwrap();
+    assert!(m.end_done(Err(Error::new(ErrorKind::Timeout))).is_err());
+    assert_eq!(m.transaction_version(), TransactionVersion::V1);
+}
+
+#[test]
+fn a_commit_after_the_coordinator_aborted_says_why_under_version_2() {
+    let mut m = TransactionManager::new(BACKOFF);
+    m.observe_finalized_features(1, Some(2));
+    m.start_init().unwrap();
+    m.init_done(Ok(())).unwrap();
+    m.begin().unwrap();
+    m.add_partition(&tp(0));
+    m.start_commit().unwrap();
+    let e = m.end_done(Err(code(INVALID_TXN_STATE))).unwrap_err();
+    assert!(e.is_fatal());
+    assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
     assert!(matches!(m.state(), TxnState::Fatal(_)));
 }

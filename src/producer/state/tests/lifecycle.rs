@@ -343,3 +343,38 @@ fn abort_fails_everything_and_incomplete_batches_counts_down() {
     assert_eq!(st.incomplete_batches(), 0);
     assert_eq!(st.busy_partitions().count(), 0);
 }
+
+// ---- transaction version 2: a new epoch (or producer id) between transactions ----
+
+#[test]
+fn an_adopted_epoch_restarts_every_partition_at_sequence_zero() {
+    let t0 = Instant::now();
+    let mut st = ready(t0);
+    let (a, b) = (tp(0), tp(1));
+    assert_eq!(send_new(&mut st, &a, 1, 3, t0), stamp(1000, 0, 0));
+    assert_eq!(send_new(&mut st, &b, 2, 2, t0), stamp(1000, 0, 0));
+    st.on_produce_response(&a, BatchId(1), ok(10), t0);
+    st.on_produce_response(&b, BatchId(2), ok(20), t0);
+    drain(&mut st);
+    // EndTxn v5 bumped the epoch.
+    st.adopt_producer_id(id(1000, 1));
+    assert_eq!(st.identity().current(), Some(id(1000, 1)));
+    assert_eq!(send_new(&mut st, &a, 3, 1, t0), stamp(1000, 1, 0));
+    assert_eq!(send_new(&mut st, &b, 4, 1, t0), stamp(1000, 1, 0));
+    st.on_produce_response(&a, BatchId(3), ok(13), t0);
+    st.on_produce_response(&b, BatchId(4), ok(22), t0);
+    drain(&mut st);
+    // The epoch was exhausted: a new producer id at epoch 0.
+    st.adopt_producer_id(id(2000, 0));
+    assert_eq!(send_new(&mut st, &a, 5, 1, t0), stamp(2000, 0, 0));
+    assert!(bumped_to(&drain(&mut st)).is_none(), "no local bump event");
+}
+
+#[test]
+fn an_adopted_epoch_does_not_revive_a_fatal_producer() {
+    let t0 = Instant::now();
+    let mut st = ready(t0);
+    st.abort(Error::from_broker_code(90));
+    st.adopt_producer_id(id(1000, 1));
+    assert!(st.identity().fatal_error().is_some());
+}
