@@ -912,14 +912,22 @@ async fn acls_are_created_described_and_deleted_with_filters() {
     assert_eq!(found, vec![acl.clone()], "exactly the ACL created");
     // Filters narrow: another principal finds nothing on that resource.
     let none = admin
-        .describe_acls(&AclFilter::any().resource(ResourceType::Topic, &prefix).principal("User:carol"))
+        .describe_acls(
+            &AclFilter::any()
+                .resource(ResourceType::Topic, &prefix)
+                .principal("User:carol"),
+        )
         .await
         .expect("describe carol");
     assert!(none.is_empty(), "{none:?}");
     let deleted = admin.delete_acls(&[filter.clone()]).await.expect("delete");
     let gone = deleted[0].1.as_ref().expect("the filter's result");
     eprintln!("acl deleted: {gone:?}");
-    assert!(admin.describe_acls(&filter).await.expect("describe").is_empty());
+    assert!(admin
+        .describe_acls(&filter)
+        .await
+        .expect("describe")
+        .is_empty());
     let alice = AdminClient::new(client(&props(
         k,
         Listener::SaslSsl,
