@@ -920,7 +920,10 @@ async fn acls_are_created_described_and_deleted_with_filters() {
         .await
         .expect("describe carol");
     assert!(none.is_empty(), "{none:?}");
-    let deleted = admin.delete_acls(&[filter.clone()]).await.expect("delete");
+    let deleted = admin
+        .delete_acls(std::slice::from_ref(&filter))
+        .await
+        .expect("delete");
     let gone = deleted[0].1.as_ref().expect("the filter's result");
     eprintln!("acl deleted: {gone:?}");
     assert!(admin
