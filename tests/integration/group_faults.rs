@@ -29,8 +29,20 @@ fn processed(k: &Kind) -> bool {
     matches!(k, Kind::Processed { .. })
 }
 
-fn committed(k: &Kind) -> bool {
+pub(crate) fn committed(k: &Kind) -> bool {
     matches!(k, Kind::Committed(_))
+}
+
+/// Records `member` processed since its last successful commit.
+pub(crate) fn uncommitted(h: &History, member: &str) -> usize {
+    let last_commit = h
+        .snapshot()
+        .iter()
+        .filter(|e| e.member == member && committed(&e.kind))
+        .map(|e| e.t)
+        .max()
+        .unwrap_or(0);
+    h.count(member, last_commit, processed)
 }
 
 fn rebalance_event(k: &Kind) -> bool {
@@ -74,13 +86,13 @@ async fn child_member() {
 
 /// A member in a child process (this test binary running [`child_member`]); its stdout feeds
 /// the history. Killed on drop.
-struct ChildMember {
+pub(crate) struct ChildMember {
     proc: Option<std::process::Child>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ChildMember {
-    fn spawn(spec: [&str; 5], h: &History) -> ChildMember {
+    pub(crate) fn spawn(spec: [&str; 5], h: &History) -> ChildMember {
         let mut proc = Command::new(std::env::current_exe().expect("current_exe"))
             .args([
                 "--ignored",
@@ -111,7 +123,7 @@ impl ChildMember {
     }
 
     /// SIGKILL; returns once every line it printed is in the history, with the time of death.
-    async fn kill(mut self) -> u128 {
+    pub(crate) async fn kill(mut self) -> u128 {
         let proc = self.proc.take();
         let reader = self.reader.take();
         blocking(move || {
@@ -186,14 +198,7 @@ async fn join_leave_and_kill(strategy: &str) {
     .await;
     // Kill C while it holds records processed since its last commit.
     wait_until(&h, "C has an uncommitted window", 30, || {
-        let last_commit = h
-            .snapshot()
-            .iter()
-            .filter(|e| e.member == "C" && committed(&e.kind))
-            .map(|e| e.t)
-            .max()
-            .unwrap_or(0);
-        h.count("C", last_commit, processed) >= 20
+        uncommitted(&h, "C") >= 20
     })
     .await;
     let c_owned = h.owned("C");

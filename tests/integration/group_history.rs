@@ -13,7 +13,7 @@ use ferrokafka::consumer::{Consumer, ConsumerRecord, ListenerFuture, RebalanceLi
 use ferrokafka::producer::{Producer, ProducerConfig};
 use ferrokafka::types::{Offset, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinHandle;
@@ -422,22 +422,30 @@ impl Member {
 /// A producer writing numbered records (sequence numbers from 0) until stopped.
 pub struct Feed {
     stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
     task: JoinHandle<u64>,
 }
 
 impl Feed {
     /// Sends `per_tick` records every 10 ms.
     pub fn start(bootstrap: &str, topic: &str, per_tick: u64) -> Feed {
+        Feed::start_from(bootstrap, topic, per_tick, 0)
+    }
+
+    /// Like [`start`](Self::start), numbering from `first` (a feed following an earlier one on
+    /// the same topic).
+    pub fn start_from(bootstrap: &str, topic: &str, per_tick: u64, first: u64) -> Feed {
         let producer = Producer::new(
             ProducerConfig::from_properties([("bootstrap.servers", bootstrap), ("linger.ms", "5")])
                 .expect("config"),
         )
         .expect("producer");
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, topic) = (stop.clone(), topic.to_string());
+        let sent = Arc::new(AtomicU64::new(first));
+        let (s, n, topic) = (stop.clone(), sent.clone(), topic.to_string());
         let task = tokio::spawn(async move {
             let mut pending = Vec::new();
-            let mut seq = 0u64;
+            let mut seq = first;
             while !s.load(Ordering::Acquire) {
                 for _ in 0..per_tick {
                     pending.push(
@@ -448,6 +456,7 @@ impl Feed {
                     );
                     seq += 1;
                 }
+                n.store(seq, Ordering::Release);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             for f in pending {
@@ -459,7 +468,12 @@ impl Feed {
                 .expect("close");
             seq
         });
-        Feed { stop, task }
+        Feed { stop, sent, task }
+    }
+
+    /// The next sequence number (records handed to the producer so far, plus `first`).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
     }
 
     /// Stops and waits until every record sent was acknowledged; returns how many there are.
