@@ -188,17 +188,32 @@ async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_
     // A live tail keeps records arriving through the faults.
     let feed = Feed::start_from(&bootstrap, &topic, 5, filled);
     let strategy = "cooperative-sticky";
+    // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
+    // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
+    // every second poll of its ends without a commit, and it then holds 100 uncommitted records
+    // for its 300 ms pause: the kill (within 50 ms of seeing that) lands there. Unpaced, every
+    // poll ended in a commit and the kill landed while one was in flight, after the broker had
+    // taken it: nothing was left to redeliver (seen on the first runs).
+    let max_poll = "100";
     // The child first: it takes longest to start, and should join before the backlog is gone.
-    let child = ChildMember::spawn([&bootstrap, &topic, &group, strategy, "C"], &h);
-    let extra = [("partition.assignment.strategy", strategy)];
-    let a = Member::start(&bootstrap, &group, &topic, "A", &extra, &h, 100);
-    let b = Member::start(&bootstrap, &group, &topic, "B", &extra, &h, 100);
+    let child = ChildMember::spawn(
+        &[&bootstrap, &topic, &group, strategy, "C", max_poll, "300"],
+        &h,
+    );
+    let extra = [
+        ("partition.assignment.strategy", strategy),
+        ("max.poll.records", max_poll),
+    ];
+    let pause = Duration::from_millis(30);
+    let a = Member::start_paced(&bootstrap, &group, &topic, "A", &extra, &h, 100, pause);
+    let b = Member::start_paced(&bootstrap, &group, &topic, "B", &extra, &h, 100, pause);
     wait_until(&h, "A, B and the child C share the partitions", 60, || {
         h.settled(&["A", "B", "C"], GROUP_PARTITIONS) && h.count("C", 0, committed) > 0
     })
     .await;
+    // 100 since the last commit: C processed a poll that did not end in a commit, and pauses.
     wait_until(&h, "C has an uncommitted window", 30, || {
-        uncommitted(&h, "C") >= 20
+        uncommitted(&h, "C") >= 100
     })
     .await;
     let processed_at_kill = h.distinct_seqs();

@@ -19,8 +19,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Tells the test binary run as a child which member to be: `bootstrap|topic|group|strategy|name`
-/// (strategy `consumer`: the KIP-848 protocol, see [`strategy_props`]).
+/// Tells the test binary run as a child which member to be:
+/// `bootstrap|topic|group|strategy|name[|max.poll.records[|pause ms after each poll]]` (strategy
+/// `consumer`: the KIP-848 protocol, see [`strategy_props`]).
 const CHILD_ENV: &str = "FERROKAFKA_GROUP_CHILD";
 /// The child commits after every this many records, so it dies with an uncommitted window.
 const CHILD_COMMIT_EVERY: usize = 150;
@@ -58,9 +59,11 @@ async fn child_member() {
         return;
     };
     let v: Vec<String> = spec.split('|').map(str::to_string).collect();
-    let [bootstrap, topic, group, strategy, name] = v.as_slice() else {
+    let [bootstrap, topic, group, strategy, name, rest @ ..] = v.as_slice() else {
         panic!("bad {CHILD_ENV}: {spec}");
     };
+    let max_poll = rest.first().map_or("500", String::as_str);
+    let pause_ms: u64 = rest.get(1).map_or(0, |p| p.parse().expect("pause ms"));
     let member = name.clone();
     // println! panics once the parent is gone (broken pipe), which ends this process too.
     let sink: Sink = Arc::new(move |kind| {
@@ -71,7 +74,9 @@ async fn child_member() {
         };
         println!("{}", ev.to_line());
     });
-    let c = crate::group::group_consumer(bootstrap, group, &strategy_props(strategy));
+    let mut props = strategy_props(strategy);
+    props.push(("max.poll.records", max_poll));
+    let c = crate::group::group_consumer(bootstrap, group, &props);
     c.subscribe_with_listener([topic.clone()], EvListener(sink.clone()))
         .expect("subscribe");
     let stop = Arc::new(AtomicBool::new(false));
@@ -81,7 +86,14 @@ async fn child_member() {
         tokio::time::sleep(Duration::from_secs(120)).await;
         s.store(true, std::sync::atomic::Ordering::Release);
     });
-    run_loop(c, sink, stop, CHILD_COMMIT_EVERY).await;
+    run_loop(
+        c,
+        sink,
+        stop,
+        CHILD_COMMIT_EVERY,
+        Duration::from_millis(pause_ms),
+    )
+    .await;
 }
 
 /// A member in a child process (this test binary running [`child_member`]); its stdout feeds
@@ -92,7 +104,7 @@ pub(crate) struct ChildMember {
 }
 
 impl ChildMember {
-    pub(crate) fn spawn(spec: [&str; 5], h: &History) -> ChildMember {
+    pub(crate) fn spawn(spec: &[&str], h: &History) -> ChildMember {
         let mut proc = Command::new(std::env::current_exe().expect("current_exe"))
             .args([
                 "--ignored",
@@ -181,7 +193,7 @@ async fn join_leave_and_kill(strategy: &str) {
         h.settled(&["A", "B"], 6) && h.count("B", 0, processed) > 0
     })
     .await;
-    let child = ChildMember::spawn([&bootstrap, &topic, &group, strategy, "C"], &h);
+    let child = ChildMember::spawn(&[&bootstrap, &topic, &group, strategy, "C"], &h);
     wait_until(&h, "A, B and the child C share the partitions", 60, || {
         h.settled(&["A", "B", "C"], 6) && h.count("C", 0, committed) > 0
     })

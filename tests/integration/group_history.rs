@@ -345,8 +345,16 @@ impl RebalanceListener for EvListener {
 }
 
 /// The processing loop of every member: poll, record each record, commit every `commit_every`
-/// records, until `stop`.
-pub async fn run_loop(c: Consumer, sink: Sink, stop: Arc<AtomicBool>, commit_every: usize) {
+/// records, take `pause` after each poll's records, until `stop`. (A pause is slow processing:
+/// a backlog then lasts long enough for faults to hit it, and a member spends most of its time
+/// holding records it has not committed yet instead of committing.)
+pub async fn run_loop(
+    c: Consumer,
+    sink: Sink,
+    stop: Arc<AtomicBool>,
+    commit_every: usize,
+    pause: Duration,
+) {
     let mut since_commit = 0;
     while !stop.load(Ordering::Acquire) {
         let records = match c.poll(Duration::from_millis(100)).await {
@@ -369,6 +377,9 @@ pub async fn run_loop(c: Consumer, sink: Sink, stop: Arc<AtomicBool>, commit_eve
             since_commit = 0;
             commit_recorded(&c, &sink, None, false).await;
         }
+        if !pause.is_zero() && !records.is_empty() {
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 
@@ -390,13 +401,43 @@ impl Member {
         h: &History,
         commit_every: usize,
     ) -> Member {
+        Member::start_paced(
+            bootstrap,
+            group,
+            topic,
+            name,
+            extra,
+            h,
+            commit_every,
+            Duration::ZERO,
+        )
+    }
+
+    /// Like [`start`](Self::start), running [`run_loop`] with `pause`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_paced(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        name: &str,
+        extra: &[(&str, &str)],
+        h: &History,
+        commit_every: usize,
+        pause: Duration,
+    ) -> Member {
         let consumer = group_consumer(bootstrap, group, extra);
         let sink = h.sink(name);
         consumer
             .subscribe_with_listener([topic.to_string()], EvListener(sink.clone()))
             .expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(run_loop(consumer.clone(), sink, stop.clone(), commit_every));
+        let task = tokio::spawn(run_loop(
+            consumer.clone(),
+            sink,
+            stop.clone(),
+            commit_every,
+            pause,
+        ));
         Member {
             name: name.into(),
             consumer,
