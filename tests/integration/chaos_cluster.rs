@@ -82,10 +82,14 @@ async fn kill_and_restart(kafka: &Arc<Kafka>) -> i32 {
     id
 }
 
+/// A killed broker and when it died (seconds into the run).
+type Victims = Arc<Mutex<Vec<(i32, f64)>>>;
+
 /// Kills and restarts a random broker every 10 s (kill to kill; later if a restart takes longer)
 /// until `done`, noting the victims. Never returns with a broker down.
-async fn kill_every_10s(kafka: Arc<Kafka>, done: Arc<AtomicBool>, victims: Arc<Mutex<Vec<i32>>>) {
-    let mut next = Instant::now() + Duration::from_secs(10);
+async fn kill_every_10s(kafka: Arc<Kafka>, done: Arc<AtomicBool>, victims: Victims) {
+    let t0 = Instant::now();
+    let mut next = t0 + Duration::from_secs(10);
     loop {
         while Instant::now() < next {
             if done.load(Ordering::Relaxed) {
@@ -93,9 +97,13 @@ async fn kill_every_10s(kafka: Arc<Kafka>, done: Arc<AtomicBool>, victims: Arc<M
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let at = t0.elapsed().as_secs_f64();
         next = Instant::now() + Duration::from_secs(10);
         let id = kill_and_restart(&kafka).await;
-        victims.lock().unwrap_or_else(|p| p.into_inner()).push(id);
+        victims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, at));
     }
 }
 
@@ -124,7 +132,7 @@ async fn idempotent_producer_through_broker_kills_every_10s_loses_duplicates_and
     let (n, rate) = records_and_rate();
     let t0 = Instant::now();
     let done = Arc::new(AtomicBool::new(false));
-    let victims = Arc::new(Mutex::new(Vec::new()));
+    let victims: Victims = Arc::default();
     let chaos = tokio::spawn(kill_every_10s(kafka.clone(), done.clone(), victims.clone()));
     let sampler = tokio::spawn(sample_rss(done.clone()));
     let kills = || victims.lock().unwrap_or_else(|p| p.into_inner()).len() as u32;
@@ -145,9 +153,14 @@ async fn idempotent_producer_through_broker_kills_every_10s_loses_duplicates_and
     )
     .await;
     let victims = victims.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let kills: Vec<String> = victims
+        .iter()
+        .map(|(id, at)| format!("{id}@{at:.0}s"))
+        .collect();
     println!(
-        "chaos broker kills ({} kills, nodes {victims:?}): {report}, max RSS {} MiB",
+        "chaos broker kills ({} kills: {}): {report}, max RSS {} MiB",
         victims.len(),
+        kills.join(" "),
         max_rss / MIB
     );
     assert_eq!(report.records, sent);
