@@ -6,7 +6,7 @@
 //! least 1,000,000 records.
 
 use crate::producer::create;
-use crate::support::blocking;
+use crate::support::{blocking, heavy};
 use ferrokafka::producer::{DeliveryFuture, Persistence, Producer, ProducerConfig, ProducerRecord};
 use ferrokafka_testcontainers::verifier::{
     payload, read_log, LogRecord, Outcome, ProduceLedger, ProduceReport, RecordId,
@@ -67,6 +67,7 @@ const MIN_FAULTS: u32 = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_producer_through_proxy_faults_loses_duplicates_and_reorders_nothing() {
+    let _heavy = heavy().await;
     let kafka = Arc::new(
         blocking(|| Kafka::start_proxied(Topology::Single))
             .await

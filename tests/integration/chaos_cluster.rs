@@ -14,7 +14,7 @@ use crate::chaos::{close_and_check, read_back, stream};
 use crate::group_faults::{committed, uncommitted, ChildMember};
 use crate::group_history::{check, wait_until, Feed, History, Kind, Member};
 use crate::producer::create;
-use crate::support::{blocking, dedicated};
+use crate::support::{blocking, dedicated, heavy};
 use ferrokafka::producer::{Producer, ProducerConfig};
 use ferrokafka_testcontainers::verifier::ConsumeLedger;
 use ferrokafka_testcontainers::{unique_topic, Kafka, Topology};
@@ -111,6 +111,8 @@ async fn kill_every_10s(kafka: Arc<Kafka>, done: Arc<AtomicBool>, victims: Victi
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_producer_through_broker_kills_every_10s_loses_duplicates_and_reorders_nothing()
 {
+    // The RSS samples are the whole process: no other stream of millions of records beside it.
+    let _heavy = heavy().await;
     let kafka = Arc::new(dedicated(Topology::Cluster3).await);
     let topic = unique_topic("chaos-kill");
     const PARTITIONS: i32 = 3;
