@@ -11,7 +11,7 @@
 //! Short by default (100,000 records); `FERROKAFKA_CHAOS_FULL=1` streams 1,000,000.
 
 use crate::chaos::{close_and_check, read_back, stream};
-use crate::group_faults::{committed, uncommitted, ChildMember};
+use crate::group_faults::{committed, strategy_props, uncommitted, ChildMember};
 use crate::group_history::{check, wait_until, Feed, History, Kind, Member};
 use crate::producer::create;
 use crate::support::{blocking, dedicated, heavy};
@@ -183,6 +183,18 @@ const GROUP_PARTITIONS: i32 = 6;
 /// Scenario 3: a group of 3 with a member SIGKILLed and a broker killed and restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_order() {
+    group_under_faults("cooperative-sticky").await;
+}
+
+/// Scenario 3 under KIP-848 (`group.protocol=consumer`: the broker assigns and times C out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_group_with_a_member_and_a_broker_killed_processes_every_offset_in_order()
+{
+    group_under_faults("consumer").await;
+}
+
+/// Scenario 3 with `strategy`: a classic assignor, or `consumer` (see `strategy_props`).
+async fn group_under_faults(strategy: &str) {
     let kafka = Arc::new(dedicated(Topology::Cluster3).await);
     let bootstrap = kafka.bootstrap();
     let topic = unique_topic("chaos-group");
@@ -202,7 +214,6 @@ async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_
     let h = History::default();
     // A live tail keeps records arriving through the faults.
     let feed = Feed::start_from(&bootstrap, &topic, 5, filled);
-    let strategy = "cooperative-sticky";
     // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
     // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
     // every second poll of its ends without a commit, and it then holds 100 uncommitted records
@@ -215,10 +226,8 @@ async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_
         &[&bootstrap, &topic, &group, strategy, "C", max_poll, "300"],
         &h,
     );
-    let extra = [
-        ("partition.assignment.strategy", strategy),
-        ("max.poll.records", max_poll),
-    ];
+    let mut extra = strategy_props(strategy);
+    extra.push(("max.poll.records", max_poll));
     let pause = Duration::from_millis(30);
     let a = Member::start_paced(&bootstrap, &group, &topic, "A", &extra, &h, 100, pause);
     let b = Member::start_paced(&bootstrap, &group, &topic, "B", &extra, &h, 100, pause);
@@ -269,7 +278,7 @@ async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_
         duration,
     );
     println!(
-        "chaos group (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
+        "chaos group [{strategy}] (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
          {victim} killed and restarted): {report}; redeliveries {} within the uncommitted window {}",
         r.uncommitted_at_death, r.duplicates, r.uncommitted_at_death
     );

@@ -164,7 +164,7 @@ impl Drop for ChildMember {
 
 /// The member settings for `strategy`: a classic assignor's name, or `consumer` for the KIP-848
 /// protocol with the broker's default (uniform) assignor.
-fn strategy_props(strategy: &str) -> Vec<(&'static str, &str)> {
+pub(crate) fn strategy_props(strategy: &str) -> Vec<(&'static str, &str)> {
     if strategy == "consumer" {
         vec![("group.protocol", "consumer")]
     } else {
