@@ -28,7 +28,7 @@ const MIB: u64 = 1024 * 1024;
 const BUFFER_MEMORY: u64 = 32 * MIB;
 
 /// What the test process may hold beyond `buffer.memory` (see docs/reliability.md): the binary
-/// and its runtimes (~30 MiB), the ledger (one entry a record: ~70 MiB at 1 M records), at most
+/// and its runtimes (~30 MiB), the ledger (one entry a record: ~50 MiB at 1 M records), at most
 /// 20,000 unresolved deliveries with their records (~10 MiB), and metadata, connections and
 /// allocator slack. 256 MiB is about twice that sum: a leak of a record or a batch per send
 /// breaks it within the run, normal variation does not.
