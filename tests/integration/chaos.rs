@@ -6,9 +6,11 @@
 //! least 1,000,000 records.
 
 use crate::producer::create;
-use crate::support::blocking;
+use crate::support::{blocking, heavy};
 use ferrokafka::producer::{DeliveryFuture, Persistence, Producer, ProducerConfig, ProducerRecord};
-use ferrokafka_testcontainers::verifier::{payload, read_log, Outcome, ProduceLedger, RecordId};
+use ferrokafka_testcontainers::verifier::{
+    payload, read_log, LogRecord, Outcome, ProduceLedger, ProduceReport, RecordId,
+};
 use ferrokafka_testcontainers::{unique_topic, Kafka, Topology};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -65,6 +67,7 @@ const MIN_FAULTS: u32 = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotent_producer_through_proxy_faults_loses_duplicates_and_reorders_nothing() {
+    let _heavy = heavy().await;
     let kafka = Arc::new(
         blocking(|| Kafka::start_proxied(Topology::Single))
             .await
@@ -89,20 +92,91 @@ async fn idempotent_producer_through_proxy_faults_loses_duplicates_and_reorders_
     let done = Arc::new(AtomicBool::new(false));
     let injected = Arc::new(AtomicU32::new(0));
     let injector = tokio::spawn(faults(kafka.clone(), done.clone(), injected.clone()));
+    let (ledger, seq) = stream(&producer, &topic, PARTITIONS, None, |seq| {
+        seq < n || injected.load(Ordering::Relaxed) < MIN_FAULTS
+    })
+    .await;
+    done.store(true, Ordering::Relaxed);
+    injector.await.expect("fault task");
+    let injected = injected.load(Ordering::Relaxed);
+    let report = close_and_check(
+        producer,
+        &kafka.direct_bootstrap(),
+        &topic,
+        PARTITIONS,
+        &ledger,
+        t0,
+    )
+    .await;
+    let stats = kafka.proxy(1).map(|p| p.stats()).unwrap_or_default();
+    println!("chaos through the proxy ({injected} faults; {stats}): {report}");
+    assert_eq!(report.records, seq);
+    assert!(seq >= n);
+    assert!(report.is_clean(), "{report}");
+    assert!(injected >= MIN_FAULTS, "the run saw faults: {injected}");
+}
+
+/// Every data record of `topic`, read back with plain Fetch requests (the verifier's view).
+pub(crate) async fn read_back(bootstrap: &str, topic: &str, partitions: i32) -> Vec<LogRecord> {
+    read_log(bootstrap, topic, partitions, Duration::from_secs(120))
+        .await
+        .expect("read the log back")
+}
+
+/// Closes the producer (flushing what it still holds), reads the log back and checks `ledger`
+/// against it; the report's duration runs from `t0` to the end of the close.
+pub(crate) async fn close_and_check(
+    producer: Producer,
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    ledger: &ProduceLedger,
+    t0: Instant,
+) -> ProduceReport {
+    producer
+        .close(Duration::from_secs(30))
+        .await
+        .expect("close");
+    let duration = t0.elapsed();
+    ledger.check(&read_back(bootstrap, topic, partitions).await, duration)
+}
+
+/// At most this many deliveries unresolved: the stream really is in flight when a fault hits.
+const WINDOW: usize = 20_000;
+
+/// Sends verifier records of producer 0 (sequence numbers from 0, round-robin over `partitions`)
+/// while `more(seq)` holds, at most `per_second` a second if given (so a run spans its faults
+/// rather than finishing before them), and notes every outcome. Returns the ledger and how many
+/// records were sent.
+pub(crate) async fn stream(
+    producer: &Producer,
+    topic: &str,
+    partitions: i32,
+    per_second: Option<u64>,
+    mut more: impl FnMut(u64) -> bool,
+) -> (ProduceLedger, u64) {
+    let t0 = Instant::now();
     let mut ledger = ProduceLedger::new();
     let mut pending: VecDeque<(RecordId, i32, DeliveryFuture)> = VecDeque::new();
     let mut seq = 0u64;
-    while seq < n || injected.load(Ordering::Relaxed) < MIN_FAULTS {
+    while more(seq) {
+        if let Some(rate) = per_second {
+            // Ahead of schedule: wait until this record's slot.
+            let due = Duration::from_micros(seq * 1_000_000 / rate);
+            if let Some(wait) = due.checked_sub(t0.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
         let id = RecordId { producer: 0, seq };
-        let partition = (seq % PARTITIONS as u64) as i32;
-        let record = ProducerRecord::new(&topic)
+        let partition = (seq % partitions as u64) as i32;
+        let record = ProducerRecord::new(topic)
             .partition(partition)
             .value(payload(id, 84));
         match producer.send(record).await {
             Ok(f) => pending.push_back((id, partition, f)),
             Err(e) => ledger.record(id, partition, outcome(e.persistence)),
         }
-        while pending.len() > 20_000 {
+        while pending.len() > WINDOW {
             if let Some((id, p, f)) = pending.pop_front() {
                 ledger.record(id, p, resolve(f).await);
             }
@@ -112,29 +186,7 @@ async fn idempotent_producer_through_proxy_faults_loses_duplicates_and_reorders_
     for (id, p, f) in pending {
         ledger.record(id, p, resolve(f).await);
     }
-    done.store(true, Ordering::Relaxed);
-    injector.await.expect("fault task");
-    let injected = injected.load(Ordering::Relaxed);
-    producer
-        .close(Duration::from_secs(30))
-        .await
-        .expect("close");
-    let duration = t0.elapsed();
-    let log = read_log(
-        &kafka.direct_bootstrap(),
-        &topic,
-        PARTITIONS,
-        Duration::from_secs(120),
-    )
-    .await
-    .expect("read the log back");
-    let report = ledger.check(&log, duration);
-    let stats = kafka.proxy(1).map(|p| p.stats()).unwrap_or_default();
-    println!("chaos through the proxy ({injected} faults; {stats}): {report}");
-    assert_eq!(report.records, seq);
-    assert!(seq >= n);
-    assert!(report.is_clean(), "{report}");
-    assert!(injected >= MIN_FAULTS, "the run saw faults: {injected}");
+    (ledger, seq)
 }
 
 async fn resolve(f: DeliveryFuture) -> Outcome {

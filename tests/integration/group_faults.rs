@@ -19,8 +19,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Tells the test binary run as a child which member to be: `bootstrap|topic|group|strategy|name`
-/// (strategy `consumer`: the KIP-848 protocol, see [`strategy_props`]).
+/// Tells the test binary run as a child which member to be:
+/// `bootstrap|topic|group|strategy|name[|max.poll.records[|pause ms after each poll]]` (strategy
+/// `consumer`: the KIP-848 protocol, see [`strategy_props`]).
 const CHILD_ENV: &str = "FERROKAFKA_GROUP_CHILD";
 /// The child commits after every this many records, so it dies with an uncommitted window.
 const CHILD_COMMIT_EVERY: usize = 150;
@@ -29,8 +30,20 @@ fn processed(k: &Kind) -> bool {
     matches!(k, Kind::Processed { .. })
 }
 
-fn committed(k: &Kind) -> bool {
+pub(crate) fn committed(k: &Kind) -> bool {
     matches!(k, Kind::Committed(_))
+}
+
+/// Records `member` processed since its last successful commit.
+pub(crate) fn uncommitted(h: &History, member: &str) -> usize {
+    let last_commit = h
+        .snapshot()
+        .iter()
+        .filter(|e| e.member == member && committed(&e.kind))
+        .map(|e| e.t)
+        .max()
+        .unwrap_or(0);
+    h.count(member, last_commit, processed)
 }
 
 fn rebalance_event(k: &Kind) -> bool {
@@ -46,9 +59,11 @@ async fn child_member() {
         return;
     };
     let v: Vec<String> = spec.split('|').map(str::to_string).collect();
-    let [bootstrap, topic, group, strategy, name] = v.as_slice() else {
+    let [bootstrap, topic, group, strategy, name, rest @ ..] = v.as_slice() else {
         panic!("bad {CHILD_ENV}: {spec}");
     };
+    let max_poll = rest.first().map_or("500", String::as_str);
+    let pause_ms: u64 = rest.get(1).map_or(0, |p| p.parse().expect("pause ms"));
     let member = name.clone();
     // println! panics once the parent is gone (broken pipe), which ends this process too.
     let sink: Sink = Arc::new(move |kind| {
@@ -59,7 +74,9 @@ async fn child_member() {
         };
         println!("{}", ev.to_line());
     });
-    let c = crate::group::group_consumer(bootstrap, group, &strategy_props(strategy));
+    let mut props = strategy_props(strategy);
+    props.push(("max.poll.records", max_poll));
+    let c = crate::group::group_consumer(bootstrap, group, &props);
     c.subscribe_with_listener([topic.clone()], EvListener(sink.clone()))
         .expect("subscribe");
     let stop = Arc::new(AtomicBool::new(false));
@@ -69,18 +86,25 @@ async fn child_member() {
         tokio::time::sleep(Duration::from_secs(120)).await;
         s.store(true, std::sync::atomic::Ordering::Release);
     });
-    run_loop(c, sink, stop, CHILD_COMMIT_EVERY).await;
+    run_loop(
+        c,
+        sink,
+        stop,
+        CHILD_COMMIT_EVERY,
+        Duration::from_millis(pause_ms),
+    )
+    .await;
 }
 
 /// A member in a child process (this test binary running [`child_member`]); its stdout feeds
 /// the history. Killed on drop.
-struct ChildMember {
+pub(crate) struct ChildMember {
     proc: Option<std::process::Child>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ChildMember {
-    fn spawn(spec: [&str; 5], h: &History) -> ChildMember {
+    pub(crate) fn spawn(spec: &[&str], h: &History) -> ChildMember {
         let mut proc = Command::new(std::env::current_exe().expect("current_exe"))
             .args([
                 "--ignored",
@@ -111,7 +135,7 @@ impl ChildMember {
     }
 
     /// SIGKILL; returns once every line it printed is in the history, with the time of death.
-    async fn kill(mut self) -> u128 {
+    pub(crate) async fn kill(mut self) -> u128 {
         let proc = self.proc.take();
         let reader = self.reader.take();
         blocking(move || {
@@ -140,7 +164,7 @@ impl Drop for ChildMember {
 
 /// The member settings for `strategy`: a classic assignor's name, or `consumer` for the KIP-848
 /// protocol with the broker's default (uniform) assignor.
-fn strategy_props(strategy: &str) -> Vec<(&'static str, &str)> {
+pub(crate) fn strategy_props(strategy: &str) -> Vec<(&'static str, &str)> {
     if strategy == "consumer" {
         vec![("group.protocol", "consumer")]
     } else {
@@ -169,7 +193,7 @@ async fn join_leave_and_kill(strategy: &str) {
         h.settled(&["A", "B"], 6) && h.count("B", 0, processed) > 0
     })
     .await;
-    let child = ChildMember::spawn([&bootstrap, &topic, &group, strategy, "C"], &h);
+    let child = ChildMember::spawn(&[&bootstrap, &topic, &group, strategy, "C"], &h);
     wait_until(&h, "A, B and the child C share the partitions", 60, || {
         h.settled(&["A", "B", "C"], 6) && h.count("C", 0, committed) > 0
     })
@@ -186,14 +210,7 @@ async fn join_leave_and_kill(strategy: &str) {
     .await;
     // Kill C while it holds records processed since its last commit.
     wait_until(&h, "C has an uncommitted window", 30, || {
-        let last_commit = h
-            .snapshot()
-            .iter()
-            .filter(|e| e.member == "C" && committed(&e.kind))
-            .map(|e| e.t)
-            .max()
-            .unwrap_or(0);
-        h.count("C", last_commit, processed) >= 20
+        uncommitted(&h, "C") >= 20
     })
     .await;
     let c_owned = h.owned("C");

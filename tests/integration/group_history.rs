@@ -13,7 +13,7 @@ use ferrokafka::consumer::{Consumer, ConsumerRecord, ListenerFuture, RebalanceLi
 use ferrokafka::producer::{Producer, ProducerConfig};
 use ferrokafka::types::{Offset, TopicPartition};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinHandle;
@@ -345,8 +345,16 @@ impl RebalanceListener for EvListener {
 }
 
 /// The processing loop of every member: poll, record each record, commit every `commit_every`
-/// records, until `stop`.
-pub async fn run_loop(c: Consumer, sink: Sink, stop: Arc<AtomicBool>, commit_every: usize) {
+/// records, take `pause` after each poll's records, until `stop`. (A pause is slow processing:
+/// a backlog then lasts long enough for faults to hit it, and a member spends most of its time
+/// holding records it has not committed yet instead of committing.)
+pub async fn run_loop(
+    c: Consumer,
+    sink: Sink,
+    stop: Arc<AtomicBool>,
+    commit_every: usize,
+    pause: Duration,
+) {
     let mut since_commit = 0;
     while !stop.load(Ordering::Acquire) {
         let records = match c.poll(Duration::from_millis(100)).await {
@@ -369,6 +377,9 @@ pub async fn run_loop(c: Consumer, sink: Sink, stop: Arc<AtomicBool>, commit_eve
             since_commit = 0;
             commit_recorded(&c, &sink, None, false).await;
         }
+        if !pause.is_zero() && !records.is_empty() {
+            tokio::time::sleep(pause).await;
+        }
     }
 }
 
@@ -390,13 +401,43 @@ impl Member {
         h: &History,
         commit_every: usize,
     ) -> Member {
+        Member::start_paced(
+            bootstrap,
+            group,
+            topic,
+            name,
+            extra,
+            h,
+            commit_every,
+            Duration::ZERO,
+        )
+    }
+
+    /// Like [`start`](Self::start), running [`run_loop`] with `pause`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_paced(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        name: &str,
+        extra: &[(&str, &str)],
+        h: &History,
+        commit_every: usize,
+        pause: Duration,
+    ) -> Member {
         let consumer = group_consumer(bootstrap, group, extra);
         let sink = h.sink(name);
         consumer
             .subscribe_with_listener([topic.to_string()], EvListener(sink.clone()))
             .expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(run_loop(consumer.clone(), sink, stop.clone(), commit_every));
+        let task = tokio::spawn(run_loop(
+            consumer.clone(),
+            sink,
+            stop.clone(),
+            commit_every,
+            pause,
+        ));
         Member {
             name: name.into(),
             consumer,
@@ -422,22 +463,30 @@ impl Member {
 /// A producer writing numbered records (sequence numbers from 0) until stopped.
 pub struct Feed {
     stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
     task: JoinHandle<u64>,
 }
 
 impl Feed {
     /// Sends `per_tick` records every 10 ms.
     pub fn start(bootstrap: &str, topic: &str, per_tick: u64) -> Feed {
+        Feed::start_from(bootstrap, topic, per_tick, 0)
+    }
+
+    /// Like [`start`](Self::start), numbering from `first` (a feed following an earlier one on
+    /// the same topic).
+    pub fn start_from(bootstrap: &str, topic: &str, per_tick: u64, first: u64) -> Feed {
         let producer = Producer::new(
             ProducerConfig::from_properties([("bootstrap.servers", bootstrap), ("linger.ms", "5")])
                 .expect("config"),
         )
         .expect("producer");
         let stop = Arc::new(AtomicBool::new(false));
-        let (s, topic) = (stop.clone(), topic.to_string());
+        let sent = Arc::new(AtomicU64::new(first));
+        let (s, n, topic) = (stop.clone(), sent.clone(), topic.to_string());
         let task = tokio::spawn(async move {
             let mut pending = Vec::new();
-            let mut seq = 0u64;
+            let mut seq = first;
             while !s.load(Ordering::Acquire) {
                 for _ in 0..per_tick {
                     pending.push(
@@ -448,6 +497,7 @@ impl Feed {
                     );
                     seq += 1;
                 }
+                n.store(seq, Ordering::Release);
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             for f in pending {
@@ -459,7 +509,12 @@ impl Feed {
                 .expect("close");
             seq
         });
-        Feed { stop, task }
+        Feed { stop, sent, task }
+    }
+
+    /// The next sequence number (records handed to the producer so far, plus `first`).
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Acquire)
     }
 
     /// Stops and waits until every record sent was acknowledged; returns how many there are.

@@ -8,6 +8,7 @@ mod admin;
 mod admin_cluster_ops;
 mod admin_ops;
 mod chaos;
+mod chaos_cluster;
 mod connection;
 mod consumer;
 mod consumer_api;

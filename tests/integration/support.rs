@@ -39,3 +39,12 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
         .await
         .expect("harness thread")
 }
+
+/// Held by the tests that stream millions of records (chaos.rs, chaos_cluster.rs) for their whole
+/// run: the proxy scenario keeps every one of its 1-3 million records in its ledger and reads
+/// them all back, and chaos_cluster.rs bounds this process's resident memory, so under
+/// `cargo test` (tests in parallel threads of one process) they must not overlap.
+pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}

@@ -1,0 +1,296 @@
+//! Chaos scenarios on a dedicated 3-node KRaft cluster (replication 3, `min.insync.replicas` 2,
+//! unclean leader election off), checked by the harness's verifier (issue #12):
+//!
+//! - an idempotent acks=all producer streams while a random broker is SIGKILLed every 10 s and
+//!   restarted 5 s later; nothing acknowledged is lost, nothing is duplicated or reordered, and the
+//!   client's resident memory stays bounded (sampled every second);
+//! - a consumer group of 3 reads a filled topic while one member (a child process) is SIGKILLed
+//!   and a broker is killed and restarted; every offset is processed, in order per partition, and
+//!   redeliveries stay inside the dead member's uncommitted window.
+//!
+//! Short by default (100,000 records); `FERROKAFKA_CHAOS_FULL=1` streams 1,000,000.
+
+use crate::chaos::{close_and_check, read_back, stream};
+use crate::group_faults::{committed, strategy_props, uncommitted, ChildMember};
+use crate::group_history::{check, wait_until, Feed, History, Kind, Member};
+use crate::producer::create;
+use crate::support::{blocking, dedicated, heavy};
+use ferrokafka::producer::{Producer, ProducerConfig};
+use ferrokafka_testcontainers::verifier::ConsumeLedger;
+use ferrokafka_testcontainers::{unique_topic, Kafka, Topology};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1024 * 1024;
+
+/// The producer's `buffer.memory` (the default, stated so the memory bound below names it).
+const BUFFER_MEMORY: u64 = 32 * MIB;
+
+/// What the test process may hold beyond `buffer.memory` (see docs/reliability.md): the binary
+/// and its runtimes (~30 MiB), the ledger (one entry a record: ~50 MiB at 1 M records), at most
+/// 20,000 unresolved deliveries with their records (~10 MiB), and metadata, connections and
+/// allocator slack. 256 MiB is about twice that sum: a leak of a record or a batch per send
+/// breaks it within the run, normal variation does not.
+const RSS_HEADROOM: u64 = 256 * MIB;
+
+fn full() -> bool {
+    std::env::var_os("FERROKAFKA_CHAOS_FULL").is_some()
+}
+
+/// Records, and the pace they are sent at: a broker dies every 10 s, so the stream is paced to
+/// last several kills instead of finishing before the first (unpaced it writes 100,000 records
+/// in a few seconds).
+fn records_and_rate() -> (u64, u64) {
+    if full() {
+        (1_000_000, 5_000)
+    } else {
+        (100_000, 2_500)
+    }
+}
+
+/// The stream goes on past its records until this many brokers were killed and restarted.
+const MIN_KILLS: u32 = 3;
+
+/// Resident set size of `pid` (`"self"` for this process) in bytes, from `/proc/PID/status`.
+fn rss(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Samples this process's RSS every second until `done`; returns the largest sample.
+async fn sample_rss(done: Arc<AtomicBool>) -> u64 {
+    let mut max = 0;
+    while !done.load(Ordering::Relaxed) {
+        max = max.max(rss("self").unwrap_or(0));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    max.max(rss("self").unwrap_or(0))
+}
+
+/// SIGKILLs a random broker, waits 5 s, restarts it (waiting until it is ready); returns its id.
+async fn kill_and_restart(kafka: &Arc<Kafka>) -> i32 {
+    let ids = kafka.node_ids();
+    let id = ids[fastrand::usize(..ids.len())];
+    let k = kafka.clone();
+    blocking(move || k.kill_node(id)).await.expect("kill");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let k = kafka.clone();
+    blocking(move || k.restart_node(id)).await.expect("restart");
+    id
+}
+
+/// A killed broker and when it died (seconds into the run).
+type Victims = Arc<Mutex<Vec<(i32, f64)>>>;
+
+/// Kills and restarts a random broker every 10 s (kill to kill; later if a restart takes longer)
+/// until `done`, noting the victims. Never returns with a broker down.
+async fn kill_every_10s(kafka: Arc<Kafka>, done: Arc<AtomicBool>, victims: Victims) {
+    let t0 = Instant::now();
+    let mut next = t0 + Duration::from_secs(10);
+    loop {
+        while Instant::now() < next {
+            if done.load(Ordering::Relaxed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let at = t0.elapsed().as_secs_f64();
+        next = Instant::now() + Duration::from_secs(10);
+        let id = kill_and_restart(&kafka).await;
+        victims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((id, at));
+    }
+}
+
+/// Scenarios 1 and 4: the producer under broker kills, and its memory meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_producer_through_broker_kills_every_10s_loses_duplicates_and_reorders_nothing()
+{
+    // The RSS samples are the whole process: no other stream of millions of records beside it.
+    let _heavy = heavy().await;
+    let kafka = Arc::new(dedicated(Topology::Cluster3).await);
+    let topic = unique_topic("chaos-kill");
+    const PARTITIONS: i32 = 3;
+    let _admin = create(&kafka.bootstrap(), &topic, PARTITIONS, 3).await;
+    let buffer = BUFFER_MEMORY.to_string();
+    let producer = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", kafka.bootstrap().as_str()),
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("buffer.memory", buffer.as_str()),
+            ("request.timeout.ms", "10000"),
+            ("delivery.timeout.ms", "120000"),
+            ("reconnect.backoff.max.ms", "500"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    let (n, rate) = records_and_rate();
+    let t0 = Instant::now();
+    let done = Arc::new(AtomicBool::new(false));
+    let victims: Victims = Arc::default();
+    let chaos = tokio::spawn(kill_every_10s(kafka.clone(), done.clone(), victims.clone()));
+    let sampler = tokio::spawn(sample_rss(done.clone()));
+    let kills = || victims.lock().unwrap_or_else(|p| p.into_inner()).len() as u32;
+    let (ledger, sent) = stream(&producer, &topic, PARTITIONS, Some(rate), |seq| {
+        seq < n || kills() < MIN_KILLS
+    })
+    .await;
+    done.store(true, Ordering::Relaxed);
+    chaos.await.expect("chaos task");
+    let max_rss = sampler.await.expect("rss sampler");
+    let report = close_and_check(
+        producer,
+        &kafka.bootstrap(),
+        &topic,
+        PARTITIONS,
+        &ledger,
+        t0,
+    )
+    .await;
+    let victims = victims.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let kills: Vec<String> = victims
+        .iter()
+        .map(|(id, at)| format!("{id}@{at:.0}s"))
+        .collect();
+    println!(
+        "chaos broker kills ({} kills: {}): {report}, max RSS {} MiB",
+        victims.len(),
+        kills.join(" "),
+        max_rss / MIB
+    );
+    assert_eq!(report.records, sent);
+    assert!(sent >= n);
+    assert!(report.is_clean(), "{report}");
+    assert!(victims.len() as u32 >= MIN_KILLS, "the run saw kills");
+    assert!(
+        max_rss < BUFFER_MEMORY + RSS_HEADROOM,
+        "max RSS {max_rss} B over buffer.memory + {RSS_HEADROOM} B"
+    );
+}
+
+/// Records already in the topic when the group starts (short and full alike: the group reads
+/// them while its faults happen, then the live tail).
+const BACKLOG: u64 = 100_000;
+const GROUP_PARTITIONS: i32 = 6;
+
+/// Scenario 3: a group of 3 with a member SIGKILLed and a broker killed and restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_order() {
+    group_under_faults("cooperative-sticky").await;
+}
+
+/// Scenario 3 under KIP-848 (`group.protocol=consumer`: the broker assigns and times C out).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_protocol_group_with_a_member_and_a_broker_killed_processes_every_offset_in_order()
+{
+    group_under_faults("consumer").await;
+}
+
+/// Scenario 3 with `strategy`: a classic assignor, or `consumer` (see `strategy_props`).
+async fn group_under_faults(strategy: &str) {
+    let kafka = Arc::new(dedicated(Topology::Cluster3).await);
+    let bootstrap = kafka.bootstrap();
+    let topic = unique_topic("chaos-group");
+    create(&bootstrap, &topic, GROUP_PARTITIONS, 3).await;
+    let t0 = Instant::now();
+    let fill = Feed::start(&bootstrap, &topic, 1_000);
+    while fill.sent() < BACKLOG {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let filled = fill.stop().await;
+    eprintln!(
+        "{filled} records filled in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+
+    let group = unique_topic("chaos-group");
+    let h = History::default();
+    // A live tail keeps records arriving through the faults.
+    let feed = Feed::start_from(&bootstrap, &topic, 5, filled);
+    // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
+    // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
+    // every second poll of its ends without a commit, and it then holds 100 uncommitted records
+    // for its 300 ms pause: the kill (within 50 ms of seeing that) lands there. Unpaced, every
+    // poll ended in a commit and the kill landed while one was in flight, after the broker had
+    // taken it: nothing was left to redeliver (seen on the first runs).
+    let max_poll = "100";
+    // The child first: it takes longest to start, and should join before the backlog is gone.
+    let child = ChildMember::spawn(
+        &[&bootstrap, &topic, &group, strategy, "C", max_poll, "300"],
+        &h,
+    );
+    let mut extra = strategy_props(strategy);
+    extra.push(("max.poll.records", max_poll));
+    let pause = Duration::from_millis(30);
+    let a = Member::start_paced(&bootstrap, &group, &topic, "A", &extra, &h, 100, pause);
+    let b = Member::start_paced(&bootstrap, &group, &topic, "B", &extra, &h, 100, pause);
+    wait_until(&h, "A, B and the child C share the partitions", 60, || {
+        h.settled(&["A", "B", "C"], GROUP_PARTITIONS) && h.count("C", 0, committed) > 0
+    })
+    .await;
+    // 100 since the last commit: C processed a poll that did not end in a commit, and pauses.
+    wait_until(&h, "C has an uncommitted window", 30, || {
+        uncommitted(&h, "C") >= 100
+    })
+    .await;
+    let processed_at_kill = h.distinct_seqs();
+    let died = child.kill().await;
+    // The broker dies while the group notices C's death (its session times out in 10 s).
+    let victim = kill_and_restart(&kafka).await;
+    wait_until(&h, "A and B own everything", 90, || {
+        h.settled(&["A", "B"], GROUP_PARTITIONS)
+    })
+    .await;
+    let produced = feed.stop().await;
+    wait_until(&h, "every produced record processed", 90, || {
+        h.distinct_seqs() as u64 >= produced
+    })
+    .await;
+    a.close().await;
+    b.close().await;
+    let duration = t0.elapsed();
+
+    // Asserts exclusive ownership, contiguous offsets per ownership period, no loss, and
+    // duplicates only from C's uncommitted window (group_history.rs).
+    let events = h.snapshot();
+    let r = check(&events, GROUP_PARTITIONS, produced, &[("C", died)]);
+    // The verifier's independent view: every offset of the log, in order per partition.
+    let mut sorted = events;
+    sorted.sort_by_key(|e| e.t);
+    let mut ledger = ConsumeLedger::new();
+    for e in &sorted {
+        if let Kind::Processed {
+            partition, offset, ..
+        } = e.kind
+        {
+            ledger.record(partition, offset);
+        }
+    }
+    let report = ledger.check(
+        &read_back(&bootstrap, &topic, GROUP_PARTITIONS).await,
+        duration,
+    );
+    println!(
+        "chaos group [{strategy}] (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
+         {victim} killed and restarted): {report}; redeliveries {} within the uncommitted window {}",
+        r.uncommitted_at_death, r.duplicates, r.uncommitted_at_death
+    );
+    assert_eq!(report.records, produced);
+    assert!(report.is_clean(), "{report}");
+    assert_eq!(report.redelivered, r.duplicates as u64);
+    assert!(r.duplicates <= r.uncommitted_at_death);
+}
+
+#[test]
+fn rss_reads_this_process() {
+    let bytes = rss("self").expect("/proc/self/status has VmRSS");
+    // A running test binary is at least a few MiB resident, and not terabytes.
+    assert!(bytes > MIB && bytes < 1 << 40, "{bytes}");
+}
