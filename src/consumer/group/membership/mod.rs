@@ -28,7 +28,7 @@
 //! | `REBALANCE_IN_PROGRESS` (27) | rejoin (eager: `Revoked` all first; cooperative: keep them); JoinGroup: after `retry.backoff.ms` |
 //! | `FENCED_INSTANCE_ID` (82) | `Lost`, `Error`, state [`MemberState::Fenced`] (final) |
 //! | `NOT_COORDINATOR`, `COORDINATOR_NOT_AVAILABLE`, `COORDINATOR_LOAD_IN_PROGRESS` (16/15/14) | find the coordinator again after `retry.backoff.ms`; a pending JoinGroup/SyncGroup restarts as a JoinGroup |
-//! | `GROUP_AUTHORIZATION_FAILED` (30, also on FindCoordinator) | reclassified fatal ([`fatal_if_group_denied`](super::fatal_if_group_denied)): `Lost`, `Error`, [`MemberState::Failed`] for good; [`fatal_error`](GroupMembership::fatal_error) reports it to every later poll and commit |
+//! | `GROUP_AUTHORIZATION_FAILED` (30, also on FindCoordinator) | reclassified fatal (`fatal_if_group_denied`): `Lost`, `Error`, [`MemberState::Failed`] for good; [`fatal_error`](GroupMembership::fatal_error) reports it to every later poll and commit |
 //! | other non-retriable codes | `Lost`, `Error`, [`MemberState::Failed`]; the next `on_poll` tries again |
 //! | `INCONSISTENT_GROUP_PROTOCOL` (23), unknown assignor chosen | `Error`, [`MemberState::Failed`] for good |
 //! | other retriable codes | retry after `retry.backoff.ms` |
