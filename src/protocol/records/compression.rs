@@ -28,9 +28,10 @@ fn compression_error(detail: impl Into<String>) -> Error {
     Error::new(ErrorKind::Compression).with_detail(detail)
 }
 
-/// Checks a compression level for a codec: gzip 1-9 (or -1 = default 6); LZ4 1-17 and zstd
-/// -131072..=22 are accepted for compatibility with the Java client's settings but the pure-Rust
-/// encoders have one level each (see the module docs); Snappy and none take no level.
+/// Checks a compression level for a codec: gzip 1-9 (or -1 = default 6); zstd -131072..=22
+/// (with the default `zstd-c` feature every level is used; ruzstd has one); LZ4 1-17 is
+/// accepted for compatibility with the Java client's settings but `lz4_flex` has one level (see
+/// the module docs); Snappy and none take no level.
 pub fn validate_level(codec: Compression, level: Option<i32>) -> Result<()> {
     let ok = match (codec, level) {
         (_, None) => true,
@@ -48,8 +49,42 @@ pub fn validate_level(codec: Compression, level: Option<i32>) -> Result<()> {
     }
 }
 
-/// Compresses `input` with `codec`, appending to `out`.
+/// Java's (and librdkafka's) default zstd level.
+pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
+
+/// Compressor state kept between batches, so a producer's sender does not set up (and free) a
+/// codec context for every batch. A zstd level-3 context holds a few hundred KiB of tables;
+/// creating one per 16 KiB batch costs more than compressing the batch.
+#[derive(Default)]
+pub struct Compressors {
+    #[cfg(feature = "zstd-c")]
+    zstd: Option<(i32, zstd::bulk::Compressor<'static>)>,
+}
+
+impl std::fmt::Debug for Compressors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        #[cfg_attr(not(feature = "zstd-c"), allow(unused_mut))]
+        let mut d = f.debug_struct("Compressors");
+        #[cfg(feature = "zstd-c")]
+        d.field("zstd_level", &self.zstd.as_ref().map(|(l, _)| *l));
+        d.finish()
+    }
+}
+
+/// Compresses `input` with `codec`, appending to `out`. Sets up a fresh codec context; a caller
+/// that compresses many batches should keep a [`Compressors`] and use [`compress_with`].
 pub fn compress(
+    codec: Compression,
+    level: Option<i32>,
+    input: &[u8],
+    out: &mut BytesMut,
+) -> Result<()> {
+    compress_with(&mut Compressors::default(), codec, level, input, out)
+}
+
+/// [`compress`], reusing the codec contexts in `ctx`.
+pub fn compress_with(
+    ctx: &mut Compressors,
     codec: Compression,
     level: Option<i32>,
     input: &[u8],
@@ -85,15 +120,62 @@ pub fn compress(
             enc.finish()
                 .map_err(|e| compression_error("lz4").with_source(e))?;
         }
-        Compression::Zstd => {
-            // ruzstd implements only its "Fastest" level (about zstd level 1).
-            ruzstd::encoding::compress(
-                input,
-                out.writer(),
-                ruzstd::encoding::CompressionLevel::Fastest,
-            );
+        Compression::Zstd => compress_zstd(ctx, level, input, out)?,
+    }
+    Ok(())
+}
+
+/// zstd with the C library at the configured level (Java's `compression.zstd.level` semantics:
+/// the default is 3, negative levels are the fast ones). One frame with the content size in
+/// its header, which every zstd decoder (zstd-jni in the broker, librdkafka) reads.
+#[cfg(feature = "zstd-c")]
+fn compress_zstd(
+    ctx: &mut Compressors,
+    level: Option<i32>,
+    input: &[u8],
+    out: &mut BytesMut,
+) -> Result<()> {
+    let level = level.unwrap_or(ZSTD_DEFAULT_LEVEL);
+    let err = |e| compression_error("zstd").with_source(e);
+    let cctx = match &mut ctx.zstd {
+        Some((l, c)) if *l == level => c,
+        slot => {
+            let c = zstd::bulk::Compressor::new(level).map_err(err)?;
+            &mut slot.insert((level, c)).1
+        }
+    };
+    // Compress straight into `out`: grow it by the worst-case bound, then cut it back. The
+    // zero fill of the bound is a memset, far cheaper than the compression itself.
+    let at = out.len();
+    out.resize(at + zstd::zstd_safe::compress_bound(input.len()), 0);
+    match cctx.compress_to_buffer(input, &mut out[at..]) {
+        Ok(n) => {
+            out.truncate(at + n);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(at);
+            // A failed compression may leave the context mid-frame: drop it.
+            ctx.zstd = None;
+            Err(err(e))
         }
     }
+}
+
+/// zstd with pure-Rust ruzstd, which implements only its "Fastest" level (about zstd level 1);
+/// a configured level is accepted and ignored.
+#[cfg(not(feature = "zstd-c"))]
+fn compress_zstd(
+    _ctx: &mut Compressors,
+    _level: Option<i32>,
+    input: &[u8],
+    out: &mut BytesMut,
+) -> Result<()> {
+    ruzstd::encoding::compress(
+        input,
+        out.writer(),
+        ruzstd::encoding::CompressionLevel::Fastest,
+    );
     Ok(())
 }
 
@@ -276,9 +358,7 @@ fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<(
             ZstdFrame::Data => {}
         }
         let mut src = rest;
-        let dec = ruzstd::decoding::StreamingDecoder::new(&mut src)
-            .map_err(|e| compression_error("zstd: bad frame header").with_source(e))?;
-        read_bounded(dec, out, max_size, "zstd")?;
+        decode_zstd_frame(&mut src, out, max_size)?;
         if src.len() >= rest.len() {
             // No progress: never loop forever on a degenerate frame.
             return Err(compression_error("zstd: frame consumed no input"));
@@ -286,6 +366,27 @@ fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<(
         rest = src;
     }
     Ok(())
+}
+
+/// Decodes the one zstd frame at the start of `src` (advancing it past the frame) with the C
+/// library.
+#[cfg(feature = "zstd-c")]
+fn decode_zstd_frame(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+    // `&mut &[u8]` is a BufRead that the decoder consumes exactly as far as it read, so `src`
+    // ends right after the frame; `single_frame` stops it there (our loop checks the window of
+    // each following frame before decoding it).
+    let dec = zstd::stream::read::Decoder::with_buffer(src)
+        .map_err(|e| compression_error("zstd: decoder setup").with_source(e))?
+        .single_frame();
+    read_bounded(dec, out, max_size, "zstd")
+}
+
+/// Decodes the one zstd frame at the start of `src` (advancing it past the frame) with ruzstd.
+#[cfg(not(feature = "zstd-c"))]
+fn decode_zstd_frame(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+    let dec = ruzstd::decoding::StreamingDecoder::new(src)
+        .map_err(|e| compression_error("zstd: bad frame header").with_source(e))?;
+    read_bounded(dec, out, max_size, "zstd")
 }
 
 enum ZstdFrame {

@@ -91,7 +91,8 @@ pub use attributes::{
     TIMESTAMP_TYPE_FLAG, TRANSACTIONAL_FLAG,
 };
 pub use compression::{
-    compress, decompress, validate_level, DEFAULT_MAX_DECOMPRESSED_SIZE, XERIAL_MAGIC,
+    compress, compress_with, decompress, validate_level, Compressors,
+    DEFAULT_MAX_DECOMPRESSED_SIZE, XERIAL_MAGIC, ZSTD_DEFAULT_LEVEL,
 };
 pub use decode::{
     next_offset_after, DecodeOptions, Header, HeaderIter, Record, RecordBatch, RecordBatches,
