@@ -343,8 +343,28 @@ fn decompress_snappy(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result
     Ok(())
 }
 
+/// Decodes the one zstd frame at the start of `src`, advancing `src` past it.
+type ZstdFrameDecoder = fn(&mut &[u8], &mut Vec<u8>, usize) -> Result<()>;
+
+/// The frame decoder this build uses: the C library with `zstd-c`, else ruzstd.
+#[cfg(feature = "zstd-c")]
+const ZSTD_FRAME_DECODER: ZstdFrameDecoder = decode_zstd_frame_c;
+#[cfg(not(feature = "zstd-c"))]
+const ZSTD_FRAME_DECODER: ZstdFrameDecoder = decode_zstd_frame_ruzstd;
+
 /// Decompresses one or more zstd frames (skippable frames are skipped).
 fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+    decompress_zstd_with(ZSTD_FRAME_DECODER, input, out, max_size)
+}
+
+/// [`decompress_zstd`] with a given frame decoder, so the tests can run both decoders in one
+/// build.
+fn decompress_zstd_with(
+    decode_frame: ZstdFrameDecoder,
+    input: &[u8],
+    out: &mut Vec<u8>,
+    max_size: usize,
+) -> Result<()> {
     let mut rest = input;
     if rest.is_empty() {
         return Err(compression_error("zstd: empty input"));
@@ -358,7 +378,7 @@ fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<(
             ZstdFrame::Data => {}
         }
         let mut src = rest;
-        decode_zstd_frame(&mut src, out, max_size)?;
+        decode_frame(&mut src, out, max_size)?;
         if src.len() >= rest.len() {
             // No progress: never loop forever on a degenerate frame.
             return Err(compression_error("zstd: frame consumed no input"));
@@ -371,10 +391,11 @@ fn decompress_zstd(input: &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<(
 /// Decodes the one zstd frame at the start of `src` (advancing it past the frame) with the C
 /// library.
 #[cfg(feature = "zstd-c")]
-fn decode_zstd_frame(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+fn decode_zstd_frame_c(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
     // `&mut &[u8]` is a BufRead that the decoder consumes exactly as far as it read, so `src`
     // ends right after the frame; `single_frame` stops it there (our loop checks the window of
-    // each following frame before decoding it).
+    // each following frame before decoding it). The C decoder's own window limit (2^27 by
+    // default) stays in force as well.
     let dec = zstd::stream::read::Decoder::with_buffer(src)
         .map_err(|e| compression_error("zstd: decoder setup").with_source(e))?
         .single_frame();
@@ -382,8 +403,9 @@ fn decode_zstd_frame(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Res
 }
 
 /// Decodes the one zstd frame at the start of `src` (advancing it past the frame) with ruzstd.
-#[cfg(not(feature = "zstd-c"))]
-fn decode_zstd_frame(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
+/// Compiled with `zstd-c` too, for the tests that check both decoders against both encoders.
+#[cfg(any(test, not(feature = "zstd-c")))]
+fn decode_zstd_frame_ruzstd(src: &mut &[u8], out: &mut Vec<u8>, max_size: usize) -> Result<()> {
     let dec = ruzstd::decoding::StreamingDecoder::new(src)
         .map_err(|e| compression_error("zstd: bad frame header").with_source(e))?;
     read_bounded(dec, out, max_size, "zstd")
@@ -535,6 +557,169 @@ mod tests {
         let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 31 << 3, 0, 0, 0];
         let err = decompress(Compression::Zstd, &frame, 1 << 20).err();
         assert_eq!(err.map(|e| e.kind().clone()), Some(ErrorKind::Compression));
+    }
+
+    /// Every zstd frame decoder compiled into this build, by name.
+    const ZSTD_DECODERS: &[(&str, ZstdFrameDecoder)] = &[
+        ("ruzstd", decode_zstd_frame_ruzstd),
+        #[cfg(feature = "zstd-c")]
+        ("c", decode_zstd_frame_c),
+    ];
+
+    fn unzstd(decoder: ZstdFrameDecoder, input: &[u8], cap: usize) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        decompress_zstd_with(decoder, input, &mut out, cap).map(|()| out)
+    }
+
+    /// Both decoders read both encoders' frames (ruzstd's, and ours: C zstd at several levels
+    /// with `zstd-c`): brokers hand back what Java (zstd-jni, i.e. C zstd) or anyone else wrote,
+    /// and a `--no-default-features` build decodes with ruzstd.
+    #[test]
+    fn zstd_cross_check_both_encoders_with_both_decoders() {
+        let data = sample();
+        let mut frames = vec![(
+            "ruzstd-fastest".to_string(),
+            ruzstd::encoding::compress_to_vec(
+                &data[..],
+                ruzstd::encoding::CompressionLevel::Fastest,
+            ),
+        )];
+        for level in [None, Some(-5), Some(1), Some(3), Some(9), Some(19)] {
+            let mut out = BytesMut::new();
+            assert!(compress(Compression::Zstd, level, &data, &mut out).is_ok());
+            frames.push((format!("ours-{level:?}"), out.to_vec()));
+        }
+        for (enc, frame) in &frames {
+            for (dec, decoder) in ZSTD_DECODERS {
+                let back = unzstd(*decoder, frame, DEFAULT_MAX_DECOMPRESSED_SIZE);
+                assert_eq!(back.ok().as_deref(), Some(&data[..]), "{enc} -> {dec}");
+            }
+        }
+    }
+
+    /// With the C library, the configured level is really used (KIP-390): a higher level gives
+    /// a smaller frame on compressible data, and the C decoder agrees with ours.
+    #[cfg(feature = "zstd-c")]
+    #[test]
+    fn zstd_level_is_honoured_and_matches_the_c_library() {
+        let data = sample();
+        let mut sizes = Vec::new();
+        let mut ctx = Compressors::default();
+        // Reuse one context across level changes, as a producer with several topics would.
+        for level in [1, 19, 3, 3, -5] {
+            let mut out = BytesMut::new();
+            assert!(
+                compress_with(&mut ctx, Compression::Zstd, Some(level), &data, &mut out).is_ok()
+            );
+            let c = zstd::bulk::decompress(&out, data.len());
+            assert_eq!(c.ok().as_deref(), Some(&data[..]), "level {level}");
+            // The C library's own one-shot output at that level is byte-identical.
+            let expected = zstd::bulk::compress(&data, level).unwrap_or_default();
+            assert_eq!(&out[..], &expected[..], "level {level}");
+            sizes.push(out.len());
+        }
+        assert!(
+            sizes[1] < sizes[0],
+            "level 19 should beat level 1: {sizes:?}"
+        );
+        assert!(
+            sizes[4] >= sizes[2],
+            "level -5 should not beat level 3: {sizes:?}"
+        );
+        // Output is appended after what `out` already holds.
+        let mut out = BytesMut::from(&b"head"[..]);
+        assert!(compress(Compression::Zstd, None, b"tail", &mut out).is_ok());
+        assert_eq!(&out[..4], b"head");
+        assert_eq!(
+            decompress(Compression::Zstd, &out[4..], 100).ok(),
+            Some(b"tail".to_vec())
+        );
+    }
+
+    /// Concatenated frames and skippable frames, mixing both encoders.
+    #[test]
+    fn zstd_multiple_frames_and_skippable_frames() {
+        let mut input = BytesMut::new();
+        assert!(compress(Compression::Zstd, None, b"first ", &mut input).is_ok());
+        // Skippable frame: magic 0x184D2A5x, length 3, payload.
+        input.extend_from_slice(&[0x53, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+        input.extend_from_slice(&ruzstd::encoding::compress_to_vec(
+            &b"second"[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        ));
+        for (dec, decoder) in ZSTD_DECODERS {
+            assert_eq!(
+                unzstd(*decoder, &input, 100).ok(),
+                Some(b"first second".to_vec()),
+                "{dec}"
+            );
+        }
+    }
+
+    /// Malformed zstd input from the network is an error, never a panic or a hang, for both
+    /// decoders: every truncation of a valid frame, every single-byte corruption of a small
+    /// one, garbage behind a valid magic, and trailing garbage.
+    #[test]
+    fn malformed_zstd_is_an_error_not_a_panic() {
+        let data = sample();
+        let mut frame = BytesMut::new();
+        assert!(compress(Compression::Zstd, None, &data[..20_000], &mut frame).is_ok());
+        let mut small = BytesMut::new();
+        assert!(compress(Compression::Zstd, None, &data[..3_000], &mut small).is_ok());
+        for (dec, decoder) in ZSTD_DECODERS {
+            for cut in (0..frame.len()).step_by(7).chain([frame.len() - 1]) {
+                let r = unzstd(*decoder, &frame[..cut], DEFAULT_MAX_DECOMPRESSED_SIZE);
+                assert!(r.is_err(), "{dec}: truncated at {cut} of {}", frame.len());
+            }
+            for i in 0..small.len() {
+                for flip in [0x01u8, 0x80, 0xff] {
+                    let mut bad = small.to_vec();
+                    bad[i] ^= flip;
+                    // A flipped literal may still decode; it must not panic, and must respect
+                    // the cap.
+                    if let Ok(out) = unzstd(*decoder, &bad, 4_096) {
+                        assert!(out.len() <= 4_096, "{dec}");
+                    }
+                }
+            }
+            let mut rng = fastrand::Rng::with_seed(9);
+            for len in [1usize, 5, 6, 12, 64, 1000] {
+                for _ in 0..20 {
+                    let mut junk: Vec<u8> = (0..len).map(|_| rng.u8(..)).collect();
+                    if len >= 4 {
+                        junk[..4].copy_from_slice(&[0x28, 0xb5, 0x2f, 0xfd]);
+                    }
+                    let _ = unzstd(*decoder, &junk, 1 << 20);
+                }
+            }
+            // Trailing garbage after a good frame is an error, not silently ignored.
+            let mut trailing = small.to_vec();
+            trailing.extend_from_slice(b"junk");
+            assert!(unzstd(*decoder, &trailing, 1 << 20).is_err(), "{dec}");
+        }
+    }
+
+    /// A frame that really holds more than the cap fails at the cap, for both decoders.
+    #[test]
+    fn zstd_output_is_bounded_by_the_cap() {
+        let zeros = vec![0u8; 4 << 20];
+        let mut frame = BytesMut::new();
+        assert!(compress(Compression::Zstd, Some(3), &zeros, &mut frame).is_ok());
+        // 4 MiB of zeros compresses to a few hundred bytes: a bomb against a 1 MiB cap.
+        assert!(frame.len() < 4096, "{}", frame.len());
+        for (dec, decoder) in ZSTD_DECODERS {
+            let err = unzstd(*decoder, &frame, 1 << 20).err();
+            assert_eq!(
+                err.map(|e| e.kind().clone()),
+                Some(ErrorKind::Compression),
+                "{dec}"
+            );
+            assert_eq!(
+                unzstd(*decoder, &frame, 4 << 20).ok(),
+                Some(zeros.clone()),
+                "{dec}"
+            );
+        }
     }
 
     #[test]
