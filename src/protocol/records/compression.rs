@@ -53,7 +53,7 @@ pub fn validate_level(codec: Compression, level: Option<i32>) -> Result<()> {
 pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
 
 /// Compressor state kept between batches, so a producer's sender does not set up (and free) a
-/// codec context for every batch. A zstd level-3 context holds a few hundred KiB of tables,
+/// codec context for every batch. A zstd level-3 context holds hundreds of KiB of tables or more,
 /// and a gzip deflate state about 270 KiB; creating one per 16 KiB batch costs more than
 /// compressing the batch (zstd) or a few percent of it (gzip).
 #[derive(Default)]
