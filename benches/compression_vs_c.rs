@@ -10,7 +10,7 @@
 //!   (record framing + compression + CRC) with ferrokafka's encoders as built (zstd is the C
 //!   library with the default `zstd-c` feature, ruzstd without it).
 //! - `flate2-zlib-rs-6`: flate2's pure-Rust `zlib-rs` backend, zlib format, level 6.
-//! - `c-zlib-6`: C zlib 1.3 (libz-sys's bundled source, static) `compress2` at level 6.
+//! - `c-zlib-6`: C zlib (the 1.4 source libz-sys 1.1.33 bundles, static) `compress2` at level 6.
 //! - `c-zstd-3`: the C zstd library at level 3 through a reused context; `c-zstd-3-fresh` sets
 //!   up a new context per call (what reusing the context saves); `ruzstd-fastest`: ruzstd 0.8.
 //!
