@@ -16,7 +16,7 @@ use bytes::{BufMut, BytesMut};
 use super::attributes::{
     self, BatchHeader, Compression, TimestampType, MAGIC, RECORD_BATCH_OVERHEAD,
 };
-use super::compression::{compress, validate_level};
+use super::compression::{compress_with, validate_level, Compressors};
 use super::varint::{put_varint, put_varlong, varint_size, varlong_size};
 use crate::{Error, ErrorKind, Result};
 
@@ -89,6 +89,8 @@ pub struct BatchInfo {
 #[derive(Debug, Default)]
 pub struct RecordBatchEncoder {
     scratch: BytesMut,
+    /// Codec contexts reused from batch to batch (see [`Compressors`]).
+    compressors: Compressors,
 }
 
 impl RecordBatchEncoder {
@@ -114,6 +116,7 @@ impl RecordBatchEncoder {
         Ok(RecordBatchWriter {
             out,
             scratch: &mut self.scratch,
+            compressors: &mut self.compressors,
             start,
             params,
             count: 0,
@@ -136,6 +139,7 @@ fn invalid(detail: &str) -> Error {
 pub struct RecordBatchWriter<'a> {
     out: &'a mut BytesMut,
     scratch: &'a mut BytesMut,
+    compressors: &'a mut Compressors,
     start: usize,
     params: BatchParams,
     count: i32,
@@ -327,7 +331,13 @@ impl RecordBatchWriter<'_> {
     pub fn finish(mut self) -> Result<BatchInfo> {
         let p = self.params;
         if p.compression != Compression::None {
-            if let Err(e) = compress(p.compression, p.compression_level, self.scratch, self.out) {
+            if let Err(e) = compress_with(
+                self.compressors,
+                p.compression,
+                p.compression_level,
+                self.scratch,
+                self.out,
+            ) {
                 self.out.truncate(self.start);
                 self.finished = true;
                 return Err(e);

@@ -29,32 +29,43 @@
 //!   [`DEFAULT_MAX_DECOMPRESSED_SIZE`], 64 MiB). Decompressors write into one buffer grown in
 //!   bounded steps up to the cap, so a compression bomb fails with `ErrorKind::Compression`
 //!   without allocating past it. For zstd the frame's declared window is also checked (at most
-//!   `max(cap, 8 MiB)`) because the decoder reserves the window up front.
+//!   `max(cap, 8 MiB)`) because ruzstd reserves the window up front (and the C decoder sizes its
+//!   window buffer from the header too).
+//! - **Codec state is reused**: a [`RecordBatchEncoder`] (the producer's sender keeps one)
+//!   holds its scratch buffer and a [`Compressors`] (the gzip deflate state and the zstd
+//!   context, each re-created only when the level changes) from batch to batch; a level-3 zstd
+//!   context is hundreds of KiB of tables or more, and setting one up per 16 KiB batch cost
+//!   more than compressing the batch.
 //!
-//! # Codecs (all pure Rust)
+//! # Codecs
+//!
+//! Pure Rust except zstd with the default `zstd-c` feature, which compiles the C library's
+//! vendored source with `cc` and links it statically (as `ring` does for its assembly and C): no
+//! system library is needed, and the static musl build still works.
 //!
 //! | codec | crate | write | read |
 //! |---|---|---|---|
 //! | gzip | `flate2` with the pure-Rust `zlib-rs` backend | levels 1-9, default 6 (Java's default) | multi-member |
 //! | snappy | `snap` raw + own framing | xerial framing (snappy-java `SnappyOutputStream`: magic, version 1, compat 1, 32 KiB chunks), as Java writes | xerial or raw |
 //! | lz4 | `lz4_flex` frame | 64 KiB independent blocks, no checksums (as `KafkaLZ4BlockOutputStream`; Java rejects dependent blocks); one speed level, a configured level is accepted and ignored | any LZ4 frame |
-//! | zstd | `ruzstd` | **only ruzstd's "Fastest" level (about zstd level 1)**; a configured level is accepted and ignored | any zstd frame(s) |
+//! | zstd | `zstd` (C, vendored) with the default `zstd-c` feature; `ruzstd` without it | with `zstd-c`: every level -131072..=22, default 3 (Java's and librdkafka's default), one frame with the content size; without: **only ruzstd's "Fastest" level (about zstd level 1)**, a configured level is accepted and ignored | any zstd frame(s), skippable frames skipped |
 //!
 //! ## The zstd decision
 //!
-//! The C `zstd` crate would give every level and faster compression, but it compiles C, which
-//! this crate avoids by default. `ruzstd` 0.8 decompresses everything but compresses only at
-//! "Fastest" (its `Default`/`Better`/`Best` levels are unimplemented): expect a lower ratio than
-//! Java's default zstd level 3 and slower compression than the C library. Brokers and other
-//! clients read it normally.
+//! `ruzstd` 0.8 decompresses everything but compresses only at "Fastest" (its
+//! `Default`/`Better`/`Best` levels are unimplemented), so it cannot honour
+//! `compression.zstd.level` (KIP-390), and in `benches/compression_vs_c.rs` (JSON-like values,
+//! shared 2-core machine, 2026-12-04) it compressed 67-103 MiB/s at ratio 2.0-2.5 where C zstd
+//! level 3 did 250-410 MiB/s at ratio 2.9-3.25. Issue #9 asks for record-batch encode within 1.5x of the C libraries at librdkafka's
+//! default levels, which ruzstd cannot reach, so the C library is used by default: its `cc`
+//! build of vendored source keeps the crate free of system libraries. `--no-default-features`
+//! drops it and falls back to ruzstd for both directions (the tests run both decoders against
+//! both encoders in every build). `benches/compression_vs_c.rs` times our batch encoder beside C
+//! zlib and C zstd; its figures are in `docs/performance.md`.
 //!
-//! Measured with `benches/record_batch.rs` (JSON-like values, shared 2-core machine, payload
-//! MB/s): ruzstd compresses 15-28 MB/s at ratio 1.8-2.5, against snappy/LZ4 at 90-240 MB/s
-//! (ratio 1.7-1.9) and gzip level 6 at 13-16 MB/s (ratio 2.6-3.3) with `zlib-rs`, which replaced
-//! `miniz_oxide` (7-11 MB/s on the same data: 1.5-1.75x slower in an A/B run on 2026-12-03, 1 MiB
-//! batches of 100 B and 1 KiB records); ruzstd decompresses 75-135 MB/s, LZ4 300-1100 MB/s.
-//! So zstd here trades speed for a ratio between LZ4 and gzip. If that is not good enough, the C
-//! `zstd` crate can be put behind a cargo feature later without changing this module's API.
+//! gzip stays on `flate2`'s pure-Rust `zlib-rs` backend, which replaced `miniz_oxide` (7-11
+//! MB/s on the same data: 1.5-1.75x slower in an A/B run on 2026-12-03, 1 MiB batches of 100 B
+//! and 1 KiB records); how it compares with C zlib at level 6 is in `docs/performance.md`.
 //!
 //! # Example
 //!
@@ -91,7 +102,8 @@ pub use attributes::{
     TIMESTAMP_TYPE_FLAG, TRANSACTIONAL_FLAG,
 };
 pub use compression::{
-    compress, decompress, validate_level, DEFAULT_MAX_DECOMPRESSED_SIZE, XERIAL_MAGIC,
+    compress, compress_with, decompress, validate_level, Compressors,
+    DEFAULT_MAX_DECOMPRESSED_SIZE, XERIAL_MAGIC, ZSTD_DEFAULT_LEVEL,
 };
 pub use decode::{
     next_offset_after, DecodeOptions, Header, HeaderIter, Record, RecordBatch, RecordBatches,
