@@ -908,7 +908,23 @@ async fn acls_are_created_described_and_deleted_with_filters() {
     let filter = AclFilter::any()
         .resource(ResourceType::Topic, &prefix)
         .principal("User:bob");
-    let found = admin.describe_acls(&filter).await.expect("describe");
+    // KRaft applies ACL changes when each broker replays the metadata record: describe until
+    // the broker answered shows the change (bounded), rather than racing it.
+    let describe_until = |want: Vec<AclBinding>| {
+        let admin = &admin;
+        let filter = &filter;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let got = admin.describe_acls(filter).await.expect("describe");
+                if got == want || Instant::now() > deadline {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let found = describe_until(vec![acl.clone()]).await;
     assert_eq!(found, vec![acl.clone()], "exactly the ACL created");
     // Filters narrow: another principal finds nothing on that resource.
     let none = admin
@@ -926,11 +942,9 @@ async fn acls_are_created_described_and_deleted_with_filters() {
         .expect("delete");
     let gone = deleted[0].1.as_ref().expect("the filter's result");
     eprintln!("acl deleted: {gone:?}");
-    assert!(admin
-        .describe_acls(&filter)
-        .await
-        .expect("describe")
-        .is_empty());
+    assert_eq!(gone.len(), 1, "the one ACL deleted: {gone:?}");
+    let left = describe_until(Vec::new()).await;
+    assert!(left.is_empty(), "{left:?}");
     let alice = AdminClient::new(client(&props(
         k,
         Listener::SaslSsl,
