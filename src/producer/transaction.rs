@@ -25,7 +25,7 @@ use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::init_producer_id::{self, TxnProducer};
 use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::{add_offsets_to_txn, end_txn, txn_offset_commit};
-use crate::types::{Offset, TopicPartition};
+use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
 /// FindCoordinator for `key`, from any broker.
@@ -425,29 +425,38 @@ impl Producer {
         let Some(local) = local.filter(|e| *e != current.epoch) else {
             return Ok(());
         };
-        let timeout_ms =
-            i32::try_from(self.shared.cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
-        let req = init_producer_id::transactional_bump_request(&current, timeout_ms);
-        let (producer_id, epoch) = self
-            .with_coordinator("InitProducerId", |conn| {
-                let req = &req;
-                async move {
-                    let resp = conn.send::<InitProducerIdRequest>(req).await?;
-                    init_producer_id::parse(&resp)
-                }
-            })
-            .await?;
+        let (producer_id, epoch) = self.bump_at_coordinator(&current).await?;
         if producer_id != current.producer_id || epoch != local {
-            return Err(Error::new(ErrorKind::IllegalState).with_api("InitProducerId").with_detail(
-                format!(
-                    "the coordinator bumped producer {} to epoch {epoch}, the sender to {local}:                      create a new producer",
+            return Err(Error::new(ErrorKind::IllegalState)
+                .with_api("InitProducerId")
+                .with_detail(format!(
+                    "the coordinator bumped producer {} to epoch {epoch}, the sender to {local}: \
+                     create a new producer",
                     current.producer_id,
-                ),
-            ));
+                )));
         }
         txn.producer
             .send_replace(Some(TxnProducer { epoch, ..current }));
         Ok(())
+    }
+
+    /// InitProducerId with the current producer id and epoch (KIP-360): the coordinator bumps
+    /// the epoch (or hands out a new producer id once it is exhausted).
+    async fn bump_at_coordinator(
+        &self,
+        current: &TxnProducer,
+    ) -> Result<(ProducerId, ProducerEpoch)> {
+        let timeout_ms =
+            i32::try_from(self.shared.cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
+        let req = init_producer_id::transactional_bump_request(current, timeout_ms);
+        self.with_coordinator("InitProducerId", |conn| {
+            let req = &req;
+            async move {
+                let resp = conn.send::<InitProducerIdRequest>(req).await?;
+                init_producer_id::parse(&resp)
+            }
+        })
+        .await
     }
 
     /// The cluster moved to transaction version 2 during the transaction that just ended (a
@@ -459,18 +468,7 @@ impl Producer {
             return Ok(None);
         }
         let current = self.txn_producer()?;
-        let timeout_ms =
-            i32::try_from(self.shared.cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX);
-        let req = init_producer_id::transactional_bump_request(&current, timeout_ms);
-        let (producer_id, epoch) = self
-            .with_coordinator("InitProducerId", |conn| {
-                let req = &req;
-                async move {
-                    let resp = conn.send::<InitProducerIdRequest>(req).await?;
-                    init_producer_id::parse(&resp)
-                }
-            })
-            .await?;
+        let (producer_id, epoch) = self.bump_at_coordinator(&current).await?;
         tracing::info!(
             producer_id = producer_id.0,
             epoch = epoch.0,

@@ -6,14 +6,14 @@
 //! answering garbage, an HTTP server, a TLS listener, a blackhole), not a Kafka mock. The last
 //! case is a real Kafka PLAINTEXT port spoken to with `security.protocol=SSL`.
 
-use crate::support::shared_bootstrap;
+use crate::support::{shared_bootstrap, LogBuf};
 use ferrokafka::admin::AdminClient;
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::TopicPartition;
 use ferrokafka::{Error, ErrorClass, ErrorKind, TlsFailure};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -325,30 +325,6 @@ async fn consumer_poll_fails_readably_against_every_hostile_endpoint() {
         let addr = serve(kind).await;
         let (e, took) = consumer_fails(kind, &addr, &[]).await;
         check(kind, &addr, &e, took);
-    }
-}
-
-/// Log lines captured by a subscriber, one `String` a line.
-#[derive(Clone, Default)]
-struct LogBuf(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogBuf {
-    fn lines(&self) -> Vec<String> {
-        let bytes = self.0.lock().expect("log buffer").clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .map(str::to_owned)
-            .collect()
     }
 }
 

@@ -16,7 +16,7 @@ use ferrokafka_testcontainers::unique_topic;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::support::blocking;
+use crate::support::{blocking, LogBuf};
 
 async fn broker() -> &'static SecureKafka {
     blocking(SecureKafka::shared)
@@ -543,20 +543,6 @@ async fn topic_authorization_failure_fails_only_that_topics_records() {
     prod.close(Duration::from_secs(10)).await.expect("close");
 }
 
-/// A `tracing` writer into a shared buffer (for tests that read the client's log).
-#[derive(Clone, Default)]
-struct LogBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogBuf {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log buffer").extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// KIP-368: the REAUTH listener grants 10 s sessions; a 30 s produce loop over it loses
 /// nothing and needs no retry, and each connection re-authenticates in place (the DEBUG log
 /// shows re-authentications and no connection opened after the first records). A
@@ -661,19 +647,8 @@ fn reauthentication_in_place_during_a_30s_produce_loses_nothing() {
 /// password and no token. A current-thread runtime keeps every task on the capturing thread.
 #[test]
 fn trace_logs_never_contain_passwords_or_tokens() {
-    use std::sync::{Arc, Mutex};
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("log buffer").extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
+    use std::sync::Arc;
+    let buf = LogBuf::default();
     let writer = buf.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
