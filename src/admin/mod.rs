@@ -560,7 +560,7 @@ impl Retry {
             return Err(retry::api_timeout(self.api, &e));
         };
         // The refresh runs before the wait (not in it), so the next attempt sees fresh metadata.
-        if e.needs_metadata_refresh() {
+        if e.needs_leader_lookup() {
             let _ = cluster.refresh(TopicSelection::Topics(Vec::new())).await;
         }
         tokio::time::sleep(wait).await;

@@ -235,8 +235,9 @@ impl Cluster {
         Err(err)
     }
 
-    /// Brokers to try for a cluster-wide request: known brokers (shuffled, to spread load),
-    /// then the bootstrap list.
+    /// Brokers to try for a cluster-wide request: known brokers (shuffled, to spread load; those
+    /// whose last connect failed last, so a dead broker does not delay the metadata refresh that
+    /// moves its partitions), then the bootstrap list.
     fn candidates(&self) -> Vec<(BrokerAddress, Option<i32>)> {
         let md = self.metadata();
         let mut known: Vec<(BrokerAddress, Option<i32>)> = md
@@ -245,6 +246,8 @@ impl Cluster {
             .map(|b| (b.addr.clone(), Some(b.node_id)))
             .collect();
         fastrand::shuffle(&mut known);
+        // Stable: the shuffle's order stands among the reachable and among the failed.
+        known.sort_by_key(|(addr, _)| self.pool.recently_failed(addr));
         let mut boot: Vec<(BrokerAddress, Option<i32>)> = self
             .cfg
             .bootstrap_servers

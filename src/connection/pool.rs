@@ -166,6 +166,18 @@ impl ConnectionPool {
         state.conn.as_ref().filter(|c| !c.is_closed()).cloned()
     }
 
+    /// Whether the last connect attempt to `addr`, for any purpose, failed (the slot is backing
+    /// off). Used to try other brokers first for requests any broker can answer: a broker that
+    /// is down should not sit in front of a metadata refresh that would show its partitions'
+    /// new leaders (on a real network its connect can take `socket.connection.setup.timeout.ms`).
+    pub fn recently_failed(&self, addr: &BrokerAddress) -> bool {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .iter()
+            .filter(|((a, _), _)| a == addr)
+            .any(|(_, slot)| slot.try_lock().is_ok_and(|s| s.failures > 0))
+    }
+
     /// Drops every connection (their tasks end once in-flight requests are answered or fail).
     pub fn close_all(&self) {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());

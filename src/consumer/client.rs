@@ -614,14 +614,20 @@ impl Consumer {
 
     /// A snapshot of the consumer's metrics (Java names).
     pub fn metrics(&self) -> ConsumerMetrics {
-        let lag_max = {
+        let (lag_max, stalled) = {
             let core = self.inner.lock();
-            core.fetcher
+            let lag_max = core
+                .fetcher
                 .assignment()
                 .filter_map(|tp| core.fetcher.lag(tp))
-                .max()
+                .max();
+            let bound = self.inner.cfg.client.request_timeout;
+            let stalled = core
+                .fetcher
+                .stalled_partitions(std::time::Instant::now(), bound);
+            (lag_max, stalled)
         };
-        ConsumerMetrics::snapshot(&self.inner.metrics, lag_max)
+        ConsumerMetrics::snapshot(&self.inner.metrics, lag_max, stalled)
     }
 
     /// Refreshes metadata for the given topics now.

@@ -51,6 +51,8 @@ fn step(inner: &Arc<Inner>) -> Instant {
         } else {
             Vec::new()
         };
+        core.fetcher
+            .poll_stalls(now, inner.cfg.client.request_timeout);
         let events: Vec<FetchEvent> = std::iter::from_fn(|| core.fetcher.poll_event()).collect();
         let missing: BTreeSet<String> = core
             .fetcher
@@ -82,8 +84,13 @@ fn step(inner: &Arc<Inner>) -> Instant {
         spawn_offset_fetch(inner.clone(), committed);
     }
     let mut refresh: BTreeSet<String> = missing;
-    for FetchEvent::RefreshMetadata { tp, .. } in events {
-        refresh.insert(tp.topic);
+    for event in events {
+        match event {
+            FetchEvent::RefreshMetadata { tp, .. } => {
+                refresh.insert(tp.topic);
+            }
+            event => log_event(&event, now),
+        }
     }
     if !refresh.is_empty() && !inner.refreshing.swap(true, Ordering::AcqRel) {
         let inner = inner.clone();
@@ -112,6 +119,34 @@ fn step(inner: &Arc<Inner>) -> Instant {
         return next.min(due);
     }
     next
+}
+
+/// The INFO / WARN line for a partition's leader change or fetch stall (one line each).
+fn log_event(event: &FetchEvent, now: Instant) {
+    match event {
+        FetchEvent::RefreshMetadata { .. } => {}
+        FetchEvent::LeaderChanged { tp, from, to } => tracing::info!(
+            partition = %tp,
+            from = from.0 .0,
+            from_epoch = from.1 .0,
+            to = to.0 .0,
+            to_epoch = to.1 .0,
+            "partition leader changed; fetching from the new leader"
+        ),
+        FetchEvent::Stalled { tp, stall } => tracing::warn!(
+            partition = %tp,
+            node = stall.node.0,
+            stalled_ms = now.saturating_duration_since(stall.since).as_millis() as u64,
+            "no fetch of this partition has been answered for request.timeout.ms: its leader \
+             cannot be reached; retrying and refreshing metadata until a new leader is elected"
+        ),
+        FetchEvent::StallEnded { tp, stall } => tracing::info!(
+            partition = %tp,
+            node = stall.node.0,
+            stalled_ms = now.saturating_duration_since(stall.since).as_millis() as u64,
+            "partition is fetched again"
+        ),
+    }
 }
 
 /// Queues a fatal error (SASL or TLS authentication) for the next `poll`, once: the

@@ -19,7 +19,10 @@ pub(crate) struct Recorder {
 /// `records-consumed-total`, `bytes-consumed-rate`, `fetch-latency-avg`, `fetch-latency-max`,
 /// `fetch-rate`, `records-lag-max`, `commit-rate`, `commit-total`, `commit-latency-avg`,
 /// `rebalance-total`, `rebalance-rate-per-hour`, `rebalance-latency-avg`, `rebalance-latency-max`,
-/// `failed-rebalance-total`.
+/// `failed-rebalance-total`; and one of ferrokafka's own: `fetch-stalled-partitions`, the
+/// assigned partitions whose fetches have failed without an answer from their leader for
+/// `request.timeout.ms` or longer (a broker down while the metadata still names it; 0 when every
+/// partition's leader answers).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ConsumerMetrics {
@@ -33,7 +36,7 @@ impl ConsumerMetrics {
         self.values.get(name).copied()
     }
 
-    pub(crate) fn snapshot(r: &Recorder, lag_max: Option<i64>) -> Self {
+    pub(crate) fn snapshot(r: &Recorder, lag_max: Option<i64>, stalled: usize) -> Self {
         let mut v = BTreeMap::new();
         v.insert("records-consumed-rate", r.records_consumed.rate());
         v.insert(
@@ -46,6 +49,7 @@ impl ConsumerMetrics {
         v.insert("fetch-latency-max", r.fetch_latency_ms.max());
         v.insert("fetch-rate", r.fetch_latency_ms.rate());
         v.insert("records-lag-max", lag_max.map_or(f64::NAN, |l| l as f64));
+        v.insert("fetch-stalled-partitions", stalled as f64);
         v.insert("commit-rate", r.commit_latency_ms.rate());
         v.insert("commit-total", r.commit_latency_ms.total_count() as f64);
         v.insert("commit-latency-avg", r.commit_latency_ms.avg());

@@ -7,18 +7,6 @@
 use crate::{Error, ErrorKind};
 use std::time::{Duration, Instant};
 
-/// Failures that mean "no broker answers": connection refused / unreachable / DNS, no broker
-/// available, connections dropped, requests timing out.
-pub(super) fn is_connectivity_failure(e: &Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::Connect
-            | ErrorKind::NoBrokerAvailable
-            | ErrorKind::Disconnected { .. }
-            | ErrorKind::RequestTimeout
-    )
-}
-
 /// A streak of connectivity failures and when it was last reported.
 #[derive(Debug, Default)]
 pub(super) struct Reachability {
@@ -38,7 +26,7 @@ impl Reachability {
     /// A request failed; only connectivity failures count (a broker error code means a broker
     /// answered, which is a success here).
     pub(super) fn on_result(&mut self, now: Instant, error: &Error) {
-        if !is_connectivity_failure(error) {
+        if !error.is_connectivity_failure() {
             self.on_success();
             return;
         }

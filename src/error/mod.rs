@@ -402,6 +402,41 @@ impl Error {
         self.inner.class == ErrorClass::RefreshRetriable
     }
 
+    /// Whether the broker a request went to may no longer be the place to send it (a partition
+    /// leader or a coordinator), so the metadata must be looked up again before the retry:
+    /// every [`ErrorClass::RefreshRetriable`] code, `UNKNOWN_LEADER_EPOCH` (only Retriable in
+    /// KIP-1050, but it means our metadata and the broker's disagree), and every failure to
+    /// reach the broker at all — a refused or timed-out connect, a lost connection, a request
+    /// timeout, a node missing from the metadata. A broker that is down keeps refusing
+    /// connections while its partitions are led elsewhere, so retrying the same node until
+    /// `metadata.max.age.ms` runs out stalls them for minutes; Java's `NetworkClient` requests
+    /// a metadata update on every disconnect for the same reason.
+    ///
+    /// ```
+    /// use ferrokafka::{Error, ErrorKind};
+    /// assert!(Error::new(ErrorKind::Connect).needs_leader_lookup());
+    /// assert!(Error::from_broker_code(6).needs_leader_lookup()); // NOT_LEADER_OR_FOLLOWER
+    /// assert!(!Error::from_broker_code(87).needs_leader_lookup()); // INVALID_RECORD
+    /// ```
+    pub fn needs_leader_lookup(&self) -> bool {
+        self.needs_metadata_refresh()
+            || self.broker_code() == Some(codes::code::UNKNOWN_LEADER_EPOCH)
+            || self.is_connectivity_failure()
+    }
+
+    /// Whether the broker could not be reached or did not answer: a refused or timed-out
+    /// connect (`Connect`), a lost connection (`Disconnected`), a request timeout, or no
+    /// broker available. A broker error code is an answer, so it is not one of these.
+    pub fn is_connectivity_failure(&self) -> bool {
+        matches!(
+            self.inner.kind,
+            ErrorKind::Connect
+                | ErrorKind::NoBrokerAvailable
+                | ErrorKind::Disconnected { .. }
+                | ErrorKind::RequestTimeout
+        )
+    }
+
     /// The broker error code, if this error came from one.
     pub fn broker_code(&self) -> Option<i16> {
         match self.inner.kind {

@@ -66,7 +66,9 @@ pub use fetcher::{
     FetchEvent, Fetcher, ListOffsetsPartition, ListOffsetsPlan, ListOffsetsResult, PartitionError,
     Polled,
 };
-pub use partition::{CommittedOffset, FetchPosition, FetchStatus, OffsetSpec, PartitionFetchState};
+pub use partition::{
+    CommittedOffset, FetchPosition, FetchStatus, OffsetSpec, PartitionFetchState, Stall,
+};
 pub use session::{FetchSession, SessionPartition, SessionRequest};
 
 use crate::connection::Backoff;

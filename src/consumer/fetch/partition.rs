@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::types::{LeaderEpoch, Offset};
+use crate::types::{BrokerId, LeaderEpoch, Offset};
 use crate::Error;
 
 use super::{IsolationLevel, OffsetResetPolicy};
@@ -129,6 +129,22 @@ pub struct PartitionFetchState {
     pub(super) list_offsets_token: Option<u64>,
     /// An OffsetFetch for this partition is outstanding.
     pub(super) offset_fetch_in_flight: bool,
+    /// The leader the last fetch was planned for (node, leader epoch): a change is logged.
+    pub(super) leader: Option<(BrokerId, LeaderEpoch)>,
+    /// The stall in progress, if fetches of this partition fail without an answer from its
+    /// leader (refused connect, lost connection, timeout); any answer ends it.
+    pub(super) stall: Option<Stall>,
+}
+
+/// Fetches of a partition failing because its leader cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stall {
+    /// The node the failed fetches went to.
+    pub node: BrokerId,
+    /// When the first of them failed.
+    pub since: Instant,
+    /// Whether the stall was reported (once it lasted `request.timeout.ms`).
+    pub reported: bool,
 }
 
 impl PartitionFetchState {
@@ -147,7 +163,15 @@ impl PartitionFetchState {
             fetch_ahead: None,
             list_offsets_token: None,
             offset_fetch_in_flight: false,
+            leader: None,
+            stall: None,
         }
+    }
+
+    /// The stall in progress: fetches of this partition have failed without an answer from
+    /// its leader since then (a broker that is down while the metadata still names it).
+    pub fn stall(&self) -> Option<&Stall> {
+        self.stall.as_ref()
     }
 
     /// The status.

@@ -408,8 +408,7 @@ impl ProducerState {
             self.enter_fatal(error);
             return;
         }
-        if error.needs_metadata_refresh() || matches!(error.kind(), ErrorKind::Disconnected { .. })
-        {
+        if error.needs_leader_lookup() {
             self.events.push_back(ProducerEvent::RefreshMetadata {
                 topic: tp.topic.clone(),
             });

@@ -11,10 +11,10 @@ use crate::Error;
 
 use super::super::{
     CompletedFetch, FetchPosition, FetchStatus, IsolationLevel, PartitionFetchState,
-    SessionPartition,
+    SessionPartition, Stall,
 };
+use super::opt_offset;
 use super::MAX_BUFFERED_FETCHES;
-use super::{needs_leader_lookup, opt_offset};
 use super::{
     out_of_range, FetchEvent, FetchPartition, FetchPlan, FetchResponseData, Fetcher,
     PartitionError, Polled,
@@ -39,7 +39,7 @@ impl Fetcher {
         let max_bytes = self.config.max_partition_fetch_bytes;
         let mut wanted: BTreeMap<BrokerId, Vec<(TopicPartition, SessionPartition, u64)>> =
             BTreeMap::new();
-        for (tp, s) in &self.partitions {
+        for (tp, s) in &mut self.partitions {
             let FetchStatus::Fetchable(position) = s.status else {
                 continue;
             };
@@ -62,6 +62,16 @@ impl Fetcher {
             };
             if self.in_flight.contains_key(&broker) {
                 continue;
+            }
+            match s.leader.replace((broker, epoch)) {
+                Some(from) if from.0 != broker => {
+                    self.events.push_back(FetchEvent::LeaderChanged {
+                        tp: tp.clone(),
+                        from,
+                        to: (broker, epoch),
+                    })
+                }
+                _ => {}
             }
             let sp = SessionPartition {
                 fetch_offset: from.offset,
@@ -155,6 +165,8 @@ impl Fetcher {
                 (_, Some(ahead)) => ahead,
                 (_, None) => continue,
             };
+            // The leader answered for the partition: whatever the answer, it is reachable.
+            Self::end_stall(&mut self.events, &p.tp, s);
             if s.generation != generation || expected.offset != fetch_offset {
                 continue; // repositioned since: stale
             }
@@ -204,7 +216,7 @@ impl Fetcher {
                         .with_broker(broker.to_string())
                         .with_api("Fetch");
                     Self::backoff(&self.config, &mut self.jitter, s, now);
-                    if needs_leader_lookup(code, &error) {
+                    if error.needs_leader_lookup() {
                         self.events
                             .push_back(FetchEvent::RefreshMetadata { tp: p.tp, error });
                     } else {
@@ -224,6 +236,26 @@ impl Fetcher {
         if let Some(session) = self.sessions.get_mut(&broker) {
             session.on_request_failed();
         }
+        for tp in flight.keys() {
+            let Some(s) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            if !error.is_connectivity_failure() {
+                Self::end_stall(&mut self.events, tp, s);
+                continue;
+            }
+            // A stall goes on when the next leader cannot be reached either.
+            match s.stall.as_mut() {
+                Some(stall) => stall.node = broker,
+                None => {
+                    s.stall = Some(Stall {
+                        node: broker,
+                        since: now,
+                        reported: false,
+                    })
+                }
+            }
+        }
         self.fail_flight(&flight, error, now);
     }
 
@@ -239,7 +271,9 @@ impl Fetcher {
             };
             s.fetch_in_flight = false;
             Self::backoff(&self.config, &mut self.jitter, s, now);
-            if error.needs_metadata_refresh() {
+            // A broker that cannot be reached may be down for good while its partitions are led
+            // elsewhere: look the leader up again rather than wait for metadata.max.age.ms.
+            if error.needs_leader_lookup() {
                 self.events.push_back(FetchEvent::RefreshMetadata {
                     tp: tp.clone(),
                     error: error.clone(),

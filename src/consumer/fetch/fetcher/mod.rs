@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use crate::connection::Jitter;
-use crate::error::code::{OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH};
+use crate::error::code::OFFSET_OUT_OF_RANGE;
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
@@ -15,17 +15,6 @@ use super::{
     PartitionFetchState,
 };
 pub use crate::protocol::requests::list_offsets::ListOffsetsResult;
-
-/// Whether a partition error (broker `code`, as `error`) means the leader must be looked up
-/// again before retrying: every RefreshRetriable code of the error table
-/// (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR,
-/// FENCED_LEADER_EPOCH, …), plus UNKNOWN_LEADER_EPOCH, which is only Retriable in KIP-1050 but
-/// means our metadata and the broker's disagree. (The old list `[3, 6, 56, 74, 75]` was checked
-/// together with `needs_metadata_refresh()`; 3, 6, 56 and 74 are RefreshRetriable, so 75 is the
-/// only code it added.)
-fn needs_leader_lookup(code: i16, error: &Error) -> bool {
-    error.needs_metadata_refresh() || code == UNKNOWN_LEADER_EPOCH
-}
 
 /// One partition of a planned ListOffsets request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +68,30 @@ pub enum FetchEvent {
         tp: TopicPartition,
         /// The error that showed it.
         error: Error,
+    },
+    /// The partition is fetched from another leader than before (logged at INFO, as Java does).
+    LeaderChanged {
+        /// The partition.
+        tp: TopicPartition,
+        /// The previous leader and its epoch.
+        from: (BrokerId, LeaderEpoch),
+        /// The new leader and its epoch.
+        to: (BrokerId, LeaderEpoch),
+    },
+    /// Fetches of the partition have failed for `request.timeout.ms` (the bound given to
+    /// [`Fetcher::poll_stalls`]) without an answer from its leader: reported once per stall.
+    Stalled {
+        /// The partition.
+        tp: TopicPartition,
+        /// The stall.
+        stall: super::Stall,
+    },
+    /// A reported stall ended: the partition's leader (the same or a new one) answered.
+    StallEnded {
+        /// The partition.
+        tp: TopicPartition,
+        /// The stall that ended.
+        stall: super::Stall,
     },
 }
 
@@ -379,6 +392,52 @@ impl Fetcher {
         });
     }
 
+    /// Queues a [`FetchEvent::Stalled`] for each partition whose stall has lasted `bound` and
+    /// was not reported yet.
+    pub fn poll_stalls(&mut self, now: Instant, bound: std::time::Duration) {
+        for (tp, s) in &mut self.partitions {
+            let Some(stall) = s.stall.as_mut() else {
+                continue;
+            };
+            if now.saturating_duration_since(stall.since) < bound {
+                continue;
+            }
+            if !stall.reported {
+                stall.reported = true;
+                self.events.push_back(FetchEvent::Stalled {
+                    tp: tp.clone(),
+                    stall: *stall,
+                });
+            }
+        }
+    }
+
+    /// How many assigned partitions have been stalled (see [`PartitionFetchState::stall`]) for
+    /// at least `bound`.
+    pub fn stalled_partitions(&self, now: Instant, bound: std::time::Duration) -> usize {
+        self.partitions
+            .values()
+            .filter_map(|s| s.stall.as_ref())
+            .filter(|st| now.saturating_duration_since(st.since) >= bound)
+            .count()
+    }
+
+    /// A fetch of the partition got an answer: a stall in progress ends.
+    fn end_stall(
+        events: &mut VecDeque<FetchEvent>,
+        tp: &TopicPartition,
+        s: &mut PartitionFetchState,
+    ) {
+        if let Some(stall) = s.stall.take() {
+            if stall.reported {
+                events.push_back(FetchEvent::StallEnded {
+                    tp: tp.clone(),
+                    stall,
+                });
+            }
+        }
+    }
+
     // ----- committed offsets (OffsetFetch, commits) -----
 
     /// Partitions that need an OffsetFetch now; they are marked in flight until
@@ -517,7 +576,7 @@ impl Fetcher {
             }
             Err(e) => {
                 let e = e.with_partition(&tp.topic, tp.partition);
-                if e.needs_metadata_refresh() {
+                if e.needs_leader_lookup() {
                     self.events.push_back(FetchEvent::RefreshMetadata {
                         tp: tp.clone(),
                         error: e.clone(),

@@ -4,6 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::*;
 
+mod dead_leader;
 mod positions;
 mod records;
 use crate::protocol::records::{BatchParams, RecordBatchEncoder};

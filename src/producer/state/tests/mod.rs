@@ -220,8 +220,9 @@ fn retriable_errors_retry_with_the_same_stamp() {
         let mut st = ready(t0);
         let p = tp(0);
         let first = send_new(&mut st, &p, 1, 4, t0);
+        // NOT_LEADER_OR_FOLLOWER, and no answer at all: the broker may be down for good.
         let refresh_expected = matches!(&result, Err(e) if e.broker_code() == Some(6)
-            || matches!(e.kind(), ErrorKind::Disconnected { .. }));
+            || matches!(e.kind(), ErrorKind::Disconnected { .. } | ErrorKind::RequestTimeout));
         st.on_produce_response(&p, BatchId(1), result, t0 + ms(5));
         let ev = drain(&mut st);
         let at = retry_at(&ev, 1);
