@@ -14,6 +14,7 @@ mod consumer;
 mod consumer_api;
 mod consumer_errors;
 mod consumer_reset;
+mod dead_broker;
 mod fetch;
 mod group;
 mod group_848;
