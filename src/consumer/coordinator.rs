@@ -155,14 +155,9 @@ impl Coordinator {
         let result = retry_until(
             waits,
             |e: &Error| {
-                if coordinator_moved(e.broker_code())
-                    || matches!(
-                        e.kind(),
-                        ErrorKind::Disconnected { .. }
-                            | ErrorKind::Connect
-                            | ErrorKind::NoBrokerAvailable
-                    )
-                {
+                // Also when the coordinator cannot be reached: it may be down for good while
+                // another broker already took its groups over.
+                if coordinator_moved(e.broker_code()) || e.is_connectivity_failure() {
                     self.forget();
                 }
                 // A group error (the generation moved on) is not retried with the same

@@ -99,6 +99,7 @@ fn step(
     // After a `Revoked` the membership hands out no further listener event until the
     // application's poll ran the listener (`RevokeGuard` calls `revocation_done`).
     while let Some(action) = m.poll_action(now) {
+        log_assignment_change(inner, m, &action);
         match action {
             GroupAction::Revoked(tps) => {
                 core.listener_events.push_back(ListenerEvent::Revoked(tps));
@@ -179,6 +180,48 @@ fn leader_metadata_check(inner: &Arc<Inner>, now: Instant) {
     tokio::spawn(async move {
         let _ = cluster.ensure_fresh().await;
     });
+}
+
+/// One INFO line per assignment change, as the Java consumer logs its joins and assignments: a
+/// user reading the log sees which member owns what and when it changed.
+fn log_assignment_change(inner: &Inner, m: &Membership, action: &GroupAction) {
+    let (what, tps) = match action {
+        GroupAction::Assigned(tps) => ("partitions assigned", tps),
+        GroupAction::Revoked(tps) => ("partitions revoked", tps),
+        GroupAction::Lost(tps) => (
+            "partitions lost (the group moved on without this member)",
+            tps,
+        ),
+        _ => return,
+    };
+    let generation = m.generation();
+    tracing::info!(
+        group = inner.cfg.group_id.as_deref().unwrap_or(""),
+        generation = generation.as_ref().map_or(-1, |g| g.generation_id),
+        member = generation.as_ref().map_or("", |g| g.member_id.as_str()),
+        partitions = %TopicPartitions(tps),
+        owned = m.assignment().len(),
+        "{what}"
+    );
+}
+
+/// A short list of partitions for a log line: `orders-0,orders-3` (at most 20, then a count).
+struct TopicPartitions<'a>(&'a [TopicPartition]);
+
+impl std::fmt::Display for TopicPartitions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 20;
+        for (i, tp) in self.0.iter().take(SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{tp}")?;
+        }
+        if self.0.len() > SHOWN {
+            write!(f, " and {} more", self.0.len() - SHOWN)?;
+        }
+        Ok(())
+    }
 }
 
 /// Classic `subscribe_pattern`: subscribes to the topics the pattern matches in the latest

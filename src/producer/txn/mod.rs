@@ -181,13 +181,7 @@ pub(crate) fn classify(e: &Error, retry_backoff: Duration) -> TxnAction {
         // The coordinator cannot be reached (killed, or the connection dropped): ask again who
         // it is, as Java's Sender does when the coordinator node is not ready. Retrying the
         // same node would wait out max.block.ms against a broker that may never return.
-        None if matches!(
-            e.kind(),
-            ErrorKind::Disconnected { .. } | ErrorKind::Connect | ErrorKind::NoBrokerAvailable
-        ) =>
-        {
-            TxnAction::RefindCoordinator
-        }
+        None if e.is_connectivity_failure() => TxnAction::RefindCoordinator,
         // Another partition of the same request failed; this one was not looked at.
         Some(OPERATION_NOT_ATTEMPTED) => TxnAction::Retry(retry_backoff),
         Some(TRANSACTION_ABORTABLE) => TxnAction::Abortable,

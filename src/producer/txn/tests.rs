@@ -166,15 +166,14 @@ fn coordinator_moves_and_transport_errors_are_retried_or_refound() {
     ] {
         let t = now + Duration::from_secs(10);
         m.poll_add_request(t).unwrap();
-        // An unreachable coordinator is looked up again (it may be dead for good); a slow
-        // one is asked again.
+        // A coordinator that does not answer is looked up again (it may be dead for good; a
+        // request timeout counts, as Java's Sender refinds after a disconnect and its timeouts
+        // are disconnects); one that answers it is loading is asked again.
         let expected = if matches!(
             e.broker_code(),
             Some(NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE)
-        ) || matches!(
-            e.kind(),
-            ErrorKind::Disconnected { .. } | ErrorKind::Connect | ErrorKind::NoBrokerAvailable
-        ) {
+        ) || e.is_connectivity_failure()
+        {
             TxnAction::RefindCoordinator
         } else {
             TxnAction::Retry(BACKOFF)
