@@ -5,7 +5,8 @@
 //!   restarted 5 s later; nothing acknowledged is lost, nothing is duplicated or reordered, and the
 //!   client's resident memory stays bounded (sampled every second);
 //! - a consumer group of 3 reads a filled topic while one member (a child process) is SIGKILLed
-//!   and a broker is killed and restarted; every offset is processed, in order per partition, and
+//!   and a broker is killed and kept down for 60 s (every partition must progress meanwhile,
+//!   issue #23), then restarted; every offset is processed, in order per partition, and
 //!   redeliveries stay inside the dead member's uncommitted window.
 //!
 //! Short by default (100,000 records); `FERROKAFKA_CHAOS_FULL=1` streams 1,000,000.
@@ -178,9 +179,14 @@ async fn idempotent_producer_through_broker_kills_every_10s_loses_duplicates_and
 /// Records already in the topic when the group starts (short and full alike: the group reads
 /// them while its faults happen, then the live tail).
 const BACKLOG: u64 = 100_000;
+
+/// How long scenario 3's killed broker stays down (issue #23: long enough that a consumer
+/// waiting for its return instead of moving to the new leaders fails the progress check).
+const KEEP_DOWN: Duration = Duration::from_secs(60);
 const GROUP_PARTITIONS: i32 = 6;
 
-/// Scenario 3: a group of 3 with a member SIGKILLed and a broker killed and restarted.
+/// Scenario 3: a group of 3 with a member SIGKILLed and a broker killed, kept down 60 s, and
+/// restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_order() {
     group_under_faults("cooperative-sticky").await;
@@ -242,12 +248,48 @@ async fn group_under_faults(strategy: &str) {
     .await;
     let processed_at_kill = h.distinct_seqs();
     let died = child.kill().await;
-    // The broker dies while the group notices C's death (its session times out in 10 s).
-    let victim = kill_and_restart(&kafka).await;
+    // The broker dies while the group notices C's death (its session times out in 10 s), and
+    // stays down for KEEP_DOWN (issue #23: a consumer must move to the new leaders, not wait
+    // for the broker's return).
+    let ids = kafka.node_ids();
+    let victim = ids[fastrand::usize(..ids.len())];
+    let k = kafka.clone();
+    blocking(move || k.kill_node(victim)).await.expect("kill");
+    let killed = Instant::now();
     wait_until(&h, "A and B own everything", 90, || {
         h.settled(&["A", "B"], GROUP_PARTITIONS)
     })
     .await;
+    // Every partition makes progress while the broker is still down.
+    let mark = crate::group_history::now_ns();
+    wait_until(
+        &h,
+        "every partition progresses with a broker down",
+        30,
+        || {
+            let snap = h.snapshot();
+            (0..GROUP_PARTITIONS).all(|p| {
+                snap.iter().any(|e| {
+                    e.t > mark
+                        && matches!(e.kind, Kind::Processed { partition, .. } if partition == p)
+                })
+            })
+        },
+    )
+    .await;
+    assert!(
+        !kafka.is_running(victim),
+        "node {victim} stayed down while the group read on"
+    );
+    tokio::time::sleep(KEEP_DOWN.saturating_sub(killed.elapsed())).await;
+    let k = kafka.clone();
+    blocking(move || k.restart_node(victim))
+        .await
+        .expect("restart");
+    eprintln!(
+        "node {victim} restarted after {:.1} s down",
+        killed.elapsed().as_secs_f64()
+    );
     let produced = feed.stop().await;
     wait_until(&h, "every produced record processed", 90, || {
         h.distinct_seqs() as u64 >= produced
@@ -279,7 +321,7 @@ async fn group_under_faults(strategy: &str) {
     );
     println!(
         "chaos group [{strategy}] (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
-         {victim} killed and restarted): {report}; redeliveries {} within the uncommitted window {}",
+         {victim} killed and kept down 60 s): {report}; redeliveries {} within the uncommitted window {}",
         r.uncommitted_at_death, r.duplicates, r.uncommitted_at_death
     );
     assert_eq!(report.records, produced);
