@@ -2,6 +2,38 @@
 
 use std::fmt;
 
+/// How many bytes of a key, value or header a `Debug` or `Display` shows: a person reads the
+/// start of it and its size, never a dump (a 2 MB value printed whole was 2,000,000 characters
+/// on stderr through `main() -> Result<(), Box<dyn Error>>`).
+pub(crate) const PREVIEW_BYTES: usize = 32;
+
+/// Formats bytes as their first [`PREVIEW_BYTES`] (ASCII-escaped, `b"..."`), followed by `…`
+/// and the total size when there is more.
+pub(crate) struct Preview<'a>(pub &'a [u8]);
+
+impl fmt::Debug for Preview<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = &self.0[..self.0.len().min(PREVIEW_BYTES)];
+        write!(f, "b\"{}\"", shown.escape_ascii())?;
+        if shown.len() < self.0.len() {
+            write!(f, "… ({} B)", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Preview`] of an optional value: `None` or the preview.
+pub(crate) struct OptPreview<'a>(pub Option<&'a [u8]>);
+
+impl fmt::Debug for OptPreview<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("None"),
+            Some(b) => Preview(b).fmt(f),
+        }
+    }
+}
+
 macro_rules! newtype {
     ($(#[$meta:meta])* $name:ident($inner:ty)) => {
         $(#[$meta])*

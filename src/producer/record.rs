@@ -17,6 +17,8 @@
 
 use bytes::Bytes;
 
+use crate::types::OptPreview;
+
 // The record batch v2 header size is defined once, with the codec's other layout constants.
 pub use crate::protocol::records::RECORD_BATCH_OVERHEAD;
 
@@ -34,7 +36,11 @@ pub use crate::protocol::records::Header;
 /// assert_eq!(r.partition, None); // chosen by the partitioner
 /// assert!(r.estimated_size() > 0);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` shows the start of the key and value and their sizes, never the whole payload (a
+/// rejected record travels in [`DeliveryError`](super::DeliveryError), whose `Debug` a `?` in
+/// `main` prints).
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProducerRecord {
     /// Topic to write to.
@@ -50,6 +56,34 @@ pub struct ProducerRecord {
     /// Create time in milliseconds since the Unix epoch; `None` means "when appended", as the Java
     /// client stamps `System.currentTimeMillis()` in `send()`.
     pub timestamp: Option<i64>,
+}
+
+impl std::fmt::Debug for ProducerRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerRecord")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("key", &OptPreview(self.key.as_deref()))
+            .field("value", &OptPreview(self.value.as_deref()))
+            .field("headers", &HeadersPreview(&self.headers))
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
+}
+
+/// At most four headers (each shortened by its own `Debug`), then how many more.
+struct HeadersPreview<'a>(&'a [Header]);
+
+impl std::fmt::Debug for HeadersPreview<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 4;
+        let mut list = f.debug_list();
+        list.entries(self.0.iter().take(SHOWN));
+        if self.0.len() > SHOWN {
+            list.entry(&format_args!("… {} more", self.0.len() - SHOWN));
+        }
+        list.finish()
+    }
 }
 
 impl ProducerRecord {
@@ -272,5 +306,50 @@ mod tests {
         // The smallest record: length 1 + attributes 1 + deltas 2 + null key 1 + null value 1 +
         // zero headers 1 = 7 bytes, as in the Java client.
         assert_eq!(ProducerRecord::new("t").encoded_size(0, 0), 7);
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+    use crate::producer::{DeliveryError, Persistence};
+    use crate::{Error, ErrorKind};
+
+    fn huge() -> ProducerRecord {
+        let mut r = ProducerRecord::new("orders")
+            .key(vec![b'k'; 100_000])
+            .value(vec![b'v'; 2_000_000]);
+        for i in 0..1_000 {
+            r = r.header(format!("h{i}"), vec![b'x'; 1_000]);
+        }
+        r
+    }
+
+    /// Issue #24: a rejected 2 MB record's `Debug` was 2,000,310 characters.
+    #[test]
+    fn debug_of_a_huge_record_and_its_delivery_error_is_short() {
+        let r = huge();
+        let d = format!("{r:?}");
+        assert!(d.len() < 800, "{} chars: {d}", d.len());
+        assert!(d.contains("(2000000 B)") && d.contains("(100000 B)"), "{d}");
+        assert!(d.contains("996 more"), "{d}");
+        let e = DeliveryError {
+            error: Error::new(ErrorKind::Connect),
+            persistence: Persistence::NotPersisted,
+            record: Box::new(r),
+        };
+        let d = format!("{e:?}");
+        assert!(d.len() < 1_200, "{} chars: {d}", d.len());
+        let boxed: Box<dyn std::error::Error> = Box::new(e);
+        assert!(format!("{boxed:?}").len() < 1_200);
+    }
+
+    #[test]
+    fn debug_of_a_small_record_shows_it_whole() {
+        let r = ProducerRecord::new("t").key("k1").value("hello\n");
+        let d = format!("{r:?}");
+        assert!(d.contains(r#"key: b"k1""#), "{d}");
+        assert!(d.contains(r#"value: b"hello\n""#), "{d}");
+        assert!(!d.contains('…'), "{d}");
     }
 }

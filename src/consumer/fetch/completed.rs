@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crate::protocol::records::{
     DecodeOptions, RecordBatch, RecordBatches, RecordHeaders, Records, TimestampType,
 };
-use crate::types::{LeaderEpoch, Offset, TopicPartition};
+use crate::types::{LeaderEpoch, Offset, OptPreview, TopicPartition};
 use crate::{Error, Result};
 
 use super::{AbortedTransaction, FetchPosition, IsolationLevel};
@@ -22,7 +22,17 @@ const CONTROL_TYPE_ABORT: i16 = 0;
 
 /// A record handed out by `poll`. Key, value and header values are zero-copy slices of the fetch
 /// response (or of the decompressed batch).
-#[derive(Debug, Clone)]
+///
+/// `Debug` and `Display` show the start of the key and value and their sizes, never the whole
+/// payload:
+///
+/// ```
+/// # use ferrokafka::consumer::ConsumerRecord;
+/// fn log(r: &ConsumerRecord) {
+///     println!("{r}"); // orders-3@1042 key=b"customer-7" value=13 B headers=1
+/// }
+/// ```
+#[derive(Clone)]
 pub struct ConsumerRecord {
     /// Topic name (shared among the records of a fetch).
     pub topic: Arc<str>,
@@ -42,6 +52,41 @@ pub struct ConsumerRecord {
     pub headers: RecordHeaders,
     /// The partition leader epoch the batch was written in, if recorded.
     pub leader_epoch: Option<LeaderEpoch>,
+}
+
+impl std::fmt::Debug for ConsumerRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerRecord")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
+            .field("timestamp", &self.timestamp)
+            .field("timestamp_type", &self.timestamp_type)
+            .field("key", &OptPreview(self.key.as_deref()))
+            .field("value", &OptPreview(self.value.as_deref()))
+            .field("headers", &self.headers)
+            .field("leader_epoch", &self.leader_epoch)
+            .finish()
+    }
+}
+
+/// `topic-partition@offset key=<start of the key> value=<size> headers=<count>`.
+impl std::fmt::Display for ConsumerRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}-{}@{} key={:?} value=",
+            self.topic,
+            self.partition,
+            self.offset,
+            OptPreview(self.key.as_deref())
+        )?;
+        match &self.value {
+            Some(v) => write!(f, "{} B", v.len())?,
+            None => f.write_str("null")?,
+        }
+        write!(f, " headers={}", self.headers.len())
+    }
 }
 
 /// The batch being drained.

@@ -495,7 +495,7 @@ pub struct Record {
 }
 
 /// A record's headers, validated when the record was decoded; iterate with [`iter`](Self::iter).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct RecordHeaders {
     data: Bytes,
     count: usize,
@@ -541,6 +541,29 @@ impl RecordHeaders {
             pos: 0,
             left: self.count,
         }
+    }
+}
+
+/// At most four headers (each shortened), then how many more: never the whole encoded block.
+impl std::fmt::Debug for RecordHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 4;
+        let mut list = f.debug_list();
+        list.entries(self.iter().take(SHOWN));
+        if self.count > SHOWN {
+            list.entry(&format_args!("… {} more", self.count - SHOWN));
+        }
+        list.finish()
+    }
+}
+
+/// The start of the key and value, with their sizes when longer.
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Header")
+            .field("key", &crate::types::Preview(&self.key))
+            .field("value", &crate::types::OptPreview(self.value.as_deref()))
+            .finish()
     }
 }
 
@@ -593,7 +616,7 @@ impl Iterator for HeaderIter<'_> {
 /// assert_eq!(h.value.as_deref(), Some(&b"4bf92f35"[..]));
 /// assert_eq!(Header::null("tombstone").value, None);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Header {
     /// The key's bytes.
     pub key: Bytes,

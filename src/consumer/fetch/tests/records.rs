@@ -453,3 +453,38 @@ fn a_partial_batch_alone_is_an_error_not_a_silent_loop() {
     assert_eq!((offsets(&p), p.errors.len()), (vec![0, 1], 0));
     assert_eq!(pos(&f, 0), 2);
 }
+
+/// Issue #24: `Debug` and `Display` of a consumed record show the start of the payload and its
+/// size, never the payload.
+#[test]
+fn debug_and_display_of_a_huge_record_are_short() {
+    use crate::protocol::records::HeaderRef;
+    let now = Instant::now();
+    let mut b = BytesMut::new();
+    let mut enc = RecordBatchEncoder::new();
+    let mut w = enc.start(&mut b, plain(0)).expect("valid params");
+    let value = vec![b'v'; 2_000_000];
+    let big = vec![b'h'; 10_000];
+    let headers: Vec<HeaderRef<'_>> = (0..10)
+        .map(|_| -> HeaderRef<'_> { (b"trace".as_slice(), Some(big.as_slice())) })
+        .collect();
+    w.append_next(1_000, Some(b"customer-7"), Some(&value), &headers)
+        .expect("append");
+    w.finish().expect("finish");
+    let mut f = fetcher_at(&[0], 0);
+    f.fetch_plan(now, leader);
+    f.on_fetch_response(
+        BrokerId(1),
+        response(0, vec![data(tp(0), 1, b.freeze())]),
+        now,
+    );
+    let polled = f.poll(10, now);
+    let r = &polled.records[0];
+    let d = format!("{r:?}");
+    assert!(d.len() < 1_000, "{} chars: {d}", d.len());
+    assert!(d.contains("(2000000 B)") && d.contains("6 more"), "{d}");
+    assert_eq!(
+        r.to_string(),
+        r#"orders-0@0 key=b"customer-7" value=2000000 B headers=10"#
+    );
+}
