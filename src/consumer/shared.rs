@@ -23,7 +23,7 @@ use crate::cluster::Cluster;
 use crate::types::{IsolationLevel, TopicPartition};
 use crate::{Error, ErrorHandler};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -109,6 +109,33 @@ pub(super) struct Inner {
     /// The application's handler for background errors (fixed at construction); called by
     /// both tasks, never with the core locked.
     pub(super) error_handler: Option<ErrorHandler>,
+}
+
+/// Dropping the last `Consumer` without `close` stops the tasks but neither commits, runs the
+/// revocation listener nor leaves the group: say so (issue #24), once, at WARN.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let core = self.core.get_mut().unwrap_or_else(|p| p.into_inner());
+        let Some(group) = core.group.as_ref() else {
+            return;
+        };
+        let owned = group.assignment().len();
+        if group.generation().is_none() && owned == 0 {
+            return; // never joined: nothing for the group to wait out
+        }
+        let session_ms = self.cfg.group.session_timeout.as_millis() as u64;
+        tracing::warn!(
+            group = self.cfg.group_id.as_deref().unwrap_or(""),
+            owned_partitions = owned,
+            session_timeout_ms = session_ms,
+            "consumer dropped without close(): it did not commit, run on_partitions_revoked or \
+             leave the group; the group reassigns its partitions only after session.timeout.ms. \
+             Call close() (or close_within) before dropping the last Consumer"
+        );
+    }
 }
 
 impl Inner {

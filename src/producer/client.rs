@@ -25,6 +25,14 @@ use tokio::time::Instant;
 ///
 /// Cheap to clone; every clone feeds the same background sender task.
 ///
+/// **Close it before it goes.** [`close`](Self::close) sends what is buffered and waits for it.
+/// Dropping the last clone without `close` stops taking records but lets the background task
+/// finish sending what is buffered — only while the tokio runtime runs: returning from `main`
+/// (or dropping the runtime) right after loses those records. A drop with records outstanding
+/// logs a WARN with their count, and a background task cancelled with records outstanding logs
+/// an ERROR. There is no flush in `Drop` because `Drop` cannot wait for the network without
+/// blocking a runtime thread (Java's `close()` is what blocks there).
+///
 /// ```no_run
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -51,9 +59,40 @@ struct CloseOnDrop(Arc<Shared>);
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
         // Never blocks: the sender task keeps running until everything buffered completed.
-        self.0.closing.store(true, Ordering::Release);
+        let closed = self.0.closing.swap(true, Ordering::AcqRel);
+        let pending = self.0.outstanding.load(Ordering::Acquire);
+        if !closed && pending > 0 {
+            // Issue #24: 1,000 records sent, the producer dropped, main returned: nothing
+            // reached the topic and nothing said so.
+            tracing::warn!(
+                records = pending,
+                "producer dropped without close() or flush() while records were not delivered \
+                 yet: the background task keeps sending them while the tokio runtime runs, but \
+                 a runtime that shuts down first (returning from main) loses them. Call \
+                 close(timeout) before dropping the last Producer"
+            );
+        }
         self.0.acc.close();
         self.0.wake.notify_one();
+    }
+}
+
+/// Held by the sender task: dropped with it. If the task ends with records still outstanding,
+/// it was cancelled (the tokio runtime shut down) and they are lost: say so at ERROR, since no
+/// delivery future will ever be polled to say it.
+pub(super) struct LostOnCancel(pub(super) Arc<Shared>);
+
+impl Drop for LostOnCancel {
+    fn drop(&mut self) {
+        let lost = self.0.outstanding.load(Ordering::Acquire);
+        if lost > 0 {
+            tracing::error!(
+                records = lost,
+                "the producer's background task stopped with records not delivered (the tokio \
+                 runtime shut down?): they are lost. Call Producer::close(timeout) before the \
+                 runtime ends"
+            );
+        }
     }
 }
 
@@ -105,7 +144,11 @@ impl Producer {
             txn,
         });
         let sender = Sender::new(shared.clone())?;
-        tokio::spawn(sender.run());
+        let lost = LostOnCancel(shared.clone());
+        tokio::spawn(async move {
+            let _lost = lost;
+            sender.run().await;
+        });
         Ok(Producer {
             _guard: Arc::new(CloseOnDrop(shared.clone())),
             shared,

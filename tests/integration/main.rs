@@ -15,6 +15,7 @@ mod consumer_api;
 mod consumer_errors;
 mod consumer_reset;
 mod dead_broker;
+mod drop_safety;
 mod fetch;
 mod group;
 mod group_848;
