@@ -52,7 +52,7 @@ use crate::cluster::ClusterMetadata;
 use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
 use crate::connection::BrokerConnection;
-use crate::connection::{Backoff, Jitter, Purpose};
+use crate::connection::{Backoff, ConnectionPool, Jitter, Purpose};
 use crate::error::code::{LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::protocol::api::ApiRequest;
 use crate::protocol::requests::create_topics::{self, TopicToCreate};
@@ -129,8 +129,32 @@ pub struct AdminClient {
 impl AdminClient {
     /// An admin client with its own connections.
     pub fn new(cfg: ClientConfig) -> AdminClient {
+        AdminClient::with_error_handler(cfg, None)
+    }
+
+    /// Like [`new`](Self::new), with a handler that receives, as they happen, the failures the
+    /// calls retry without returning them: failed connects (refused, timed out, a name that does
+    /// not resolve, TLS and SASL failures) and failed metadata requests. The same failure (kind,
+    /// broker, API) reaches it at most once a second. A call's own result still carries the
+    /// error it finally failed with.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ferrokafka::admin::AdminClient;
+    /// use ferrokafka::config::ClientConfig;
+    /// use std::sync::Arc;
+    /// let admin = AdminClient::with_error_handler(
+    ///     ClientConfig::builder().bootstrap_servers("127.0.0.1:9092").build()?,
+    ///     Some(Arc::new(|e| eprintln!("kafka admin: {e}"))),
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn with_error_handler(
+        cfg: ClientConfig,
+        handler: Option<crate::ErrorHandler>,
+    ) -> AdminClient {
         AdminClient {
-            cluster: Cluster::new(cfg),
+            cluster: Cluster::with_handler(ConnectionPool::new(&cfg), cfg, handler),
         }
     }
 

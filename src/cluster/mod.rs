@@ -5,8 +5,10 @@
 //! [`Cluster`] is shared (`Arc`) by the clients built on it; it owns the [`ConnectionPool`].
 
 mod metadata;
+mod reporter;
 
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
+use reporter::ErrorReporter;
 
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::connection::{Backoff, BrokerConnection, ConnectionPool, Purpose};
@@ -52,6 +54,7 @@ pub struct Cluster {
     tracked: Mutex<BTreeSet<String>>,
     refresh_lock: tokio::sync::Mutex<RefreshState>,
     retry_backoff: Backoff,
+    reporter: ErrorReporter,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -70,7 +73,20 @@ impl Cluster {
 
     /// Creates the cluster view over a given pool (e.g. one with a producer's in-flight limit).
     pub fn with_pool(pool: ConnectionPool, cfg: ClientConfig) -> Arc<Cluster> {
+        Cluster::with_handler(pool, cfg, None)
+    }
+
+    /// Like [`with_pool`](Self::with_pool), reporting every failed connect (refused, timed out,
+    /// DNS, TLS, SASL) and failed Metadata request to `handler`, rate-limited (see
+    /// [`ErrorReporter`]); the client built on it reports its own failures through
+    /// [`report`](Self::report), under the same limit.
+    pub fn with_handler(
+        pool: ConnectionPool,
+        cfg: ClientConfig,
+        handler: Option<crate::ErrorHandler>,
+    ) -> Arc<Cluster> {
         Arc::new(Cluster {
+            reporter: ErrorReporter::new(handler),
             retry_backoff: Backoff::new(cfg.retry_backoff, cfg.retry_backoff_max),
             cfg,
             pool,
@@ -81,6 +97,25 @@ impl Cluster {
                 last: None,
             }),
         })
+    }
+
+    /// Hands `e` to the application's error handler, if there is one (rate-limited).
+    pub fn report(&self, e: &Error) {
+        self.reporter.report(e);
+    }
+
+    /// `pool.get`, reporting a failure.
+    async fn connect(
+        &self,
+        addr: &BrokerAddress,
+        node: Option<i32>,
+        purpose: Purpose,
+    ) -> Result<BrokerConnection> {
+        let r = self.pool.get(addr, node, purpose).await;
+        if let Err(e) = &r {
+            self.report(e);
+        }
+        r
     }
 
     /// The client configuration.
@@ -196,7 +231,7 @@ impl Cluster {
         };
         let mut last_err = None;
         for (addr, node) in self.candidates() {
-            let conn = match self.pool.get(&addr, node, Purpose::Control).await {
+            let conn = match self.connect(&addr, node, Purpose::Control).await {
                 Ok(c) => c,
                 // An authentication failure (SASL, TLS) does not get better on another broker
                 // or a retry: surface it now rather than as a timeout later.
@@ -221,9 +256,13 @@ impl Cluster {
                     );
                     return Ok(self.store(merged));
                 }
-                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) if e.is_fatal() => {
+                    self.report(&e);
+                    return Err(e);
+                }
                 Err(e) => {
                     warn!(broker = %addr, error = %e, "metadata request failed");
+                    self.report(&e);
                     last_err = Some(e);
                 }
             }
@@ -277,7 +316,7 @@ impl Cluster {
                 })?
             }
         };
-        self.pool.get(&broker.addr, Some(node_id), purpose).await
+        self.connect(&broker.addr, Some(node_id), purpose).await
     }
 
     /// A connection to any reachable broker (for requests any broker can answer).
@@ -287,7 +326,7 @@ impl Cluster {
     pub async fn any_connection(&self, purpose: Purpose) -> Result<BrokerConnection> {
         let mut last_err = None;
         for (addr, node) in self.candidates() {
-            match self.pool.get(&addr, node, purpose).await {
+            match self.connect(&addr, node, purpose).await {
                 Ok(c) => return Ok(c),
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => last_err = Some(e),
@@ -333,8 +372,7 @@ impl Cluster {
             }
         };
         let conn = self
-            .pool
-            .get(&broker.addr, Some(broker.node_id), purpose)
+            .connect(&broker.addr, Some(broker.node_id), purpose)
             .await?;
         Ok((conn, epoch))
     }

@@ -101,6 +101,8 @@ impl Consumer {
     /// failures, failed auto-commits, unknown topics. `poll` reports what stops consumption
     /// (partition errors, group errors, and no broker reachable for `default.api.timeout.ms`);
     /// the handler sees every failure, including those retried without the application noticing.
+    /// The same failure (kind, broker error code, broker, API) reaches it at most once a second.
+    /// It runs on the consumer's tasks: keep it short.
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {

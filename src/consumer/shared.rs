@@ -106,9 +106,6 @@ pub(super) struct Inner {
     pub(super) refreshing: AtomicBool,
     /// Metric sensors; internally synchronised.
     pub(super) metrics: Recorder,
-    /// The application's handler for background errors (fixed at construction); called by
-    /// both tasks, never with the core locked.
-    pub(super) error_handler: Option<ErrorHandler>,
 }
 
 /// Dropping the last `Consumer` without `close` stops the tasks but neither commits, runs the
@@ -141,7 +138,13 @@ impl Drop for Inner {
 impl Inner {
     /// The shared state for `cfg`, nothing assigned and no group joined.
     pub(super) fn new(cfg: ConsumerConfig, error_handler: Option<ErrorHandler>) -> Inner {
-        let cluster = Cluster::new(cfg.client.clone());
+        // The cluster reports failed connects and metadata requests to the handler itself,
+        // under the same rate limit as the tasks' reports (see `notify_error_handler`).
+        let cluster = Cluster::with_handler(
+            crate::connection::ConnectionPool::new(&cfg.client),
+            cfg.client.clone(),
+            error_handler.clone(),
+        );
         let read_committed = cfg.fetch.isolation_level == IsolationLevel::ReadCommitted;
         let coordinator = cfg
             .group_id
@@ -172,7 +175,6 @@ impl Inner {
             closed: AtomicBool::new(false),
             refreshing: AtomicBool::new(false),
             metrics: Recorder::default(),
-            error_handler,
         }
     }
 
@@ -190,9 +192,7 @@ impl Inner {
 
     /// Calls the application's error handler, if any (with the core unlocked).
     pub(super) fn notify_error_handler(&self, e: &Error) {
-        if let Some(h) = &self.error_handler {
-            h(e);
-        }
+        self.cluster.report(e);
     }
 
     /// Warns (at most every 30 s per topic) about subscribed or assigned topics the metadata

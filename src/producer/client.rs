@@ -111,8 +111,23 @@ impl Producer {
         Producer::with_error_handler(cfg, None)
     }
 
-    /// Like [`new`](Self::new), with a handler that receives fatal errors, retried errors and
-    /// metadata failures as they happen (delivery results still go to each record's future).
+    /// Like [`new`](Self::new), with a handler that receives, as they happen, every failure the
+    /// application would not otherwise see: failed connects (refused, timed out, a name that
+    /// does not resolve, TLS and SASL failures), failed metadata requests (also while `send`
+    /// waits for a topic's metadata), retried produce errors and fatal errors. The same failure
+    /// (kind, broker error code, broker, API) reaches it at most once a second; delivery results
+    /// still go to each record's future. The handler runs on the client's tasks: keep it short.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ferrokafka::producer::{Producer, ProducerConfig};
+    /// use std::sync::Arc;
+    /// let producer = Producer::with_error_handler(
+    ///     ProducerConfig::from_properties([("bootstrap.servers", "127.0.0.1:9092")])?,
+    ///     Some(Arc::new(|e| eprintln!("kafka producer: {e}"))),
+    /// )?;
+    /// # Ok(()) }
+    /// ```
     pub fn with_error_handler(
         cfg: ProducerConfig,
         handler: Option<ErrorHandler>,
@@ -121,7 +136,7 @@ impl Producer {
             &cfg.client,
             cfg.max_in_flight_requests_per_connection,
         );
-        let cluster = Cluster::with_pool(pool, cfg.client.clone());
+        let cluster = Cluster::with_handler(pool, cfg.client.clone(), handler);
         let (outstanding_tx, _) = watch::channel(0);
         let txn = cfg.transactional_id.as_ref().map(|_| Txn {
             manager: Mutex::new(TransactionManager::new(cfg.client.retry_backoff)),
@@ -140,7 +155,6 @@ impl Producer {
             closing: AtomicBool::new(false),
             outstanding: AtomicU64::new(0),
             outstanding_tx,
-            error_handler: handler,
             txn,
         });
         let sender = Sender::new(shared.clone())?;

@@ -45,8 +45,6 @@ pub(super) struct Shared {
     pub outstanding: AtomicU64,
     /// Broadcasts `outstanding` reaching zero to `flush` callers.
     pub outstanding_tx: watch::Sender<u64>,
-    /// Immutable after `Producer::new`; called from the sender task.
-    pub error_handler: Option<ErrorHandler>,
     /// With a `transactional.id`: the transaction's state.
     pub txn: Option<Txn>,
 }
@@ -96,9 +94,7 @@ impl Shared {
     }
 
     pub fn report(&self, e: &Error) {
-        if let Some(h) = &self.error_handler {
-            h(e);
-        }
+        self.cluster.report(e);
     }
 
     /// Called once per completed record.

@@ -16,6 +16,7 @@ mod consumer_errors;
 mod consumer_reset;
 mod dead_broker;
 mod drop_safety;
+mod error_handler;
 mod fetch;
 mod group;
 mod group_848;
