@@ -83,9 +83,6 @@ const USAGE: &str = "usage: perf produce [--bootstrap H:P] [--topic T] [--partit
 [--partitions N] [--compression C] [--config-file FILE] \
 [--isolation-level read_uncommitted|read_committed]   (without --topic: creates and pre-fills a topic, untimed)";
 
-/// `TOPIC_ALREADY_EXISTS`: a given `--topic` may exist already.
-const TOPIC_ALREADY_EXISTS: i16 = 36;
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -497,7 +494,8 @@ async fn create_topic(bootstrap: &str, topic: &str, opts: &ProduceOpts) -> Resul
         .await
     {
         Ok(()) => {}
-        Err(e) if e.broker_code() == Some(TOPIC_ALREADY_EXISTS) => {}
+        // A given `--topic` may exist already.
+        Err(e) if e.broker_error() == Some(ferrokafka::BrokerErrorCode::TOPIC_ALREADY_EXISTS) => {}
         Err(e) => return Err(format!("creating topic {topic}: {e}")),
     }
     admin

@@ -299,6 +299,51 @@ impl Cluster {
         known
     }
 
+    /// Waits until a broker answers a Metadata request, retrying with the client's backoff for
+    /// at most `timeout` (the readiness check of `Producer::wait_until_connected` and
+    /// `Consumer::wait_until_connected`).
+    ///
+    /// # Errors
+    /// A fatal error (authentication) at once; otherwise, once `timeout` passed, a `Timeout`
+    /// error naming the last failure.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_until_connected(&self, timeout: std::time::Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut waits = crate::retry::Retry::new(
+            Some(deadline),
+            Backoff::new(self.cfg.retry_backoff, self.cfg.retry_backoff_max),
+            crate::connection::Jitter::Global,
+        );
+        // The last failure an attempt finished with (one cut short by the deadline, say in a
+        // reconnect backoff, has none of its own).
+        let mut last = None;
+        loop {
+            // The deadline also bounds an attempt (a connect can take
+            // socket.connection.setup.timeout.ms).
+            let attempt =
+                tokio::time::timeout_at(deadline, self.refresh(TopicSelection::Topics(Vec::new())))
+                    .await;
+            match attempt {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) if e.is_fatal() => return Err(e),
+                Ok(Err(e)) => last = Some(e),
+                Err(_) => {}
+            }
+            if !waits.wait().await {
+                let waited = timeout.as_millis();
+                let detail = match last {
+                    Some(e) => format!("no broker answered within {waited} ms: {e}"),
+                    None => format!("no broker answered within {waited} ms"),
+                };
+                return Err(Error::new(ErrorKind::Timeout)
+                    .with_api("Metadata")
+                    .with_detail(detail));
+            }
+        }
+    }
+
     /// A connection to node `node_id` for `purpose`.
     ///
     /// # Cancel safety

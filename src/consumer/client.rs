@@ -123,6 +123,21 @@ impl Consumer {
         Ok(Consumer { inner })
     }
 
+    /// Waits until a broker of the cluster answers a Metadata request, retrying with backoff
+    /// for at most `timeout`: an optional start-up check that the bootstrap addresses are right
+    /// and reachable (and TLS / SASL accepted), instead of learning it from `poll` after
+    /// `default.api.timeout.ms`.
+    ///
+    /// # Errors
+    /// A fatal error (authentication) at once; otherwise, once `timeout` passed, a
+    /// [`Timeout`](ErrorKind::Timeout) error naming the last failure.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_until_connected(&self, timeout: Duration) -> Result<()> {
+        self.inner.cluster.wait_until_connected(timeout).await
+    }
+
     /// The configuration.
     pub fn config(&self) -> &ConsumerConfig {
         &self.inner.cfg

@@ -29,257 +29,253 @@
 //! member) may [`reclassify`](super::Error::reclassify): e.g. inside a transaction almost every
 //! produce error makes the transaction abortable, as in Java's `TransactionManager`.
 
-use super::ErrorClass;
 use super::ErrorClass::{
     ApplicationRecoverable, Fatal, InvalidConfiguration, RefreshRetriable, Retriable,
     TransactionAbortable,
 };
+use super::{BrokerErrorCode, ErrorClass};
 
-/// Every broker error code known to `kafka-protocol` 0.18: `(code, Kafka name, class)`, sorted
-/// by code.
-pub(crate) const ERROR_TABLE: &[(i16, &str, ErrorClass)] = &[
+/// Writes [`ERROR_TABLE`] and, from the same rows, a named constant on [`BrokerErrorCode`] per
+/// code (`BrokerErrorCode::TOPIC_ALREADY_EXISTS`), so a name and its value exist once.
+macro_rules! error_table {
+    ($( ($code:expr, $name:ident, $class:ident) ),* $(,)?) => {
+        pub(crate) const ERROR_TABLE: &[(i16, &str, ErrorClass)] = &[
+            $( ($code, stringify!($name), $class) ),*
+        ];
+
+        /// Every broker error code by its Kafka name, for matching on
+        /// [`ErrorKind::Broker`](crate::ErrorKind::Broker) or comparing with
+        /// [`Error::broker_error`](crate::Error::broker_error).
+        impl BrokerErrorCode {
+            $(
+                #[doc = concat!("`", stringify!($name), "` (", stringify!($code), "), classified ", stringify!($class), ".")]
+                pub const $name: BrokerErrorCode = BrokerErrorCode($code);
+            )*
+        }
+    };
+}
+
+// Every broker error code known to `kafka-protocol` 0.18: `(code, Kafka name, class)`, sorted
+// by code.
+error_table! {
     // Not a RetriableException in Java: an unexpected broker-side failure is not known to be
     // transient.
-    (-1, "UNKNOWN_SERVER_ERROR", ApplicationRecoverable),
+    (-1, UNKNOWN_SERVER_ERROR, ApplicationRecoverable),
     // The consumer resolves it with auto.offset.reset.
-    (1, "OFFSET_OUT_OF_RANGE", ApplicationRecoverable),
+    (1, OFFSET_OUT_OF_RANGE, ApplicationRecoverable),
     // A RetriableException in Java: the corruption may have happened in transit.
-    (2, "CORRUPT_MESSAGE", Retriable),
-    (3, "UNKNOWN_TOPIC_OR_PARTITION", RefreshRetriable),
+    (2, CORRUPT_MESSAGE, Retriable),
+    (3, UNKNOWN_TOPIC_OR_PARTITION, RefreshRetriable),
     // Derived from fetch.max.bytes / max.partition.fetch.bytes.
-    (4, "INVALID_FETCH_SIZE", InvalidConfiguration),
+    (4, INVALID_FETCH_SIZE, InvalidConfiguration),
     // Product requirement: retriable. An InvalidMetadataException in Java.
-    (5, "LEADER_NOT_AVAILABLE", RefreshRetriable),
-    (6, "NOT_LEADER_OR_FOLLOWER", RefreshRetriable),
-    (7, "REQUEST_TIMED_OUT", Retriable),
+    (5, LEADER_NOT_AVAILABLE, RefreshRetriable),
+    (6, NOT_LEADER_OR_FOLLOWER, RefreshRetriable),
+    (7, REQUEST_TIMED_OUT, Retriable),
     // Not retriable in Java nor in kafka-protocol; modern brokers do not send it to clients.
-    (8, "BROKER_NOT_AVAILABLE", ApplicationRecoverable),
-    (9, "REPLICA_NOT_AVAILABLE", RefreshRetriable),
+    (8, BROKER_NOT_AVAILABLE, ApplicationRecoverable),
+    (9, REPLICA_NOT_AVAILABLE, RefreshRetriable),
     // The producer first splits the batch; a single record this large is the application's call.
-    (10, "MESSAGE_TOO_LARGE", ApplicationRecoverable),
+    (10, MESSAGE_TOO_LARGE, ApplicationRecoverable),
     // Broker-to-broker only.
-    (11, "STALE_CONTROLLER_EPOCH", ApplicationRecoverable),
-    (12, "OFFSET_METADATA_TOO_LARGE", ApplicationRecoverable),
+    (11, STALE_CONTROLLER_EPOCH, ApplicationRecoverable),
+    (12, OFFSET_METADATA_TOO_LARGE, ApplicationRecoverable),
     // An InvalidMetadataException in Java: the broker may have gone away, so refresh first.
-    (13, "NETWORK_EXCEPTION", RefreshRetriable),
-    (14, "COORDINATOR_LOAD_IN_PROGRESS", Retriable),
+    (13, NETWORK_EXCEPTION, RefreshRetriable),
+    (14, COORDINATOR_LOAD_IN_PROGRESS, Retriable),
     // KIP-1050: RefreshRetriableException; retry after a new FindCoordinator.
-    (15, "COORDINATOR_NOT_AVAILABLE", RefreshRetriable),
-    (16, "NOT_COORDINATOR", RefreshRetriable),
+    (15, COORDINATOR_NOT_AVAILABLE, RefreshRetriable),
+    (16, NOT_COORDINATOR, RefreshRetriable),
     // The topic name is invalid.
-    (17, "INVALID_TOPIC_EXCEPTION", InvalidConfiguration),
-    (18, "RECORD_LIST_TOO_LARGE", ApplicationRecoverable),
-    (19, "NOT_ENOUGH_REPLICAS", Retriable),
-    (20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", Retriable),
+    (17, INVALID_TOPIC_EXCEPTION, InvalidConfiguration),
+    (18, RECORD_LIST_TOO_LARGE, ApplicationRecoverable),
+    (19, NOT_ENOUGH_REPLICAS, Retriable),
+    (20, NOT_ENOUGH_REPLICAS_AFTER_APPEND, Retriable),
     // The acks setting.
-    (21, "INVALID_REQUIRED_ACKS", InvalidConfiguration),
+    (21, INVALID_REQUIRED_ACKS, InvalidConfiguration),
     // Group membership: recovered by rejoining the group.
-    (22, "ILLEGAL_GENERATION", ApplicationRecoverable),
+    (22, ILLEGAL_GENERATION, ApplicationRecoverable),
     // partition.assignment.strategy (or protocol type) incompatible with the group's members.
-    (23, "INCONSISTENT_GROUP_PROTOCOL", InvalidConfiguration),
+    (23, INCONSISTENT_GROUP_PROTOCOL, InvalidConfiguration),
     // The group.id setting.
-    (24, "INVALID_GROUP_ID", InvalidConfiguration),
+    (24, INVALID_GROUP_ID, InvalidConfiguration),
     // Group membership: rejoin with an empty member id.
-    (25, "UNKNOWN_MEMBER_ID", ApplicationRecoverable),
+    (25, UNKNOWN_MEMBER_ID, ApplicationRecoverable),
     // The session.timeout.ms setting against the broker's group.{min,max}.session.timeout.ms.
-    (26, "INVALID_SESSION_TIMEOUT", InvalidConfiguration),
+    (26, INVALID_SESSION_TIMEOUT, InvalidConfiguration),
     // Group membership: rejoin.
-    (27, "REBALANCE_IN_PROGRESS", ApplicationRecoverable),
-    (28, "INVALID_COMMIT_OFFSET_SIZE", ApplicationRecoverable),
-    (29, "TOPIC_AUTHORIZATION_FAILED", ApplicationRecoverable),
-    (30, "GROUP_AUTHORIZATION_FAILED", ApplicationRecoverable),
+    (27, REBALANCE_IN_PROGRESS, ApplicationRecoverable),
+    (28, INVALID_COMMIT_OFFSET_SIZE, ApplicationRecoverable),
+    (29, TOPIC_AUTHORIZATION_FAILED, ApplicationRecoverable),
+    (30, GROUP_AUTHORIZATION_FAILED, ApplicationRecoverable),
     // Fatal in Java's TransactionManager; idempotent produce needs IDEMPOTENT_WRITE on the cluster.
-    (31, "CLUSTER_AUTHORIZATION_FAILED", Fatal),
+    (31, CLUSTER_AUTHORIZATION_FAILED, Fatal),
     // A record's timestamp is outside message.timestamp.*.max.ms.
-    (32, "INVALID_TIMESTAMP", ApplicationRecoverable),
+    (32, INVALID_TIMESTAMP, ApplicationRecoverable),
     // Authentication failures end the connection and the client (Java: AuthenticationException).
-    (33, "UNSUPPORTED_SASL_MECHANISM", Fatal),
-    (34, "ILLEGAL_SASL_STATE", Fatal),
-    (35, "UNSUPPORTED_VERSION", Fatal),
-    (36, "TOPIC_ALREADY_EXISTS", ApplicationRecoverable),
-    (37, "INVALID_PARTITIONS", InvalidConfiguration),
-    (38, "INVALID_REPLICATION_FACTOR", InvalidConfiguration),
-    (39, "INVALID_REPLICA_ASSIGNMENT", InvalidConfiguration),
-    (40, "INVALID_CONFIG", InvalidConfiguration),
+    (33, UNSUPPORTED_SASL_MECHANISM, Fatal),
+    (34, ILLEGAL_SASL_STATE, Fatal),
+    (35, UNSUPPORTED_VERSION, Fatal),
+    (36, TOPIC_ALREADY_EXISTS, ApplicationRecoverable),
+    (37, INVALID_PARTITIONS, InvalidConfiguration),
+    (38, INVALID_REPLICATION_FACTOR, InvalidConfiguration),
+    (39, INVALID_REPLICA_ASSIGNMENT, InvalidConfiguration),
+    (40, INVALID_CONFIG, InvalidConfiguration),
     // Java's admin client clears its cached controller and refreshes metadata.
-    (41, "NOT_CONTROLLER", RefreshRetriable),
+    (41, NOT_CONTROLLER, RefreshRetriable),
     // The request's parameters are invalid (or the client sent something malformed).
-    (42, "INVALID_REQUEST", InvalidConfiguration),
+    (42, INVALID_REQUEST, InvalidConfiguration),
     // Fatal in Java's TransactionManager: the broker's message format is too old.
-    (43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", Fatal),
-    (44, "POLICY_VIOLATION", InvalidConfiguration),
+    (43, UNSUPPORTED_FOR_MESSAGE_FORMAT, Fatal),
+    (44, POLICY_VIOLATION, InvalidConfiguration),
     // KIP-360: the idempotent producer bumps its epoch and retries, so this never reaches the
     // application; it is retriable only *after* that bump, never by a blind resend. Inside a
     // transaction the producer reclassifies it as TransactionAbortable (Java does the same).
-    (45, "OUT_OF_ORDER_SEQUENCE_NUMBER", Retriable),
+    (45, OUT_OF_ORDER_SEQUENCE_NUMBER, Retriable),
     // The producer treats it as success: the batch was already written. Never surfaced.
-    (46, "DUPLICATE_SEQUENCE_NUMBER", ApplicationRecoverable),
+    (46, DUPLICATE_SEQUENCE_NUMBER, ApplicationRecoverable),
     // Another producer bumped the epoch: fatal for a transactional producer (Java maps it to
     // PRODUCER_FENCED on coordinator responses; KIP-1050 says restart the producer). On a produce
     // response Java only aborts the transaction; the producer may reclassify accordingly.
-    (47, "INVALID_PRODUCER_EPOCH", Fatal),
+    (47, INVALID_PRODUCER_EPOCH, Fatal),
     // Fatal in Java's TransactionManager: the client's transaction state machine is broken.
-    (48, "INVALID_TXN_STATE", Fatal),
+    (48, INVALID_TXN_STATE, Fatal),
     // KIP-360: abort, then InitProducerId with the current id/epoch gets a new mapping (or a fatal
     // PRODUCER_FENCED if another instance owns it). Java: abortableErrorIfPossible.
-    (49, "INVALID_PRODUCER_ID_MAPPING", TransactionAbortable),
+    (49, INVALID_PRODUCER_ID_MAPPING, TransactionAbortable),
     // transaction.timeout.ms exceeds the broker's transaction.max.timeout.ms.
-    (50, "INVALID_TRANSACTION_TIMEOUT", InvalidConfiguration),
+    (50, INVALID_TRANSACTION_TIMEOUT, InvalidConfiguration),
     // A RetriableException in Java (kafka-protocol says otherwise): the previous EndTxn is still
     // completing.
-    (51, "CONCURRENT_TRANSACTIONS", Retriable),
+    (51, CONCURRENT_TRANSACTIONS, Retriable),
     // Broker-to-broker only (WriteTxnMarkers).
-    (52, "TRANSACTION_COORDINATOR_FENCED", ApplicationRecoverable),
-    (53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", Fatal),
+    (52, TRANSACTION_COORDINATOR_FENCED, ApplicationRecoverable),
+    (53, TRANSACTIONAL_ID_AUTHORIZATION_FAILED, Fatal),
     // The broker has no authorizer: ACL operations cannot succeed, other requests can.
-    (54, "SECURITY_DISABLED", ApplicationRecoverable),
+    (54, SECURITY_DISABLED, ApplicationRecoverable),
     // A batched request failed on a sibling item; that sibling's error is the one to act on.
-    (55, "OPERATION_NOT_ATTEMPTED", ApplicationRecoverable),
-    (56, "KAFKA_STORAGE_ERROR", RefreshRetriable),
+    (55, OPERATION_NOT_ATTEMPTED, ApplicationRecoverable),
+    (56, KAFKA_STORAGE_ERROR, RefreshRetriable),
     // A log directory named in the request does not exist on the broker.
-    (57, "LOG_DIR_NOT_FOUND", InvalidConfiguration),
-    (58, "SASL_AUTHENTICATION_FAILED", Fatal),
+    (57, LOG_DIR_NOT_FOUND, InvalidConfiguration),
+    (58, SASL_AUTHENTICATION_FAILED, Fatal),
     // KIP-360: the broker lost the producer's state (retention). The idempotent producer resets
     // sequences / bumps its epoch and retries; inside a transaction it is abortable. As for
     // OUT_OF_ORDER_SEQUENCE_NUMBER, retriable only by the producer after that bump.
-    (59, "UNKNOWN_PRODUCER_ID", Retriable),
+    (59, UNKNOWN_PRODUCER_ID, Retriable),
     // Admin: a conflicting reassignment; the application decides whether to wait.
-    (60, "REASSIGNMENT_IN_PROGRESS", ApplicationRecoverable),
-    (61, "DELEGATION_TOKEN_AUTH_DISABLED", ApplicationRecoverable),
-    (62, "DELEGATION_TOKEN_NOT_FOUND", ApplicationRecoverable),
-    (
-        63,
-        "DELEGATION_TOKEN_OWNER_MISMATCH",
-        ApplicationRecoverable,
-    ),
+    (60, REASSIGNMENT_IN_PROGRESS, ApplicationRecoverable),
+    (61, DELEGATION_TOKEN_AUTH_DISABLED, ApplicationRecoverable),
+    (62, DELEGATION_TOKEN_NOT_FOUND, ApplicationRecoverable),
+    (63, DELEGATION_TOKEN_OWNER_MISMATCH, ApplicationRecoverable),
     // Only this operation is refused on a PLAINTEXT / one-way-TLS / token-authenticated channel.
-    (
-        64,
-        "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED",
-        ApplicationRecoverable,
-    ),
-    (
-        65,
-        "DELEGATION_TOKEN_AUTHORIZATION_FAILED",
-        ApplicationRecoverable,
-    ),
-    (66, "DELEGATION_TOKEN_EXPIRED", ApplicationRecoverable),
-    (67, "INVALID_PRINCIPAL_TYPE", InvalidConfiguration),
-    (68, "NON_EMPTY_GROUP", ApplicationRecoverable),
-    (69, "GROUP_ID_NOT_FOUND", ApplicationRecoverable),
+    (64, DELEGATION_TOKEN_REQUEST_NOT_ALLOWED, ApplicationRecoverable),
+    (65, DELEGATION_TOKEN_AUTHORIZATION_FAILED, ApplicationRecoverable),
+    (66, DELEGATION_TOKEN_EXPIRED, ApplicationRecoverable),
+    (67, INVALID_PRINCIPAL_TYPE, InvalidConfiguration),
+    (68, NON_EMPTY_GROUP, ApplicationRecoverable),
+    (69, GROUP_ID_NOT_FOUND, ApplicationRecoverable),
     // Fetch sessions (KIP-227): the fetcher starts a new full session and retries.
-    (70, "FETCH_SESSION_ID_NOT_FOUND", Retriable),
-    (71, "INVALID_FETCH_SESSION_EPOCH", Retriable),
-    (72, "LISTENER_NOT_FOUND", RefreshRetriable),
+    (70, FETCH_SESSION_ID_NOT_FOUND, Retriable),
+    (71, INVALID_FETCH_SESSION_EPOCH, Retriable),
+    (72, LISTENER_NOT_FOUND, RefreshRetriable),
     // The broker has delete.topic.enable=false.
-    (73, "TOPIC_DELETION_DISABLED", ApplicationRecoverable),
-    (74, "FENCED_LEADER_EPOCH", RefreshRetriable),
+    (73, TOPIC_DELETION_DISABLED, ApplicationRecoverable),
+    (74, FENCED_LEADER_EPOCH, RefreshRetriable),
     // Not an InvalidMetadataException in Java: the *broker* is behind our metadata, so the
     // fetcher just retries; a metadata refresh would not help.
-    (75, "UNKNOWN_LEADER_EPOCH", Retriable),
+    (75, UNKNOWN_LEADER_EPOCH, Retriable),
     // The request version cannot carry the topic's compression codec (e.g. zstd).
-    (76, "UNSUPPORTED_COMPRESSION_TYPE", ApplicationRecoverable),
+    (76, UNSUPPORTED_COMPRESSION_TYPE, ApplicationRecoverable),
     // Broker-to-controller only.
-    (77, "STALE_BROKER_EPOCH", ApplicationRecoverable),
+    (77, STALE_BROKER_EPOCH, ApplicationRecoverable),
     // The new leader's high watermark has not caught up yet.
-    (78, "OFFSET_NOT_AVAILABLE", Retriable),
+    (78, OFFSET_NOT_AVAILABLE, Retriable),
     // Group membership (KIP-394): rejoin with the member id the broker assigned.
-    (79, "MEMBER_ID_REQUIRED", ApplicationRecoverable),
-    (80, "PREFERRED_LEADER_NOT_AVAILABLE", RefreshRetriable),
+    (79, MEMBER_ID_REQUIRED, ApplicationRecoverable),
+    (80, PREFERRED_LEADER_NOT_AVAILABLE, RefreshRetriable),
     // The group is full; rejoining later may work once members leave. The app decides.
-    (81, "GROUP_MAX_SIZE_REACHED", ApplicationRecoverable),
+    (81, GROUP_MAX_SIZE_REACHED, ApplicationRecoverable),
     // Another instance registered with this group.instance.id: this consumer is a zombie.
-    (82, "FENCED_INSTANCE_ID", Fatal),
-    (83, "ELIGIBLE_LEADERS_NOT_AVAILABLE", RefreshRetriable),
+    (82, FENCED_INSTANCE_ID, Fatal),
+    (83, ELIGIBLE_LEADERS_NOT_AVAILABLE, RefreshRetriable),
     // An InvalidMetadataException in Java; the admin layer treats it as "already done".
-    (84, "ELECTION_NOT_NEEDED", RefreshRetriable),
-    (85, "NO_REASSIGNMENT_IN_PROGRESS", ApplicationRecoverable),
-    (86, "GROUP_SUBSCRIBED_TO_TOPIC", ApplicationRecoverable),
-    (87, "INVALID_RECORD", ApplicationRecoverable),
-    (88, "UNSTABLE_OFFSET_COMMIT", Retriable),
-    (89, "THROTTLING_QUOTA_EXCEEDED", Retriable),
-    (90, "PRODUCER_FENCED", Fatal),
-    (91, "RESOURCE_NOT_FOUND", ApplicationRecoverable),
+    (84, ELECTION_NOT_NEEDED, RefreshRetriable),
+    (85, NO_REASSIGNMENT_IN_PROGRESS, ApplicationRecoverable),
+    (86, GROUP_SUBSCRIBED_TO_TOPIC, ApplicationRecoverable),
+    (87, INVALID_RECORD, ApplicationRecoverable),
+    (88, UNSTABLE_OFFSET_COMMIT, Retriable),
+    (89, THROTTLING_QUOTA_EXCEEDED, Retriable),
+    (90, PRODUCER_FENCED, Fatal),
+    (91, RESOURCE_NOT_FOUND, ApplicationRecoverable),
     // The request names the same resource twice.
-    (92, "DUPLICATE_RESOURCE", InvalidConfiguration),
+    (92, DUPLICATE_RESOURCE, InvalidConfiguration),
     // The SCRAM credential's parameters (e.g. iterations) are unacceptable.
-    (93, "UNACCEPTABLE_CREDENTIAL", InvalidConfiguration),
+    (93, UNACCEPTABLE_CREDENTIAL, InvalidConfiguration),
     // KRaft voters only.
-    (94, "INCONSISTENT_VOTER_SET", ApplicationRecoverable),
+    (94, INCONSISTENT_VOTER_SET, ApplicationRecoverable),
     // UpdateFeatures: the requested feature level is invalid.
-    (95, "INVALID_UPDATE_VERSION", InvalidConfiguration),
-    (96, "FEATURE_UPDATE_FAILED", ApplicationRecoverable),
+    (95, INVALID_UPDATE_VERSION, InvalidConfiguration),
+    (96, FEATURE_UPDATE_FAILED, ApplicationRecoverable),
     // Broker-to-controller forwarding only.
-    (
-        97,
-        "PRINCIPAL_DESERIALIZATION_FAILURE",
-        ApplicationRecoverable,
-    ),
+    (97, PRINCIPAL_DESERIALIZATION_FAILURE, ApplicationRecoverable),
     // KRaft snapshot fetching only.
-    (98, "SNAPSHOT_NOT_FOUND", ApplicationRecoverable),
-    (99, "POSITION_OUT_OF_RANGE", ApplicationRecoverable),
-    (100, "UNKNOWN_TOPIC_ID", RefreshRetriable),
+    (98, SNAPSHOT_NOT_FOUND, ApplicationRecoverable),
+    (99, POSITION_OUT_OF_RANGE, ApplicationRecoverable),
+    (100, UNKNOWN_TOPIC_ID, RefreshRetriable),
     // Broker registration (controller-side) only.
-    (101, "DUPLICATE_BROKER_REGISTRATION", ApplicationRecoverable),
-    (102, "BROKER_ID_NOT_REGISTERED", ApplicationRecoverable),
-    (103, "INCONSISTENT_TOPIC_ID", RefreshRetriable),
+    (101, DUPLICATE_BROKER_REGISTRATION, ApplicationRecoverable),
+    (102, BROKER_ID_NOT_REGISTERED, ApplicationRecoverable),
+    (103, INCONSISTENT_TOPIC_ID, RefreshRetriable),
     // Broker/controller only.
-    (104, "INCONSISTENT_CLUSTER_ID", ApplicationRecoverable),
-    (105, "TRANSACTIONAL_ID_NOT_FOUND", ApplicationRecoverable),
-    (106, "FETCH_SESSION_TOPIC_ID_ERROR", Retriable),
+    (104, INCONSISTENT_CLUSTER_ID, ApplicationRecoverable),
+    (105, TRANSACTIONAL_ID_NOT_FOUND, ApplicationRecoverable),
+    (106, FETCH_SESSION_TOPIC_ID_ERROR, Retriable),
     // AlterPartition (broker-to-controller) only.
-    (107, "INELIGIBLE_REPLICA", ApplicationRecoverable),
-    (108, "NEW_LEADER_ELECTED", ApplicationRecoverable),
+    (107, INELIGIBLE_REPLICA, ApplicationRecoverable),
+    (108, NEW_LEADER_ELECTED, ApplicationRecoverable),
     // Follower fetches only (tiered storage).
-    (
-        109,
-        "OFFSET_MOVED_TO_TIERED_STORAGE",
-        ApplicationRecoverable,
-    ),
+    (109, OFFSET_MOVED_TO_TIERED_STORAGE, ApplicationRecoverable),
     // KIP-848 group membership: drop the assignment and rejoin.
-    (110, "FENCED_MEMBER_EPOCH", ApplicationRecoverable),
+    (110, FENCED_MEMBER_EPOCH, ApplicationRecoverable),
     // KIP-848 static membership: fatal in Java's consumer, like FENCED_INSTANCE_ID.
-    (111, "UNRELEASED_INSTANCE_ID", Fatal),
+    (111, UNRELEASED_INSTANCE_ID, Fatal),
     // The group.remote.assignor setting.
-    (112, "UNSUPPORTED_ASSIGNOR", InvalidConfiguration),
+    (112, UNSUPPORTED_ASSIGNOR, InvalidConfiguration),
     // KIP-848 group membership: wait for the next heartbeat's epoch, then retry.
-    (113, "STALE_MEMBER_EPOCH", ApplicationRecoverable),
+    (113, STALE_MEMBER_EPOCH, ApplicationRecoverable),
     // bootstrap.servers vs bootstrap.controllers points at the wrong kind of endpoint.
-    (114, "MISMATCHED_ENDPOINT_TYPE", InvalidConfiguration),
-    (115, "UNSUPPORTED_ENDPOINT_TYPE", InvalidConfiguration),
-    (116, "UNKNOWN_CONTROLLER_ID", ApplicationRecoverable),
+    (114, MISMATCHED_ENDPOINT_TYPE, InvalidConfiguration),
+    (115, UNSUPPORTED_ENDPOINT_TYPE, InvalidConfiguration),
+    (116, UNKNOWN_CONTROLLER_ID, ApplicationRecoverable),
     // KIP-714 telemetry: the reporter fetches a new subscription; never surfaced.
-    (117, "UNKNOWN_SUBSCRIPTION_ID", ApplicationRecoverable),
-    (118, "TELEMETRY_TOO_LARGE", ApplicationRecoverable),
+    (117, UNKNOWN_SUBSCRIPTION_ID, ApplicationRecoverable),
+    (118, TELEMETRY_TOO_LARGE, ApplicationRecoverable),
     // Broker registration only.
-    (119, "INVALID_REGISTRATION", ApplicationRecoverable),
+    (119, INVALID_REGISTRATION, ApplicationRecoverable),
     // KIP-890: abort the transaction and the producer continues.
-    (120, "TRANSACTION_ABORTABLE", TransactionAbortable),
+    (120, TRANSACTION_ABORTABLE, TransactionAbortable),
     // Share groups (KIP-932): this acknowledgement cannot be applied.
-    (121, "INVALID_RECORD_STATE", ApplicationRecoverable),
-    (122, "SHARE_SESSION_NOT_FOUND", Retriable),
-    (123, "INVALID_SHARE_SESSION_EPOCH", Retriable),
+    (121, INVALID_RECORD_STATE, ApplicationRecoverable),
+    (122, SHARE_SESSION_NOT_FOUND, Retriable),
+    (123, INVALID_SHARE_SESSION_EPOCH, Retriable),
     // Share coordinator internal.
-    (124, "FENCED_STATE_EPOCH", ApplicationRecoverable),
+    (124, FENCED_STATE_EPOCH, ApplicationRecoverable),
     // KRaft voter changes.
-    (125, "INVALID_VOTER_KEY", ApplicationRecoverable),
-    (126, "DUPLICATE_VOTER", ApplicationRecoverable),
-    (127, "VOTER_NOT_FOUND", ApplicationRecoverable),
+    (125, INVALID_VOTER_KEY, ApplicationRecoverable),
+    (126, DUPLICATE_VOTER, ApplicationRecoverable),
+    (127, VOTER_NOT_FOUND, ApplicationRecoverable),
     // The application's subscription pattern.
-    (128, "INVALID_REGULAR_EXPRESSION", InvalidConfiguration),
+    (128, INVALID_REGULAR_EXPRESSION, InvalidConfiguration),
     // KIP-1102: the client's metadata is stale beyond repair; re-resolve bootstrap.servers and
     // fetch metadata again, then retry. Java handles it in NetworkClient (not a RetriableException).
-    (129, "REBOOTSTRAP_REQUIRED", RefreshRetriable),
-    (130, "STREAMS_INVALID_TOPOLOGY", InvalidConfiguration),
-    (
-        131,
-        "STREAMS_INVALID_TOPOLOGY_EPOCH",
-        ApplicationRecoverable,
-    ),
+    (129, REBOOTSTRAP_REQUIRED, RefreshRetriable),
+    (130, STREAMS_INVALID_TOPOLOGY, InvalidConfiguration),
+    (131, STREAMS_INVALID_TOPOLOGY_EPOCH, ApplicationRecoverable),
     // Streams group membership: rejoin with the current topology.
-    (132, "STREAMS_TOPOLOGY_FENCED", ApplicationRecoverable),
-    (133, "SHARE_SESSION_LIMIT_REACHED", Retriable),
-];
+    (132, STREAMS_TOPOLOGY_FENCED, ApplicationRecoverable),
+    (133, SHARE_SESSION_LIMIT_REACHED, Retriable),
+}
 
 // Compile-time invariant that `entry` relies on: codes strictly increase (sorted, no duplicates).
 const _: () = {

@@ -437,6 +437,18 @@ impl Error {
         )
     }
 
+    /// The broker error, if this error came from one, to compare with a named code:
+    ///
+    /// ```
+    /// use ferrokafka::{BrokerErrorCode, Error};
+    /// let e = Error::from_broker_code(36);
+    /// assert_eq!(e.broker_error(), Some(BrokerErrorCode::TOPIC_ALREADY_EXISTS));
+    /// assert_eq!(BrokerErrorCode::TOPIC_ALREADY_EXISTS.name(), "TOPIC_ALREADY_EXISTS");
+    /// ```
+    pub fn broker_error(&self) -> Option<BrokerErrorCode> {
+        self.broker_code().map(BrokerErrorCode)
+    }
+
     /// The broker error code, if this error came from one.
     pub fn broker_code(&self) -> Option<i16> {
         match self.inner.kind {

@@ -172,7 +172,10 @@ impl Producer {
     /// Buffers `record` for sending and returns a future of its delivery outcome.
     ///
     /// Waits for the topic's metadata and for room in `buffer.memory`, together at most
-    /// `max.block.ms`. Fails at once, handing the record back, when the producer is closed or
+    /// `max.block.ms` (60 s by default, as in Java): the first `send` to a cluster that cannot be
+    /// reached fails only then. Set `max.block.ms` lower to fail sooner, or check the cluster
+    /// once at start-up with [`wait_until_connected`](Self::wait_until_connected); failed
+    /// connects are logged at WARN and handed to the error handler from the first attempt. Fails at once, handing the record back, when the producer is closed or
     /// failed, the record is larger than `max.request.size` or `buffer.memory`, or its partition
     /// does not exist.
     ///
@@ -301,6 +304,32 @@ impl Producer {
                 return Err(Error::new(kind).with_topic(topic).with_detail(detail));
             }
         }
+    }
+
+    /// Waits until a broker of the cluster answers a Metadata request, retrying with backoff for
+    /// at most `timeout`: a start-up check that the bootstrap addresses are right and reachable
+    /// (and TLS / SASL accepted), so a wrong address fails in `timeout` instead of at the first
+    /// `send` after `max.block.ms`. Optional: `send` does not need it.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use ferrokafka::producer::{Producer, ProducerConfig};
+    /// use std::time::Duration;
+    /// let producer = Producer::new(
+    ///     ProducerConfig::from_properties([("bootstrap.servers", "kafka-1:9092")])?,
+    /// )?;
+    /// producer.wait_until_connected(Duration::from_secs(10)).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// A fatal error (authentication) at once; otherwise, once `timeout` passed, a
+    /// [`Timeout`](ErrorKind::Timeout) error naming the last failure (refused, unresolvable, …).
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn wait_until_connected(&self, timeout: Duration) -> Result<()> {
+        self.shared.cluster.wait_until_connected(timeout).await
     }
 
     /// Sends everything buffered now, and waits until every record sent before (and during)

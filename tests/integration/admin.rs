@@ -42,6 +42,15 @@ async fn create_list_delete_topics() {
         .await
         .expect_err("exists");
     assert_eq!(err.broker_code(), Some(36));
+    // By name, as an application matches it.
+    assert!(matches!(
+        err.kind(),
+        ferrokafka::ErrorKind::Broker(ferrokafka::BrokerErrorCode::TOPIC_ALREADY_EXISTS)
+    ));
+    assert_eq!(
+        err.broker_error(),
+        Some(ferrokafka::BrokerErrorCode::TOPIC_ALREADY_EXISTS)
+    );
     assert!(!err.is_retriable() && !err.is_fatal());
     assert_eq!(err.topic(), Some(a.as_str()));
 

@@ -168,3 +168,55 @@ async fn the_admin_client_reports_failed_connects() {
         );
     }
 }
+
+/// Issue #24, point 4: a wrong address fails the optional readiness check within its timeout
+/// (not at the first `send` after `max.block.ms`), and the right one passes it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_until_connected_fails_in_its_timeout_on_a_wrong_address_and_passes_on_the_right_one()
+{
+    let timeout = Duration::from_millis(1_500);
+    for bootstrap in [REFUSED, UNRESOLVABLE] {
+        let p = Producer::new(
+            ProducerConfig::from_properties([("bootstrap.servers", bootstrap)]).expect("config"),
+        )
+        .expect("producer");
+        let started = Instant::now();
+        let e = p
+            .wait_until_connected(timeout)
+            .await
+            .expect_err("nothing answers");
+        let took = started.elapsed();
+        println!("producer @ {bootstrap}: {e} after {took:?}");
+        assert!(matches!(e.kind(), ErrorKind::Timeout), "{e}");
+        assert!(
+            e.to_string()
+                .contains(bootstrap.split(':').next().unwrap_or(bootstrap)),
+            "names the address: {e}"
+        );
+        assert!(took < timeout + Duration::from_millis(700), "{took:?}");
+        let c = Consumer::new(
+            ConsumerConfig::from_properties([("bootstrap.servers", bootstrap)]).expect("config"),
+        )
+        .expect("consumer");
+        let e = c
+            .wait_until_connected(timeout)
+            .await
+            .expect_err("nothing answers");
+        assert!(matches!(e.kind(), ErrorKind::Timeout), "{e}");
+    }
+    let bootstrap = crate::support::shared_bootstrap();
+    let p = Producer::new(
+        ProducerConfig::from_properties([("bootstrap.servers", bootstrap.as_str())])
+            .expect("config"),
+    )
+    .expect("producer");
+    let started = Instant::now();
+    p.wait_until_connected(Duration::from_secs(10))
+        .await
+        .expect("the real cluster answers");
+    println!(
+        "producer @ {bootstrap}: ready after {:?}",
+        started.elapsed()
+    );
+    p.close(Duration::from_secs(1)).await.expect("close");
+}
