@@ -107,6 +107,11 @@ pub(crate) fn api_timeout(api: &'static str, last: &Error) -> Error {
         ErrorKind::NoBrokerAvailable => ErrorKind::NoBrokerAvailable,
         _ => ErrorKind::Timeout,
     };
+    // When the kind carries over, the last error's text would repeat it ("no broker available:
+    // timed out retrying; last error: no broker available: ..."): say it once.
+    let prefix = format!("{}: ", Error::new(kind.clone()));
+    let last = last.to_string();
+    let last = last.strip_prefix(&prefix).unwrap_or(&last);
     Error::new(kind)
         .with_api(api)
         .with_detail(format!("timed out retrying; last error: {last}"))
@@ -168,6 +173,17 @@ mod tests {
         assert!(e.to_string().contains("connection refused"), "{e}");
         let e = api_timeout("OffsetFetch", &Error::new(ErrorKind::NoBrokerAvailable));
         assert!(matches!(e.kind(), ErrorKind::NoBrokerAvailable), "{e}");
+        // The kind is said once (issue #24).
+        let e = api_timeout(
+            "Metadata",
+            &Error::new(ErrorKind::NoBrokerAvailable).with_detail("could not connect to broker"),
+        );
+        assert_eq!(
+            e.to_string().matches("no broker available").count(),
+            1,
+            "{e}"
+        );
+        assert!(e.to_string().contains("could not connect to broker"), "{e}");
         let e = api_timeout("OffsetFetch", &Error::from_broker_code(15));
         assert!(matches!(e.kind(), ErrorKind::Timeout), "{e}");
     }

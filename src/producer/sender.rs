@@ -456,7 +456,7 @@ impl Sender {
                     p.log_append_time_ms,
                     p.log_start_offset,
                 )),
-                Some(p) => Err(Error::from_broker_code(p.error_code)
+                Some(p) => Err(produce_error(p.error_code)
                     .with_partition(tp.topic.clone(), tp.partition)
                     .with_broker(node.to_string())
                     .with_api("Produce")
@@ -893,5 +893,20 @@ impl Sender {
         }
         w.finish()?;
         Ok((buf, correlation_id, version))
+    }
+}
+
+/// A Produce partition error, with what to change for the codes a setting causes: the client-side
+/// `RecordTooLarge` names its limit, and a broker refusing a batch as too large should say as
+/// much (issue #24).
+fn produce_error(code: i16) -> Error {
+    let e = Error::from_broker_code(code);
+    match code {
+        crate::error::code::MESSAGE_TOO_LARGE => e.with_detail(
+            "the broker refused the batch as too large for the topic: raise max.message.bytes on \
+             the topic (message.max.bytes on the broker), or lower batch.size and \
+             max.request.size on the producer",
+        ),
+        _ => e,
     }
 }

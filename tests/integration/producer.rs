@@ -274,6 +274,12 @@ async fn oversized_records_fail_alone_and_not_persisted() {
     assert!(before.await.is_ok());
     let e = big.await.expect_err("over max.message.bytes");
     assert_eq!(e.error.broker_code(), Some(10), "{}", e.error); // MESSAGE_TOO_LARGE
+                                                                // It says which settings to change (issue #24).
+    let text = e.error.to_string();
+    assert!(
+        text.contains("max.message.bytes") && text.contains("max.request.size"),
+        "{text}"
+    );
     assert_eq!(e.persistence, Persistence::NotPersisted);
     assert!(!e.error.is_retriable() && !e.error.is_fatal());
     let after = after
