@@ -32,6 +32,7 @@ mod jaas;
 pub(crate) mod parse;
 mod secret;
 mod security;
+pub(crate) mod suggest;
 
 pub use crate::connection::Backoff;
 pub use parse::BrokerAddress;
@@ -235,7 +236,7 @@ impl ClientConfigBuilder {
         if self.try_set(key, value)? {
             Ok(())
         } else {
-            Err(Error::config(key, value, "unknown configuration key"))
+            Err(suggest::unknown_key(key, value, &[suggest::CLIENT_KEYS]))
         }
     }
 

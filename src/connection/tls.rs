@@ -255,8 +255,20 @@ fn unparsed_scheme(der: &[u8]) -> Option<String> {
     })
 }
 
+/// The crypto provider: the application's process-wide default if it installed one (say
+/// aws-lc-rs, for post-quantum key exchange), else *ring*, the pure-Rust provider this crate
+/// builds with (aws-lc-rs needs a C toolchain, which the static musl build and the "no C
+/// library" rule avoid).
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    // rustls 0.23.48 deprecates *ring*'s provider because it has no post-quantum key exchange;
+    // it is still supported and the only pure-Rust one (see the function docs). Without the
+    // allow, every build with a current rustls prints the warning to our users.
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 /// Builds the rustls client configuration: trusted roots, protocol versions, client

@@ -221,7 +221,10 @@ impl ConsumerConfigBuilder {
                     "ferrokafka hands out keys and values as bytes; deserialize in the application",
                 ))
             }
-            _ => return Err(Error::config(key, value, "unknown configuration key")),
+            _ => {
+                use crate::config::suggest::{unknown_key, CLIENT_KEYS, CONSUMER_KEYS};
+                return Err(unknown_key(key, value, &[CLIENT_KEYS, CONSUMER_KEYS]));
+            }
         }
         Ok(())
     }

@@ -174,6 +174,8 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
     let mut processed: Vec<u64> = Vec::new();
     let mut failures_of_k = 0;
     let mut events: Vec<String> = Vec::new();
+    // When the handler saw K, each attempt (issue #24: the retry schedule is tested).
+    let mut attempts_of_k: Vec<Instant> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while processed.len() < N as usize {
         assert!(
@@ -183,6 +185,9 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
         );
         let mut handler = |r: ConsumerRecord| {
             let s = u64::from_be_bytes(r.value.as_ref().expect("v")[..8].try_into().expect("8"));
+            if s == K {
+                attempts_of_k.push(Instant::now());
+            }
             let fail = s == K && failures_of_k < 3;
             if fail {
                 failures_of_k += 1;
@@ -210,6 +215,25 @@ async fn ordered_at_least_once_retries_the_failed_record_before_any_later_one() 
         "exactly 0..N, in order"
     );
     assert_eq!(failures_of_k, 3);
+    // The retry schedule: the backoff (50 ms, 100 ms, 200 ms; ±20 % jitter), plus the refetch
+    // of the record, which may wait for a fetch already in flight to the leader (up to
+    // fetch.max.wait.ms, 100 ms here) — the documented bound.
+    let gaps: Vec<u128> = attempts_of_k
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]).as_millis())
+        .collect();
+    println!("retries of {K} after {gaps:?} ms");
+    assert_eq!(gaps.len(), 3, "three failures, then the success");
+    for (i, (gap, backoff)) in gaps.iter().zip([50u128, 100, 200]).enumerate() {
+        assert!(
+            *gap >= backoff * 8 / 10,
+            "retry {i} after {gap} ms, before its backoff {backoff} ms"
+        );
+        assert!(
+            *gap <= backoff * 12 / 10 + 100 + 250,
+            "retry {i} after {gap} ms: backoff {backoff} ms + fetch.max.wait.ms 100 ms + 250 ms slack"
+        );
+    }
     // Nothing after K was processed before K succeeded.
     let first_fail = events
         .iter()

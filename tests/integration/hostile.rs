@@ -139,6 +139,8 @@ fn tls_acceptor() -> tokio_rustls::TlsAcceptor {
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(rustls_pki_types::PrivatePkcs8KeyDer::from(
         ck.signing_key.serialize_der(),
     ));
+    // Deprecated in rustls 0.23.48 (no post-quantum key exchange); still the pure-Rust one.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -75,7 +75,8 @@ impl ProducerConfigBuilder {
             }
             _ => {
                 if !self.client.try_set(key, value)? {
-                    return Err(Error::config(key, value, "unknown configuration key"));
+                    use crate::config::suggest::{unknown_key, CLIENT_KEYS, PRODUCER_KEYS};
+                    return Err(unknown_key(key, value, &[CLIENT_KEYS, PRODUCER_KEYS]));
                 }
             }
         }
