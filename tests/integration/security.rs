@@ -14,6 +14,7 @@ use ferrokafka::{ErrorKind, TlsFailure};
 use ferrokafka_testcontainers::secure::{password, Listener, SecureKafka, CLIENT_KEY_PASSWORD};
 use ferrokafka_testcontainers::unique_topic;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::{blocking, LogBuf};
@@ -345,7 +346,20 @@ async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer()
             );
             eprintln!("{what} {listener:?}/{mechanism}: {took:?}: {e}");
         };
-        let admin = AdminClient::new(client(&p));
+        // Each client's error handler hears of the failed authentication too (issue #24).
+        let heard = Arc::new(std::sync::Mutex::new(
+            Vec::<(String, ferrokafka::Error)>::new(),
+        ));
+        let handler = |who: &'static str| -> ferrokafka::ErrorHandler {
+            let heard = heard.clone();
+            Arc::new(move |e: &ferrokafka::Error| {
+                heard
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((who.to_owned(), e.clone()))
+            })
+        };
+        let admin = AdminClient::with_error_handler(client(&p), Some(handler("admin")));
         let t = Instant::now();
         let e = admin
             .create_topic(NewTopic::new(unique_topic("alice-wrongpw"), 1, 1))
@@ -353,7 +367,12 @@ async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer()
             .expect_err("wrong password must fail");
         check("admin", &e, t.elapsed());
 
-        let prod = producer(&p);
+        let prod = Producer::with_error_handler(
+            ProducerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .expect("producer config"),
+            Some(handler("producer")),
+        )
+        .expect("producer");
         let t = Instant::now();
         let r = match prod
             .send(ProducerRecord::new(unique_topic("alice-wrongpw")).value("x"))
@@ -368,7 +387,12 @@ async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer()
             t.elapsed(),
         );
 
-        let c = consumer(&p);
+        let c = Consumer::with_error_handler(
+            ConsumerConfig::from_properties(p.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+                .expect("consumer config"),
+            Some(handler("consumer")),
+        )
+        .expect("consumer");
         c.assign(&[TopicPartition::new(unique_topic("alice-wrongpw"), 0)])
             .expect("assign");
         let t = Instant::now();
@@ -382,6 +406,18 @@ async fn wrong_password_is_a_fatal_typed_error_for_admin_producer_and_consumer()
             }
         };
         check("consumer", &e, t.elapsed());
+        let heard = heard.lock().unwrap_or_else(|p| p.into_inner());
+        for who in ["admin", "producer", "consumer"] {
+            assert!(
+                heard.iter().any(|(w, e)| w == who
+                    && matches!(e.kind(), ErrorKind::SaslAuthenticationFailed { .. })),
+                "{who}'s error handler did not hear of the failed authentication: {:?}",
+                heard
+                    .iter()
+                    .map(|(w, e)| format!("{w}: {e}"))
+                    .collect::<Vec<_>>()
+            );
+        }
     }
 }
 
