@@ -11,8 +11,9 @@ pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 use reporter::ErrorReporter;
 
 use crate::config::{BrokerAddress, ClientConfig};
-use crate::connection::{Backoff, BrokerConnection, ConnectionPool, Purpose};
+use crate::connection::{BrokerConnection, ConnectionPool, Purpose};
 use crate::protocol::requests::metadata as metadata_request;
+use crate::retry::Backoff;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -314,7 +315,7 @@ impl Cluster {
         let mut waits = crate::retry::Retry::new(
             Some(deadline),
             Backoff::new(self.cfg.retry_backoff, self.cfg.retry_backoff_max),
-            crate::connection::Jitter::Global,
+            crate::retry::Jitter::Global,
         );
         // The last failure an attempt finished with (one cut short by the deadline, say in a
         // reconnect backoff, has none of its own).

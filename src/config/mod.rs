@@ -34,11 +34,11 @@ mod secret;
 mod security;
 pub(crate) mod suggest;
 
-pub use crate::connection::Backoff;
+pub use crate::retry::Backoff;
 pub use parse::BrokerAddress;
 use parse::{parse_bool, parse_bootstrap, parse_ms, parse_usize};
 pub use secret::Secret;
-pub(crate) use secret::{is_secret_key, REDACTED};
+pub(crate) use secret::REDACTED;
 pub use security::{
     ClientCertificate, OAuthBearerToken, SaslConfig, SaslCredentials, SaslMechanism,
     SecurityBuilder, SecurityConfig, SecurityProtocol, TlsContext, TlsSettings, TokenFuture,

@@ -55,23 +55,9 @@ impl fmt::Display for Secret {
     }
 }
 
-/// What an error message shows in place of a secret property's value.
-pub(crate) const REDACTED: &str = "[redacted]";
-
-/// Property keys whose values are secrets: their values never appear in errors.
-pub(crate) fn is_secret_key(key: &str) -> bool {
-    matches!(
-        key,
-        "sasl.jaas.config"
-            | "sasl.password"
-            | "ssl.key.password"
-            | "ssl.keystore.password"
-            | "ssl.truststore.password"
-            | "ssl.keystore.key"
-            | "ssl.key.pem"
-            | "sasl.oauthbearer.config"
-    )
-}
+// Which keys are secret and what stands in for their values live in `error` (a leaf the config
+// layer builds on): `Error::config` redacts them whoever builds the error.
+pub(crate) use crate::error::{is_secret_key, REDACTED};
 
 #[cfg(test)]
 mod tests {

@@ -7,15 +7,12 @@
 //! (`tls.rs`, rustls with `ring`); after the ApiVersions handshake `sasl.rs` authenticates
 //! `SASL_*` connections (SaslHandshake + SaslAuthenticate).
 
-mod backoff;
 mod conn;
 mod pool;
 mod sasl;
 pub(crate) mod tls;
 mod transport;
 
-pub use backoff::Backoff;
-pub(crate) use backoff::Jitter;
 pub use conn::{BrokerConnection, ConnectionConfig, PendingResponse};
 pub use pool::{ConnectionPool, Purpose, DEFAULT_MAX_IN_FLIGHT};
 pub use transport::{Io, Transport};

@@ -8,9 +8,9 @@
 //! `reconnect.backoff.ms × 2^failures` (capped at `reconnect.backoff.max.ms`, ±20 % jitter).
 //! Callers asking during the backoff wait it out rather than hammer a recovering broker.
 
-use super::backoff::Backoff;
 use super::conn::{BrokerConnection, ConnectionConfig};
 use crate::config::{BrokerAddress, ClientConfig};
+use crate::retry::Backoff;
 use crate::Result;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

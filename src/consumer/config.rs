@@ -4,8 +4,8 @@ use super::fetch::{FetchConfig, IsolationLevel, OffsetResetPolicy};
 use super::group::{AssignmentStrategy, GroupConfig};
 use crate::config::parse::{parse_bool, parse_int, parse_ms, parse_optional, parse_usize};
 use crate::config::{ClientConfig, ClientConfigBuilder};
-use crate::connection::Backoff;
 use crate::protocol::records::DecodeOptions;
+use crate::retry::Backoff;
 use crate::{Error, Result};
 use std::time::Duration;
 

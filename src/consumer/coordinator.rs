@@ -3,7 +3,7 @@
 
 use super::fetch::CommittedOffset;
 use crate::cluster::Cluster;
-use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
+use crate::connection::{BrokerConnection, Purpose};
 use crate::error::code::{
     COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
     FENCED_MEMBER_EPOCH, ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS,
@@ -12,6 +12,7 @@ use crate::error::code::{
 use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::{offset_commit, offset_fetch};
 use crate::retry::{api_timeout, retry_until, GaveUp, Retry};
+use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages::{FindCoordinatorRequest, OffsetFetchRequest};

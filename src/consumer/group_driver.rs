@@ -19,12 +19,13 @@ use super::group::{GroupAction, GroupMembership, Membership, PartitionCounts};
 use super::shared::Inner;
 use super::shared::ListenerEvent;
 use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
-use crate::connection::{Backoff, BrokerConnection, Jitter, Purpose};
+use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::requests::consumer_group_heartbeat::{
     self, ConsumerHeartbeatRequest, ConsumerHeartbeatResult,
 };
 use crate::protocol::requests::{heartbeat, join_group, leave_group, sync_group};
 use crate::retry::{retry_until, Retry};
+use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use kafka_protocol::messages as km;

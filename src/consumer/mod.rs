@@ -19,7 +19,6 @@ mod driver;
 pub(crate) mod fetch;
 pub(crate) mod group;
 mod group_driver;
-mod group_metadata;
 mod listener;
 mod metrics;
 mod ordered;
@@ -32,12 +31,12 @@ mod subscription;
 pub use crate::protocol::records::{
     DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
 };
+pub use crate::types::ConsumerGroupMetadata;
 pub use client::{Committed, Consumer, PositionState};
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
 pub use coordinator::OffsetToCommit;
 pub use fetch::{CommittedOffset, ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
 pub use group::{AssignmentStrategy, GroupConfig};
-pub use group_metadata::ConsumerGroupMetadata;
 pub use listener::{ListenerFuture, RebalanceListener};
 pub use metrics::ConsumerMetrics;
 pub use ordered::{FailurePolicy, OrderedProcessor, ProcessingError};

@@ -5,9 +5,9 @@
 use super::client::Consumer;
 use super::coordinator::is_group_error;
 use super::fetch::ConsumerRecord;
-use crate::connection::Backoff;
 use crate::error::code::FENCED_INSTANCE_ID;
 use crate::producer::{Producer, ProducerRecord};
+use crate::retry::Backoff;
 use crate::types::{Offset, TopicPartition};
 use crate::Error;
 use std::collections::{BTreeMap, HashMap};

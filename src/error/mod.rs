@@ -286,8 +286,8 @@ impl Error {
         // empty: it reveals nothing, and `[redacted]` would claim a value was set when the
         // error is that none was (e.g. an encrypted key without ssl.key.password).
         let value = value.into();
-        let value = if crate::config::is_secret_key(&key) && !value.is_empty() {
-            crate::config::REDACTED.to_owned()
+        let value = if is_secret_key(&key) && !value.is_empty() {
+            REDACTED.to_owned()
         } else {
             value
         };
@@ -486,6 +486,24 @@ impl Error {
     pub fn broker_message(&self) -> Option<&str> {
         self.inner.context.broker_message.as_deref()
     }
+}
+
+/// What an error message shows in place of a secret property's value.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// Property keys whose values are secrets: their values never appear in errors.
+pub(crate) fn is_secret_key(key: &str) -> bool {
+    matches!(
+        key,
+        "sasl.jaas.config"
+            | "sasl.password"
+            | "ssl.key.password"
+            | "ssl.keystore.password"
+            | "ssl.truststore.password"
+            | "ssl.keystore.key"
+            | "ssl.key.pem"
+            | "sasl.oauthbearer.config"
+    )
 }
 
 fn default_class(kind: &ErrorKind) -> ErrorClass {

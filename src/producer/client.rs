@@ -11,8 +11,9 @@ use super::shared::{ErrorHandler, Shared, Txn};
 use super::txn::TransactionManager;
 
 use crate::cluster::{Cluster, TopicSelection};
-use crate::connection::{Backoff, ConnectionPool, Jitter};
+use crate::connection::ConnectionPool;
 use crate::retry::Retry;
+use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

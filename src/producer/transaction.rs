@@ -19,12 +19,12 @@ use super::shared::{Shared, Txn};
 use super::state::ProducerIdAndEpoch;
 use super::txn::{classify, TxnAction, TRANSACTION_VERSION_FEATURE};
 use crate::connection::{BrokerConnection, Purpose};
-use crate::consumer::ConsumerGroupMetadata;
 use crate::error::code::FENCED_INSTANCE_ID;
 use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::init_producer_id::{self, TxnProducer};
 use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::{add_offsets_to_txn, end_txn, txn_offset_commit};
+use crate::types::ConsumerGroupMetadata;
 use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 

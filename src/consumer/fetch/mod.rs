@@ -71,8 +71,8 @@ pub use partition::{
 };
 pub use session::{FetchSession, SessionPartition, SessionRequest};
 
-use crate::connection::Backoff;
 use crate::protocol::records::DecodeOptions;
+use crate::retry::Backoff;
 
 /// What to do when there is no valid position (`auto.offset.reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

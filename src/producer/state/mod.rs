@@ -87,8 +87,8 @@ pub use events::{BatchId, Outcome, PartitionAck, ProducerEvent, SendDecision, St
 pub use identity::{ProducerIdAndEpoch, ProducerIdState};
 pub use partition::{LastAck, PartitionState, PartitionSync};
 
-use crate::connection::{Backoff, Jitter};
 use crate::producer::Persistence;
+use crate::retry::{Backoff, Jitter};
 use crate::types::{Sequence, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 use partition::{DecideContext, Phase, QueuedBatch, StampedBatch};

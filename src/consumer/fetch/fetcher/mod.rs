@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
-use crate::connection::Jitter;
 use crate::error::code::OFFSET_OUT_OF_RANGE;
+use crate::retry::Jitter;
 use crate::types::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 

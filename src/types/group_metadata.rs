@@ -1,10 +1,11 @@
 //! [`ConsumerGroupMetadata`]: the group membership a transactional producer commits offsets
-//! under (KIP-447).
+//! under (KIP-447). Plain data shared by the consumer (which hands it out) and the producer
+//! (which sends it): here in the shared layer, so neither imports the other for it.
 
 use std::fmt;
 
 /// Which member of which group generation consumed the records whose offsets a transaction
-/// commits; from [`Consumer::group_metadata`](super::Consumer::group_metadata), passed to
+/// commits; from [`Consumer::group_metadata`](crate::consumer::Consumer::group_metadata), passed to
 /// [`Producer::send_offsets_to_transaction`](crate::producer::Producer::send_offsets_to_transaction).
 /// The group coordinator refuses the commit if the member is no longer in that generation, so a
 /// member that was rebalanced away cannot commit offsets for partitions it lost.

@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+mod group_metadata;
+
+pub use group_metadata::ConsumerGroupMetadata;
+
 /// How many bytes of a key, value or header a `Debug` or `Display` shows: a person reads the
 /// start of it and its size, never a dump (a 2 MB value printed whole was 2,000,000 characters
 /// on stderr through `main() -> Result<(), Box<dyn Error>>`).

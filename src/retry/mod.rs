@@ -7,11 +7,15 @@
 //! and which error to give up with. The deadline check is Java's: give up when *waiting out the
 //! next backoff* would reach the deadline, rather than sleep past it and try once more.
 //!
-//! It sits next to the connection layer (it depends on nothing above it), so the cluster,
-//! producer, consumer and admin layers can all use it.
+//! A leaf of the shared layer (it imports only `error`), so the connection, cluster, producer,
+//! consumer and admin layers and the I/O-free state machines can all use it. `backoff.rs` holds
+//! the one [`Backoff`] policy and its [`Jitter`].
 
-use crate::connection::{Backoff, Jitter};
+mod backoff;
+
 use crate::{Error, ErrorKind};
+pub use backoff::Backoff;
+pub(crate) use backoff::Jitter;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
