@@ -134,6 +134,9 @@ pub struct PartitionFetchState {
     /// The stall in progress, if fetches of this partition fail without an answer from its
     /// leader (refused connect, lost connection, timeout); any answer ends it.
     pub(super) stall: Option<Stall>,
+    /// The last fetch of it returned no records (it is caught up): fetching it alone would be a
+    /// long poll (`fetch.max.wait.ms`) — see `fetch_plan`.
+    pub(super) idle: bool,
 }
 
 /// Fetches of a partition failing because its leader cannot be reached.
@@ -165,6 +168,7 @@ impl PartitionFetchState {
             offset_fetch_in_flight: false,
             leader: None,
             stall: None,
+            idle: false,
         }
     }
 
@@ -239,6 +243,7 @@ impl PartitionFetchState {
         self.generation = generation;
         self.retry = None;
         self.list_offsets_token = None;
+        self.idle = false;
     }
 
     /// The status that applies the reset policy (for a missing or out-of-range offset).

@@ -1,6 +1,6 @@
 //! The Fetch half of [`Fetcher`]: planning requests, handling responses, `poll`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use crate::error::code::{
@@ -39,25 +39,29 @@ impl Fetcher {
         let max_bytes = self.config.max_partition_fetch_bytes;
         let mut wanted: BTreeMap<BrokerId, Vec<(TopicPartition, SessionPartition, u64)>> =
             BTreeMap::new();
+        // Brokers leading a partition that has data but is held back by its own buffer (the
+        // application has not drained it yet).
+        let mut held: BTreeSet<BrokerId> = BTreeSet::new();
         for (tp, s) in &mut self.partitions {
             let FetchStatus::Fetchable(position) = s.status else {
                 continue;
             };
-            if s.paused
-                || s.fetch_in_flight
-                || s.buffered >= MAX_BUFFERED_FETCHES
-                || s.backing_off(now)
-            {
+            if s.paused || s.fetch_in_flight || s.backing_off(now) {
                 continue;
             }
             // Fetch ahead of buffered records, from the end of the newest buffered fetch; if
             // that end is unknown (no complete batch in it), wait for it to be drained.
             let from = match (s.buffered, s.fetch_ahead) {
-                (0, _) => position,
-                (_, Some(ahead)) => ahead,
-                (_, None) => continue,
+                (b, _) if b >= MAX_BUFFERED_FETCHES => None,
+                (0, _) => Some(position),
+                (_, Some(ahead)) => Some(ahead),
+                (_, None) => None,
             };
             let Some((broker, epoch)) = leader_of(tp) else {
+                continue;
+            };
+            let Some(from) = from else {
+                held.insert(broker);
                 continue;
             };
             if self.in_flight.contains_key(&broker) {
@@ -83,6 +87,20 @@ impl Fetcher {
                 .or_default()
                 .push((tp.clone(), sp, s.generation));
         }
+        // Issue #26: a fetch of caught-up partitions only is a long poll (the broker holds it
+        // for fetch.max.wait.ms, 500 ms by default), and while it is out no other fetch goes to
+        // that broker — so a partition of the same broker whose buffer the application is
+        // draining would wait for it, though the broker has its next records ready: a consumer
+        // of uneven partitions slowed 5-10x. Such a fetch is not sent while a partition of that
+        // broker is held back by its buffer; the drain wakes the fetch task, and the next plan
+        // asks for that partition and the idle ones together, answered at once.
+        let partitions = &self.partitions;
+        wanted.retain(|broker, parts| {
+            !held.contains(broker)
+                || !parts
+                    .iter()
+                    .all(|(tp, _, _)| partitions.get(tp).is_some_and(|s| s.idle))
+        });
         let mut plans = Vec::with_capacity(wanted.len());
         for (broker, parts) in wanted {
             let session = self.sessions.entry(broker).or_default();
@@ -150,6 +168,11 @@ impl Fetcher {
             self.fail_flight(&flight, &error, now);
             return;
         }
+        // An incremental fetch session's response leaves out the partitions with nothing new
+        // (KIP-227): those are caught up, as an empty answer would say.
+        if response.partitions.len() < flight.len() {
+            self.mark_left_out_idle(&flight, &response.partitions);
+        }
         for p in response.partitions {
             let Some(&(fetch_offset, generation)) = flight.get(&p.tp) else {
                 continue; // not requested
@@ -176,6 +199,7 @@ impl Fetcher {
                     s.high_watermark = opt_offset(p.high_watermark);
                     s.last_stable_offset = opt_offset(p.last_stable_offset);
                     s.log_start_offset = opt_offset(p.log_start_offset);
+                    s.idle = p.records.is_empty();
                     if p.records.is_empty() {
                         continue;
                     }
@@ -223,6 +247,32 @@ impl Fetcher {
                         self.errors.push(PartitionError { tp: p.tp, error });
                     }
                 }
+            }
+        }
+    }
+
+    /// Marks the partitions a fetch asked for but its (incremental) response left out as caught
+    /// up, if the answer is still for their current position.
+    fn mark_left_out_idle(
+        &mut self,
+        flight: &BTreeMap<TopicPartition, (Offset, u64)>,
+        answered: &[super::super::FetchResponsePartition],
+    ) {
+        let present: BTreeSet<&TopicPartition> = answered.iter().map(|p| &p.tp).collect();
+        for (tp, &(fetch_offset, generation)) in flight {
+            if present.contains(tp) {
+                continue;
+            }
+            let Some(s) = self.partitions.get_mut(tp) else {
+                continue;
+            };
+            let expected = match (&s.status, s.buffered, s.fetch_ahead) {
+                (FetchStatus::Fetchable(position), 0, _) => Some(position.offset),
+                (FetchStatus::Fetchable(_), _, Some(ahead)) => Some(ahead.offset),
+                _ => None,
+            };
+            if s.generation == generation && expected == Some(fetch_offset) {
+                s.idle = true;
             }
         }
     }

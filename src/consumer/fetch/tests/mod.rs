@@ -7,6 +7,7 @@ use super::*;
 mod dead_leader;
 mod positions;
 mod records;
+mod uneven;
 use crate::protocol::records::{BatchParams, RecordBatchEncoder};
 use crate::types::{BrokerId, LeaderEpoch, Offset, ProducerId, TopicPartition};
 
