@@ -71,12 +71,15 @@ fn start_assigned(
     topic: &str,
     h: &History,
     stop: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
+) -> (Consumer, tokio::task::JoinHandle<()>) {
+    // request.timeout.ms 2 s (30 s by default): a partition whose leader died is then reported
+    // stalled (`fetch-stalled-partitions`) before the controller elects its new leader.
     let consumer = Consumer::new(
         ConsumerConfig::from_properties([
             ("bootstrap.servers", bootstrap),
             ("auto.offset.reset", "earliest"),
             ("fetch.max.wait.ms", "100"),
+            ("request.timeout.ms", "2000"),
         ])
         .expect("config"),
     )
@@ -87,7 +90,8 @@ fn start_assigned(
     consumer.assign(&tps).expect("assign");
     let sink = h.sink(name);
     sink(Kind::Assigned((0..PARTITIONS).collect()));
-    tokio::spawn(async move {
+    let handle = consumer.clone();
+    let task = tokio::spawn(async move {
         while !stop.load(Ordering::Acquire) {
             match consumer.poll(Duration::from_millis(100)).await {
                 Ok(records) => {
@@ -100,7 +104,8 @@ fn start_assigned(
         }
         sink(Kind::Lost((0..PARTITIONS).collect()));
         consumer.close().await.expect("close");
-    })
+    });
+    (handle, task)
 }
 
 /// An `OrderedProcessor` member of `group` (its handler records each record; the processor
@@ -258,7 +263,8 @@ async fn consumers_move_to_new_leaders_while_a_broker_stays_down() {
         &h,
         200,
     );
-    let assigned = start_assigned("assign", &bootstrap, &topic, &h, stop.clone());
+    let (assign_consumer, assigned) =
+        start_assigned("assign", &bootstrap, &topic, &h, stop.clone());
     let ord = start_ordered(&bootstrap, &topic, &ordered, &h, stop.clone());
     let members = ["classic", "kip848", "assign", "ordered"];
     reading_every_partition(&h, &members).await;
@@ -290,11 +296,18 @@ async fn consumers_move_to_new_leaders_while_a_broker_stays_down() {
     let t_kill = Instant::now();
     // A consumer that starts now, while the metadata still names the dead leaders: its offset
     // lookups (ListOffsets for auto.offset.reset) go to the dead node first.
-    let late = start_assigned("late", &bootstrap, &topic, &h, stop.clone());
+    let (_, late) = start_assigned("late", &bootstrap, &topic, &h, stop.clone());
 
     // When every partition has a live leader again (the controller fences the dead broker after
     // broker.session.timeout.ms, 3 s in the harness).
+    let mut stalled_max = 0.0f64;
     let elected = loop {
+        stalled_max = stalled_max.max(
+            assign_consumer
+                .metrics()
+                .get("fetch-stalled-partitions")
+                .unwrap_or(0.0),
+        );
         let now = leaders(&admin, &topic).await;
         if now.len() == PARTITIONS as usize && now.values().all(|l| l.is_some_and(|l| l != victim))
         {
@@ -308,6 +321,24 @@ async fn consumers_move_to_new_leaders_while_a_broker_stays_down() {
     };
     let election_ms = (elected - killed) / 1_000_000;
     eprintln!("new leaders elected {election_ms} ms after the kill");
+    // The stall was exposed while it lasted (request.timeout.ms 2 s for this consumer; the
+    // election takes 3-5 s here), for each partition the dead node led; and it ends.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(3) {
+        stalled_max = stalled_max.max(
+            assign_consumer
+                .metrics()
+                .get("fetch-stalled-partitions")
+                .unwrap_or(0.0),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("fetch-stalled-partitions peaked at {stalled_max}");
+    assert_eq!(
+        stalled_max,
+        led.len() as f64,
+        "every partition the dead node led was reported stalled"
+    );
 
     // Admin calls answer while the node is down.
     let t = Instant::now();
@@ -343,6 +374,11 @@ async fn consumers_move_to_new_leaders_while_a_broker_stays_down() {
     eprintln!("{produced} records produced, node {victim} still down");
     let members = ["classic", "kip848", "assign", "ordered", "late"];
     all_processed(&h, &members, produced).await;
+    assert_eq!(
+        assign_consumer.metrics().get("fetch-stalled-partitions"),
+        Some(0.0),
+        "no partition stalled once the new leaders answer"
+    );
     assert!(
         !kafka.is_running(victim),
         "the victim stayed down for the whole test"
@@ -436,7 +472,7 @@ async fn controlled_shutdown_and_preferred_leader_election_stall_no_partition() 
     let feed = Feed::start(&bootstrap, &topic, 5);
     let stop = Arc::new(AtomicBool::new(false));
     let a = Member::start(&bootstrap, &group, &topic, "group", &[], &h, 200);
-    let assigned = start_assigned("assign", &bootstrap, &topic, &h, stop.clone());
+    let (_, assigned) = start_assigned("assign", &bootstrap, &topic, &h, stop.clone());
     let members = ["group", "assign"];
     reading_every_partition(&h, &members).await;
 
