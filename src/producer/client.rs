@@ -78,14 +78,21 @@ impl Drop for CloseOnDrop {
     }
 }
 
-/// Held by the sender task: dropped with it. If the task ends with records still outstanding,
-/// it was cancelled (the tokio runtime shut down) and they are lost: say so at ERROR, since no
-/// delivery future will ever be polled to say it.
-pub(super) struct LostOnCancel(pub(super) Arc<Shared>);
+/// Held by the sender task: dropped with it. If the task is dropped before its loop returned
+/// (cancelled: the tokio runtime shut down) with records outstanding, they are lost: say so at
+/// ERROR, since no delivery future will ever be polled to say it. A loop that returned finished
+/// its work (its last completions may still be counted a moment later: no error then).
+pub(super) struct LostOnCancel {
+    pub(super) shared: Arc<Shared>,
+    pub(super) finished: bool,
+}
 
 impl Drop for LostOnCancel {
     fn drop(&mut self) {
-        let lost = self.0.outstanding.load(Ordering::Acquire);
+        if self.finished {
+            return;
+        }
+        let lost = self.shared.outstanding.load(Ordering::Acquire);
         if lost > 0 {
             tracing::error!(
                 records = lost,
@@ -159,10 +166,16 @@ impl Producer {
             txn,
         });
         let sender = Sender::new(shared.clone())?;
-        let lost = LostOnCancel(shared.clone());
+        let lost = LostOnCancel {
+            shared: shared.clone(),
+            finished: false,
+        };
         tokio::spawn(async move {
-            let _lost = lost;
+            // Moved in whole (not just the field the assignment names), so it is dropped with
+            // the task, after the loop or on cancellation.
+            let mut lost = lost;
             sender.run().await;
+            lost.finished = true;
         });
         Ok(Producer {
             _guard: Arc::new(CloseOnDrop(shared.clone())),

@@ -17,9 +17,15 @@ use std::time::{Duration, Instant};
 
 const RECORDS: usize = 1_000;
 
+/// These tests capture the client's log with a thread-scoped subscriber and count on timing
+/// (a runtime dropped while or after its producer works): one at a time, so a loaded CI machine
+/// running them side by side does not change what they see.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` on a fresh current-thread runtime with a WARN-level subscriber writing into the
 /// returned buffer; the runtime is dropped before returning (its tasks with it).
 fn with_log<T>(f: impl FnOnce(&tokio::runtime::Runtime) -> T) -> (T, LogBuf) {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let buf = LogBuf::default();
     let writer = buf.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -89,13 +95,18 @@ fn a_dropped_producer_warns_with_its_pending_count_and_delivers_while_the_runtim
             drop(p);
             // The runtime lives on: the background task sends them.
             let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
+            let end = loop {
                 let end = end_offset(&bootstrap, &topic).await;
                 if end >= RECORDS as i64 || Instant::now() > deadline {
                     break end;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            };
+            // The broker's end offset can move before the producer has read its Produce
+            // response: give the sender task time to complete the deliveries and stop, or
+            // dropping the runtime would cancel it (and rightly log the ERROR).
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            end
         })
     });
     let text = log.text();
