@@ -527,12 +527,24 @@ async fn controlled_shutdown_and_preferred_leader_election_stall_no_partition() 
         .elect_leaders(ElectionType::Preferred, Some(&tps))
         .await
         .expect("preferred leader election");
-    let after = leaders(&admin, &topic).await;
     let moved = elected.values().filter(|r| r.is_ok()).count();
-    eprintln!("preferred leader election moved {moved} leaders; leaders now {after:?}");
-    assert!(
-        after.values().any(|l| *l == Some(victim)),
-        "node {victim} leads again after the preferred election: {after:?}"
+    // The election is applied by the controller and reaches each broker's metadata cache a
+    // moment later: the broker asked first may still answer with the old leaders.
+    let propagated = Instant::now();
+    let after = loop {
+        let after = leaders(&admin, &topic).await;
+        if after.values().any(|l| *l == Some(victim)) {
+            break after;
+        }
+        assert!(
+            propagated.elapsed() < Duration::from_secs(30),
+            "node {victim} leads again within 30 s of the preferred election ({moved} moved): {after:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "preferred leader election moved {moved} leaders; seen after {} ms; leaders now {after:?}",
+        propagated.elapsed().as_millis()
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
     let produced = feed.stop().await;
