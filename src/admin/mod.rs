@@ -49,6 +49,7 @@ pub use groups::{GroupDescription, GroupProtocol, MemberDescription, PartitionLa
 pub use partitions::{NewPartitions, OffsetSpec};
 
 use crate::cluster::ClusterMetadata;
+use crate::cluster::CoordinatorType;
 use crate::cluster::{Cluster, TopicSelection};
 use crate::config::ClientConfig;
 use crate::connection::BrokerConnection;
@@ -57,13 +58,11 @@ use crate::error::code::{LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::protocol::api::ApiRequest;
 use crate::protocol::requests::create_topics::{self, TopicToCreate};
 use crate::protocol::requests::delete_topics;
-use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::retry::{self, retry_until};
 use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorClass, ErrorKind, Result};
 use futures_util::future::join_all;
-use kafka_protocol::messages::FindCoordinatorRequest;
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -160,14 +159,16 @@ impl AdminClient {
     }
 
     /// An admin client sharing an existing cluster view. Not a stable API: `Cluster` lives in
-    /// [`__private`](crate::__private), for the project's own tests and tools.
+    /// `__private` (feature `unstable-internals`), for the project's own tests and tools.
+    #[cfg(feature = "unstable-internals")]
     #[doc(hidden)]
     pub fn from_cluster(cluster: Arc<Cluster>) -> AdminClient {
         AdminClient { cluster }
     }
 
     /// The shared cluster view. Not a stable API: `Cluster` lives in
-    /// [`__private`](crate::__private), for the project's own tests and tools.
+    /// `__private` (feature `unstable-internals`), for the project's own tests and tools.
+    #[cfg(feature = "unstable-internals")]
     #[doc(hidden)]
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.cluster
@@ -194,24 +195,6 @@ impl AdminClient {
         }
     }
 
-    /// A connection to the coordinator of `group`.
-    async fn coordinator(&self, group: &str) -> Result<BrokerConnection> {
-        let conn = self.cluster.any_connection(Purpose::Control).await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let resp = conn
-            .send(&find_coordinator::request(
-                group,
-                CoordinatorType::Group,
-                version,
-            ))
-            .await?;
-        let node = find_coordinator::parse(&resp, version)
-            .map_err(|e| e.with_detail(format!("group {group}")))?;
-        self.cluster
-            .connection_to(node, Purpose::Coordination)
-            .await
-    }
-
     /// Runs `op` against `group`'s coordinator, looking the coordinator up again and retrying
     /// retriable errors (`NOT_COORDINATOR`, `COORDINATOR_LOAD_IN_PROGRESS`, a lost connection)
     /// until `default.api.timeout.ms`.
@@ -223,13 +206,20 @@ impl AdminClient {
         let mut retry = self.retry(api);
         loop {
             let outcome = async {
-                let conn = self.coordinator(group).await?;
+                let conn = self
+                    .cluster
+                    .coordinator_connection(CoordinatorType::Group, group)
+                    .await?;
                 op(conn).await
             }
             .await;
             match outcome {
                 Ok(v) => return Ok(v),
-                Err(e) => retry.after(e, &self.cluster).await?,
+                Err(e) => {
+                    self.cluster
+                        .on_coordinator_error(CoordinatorType::Group, group, &e);
+                    retry.after(e, &self.cluster).await?
+                }
             }
         }
     }

@@ -7,16 +7,15 @@ use futures_util::future::join_all;
 use kafka_protocol::messages::ElectLeadersRequest;
 
 use super::{AdminClient, Retry};
+use crate::cluster::CoordinatorType;
 use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::requests::describe_log_dirs::{self, LogDirDescription};
 use crate::protocol::requests::elect_leaders::{self, ElectionType};
-use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::transactions::{
     self, ListedTransaction, ProducerDescription, TransactionDescription,
 };
 use crate::types::{BrokerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
-use kafka_protocol::messages::FindCoordinatorRequest;
 
 impl AdminClient {
     /// Asks every broker with `ask` (each retried on its own until `default.api.timeout.ms`):
@@ -202,7 +201,10 @@ impl AdminClient {
                 let mut retry = self.retry("DescribeTransactions");
                 let r = loop {
                     let outcome = async {
-                        let conn = self.transaction_coordinator(id).await?;
+                        let conn = self
+                            .cluster
+                            .coordinator_connection(CoordinatorType::Transaction, id)
+                            .await?;
                         let resp = conn
                             .send(&transactions::describe_transactions_request([id]))
                             .await?;
@@ -220,6 +222,8 @@ impl AdminClient {
                     match outcome {
                         Ok(d) => break Ok(d),
                         Err(e) => {
+                            self.cluster
+                                .on_coordinator_error(CoordinatorType::Transaction, id, &e);
                             if let Err(e) = retry.after(e, &self.cluster).await {
                                 break Err(e);
                             }
@@ -230,23 +234,5 @@ impl AdminClient {
             }
         });
         Ok(join_all(asks).await)
-    }
-
-    /// A connection to the transaction coordinator of `transactional_id`.
-    async fn transaction_coordinator(&self, transactional_id: &str) -> Result<BrokerConnection> {
-        let conn = self.cluster.any_connection(Purpose::Control).await?;
-        let version = conn.version_for::<FindCoordinatorRequest>()?;
-        let resp = conn
-            .send(&find_coordinator::request(
-                transactional_id,
-                CoordinatorType::Transaction,
-                version,
-            ))
-            .await?;
-        let node = find_coordinator::parse(&resp, version)
-            .map_err(|e| e.with_detail(format!("transactional id {transactional_id}")))?;
-        self.cluster
-            .connection_to(node, Purpose::Coordination)
-            .await
     }
 }

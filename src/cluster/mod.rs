@@ -4,17 +4,22 @@
 //!
 //! [`Cluster`] is shared (`Arc`) by the clients built on it; it owns the [`ConnectionPool`].
 
+mod coordinators;
 mod metadata;
 mod reporter;
 
+pub use coordinators::{coordinator_moved, CoordinatorType};
+use coordinators::{label, Coordinators};
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 use reporter::ErrorReporter;
 
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::connection::{BrokerConnection, ConnectionPool, Purpose};
+use crate::protocol::requests::find_coordinator;
 use crate::protocol::requests::metadata as metadata_request;
 use crate::retry::Backoff;
 use crate::{Error, ErrorKind, Result};
+use kafka_protocol::messages::FindCoordinatorRequest;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::time::Instant;
@@ -56,6 +61,7 @@ pub struct Cluster {
     refresh_lock: tokio::sync::Mutex<RefreshState>,
     retry_backoff: Backoff,
     reporter: ErrorReporter,
+    coordinators: Coordinators,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -88,6 +94,7 @@ impl Cluster {
     ) -> Arc<Cluster> {
         Arc::new(Cluster {
             reporter: ErrorReporter::new(handler),
+            coordinators: Coordinators::default(),
             retry_backoff: Backoff::new(cfg.retry_backoff, cfg.retry_backoff_max),
             cfg,
             pool,
@@ -363,6 +370,74 @@ impl Cluster {
             }
         };
         self.connect(&broker.addr, Some(node_id), purpose).await
+    }
+
+    /// The coordinator of `key`: the cached node, else the answer of a FindCoordinator (which is
+    /// then cached). Concurrent callers share one lookup.
+    ///
+    /// # Cancel safety
+    /// Cancel safe (a cancelled lookup caches nothing).
+    pub async fn coordinator(&self, key_type: CoordinatorType, key: &str) -> Result<i32> {
+        self.coordinators
+            .get(key_type, key, || self.find_coordinator(key_type, key))
+            .await
+    }
+
+    /// Sends a FindCoordinator for `key` whatever is cached, and caches the answer. For the group
+    /// membership, whose state machine decides itself when its coordinator moved.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn lookup_coordinator(&self, key_type: CoordinatorType, key: &str) -> Result<i32> {
+        self.coordinators
+            .refresh(key_type, key, || self.find_coordinator(key_type, key))
+            .await
+    }
+
+    /// A connection to the coordinator of `key`, looking it up first if it is not cached. A
+    /// coordinator that cannot be connected to is forgotten, so the next call asks again.
+    ///
+    /// # Cancel safety
+    /// Cancel safe.
+    pub async fn coordinator_connection(
+        &self,
+        key_type: CoordinatorType,
+        key: &str,
+    ) -> Result<BrokerConnection> {
+        let node = self.coordinator(key_type, key).await?;
+        match self.connection_to(node, Purpose::Coordination).await {
+            Ok(conn) => Ok(conn),
+            Err(e) => {
+                self.forget_coordinator(key_type, key);
+                Err(e)
+            }
+        }
+    }
+
+    /// Forgets the cached coordinator of `key`.
+    pub fn forget_coordinator(&self, key_type: CoordinatorType, key: &str) {
+        self.coordinators.forget(key_type, key);
+    }
+
+    /// Forgets the coordinator of `key` if `e` says it moved ([`coordinator_moved`]); returns
+    /// whether it did.
+    pub fn on_coordinator_error(&self, key_type: CoordinatorType, key: &str, e: &Error) -> bool {
+        let moved = coordinator_moved(e);
+        if moved {
+            self.forget_coordinator(key_type, key);
+        }
+        moved
+    }
+
+    /// One FindCoordinator for `key`, sent to any broker.
+    async fn find_coordinator(&self, key_type: CoordinatorType, key: &str) -> Result<i32> {
+        let conn = self.any_connection(Purpose::Control).await?;
+        let version = conn.version_for::<FindCoordinatorRequest>()?;
+        let resp = conn
+            .send(&find_coordinator::request(key, key_type, version))
+            .await?;
+        find_coordinator::parse(&resp, version)
+            .map_err(|e| e.with_detail(format!("{} {key}", label(key_type))))
     }
 
     /// A connection to any reachable broker (for requests any broker can answer).

@@ -1,21 +1,20 @@
-//! Talking to the group coordinator: FindCoordinator, OffsetFetch and OffsetCommit, version-aware
-//! and with the coordinator cached and rediscovered when it moves.
+//! Talking to the group coordinator: OffsetFetch and OffsetCommit, version-aware, retried on
+//! the coordinator found (cached, and looked up again when it moves) by
+//! [`Cluster::coordinator_connection`].
 
 use super::fetch::CommittedOffset;
-use crate::cluster::Cluster;
-use crate::connection::{BrokerConnection, Purpose};
+use crate::cluster::{Cluster, CoordinatorType};
+use crate::connection::BrokerConnection;
 use crate::error::code::{
-    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
-    FENCED_MEMBER_EPOCH, ILLEGAL_GENERATION, NOT_COORDINATOR, REBALANCE_IN_PROGRESS,
+    FENCED_INSTANCE_ID, FENCED_MEMBER_EPOCH, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
     STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID,
 };
-use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::{offset_commit, offset_fetch};
 use crate::retry::{api_timeout, retry_until, GaveUp, Retry};
 use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
-use kafka_protocol::messages::{FindCoordinatorRequest, OffsetFetchRequest};
+use kafka_protocol::messages::OffsetFetchRequest;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,26 +22,17 @@ use tokio::time::Instant;
 
 pub use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 
-/// The coordinator of one group, found on demand and forgotten when it moves.
+/// OffsetFetch and OffsetCommit for one group, on its coordinator (the cluster view caches it).
 #[derive(Debug)]
 pub(crate) struct Coordinator {
     cluster: Arc<Cluster>,
     group: String,
-    node: Mutex<Option<i32>>,
     /// OffsetFetch asks for stable offsets only (`require_stable`, v7+), as Java does under
     /// `read_committed`: a partition whose offsets an open transaction is committing answers
     /// UNSTABLE_OFFSET_COMMIT (retried) until that transaction ends. Without it a member taking
     /// over a partition from a transactional processor starts at the offsets before that
     /// transaction, and re-processes its records once the transaction commits.
     require_stable: bool,
-}
-
-/// Codes after which the coordinator must be looked up again.
-fn coordinator_moved(code: Option<i16>) -> bool {
-    matches!(
-        code,
-        Some(COORDINATOR_LOAD_IN_PROGRESS | COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR)
-    )
 }
 
 /// The group moved on from the generation a commit carried (FENCED_INSTANCE_ID: another
@@ -66,46 +56,15 @@ impl Coordinator {
         Coordinator {
             cluster,
             group,
-            node: Mutex::new(None),
             require_stable,
         }
     }
 
-    fn forget(&self) {
-        *self.node.lock().unwrap_or_else(|p| p.into_inner()) = None;
-    }
-
-    /// A connection to the coordinator, looking it up if needed.
+    /// A connection to the group's coordinator, looking it up if it is not cached.
     pub async fn connection(&self) -> Result<BrokerConnection> {
-        let known = *self.node.lock().unwrap_or_else(|p| p.into_inner());
-        let node = match known {
-            Some(n) => n,
-            None => {
-                let n = self.find().await?;
-                *self.node.lock().unwrap_or_else(|p| p.into_inner()) = Some(n);
-                n
-            }
-        };
-        match self
-            .cluster
-            .connection_to(node, Purpose::Coordination)
+        self.cluster
+            .coordinator_connection(CoordinatorType::Group, &self.group)
             .await
-        {
-            Ok(c) => Ok(c),
-            Err(e) => {
-                self.forget();
-                Err(e)
-            }
-        }
-    }
-
-    async fn find(&self) -> Result<i32> {
-        find_coordinator(&self.cluster, &self.group).await
-    }
-
-    /// Remembers `node` as the coordinator (found by the group task).
-    pub fn remember(&self, node: i32) {
-        *self.node.lock().unwrap_or_else(|p| p.into_inner()) = Some(node);
     }
 
     /// Runs `op` against the coordinator, rediscovering it and retrying retriable errors until
@@ -158,9 +117,8 @@ impl Coordinator {
             |e: &Error| {
                 // Also when the coordinator cannot be reached: it may be down for good while
                 // another broker already took its groups over.
-                if coordinator_moved(e.broker_code()) || e.is_connectivity_failure() {
-                    self.forget();
-                }
+                self.cluster
+                    .on_coordinator_error(CoordinatorType::Group, &self.group, e);
                 // A group error (the generation moved on) is not retried with the same
                 // generation: the membership must rejoin first.
                 e.is_retriable() && !is_group_error(e.broker_code())
@@ -203,20 +161,6 @@ impl Coordinator {
         })
         .await
     }
-}
-
-/// Sends FindCoordinator (key type GROUP) for `group` to any broker; returns the node id.
-pub(crate) async fn find_coordinator(cluster: &Cluster, group: &str) -> Result<i32> {
-    let conn = cluster.any_connection(Purpose::Control).await?;
-    let version = conn.version_for::<FindCoordinatorRequest>()?;
-    let resp = conn
-        .send(&find_coordinator::request(
-            group,
-            CoordinatorType::Group,
-            version,
-        ))
-        .await?;
-    find_coordinator::parse(&resp, version)
 }
 
 async fn offset_fetch(

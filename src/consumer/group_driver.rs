@@ -10,7 +10,6 @@
 //! Requests run in their own tasks holding only a weak reference to the consumer, so a JoinGroup
 //! parked by the broker for minutes never keeps a dropped consumer alive.
 
-use super::coordinator::find_coordinator;
 use super::group::membership::{
     GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
     MemberState, SyncGroupRequest, SyncGroupResult,
@@ -18,7 +17,7 @@ use super::group::membership::{
 use super::group::{GroupAction, GroupMembership, Membership, PartitionCounts};
 use super::shared::Inner;
 use super::shared::ListenerEvent;
-use crate::cluster::{Cluster, ClusterMetadata, TopicSelection};
+use crate::cluster::{Cluster, ClusterMetadata, CoordinatorType, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::requests::consumer_group_heartbeat::{
     self, ConsumerHeartbeatRequest, ConsumerHeartbeatResult,
@@ -308,9 +307,11 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
         };
         let conn = |node: Option<i32>| conn_for(node, Purpose::Membership);
         let outcome: Outcome = match action {
-            GroupAction::FindCoordinator { .. } => {
-                Outcome::Coordinator(find_coordinator(&cluster, &group).await)
-            }
+            GroupAction::FindCoordinator { .. } => Outcome::Coordinator(
+                cluster
+                    .lookup_coordinator(CoordinatorType::Group, &group)
+                    .await,
+            ),
             GroupAction::SendJoinGroup(req) => Outcome::Join(
                 async { send_join_group(&conn(node).await?, &req, timeout).await }.await,
             ),
@@ -397,9 +398,6 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
     };
     let m = match (member, outcome) {
         (m, Outcome::Coordinator(Ok(node))) => {
-            if let Some(c) = inner.coordinator.as_ref() {
-                c.remember(node);
-            }
             m.on_coordinator_found(now, node);
             return;
         }

@@ -149,7 +149,6 @@ impl Producer {
         let txn = cfg.transactional_id.as_ref().map(|_| Txn {
             manager: Mutex::new(TransactionManager::new(cfg.client.retry_backoff)),
             producer: watch::channel(None).0,
-            coordinator: Mutex::new(None),
             local_bump: Mutex::new(None),
             op: tokio::sync::Mutex::new(()),
         });
@@ -404,7 +403,8 @@ impl Producer {
     }
 
     /// The cluster view (metadata, connections) this producer uses. Not a stable API: `Cluster`
-    /// lives in [`__private`](crate::__private), for the project's own tests and tools.
+    /// lives in `__private` (feature `unstable-internals`), for the project's own tests and tools.
+    #[cfg(feature = "unstable-internals")]
     #[doc(hidden)]
     pub fn cluster(&self) -> &Arc<Cluster> {
         &self.shared.cluster

@@ -22,7 +22,7 @@ use super::state::{
     BatchId, Outcome, PartitionAck, ProducerEvent, ProducerIdAndEpoch, ProducerState, SendDecision,
     Stamp, StateConfig,
 };
-use super::txn::{TxnAction, TxnState};
+use super::txn::TxnState;
 use crate::cluster::{ClusterMetadata, TopicSelection};
 use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::records::{
@@ -413,8 +413,8 @@ impl Sender {
             Msg::AddedPartitions(result) => {
                 if let Some(txn) = &self.shared.txn {
                     let action = txn.manager().on_add_partitions(result, now);
-                    if action == Some(TxnAction::RefindCoordinator) {
-                        txn.set_coordinator(None);
+                    if let Some(action) = action {
+                        super::transaction::on_coordinator_action(&self.shared, action);
                     }
                 }
             }

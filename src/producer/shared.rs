@@ -58,9 +58,6 @@ pub(super) struct Txn {
     /// The producer id and epoch `init_transactions` got; the sender waits for it before it
     /// stamps batches. Written once by `init_transactions`.
     pub producer: watch::Sender<Option<TxnProducer>>,
-    /// The transaction coordinator's node id, once found; cleared on NOT_COORDINATOR. Written
-    /// by both sides (Mutex).
-    pub coordinator: Mutex<Option<i32>>,
     /// The epoch the sender's state machine moved to on its own (a KIP-360 bump after a failed
     /// batch left a sequence gap). The broker learns of it only from the coordinator, so
     /// `abort_transaction` asks for the same bump there. Written by the sender, taken by abort.
@@ -73,14 +70,6 @@ pub(super) struct Txn {
 impl Txn {
     pub fn manager(&self) -> std::sync::MutexGuard<'_, TransactionManager> {
         self.manager.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn coordinator(&self) -> Option<i32> {
-        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn set_coordinator(&self, node: Option<i32>) {
-        *self.coordinator.lock().unwrap_or_else(|p| p.into_inner()) = node;
     }
 
     pub fn producer(&self) -> Option<TxnProducer> {

@@ -8,8 +8,7 @@ use std::future::Future;
 use std::time::Instant as StdInstant;
 
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, EndTxnRequest, FindCoordinatorRequest, InitProducerIdRequest,
-    TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, EndTxnRequest, InitProducerIdRequest, TxnOffsetCommitRequest,
 };
 use tokio::time::Instant;
 
@@ -18,9 +17,9 @@ use super::metrics::add_elapsed;
 use super::shared::{Shared, Txn};
 use super::state::ProducerIdAndEpoch;
 use super::txn::{classify, TxnAction, TRANSACTION_VERSION_FEATURE};
-use crate::connection::{BrokerConnection, Purpose};
+use crate::cluster::CoordinatorType;
+use crate::connection::BrokerConnection;
 use crate::error::code::FENCED_INSTANCE_ID;
-use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
 use crate::protocol::requests::init_producer_id::{self, TxnProducer};
 use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::{add_offsets_to_txn, end_txn, txn_offset_commit};
@@ -28,35 +27,30 @@ use crate::types::ConsumerGroupMetadata;
 use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
-/// FindCoordinator for `key`, from any broker.
-async fn find(shared: &Shared, key: &str, key_type: CoordinatorType) -> Result<i32> {
-    let conn = shared.cluster.any_connection(Purpose::Control).await?;
-    let version = conn.version_for::<FindCoordinatorRequest>()?;
-    let req = find_coordinator::request(key, key_type, version);
-    let resp = conn
-        .send_version(&req, version, shared.cfg.client.request_timeout)
-        .await?;
-    find_coordinator::parse(&resp, version)
-}
-
-/// A connection to the transaction coordinator, looking it up first if it is not known.
+/// A connection to the transaction coordinator (cached by the cluster view, looked up first if
+/// it is not known).
 pub(super) async fn coordinator_connection(shared: &Shared) -> Result<BrokerConnection> {
-    let (txn, id) = match (&shared.txn, &shared.cfg.transactional_id) {
-        (Some(t), Some(id)) => (t, id),
-        _ => return Err(not_transactional()),
-    };
-    let node = match txn.coordinator() {
-        Some(n) => n,
-        None => {
-            let n = find(shared, id, CoordinatorType::Transaction).await?;
-            txn.set_coordinator(Some(n));
-            n
-        }
-    };
+    let id = transactional_id(shared)?;
     shared
         .cluster
-        .connection_to(node, Purpose::Coordination)
+        .coordinator_connection(CoordinatorType::Transaction, id)
         .await
+}
+
+/// Forgets the transaction coordinator when `action` says it moved.
+pub(super) fn on_coordinator_action(shared: &Shared, action: TxnAction) {
+    if let (TxnAction::RefindCoordinator, Some(id)) = (action, &shared.cfg.transactional_id) {
+        shared
+            .cluster
+            .forget_coordinator(CoordinatorType::Transaction, id);
+    }
+}
+
+fn transactional_id(shared: &Shared) -> Result<&str> {
+    match (&shared.txn, &shared.cfg.transactional_id) {
+        (Some(_), Some(id)) => Ok(id),
+        _ => Err(not_transactional()),
+    }
 }
 
 /// Hands the coordinator's finalized `transaction.version` to the state machine, which picks
@@ -105,7 +99,7 @@ impl Producer {
             let wait = match classify(&e, backoff) {
                 TxnAction::Retry(d) => d,
                 TxnAction::RefindCoordinator => {
-                    txn.set_coordinator(None);
+                    on_coordinator_action(&self.shared, TxnAction::RefindCoordinator);
                     backoff
                 }
                 TxnAction::Abortable | TxnAction::Fatal => return Err(e),
@@ -293,18 +287,11 @@ impl Producer {
         let req = txn_offset_commit::request(producer, &group.group_id, &member, &offsets);
         let deadline = Instant::now() + self.shared.cfg.max_block;
         let backoff = self.shared.cfg.client.retry_backoff;
-        let mut coordinator: Option<i32> = None;
+        let cluster = &self.shared.cluster;
         loop {
             let r = async {
-                let node = match coordinator {
-                    Some(n) => n,
-                    None => find(&self.shared, &group.group_id, CoordinatorType::Group).await?,
-                };
-                coordinator = Some(node);
-                let conn = self
-                    .shared
-                    .cluster
-                    .connection_to(node, Purpose::Coordination)
+                let conn = cluster
+                    .coordinator_connection(CoordinatorType::Group, &group.group_id)
                     .await?;
                 let version = conn
                     .version_for::<TxnOffsetCommitRequest>()?
@@ -323,7 +310,7 @@ impl Producer {
             let wait = match classify(&e, backoff) {
                 TxnAction::Retry(d) => d,
                 TxnAction::RefindCoordinator => {
-                    coordinator = None;
+                    cluster.forget_coordinator(CoordinatorType::Group, &group.group_id);
                     backoff
                 }
                 TxnAction::Abortable | TxnAction::Fatal => return Err(e),

@@ -56,10 +56,8 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::state::ProducerIdAndEpoch;
-use crate::error::code::{
-    CONCURRENT_TRANSACTIONS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, OPERATION_NOT_ATTEMPTED,
-    TRANSACTION_ABORTABLE,
-};
+use crate::cluster::coordinator_moved;
+use crate::error::code::{CONCURRENT_TRANSACTIONS, OPERATION_NOT_ATTEMPTED, TRANSACTION_ABORTABLE};
 
 /// A coordinator's answer to a request that does not fit the transaction's state.
 const INVALID_TXN_STATE: i16 = 48;
@@ -177,11 +175,11 @@ pub(crate) enum TxnAction {
 pub(crate) fn classify(e: &Error, retry_backoff: Duration) -> TxnAction {
     match e.broker_code() {
         Some(CONCURRENT_TRANSACTIONS) => TxnAction::Retry(CONCURRENT_TRANSACTIONS_BACKOFF),
-        Some(NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE) => TxnAction::RefindCoordinator,
-        // The coordinator cannot be reached (killed, or the connection dropped): ask again who
-        // it is, as Java's Sender does when the coordinator node is not ready. Retrying the
-        // same node would wait out max.block.ms against a broker that may never return.
-        None if e.is_connectivity_failure() => TxnAction::RefindCoordinator,
+        // NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, or the coordinator cannot be reached
+        // (killed, or the connection dropped): ask again who it is, as Java's Sender does when
+        // the coordinator node is not ready. Retrying the same node would wait out
+        // max.block.ms against a broker that may never return.
+        _ if coordinator_moved(e) => TxnAction::RefindCoordinator,
         // Another partition of the same request failed; this one was not looked at.
         Some(OPERATION_NOT_ATTEMPTED) => TxnAction::Retry(retry_backoff),
         Some(TRANSACTION_ABORTABLE) => TxnAction::Abortable,

@@ -1,7 +1,10 @@
 //! The transaction state machine without sockets.
 
 use super::*;
-use crate::error::code::{COORDINATOR_LOAD_IN_PROGRESS, OPERATION_NOT_ATTEMPTED};
+use crate::error::code::{
+    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR,
+    OPERATION_NOT_ATTEMPTED,
+};
 
 // Codes only these tests name.
 const TOPIC_AUTHORIZATION_FAILED: i16 = 29;

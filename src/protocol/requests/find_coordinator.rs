@@ -8,7 +8,7 @@ use super::str_bytes;
 use crate::{Error, Result};
 
 /// The `key_type` of a FindCoordinator request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CoordinatorType {
     /// A consumer group (`0`).
     Group,

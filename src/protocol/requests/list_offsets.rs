@@ -67,7 +67,7 @@ pub fn parse(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<List
 }
 
 /// One partition's ListOffsets answer with the timestamp the broker found (the admin client's
-/// view; the consumer needs only [`ListOffsetsResult`]).
+/// view; the consumer needs only `ListOffsetsResult`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListedOffset {

@@ -91,7 +91,7 @@ impl AssignmentStrategy {
     }
 
     /// Computes the assignment. `protocol` is the group's rebalance protocol: under
-    /// [`RebalanceProtocol::Cooperative`], `cooperative-sticky` withholds partitions that change
+    /// `RebalanceProtocol::Cooperative`, `cooperative-sticky` withholds partitions that change
     /// owner (the owner revokes them first; they are assigned in the follow-up rebalance).
     pub fn assign(
         self,
