@@ -28,7 +28,7 @@ use crate::connection::{BrokerConnection, Purpose};
 use crate::protocol::records::{
     BatchParams, Compression, HeaderRef, RecordBatchEncoder, RECORD_BATCH_OVERHEAD,
 };
-use crate::protocol::requests::produce::ProduceRequestWriter;
+use crate::protocol::requests::produce::{self, ProduceRequestWriter};
 use crate::protocol::requests::{add_partitions_to_txn, init_producer_id};
 use crate::types::{Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
@@ -434,34 +434,18 @@ impl Sender {
         resp: ProduceResponse,
         now: std::time::Instant,
     ) {
+        let parsed = produce::parse_response(&resp);
         self.shared
             .metrics
             .produce_throttle_time_ms
-            .record(f64::from(resp.throttle_time_ms));
-        let mut by_tp = HashMap::new();
-        for t in &resp.responses {
-            for p in &t.partition_responses {
-                by_tp.insert((t.name.0.as_str(), p.index), p);
-            }
-        }
+            .record(f64::from(parsed.throttle_time_ms));
         for (tp, id) in batches {
-            let result = match by_tp.get(&(tp.topic.as_str(), tp.partition)) {
-                None => Err(
-                    Error::malformed("partition missing from the Produce response")
-                        .with_partition(tp.topic.clone(), tp.partition)
-                        .with_broker(node.to_string()),
-                ),
-                Some(p) if p.error_code == 0 => Ok(PartitionAck::from_wire(
-                    p.base_offset,
-                    p.log_append_time_ms,
-                    p.log_start_offset,
-                )),
-                Some(p) => Err(produce_error(p.error_code)
-                    .with_partition(tp.topic.clone(), tp.partition)
-                    .with_broker(node.to_string())
-                    .with_api("Produce")
-                    .with_broker_message(p.error_message.as_ref().map(|m| m.to_string()))),
-            };
+            let result = parsed
+                .partition(&tp.topic, tp.partition)
+                .map(|a| {
+                    PartitionAck::from_wire(a.base_offset, a.log_append_time_ms, a.log_start_offset)
+                })
+                .map_err(|e| e.with_broker(node.to_string()));
             self.state.on_produce_response(&tp, id, result, now);
         }
     }
@@ -893,20 +877,5 @@ impl Sender {
         }
         w.finish()?;
         Ok((buf, correlation_id, version))
-    }
-}
-
-/// A Produce partition error, with what to change for the codes a setting causes: the client-side
-/// `RecordTooLarge` names its limit, and a broker refusing a batch as too large should say as
-/// much (issue #24).
-fn produce_error(code: i16) -> Error {
-    let e = Error::from_broker_code(code);
-    match code {
-        crate::error::code::MESSAGE_TOO_LARGE => e.with_detail(
-            "the broker refused the batch as too large for the topic: raise max.message.bytes on \
-             the topic (message.max.bytes on the broker), or lower batch.size and \
-             max.request.size on the producer",
-        ),
-        _ => e,
     }
 }
