@@ -15,6 +15,7 @@
 
 use super::batch::ProducerBatch;
 use super::config::{Acks, CompressionType};
+use super::coordinator;
 use super::delivery::{DeliveryError, Persistence, RecordMetadata};
 use super::record::ProducerRecord;
 use super::shared::{Completion, Shared};
@@ -313,7 +314,7 @@ impl Sender {
             let tx = self.tx.clone();
             tokio::spawn(async move {
                 let r = async {
-                    let conn = super::transaction::coordinator_connection(&shared).await?;
+                    let conn = coordinator::coordinator_connection(&shared).await?;
                     let version = conn
                         .version_for::<kafka_protocol::messages::AddPartitionsToTxnRequest>()?
                         .min(add_partitions_to_txn::MAX_CLIENT_VERSION);

@@ -8,56 +8,25 @@ use std::future::Future;
 use std::time::Instant as StdInstant;
 
 use kafka_protocol::messages::{
-    AddOffsetsToTxnRequest, EndTxnRequest, FindCoordinatorRequest, InitProducerIdRequest,
-    TxnOffsetCommitRequest,
+    AddOffsetsToTxnRequest, EndTxnRequest, InitProducerIdRequest, TxnOffsetCommitRequest,
 };
 use tokio::time::Instant;
 
 use super::client::Producer;
+use super::coordinator::{coordinator_connection, find, not_transactional};
 use super::metrics::add_elapsed;
-use super::shared::{Shared, Txn};
+use super::shared::Txn;
 use super::state::ProducerIdAndEpoch;
 use super::txn::{classify, TxnAction, TRANSACTION_VERSION_FEATURE};
 use crate::connection::{BrokerConnection, Purpose};
 use crate::error::code::FENCED_INSTANCE_ID;
-use crate::protocol::requests::find_coordinator::{self, CoordinatorType};
+use crate::protocol::requests::find_coordinator::CoordinatorType;
 use crate::protocol::requests::init_producer_id::{self, TxnProducer};
 use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::{add_offsets_to_txn, end_txn, txn_offset_commit};
 use crate::types::ConsumerGroupMetadata;
 use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
-
-/// FindCoordinator for `key`, from any broker.
-async fn find(shared: &Shared, key: &str, key_type: CoordinatorType) -> Result<i32> {
-    let conn = shared.cluster.any_connection(Purpose::Control).await?;
-    let version = conn.version_for::<FindCoordinatorRequest>()?;
-    let req = find_coordinator::request(key, key_type, version);
-    let resp = conn
-        .send_version(&req, version, shared.cfg.client.request_timeout)
-        .await?;
-    find_coordinator::parse(&resp, version)
-}
-
-/// A connection to the transaction coordinator, looking it up first if it is not known.
-pub(super) async fn coordinator_connection(shared: &Shared) -> Result<BrokerConnection> {
-    let (txn, id) = match (&shared.txn, &shared.cfg.transactional_id) {
-        (Some(t), Some(id)) => (t, id),
-        _ => return Err(not_transactional()),
-    };
-    let node = match txn.coordinator() {
-        Some(n) => n,
-        None => {
-            let n = find(shared, id, CoordinatorType::Transaction).await?;
-            txn.set_coordinator(Some(n));
-            n
-        }
-    };
-    shared
-        .cluster
-        .connection_to(node, Purpose::Coordination)
-        .await
-}
 
 /// Hands the coordinator's finalized `transaction.version` to the state machine, which picks
 /// the dialect of the next transaction from it (Java reads the same from its ApiVersions).
@@ -67,11 +36,6 @@ fn observe_features(txn: &Txn, conn: &BrokerConnection) {
         versions.finalized_features_epoch(),
         versions.finalized_feature(TRANSACTION_VERSION_FEATURE),
     );
-}
-
-fn not_transactional() -> Error {
-    Error::new(ErrorKind::IllegalState)
-        .with_detail("the producer has no transactional.id: transactions are not available")
 }
 
 impl Producer {
