@@ -10,6 +10,7 @@ pub(crate) mod accumulator;
 pub(crate) mod batch;
 mod client;
 pub(crate) mod config;
+mod coordinator;
 mod delivery;
 mod metrics;
 pub(crate) mod partitioner;

@@ -1,5 +1,5 @@
 //! The state the producer's handles and its sender task share, in its own module so that
-//! neither `client.rs` nor `sender.rs` owns what both use.
+//! neither `client.rs` nor `sender/` owns what both use.
 
 use super::accumulator::Accumulator;
 use super::config::ProducerConfig;

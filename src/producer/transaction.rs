@@ -13,8 +13,9 @@ use kafka_protocol::messages::{
 use tokio::time::Instant;
 
 use super::client::Producer;
+use super::coordinator::{coordinator_connection, not_transactional, on_coordinator_action};
 use super::metrics::add_elapsed;
-use super::shared::{Shared, Txn};
+use super::shared::Txn;
 use super::state::ProducerIdAndEpoch;
 use super::txn::{classify, TxnAction, TRANSACTION_VERSION_FEATURE};
 use crate::cluster::CoordinatorType;
@@ -27,32 +28,6 @@ use crate::types::ConsumerGroupMetadata;
 use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 
-/// A connection to the transaction coordinator (cached by the cluster view, looked up first if
-/// it is not known).
-pub(super) async fn coordinator_connection(shared: &Shared) -> Result<BrokerConnection> {
-    let id = transactional_id(shared)?;
-    shared
-        .cluster
-        .coordinator_connection(CoordinatorType::Transaction, id)
-        .await
-}
-
-/// Forgets the transaction coordinator when `action` says it moved.
-pub(super) fn on_coordinator_action(shared: &Shared, action: TxnAction) {
-    if let (TxnAction::RefindCoordinator, Some(id)) = (action, &shared.cfg.transactional_id) {
-        shared
-            .cluster
-            .forget_coordinator(CoordinatorType::Transaction, id);
-    }
-}
-
-fn transactional_id(shared: &Shared) -> Result<&str> {
-    match (&shared.txn, &shared.cfg.transactional_id) {
-        (Some(_), Some(id)) => Ok(id),
-        _ => Err(not_transactional()),
-    }
-}
-
 /// Hands the coordinator's finalized `transaction.version` to the state machine, which picks
 /// the dialect of the next transaction from it (Java reads the same from its ApiVersions).
 fn observe_features(txn: &Txn, conn: &BrokerConnection) {
@@ -61,11 +36,6 @@ fn observe_features(txn: &Txn, conn: &BrokerConnection) {
         versions.finalized_features_epoch(),
         versions.finalized_feature(TRANSACTION_VERSION_FEATURE),
     );
-}
-
-fn not_transactional() -> Error {
-    Error::new(ErrorKind::IllegalState)
-        .with_detail("the producer has no transactional.id: transactions are not available")
 }
 
 impl Producer {

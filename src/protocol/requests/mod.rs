@@ -19,7 +19,7 @@
 //! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) | admin |
 //! | `describe_log_dirs.rs`, `elect_leaders.rs` | DescribeLogDirs, ElectLeaders | admin |
 //! | `transactions.rs` | DescribeProducers, ListTransactions, DescribeTransactions | admin |
-//! | `produce.rs` | Produce (frame writer: batches encoded in place) | producer sender |
+//! | `produce.rs` | Produce (frame writer: batches encoded in place; response parsed per partition) | producer sender |
 //! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
 //! | `list_offsets.rs` | ListOffsets | consumer driver, admin |
 //! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`; admin's topic descriptions) | cluster, admin |

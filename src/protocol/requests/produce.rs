@@ -7,11 +7,17 @@
 //! Lengths that are only known after a batch is written are patched: `int32` for versions
 //! before 9, and a fixed-width 5-byte unsigned varint for the flexible versions (a varint with
 //! continuation padding, which Kafka's `ByteUtils.readUnsignedVarint` reads like any other).
+//!
+//! The response is read here too ([`parse_response`]), so the sender never looks at wire
+//! fields: it asks the parsed response for each partition it wrote and gets either what the
+//! broker appended or a typed error.
 
 use crate::protocol::frame::{patch_size_prefix, reserve_size_prefix};
 use crate::{Error, ErrorKind, Result};
 use bytes::{BufMut, BytesMut};
-use kafka_protocol::messages::ApiKey;
+use kafka_protocol::messages::produce_response::PartitionProduceResponse;
+use kafka_protocol::messages::{ApiKey, ProduceResponse};
+use std::collections::HashMap;
 
 /// Writes one Produce request (v3–v12) into a buffer.
 ///
@@ -210,6 +216,82 @@ fn put_string_i16(buf: &mut BytesMut, s: Option<&str>, what: &str) -> Result<()>
     Ok(())
 }
 
+/// What the broker appended for one partition of a Produce request, as sent on the wire
+/// (`-1` where the broker does not know or the version lacks the field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionAppended {
+    /// Offset of the batch's first record (`-1` when acknowledged as a duplicate).
+    pub base_offset: i64,
+    /// The broker's append time in ms, for `LogAppendTime` topics.
+    pub log_append_time_ms: i64,
+    /// The partition's log start offset.
+    pub log_start_offset: i64,
+}
+
+/// A Produce response indexed by partition: built once per response, then asked once per
+/// batch the request carried ([`partition`](ParsedProduceResponse::partition)).
+#[derive(Debug)]
+pub struct ParsedProduceResponse<'a> {
+    /// How long the broker throttled the connection, in ms.
+    pub throttle_time_ms: i32,
+    /// Borrowed from the response: the index costs one map per response and copies nothing.
+    /// A partition listed twice keeps its last answer.
+    partitions: HashMap<(&'a str, i32), &'a PartitionProduceResponse>,
+}
+
+/// Indexes a decoded Produce response by partition. Never fails: a partition the response
+/// lacks is reported when it is asked for.
+pub fn parse_response(resp: &ProduceResponse) -> ParsedProduceResponse<'_> {
+    let mut partitions = HashMap::new();
+    for t in &resp.responses {
+        for p in &t.partition_responses {
+            partitions.insert((t.name.0.as_str(), p.index), p);
+        }
+    }
+    ParsedProduceResponse {
+        throttle_time_ms: resp.throttle_time_ms,
+        partitions,
+    }
+}
+
+impl ParsedProduceResponse<'_> {
+    /// The broker's answer for `topic`/`partition`: what it appended, its error (naming the
+    /// partition, the API and the broker's message), or a malformed-response error when the
+    /// partition is missing from the response.
+    pub fn partition(&self, topic: &str, partition: i32) -> Result<PartitionAppended> {
+        match self.partitions.get(&(topic, partition)) {
+            None => Err(
+                Error::malformed("partition missing from the Produce response")
+                    .with_partition(topic, partition),
+            ),
+            Some(p) if p.error_code == 0 => Ok(PartitionAppended {
+                base_offset: p.base_offset,
+                log_append_time_ms: p.log_append_time_ms,
+                log_start_offset: p.log_start_offset,
+            }),
+            Some(p) => Err(produce_error(p.error_code)
+                .with_partition(topic, partition)
+                .with_api("Produce")
+                .with_broker_message(p.error_message.as_ref().map(|m| m.to_string()))),
+        }
+    }
+}
+
+/// A Produce partition error, with what to change for the codes a setting causes: the
+/// client-side `RecordTooLarge` names its limit, and a broker refusing a batch as too large
+/// should say as much (issue #24).
+fn produce_error(code: i16) -> Error {
+    let e = Error::from_broker_code(code);
+    match code {
+        crate::error::code::MESSAGE_TOO_LARGE => e.with_detail(
+            "the broker refused the batch as too large for the topic: raise max.message.bytes on \
+             the topic (message.max.bytes on the broker), or lower batch.size and \
+             max.request.size on the producer",
+        ),
+        _ => e,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +327,98 @@ mod tests {
         // ... index(4) | varint(5) | 300 bytes | tagged(1) | topic tagged(1) | request tagged(1)
         let tail = buf.len() - 3 - 300 - 5;
         assert_eq!(&buf[tail..tail + 5], &[0xad, 0x82, 0x80, 0x80, 0x00][..]);
+    }
+
+    fn response(topics: &[(&str, Vec<PartitionProduceResponse>)]) -> ProduceResponse {
+        use kafka_protocol::messages::produce_response::TopicProduceResponse;
+        let responses = topics
+            .iter()
+            .map(|(name, parts)| {
+                TopicProduceResponse::default()
+                    .with_name(crate::protocol::requests::topic_name(name))
+                    .with_partition_responses(parts.clone())
+            })
+            .collect();
+        ProduceResponse::default()
+            .with_responses(responses)
+            .with_throttle_time_ms(7)
+    }
+
+    #[test]
+    fn parses_appended_partitions() {
+        let resp = response(&[(
+            "t",
+            vec![
+                PartitionProduceResponse::default()
+                    .with_index(0)
+                    .with_base_offset(42)
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(3),
+                PartitionProduceResponse::default()
+                    .with_index(1)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(1_700_000_000_000)
+                    .with_log_start_offset(-1),
+            ],
+        )]);
+        let parsed = parse_response(&resp);
+        assert_eq!(parsed.throttle_time_ms, 7);
+        assert_eq!(
+            parsed.partition("t", 0).unwrap(),
+            PartitionAppended {
+                base_offset: 42,
+                log_append_time_ms: -1,
+                log_start_offset: 3
+            }
+        );
+        assert_eq!(
+            parsed.partition("t", 1).unwrap(),
+            PartitionAppended {
+                base_offset: -1,
+                log_append_time_ms: 1_700_000_000_000,
+                log_start_offset: -1
+            }
+        );
+    }
+
+    #[test]
+    fn partition_error_is_typed_and_names_the_partition() {
+        use crate::error::code::{LEADER_NOT_AVAILABLE, MESSAGE_TOO_LARGE};
+        use kafka_protocol::protocol::StrBytes;
+        let resp = response(&[(
+            "t",
+            vec![
+                PartitionProduceResponse::default()
+                    .with_index(0)
+                    .with_error_code(LEADER_NOT_AVAILABLE)
+                    .with_error_message(Some(StrBytes::from_static_str("moved"))),
+                PartitionProduceResponse::default()
+                    .with_index(1)
+                    .with_error_code(MESSAGE_TOO_LARGE),
+            ],
+        )]);
+        let parsed = parse_response(&resp);
+        let e = parsed.partition("t", 0).unwrap_err();
+        assert_eq!(
+            e.kind(),
+            &ErrorKind::Broker(crate::error::BrokerErrorCode(LEADER_NOT_AVAILABLE))
+        );
+        let text = e.to_string();
+        assert!(text.contains("moved") && text.contains("Produce"), "{text}");
+        let e = parsed.partition("t", 1).unwrap_err();
+        assert!(e.to_string().contains("max.message.bytes"), "{e}");
+    }
+
+    #[test]
+    fn missing_partition_is_a_malformed_response() {
+        let resp = response(&[("t", vec![PartitionProduceResponse::default().with_index(0)])]);
+        let parsed = parse_response(&resp);
+        for (topic, partition) in [("t", 1), ("u", 0)] {
+            let e = parsed.partition(topic, partition).unwrap_err();
+            assert_eq!(e.kind(), &ErrorKind::MalformedResponse);
+        }
+        // An empty response: every partition is missing, nothing panics.
+        let empty = ProduceResponse::default();
+        assert!(parse_response(&empty).partition("t", 0).is_err());
     }
 }
