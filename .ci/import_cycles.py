@@ -21,12 +21,7 @@ LEAVES = {
     "metrics": set(),
     "config": {"error", "types", "retry"},
 }
-KNOWN_EXCEPTIONS = {
-    # config/security.rs builds its rustls client configuration through connection::tls (TLS
-    # errors surface when the configuration is built); moving that to the connection layer
-    # without moving those errors to the first connect is the next step of issue #25.
-    ("config", "connection"),
-}
+KNOWN_EXCEPTIONS: set[tuple[str, str]] = set()
 
 
 def module_of(path: pathlib.Path) -> str:

@@ -33,6 +33,7 @@ pub(crate) mod parse;
 mod secret;
 mod security;
 pub(crate) mod suggest;
+mod tls;
 
 pub use crate::retry::Backoff;
 pub use parse::BrokerAddress;

@@ -657,7 +657,7 @@ impl SecurityBuilder {
             tls12,
             tls13,
         };
-        let rustls = crate::connection::tls::client_config(&settings).map_err(|e| {
+        let rustls = super::tls::client_config(&settings).map_err(|e| {
             // Name the key the user set: librdkafka's alias if that was it.
             match (e.kind(), &self.truststore_location) {
                 (crate::ErrorKind::Config { key, value, reason }, Some((alias, _)))

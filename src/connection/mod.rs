@@ -5,16 +5,19 @@
 //!
 //! Security: `transport.rs` opens TCP and, for `SSL`/`SASL_SSL`, runs the TLS handshake
 //! (`tls.rs`, rustls with `ring`); after the ApiVersions handshake `sasl.rs` authenticates
-//! `SASL_*` connections (SaslHandshake + SaslAuthenticate).
+//! `SASL_*` connections (SaslHandshake + SaslAuthenticate); `setup.rs` holds the settings and
+//! the setup-time frame reader both use.
 
 mod conn;
 mod pool;
 mod sasl;
+mod setup;
 pub(crate) mod tls;
 mod transport;
 
-pub use conn::{BrokerConnection, ConnectionConfig, PendingResponse};
+pub use conn::{BrokerConnection, PendingResponse};
 pub use pool::{ConnectionPool, Purpose, DEFAULT_MAX_IN_FLIGHT};
+pub use setup::ConnectionConfig;
 pub use transport::{Io, Transport};
 
 #[cfg(test)]

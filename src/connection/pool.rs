@@ -8,7 +8,8 @@
 //! `reconnect.backoff.ms × 2^failures` (capped at `reconnect.backoff.max.ms`, ±20 % jitter).
 //! Callers asking during the backoff wait it out rather than hammer a recovering broker.
 
-use super::conn::{BrokerConnection, ConnectionConfig};
+use super::conn::BrokerConnection;
+use super::setup::ConnectionConfig;
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::retry::Backoff;
 use crate::Result;

@@ -4,7 +4,7 @@
 //! session the broker granted ends (KIP-368 re-authentication). The mechanisms themselves are
 //! I/O-free (`protocol::sasl`). Nothing here logs or returns a password or token.
 
-use super::conn::{read_one_frame, ConnectionConfig};
+use super::setup::{read_one_frame, ConnectionConfig};
 use super::transport::Transport;
 use crate::config::{SaslConfig, SaslCredentials, SaslMechanism};
 use crate::protocol::header::{encode_request, split_response_header};

@@ -27,6 +27,7 @@ mod reachability;
 mod shared;
 mod stream;
 mod subscription;
+mod topic_pattern;
 
 pub use crate::protocol::records::{
     DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,

@@ -72,7 +72,7 @@ pub(super) struct Core {
     pub(super) group_topics: BTreeSet<String>,
     /// `subscribe_pattern` under the classic protocol: the group task matches it against the
     /// cluster's topics and subscribes to the matches (KIP-848 members send it to the broker).
-    pub(super) group_pattern: Option<super::pattern::TopicPattern>,
+    pub(super) group_pattern: Option<super::topic_pattern::TopicPattern>,
     /// Whether any broker answers lately. Both tasks report each request's outcome; the fetch
     /// task turns a long streak of failures into an error for `poll`.
     pub(super) reachability: Reachability,

@@ -86,7 +86,7 @@ impl Consumer {
     /// `subscribe_pattern` differ only in what they subscribe to.
     pub(super) fn update_membership(
         &self,
-        pattern: Option<super::pattern::TopicPattern>,
+        pattern: Option<super::topic_pattern::TopicPattern>,
         change: impl FnOnce(&mut Membership, Instant),
     ) -> Result<()> {
         let cfg = &self.inner.cfg;

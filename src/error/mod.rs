@@ -20,60 +20,12 @@ mod codes;
 use std::fmt;
 use std::sync::Arc;
 
-pub use codes::broker_error_name;
 use codes::class_of_code;
 pub(crate) use codes::code;
+pub use codes::{BrokerErrorCode, ErrorClass};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// What the caller should do about an error (KIP-1050 classes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ErrorClass {
-    /// Transient: retrying the same request may succeed (e.g. `REQUEST_TIMED_OUT`,
-    /// `NOT_ENOUGH_REPLICAS`, a dropped connection).
-    Retriable,
-    /// Transient, but the client's metadata is stale: refresh it, then retry (e.g.
-    /// `NOT_LEADER_OR_FOLLOWER`, `UNKNOWN_TOPIC_OR_PARTITION`).
-    RefreshRetriable,
-    /// The ongoing transaction must be aborted; the client itself stays usable.
-    TransactionAbortable,
-    /// Permanent for this request, but the client stays usable and the application chooses what to
-    /// do (e.g. `MESSAGE_TOO_LARGE`, `INVALID_RECORD`, `TOPIC_AUTHORIZATION_FAILED`).
-    ApplicationRecoverable,
-    /// The configuration or the request's parameters are invalid (e.g. `INVALID_CONFIG`,
-    /// `INVALID_REPLICATION_FACTOR`, a bad client property). Retrying will not help.
-    InvalidConfiguration,
-    /// The client instance cannot continue (e.g. `PRODUCER_FENCED`, `CLUSTER_AUTHORIZATION_FAILED`,
-    /// `UNSUPPORTED_VERSION`). Create a new one once the cause is fixed.
-    Fatal,
-}
-
-impl ErrorClass {
-    /// Whether retrying the same operation may succeed.
-    pub const fn is_retriable(self) -> bool {
-        matches!(self, ErrorClass::Retriable | ErrorClass::RefreshRetriable)
-    }
-}
-
-/// A broker error code (`int16`) with its Kafka name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct BrokerErrorCode(pub i16);
-
-impl BrokerErrorCode {
-    /// The Kafka name of the code (`NOT_LEADER_OR_FOLLOWER`), or `UNKNOWN_CODE` for codes this
-    /// client does not know.
-    pub fn name(self) -> &'static str {
-        broker_error_name(self.0)
-    }
-}
-
-impl fmt::Display for BrokerErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.0)
-    }
-}
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use super::events::{BatchId, SendDecision, Stamp};
 use super::identity::ProducerIdAndEpoch;
-use super::{BatchId, SendDecision, Stamp};
 use crate::types::{Offset, Sequence};
 use crate::Error;
 

@@ -13,6 +13,7 @@
 //!
 //! Not done: rack-aware assignment (KIP-881); `client.rack` is carried in the subscription only.
 
+mod common;
 mod range;
 mod roundrobin;
 mod sticky;
@@ -20,17 +21,12 @@ mod sticky;
 mod tests;
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::metadata::Subscription;
-use crate::types::TopicPartition;
+use common::Member;
 
-/// Topic name → number of partitions, as known to the leader from metadata. Topics missing here
-/// (unknown, deleted, not authorized) get no partitions assigned.
-pub type PartitionCounts = BTreeMap<String, i32>;
-
-/// Member id → the partitions assigned to it (sorted). Every member of the input appears.
-pub type GroupAssignment = BTreeMap<String, Vec<TopicPartition>>;
+pub use common::{GroupAssignment, PartitionCounts};
 
 /// How a group moves partitions between members during a rebalance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,15 +131,6 @@ pub struct GroupMember {
     pub subscription: Subscription,
 }
 
-/// A member prepared for the assignors: topics as a set, in Java's `MemberInfo` order.
-#[derive(Debug)]
-pub(crate) struct Member<'a> {
-    pub(crate) id: &'a str,
-    pub(crate) topics: BTreeSet<&'a str>,
-    pub(crate) owned: &'a [TopicPartition],
-    pub(crate) generation: i32,
-}
-
 fn member_order(a: &GroupMember, b: &GroupMember) -> Ordering {
     match (&a.group_instance_id, &b.group_instance_id) {
         (Some(x), Some(y)) => x.cmp(y).then_with(|| a.member_id.cmp(&b.member_id)),
@@ -168,25 +155,4 @@ fn ordered_members(members: &[GroupMember]) -> Vec<Member<'_>> {
             generation: m.subscription.generation_id,
         })
         .collect()
-}
-
-/// Partition count of `topic`, 0 when unknown or negative.
-pub(crate) fn count_of(counts: &PartitionCounts, topic: &str) -> i32 {
-    counts.get(topic).copied().unwrap_or(0).max(0)
-}
-
-/// An empty assignment for every member.
-pub(crate) fn empty_assignment(members: &[Member<'_>]) -> GroupAssignment {
-    members
-        .iter()
-        .map(|m| (m.id.to_string(), Vec::new()))
-        .collect()
-}
-
-/// Sorts every member's partitions (the output contract).
-pub(crate) fn sorted(mut a: GroupAssignment) -> GroupAssignment {
-    for v in a.values_mut() {
-        v.sort();
-    }
-    a
 }

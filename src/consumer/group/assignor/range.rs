@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{count_of, empty_assignment, sorted, GroupAssignment, Member, PartitionCounts};
+use super::common::{count_of, empty_assignment, sorted, GroupAssignment, Member, PartitionCounts};
 use crate::types::TopicPartition;
 
 pub(super) fn assign(members: &[Member<'_>], counts: &PartitionCounts) -> GroupAssignment {

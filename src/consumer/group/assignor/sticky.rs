@@ -23,7 +23,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{count_of, sorted, GroupAssignment, Member, PartitionCounts};
+use super::common::{count_of, sorted, GroupAssignment, Member, PartitionCounts};
 use crate::types::TopicPartition;
 
 pub(super) fn assign(members: &[Member<'_>], counts: &PartitionCounts) -> GroupAssignment {

@@ -7,6 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::consumer::group::metadata::Subscription;
+use crate::types::TopicPartition;
 
 fn tp(t: &str, p: i32) -> TopicPartition {
     TopicPartition::new(t, p)

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::state::{Generation, HeartbeatTimer};
+use super::types::{inconsistent, is_coordinator_error};
 use super::{
     Coordinator, GroupAction, GroupMembership, HeartbeatRequest, JoinGroupProtocol,
     JoinGroupRequest, JoinGroupResult, LeaveGroupRequest, MemberState, SyncGroupRequest,
-    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
-    ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, NOT_COORDINATOR, PROTOCOL_TYPE,
+    FENCED_INSTANCE_ID, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL, PROTOCOL_TYPE,
     UNKNOWN_MEMBER_ID,
 };
 use crate::consumer::group::assignor::{AssignmentStrategy, GroupMember, RebalanceProtocol};
@@ -349,17 +349,6 @@ impl GroupMembership {
             self.actions.push_back(GroupAction::SendHeartbeat(req));
         }
     }
-}
-
-pub(super) fn is_coordinator_error(code: i16) -> bool {
-    matches!(
-        code,
-        NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS
-    )
-}
-
-pub(super) fn inconsistent(detail: &str) -> Error {
-    Error::from_broker_code(INCONSISTENT_GROUP_PROTOCOL).with_detail(detail.to_string())
 }
 
 /// Milliseconds as an int32; `GroupConfig::validate` keeps the durations in range.

@@ -54,14 +54,13 @@ use super::assignor::{rebalance_protocol, PartitionCounts, RebalanceProtocol};
 use super::metadata::Assignment;
 use super::GroupConfig;
 use crate::error::code::{
-    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
-    GROUP_AUTHORIZATION_FAILED, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL,
-    MEMBER_ID_REQUIRED, NOT_COORDINATOR, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
+    FENCED_INSTANCE_ID, GROUP_AUTHORIZATION_FAILED, ILLEGAL_GENERATION,
+    INCONSISTENT_GROUP_PROTOCOL, MEMBER_ID_REQUIRED, REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID,
 };
 use crate::protocol::requests::offset_commit::CommitIdentity;
 use crate::types::TopicPartition;
 use crate::{Error, Result};
-use internals::{inconsistent, is_coordinator_error};
+use types::{inconsistent, is_coordinator_error};
 
 const PROTOCOL_TYPE: &str = "consumer";
 

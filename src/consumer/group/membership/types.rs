@@ -1,6 +1,10 @@
 //! The state machine's outputs (requests to send, rebalance-listener events) and its inputs
 //! (the parts of the broker's responses it needs).
 
+use crate::error::code::{
+    COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, INCONSISTENT_GROUP_PROTOCOL,
+    NOT_COORDINATOR,
+};
 use crate::types::TopicPartition;
 use crate::Error;
 
@@ -74,4 +78,17 @@ pub enum GroupRequestKind {
     Heartbeat,
     /// LeaveGroup.
     LeaveGroup,
+}
+
+/// Codes after which the member looks its coordinator up again (and keeps its generation).
+pub(super) fn is_coordinator_error(code: i16) -> bool {
+    matches!(
+        code,
+        NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE | COORDINATOR_LOAD_IN_PROGRESS
+    )
+}
+
+/// A SyncGroup or JoinGroup answer that does not fit the member's own request.
+pub(super) fn inconsistent(detail: &str) -> Error {
+    Error::from_broker_code(INCONSISTENT_GROUP_PROTOCOL).with_detail(detail.to_string())
 }
