@@ -56,6 +56,10 @@
 // them as unused. The workspace's own builds (tests, clippy, examples) have the feature on, and
 // there every unused item is still reported.
 #![cfg_attr(not(feature = "unstable-internals"), allow(dead_code, unused_imports))]
+// `pub` only on what is reachable from outside (the public API, or `__private` for the project's
+// tests); everything else says `pub(crate)`, so a module's visibility tells where it is used.
+// Checked with the feature on, where `__private` makes internals reachable on purpose.
+#![cfg_attr(feature = "unstable-internals", deny(unreachable_pub))]
 
 pub mod admin;
 mod cluster;

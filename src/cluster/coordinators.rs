@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
-pub use crate::protocol::requests::find_coordinator::CoordinatorType;
+pub(crate) use crate::protocol::requests::find_coordinator::CoordinatorType;
 
 /// The cached coordinators of one cluster view.
 #[derive(Debug, Default)]
@@ -53,7 +53,12 @@ impl Coordinators {
     ///
     /// # Cancel safety
     /// Cancel safe (a cancelled lookup caches nothing).
-    pub async fn get<F, Fut>(&self, key_type: CoordinatorType, key: &str, lookup: F) -> Result<i32>
+    pub(super) async fn get<F, Fut>(
+        &self,
+        key_type: CoordinatorType,
+        key: &str,
+        lookup: F,
+    ) -> Result<i32>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<i32>>,
@@ -76,7 +81,7 @@ impl Coordinators {
     ///
     /// # Cancel safety
     /// Cancel safe.
-    pub async fn refresh<F, Fut>(
+    pub(super) async fn refresh<F, Fut>(
         &self,
         key_type: CoordinatorType,
         key: &str,
@@ -95,7 +100,7 @@ impl Coordinators {
     }
 
     /// Forgets the cached coordinator of `key`.
-    pub fn forget(&self, key_type: CoordinatorType, key: &str) {
+    pub(super) fn forget(&self, key_type: CoordinatorType, key: &str) {
         self.slot(key_type, key).set(None);
     }
 }
@@ -104,7 +109,7 @@ impl Coordinators {
 /// looked up again: it says it no longer coordinates the key (NOT_COORDINATOR), is not available
 /// (COORDINATOR_NOT_AVAILABLE), or cannot be reached — it may be down for good while another
 /// broker already took its keys over (Java's `markCoordinatorUnknown` cases).
-pub fn coordinator_moved(e: &Error) -> bool {
+pub(crate) fn coordinator_moved(e: &Error) -> bool {
     matches!(
         e.broker_code(),
         Some(NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE)

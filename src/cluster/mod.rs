@@ -8,7 +8,7 @@ mod coordinators;
 mod metadata;
 mod reporter;
 
-pub use coordinators::{coordinator_moved, CoordinatorType};
+pub(crate) use coordinators::{coordinator_moved, CoordinatorType};
 use coordinators::{label, Coordinators};
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 use reporter::ErrorReporter;

@@ -56,7 +56,7 @@ impl std::fmt::Debug for ErrorReporter {
 
 impl ErrorReporter {
     /// A reporter calling `handler` (none: reports are dropped).
-    pub fn new(handler: Option<ErrorHandler>) -> ErrorReporter {
+    pub(super) fn new(handler: Option<ErrorHandler>) -> ErrorReporter {
         ErrorReporter {
             handler,
             last: Mutex::new(HashMap::new()),
@@ -66,7 +66,7 @@ impl ErrorReporter {
     /// Hands `e` to the handler unless the same failure was handed over less than
     /// [`REPORT_EVERY`] ago. Never called with a lock of the caller's held: the handler is the
     /// application's code.
-    pub fn report(&self, e: &Error) {
+    pub(super) fn report(&self, e: &Error) {
         self.report_at(e, Instant::now());
     }
 

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-pub use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
+pub(super) use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 
 /// OffsetFetch and OffsetCommit for one group, on its coordinator (the cluster view caches it).
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub(crate) fn is_group_error(code: Option<i16>) -> bool {
 }
 
 impl Coordinator {
-    pub fn new(cluster: Arc<Cluster>, group: String, require_stable: bool) -> Coordinator {
+    pub(super) fn new(cluster: Arc<Cluster>, group: String, require_stable: bool) -> Coordinator {
         Coordinator {
             cluster,
             group,
@@ -61,7 +61,7 @@ impl Coordinator {
     }
 
     /// A connection to the group's coordinator, looking it up if it is not cached.
-    pub async fn connection(&self) -> Result<BrokerConnection> {
+    pub(super) async fn connection(&self) -> Result<BrokerConnection> {
         self.cluster
             .coordinator_connection(CoordinatorType::Group, &self.group)
             .await
@@ -133,7 +133,7 @@ impl Coordinator {
     }
 
     /// The group's committed offsets for `tps` (`None`: nothing committed).
-    pub async fn fetch_offsets(
+    pub(super) async fn fetch_offsets(
         &self,
         tps: &[TopicPartition],
         timeout: Option<Duration>,
@@ -149,7 +149,7 @@ impl Coordinator {
 
     /// Commits `offsets`; per-partition errors fail the call with the first one (after retries
     /// of retriable ones).
-    pub async fn commit(
+    pub(super) async fn commit(
         &self,
         offsets: &BTreeMap<TopicPartition, OffsetToCommit>,
         identity: &CommitIdentity,

@@ -32,10 +32,10 @@ mod topic_pattern;
 pub use crate::protocol::records::{
     DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
 };
+pub use crate::protocol::requests::offset_commit::OffsetToCommit;
 pub use crate::types::ConsumerGroupMetadata;
 pub use client::{Committed, Consumer, PositionState};
 pub use config::{ConsumerConfig, ConsumerConfigBuilder};
-pub use coordinator::OffsetToCommit;
 pub use fetch::{CommittedOffset, ConsumerRecord, FetchConfig, IsolationLevel, OffsetResetPolicy};
 pub use group::{AssignmentStrategy, GroupConfig};
 pub use listener::{ListenerFuture, RebalanceListener};

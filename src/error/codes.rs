@@ -402,7 +402,7 @@ fn entry(code: i16) -> Option<&'static (i16, &'static str, ErrorClass)> {
 
 /// The Kafka name of a broker error code (`NOT_LEADER_OR_FOLLOWER`), `NONE` for 0, or
 /// `UNKNOWN_CODE` for a code this client does not know.
-pub fn broker_error_name(code: i16) -> &'static str {
+pub(super) fn broker_error_name(code: i16) -> &'static str {
     match entry(code) {
         Some(&(_, name, _)) => name,
         None if code == 0 => "NONE",

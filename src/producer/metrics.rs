@@ -45,7 +45,7 @@ pub struct TopicCounts {
 }
 
 impl Recorder {
-    pub fn topic(&self, topic: &str, f: impl FnOnce(&mut TopicCounts)) {
+    pub(crate) fn topic(&self, topic: &str, f: impl FnOnce(&mut TopicCounts)) {
         let mut t = self.topics.lock().unwrap_or_else(|p| p.into_inner());
         match t.get_mut(topic) {
             Some(c) => f(c),

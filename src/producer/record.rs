@@ -20,7 +20,7 @@ use bytes::Bytes;
 use crate::types::OptPreview;
 
 // The record batch v2 header size is defined once, with the codec's other layout constants.
-pub use crate::protocol::records::RECORD_BATCH_OVERHEAD;
+pub(crate) use crate::protocol::records::RECORD_BATCH_OVERHEAD;
 
 pub use crate::protocol::records::Header;
 
@@ -160,7 +160,7 @@ impl ProducerRecord {
 }
 
 /// The exact encoded size of a record in a v2 batch from its parts (see the module docs).
-pub fn record_size(
+pub(crate) fn record_size(
     key: Option<&Bytes>,
     value: Option<&Bytes>,
     headers: &[Header],
@@ -199,7 +199,7 @@ fn nullable_bytes_size(len: Option<usize>) -> usize {
 }
 
 /// Bytes of a zigzag-encoded varint/varlong holding `v` (1 to 10).
-pub fn varint_size(v: i64) -> usize {
+pub(crate) fn varint_size(v: i64) -> usize {
     let zz = ((v << 1) ^ (v >> 63)) as u64;
     // 7 payload bits per byte; zero still takes one byte.
     let bits = 64 - (zz | 1).leading_zeros() as usize;

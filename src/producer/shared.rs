@@ -68,26 +68,26 @@ pub(super) struct Txn {
 }
 
 impl Txn {
-    pub fn manager(&self) -> std::sync::MutexGuard<'_, TransactionManager> {
+    pub(super) fn manager(&self) -> std::sync::MutexGuard<'_, TransactionManager> {
         self.manager.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn producer(&self) -> Option<TxnProducer> {
+    pub(super) fn producer(&self) -> Option<TxnProducer> {
         self.producer.borrow().clone()
     }
 }
 
 impl Shared {
-    pub fn fatal_error(&self) -> Option<Error> {
+    pub(super) fn fatal_error(&self) -> Option<Error> {
         self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn report(&self, e: &Error) {
+    pub(super) fn report(&self, e: &Error) {
         self.cluster.report(e);
     }
 
     /// Called once per completed record.
-    pub fn record_completed(&self) {
+    pub(super) fn record_completed(&self) {
         let left = self
             .outstanding
             .fetch_sub(1, Ordering::AcqRel)

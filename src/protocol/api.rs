@@ -27,10 +27,10 @@ macro_rules! api_requests {
         )*
 
         /// The APIs this client sends.
-        pub const CLIENT_APIS: &[ApiKey] = &[$(ApiKey::$key),*];
+        pub(crate) const CLIENT_APIS: &[ApiKey] = &[$(ApiKey::$key),*];
 
         /// The name of an API key (`Fetch`), or `"Unknown"`.
-        pub fn api_name(key: i16) -> &'static str {
+        pub(crate) fn api_name(key: i16) -> &'static str {
             $( if key == ApiKey::$key as i16 { return stringify!($key); } )*
             "Unknown"
         }

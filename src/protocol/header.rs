@@ -13,7 +13,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 /// Encodes one complete request frame (size prefix, header, body) at the end of `buf`.
 ///
 /// `client_id` is sent as given; the caller validated its length at configuration time.
-pub fn encode_request<R: ApiRequest>(
+pub(crate) fn encode_request<R: ApiRequest>(
     buf: &mut BytesMut,
     request: &R,
     version: i16,
@@ -44,7 +44,7 @@ pub fn encode_request<R: ApiRequest>(
 
 /// Reads the correlation id at the front of a response frame without consuming it, so a
 /// connection can route the frame before knowing its API.
-pub fn peek_correlation_id(frame: &[u8]) -> Result<i32> {
+pub(crate) fn peek_correlation_id(frame: &[u8]) -> Result<i32> {
     match frame.get(..4) {
         Some(b) => Ok(i32::from_be_bytes([b[0], b[1], b[2], b[3]])),
         None => Err(Error::malformed(format!(
@@ -55,7 +55,7 @@ pub fn peek_correlation_id(frame: &[u8]) -> Result<i32> {
 }
 
 /// Strips the response header (of `header_version` 0 or 1) from `frame` and returns the body.
-pub fn split_response_header(mut frame: Bytes, header_version: i16) -> Result<Bytes> {
+pub(crate) fn split_response_header(mut frame: Bytes, header_version: i16) -> Result<Bytes> {
     if frame.len() < 4 {
         return Err(Error::malformed("truncated response header"));
     }

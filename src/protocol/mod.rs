@@ -6,12 +6,12 @@
 //! that crate pre-allocates arrays from counts read off the wire and can abort the process on
 //! hostile input.
 
-pub mod api;
+pub(crate) mod api;
 pub mod frame;
 pub mod guard;
-pub mod header;
+pub(crate) mod header;
 pub mod records;
-pub mod requests;
+pub(crate) mod requests;
 pub mod sasl;
 pub mod versions;
 

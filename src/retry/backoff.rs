@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 /// Jitter applied to every backoff, as a fraction of it (Java uses 0.2).
-pub const JITTER: f64 = 0.2;
+pub(super) const JITTER: f64 = 0.2;
 
 /// An exponential backoff policy: `base * 2^(attempt)`, capped at `max`, with ±20 % jitter.
 ///

@@ -99,10 +99,10 @@ impl CompressionType {
 
 /// Java's `MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION_FOR_IDEMPOTENCE`: the broker keeps the last 5
 /// batches per producer and partition for duplicate detection.
-pub const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
+pub(crate) const MAX_IN_FLIGHT_FOR_IDEMPOTENCE: usize = 5;
 
 /// The zstd library's lowest (fastest) level, `ZSTD_minCLevel()`; Java's lower bound.
-pub const ZSTD_MIN_LEVEL: i32 = -131_072;
+pub(crate) const ZSTD_MIN_LEVEL: i32 = -131_072;
 
 /// Producer settings. Defaults follow the Java client 4.x; build with [`ProducerConfig::builder`]
 /// or [`ProducerConfig::from_properties`].

@@ -127,7 +127,7 @@ struct NodeOrder {
 }
 
 impl Sender {
-    pub fn new(shared: Arc<Shared>) -> Result<Sender> {
+    pub(super) fn new(shared: Arc<Shared>) -> Result<Sender> {
         let cfg = &shared.cfg;
         let state = ProducerState::new(
             StateConfig {
@@ -170,7 +170,7 @@ impl Sender {
         })
     }
 
-    pub async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         loop {
             let now = Instant::now();
             if !self.fatal_seen {

@@ -87,7 +87,7 @@ pub(crate) enum TransactionVersion {
 
 impl TransactionVersion {
     /// The dialect the brokers' finalized `transaction.version` level asks for.
-    pub fn from_feature_level(level: Option<i16>) -> TransactionVersion {
+    pub(crate) fn from_feature_level(level: Option<i16>) -> TransactionVersion {
         match level {
             Some(l) if l >= 2 => TransactionVersion::V2,
             _ => TransactionVersion::V1,
@@ -97,7 +97,7 @@ impl TransactionVersion {
     /// Produce v12 is the first version with which the leader adds the partition itself. A
     /// version 1 producer stays at v11, as Java's: it has told the coordinator with
     /// AddPartitionsToTxn, and its transactions must not depend on implicit adds.
-    pub fn max_produce_version(self) -> i16 {
+    pub(crate) fn max_produce_version(self) -> i16 {
         match self {
             TransactionVersion::V1 => 11,
             TransactionVersion::V2 => 12,
@@ -105,7 +105,7 @@ impl TransactionVersion {
     }
 
     /// TxnOffsetCommit v5 makes the group coordinator add the group itself.
-    pub fn max_txn_offset_commit_version(self) -> i16 {
+    pub(crate) fn max_txn_offset_commit_version(self) -> i16 {
         match self {
             TransactionVersion::V1 => 4,
             TransactionVersion::V2 => 5,
@@ -113,7 +113,7 @@ impl TransactionVersion {
     }
 
     /// EndTxn v5 bumps the epoch and returns it.
-    pub fn max_end_txn_version(self) -> i16 {
+    pub(crate) fn max_end_txn_version(self) -> i16 {
         match self {
             TransactionVersion::V1 => crate::protocol::requests::end_txn::TV1_MAX_VERSION,
             TransactionVersion::V2 => crate::protocol::requests::end_txn::TV2_MIN_VERSION,
@@ -122,7 +122,7 @@ impl TransactionVersion {
 
     /// Whether partitions and groups are put into the transaction by AddPartitionsToTxn and
     /// AddOffsetsToTxn requests to the coordinator.
-    pub fn adds_explicitly(self) -> bool {
+    pub(crate) fn adds_explicitly(self) -> bool {
         self == TransactionVersion::V1
     }
 }
@@ -223,7 +223,7 @@ pub(crate) struct TransactionManager {
 }
 
 impl TransactionManager {
-    pub fn new(retry_backoff: Duration) -> TransactionManager {
+    pub(crate) fn new(retry_backoff: Duration) -> TransactionManager {
         TransactionManager {
             state: TxnState::Uninitialized,
             added: BTreeSet::new(),
@@ -239,12 +239,12 @@ impl TransactionManager {
         }
     }
 
-    pub fn state(&self) -> &TxnState {
+    pub(crate) fn state(&self) -> &TxnState {
         &self.state
     }
 
     /// The dialect of the open (or, in `Ready`, the last) transaction.
-    pub fn transaction_version(&self) -> TransactionVersion {
+    pub(crate) fn transaction_version(&self) -> TransactionVersion {
         self.version
     }
 
@@ -252,7 +252,11 @@ impl TransactionManager {
     /// at feature `epoch`. Only a newer epoch replaces what was seen (brokers that have not
     /// caught up with a feature change report an older epoch). Takes effect when
     /// `init_transactions` completes or the open transaction ends.
-    pub fn observe_finalized_features(&mut self, epoch: i64, transaction_version: Option<i16>) {
+    pub(crate) fn observe_finalized_features(
+        &mut self,
+        epoch: i64,
+        transaction_version: Option<i16>,
+    ) {
         if epoch > self.features_epoch {
             self.features_epoch = epoch;
             self.feature_level = transaction_version;
@@ -271,14 +275,14 @@ impl TransactionManager {
     /// version 2. Java then bumps the epoch with an InitProducerId after the EndTxn, so that
     /// nothing of the version 1 transaction (its explicitly added partitions) carries over to
     /// the first version 2 one under the same epoch.
-    pub fn upgrade_bump_needed(&self) -> bool {
+    pub(crate) fn upgrade_bump_needed(&self) -> bool {
         self.version == TransactionVersion::V1
             && TransactionVersion::from_feature_level(self.feature_level) == TransactionVersion::V2
     }
 
     /// The producer id and epoch the last EndTxn handed out, once: the sender restarts its
     /// sequences under them before it drains a batch of the next transaction.
-    pub fn take_next_producer(&mut self) -> Option<ProducerIdAndEpoch> {
+    pub(crate) fn take_next_producer(&mut self) -> Option<ProducerIdAndEpoch> {
         self.next_producer.take()
     }
 
@@ -293,7 +297,7 @@ impl TransactionManager {
     }
 
     /// `init_transactions` starts (or resumes after a dropped future).
-    pub fn start_init(&mut self) -> Result<()> {
+    pub(crate) fn start_init(&mut self) -> Result<()> {
         match self.state {
             TxnState::Uninitialized | TxnState::Initializing => {
                 self.state = TxnState::Initializing;
@@ -304,7 +308,7 @@ impl TransactionManager {
     }
 
     /// InitProducerId answered (after the caller's retries); returns what the caller reports.
-    pub fn init_done(&mut self, result: Result<()>) -> Result<()> {
+    pub(crate) fn init_done(&mut self, result: Result<()>) -> Result<()> {
         if !matches!(self.state, TxnState::Initializing) {
             return Err(self.illegal("init_transactions", "it already finished"));
         }
@@ -323,7 +327,7 @@ impl TransactionManager {
         }
     }
 
-    pub fn begin(&mut self) -> Result<()> {
+    pub(crate) fn begin(&mut self) -> Result<()> {
         match self.state {
             TxnState::Ready => {
                 self.state = TxnState::InTransaction;
@@ -345,7 +349,7 @@ impl TransactionManager {
     }
 
     /// Whether a record may be sent now: only inside a transaction that can still commit.
-    pub fn check_send(&self) -> Result<()> {
+    pub(crate) fn check_send(&self) -> Result<()> {
         match &self.state {
             TxnState::InTransaction => Ok(()),
             TxnState::AbortableError(e) => Err(e
@@ -358,7 +362,7 @@ impl TransactionManager {
     /// Notes that a record went to `tp`; returns whether it must still be added by an
     /// AddPartitionsToTxn. With transaction version 2 the partition counts as added at once:
     /// its leader adds it when the first batch arrives.
-    pub fn add_partition(&mut self, tp: &TopicPartition) -> bool {
+    pub(crate) fn add_partition(&mut self, tp: &TopicPartition) -> bool {
         if self.version == TransactionVersion::V2 {
             self.added.insert(tp.clone());
             return false;
@@ -370,14 +374,14 @@ impl TransactionManager {
     }
 
     /// Whether batches of `tp` may be sent (the coordinator has it in the transaction).
-    pub fn is_added(&self, tp: &TopicPartition) -> bool {
+    pub(crate) fn is_added(&self, tp: &TopicPartition) -> bool {
         self.added.contains(tp)
     }
 
     /// The partitions of the next AddPartitionsToTxn request, if one is due: one request at
     /// a time (so the coordinator sees the partitions in order), after any retry backoff, and
     /// only while the transaction can still commit.
-    pub fn poll_add_request(&mut self, now: Instant) -> Option<Vec<TopicPartition>> {
+    pub(crate) fn poll_add_request(&mut self, now: Instant) -> Option<Vec<TopicPartition>> {
         let open = matches!(self.state, TxnState::InTransaction | TxnState::Committing);
         if !open || !self.in_flight.is_empty() || self.pending.is_empty() {
             return None;
@@ -391,7 +395,7 @@ impl TransactionManager {
     }
 
     /// When a pending AddPartitionsToTxn becomes due (for the sender's timer).
-    pub fn next_add_at(&self) -> Option<Instant> {
+    pub(crate) fn next_add_at(&self) -> Option<Instant> {
         if self.pending.is_empty() || !self.in_flight.is_empty() {
             return None;
         }
@@ -401,7 +405,7 @@ impl TransactionManager {
     /// The answer to the request [`poll_add_request`](Self::poll_add_request) handed out:
     /// per-partition errors, or the request's error. Returns the action taken; on a retry the
     /// partitions wait again, on an abortable or fatal error the state changes.
-    pub fn on_add_partitions(
+    pub(crate) fn on_add_partitions(
         &mut self,
         result: Result<Vec<(TopicPartition, Option<Error>)>>,
         now: Instant,
@@ -456,7 +460,7 @@ impl TransactionManager {
     }
 
     /// `send_offsets_to_transaction` may run.
-    pub fn check_offsets(&self) -> Result<()> {
+    pub(crate) fn check_offsets(&self) -> Result<()> {
         match &self.state {
             TxnState::InTransaction => Ok(()),
             TxnState::AbortableError(e) => Err(e
@@ -472,13 +476,13 @@ impl TransactionManager {
     /// AddOffsetsToTxn succeeded (transaction version 1), or a TxnOffsetCommit is about to be
     /// sent (version 2, which adds the group implicitly): the coordinator may know of the
     /// transaction, so it must be ended with EndTxn.
-    pub fn offsets_added(&mut self) {
+    pub(crate) fn offsets_added(&mut self) {
         self.offsets_added = true;
     }
 
     /// A batch of the transaction failed: the transaction cannot commit (fatal errors end the
     /// producer). Ignored while aborting (the batches being failed are the abort's own).
-    pub fn on_batch_failed(&mut self, e: &Error) {
+    pub(crate) fn on_batch_failed(&mut self, e: &Error) {
         match self.state {
             TxnState::InTransaction | TxnState::Committing => {
                 if e.is_fatal() {
@@ -493,7 +497,7 @@ impl TransactionManager {
 
     /// Applies an error's class to the state and returns it for the caller to report:
     /// fatal errors end the producer, everything else makes the transaction abortable.
-    pub fn fail(&mut self, e: Error) -> Error {
+    pub(crate) fn fail(&mut self, e: Error) -> Error {
         if e.is_fatal() {
             return self.enter_fatal(e);
         }
@@ -503,7 +507,7 @@ impl TransactionManager {
         e
     }
 
-    pub fn enter_fatal(&mut self, e: Error) -> Error {
+    pub(crate) fn enter_fatal(&mut self, e: Error) -> Error {
         if let TxnState::Fatal(first) = &self.state {
             return first.clone();
         }
@@ -513,7 +517,7 @@ impl TransactionManager {
     }
 
     /// `commit_transaction` starts (or resumes after a dropped future).
-    pub fn start_commit(&mut self) -> Result<()> {
+    pub(crate) fn start_commit(&mut self) -> Result<()> {
         match &self.state {
             TxnState::InTransaction | TxnState::Committing => {
                 self.state = TxnState::Committing;
@@ -528,7 +532,7 @@ impl TransactionManager {
 
     /// `abort_transaction` starts (or resumes). A commit that started cannot turn into an
     /// abort: its EndTxn may already be applied.
-    pub fn start_abort(&mut self) -> Result<()> {
+    pub(crate) fn start_abort(&mut self) -> Result<()> {
         match self.state {
             TxnState::InTransaction | TxnState::AbortableError(_) | TxnState::Aborting => {
                 self.state = TxnState::Aborting;
@@ -544,12 +548,12 @@ impl TransactionManager {
 
     /// Whether the coordinator knows of this transaction, so EndTxn must be sent. A
     /// transaction in which nothing was added ends locally, as in Java.
-    pub fn needs_end_txn(&self) -> bool {
+    pub(crate) fn needs_end_txn(&self) -> bool {
         !self.added.is_empty() || !self.in_flight.is_empty() || self.offsets_added
     }
 
     /// The commit's flush is done: a batch that failed meanwhile made the state abortable.
-    pub fn check_commit_after_flush(&self) -> Result<()> {
+    pub(crate) fn check_commit_after_flush(&self) -> Result<()> {
         match &self.state {
             TxnState::Committing => Ok(()),
             TxnState::AbortableError(e) => Err(e
@@ -563,7 +567,7 @@ impl TransactionManager {
     /// coordinator bumped the epoch (EndTxn v5, transaction version 2) or, the epoch being
     /// exhausted, handed out a new producer id; the next transaction uses it, so it is kept
     /// for the sender ([`take_next_producer`](Self::take_next_producer)).
-    pub fn end_done(&mut self, result: Result<Option<ProducerIdAndEpoch>>) -> Result<()> {
+    pub(crate) fn end_done(&mut self, result: Result<Option<ProducerIdAndEpoch>>) -> Result<()> {
         let committing = matches!(self.state, TxnState::Committing);
         if !committing && !matches!(self.state, TxnState::Aborting) {
             return Err(self.illegal("ending the transaction", ""));

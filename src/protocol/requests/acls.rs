@@ -287,7 +287,7 @@ fn opt(s: &Option<String>) -> Option<StrBytes> {
 }
 
 /// The DescribeAcls request for `filter`.
-pub fn describe_request(filter: &AclFilter) -> DescribeAclsRequest {
+pub(crate) fn describe_request(filter: &AclFilter) -> DescribeAclsRequest {
     DescribeAclsRequest::default()
         .with_resource_type_filter(filter.resource_type.to_wire())
         .with_resource_name_filter(opt(&filter.resource_name))
@@ -299,7 +299,7 @@ pub fn describe_request(filter: &AclFilter) -> DescribeAclsRequest {
 }
 
 /// The ACLs described, or the broker's error (`SECURITY_DISABLED` without an authorizer).
-pub fn parse_describe(resp: &DescribeAclsResponse) -> Result<Vec<AclBinding>> {
+pub(crate) fn parse_describe(resp: &DescribeAclsResponse) -> Result<Vec<AclBinding>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code)
             .with_api("DescribeAcls")
@@ -323,7 +323,7 @@ pub fn parse_describe(resp: &DescribeAclsResponse) -> Result<Vec<AclBinding>> {
 }
 
 /// The CreateAcls request for `acls`.
-pub fn create_request(acls: &[AclBinding]) -> CreateAclsRequest {
+pub(crate) fn create_request(acls: &[AclBinding]) -> CreateAclsRequest {
     CreateAclsRequest::default().with_creations(
         acls.iter()
             .map(|a| {
@@ -341,7 +341,7 @@ pub fn create_request(acls: &[AclBinding]) -> CreateAclsRequest {
 }
 
 /// One answer per ACL, in request order; `Err` if the answer count does not match.
-pub fn parse_create(resp: &CreateAclsResponse, sent: usize) -> Result<Vec<Result<()>>> {
+pub(crate) fn parse_create(resp: &CreateAclsResponse, sent: usize) -> Result<Vec<Result<()>>> {
     if resp.results.len() != sent {
         return Err(Error::malformed(format!(
             "CreateAcls answered {} results for {sent} ACLs",
@@ -364,7 +364,7 @@ pub fn parse_create(resp: &CreateAclsResponse, sent: usize) -> Result<Vec<Result
 }
 
 /// The DeleteAcls request for `filters`.
-pub fn delete_request(filters: &[AclFilter]) -> DeleteAclsRequest {
+pub(crate) fn delete_request(filters: &[AclFilter]) -> DeleteAclsRequest {
     DeleteAclsRequest::default().with_filters(
         filters
             .iter()
@@ -387,7 +387,10 @@ pub type DeletedAcls = Vec<(AclBinding, Result<()>)>;
 
 /// Per filter, in request order: the ACLs it matched, each with its own result, or the
 /// filter's error; `Err` if the answer count does not match.
-pub fn parse_delete(resp: &DeleteAclsResponse, sent: usize) -> Result<Vec<Result<DeletedAcls>>> {
+pub(crate) fn parse_delete(
+    resp: &DeleteAclsResponse,
+    sent: usize,
+) -> Result<Vec<Result<DeletedAcls>>> {
     if resp.filter_results.len() != sent {
         return Err(Error::malformed(format!(
             "DeleteAcls answered {} results for {sent} filters",

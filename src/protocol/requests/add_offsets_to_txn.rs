@@ -11,7 +11,7 @@ use super::init_producer_id::TxnProducer;
 use crate::{Error, Result};
 
 /// The request adding `group`.
-pub fn request(producer: &TxnProducer, group: &str) -> AddOffsetsToTxnRequest {
+pub(crate) fn request(producer: &TxnProducer, group: &str) -> AddOffsetsToTxnRequest {
     AddOffsetsToTxnRequest::default()
         .with_transactional_id(producer.wire_id())
         .with_producer_id(WireProducerId(producer.producer_id.0))
@@ -20,7 +20,7 @@ pub fn request(producer: &TxnProducer, group: &str) -> AddOffsetsToTxnRequest {
 }
 
 /// `Ok` or the broker's error.
-pub fn parse(resp: &AddOffsetsToTxnResponse) -> Result<()> {
+pub(crate) fn parse(resp: &AddOffsetsToTxnResponse) -> Result<()> {
     match resp.error_code {
         0 => Ok(()),
         c => Err(Error::from_broker_code(c).with_api("AddOffsetsToTxn")),

@@ -13,10 +13,13 @@ use crate::types::TopicPartition;
 use crate::{Error, Result};
 
 /// The highest version a producer sends.
-pub const MAX_CLIENT_VERSION: i16 = 3;
+pub(crate) const MAX_CLIENT_VERSION: i16 = 3;
 
 /// One request adding every partition in `partitions`.
-pub fn request(producer: &TxnProducer, partitions: &[TopicPartition]) -> AddPartitionsToTxnRequest {
+pub(crate) fn request(
+    producer: &TxnProducer,
+    partitions: &[TopicPartition],
+) -> AddPartitionsToTxnRequest {
     let topics = by_topic(partitions.iter().map(|tp| (tp, tp.partition)))
         .into_iter()
         .map(|(t, parts)| {
@@ -34,7 +37,7 @@ pub fn request(producer: &TxnProducer, partitions: &[TopicPartition]) -> AddPart
 
 /// Each asked partition's result (`None` = added). A partition missing from the answer is
 /// reported as a malformed response for that partition.
-pub fn parse(
+pub(crate) fn parse(
     resp: &AddPartitionsToTxnResponse,
     asked: &[TopicPartition],
 ) -> Vec<(TopicPartition, Option<Error>)> {

@@ -11,7 +11,7 @@ use crate::{Error, Result};
 
 /// A member of a `consumer`-protocol group, with its assignment decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DescribedConsumerMember {
+pub(crate) struct DescribedConsumerMember {
     /// The member id.
     pub member_id: String,
     /// `group.instance.id`.
@@ -26,7 +26,7 @@ pub struct DescribedConsumerMember {
 
 /// A described `consumer`-protocol group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DescribedConsumerGroup {
+pub(crate) struct DescribedConsumerGroup {
     /// The group id.
     pub group_id: String,
     /// Its state (`Empty`, `Assigning`, `Reconciling`, `Stable`, `Dead`).
@@ -40,7 +40,7 @@ pub struct DescribedConsumerGroup {
 }
 
 /// The request for `groups`, asking for the authorized operations when told to.
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     groups: impl IntoIterator<Item = &'a str>,
     include_authorized_operations: bool,
 ) -> ConsumerGroupDescribeRequest {
@@ -61,7 +61,7 @@ fn partitions(a: &Assignment) -> Vec<TopicPartition> {
 }
 
 /// Every group's answer, in response order.
-pub fn parse(
+pub(crate) fn parse(
     resp: &ConsumerGroupDescribeResponse,
 ) -> Vec<(String, Result<DescribedConsumerGroup>)> {
     resp.groups

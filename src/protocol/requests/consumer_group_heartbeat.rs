@@ -13,12 +13,12 @@ use super::{group_id, str_bytes as s, topic_name};
 use crate::{Error, ErrorKind, Result};
 
 /// The member epoch that joins (or rejoins after being fenced).
-pub const JOIN_EPOCH: i32 = 0;
+pub(crate) const JOIN_EPOCH: i32 = 0;
 /// The member epoch that leaves the group for good.
-pub const LEAVE_EPOCH: i32 = -1;
+pub(crate) const LEAVE_EPOCH: i32 = -1;
 /// The member epoch a static member leaves with (its partitions stay reserved for it until the
 /// session times out).
-pub const STATIC_LEAVE_EPOCH: i32 = -2;
+pub(crate) const STATIC_LEAVE_EPOCH: i32 = -2;
 
 /// A ConsumerGroupHeartbeat's fields. Every field is always sent in full (the protocol allows
 /// null for "unchanged"; full requests are as cheap here and survive a lost response).
@@ -68,7 +68,7 @@ pub struct ConsumerHeartbeatResult {
 ///
 /// # Errors
 /// A v1 request without a member id (v1 requires the client to generate it).
-pub fn request(
+pub(crate) fn request(
     req: &ConsumerHeartbeatRequest,
     version: i16,
 ) -> Result<km::ConsumerGroupHeartbeatRequest> {
@@ -123,7 +123,7 @@ pub fn request(
 }
 
 /// The response's fields.
-pub fn parse(resp: &km::ConsumerGroupHeartbeatResponse) -> ConsumerHeartbeatResult {
+pub(crate) fn parse(resp: &km::ConsumerGroupHeartbeatResponse) -> ConsumerHeartbeatResult {
     ConsumerHeartbeatResult {
         error_code: resp.error_code,
         error_message: resp.error_message.as_ref().map(|m| m.to_string()),

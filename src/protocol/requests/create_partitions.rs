@@ -14,7 +14,7 @@ use crate::Result;
 
 /// The request raising each `(topic, new total count, replica assignment of the new
 /// partitions)` (no assignment: the controller places them).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     topics: impl IntoIterator<Item = (&'a str, i32, Option<&'a [Vec<BrokerId>]>)>,
     timeout_ms: i32,
     validate_only: bool,
@@ -44,7 +44,7 @@ pub fn request<'a>(
 }
 
 /// Every topic's answer, in response order.
-pub fn parse(resp: &CreatePartitionsResponse) -> Vec<(String, Result<()>)> {
+pub(crate) fn parse(resp: &CreatePartitionsResponse) -> Vec<(String, Result<()>)> {
     resp.results
         .iter()
         .map(|r| {

@@ -9,7 +9,7 @@ use crate::Result;
 
 /// A topic to create, version-free (the admin client's `NewTopic` maps onto it).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicToCreate<'a> {
+pub(crate) struct TopicToCreate<'a> {
     /// Topic name.
     pub name: &'a str,
     /// Partitions (`-1`: the broker's `num.partitions`).
@@ -22,7 +22,7 @@ pub struct TopicToCreate<'a> {
 
 /// The request creating `topics`, giving the controller `timeout_ms` to finish (every version
 /// this client speaks, v2–v7, carries the same fields; v4+ accepts `-1` defaults).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     topics: impl IntoIterator<Item = TopicToCreate<'a>>,
     timeout_ms: i32,
 ) -> CreateTopicsRequest {
@@ -53,7 +53,7 @@ pub fn request<'a>(
 
 /// Every topic's answer, in response order: `Ok` when created, else the broker's error (with its
 /// message) naming the topic.
-pub fn parse(resp: &CreateTopicsResponse) -> Vec<(String, Result<()>)> {
+pub(crate) fn parse(resp: &CreateTopicsResponse) -> Vec<(String, Result<()>)> {
     resp.topics
         .iter()
         .map(|r| {

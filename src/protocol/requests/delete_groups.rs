@@ -7,13 +7,13 @@ use super::group_id;
 use crate::{Error, Result};
 
 /// The request deleting `groups`.
-pub fn request<'a>(groups: impl IntoIterator<Item = &'a str>) -> DeleteGroupsRequest {
+pub(crate) fn request<'a>(groups: impl IntoIterator<Item = &'a str>) -> DeleteGroupsRequest {
     DeleteGroupsRequest::default().with_groups_names(groups.into_iter().map(group_id).collect())
 }
 
 /// Every group's answer, in response order (`NON_EMPTY_GROUP` for a group with members,
 /// `GROUP_ID_NOT_FOUND` for one that does not exist).
-pub fn parse(resp: &DeleteGroupsResponse) -> Vec<(String, Result<()>)> {
+pub(crate) fn parse(resp: &DeleteGroupsResponse) -> Vec<(String, Result<()>)> {
     resp.results
         .iter()
         .map(|r| {

@@ -14,7 +14,7 @@ use crate::Result;
 
 /// The request deleting every record before each partition's offset (`-1`: up to the high
 /// watermark).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     partitions: impl IntoIterator<Item = (&'a TopicPartition, Offset)>,
     timeout_ms: i32,
 ) -> DeleteRecordsRequest {
@@ -41,7 +41,7 @@ pub fn request<'a>(
 }
 
 /// Every partition's new low watermark (log start offset), or its error.
-pub fn parse(resp: &DeleteRecordsResponse) -> BTreeMap<TopicPartition, Result<Offset>> {
+pub(crate) fn parse(resp: &DeleteRecordsResponse) -> BTreeMap<TopicPartition, Result<Offset>> {
     let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {

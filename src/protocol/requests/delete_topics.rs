@@ -8,7 +8,7 @@ use super::{topic_name, topic_result};
 use crate::Result;
 
 /// The request deleting `names` at `version`, giving the controller `timeout_ms`.
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     names: impl IntoIterator<Item = &'a str>,
     timeout_ms: i32,
     version: i16,
@@ -27,7 +27,7 @@ pub fn request<'a>(
 
 /// Every named topic's answer, in response order (entries without a name, which only a
 /// delete-by-id answers, are skipped): `Ok` when deleted, else the broker's error naming it.
-pub fn parse(resp: &DeleteTopicsResponse) -> Vec<(String, Result<()>)> {
+pub(crate) fn parse(resp: &DeleteTopicsResponse) -> Vec<(String, Result<()>)> {
     resp.responses
         .iter()
         .filter_map(|r| {

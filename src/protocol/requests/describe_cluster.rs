@@ -69,7 +69,7 @@ impl fmt::Display for ClusterDescription {
 /// The request for the brokers (`endpoint_type` 1, the default), with the caller's authorized
 /// operations on the cluster when `include_authorized_operations`. The same fields in every
 /// version, v0–v2.
-pub fn request(include_authorized_operations: bool) -> DescribeClusterRequest {
+pub(crate) fn request(include_authorized_operations: bool) -> DescribeClusterRequest {
     DescribeClusterRequest::default()
         .with_include_cluster_authorized_operations(include_authorized_operations)
 }
@@ -79,7 +79,7 @@ fn port(port: i32, id: i32) -> Result<u16> {
 }
 
 /// The cluster described, or the broker's error.
-pub fn parse(resp: &DescribeClusterResponse) -> Result<ClusterDescription> {
+pub(crate) fn parse(resp: &DescribeClusterResponse) -> Result<ClusterDescription> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code)
             .with_api("DescribeCluster")
@@ -109,7 +109,7 @@ pub fn parse(resp: &DescribeClusterResponse) -> Result<ClusterDescription> {
 
 /// The cluster as a Metadata response describes it (the fallback for brokers without
 /// DescribeCluster). Metadata carries the cluster's authorized operations only in v8–v10.
-pub fn from_metadata(resp: &MetadataResponse) -> Result<ClusterDescription> {
+pub(crate) fn from_metadata(resp: &MetadataResponse) -> Result<ClusterDescription> {
     let mut brokers = resp
         .brokers
         .iter()

@@ -133,7 +133,7 @@ impl fmt::Display for ConfigEntry {
 }
 
 /// The request describing every config of each resource (no synonyms, no documentation).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     resources: impl IntoIterator<Item = &'a ConfigResource>,
 ) -> DescribeConfigsRequest {
     DescribeConfigsRequest::default().with_resources(
@@ -151,7 +151,9 @@ pub fn request<'a>(
 
 /// Every resource's configs, sorted by name, or its error (`UNKNOWN_TOPIC_OR_PARTITION`, …).
 /// Resources of a type this client does not know are skipped.
-pub fn parse(resp: &DescribeConfigsResponse) -> Vec<(ConfigResource, Result<Vec<ConfigEntry>>)> {
+pub(crate) fn parse(
+    resp: &DescribeConfigsResponse,
+) -> Vec<(ConfigResource, Result<Vec<ConfigEntry>>)> {
     resp.results
         .iter()
         .filter_map(|r| {

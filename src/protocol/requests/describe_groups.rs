@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// A group as DescribeGroups describes it; member assignments stay raw bytes (their format
 /// depends on the protocol type, which the caller decodes).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DescribedGroup {
+pub(crate) struct DescribedGroup {
     /// The group id.
     pub group_id: String,
     /// The state (`Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance`, `Dead`).
@@ -30,7 +30,7 @@ pub struct DescribedGroup {
 
 /// One member of a described group.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DescribedMember {
+pub(crate) struct DescribedMember {
     /// The member id the coordinator gave it.
     pub member_id: String,
     /// `group.instance.id` (static membership), v4+.
@@ -44,7 +44,7 @@ pub struct DescribedMember {
 }
 
 /// The request describing `groups`, with the caller's authorized operations (v3+) when asked.
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     groups: impl IntoIterator<Item = &'a str>,
     include_authorized_operations: bool,
     version: i16,
@@ -55,7 +55,7 @@ pub fn request<'a>(
 }
 
 /// Every group's answer, in response order.
-pub fn parse(resp: &DescribeGroupsResponse) -> Vec<(String, Result<DescribedGroup>)> {
+pub(crate) fn parse(resp: &DescribeGroupsResponse) -> Vec<(String, Result<DescribedGroup>)> {
     resp.groups
         .iter()
         .map(|g| {

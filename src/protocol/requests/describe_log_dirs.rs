@@ -83,12 +83,12 @@ impl fmt::Display for LogDirDescription {
 }
 
 /// The request for every log directory and replica (`topics` null).
-pub fn request() -> DescribeLogDirsRequest {
+pub(crate) fn request() -> DescribeLogDirsRequest {
     DescribeLogDirsRequest::default().with_topics(None)
 }
 
 /// The broker's directories, or its top-level error (v3+).
-pub fn parse(resp: &DescribeLogDirsResponse) -> Result<Vec<LogDirDescription>> {
+pub(crate) fn parse(resp: &DescribeLogDirsResponse) -> Result<Vec<LogDirDescription>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("DescribeLogDirs"));
     }

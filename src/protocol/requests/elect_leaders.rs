@@ -41,7 +41,7 @@ impl std::fmt::Display for ElectionType {
 
 /// The request electing leaders of `partitions` (`None`: every partition) at `version`;
 /// `None` when the version cannot say the type (v0 only knows preferred elections).
-pub fn request(
+pub(crate) fn request(
     election: ElectionType,
     partitions: Option<&[TopicPartition]>,
     timeout_ms: i32,
@@ -71,7 +71,7 @@ pub fn request(
 
 /// Every partition's answer (`ELECTION_NOT_NEEDED` when the preferred replica already leads),
 /// or the top-level error (v1+).
-pub fn parse(resp: &ElectLeadersResponse) -> Result<BTreeMap<TopicPartition, Result<()>>> {
+pub(crate) fn parse(resp: &ElectLeadersResponse) -> Result<BTreeMap<TopicPartition, Result<()>>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("ElectLeaders"));
     }

@@ -13,14 +13,14 @@ use crate::types::{ProducerEpoch, ProducerId};
 use crate::{Error, Result};
 
 /// The highest version of the transaction version 1 dialect.
-pub const TV1_MAX_VERSION: i16 = 4;
+pub(crate) const TV1_MAX_VERSION: i16 = 4;
 
 /// The first version of the transaction version 2 dialect (the answer carries the next
 /// producer id and epoch).
-pub const TV2_MIN_VERSION: i16 = 5;
+pub(crate) const TV2_MIN_VERSION: i16 = 5;
 
 /// Commit (`committed`) or abort.
-pub fn request(producer: &TxnProducer, committed: bool) -> EndTxnRequest {
+pub(crate) fn request(producer: &TxnProducer, committed: bool) -> EndTxnRequest {
     EndTxnRequest::default()
         .with_transactional_id(producer.wire_id())
         .with_producer_id(WireProducerId(producer.producer_id.0))
@@ -32,7 +32,10 @@ pub fn request(producer: &TxnProducer, committed: bool) -> EndTxnRequest {
 /// Those come only with v5+ (below, and from a v5 answer that leaves them at their `-1`
 /// default, `None`: the producer keeps its epoch, as Java does for a coordinator that did not
 /// bump it).
-pub fn parse(resp: &EndTxnResponse, version: i16) -> Result<Option<(ProducerId, ProducerEpoch)>> {
+pub(crate) fn parse(
+    resp: &EndTxnResponse,
+    version: i16,
+) -> Result<Option<(ProducerId, ProducerEpoch)>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("EndTxn"));
     }

@@ -105,7 +105,7 @@ pub struct AbortedTransaction {
 
 /// The consumer's Fetch request for `plan` (`replica_id = -1`, `last_fetched_epoch = -1`: no
 /// KIP-320 divergence check; `log_start_offset = -1`; no rack).
-pub fn request(plan: &FetchPlan) -> FetchRequest {
+pub(crate) fn request(plan: &FetchPlan) -> FetchRequest {
     let topics = by_topic(plan.partitions.iter().map(|p| {
         (
             &p.tp,
@@ -151,7 +151,7 @@ pub fn request(plan: &FetchPlan) -> FetchRequest {
 }
 
 /// Takes a decoded Fetch response apart (records stay zero-copy `Bytes`).
-pub fn parse(response: FetchResponse) -> FetchResponseData {
+pub(crate) fn parse(response: FetchResponse) -> FetchResponseData {
     let mut partitions = Vec::new();
     for topic in response.responses {
         let name: &str = &topic.topic.0;

@@ -27,7 +27,11 @@ impl CoordinatorType {
 }
 
 /// The request for one `key` at `version`.
-pub fn request(key: &str, key_type: CoordinatorType, version: i16) -> FindCoordinatorRequest {
+pub(crate) fn request(
+    key: &str,
+    key_type: CoordinatorType,
+    version: i16,
+) -> FindCoordinatorRequest {
     let mut req = FindCoordinatorRequest::default().with_key_type(key_type.to_wire());
     if version >= 4 {
         req.coordinator_keys = vec![str_bytes(key)];
@@ -38,7 +42,7 @@ pub fn request(key: &str, key_type: CoordinatorType, version: i16) -> FindCoordi
 }
 
 /// The coordinator's node id, or the broker's error (with its message) for the one key asked.
-pub fn parse(resp: &FindCoordinatorResponse, version: i16) -> Result<i32> {
+pub(crate) fn parse(resp: &FindCoordinatorResponse, version: i16) -> Result<i32> {
     let (code, node, msg) = if version >= 4 {
         match resp.coordinators.first() {
             Some(c) => (c.error_code, c.node_id.0, c.error_message.clone()),

@@ -18,7 +18,7 @@ pub struct HeartbeatRequest {
 }
 
 /// The Heartbeat message for `version`.
-pub fn request(req: &HeartbeatRequest, version: i16) -> km::HeartbeatRequest {
+pub(crate) fn request(req: &HeartbeatRequest, version: i16) -> km::HeartbeatRequest {
     let mut msg = km::HeartbeatRequest::default()
         .with_group_id(group_id(&req.group_id))
         .with_generation_id(req.generation_id)

@@ -90,7 +90,7 @@ impl fmt::Display for AlterConfigOp {
 }
 
 /// The request applying each resource's changes (`validate_only`: check without applying).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     changes: impl IntoIterator<Item = (&'a ConfigResource, &'a [AlterConfigOp])>,
     validate_only: bool,
 ) -> IncrementalAlterConfigsRequest {
@@ -110,7 +110,7 @@ pub fn request<'a>(
 }
 
 /// Every resource's answer (`INVALID_CONFIG` with the broker's reason for a bad value).
-pub fn parse(resp: &IncrementalAlterConfigsResponse) -> Vec<(ConfigResource, Result<()>)> {
+pub(crate) fn parse(resp: &IncrementalAlterConfigsResponse) -> Vec<(ConfigResource, Result<()>)> {
     resp.responses
         .iter()
         .filter_map(|r| {

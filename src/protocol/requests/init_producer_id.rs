@@ -11,7 +11,7 @@ use crate::{Error, Result};
 /// The request of an idempotent, non-transactional producer: no transactional id and the
 /// `transaction_timeout_ms` Java sends for that case (`i32::MAX`); no current id or epoch, so
 /// the broker hands out a new producer id.
-pub fn idempotent_request() -> InitProducerIdRequest {
+pub(crate) fn idempotent_request() -> InitProducerIdRequest {
     InitProducerIdRequest::default()
         .with_transactional_id(None)
         .with_transaction_timeout_ms(i32::MAX)
@@ -22,7 +22,10 @@ pub fn idempotent_request() -> InitProducerIdRequest {
 /// The request of a transactional producer: its transactional id and `transaction.timeout.ms`.
 /// The producer id and epoch are `-1`, so the coordinator bumps the epoch of whatever producer
 /// held the id before (fencing it) and aborts its open transaction.
-pub fn transactional_request(transactional_id: &str, timeout_ms: i32) -> InitProducerIdRequest {
+pub(crate) fn transactional_request(
+    transactional_id: &str,
+    timeout_ms: i32,
+) -> InitProducerIdRequest {
     InitProducerIdRequest::default()
         .with_transactional_id(Some(TransactionalId(super::str_bytes(transactional_id))))
         .with_transaction_timeout_ms(timeout_ms)
@@ -32,7 +35,10 @@ pub fn transactional_request(transactional_id: &str, timeout_ms: i32) -> InitPro
 
 /// The KIP-360 form: asks the coordinator to bump the epoch of `current` (the producer keeps
 /// its id) after a transaction whose sequence numbers can no longer be trusted was aborted.
-pub fn transactional_bump_request(current: &TxnProducer, timeout_ms: i32) -> InitProducerIdRequest {
+pub(crate) fn transactional_bump_request(
+    current: &TxnProducer,
+    timeout_ms: i32,
+) -> InitProducerIdRequest {
     transactional_request(&current.transactional_id, timeout_ms)
         .with_producer_id(WireProducerId(current.producer_id.0))
         .with_producer_epoch(current.epoch.0)
@@ -40,7 +46,7 @@ pub fn transactional_bump_request(current: &TxnProducer, timeout_ms: i32) -> Ini
 
 /// Who is writing a transaction: the fields every transactional request carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TxnProducer {
+pub(crate) struct TxnProducer {
     /// `transactional.id`.
     pub transactional_id: String,
     /// The producer id InitProducerId granted.
@@ -56,7 +62,7 @@ impl TxnProducer {
 }
 
 /// The producer id and epoch granted, or the broker's error.
-pub fn parse(resp: &InitProducerIdResponse) -> Result<(ProducerId, ProducerEpoch)> {
+pub(crate) fn parse(resp: &InitProducerIdResponse) -> Result<(ProducerId, ProducerEpoch)> {
     if resp.error_code == CLUSTER_AUTHORIZATION_FAILED {
         return Err(Error::from_broker_code(resp.error_code)
             .with_api("InitProducerId")

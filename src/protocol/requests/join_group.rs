@@ -73,7 +73,7 @@ pub struct JoinedMember {
 }
 
 /// The JoinGroup message for `version`; a static member (`group.instance.id`) needs v5+.
-pub fn request(req: &JoinGroupRequest, version: i16) -> Result<km::JoinGroupRequest> {
+pub(crate) fn request(req: &JoinGroupRequest, version: i16) -> Result<km::JoinGroupRequest> {
     let mut msg = km::JoinGroupRequest::default()
         .with_group_id(group_id(&req.group_id))
         .with_session_timeout_ms(req.session_timeout_ms)
@@ -104,7 +104,7 @@ pub fn request(req: &JoinGroupRequest, version: i16) -> Result<km::JoinGroupRequ
 }
 
 /// The parts of a JoinGroup response the state machine needs.
-pub fn parse(resp: km::JoinGroupResponse) -> JoinGroupResult {
+pub(crate) fn parse(resp: km::JoinGroupResponse) -> JoinGroupResult {
     JoinGroupResult {
         error_code: resp.error_code,
         generation_id: resp.generation_id,

@@ -19,7 +19,7 @@ pub struct LeaveGroupRequest {
 }
 
 /// The LeaveGroup message for `version` (v3+ names the member in a `members` entry).
-pub fn request(req: &LeaveGroupRequest, version: i16) -> km::LeaveGroupRequest {
+pub(crate) fn request(req: &LeaveGroupRequest, version: i16) -> km::LeaveGroupRequest {
     let mut msg = km::LeaveGroupRequest::default().with_group_id(group_id(&req.group_id));
     if version >= 3 {
         let mut member = MemberIdentity::default()
@@ -36,7 +36,7 @@ pub fn request(req: &LeaveGroupRequest, version: i16) -> km::LeaveGroupRequest {
 }
 
 /// The first error code of a LeaveGroup response: group-level, then the member's (0 = none).
-pub fn parse(resp: &km::LeaveGroupResponse) -> i16 {
+pub(crate) fn parse(resp: &km::LeaveGroupResponse) -> i16 {
     if resp.error_code != 0 {
         return resp.error_code;
     }

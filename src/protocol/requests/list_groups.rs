@@ -42,7 +42,7 @@ impl fmt::Display for ListedGroup {
 
 /// The request at `version`, filtering by state (v4+) and type (v5+) where the version has the
 /// field; the filters are dropped below it (the caller filters the answer itself).
-pub fn request(states: &[String], types: &[String], version: i16) -> ListGroupsRequest {
+pub(crate) fn request(states: &[String], types: &[String], version: i16) -> ListGroupsRequest {
     let mut req = ListGroupsRequest::default();
     if version >= 4 {
         req.states_filter = states.iter().map(|s| str_bytes(s)).collect();
@@ -54,7 +54,7 @@ pub fn request(states: &[String], types: &[String], version: i16) -> ListGroupsR
 }
 
 /// The groups listed, or the broker's error.
-pub fn parse(resp: &ListGroupsResponse, version: i16) -> Result<Vec<ListedGroup>> {
+pub(crate) fn parse(resp: &ListGroupsResponse, version: i16) -> Result<Vec<ListedGroup>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("ListGroups"));
     }

@@ -21,7 +21,7 @@ pub struct ListOffsetsResult {
 
 /// The consumer's request (`replica_id = -1`) for `partitions`: each with its current leader
 /// epoch and the `timestamp` to look up (`-2` earliest, `-1` latest, else a time in ms).
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     partitions: impl IntoIterator<Item = (&'a TopicPartition, LeaderEpoch, i64)>,
     isolation_level: IsolationLevel,
     timeout_ms: i32,
@@ -53,7 +53,9 @@ pub fn request<'a>(
 
 /// Every partition's answer in the response: its offset, or its error naming the partition
 /// (the consumer's view of [`parse_listed`]).
-pub fn parse(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListOffsetsResult>> {
+pub(crate) fn parse(
+    resp: &ListOffsetsResponse,
+) -> BTreeMap<TopicPartition, Result<ListOffsetsResult>> {
     parse_listed(resp)
         .into_iter()
         .map(|(tp, r)| {
@@ -94,7 +96,9 @@ impl std::fmt::Display for ListedOffset {
 }
 
 /// Like [`parse`], keeping the timestamp of each answer.
-pub fn parse_listed(resp: &ListOffsetsResponse) -> BTreeMap<TopicPartition, Result<ListedOffset>> {
+pub(crate) fn parse_listed(
+    resp: &ListOffsetsResponse,
+) -> BTreeMap<TopicPartition, Result<ListedOffset>> {
     let mut answers = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {

@@ -13,7 +13,7 @@ use crate::{Error, Result};
 
 /// The request for `topics` (`None`: every topic in the cluster), letting the broker create a
 /// missing topic when `allow_auto_topic_creation` (`allow.auto.create.topics`) is on.
-pub fn request<'a>(
+pub(crate) fn request<'a>(
     topics: Option<impl IntoIterator<Item = &'a str>>,
     allow_auto_topic_creation: bool,
 ) -> MetadataRequest {
@@ -101,7 +101,7 @@ impl fmt::Display for TopicDescription {
 
 /// The Metadata request describing `topics` at `version` (no auto-creation), asking for the
 /// caller's authorized operations on each (v8+) when `include_authorized_operations`.
-pub fn describe_request<'a>(
+pub(crate) fn describe_request<'a>(
     topics: impl IntoIterator<Item = &'a str>,
     include_authorized_operations: bool,
     version: i16,
@@ -113,7 +113,7 @@ pub fn describe_request<'a>(
 /// Every topic of the response: its description, or its error (`UNKNOWN_TOPIC_OR_PARTITION`,
 /// `TOPIC_AUTHORIZATION_FAILED`, …) naming it. Partition errors such as `LEADER_NOT_AVAILABLE`
 /// leave the partition without a leader rather than failing the topic.
-pub fn parse_topics(resp: &MetadataResponse) -> Vec<(String, Result<TopicDescription>)> {
+pub(crate) fn parse_topics(resp: &MetadataResponse) -> Vec<(String, Result<TopicDescription>)> {
     resp.topics
         .iter()
         .filter_map(|t| {

@@ -65,7 +65,7 @@ impl Default for CommitIdentity {
 
 /// The request committing `offsets` for `group` under `identity` (`retention_time_ms = -1`: the
 /// broker's `offsets.retention.minutes`).
-pub fn request(
+pub(crate) fn request(
     group: &str,
     offsets: &BTreeMap<TopicPartition, OffsetToCommit>,
     identity: &CommitIdentity,
@@ -105,13 +105,15 @@ pub fn request(
 
 /// `Ok` if every partition was committed, else the first partition's error (the consumer's
 /// view of [`parse_partitions`]).
-pub fn parse(resp: &OffsetCommitResponse) -> Result<()> {
+pub(crate) fn parse(resp: &OffsetCommitResponse) -> Result<()> {
     parse_partitions(resp).into_values().collect()
 }
 
 /// Every partition's answer (the admin client's per-partition view, where [`parse`] stops at
 /// the first error for the consumer).
-pub fn parse_partitions(resp: &OffsetCommitResponse) -> BTreeMap<TopicPartition, Result<()>> {
+pub(crate) fn parse_partitions(
+    resp: &OffsetCommitResponse,
+) -> BTreeMap<TopicPartition, Result<()>> {
     let mut out = BTreeMap::new();
     for t in &resp.topics {
         for p in &t.partitions {

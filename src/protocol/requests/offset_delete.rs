@@ -13,7 +13,7 @@ use crate::types::TopicPartition;
 use crate::{Error, Result};
 
 /// The request deleting `group`'s offsets of `partitions`.
-pub fn request(group: &str, partitions: &[TopicPartition]) -> OffsetDeleteRequest {
+pub(crate) fn request(group: &str, partitions: &[TopicPartition]) -> OffsetDeleteRequest {
     let topics = by_topic(partitions.iter().map(|tp| {
         (
             tp,
@@ -36,7 +36,7 @@ pub fn request(group: &str, partitions: &[TopicPartition]) -> OffsetDeleteReques
 
 /// Every partition's answer, or the group's error (`GROUP_ID_NOT_FOUND`, coordinator errors).
 /// `GROUP_SUBSCRIBED_TO_TOPIC` is per partition: the group still consumes that topic.
-pub fn parse(resp: &OffsetDeleteResponse) -> Result<BTreeMap<TopicPartition, Result<()>>> {
+pub(crate) fn parse(resp: &OffsetDeleteResponse) -> Result<BTreeMap<TopicPartition, Result<()>>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("OffsetDelete"));
     }

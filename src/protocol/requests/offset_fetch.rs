@@ -50,7 +50,7 @@ impl CommittedOffset {
 /// The request for `tps` of `group` at `version` (v8+ carries it as one entry of `groups`).
 /// `require_stable` (KIP-447, v7+; ignored below) makes the broker answer
 /// UNSTABLE_OFFSET_COMMIT for a partition with offsets pending in an open transaction.
-pub fn request(
+pub(crate) fn request(
     group: &str,
     tps: &[TopicPartition],
     version: i16,
@@ -91,7 +91,7 @@ pub fn request(
 
 /// Each partition's committed offset (`None`: nothing committed), or the first error: the
 /// group's, else a partition's (the consumer's view of [`parse_partitions`]).
-pub fn parse(
+pub(crate) fn parse(
     resp: &OffsetFetchResponse,
     version: i16,
 ) -> Result<Vec<(TopicPartition, Option<CommittedOffset>)>> {
@@ -103,7 +103,7 @@ pub fn parse(
 
 /// The request for every committed offset of `group` (`topics` null, v2+) at `version`, as
 /// the admin client's `list_consumer_group_offsets` asks.
-pub fn request_all(group: &str, version: i16) -> OffsetFetchRequest {
+pub(crate) fn request_all(group: &str, version: i16) -> OffsetFetchRequest {
     let mut req = OffsetFetchRequest::default();
     if version >= 8 {
         req.groups = vec![OffsetFetchRequestGroup::default()
@@ -120,7 +120,7 @@ pub fn request_all(group: &str, version: i16) -> OffsetFetchRequest {
 /// Every partition's committed offset (`None`: nothing committed) or its own error; `Err`
 /// only for the group's error (the admin client's per-partition view; [`parse`] stops at the
 /// first error for the consumer).
-pub fn parse_partitions(
+pub(crate) fn parse_partitions(
     resp: &OffsetFetchResponse,
     version: i16,
 ) -> Result<Vec<(TopicPartition, Result<Option<CommittedOffset>>)>> {

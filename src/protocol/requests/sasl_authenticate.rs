@@ -10,13 +10,13 @@ use crate::error::code::{ILLEGAL_SASL_STATE, SASL_AUTHENTICATION_FAILED};
 use crate::{Error, ErrorKind, Result};
 
 /// The request carrying `auth_bytes`. The same at every version (0–2).
-pub fn request(auth_bytes: Vec<u8>) -> SaslAuthenticateRequest {
+pub(crate) fn request(auth_bytes: Vec<u8>) -> SaslAuthenticateRequest {
     SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(auth_bytes))
 }
 
 /// One round's answer.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     /// The broker's bytes for the mechanism (SCRAM's server-first / server-final).
     pub auth_bytes: Bytes,
     /// The session lifetime (KIP-368, v1+); `None` when the broker does not limit it.
@@ -34,7 +34,7 @@ impl std::fmt::Debug for Answer {
 
 /// The answer, or a fatal [`ErrorKind::SaslAuthenticationFailed`] with the broker's message for
 /// `SASL_AUTHENTICATION_FAILED` and `ILLEGAL_SASL_STATE`.
-pub fn parse(resp: &SaslAuthenticateResponse, mechanism: &'static str) -> Result<Answer> {
+pub(crate) fn parse(resp: &SaslAuthenticateResponse, mechanism: &'static str) -> Result<Answer> {
     let message = resp.error_message.as_ref().map(|m| m.to_string());
     match resp.error_code {
         0 => Ok(Answer {

@@ -9,16 +9,16 @@ use crate::error::code::UNSUPPORTED_SASL_MECHANISM;
 use crate::{Error, ErrorKind, Result};
 
 /// The version this client sends (the broker must speak v1: every Kafka since 1.0 does).
-pub const VERSION: i16 = 1;
+pub(crate) const VERSION: i16 = 1;
 
 /// The request for `mechanism`.
-pub fn request(mechanism: &str) -> SaslHandshakeRequest {
+pub(crate) fn request(mechanism: &str) -> SaslHandshakeRequest {
     SaslHandshakeRequest::default().with_mechanism(str_bytes(mechanism))
 }
 
 /// `Ok` when the broker enabled `mechanism`; otherwise a fatal
 /// [`ErrorKind::SaslAuthenticationFailed`] listing the broker's mechanisms.
-pub fn parse(resp: &SaslHandshakeResponse, mechanism: &'static str) -> Result<()> {
+pub(crate) fn parse(resp: &SaslHandshakeResponse, mechanism: &'static str) -> Result<()> {
     match resp.error_code {
         0 => Ok(()),
         UNSUPPORTED_SASL_MECHANISM => {

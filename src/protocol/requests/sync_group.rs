@@ -39,7 +39,7 @@ pub struct SyncGroupResult {
 }
 
 /// The SyncGroup message for `version` (fields a version lacks are left out).
-pub fn request(req: &SyncGroupRequest, version: i16) -> km::SyncGroupRequest {
+pub(crate) fn request(req: &SyncGroupRequest, version: i16) -> km::SyncGroupRequest {
     let mut msg = km::SyncGroupRequest::default()
         .with_group_id(group_id(&req.group_id))
         .with_generation_id(req.generation_id)
@@ -65,7 +65,7 @@ pub fn request(req: &SyncGroupRequest, version: i16) -> km::SyncGroupRequest {
 }
 
 /// The parts of a SyncGroup response the state machine needs.
-pub fn parse(resp: km::SyncGroupResponse) -> SyncGroupResult {
+pub(crate) fn parse(resp: km::SyncGroupResponse) -> SyncGroupResult {
     SyncGroupResult {
         error_code: resp.error_code,
         protocol_type: resp.protocol_type.map(|t| t.to_string()),

@@ -110,7 +110,9 @@ impl fmt::Display for TransactionDescription {
 }
 
 /// The DescribeProducers request for `partitions` (only v0 exists).
-pub fn describe_producers_request(partitions: &[TopicPartition]) -> DescribeProducersRequest {
+pub(crate) fn describe_producers_request(
+    partitions: &[TopicPartition],
+) -> DescribeProducersRequest {
     DescribeProducersRequest::default().with_topics(
         by_topic(partitions.iter().map(|tp| (tp, tp.partition)))
             .into_iter()
@@ -124,7 +126,7 @@ pub fn describe_producers_request(partitions: &[TopicPartition]) -> DescribeProd
 }
 
 /// Every partition's producers, or its error.
-pub fn parse_describe_producers(
+pub(crate) fn parse_describe_producers(
     resp: &DescribeProducersResponse,
 ) -> BTreeMap<TopicPartition, Result<Vec<ProducerDescription>>> {
     let mut out = BTreeMap::new();
@@ -158,12 +160,14 @@ pub fn parse_describe_producers(
 }
 
 /// The ListTransactions request for every transaction the broker coordinates.
-pub fn list_transactions_request() -> ListTransactionsRequest {
+pub(crate) fn list_transactions_request() -> ListTransactionsRequest {
     ListTransactionsRequest::default()
 }
 
 /// The transactions listed, or the broker's error.
-pub fn parse_list_transactions(resp: &ListTransactionsResponse) -> Result<Vec<ListedTransaction>> {
+pub(crate) fn parse_list_transactions(
+    resp: &ListTransactionsResponse,
+) -> Result<Vec<ListedTransaction>> {
     if resp.error_code != 0 {
         return Err(Error::from_broker_code(resp.error_code).with_api("ListTransactions"));
     }
@@ -179,7 +183,7 @@ pub fn parse_list_transactions(resp: &ListTransactionsResponse) -> Result<Vec<Li
 }
 
 /// The DescribeTransactions request for `ids` (only v0 exists).
-pub fn describe_transactions_request<'a>(
+pub(crate) fn describe_transactions_request<'a>(
     ids: impl IntoIterator<Item = &'a str>,
 ) -> DescribeTransactionsRequest {
     DescribeTransactionsRequest::default().with_transactional_ids(
@@ -190,7 +194,7 @@ pub fn describe_transactions_request<'a>(
 }
 
 /// Every transactional id's description, or its error (`TRANSACTIONAL_ID_NOT_FOUND`, …).
-pub fn parse_describe_transactions(
+pub(crate) fn parse_describe_transactions(
     resp: &DescribeTransactionsResponse,
 ) -> Vec<(String, Result<TransactionDescription>)> {
     resp.transaction_states

@@ -18,7 +18,7 @@ use crate::types::TopicPartition;
 use crate::Result;
 
 /// The request committing `offsets` for `group` under `member` (the consumer's generation).
-pub fn request(
+pub(crate) fn request(
     producer: &TxnProducer,
     group: &str,
     member: &CommitIdentity,
@@ -54,7 +54,7 @@ pub fn request(
 }
 
 /// The membership fields exist from v3 on; below that they must stay at their defaults.
-pub fn request_for_version(
+pub(crate) fn request_for_version(
     mut req: TxnOffsetCommitRequest,
     version: i16,
 ) -> TxnOffsetCommitRequest {
@@ -67,7 +67,7 @@ pub fn request_for_version(
 }
 
 /// The first partition error, if any (the others are usually the same).
-pub fn parse(resp: &TxnOffsetCommitResponse) -> Result<()> {
+pub(crate) fn parse(resp: &TxnOffsetCommitResponse) -> Result<()> {
     for t in &resp.topics {
         for p in &t.partitions {
             partition_result(

@@ -8,7 +8,7 @@ use crate::error::code::{
 use crate::types::TopicPartition;
 use crate::Error;
 
-pub use crate::protocol::requests::consumer_group_heartbeat::ConsumerHeartbeatRequest;
+pub(super) use crate::protocol::requests::consumer_group_heartbeat::ConsumerHeartbeatRequest;
 pub use crate::protocol::requests::heartbeat::HeartbeatRequest;
 pub use crate::protocol::requests::join_group::{
     JoinGroupProtocol, JoinGroupRequest, JoinGroupResult, JoinedMember,
