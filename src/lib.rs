@@ -92,6 +92,10 @@ pub mod __private {
             frame, guard, produce, records, sasl, versions, ApiRequest, ApiVersionTable,
         };
     }
+    /// The one exponential backoff with jitter.
+    pub mod retry {
+        pub use crate::retry::Backoff;
+    }
     /// Windowed rate/avg/max primitives behind the metrics snapshots.
     pub mod metrics {
         pub use crate::metrics::*;

@@ -35,7 +35,6 @@ mod security;
 pub(crate) mod suggest;
 mod tls;
 
-pub use crate::retry::Backoff;
 pub use parse::BrokerAddress;
 use parse::{parse_bool, parse_bootstrap, parse_ms, parse_usize};
 pub use secret::Secret;

@@ -29,9 +29,7 @@ mod stream;
 mod subscription;
 mod topic_pattern;
 
-pub use crate::protocol::records::{
-    DecodeOptions, Header, HeaderIter, RecordHeaders, TimestampType,
-};
+pub use crate::protocol::records::{Header, HeaderIter, RecordHeaders, TimestampType};
 pub use crate::protocol::requests::offset_commit::OffsetToCommit;
 pub use crate::types::ConsumerGroupMetadata;
 pub use client::{Committed, Consumer, PositionState};

@@ -13,7 +13,7 @@ pub(super) const JITTER: f64 = 0.2;
 /// An exponential backoff policy: `base * 2^(attempt)`, capped at `max`, with ±20 % jitter.
 ///
 /// ```
-/// use ferrokafka::config::Backoff;
+/// use ferrokafka::__private::retry::Backoff;
 /// use std::time::Duration;
 /// let b = Backoff::new(Duration::from_millis(50), Duration::from_millis(1000));
 /// assert!(b.delay(0) >= Duration::from_millis(40) && b.delay(0) <= Duration::from_millis(60));

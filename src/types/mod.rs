@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+mod compression;
 mod group_metadata;
 
+pub use compression::CompressionType;
 pub use group_metadata::ConsumerGroupMetadata;
 
 /// How many bytes of a key, value or header a `Debug` or `Display` shows: a person reads the

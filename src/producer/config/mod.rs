@@ -65,37 +65,7 @@ impl Acks {
     }
 }
 
-/// `compression.type`: the codec for record batches.
-///
-/// The record codec has its own enum (`crate::protocol::records::Compression`); the producer maps
-/// this one to it together with the level from [`ProducerConfig::compression_level`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CompressionType {
-    /// `none` (default).
-    #[default]
-    None,
-    /// `gzip`; level from `compression.gzip.level`.
-    Gzip,
-    /// `snappy` (no level).
-    Snappy,
-    /// `lz4`; level from `compression.lz4.level`.
-    Lz4,
-    /// `zstd`; level from `compression.zstd.level`.
-    Zstd,
-}
-
-impl CompressionType {
-    /// The Java name (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
-    pub fn name(self) -> &'static str {
-        match self {
-            CompressionType::None => "none",
-            CompressionType::Gzip => "gzip",
-            CompressionType::Snappy => "snappy",
-            CompressionType::Lz4 => "lz4",
-            CompressionType::Zstd => "zstd",
-        }
-    }
-}
+pub use crate::types::CompressionType;
 
 /// Java's `MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION_FOR_IDEMPOTENCE`: the broker keeps the last 5
 /// batches per producer and partition for duplicate detection.

@@ -52,7 +52,6 @@ mod tasks;
 mod txn;
 
 use super::batch::ProducerBatch;
-use super::config::CompressionType;
 use super::delivery::Persistence;
 use super::shared::{Completion, Shared};
 use super::state::{
@@ -143,13 +142,7 @@ impl Sender {
             },
             std::time::Instant::now(),
         )?;
-        let compression = match cfg.compression_type {
-            CompressionType::None => Compression::None,
-            CompressionType::Gzip => Compression::Gzip,
-            CompressionType::Snappy => Compression::Snappy,
-            CompressionType::Lz4 => Compression::Lz4,
-            CompressionType::Zstd => Compression::Zstd,
-        };
+        let compression = cfg.compression_type;
         let (tx, rx) = mpsc::unbounded_channel();
         Ok(Sender {
             compression,

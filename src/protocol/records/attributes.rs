@@ -1,9 +1,7 @@
 //! The fixed 61-byte batch header of record batch v2: field offsets, the attribute bits, the
 //! compression codec and timestamp type.
 
-use std::fmt;
-
-use crate::{Error, ErrorKind, Result};
+use crate::Result;
 
 /// The only record batch format this codec speaks (`magic` byte 2, Kafka 0.11+).
 pub const MAGIC: i8 = 2;
@@ -45,79 +43,9 @@ pub const CONTROL_FLAG: i16 = 0x20;
 /// Attribute bit 6: `baseTimestamp` holds the delete horizon set by the log cleaner.
 pub const DELETE_HORIZON_FLAG: i16 = 0x40;
 
-/// The compression codec of a batch (attribute bits 0-2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Compression {
-    /// No compression (codec 0).
-    #[default]
-    None,
-    /// gzip (codec 1), via `flate2` with the pure-Rust `zlib-rs` backend.
-    Gzip,
-    /// Snappy (codec 2): written in xerial framing like the Java client; read framed or raw.
-    Snappy,
-    /// LZ4 frame format with independent 64 KiB blocks (codec 3).
-    Lz4,
-    /// Zstandard (codec 4), via pure-Rust `ruzstd` (fastest level only when compressing).
-    Zstd,
-}
-
-impl Compression {
-    /// The codec id in the attributes.
-    pub const fn id(self) -> i16 {
-        match self {
-            Compression::None => 0,
-            Compression::Gzip => 1,
-            Compression::Snappy => 2,
-            Compression::Lz4 => 3,
-            Compression::Zstd => 4,
-        }
-    }
-
-    /// The codec for an id; 5-7 are invalid.
-    pub fn from_id(id: i16) -> Result<Compression> {
-        Ok(match id {
-            0 => Compression::None,
-            1 => Compression::Gzip,
-            2 => Compression::Snappy,
-            3 => Compression::Lz4,
-            4 => Compression::Zstd,
-            other => {
-                return Err(Error::new(ErrorKind::CorruptRecord)
-                    .with_detail(format!("unknown compression codec id {other}")))
-            }
-        })
-    }
-
-    /// The codec's name as in `compression.type` (`none`, `gzip`, `snappy`, `lz4`, `zstd`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Compression::None => "none",
-            Compression::Gzip => "gzip",
-            Compression::Snappy => "snappy",
-            Compression::Lz4 => "lz4",
-            Compression::Zstd => "zstd",
-        }
-    }
-
-    /// Parses a `compression.type` value.
-    pub fn from_name(name: &str) -> Option<Compression> {
-        [
-            Compression::None,
-            Compression::Gzip,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd,
-        ]
-        .into_iter()
-        .find(|c| c.name().eq_ignore_ascii_case(name))
-    }
-}
-
-impl fmt::Display for Compression {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The compression codec of a batch (attribute bits 0-2): the producer's `compression.type`
+/// enum, by its codec name here (one enum for the setting and the wire).
+pub use crate::types::CompressionType as Compression;
 
 /// What a batch's timestamps mean (attribute bit 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
