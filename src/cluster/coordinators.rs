@@ -19,6 +19,16 @@ use std::sync::{Arc, Mutex};
 
 pub(crate) use crate::protocol::requests::find_coordinator::CoordinatorType;
 
+/// When [`Coordinators::load`] runs its lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Only when no coordinator is cached (offset commits, transactions, admin calls).
+    IfUnknown,
+    /// Every time (the group membership, whose state machine decides itself when its
+    /// coordinator moved).
+    Always,
+}
+
 /// The cached coordinators of one cluster view.
 #[derive(Debug, Default)]
 pub(crate) struct Coordinators {
@@ -48,15 +58,18 @@ impl Coordinators {
         slots.entry((key_type, key.to_owned())).or_default().clone()
     }
 
-    /// The cached coordinator of `key`, else the answer of `lookup` (then cached). A caller that
-    /// arrives while another looks the key up waits for that answer.
+    /// The coordinator of `key`: with [`Lookup::IfUnknown`] the cached node, else the answer of
+    /// `lookup`; with [`Lookup::Always`] the answer of `lookup` whatever is cached. The answer is
+    /// cached (nothing when the lookup fails). A caller that arrives while another looks the key
+    /// up waits for that answer.
     ///
     /// # Cancel safety
     /// Cancel safe (a cancelled lookup caches nothing).
-    pub(super) async fn get<F, Fut>(
+    pub(super) async fn load<F, Fut>(
         &self,
         key_type: CoordinatorType,
         key: &str,
+        when: Lookup,
         lookup: F,
     ) -> Result<i32>
     where
@@ -64,36 +77,17 @@ impl Coordinators {
         Fut: Future<Output = Result<i32>>,
     {
         let slot = self.slot(key_type, key);
-        if let Some(node) = slot.get() {
+        let force = when == Lookup::Always;
+        if let (false, Some(node)) = (force, slot.get()) {
             return Ok(node);
         }
         let _lookup = slot.lookup.lock().await;
-        // Another caller may have looked it up while this one waited.
-        if let Some(node) = slot.get() {
+        if force {
+            slot.set(None);
+        } else if let Some(node) = slot.get() {
+            // Another caller looked it up while this one waited.
             return Ok(node);
         }
-        let node = lookup().await?;
-        slot.set(Some(node));
-        Ok(node)
-    }
-
-    /// Runs `lookup` whatever is cached and caches its answer (nothing when it fails).
-    ///
-    /// # Cancel safety
-    /// Cancel safe.
-    pub(super) async fn refresh<F, Fut>(
-        &self,
-        key_type: CoordinatorType,
-        key: &str,
-        lookup: F,
-    ) -> Result<i32>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<i32>>,
-    {
-        let slot = self.slot(key_type, key);
-        let _lookup = slot.lookup.lock().await;
-        slot.set(None);
         let node = lookup().await?;
         slot.set(Some(node));
         Ok(node)
@@ -157,18 +151,45 @@ mod tests {
         let c = Coordinators::default();
         let g = CoordinatorType::Group;
         block_on(async {
-            assert_eq!(c.get(g, "k", || async { Ok(1) }).await.ok(), Some(1));
+            assert_eq!(
+                c.load(g, "k", Lookup::IfUnknown, || async { Ok(1) })
+                    .await
+                    .ok(),
+                Some(1)
+            );
             // Cached: the lookup is not run.
-            assert_eq!(c.get(g, "k", || async { Ok(9) }).await.ok(), Some(1));
+            assert_eq!(
+                c.load(g, "k", Lookup::IfUnknown, || async { Ok(9) })
+                    .await
+                    .ok(),
+                Some(1)
+            );
             c.forget(g, "k");
             assert!(c
-                .get(g, "k", || async { Err(Error::from_broker_code(15)) })
+                .load(g, "k", Lookup::IfUnknown, || async {
+                    Err(Error::from_broker_code(15))
+                })
                 .await
                 .is_err());
-            assert_eq!(c.get(g, "k", || async { Ok(2) }).await.ok(), Some(2));
+            assert_eq!(
+                c.load(g, "k", Lookup::IfUnknown, || async { Ok(2) })
+                    .await
+                    .ok(),
+                Some(2)
+            );
             // A refresh asks whatever is cached.
-            assert_eq!(c.refresh(g, "k", || async { Ok(3) }).await.ok(), Some(3));
-            assert_eq!(c.get(g, "k", || async { Ok(9) }).await.ok(), Some(3));
+            assert_eq!(
+                c.load(g, "k", Lookup::Always, || async { Ok(3) })
+                    .await
+                    .ok(),
+                Some(3)
+            );
+            assert_eq!(
+                c.load(g, "k", Lookup::IfUnknown, || async { Ok(9) })
+                    .await
+                    .ok(),
+                Some(3)
+            );
         });
     }
 
@@ -183,8 +204,8 @@ mod tests {
         };
         let (a, b) = block_on(async {
             tokio::join!(
-                c.get(CoordinatorType::Transaction, "t", lookup),
-                c.get(CoordinatorType::Transaction, "t", lookup)
+                c.load(CoordinatorType::Transaction, "t", Lookup::IfUnknown, lookup),
+                c.load(CoordinatorType::Transaction, "t", Lookup::IfUnknown, lookup)
             )
         });
         assert_eq!((a.ok(), b.ok()), (Some(4), Some(4)));

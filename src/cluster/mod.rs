@@ -9,7 +9,7 @@ mod metadata;
 mod reporter;
 
 pub(crate) use coordinators::{coordinator_moved, CoordinatorType};
-use coordinators::{label, Coordinators};
+use coordinators::{label, Coordinators, Lookup};
 pub use metadata::{BrokerInfo, ClusterMetadata, PartitionInfo, TopicInfo};
 use reporter::ErrorReporter;
 
@@ -379,7 +379,9 @@ impl Cluster {
     /// Cancel safe (a cancelled lookup caches nothing).
     pub async fn coordinator(&self, key_type: CoordinatorType, key: &str) -> Result<i32> {
         self.coordinators
-            .get(key_type, key, || self.find_coordinator(key_type, key))
+            .load(key_type, key, Lookup::IfUnknown, || {
+                self.find_coordinator(key_type, key)
+            })
             .await
     }
 
@@ -390,7 +392,9 @@ impl Cluster {
     /// Cancel safe.
     pub async fn lookup_coordinator(&self, key_type: CoordinatorType, key: &str) -> Result<i32> {
         self.coordinators
-            .refresh(key_type, key, || self.find_coordinator(key_type, key))
+            .load(key_type, key, Lookup::Always, || {
+                self.find_coordinator(key_type, key)
+            })
             .await
     }
 
