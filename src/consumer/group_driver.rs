@@ -194,11 +194,13 @@ fn log_assignment_change(inner: &Inner, m: &Membership, action: &GroupAction) {
         ),
         _ => return,
     };
+    // After the member left (close, unsubscribe) it has no generation: the fields are left out
+    // rather than printed as -1 and "".
     let generation = m.generation();
     tracing::info!(
         group = inner.cfg.group_id.as_deref().unwrap_or(""),
-        generation = generation.as_ref().map_or(-1, |g| g.generation_id),
-        member = generation.as_ref().map_or("", |g| g.member_id.as_str()),
+        generation = generation.as_ref().map(|g| g.generation_id),
+        member = generation.as_ref().map(|g| g.member_id.as_str()),
         partitions = %TopicPartitions(tps),
         owned = m.assignment().len(),
         "{what}"
