@@ -2,9 +2,10 @@
 
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
 
+use super::wire::describe_cluster;
 use super::AdminClient;
 use crate::connection::Purpose;
-use crate::protocol::requests::{describe_cluster, metadata};
+use crate::protocol::requests::metadata;
 use crate::{ErrorKind, Result};
 
 use super::{ClusterDescription, TopicDescription};

@@ -5,7 +5,7 @@
 use kafka_protocol::messages::consumer_group_describe_response::Assignment;
 use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 
-use super::group_id;
+use crate::protocol::requests::group_id;
 use crate::types::{AclOperation, TopicPartition};
 use crate::{Error, Result};
 

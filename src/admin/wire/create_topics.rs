@@ -4,7 +4,7 @@
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
-use super::{str_bytes, topic_name, topic_result};
+use crate::protocol::requests::{str_bytes, topic_name, topic_result};
 use crate::Result;
 
 /// A topic to create, version-free (the admin client's `NewTopic` maps onto it).

@@ -8,7 +8,7 @@ use kafka_protocol::messages::{
     BrokerId as WireBrokerId, CreatePartitionsRequest, CreatePartitionsResponse,
 };
 
-use super::{topic_name, topic_result};
+use crate::protocol::requests::{topic_name, topic_result};
 use crate::types::BrokerId;
 use crate::Result;
 

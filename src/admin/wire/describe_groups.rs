@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use super::group_id;
+use crate::protocol::requests::group_id;
 use crate::types::AclOperation;
 use crate::{Error, Result};
 
