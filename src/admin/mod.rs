@@ -32,7 +32,6 @@ mod wire;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
 pub use crate::protocol::requests::list_offsets::ListedOffset;
-pub use crate::protocol::requests::metadata::{PartitionDescription, TopicDescription};
 pub use crate::protocol::requests::offset_fetch::CommittedOffset;
 pub use groups::{GroupDescription, GroupProtocol, MemberDescription, PartitionLag};
 pub use partitions::{NewPartitions, OffsetSpec};
@@ -42,6 +41,7 @@ pub use wire::acls::{
 pub use wire::describe_cluster::{BrokerDescription, ClusterDescription};
 pub use wire::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
 pub use wire::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};
+pub use wire::describe_topics::{PartitionDescription, TopicDescription};
 pub use wire::elect_leaders::ElectionType;
 pub use wire::incremental_alter_configs::AlterConfigOp;
 pub use wire::list_groups::ListedGroup;

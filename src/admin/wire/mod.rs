@@ -14,6 +14,7 @@
 //! |---|---|
 //! | `create_topics.rs`, `delete_topics.rs`, `create_partitions.rs` | CreateTopics, DeleteTopics, CreatePartitions |
 //! | `describe_cluster.rs` | DescribeCluster (and the Metadata fallback) |
+//! | `describe_topics.rs` | Metadata as `describe_topics` asks and reads it (authorized operations, [`TopicDescription`](crate::admin::TopicDescription)s) |
 //! | `delete_records.rs` | DeleteRecords |
 //! | `list_groups.rs`, `describe_groups.rs`, `delete_groups.rs`, `offset_delete.rs` | ListGroups, DescribeGroups, DeleteGroups, OffsetDelete |
 //! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) |
@@ -33,6 +34,7 @@ pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod describe_groups;
 pub(crate) mod describe_log_dirs;
+pub(crate) mod describe_topics;
 pub(crate) mod elect_leaders;
 pub(crate) mod incremental_alter_configs;
 pub(crate) mod list_groups;
