@@ -40,3 +40,50 @@ pub(crate) mod incremental_alter_configs;
 pub(crate) mod list_groups;
 pub(crate) mod offset_delete;
 pub(crate) mod transactions;
+
+use kafka_protocol::messages::{GroupId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::protocol::requests::topic_result;
+use crate::{Error, Result};
+
+/// One group's answer, keyed by its id: `Ok(ok(id))` for error code 0, else the broker's error
+/// naming the group, the API and the broker's message. DescribeGroups and ConsumerGroupDescribe
+/// answer in different `kafka-protocol` types with the same per-group error fields, so the error
+/// side is written once here.
+pub(crate) fn group_answer<T>(
+    api: &'static str,
+    group_id: &GroupId,
+    code: i16,
+    message: Option<&StrBytes>,
+    ok: impl FnOnce(String) -> T,
+) -> (String, Result<T>) {
+    let id = group_id.0.to_string();
+    if code != 0 {
+        let e = Error::from_broker_code(code)
+            .with_api(api)
+            .with_detail(format!("group {id}"))
+            .with_broker_message(message.map(|m| m.to_string()));
+        return (id, Err(e));
+    }
+    let answer = ok(id.clone());
+    (id, Ok(answer))
+}
+
+/// Every topic's answer, in response order, keyed by its name: `Ok` for error code 0, else the
+/// broker's error (with its message) naming the topic. CreateTopics and CreatePartitions answer in
+/// different `kafka-protocol` types with the same per-topic fields `(name, error code, error
+/// message)`, so the mapping is written once here.
+pub(crate) fn topic_answers<'a>(
+    api: &'static str,
+    answers: impl IntoIterator<Item = (&'a TopicName, i16, Option<&'a StrBytes>)>,
+) -> Vec<(String, Result<()>)> {
+    answers
+        .into_iter()
+        .map(|(name, code, message)| {
+            let name = name.0.to_string();
+            let result = topic_result(api, &name, code, message);
+            (name, result)
+        })
+        .collect()
+}
