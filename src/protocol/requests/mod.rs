@@ -18,7 +18,7 @@
 //! | `produce.rs` | Produce (frame writer: batches encoded in place; response parsed per partition) | producer sender |
 //! | `fetch.rs` | Fetch v4–v12 | consumer driver, fetch core |
 //! | `list_offsets.rs` | ListOffsets | consumer driver, admin |
-//! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`; admin's topic descriptions) | cluster, admin |
+//! | `metadata.rs` | Metadata (request; the response becomes `ClusterMetadata` in `cluster`, and the admin client's topic descriptions in `admin::wire::describe_topics`) | cluster, admin |
 //! | `find_coordinator.rs` | FindCoordinator | consumer coordinator, admin |
 //! | `offset_fetch.rs` | OffsetFetch (v8+ groups array) | consumer coordinator, admin |
 //! | `offset_commit.rs` | OffsetCommit | consumer coordinator, admin |
