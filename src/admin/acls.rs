@@ -1,9 +1,9 @@
 //! ACLs: describe, create and delete with filters. The broker needs an authorizer
 //! (`authorizer.class.name`); without one every call answers `SECURITY_DISABLED`.
 
+use super::wire::acls::{self, AclBinding, AclFilter, DeletedAcls};
 use super::AdminClient;
 use crate::connection::Purpose;
-use crate::protocol::requests::acls::{self, AclBinding, AclFilter, DeletedAcls};
 use crate::Result;
 
 impl AdminClient {

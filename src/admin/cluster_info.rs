@@ -2,9 +2,10 @@
 
 use kafka_protocol::messages::{DescribeClusterRequest, MetadataRequest};
 
+use super::wire::{describe_cluster, describe_topics};
 use super::AdminClient;
 use crate::connection::Purpose;
-use crate::protocol::requests::{describe_cluster, metadata};
+use crate::protocol::requests::metadata;
 use crate::{ErrorKind, Result};
 
 use super::{ClusterDescription, TopicDescription};
@@ -105,13 +106,13 @@ impl AdminClient {
             let outcome = async {
                 let conn = self.cluster.any_connection(Purpose::Control).await?;
                 let version = conn.version_for::<MetadataRequest>()?;
-                let req = metadata::describe_request(
+                let req = describe_topics::describe_request(
                     names.iter().copied(),
                     include_authorized_operations,
                     version,
                 );
                 let resp = conn.send(&req).await?;
-                Ok::<_, crate::Error>(metadata::parse_topics(&resp))
+                Ok::<_, crate::Error>(describe_topics::parse_topics(&resp))
             }
             .await;
             let mut answers = match outcome {

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use futures_util::future::join_all;
 
+use super::wire::{describe_configs, incremental_alter_configs};
 use super::{AdminClient, AlterConfigOp, ConfigEntry, ConfigResource};
 use crate::connection::{BrokerConnection, Purpose};
-use crate::protocol::requests::{describe_configs, incremental_alter_configs};
 use crate::types::BrokerId;
 use crate::{Error, Result};
 

@@ -9,14 +9,15 @@ use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest,
 };
 
+use super::wire::consumer_group_describe::{self, DescribedConsumerGroup};
+use super::wire::describe_groups::{self, DescribedGroup};
+use super::wire::{delete_groups, list_groups, offset_delete};
 use super::{AdminClient, CommittedOffset, ListedGroup, OffsetSpec};
 use crate::connection::Purpose;
 use crate::consumer::group::metadata::Assignment;
 use crate::error::code::GROUP_ID_NOT_FOUND;
-use crate::protocol::requests::consumer_group_describe::{self, DescribedConsumerGroup};
-use crate::protocol::requests::describe_groups::{self, DescribedGroup};
 use crate::protocol::requests::offset_commit::{self, CommitIdentity, OffsetToCommit};
-use crate::protocol::requests::{delete_groups, list_groups, offset_delete, offset_fetch};
+use crate::protocol::requests::offset_fetch;
 use crate::types::{AclOperation, BrokerId, Offset, TopicPartition};
 use crate::{Error, Result};
 

@@ -28,25 +28,24 @@ mod configs;
 mod groups;
 mod operations;
 mod partitions;
+mod wire;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
-pub use crate::protocol::requests::acls::{
-    AclBinding, AclFilter, AclPermission, DeletedAcls, PatternType, ResourceType,
-};
-pub use crate::protocol::requests::describe_cluster::{BrokerDescription, ClusterDescription};
-pub use crate::protocol::requests::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
-pub use crate::protocol::requests::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};
-pub use crate::protocol::requests::elect_leaders::ElectionType;
-pub use crate::protocol::requests::incremental_alter_configs::AlterConfigOp;
-pub use crate::protocol::requests::list_groups::ListedGroup;
 pub use crate::protocol::requests::list_offsets::ListedOffset;
-pub use crate::protocol::requests::metadata::{PartitionDescription, TopicDescription};
 pub use crate::protocol::requests::offset_fetch::CommittedOffset;
-pub use crate::protocol::requests::transactions::{
-    ListedTransaction, ProducerDescription, TransactionDescription,
-};
 pub use groups::{GroupDescription, GroupProtocol, MemberDescription, PartitionLag};
 pub use partitions::{NewPartitions, OffsetSpec};
+pub use wire::acls::{
+    AclBinding, AclFilter, AclPermission, DeletedAcls, PatternType, ResourceType,
+};
+pub use wire::describe_cluster::{BrokerDescription, ClusterDescription};
+pub use wire::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
+pub use wire::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};
+pub use wire::describe_topics::{PartitionDescription, TopicDescription};
+pub use wire::elect_leaders::ElectionType;
+pub use wire::incremental_alter_configs::AlterConfigOp;
+pub use wire::list_groups::ListedGroup;
+pub use wire::transactions::{ListedTransaction, ProducerDescription, TransactionDescription};
 
 use crate::cluster::ClusterMetadata;
 use crate::cluster::CoordinatorType;
@@ -56,8 +55,6 @@ use crate::connection::BrokerConnection;
 use crate::connection::{ConnectionPool, Purpose};
 use crate::error::code::{LEADER_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION};
 use crate::protocol::api::ApiRequest;
-use crate::protocol::requests::create_topics::{self, TopicToCreate};
-use crate::protocol::requests::delete_topics;
 use crate::retry::{self, retry_until};
 use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
@@ -69,6 +66,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use wire::create_topics::{self, TopicToCreate};
+use wire::delete_topics;
 
 /// A topic to create.
 ///

@@ -6,14 +6,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::join_all;
 use kafka_protocol::messages::ElectLeadersRequest;
 
+use super::wire::describe_log_dirs::{self, LogDirDescription};
+use super::wire::elect_leaders::{self, ElectionType};
+use super::wire::transactions::{
+    self, ListedTransaction, ProducerDescription, TransactionDescription,
+};
 use super::{AdminClient, Retry};
 use crate::cluster::CoordinatorType;
 use crate::connection::{BrokerConnection, Purpose};
-use crate::protocol::requests::describe_log_dirs::{self, LogDirDescription};
-use crate::protocol::requests::elect_leaders::{self, ElectionType};
-use crate::protocol::requests::transactions::{
-    self, ListedTransaction, ProducerDescription, TransactionDescription,
-};
 use crate::types::{BrokerId, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 

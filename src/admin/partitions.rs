@@ -5,8 +5,9 @@ use std::fmt;
 
 use kafka_protocol::messages::ListOffsetsRequest;
 
+use super::wire::{create_partitions, delete_records};
 use super::AdminClient;
-use crate::protocol::requests::{create_partitions, delete_records, list_offsets};
+use crate::protocol::requests::list_offsets;
 use crate::types::{BrokerId, IsolationLevel, LeaderEpoch, Offset, TopicPartition};
 use crate::{Error, ErrorKind, Result};
 

@@ -6,9 +6,10 @@
 use bytes::Bytes;
 use kafka_protocol::messages::{DescribeGroupsRequest, DescribeGroupsResponse};
 
-use super::group_id;
+use super::group_answer;
+use crate::protocol::requests::group_id;
 use crate::types::AclOperation;
-use crate::{Error, Result};
+use crate::Result;
 
 /// A group as DescribeGroups describes it; member assignments stay raw bytes (their format
 /// depends on the protocol type, which the caller decodes).
@@ -59,33 +60,27 @@ pub(crate) fn parse(resp: &DescribeGroupsResponse) -> Vec<(String, Result<Descri
     resp.groups
         .iter()
         .map(|g| {
-            let id = g.group_id.0.to_string();
-            if g.error_code != 0 {
-                let e = Error::from_broker_code(g.error_code)
-                    .with_api("DescribeGroups")
-                    .with_detail(format!("group {id}"))
-                    .with_broker_message(g.error_message.as_ref().map(|m| m.to_string()));
-                return (id, Err(e));
-            }
-            let d = DescribedGroup {
-                group_id: id.clone(),
-                state: g.group_state.to_string(),
-                protocol_type: g.protocol_type.to_string(),
-                protocol: g.protocol_data.to_string(),
-                members: g
-                    .members
-                    .iter()
-                    .map(|m| DescribedMember {
-                        member_id: m.member_id.to_string(),
-                        group_instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()),
-                        client_id: m.client_id.to_string(),
-                        client_host: m.client_host.to_string(),
-                        assignment: m.member_assignment.clone(),
-                    })
-                    .collect(),
-                authorized_operations: AclOperation::from_bit_field(g.authorized_operations),
-            };
-            (id, Ok(d))
+            let message = g.error_message.as_ref();
+            group_answer("DescribeGroups", &g.group_id, g.error_code, message, |id| {
+                DescribedGroup {
+                    group_id: id,
+                    state: g.group_state.to_string(),
+                    protocol_type: g.protocol_type.to_string(),
+                    protocol: g.protocol_data.to_string(),
+                    members: g
+                        .members
+                        .iter()
+                        .map(|m| DescribedMember {
+                            member_id: m.member_id.to_string(),
+                            group_instance_id: m.group_instance_id.as_ref().map(|s| s.to_string()),
+                            client_id: m.client_id.to_string(),
+                            client_host: m.client_host.to_string(),
+                            assignment: m.member_assignment.clone(),
+                        })
+                        .collect(),
+                    authorized_operations: AclOperation::from_bit_field(g.authorized_operations),
+                }
+            })
         })
         .collect()
 }

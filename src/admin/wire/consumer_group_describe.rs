@@ -5,9 +5,10 @@
 use kafka_protocol::messages::consumer_group_describe_response::Assignment;
 use kafka_protocol::messages::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 
-use super::group_id;
+use super::group_answer;
+use crate::protocol::requests::group_id;
 use crate::types::{AclOperation, TopicPartition};
-use crate::{Error, Result};
+use crate::Result;
 
 /// A member of a `consumer`-protocol group, with its assignment decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,32 +68,30 @@ pub(crate) fn parse(
     resp.groups
         .iter()
         .map(|g| {
-            let id = g.group_id.0.to_string();
-            if g.error_code != 0 {
-                let e = Error::from_broker_code(g.error_code)
-                    .with_api("ConsumerGroupDescribe")
-                    .with_detail(format!("group {id}"))
-                    .with_broker_message(g.error_message.as_ref().map(|m| m.to_string()));
-                return (id, Err(e));
-            }
-            let d = DescribedConsumerGroup {
-                group_id: id.clone(),
-                state: g.group_state.to_string(),
-                assignor: g.assignor_name.to_string(),
-                members: g
-                    .members
-                    .iter()
-                    .map(|m| DescribedConsumerMember {
-                        member_id: m.member_id.to_string(),
-                        instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
-                        client_id: m.client_id.to_string(),
-                        client_host: m.client_host.to_string(),
-                        assignment: partitions(&m.assignment),
-                    })
-                    .collect(),
-                authorized_operations: AclOperation::from_bit_field(g.authorized_operations),
-            };
-            (id, Ok(d))
+            let message = g.error_message.as_ref();
+            group_answer(
+                "ConsumerGroupDescribe",
+                &g.group_id,
+                g.error_code,
+                message,
+                |id| DescribedConsumerGroup {
+                    group_id: id,
+                    state: g.group_state.to_string(),
+                    assignor: g.assignor_name.to_string(),
+                    members: g
+                        .members
+                        .iter()
+                        .map(|m| DescribedConsumerMember {
+                            member_id: m.member_id.to_string(),
+                            instance_id: m.instance_id.as_ref().map(|s| s.to_string()),
+                            client_id: m.client_id.to_string(),
+                            client_host: m.client_host.to_string(),
+                            assignment: partitions(&m.assignment),
+                        })
+                        .collect(),
+                    authorized_operations: AclOperation::from_bit_field(g.authorized_operations),
+                },
+            )
         })
         .collect()
 }

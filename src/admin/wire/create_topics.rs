@@ -4,7 +4,8 @@
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
-use super::{str_bytes, topic_name, topic_result};
+use super::topic_answers;
+use crate::protocol::requests::{str_bytes, topic_name};
 use crate::Result;
 
 /// A topic to create, version-free (the admin client's `NewTopic` maps onto it).
@@ -54,19 +55,11 @@ pub(crate) fn request<'a>(
 /// Every topic's answer, in response order: `Ok` when created, else the broker's error (with its
 /// message) naming the topic.
 pub(crate) fn parse(resp: &CreateTopicsResponse) -> Vec<(String, Result<()>)> {
-    resp.topics
-        .iter()
-        .map(|r| {
-            let name = r.name.0.to_string();
-            let result = topic_result(
-                "CreateTopics",
-                &name,
-                r.error_code,
-                r.error_message.as_ref(),
-            );
-            (name, result)
-        })
-        .collect()
+    let answers = resp.topics.iter();
+    topic_answers(
+        "CreateTopics",
+        answers.map(|r| (&r.name, r.error_code, r.error_message.as_ref())),
+    )
 }
 
 #[cfg(test)]

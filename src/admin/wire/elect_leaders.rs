@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
 use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse};
 
-use super::{by_topic, partition_result, topic_name};
+use crate::protocol::requests::{by_topic, partition_result, topic_name};
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 

@@ -9,7 +9,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{
 use kafka_protocol::messages::{IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
 use super::describe_configs::ConfigResource;
-use super::str_bytes;
+use crate::protocol::requests::str_bytes;
 use crate::{Error, Result};
 
 /// One change to one config.

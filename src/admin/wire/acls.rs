@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-use super::str_bytes;
+use crate::protocol::requests::str_bytes;
 use crate::types::AclOperation;
 use crate::{Error, Result};
 

@@ -8,7 +8,8 @@ use kafka_protocol::messages::{
     BrokerId as WireBrokerId, CreatePartitionsRequest, CreatePartitionsResponse,
 };
 
-use super::{topic_name, topic_result};
+use super::topic_answers;
+use crate::protocol::requests::topic_name;
 use crate::types::BrokerId;
 use crate::Result;
 
@@ -45,19 +46,11 @@ pub(crate) fn request<'a>(
 
 /// Every topic's answer, in response order.
 pub(crate) fn parse(resp: &CreatePartitionsResponse) -> Vec<(String, Result<()>)> {
-    resp.results
-        .iter()
-        .map(|r| {
-            let name = r.name.0.to_string();
-            let result = topic_result(
-                "CreatePartitions",
-                &name,
-                r.error_code,
-                r.error_message.as_ref(),
-            );
-            (name, result)
-        })
-        .collect()
+    let answers = resp.results.iter();
+    topic_answers(
+        "CreatePartitions",
+        answers.map(|r| (&r.name, r.error_code, r.error_message.as_ref())),
+    )
 }
 
 #[cfg(test)]

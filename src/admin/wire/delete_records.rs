@@ -8,7 +8,7 @@ use kafka_protocol::messages::delete_records_request::{
 };
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 
-use super::{by_topic, partition_result, topic_name};
+use crate::protocol::requests::{by_topic, partition_result, topic_name};
 use crate::types::{Offset, TopicPartition};
 use crate::Result;
 

@@ -7,7 +7,7 @@ use std::fmt;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 
-use super::str_bytes;
+use crate::protocol::requests::str_bytes;
 use crate::types::BrokerId;
 use crate::{Error, Result};
 

@@ -13,7 +13,7 @@ use kafka_protocol::messages::{
     TransactionalId,
 };
 
-use super::{by_topic, str_bytes, topic_name};
+use crate::protocol::requests::{by_topic, str_bytes, topic_name};
 use crate::types::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::{Error, Result};
 

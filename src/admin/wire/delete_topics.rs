@@ -4,7 +4,7 @@
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::{DeleteTopicsRequest, DeleteTopicsResponse};
 
-use super::{topic_name, topic_result};
+use crate::protocol::requests::{topic_name, topic_result};
 use crate::Result;
 
 /// The request deleting `names` at `version`, giving the controller `timeout_ms`.

@@ -8,7 +8,7 @@ use kafka_protocol::messages::offset_delete_request::{
 };
 use kafka_protocol::messages::{OffsetDeleteRequest, OffsetDeleteResponse};
 
-use super::{by_topic, group_id, partition_result, topic_name};
+use crate::protocol::requests::{by_topic, group_id, partition_result, topic_name};
 use crate::types::TopicPartition;
 use crate::{Error, Result};
 

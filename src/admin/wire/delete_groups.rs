@@ -3,7 +3,7 @@
 
 use kafka_protocol::messages::{DeleteGroupsRequest, DeleteGroupsResponse};
 
-use super::group_id;
+use crate::protocol::requests::group_id;
 use crate::{Error, Result};
 
 /// The request deleting `groups`.

@@ -6,7 +6,7 @@ use std::fmt;
 
 use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 
-use super::str_bytes;
+use crate::protocol::requests::str_bytes;
 use crate::{Error, Result};
 
 /// A group as ListGroups lists it.
