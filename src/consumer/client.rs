@@ -612,6 +612,8 @@ impl Consumer {
         tokio::spawn(async move { callback(commit_positions(&inner, None).await) });
     }
 
+    /// The fetch state of `tp`, for the project's tests. Not a stable API.
+    #[cfg(feature = "unstable-internals")]
     #[doc(hidden)]
     pub fn debug_state(&self, tp: &TopicPartition) -> String {
         let core = self.inner.lock();
