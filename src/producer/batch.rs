@@ -56,6 +56,11 @@ impl<T> ProducerBatch<T> {
     pub fn topic(&self) -> &str {
         &self.topic
     }
+
+    /// The topic's shared name (a reference count, not a copy).
+    pub(crate) fn topic_name(&self) -> Arc<str> {
+        self.topic.clone()
+    }
     /// Partition.
     pub fn partition(&self) -> i32 {
         self.partition

@@ -17,7 +17,7 @@ use crate::retry::{Backoff, Jitter};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::time::Instant;
@@ -158,7 +158,7 @@ impl Producer {
             cluster,
             wake: Notify::new(),
             metrics: Recorder::default(),
-            fatal: Mutex::new(None),
+            fatal: OnceLock::new(),
             closing: AtomicBool::new(false),
             outstanding: AtomicU64::new(0),
             outstanding_tx,
@@ -207,8 +207,8 @@ impl Producer {
                 record: Box::new(record),
             })
         };
-        if let Some(e) = self.shared.fatal_error() {
-            return reject(e, record);
+        if let Some(e) = self.shared.fatal.get() {
+            return reject(e.clone(), record);
         }
         if let Some(txn) = &self.shared.txn {
             if let Err(e) = txn.manager().check_send() {
@@ -227,17 +227,10 @@ impl Producer {
                 .with_detail(format!("invalid timestamp {ts}: must be >= 0 or unset"));
             return reject(e, record);
         }
-        // An illegal name fails here with the rule it breaks; the broker's INVALID_TOPIC_EXCEPTION
-        // in a Metadata response carries no reason.
-        if let Err(e) = crate::types::validate_topic_name(&record.topic) {
-            return reject(e, record);
-        }
-        let deadline = Instant::now() + self.shared.cfg.max_block;
-        let partitions = match self.partitions_for(&record.topic, deadline).await {
+        let partitions = match self.partitions_for(&record.topic).await {
             Ok(p) => p,
             Err(e) => return reject(e, record),
         };
-        let topic = record.topic.clone();
         let (tx, rx) = oneshot::channel();
         self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
         // The accumulator waits for buffer room up to max.block.ms itself (so the record can
@@ -247,12 +240,12 @@ impl Producer {
             Ok(a) => {
                 let must_add = self.shared.txn.as_ref().is_some_and(|txn| {
                     txn.manager()
-                        .add_partition(&TopicPartition::new(topic.clone(), a.partition))
+                        .add_partition(&TopicPartition::new(a.topic.to_string(), a.partition))
                 });
                 if a.batch_full || a.new_batch || must_add {
                     self.shared.wake.notify_one();
                 }
-                Ok(DeliveryFuture::new(rx, topic))
+                Ok(DeliveryFuture::new(rx, a.topic))
             }
             Err(rejected) => {
                 self.shared.record_completed();
@@ -262,13 +255,18 @@ impl Producer {
     }
 
     /// The topic's partitions, waiting (refreshing metadata with backoff) until it is known or
-    /// `deadline` (`max.block.ms`) passes, as Java's `waitOnMetadata` does.
-    async fn partitions_for(&self, topic: &str, deadline: Instant) -> Result<PartitionsInfo> {
+    /// `max.block.ms` passes, as Java's `waitOnMetadata` does.
+    async fn partitions_for(&self, topic: &str) -> Result<PartitionsInfo> {
         let cluster = &self.shared.cluster;
         let mut md = cluster.metadata();
         if let Some(t) = md.topic(topic).filter(|t| !t.partitions.is_empty()) {
             return Ok(PartitionsInfo::from_topic(t));
         }
+        // Not in the metadata yet (the clock and the name check are read only here, off the
+        // path of a topic already known). An illegal name fails with the rule it breaks; the
+        // broker's INVALID_TOPIC_EXCEPTION in a Metadata response carries no reason.
+        crate::types::validate_topic_name(topic)?;
+        let deadline = Instant::now() + self.shared.cfg.max_block;
         let c = cluster.config();
         let mut waits = Retry::new(
             Some(deadline),
@@ -382,11 +380,7 @@ impl Producer {
             Err(_) => {
                 let e = Error::new(ErrorKind::Closed)
                     .with_detail("producer closed before every record completed");
-                self.shared
-                    .fatal
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e.clone());
+                self.shared.set_fatal(&e);
                 self.shared.wake.notify_one();
                 Err(Error::new(ErrorKind::Timeout).with_detail("close timed out"))
             }

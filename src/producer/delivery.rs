@@ -38,8 +38,9 @@ impl std::fmt::Display for Persistence {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordMetadata {
-    /// Topic.
-    pub topic: String,
+    /// Topic. Shared with the producer's other records of the topic (an `Arc<str>`, not a
+    /// `String`: a delivery report allocates nothing per record); it derefs to `&str`.
+    pub topic: std::sync::Arc<str>,
     /// Partition.
     pub partition: i32,
     /// Offset of the record, as the broker acknowledged it. Only without an acknowledgement is
@@ -121,11 +122,13 @@ pub type DeliveryResult = Result<RecordMetadata, DeliveryError>;
 #[derive(Debug)]
 pub struct DeliveryFuture {
     rx: oneshot::Receiver<DeliveryResult>,
-    topic: String,
+    /// For the error when the sender is gone (the accumulator's shared name: no allocation per
+    /// record).
+    topic: std::sync::Arc<str>,
 }
 
 impl DeliveryFuture {
-    pub(super) fn new(rx: oneshot::Receiver<DeliveryResult>, topic: String) -> Self {
+    pub(super) fn new(rx: oneshot::Receiver<DeliveryResult>, topic: std::sync::Arc<str>) -> Self {
         DeliveryFuture { rx, topic }
     }
 }
@@ -140,10 +143,10 @@ impl Future for DeliveryFuture {
             // down under it. The record may have been sent.
             Poll::Ready(Err(_)) => Poll::Ready(Err(DeliveryError {
                 error: Error::new(ErrorKind::Closed)
-                    .with_topic(self.topic.clone())
+                    .with_topic(self.topic.to_string())
                     .with_detail("the producer's sender stopped before the record completed"),
                 persistence: Persistence::PossiblyPersisted,
-                record: Box::new(ProducerRecord::new(self.topic.clone())),
+                record: Box::new(ProducerRecord::new(self.topic.to_string())),
             })),
             Poll::Pending => Poll::Pending,
         }

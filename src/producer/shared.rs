@@ -11,7 +11,7 @@ use crate::protocol::requests::init_producer_id::TxnProducer;
 use crate::types::ProducerEpoch;
 use crate::Error;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::{oneshot, watch, Notify};
 
 /// The completion handle stored with each buffered record.
@@ -34,9 +34,10 @@ pub(super) struct Shared {
     pub wake: Notify,
     /// Metric counters, atomics written by both sides.
     pub metrics: Recorder,
-    /// Set once by the sender when the producer hits a fatal error; handles read it to fail
-    /// new sends. Mutex (poison-tolerant).
-    pub fatal: Mutex<Option<Error>>,
+    /// Set once (the first fatal error wins) by the sender, `wait_until_connected` or a
+    /// transactional call; handles read it to fail new sends. A `OnceLock`: the read on every
+    /// `send` is one atomic load.
+    pub fatal: OnceLock<Error>,
     /// Set by `close` (or the last handle's drop); read by the sender to finish.
     pub closing: AtomicBool,
     /// Records appended and not yet completed: incremented by `send`, decremented by the
@@ -78,8 +79,13 @@ impl Txn {
 }
 
 impl Shared {
+    /// Records `e` as the producer's fatal error unless one is set already.
+    pub(super) fn set_fatal(&self, e: &Error) {
+        let _ = self.fatal.set(e.clone());
+    }
+
     pub(super) fn fatal_error(&self) -> Option<Error> {
-        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.fatal.get().cloned()
     }
 
     pub(super) fn report(&self, e: &Error) {

@@ -158,11 +158,7 @@ impl Producer {
     fn note_fatal<T>(&self, r: &Result<T>) {
         if let Err(e) = r {
             if e.is_fatal() {
-                self.shared
-                    .fatal
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e.clone());
+                self.shared.set_fatal(e);
             }
         }
     }

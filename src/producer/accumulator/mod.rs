@@ -83,9 +83,11 @@ impl From<&ProducerConfig> for AccumulatorConfig {
 }
 
 /// What [`Accumulator::append`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Appended {
+    /// The record's topic (the accumulator's shared name: no allocation per record).
+    pub topic: Arc<str>,
     /// The partition the record went to.
     pub partition: i32,
     /// Whether a new batch was opened for it.
@@ -242,7 +244,8 @@ impl<T> Accumulator<T> {
                 }
             }
         };
-        self.append_reserved(record, completion, permit, partitions, Instant::now())
+        // The clock is read only if the record opens a batch (linger counts from then).
+        self.append_reserved(record, completion, permit, partitions, None)
     }
 
     /// Like [`append`](Self::append) but never waits: without room in `buffer.memory` it fails
@@ -259,7 +262,7 @@ impl<T> Accumulator<T> {
             Err(error) => return reject(error, record, completion),
         };
         match self.memory.clone().try_acquire_many_owned(n) {
-            Ok(p) => self.append_reserved(record, completion, p, partitions, now),
+            Ok(p) => self.append_reserved(record, completion, p, partitions, Some(now)),
             Err(TryAcquireError::Closed) => reject(closed(), record, completion),
             Err(TryAcquireError::NoPermits) => {
                 let e = self.no_room(&record, n, false);
@@ -364,7 +367,7 @@ impl<T> Accumulator<T> {
         completion: T,
         permit: OwnedSemaphorePermit,
         partitions: &PartitionsInfo,
-        now: Instant,
+        now: Option<Instant>,
     ) -> Result<Appended, Box<Rejected<T>>> {
         let route = match self.route(&record, partitions) {
             Ok(r) => r,
@@ -410,6 +413,7 @@ impl<T> Accumulator<T> {
             }
         };
         let name = topic.name.clone();
+        let appended_topic = topic.name.clone();
         let queue = topic.partitions.entry(partition).or_default();
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let ProducerRecord {
@@ -466,7 +470,7 @@ impl<T> Accumulator<T> {
                 max_timestamp: timestamp,
                 size: RECORD_BATCH_OVERHEAD,
                 full: false,
-                created: now,
+                created: now.unwrap_or_else(Instant::now),
                 memory: None,
             });
         }
@@ -492,6 +496,7 @@ impl<T> Accumulator<T> {
                 .on_append(partition, size, batch_size, batch_full);
         }
         Ok(Appended {
+            topic: appended_topic,
             partition,
             new_batch,
             batch_full,

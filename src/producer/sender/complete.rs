@@ -71,7 +71,7 @@ impl Sender {
         log_append_time: Option<i64>,
         persistence: Persistence,
     ) {
-        let topic = batch.topic().to_owned();
+        let topic = batch.topic_name();
         let partition = batch.partition();
         let records = batch.into_records();
         let n = records.len() as u64;

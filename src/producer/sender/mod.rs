@@ -351,11 +351,7 @@ impl Sender {
                 ProducerEvent::Fatal(e) => {
                     warn!(error = %e, "producer failed");
                     self.fatal_seen = true;
-                    self.shared
-                        .fatal
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .get_or_insert(e.clone());
+                    self.shared.set_fatal(&e);
                     self.shared.report(&e);
                     if let Some(txn) = &self.shared.txn {
                         txn.manager().enter_fatal(e.clone());
