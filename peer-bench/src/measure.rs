@@ -1,4 +1,5 @@
-//! What both clients' runs share: the workload, the CPU clock, the summary line.
+//! What the Rust clients' runs share: the workload, the CPU clock, the summary line
+//! (franz/main.go mirrors the payload and the line for franz-go).
 
 use std::time::Instant;
 
@@ -119,5 +120,17 @@ mod tests {
         assert_eq!(parse_line(l), Some((1234567.0, 0.42)));
         assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    /// The same literal is pinned in franz/main_test.go: every client sends identical bytes.
+    #[test]
+    fn payload_is_pinned() {
+        assert_eq!(&payload(32)[..], b"LKKYMHDMDSRZNGVHMNBPLJKSFEPNHJPN");
+        let sum: u64 = payload(100_000)
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| (i as u64 + 1) * u64::from(b))
+            .sum();
+        assert_eq!(sum, 387_252_262_896);
     }
 }
