@@ -170,8 +170,9 @@ const maxBatchBytes = 100 << 20
 //     the broker rejects the batches, as it would the other clients'.
 //   - compression.type none/gzip/snappy/lz4/zstd → ProducerBatchCompression; always set,
 //     none when absent (franz-go's default is snappy).
-//   - max.in.flight.requests.per.connection → MaxProduceRequestsInflightPerBroker, which only
-//     acts with idempotence off (franz-go's default then is 1; with idempotence it is 5).
+//   - max.in.flight.requests.per.connection → MaxProduceRequestsInflightPerBroker with
+//     idempotence off (franz-go's default then is 1, Java's 5). With idempotence on franz-go
+//     allows 5 in flight per broker and refuses the option, so it is ignored (with a note).
 //   - buffer.memory → MaxBufferedBytes (franz-go's default: unlimited bytes, 50,000 records).
 //   - client.id → ClientID.
 //
@@ -179,6 +180,7 @@ const maxBatchBytes = 100 << 20
 // hashed): sticky for unkeyed records, as the Java client's (KIP-794) and the others'.
 func producerOpts(props [][2]string) ([]kgo.Opt, error) {
 	compression := kgo.NoCompression()
+	idempotent, maxInFlight := true, ""
 	var opts []kgo.Opt
 	for _, p := range props {
 		k, v := p[0], p[1]
@@ -198,6 +200,7 @@ func producerOpts(props [][2]string) ([]kgo.Opt, error) {
 			switch v {
 			case "true":
 			case "false":
+				idempotent = false
 				opts = append(opts, kgo.DisableIdempotentWrite())
 			default:
 				return nil, fmt.Errorf("enable.idempotence=%s: expected true or false", v)
@@ -234,11 +237,7 @@ func producerOpts(props [][2]string) ([]kgo.Opt, error) {
 				return nil, fmt.Errorf("compression.type=%s: expected none, gzip, snappy, lz4 or zstd", v)
 			}
 		case "max.in.flight.requests.per.connection":
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return nil, fmt.Errorf("%s=%s: not a number", k, v)
-			}
-			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(n))
+			maxInFlight = v
 		case "buffer.memory":
 			n, err := strconv.Atoi(v)
 			if err != nil {
@@ -249,6 +248,18 @@ func producerOpts(props [][2]string) ([]kgo.Opt, error) {
 			opts = append(opts, kgo.ClientID(v))
 		default:
 			ignored(k, v, "no franz-go producer equivalent mapped")
+		}
+	}
+	if maxInFlight != "" {
+		const k = "max.in.flight.requests.per.connection"
+		if idempotent {
+			ignored(k, maxInFlight, "franz-go allows 5 in flight with idempotence and takes no setting")
+		} else {
+			n, err := strconv.Atoi(maxInFlight)
+			if err != nil {
+				return nil, fmt.Errorf("%s=%s: not a number", k, maxInFlight)
+			}
+			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(n))
 		}
 	}
 	return append(opts, kgo.ProducerBatchCompression(compression)), nil
