@@ -1,17 +1,25 @@
-//! `peer-bench`: ferrokafka and librdkafka side by side, on the same broker, the same workload,
-//! in the same run, alternating (each run in its own child process, so one client's threads and
-//! allocations never count against the other).
+//! `peer-bench`: ferrokafka, librdkafka (through the `rdkafka` crate) and franz-go (Go) side by
+//! side, on the same broker, the same workload, in the same run, taking turns (each run in its
+//! own child process, so one client's threads and allocations never count against another's).
 //!
 //! ```text
 //! peer-bench produce [--bootstrap H:P] [--messages 500000] [--size 100] [--partitions 3]
-//!     [--rounds 3] [--prop key=value]...        (defaults: acks=all, enable.idempotence=true,
-//!                                                linger.ms=5, batch.size=16384, compression.type=none)
+//!     [--rounds 3] [--clients C,C] [--prop key=value]...
+//!                               (defaults: acks=all, enable.idempotence=true, linger.ms=5,
+//!                                batch.size=16384, compression.type=none)
 //! peer-bench consume [--bootstrap H:P] [--topic T] [--messages 500000] [--size 100]
-//!     [--partitions 3] [--group] [--rounds 3] [--fill-prop key=value]... [--prop key=value]...
+//!     [--partitions 3] [--group] [--rounds 3] [--clients C,C] [--fill-prop key=value]...
+//!     [--prop key=value]...
 //! ```
 //!
-//! `--prop` settings go to both clients under the same (Java) name; everything else is each
-//! client's default. Without `--bootstrap` a single-node broker is started by the test harness.
+//! `--clients` picks some of `ferrokafka,librdkafka,franz-go` (default all three). The
+//! ferrokafka and librdkafka children are this binary (`peer-bench run <client> …`); the franz-go
+//! child is the Go program in `franz/`, built at start with `go build` into
+//! `<this binary's directory>/franz-bench`, or taken from `$PEER_BENCH_FRANZ`. Without `go` on
+//! the PATH (and no `$PEER_BENCH_FRANZ`), one line says so and franz-go is left out.
+//!
+//! `--prop` settings go to every client under the same (Java) name (franz-go maps them to its
+//! options, see `franz/main.go`); everything else is each client's default. Without `--bootstrap` a single-node broker is started by the test harness.
 //! Without `--topic`, `consume` first fills a fresh topic with the ferrokafka producer (untimed;
 //! `--fill-prop` sets its producer, e.g. `batch.size=1000000`). Each produce run writes to a
 //! fresh topic; each group-mode consume run uses a fresh group id.
@@ -19,20 +27,24 @@
 //! Each run prints one line, as `perf` does:
 //! `<produce|consume> <client>: N msgs, X msg/s, Y MB/s, cpu S s, U us/msg[, …]`; the clock and
 //! CPU counters start at the first send, or at the first record consumed, and cover the whole
-//! process (every thread). The last lines are the medians and the ratios.
+//! process (every thread). Each round the order of the clients rotates, so none always meets a
+//! warmer broker. The last lines are the medians and, against each other client, ferrokafka's
+//! ratios.
 
 mod ferro;
 mod measure;
 mod rdk;
 
 use measure::{median, parse_line, Workload};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 const USAGE: &str =
     "usage: peer-bench produce|consume [--bootstrap H:P] [--topic T] [--messages N] \
-[--size B] [--partitions P] [--group] [--rounds R] [--prop k=v]... [--fill-prop k=v]...";
-const CLIENTS: [&str; 2] = ["ferrokafka", "librdkafka"];
+[--size B] [--partitions P] [--group] [--rounds R] [--clients C,C] [--prop k=v]... \
+[--fill-prop k=v]...";
+const CLIENTS: [&str; 3] = ["ferrokafka", "librdkafka", "franz-go"];
 
 #[derive(Debug, Clone)]
 struct Opts {
@@ -44,6 +56,8 @@ struct Opts {
     partitions: i32,
     group: bool,
     rounds: usize,
+    /// Some of `CLIENTS`, in `CLIENTS`' order.
+    clients: Vec<&'static str>,
     props: Vec<(String, String)>,
     fill_props: Vec<(String, String)>,
 }
@@ -62,6 +76,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         partitions: 3,
         group: false,
         rounds: 3,
+        clients: CLIENTS.to_vec(),
         props: Vec::new(),
         fill_props: Vec::new(),
     };
@@ -88,6 +103,19 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--size" => o.size = num(v)? as usize,
             "--partitions" => o.partitions = num(v)? as i32,
             "--rounds" => o.rounds = num(v)? as usize,
+            "--clients" => {
+                let wanted: Vec<&str> = v.split(',').map(str::trim).collect();
+                if let Some(bad) = wanted.iter().find(|c| !CLIENTS.contains(c)) {
+                    return Err(format!(
+                        "--clients: unknown client {bad} (known: {CLIENTS:?})"
+                    ));
+                }
+                o.clients = CLIENTS
+                    .iter()
+                    .copied()
+                    .filter(|c| wanted.contains(c))
+                    .collect();
+            }
             "--prop" => o.props.push(kv(v)?),
             "--fill-prop" => o.fill_props.push(kv(v)?),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
@@ -180,8 +208,57 @@ fn loadavg() -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
+/// The franz-go child: `$PEER_BENCH_FRANZ` if set, else `go build` of `franz/` into
+/// `<dir>/franz-bench`; `None` (said on one line) when `go` is not on the PATH.
+fn franz_binary(dir: &Path) -> Result<Option<PathBuf>, String> {
+    if let Some(p) = std::env::var_os("PEER_BENCH_FRANZ") {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            return Err(format!("PEER_BENCH_FRANZ={}: no such file", p.display()));
+        }
+        return Ok(Some(p));
+    }
+    if Command::new("go").arg("version").output().is_err() {
+        println!(
+            "peer-bench: franz-go left out: `go` is not on the PATH (install Go, or set \
+             PEER_BENCH_FRANZ to a franz-bench binary built from peer-bench/franz)"
+        );
+        return Ok(None);
+    }
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("franz");
+    let out = dir.join("franz-bench");
+    let built = Command::new("go")
+        .args(["build", "-buildvcs=false", "-o"])
+        .arg(&out)
+        .arg(".")
+        .current_dir(&src)
+        .output()
+        .map_err(|e| format!("running go build in {}: {e}", src.display()))?;
+    if !built.status.success() {
+        return Err(format!(
+            "go build in {} failed: {}",
+            src.display(),
+            String::from_utf8_lossy(&built.stderr).trim()
+        ));
+    }
+    Ok(Some(out))
+}
+
 fn orchestrate(o: &Opts) -> Result<(), String> {
     let rt = runtime()?;
+    let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
+    let mut clients = o.clients.clone();
+    let mut franz = None;
+    if clients.contains(&"franz-go") {
+        let dir = me.parent().ok_or("own path has no directory")?;
+        franz = franz_binary(dir)?;
+        if franz.is_none() {
+            clients.retain(|c| *c != "franz-go");
+        }
+    }
+    if clients.is_empty() {
+        return Err("no client left to run".to_owned());
+    }
     let _broker;
     let bootstrap = match &o.bootstrap {
         Some(b) => b.clone(),
@@ -200,28 +277,26 @@ fn orchestrate(o: &Opts) -> Result<(), String> {
         }
         _ => None,
     };
-    let me = std::env::current_exe().map_err(|e| format!("own path: {e}"))?;
     println!(
-        "peer-bench {}: {} msgs of {} B, {} partitions, {}, props [{}], rounds {}, load {}",
+        "peer-bench {}: {} msgs of {} B, {} partitions, {}, props [{}], clients [{}], rounds {}, \
+         load {}",
         o.kind,
         o.messages,
         o.size,
         o.partitions,
         if o.group { "group" } else { "assign" },
         kv_list(&o.props),
+        clients.join(", "),
         o.rounds,
         loadavg()
     );
-    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); CLIENTS.len()];
+    let mut figures: Vec<Vec<(f64, f64)>> = vec![Vec::new(); clients.len()];
     for round in 0..o.rounds {
-        // Alternate which client goes first, so neither always meets a warmer broker.
-        let order: Vec<usize> = if round % 2 == 0 {
-            vec![0, 1]
-        } else {
-            vec![1, 0]
-        };
+        // Rotate which client goes first, so none always meets a warmer broker.
+        let mut order: Vec<usize> = (0..clients.len()).collect();
+        order.rotate_left(round % clients.len());
         for i in order {
-            let client = CLIENTS[i];
+            let client = clients[i];
             let topic = match &filled {
                 Some(t) => t.clone(),
                 None => {
@@ -235,8 +310,17 @@ fn orchestrate(o: &Opts) -> Result<(), String> {
             } else {
                 "-".to_owned()
             };
-            let out = Command::new(&me)
-                .args(["run", client, &o.kind, &bootstrap, &topic])
+            // franz-go: the Go binary, same arguments without `run <client>`.
+            let mut cmd = match (&franz, client) {
+                (Some(f), "franz-go") => Command::new(f),
+                _ => {
+                    let mut c = Command::new(&me);
+                    c.args(["run", client]);
+                    c
+                }
+            };
+            let out = cmd
+                .args([&o.kind, &bootstrap, &topic])
                 .args([
                     o.messages.to_string(),
                     o.size.to_string(),
@@ -247,15 +331,22 @@ fn orchestrate(o: &Opts) -> Result<(), String> {
                 .output()
                 .map_err(|e| format!("running {client}: {e}"))?;
             let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
             if !out.status.success() {
                 return Err(format!(
                     "{client} run failed: {}{}",
                     stdout.trim(),
-                    String::from_utf8_lossy(&out.stderr).trim()
+                    stderr.trim()
                 ));
             }
             let line = stdout.lines().last().unwrap_or_default().to_owned();
             println!("round {} {line} (load {})", round + 1, loadavg());
+            // Notes a child wrote (e.g. franz-go's settings it ignored), once: they repeat.
+            if round == 0 {
+                for note in stderr.lines().filter(|l| !l.trim().is_empty()) {
+                    println!("  {client} stderr: {note}");
+                }
+            }
             if let Some(f) = parse_line(&line) {
                 figures[i].push(f);
             }
@@ -271,18 +362,26 @@ fn orchestrate(o: &Opts) -> Result<(), String> {
             )
         })
         .collect();
-    for (client, (rate, us)) in CLIENTS.iter().zip(&med) {
+    for (client, (rate, us)) in clients.iter().zip(&med) {
         println!(
             "median {} {client}: {rate:.0} msg/s, {us:.3} us/msg",
             o.kind
         );
     }
-    let (f, r) = (med[0], med[1]);
-    println!(
-        "ratio ferrokafka/librdkafka: msg/s {:.2}x, cpu per record {:.2}x",
-        f.0 / r.0.max(1e-9),
-        f.1 / r.1.max(1e-9)
-    );
+    if let Some(fi) = clients.iter().position(|c| *c == "ferrokafka") {
+        let f = med[fi];
+        for (peer, r) in clients
+            .iter()
+            .zip(&med)
+            .filter(|(c, _)| **c != "ferrokafka")
+        {
+            println!(
+                "ratio ferrokafka/{peer}: msg/s {:.2}x, cpu per record {:.2}x",
+                f.0 / r.0.max(1e-9),
+                f.1 / r.1.max(1e-9)
+            );
+        }
+    }
     Ok(())
 }
 
