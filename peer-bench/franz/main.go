@@ -268,7 +268,9 @@ func producerOpts(props [][2]string) ([]kgo.Opt, error) {
 // consumerOpts maps the Java consumer settings to franz-go options: fetch.max.wait.ms →
 // FetchMaxWait, fetch.min.bytes → FetchMinBytes, fetch.max.bytes → FetchMaxBytes (and
 // BrokerMaxReadBytes to twice that when it would exceed franz-go's 100 MiB default),
-// max.partition.fetch.bytes → FetchMaxPartitionBytes, client.id → ClientID.
+// max.partition.fetch.bytes → FetchMaxPartitionBytes, client.id → ClientID, group.protocol
+// classic → franz-go's default (classic, cooperative-sticky), consumer → ServerSideBalancer()
+// (KIP-848; franz-go falls back to classic if the broker is older than Kafka 4.0).
 func consumerOpts(props [][2]string) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
 	for _, p := range props {
@@ -303,6 +305,14 @@ func consumerOpts(props [][2]string) ([]kgo.Opt, error) {
 			opts = append(opts, kgo.FetchMaxPartitionBytes(n))
 		case "client.id":
 			opts = append(opts, kgo.ClientID(v))
+		case "group.protocol":
+			switch strings.ToLower(v) {
+			case "classic":
+			case "consumer":
+				opts = append(opts, kgo.ServerSideBalancer())
+			default:
+				return nil, fmt.Errorf("group.protocol=%s: expected classic or consumer", v)
+			}
 		default:
 			ignored(k, v, "no franz-go consumer equivalent mapped")
 		}
