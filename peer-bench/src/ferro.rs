@@ -3,8 +3,10 @@
 use crate::measure::{payload, Window, Workload};
 use bytes::Bytes;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
-use ferrokafka::producer::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::TopicPartition;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -15,39 +17,48 @@ pub async fn produce(w: &Workload) -> Result<String, BoxError> {
     props.extend(w.props.iter().cloned());
     let producer = Producer::new(ProducerConfig::from_properties(props)?)?;
     let value = Bytes::from(payload(w.size));
-    // Delivery futures are awaited in send order by one task, through a bounded channel, as
-    // `perf` does (memory stays bounded; sends wait when it is full).
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<DeliveryFuture>(100_000);
-    let collector = tokio::spawn(async move {
-        let (mut ok, mut first_error) = (0u64, None);
-        while let Some(d) = rx.recv().await {
-            match d.await {
-                Ok(_) => ok += 1,
-                Err(e) => {
-                    first_error.get_or_insert_with(|| e.to_string());
-                }
-            }
-        }
-        (ok, first_error)
-    });
+    // A delivery callback per record (`send_with_callback`), as the librdkafka side uses a
+    // delivery report callback and the franz-go side a promise: what a high-volume producer
+    // uses. `buffer.memory` bounds what is outstanding.
+    let outcome = Arc::new(Outcome::default());
     let window = Window::start();
     for _ in 0..w.messages {
-        let d = producer
-            .send(ProducerRecord::new(w.topic.as_str()).value(value.clone()))
+        let o = outcome.clone();
+        producer
+            .send_with_callback(
+                ProducerRecord::new(w.topic.as_str()).value(value.clone()),
+                move |result| match result {
+                    Ok(_) => {
+                        o.ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        let mut first = o.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        first.get_or_insert_with(|| e.to_string());
+                    }
+                },
+            )
             .await?;
-        if tx.send(d).await.is_err() {
-            break;
-        }
     }
-    drop(tx);
     producer.flush().await?;
-    let (ok, first_error) = collector.await?;
+    let ok = outcome.ok.load(Ordering::Acquire);
     let line = window.line("produce", "ferrokafka", ok, ok * w.size as u64, "");
     producer.close(Duration::from_secs(30)).await?;
+    let first_error = outcome
+        .first_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     match first_error {
         Some(e) => Err(format!("{ok} of {} delivered; first error: {e}", w.messages).into()),
         None => Ok(line),
     }
+}
+
+/// What the delivery callbacks count.
+#[derive(Default)]
+struct Outcome {
+    ok: AtomicU64,
+    first_error: Mutex<Option<String>>,
 }
 
 /// Consumes `w.messages` records from the start of the topic and returns the summary line.

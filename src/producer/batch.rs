@@ -4,7 +4,7 @@ use super::record::Header;
 use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// One record in a batch, with the caller's completion handle.
@@ -36,7 +36,7 @@ pub struct ProducerBatch<T> {
     /// Takes no more records.
     pub(super) full: bool,
     pub(super) created: Instant,
-    pub(super) memory: Option<OwnedSemaphorePermit>,
+    pub(super) memory: Reservation,
 }
 
 impl<T> fmt::Debug for ProducerBatch<T> {
@@ -95,12 +95,41 @@ impl<T> ProducerBatch<T> {
     }
     /// Bytes of `buffer.memory` the batch holds.
     pub fn reserved_memory(&self) -> usize {
-        self.memory.as_ref().map_or(0, |m| m.num_permits())
+        self.memory.bytes
     }
     /// The records with their completion handles, releasing the batch's `buffer.memory`. Hand
     /// the emptied vector back with
     /// [`Accumulator::recycle`](super::accumulator::Accumulator::recycle) to reuse its capacity.
     pub fn into_records(self) -> Vec<BatchRecord<T>> {
         self.records
+    }
+}
+
+/// A batch's share of `buffer.memory`: each record's bytes are taken from the accumulator's
+/// semaphore as it is appended (and `forget`-ed there: one atomic operation, no permit object
+/// per record), and the batch's total goes back in one `add_permits` when the batch is dropped.
+pub(crate) struct Reservation {
+    pool: Arc<Semaphore>,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Nothing reserved yet, from `pool`.
+    pub(super) fn new(pool: Arc<Semaphore>) -> Reservation {
+        Reservation { pool, bytes: 0 }
+    }
+
+    /// Takes over `permit` (taken from the same pool).
+    pub(super) fn absorb(&mut self, permit: tokio::sync::SemaphorePermit<'_>) {
+        self.bytes += permit.num_permits();
+        permit.forget();
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.pool.add_permits(self.bytes);
+        }
     }
 }

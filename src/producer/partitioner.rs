@@ -13,14 +13,18 @@
 //! `murmur2` is checked against the Java client's `Utils.murmur2` and
 //! `BuiltInPartitioner.partitionForKey` for 91 keys (`protocol-tests/golden/murmur2.txt`).
 
+use crate::cluster::ClusterMetadata;
 use fastrand::Rng;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The partitions of one topic as the partitioner sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionsInfo {
     num_partitions: i32,
-    available: Vec<i32>,
+    /// Shared: a clone (one per `send`, from [`PartitionsCache`]) costs a reference count.
+    available: Arc<[i32]>,
 }
 
 impl PartitionsInfo {
@@ -35,7 +39,7 @@ impl PartitionsInfo {
         available.dedup();
         PartitionsInfo {
             num_partitions: num_partitions.max(0),
-            available,
+            available: available.into(),
         }
     }
 
@@ -75,6 +79,46 @@ impl PartitionsInfo {
     /// Whether `p` has a leader.
     pub fn is_available(&self, p: i32) -> bool {
         self.available.binary_search(&p).is_ok()
+    }
+}
+
+/// Each topic's [`PartitionsInfo`], built once per metadata snapshot instead of on every
+/// `send` (a profile put the sorted `Vec` built per record at ~7 % of a 100-byte record's CPU).
+/// Holds the snapshot it was built from, so a pointer comparison tells whether it is current
+/// (the snapshot cannot be freed and its address reused while held).
+#[derive(Debug, Default)]
+pub(crate) struct PartitionsCache {
+    inner: Mutex<Option<Cached>>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    snapshot: Arc<ClusterMetadata>,
+    topics: HashMap<String, PartitionsInfo>,
+}
+
+impl PartitionsCache {
+    /// The partitions of `topic` in `snapshot`; `None` when the snapshot lists none.
+    pub(crate) fn get(
+        &self,
+        snapshot: &Arc<ClusterMetadata>,
+        topic: &str,
+    ) -> Option<PartitionsInfo> {
+        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = match &mut *guard {
+            Some(c) if Arc::ptr_eq(&c.snapshot, snapshot) => c,
+            other => other.insert(Cached {
+                snapshot: snapshot.clone(),
+                topics: HashMap::new(),
+            }),
+        };
+        if let Some(p) = cached.topics.get(topic) {
+            return Some(p.clone());
+        }
+        let t = snapshot.topic(topic).filter(|t| !t.partitions.is_empty())?;
+        let info = PartitionsInfo::from_topic(t);
+        cached.topics.insert(topic.to_owned(), info.clone());
+        Some(info)
     }
 }
 

@@ -3,8 +3,9 @@
 
 use super::accumulator::Accumulator;
 use super::config::ProducerConfig;
-use super::delivery::DeliveryResult;
+pub(super) use super::delivery::Completion;
 use super::metrics::Recorder;
+use super::partitioner::PartitionsCache;
 use super::txn::TransactionManager;
 use crate::cluster::Cluster;
 use crate::protocol::requests::init_producer_id::TxnProducer;
@@ -12,10 +13,7 @@ use crate::types::ProducerEpoch;
 use crate::Error;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use tokio::sync::{oneshot, watch, Notify};
-
-/// The completion handle stored with each buffered record.
-pub(super) type Completion = oneshot::Sender<DeliveryResult>;
+use tokio::sync::{watch, Notify};
 
 pub use crate::error::ErrorHandler;
 
@@ -48,6 +46,8 @@ pub(super) struct Shared {
     pub outstanding_tx: watch::Sender<u64>,
     /// With a `transactional.id`: the transaction's state.
     pub txn: Option<Txn>,
+    /// The topics' partitions per metadata snapshot, for `send` (internally locked).
+    pub partitions: PartitionsCache,
 }
 
 /// The transactional part of [`Shared`].
@@ -94,10 +94,16 @@ impl Shared {
 
     /// Called once per completed record.
     pub(super) fn record_completed(&self) {
+        self.records_completed(1);
+    }
+
+    /// Called once per completed batch (one atomic operation per batch, not per record: the
+    /// counter's cache line is also written by every `send`).
+    pub(super) fn records_completed(&self, n: u64) {
         let left = self
             .outstanding
-            .fetch_sub(1, Ordering::AcqRel)
-            .saturating_sub(1);
+            .fetch_sub(n, Ordering::AcqRel)
+            .saturating_sub(n);
         if left == 0 {
             self.outstanding_tx.send_replace(0);
         }

@@ -26,6 +26,7 @@ mod group_history;
 mod hostile;
 mod metadata;
 mod producer;
+mod producer_callback;
 mod producer_faults;
 mod security;
 mod support;

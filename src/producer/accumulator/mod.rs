@@ -26,7 +26,7 @@
 //!   ratio and packs more. Batches are therefore never larger than `batch.size` before
 //!   compression, and often smaller than Java's after it.
 
-use super::batch::{BatchRecord, ProducerBatch};
+use super::batch::{BatchRecord, ProducerBatch, Reservation};
 use super::config::ProducerConfig;
 use super::partitioner::{partition_for_key, Partitioner, PartitionsInfo, StickyPartitioner};
 use super::record::{record_size, ProducerRecord, RECORD_BATCH_OVERHEAD};
@@ -36,7 +36,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{Semaphore, SemaphorePermit, TryAcquireError};
 use tokio::time::Instant;
 
 // UNKNOWN_TOPIC_OR_PARTITION: for a topic with no partitions in the metadata given. A record
@@ -86,14 +86,21 @@ impl From<&ProducerConfig> for AccumulatorConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Appended {
-    /// The record's topic (the accumulator's shared name: no allocation per record).
-    pub topic: Arc<str>,
     /// The partition the record went to.
     pub partition: i32,
     /// Whether a new batch was opened for it.
     pub new_batch: bool,
     /// Whether its batch is now full (the sender can be woken: a batch is ready).
     pub batch_full: bool,
+}
+
+/// What [`Accumulator::append_if_room`] did.
+#[derive(Debug)]
+pub enum AppendNow<T> {
+    /// Appended, or refused for good.
+    Done(Result<Appended, Box<Rejected<T>>>),
+    /// No room in `buffer.memory` now: nothing changed; the record and its completion back.
+    NoRoom(ProducerRecord, T),
 }
 
 /// A record the accumulator refused, handed back with its completion handle so the caller can
@@ -227,13 +234,13 @@ impl<T> Accumulator<T> {
             Ok(n) => n,
             Err(error) => return reject(error, record, completion),
         };
-        let permit = match self.memory.clone().try_acquire_many_owned(n) {
+        let permit = match self.memory.try_acquire_many(n) {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => return reject(closed(), record, completion),
             Err(TryAcquireError::NoPermits) => {
                 self.waiters.fetch_add(1, Ordering::AcqRel);
                 let _guard = WaitGuard(&self.waiters);
-                let wait = self.memory.clone().acquire_many_owned(n);
+                let wait = self.memory.acquire_many(n);
                 match tokio::time::timeout(self.cfg.max_block, wait).await {
                     Ok(Ok(p)) => p,
                     Ok(Err(_)) => return reject(closed(), record, completion),
@@ -246,6 +253,26 @@ impl<T> Accumulator<T> {
         };
         // The clock is read only if the record opens a batch (linger counts from then).
         self.append_reserved(record, completion, permit, partitions, None)
+    }
+
+    /// Like [`append`](Self::append) when `buffer.memory` has room now: appends without an
+    /// `.await` (the producer's fast path, which keeps its `send` future small). Without room,
+    /// hands the record and its completion back untouched (`Err`), for `append` to wait.
+    pub fn append_if_room(
+        &self,
+        record: ProducerRecord,
+        completion: T,
+        partitions: &PartitionsInfo,
+    ) -> AppendNow<T> {
+        let n = match self.admit(&record) {
+            Ok(n) => n,
+            Err(error) => return AppendNow::Done(reject(error, record, completion)),
+        };
+        match self.memory.try_acquire_many(n) {
+            Ok(p) => AppendNow::Done(self.append_reserved(record, completion, p, partitions, None)),
+            Err(TryAcquireError::Closed) => AppendNow::Done(reject(closed(), record, completion)),
+            Err(TryAcquireError::NoPermits) => AppendNow::NoRoom(record, completion),
+        }
     }
 
     /// Like [`append`](Self::append) but never waits: without room in `buffer.memory` it fails
@@ -261,7 +288,7 @@ impl<T> Accumulator<T> {
             Ok(n) => n,
             Err(error) => return reject(error, record, completion),
         };
-        match self.memory.clone().try_acquire_many_owned(n) {
+        match self.memory.try_acquire_many(n) {
             Ok(p) => self.append_reserved(record, completion, p, partitions, Some(now)),
             Err(TryAcquireError::Closed) => reject(closed(), record, completion),
             Err(TryAcquireError::NoPermits) => {
@@ -272,10 +299,9 @@ impl<T> Accumulator<T> {
     }
 
     /// Checks the record's size against the limits; returns the bytes to reserve.
+    /// No lock: a closed accumulator's semaphore is closed too, which the reservation that
+    /// follows sees.
     fn admit(&self, record: &ProducerRecord) -> crate::Result<u32> {
-        if self.lock().closed {
-            return Err(closed());
-        }
         let size = record.estimated_size();
         let with_header = size.saturating_add(RECORD_BATCH_OVERHEAD);
         for (key, limit) in [
@@ -365,7 +391,7 @@ impl<T> Accumulator<T> {
         &self,
         record: ProducerRecord,
         completion: T,
-        permit: OwnedSemaphorePermit,
+        permit: SemaphorePermit<'_>,
         partitions: &PartitionsInfo,
         now: Option<Instant>,
     ) -> Result<Appended, Box<Rejected<T>>> {
@@ -378,20 +404,17 @@ impl<T> Accumulator<T> {
         if inner.closed {
             return reject(closed(), record, completion);
         }
-        if !inner.topics.contains_key(record.topic.as_str()) {
-            let name: Arc<str> = Arc::from(record.topic.as_str());
-            inner.topics.insert(
-                name.clone(),
-                TopicQueues {
+        // One lookup per record for a known topic (the entry API would need an owned key).
+        let topic = match inner.topics.get_mut(record.topic.as_str()) {
+            Some(t) => t,
+            None => {
+                let name: Arc<str> = Arc::from(record.topic.as_str());
+                inner.topics.entry(name.clone()).or_insert(TopicQueues {
                     name,
                     partitions: BTreeMap::new(),
                     sticky: StickyPartitioner::new(),
-                },
-            );
-        }
-        let Some(topic) = inner.topics.get_mut(record.topic.as_str()) else {
-            // Inserted just above under the same lock.
-            return reject(closed(), record, completion);
+                })
+            }
         };
         let adaptive = self.cfg.adaptive;
         let (partition, sticky) = match route {
@@ -412,8 +435,8 @@ impl<T> Accumulator<T> {
                 }
             }
         };
-        let name = topic.name.clone();
-        let appended_topic = topic.name.clone();
+        // Borrowed; cloned (a reference count) only when a batch opens.
+        let name = &topic.name;
         let queue = topic.partitions.entry(partition).or_default();
         let timestamp = record.timestamp.unwrap_or_else(wall_clock_ms);
         let ProducerRecord {
@@ -463,7 +486,7 @@ impl<T> Accumulator<T> {
             // and twice the bytes for 16 KiB of 100-byte records).
             records.reserve_exact(initial_capacity::<T>(batch_size, first_size()));
             queue.push_back(ProducerBatch {
-                topic: name,
+                topic: name.clone(),
                 partition,
                 records,
                 base_timestamp: timestamp,
@@ -471,7 +494,7 @@ impl<T> Accumulator<T> {
                 size: RECORD_BATCH_OVERHEAD,
                 full: false,
                 created: now.unwrap_or_else(Instant::now),
-                memory: None,
+                memory: Reservation::new(self.memory.clone()),
             });
         }
         let size = fit.unwrap_or_else(first_size);
@@ -482,10 +505,7 @@ impl<T> Accumulator<T> {
         batch.size = batch.size.saturating_add(size);
         batch.max_timestamp = batch.max_timestamp.max(timestamp);
         batch.records.push(rec);
-        match &mut batch.memory {
-            Some(m) => m.merge(permit),
-            None => batch.memory = Some(permit),
-        }
+        batch.memory.absorb(permit);
         if batch.size >= batch_size {
             batch.full = true;
         }
@@ -496,7 +516,6 @@ impl<T> Accumulator<T> {
                 .on_append(partition, size, batch_size, batch_full);
         }
         Ok(Appended {
-            topic: appended_topic,
             partition,
             new_batch,
             batch_full,

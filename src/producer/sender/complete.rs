@@ -83,9 +83,9 @@ impl Sender {
                 timestamp: log_append_time.unwrap_or(r.timestamp),
                 persistence,
             };
-            let _ = r.completion.send(Ok(meta));
-            self.shared.record_completed();
+            r.completion.complete(Ok(meta));
         }
+        self.shared.records_completed(n);
         self.shared.metrics.record_send.record_n(n, n as f64);
         self.shared
             .metrics
@@ -113,13 +113,13 @@ impl Sender {
             record.value = r.value;
             record.headers = r.headers;
             record.timestamp = Some(r.timestamp);
-            let _ = r.completion.send(Err(DeliveryError {
+            r.completion.complete(Err(DeliveryError {
                 error: error.clone(),
                 persistence: p,
                 record: Box::new(record),
             }));
-            self.shared.record_completed();
         }
+        self.shared.records_completed(n);
         self.shared.metrics.record_error.record_n(n, n as f64);
         self.shared
             .metrics
