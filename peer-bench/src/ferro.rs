@@ -6,7 +6,7 @@ use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::types::TopicPartition;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error>;
@@ -19,21 +19,25 @@ pub async fn produce(w: &Workload) -> Result<String, BoxError> {
     let value = Bytes::from(payload(w.size));
     // A delivery callback per record (`send_with_callback`), as the librdkafka side uses a
     // delivery report callback and the franz-go side a promise: what a high-volume producer
-    // uses. `buffer.memory` bounds what is outstanding.
-    let outcome = Arc::new(Outcome::default());
+    // uses. `buffer.memory` bounds what is outstanding. The counters are a static, so the
+    // closure captures nothing and costs no allocation (as the librdkafka side's callback and
+    // the franz-go side's promise allocate nothing per record).
+    let outcome = OUTCOME.get_or_init(Outcome::default);
     let window = Window::start();
     for _ in 0..w.messages {
-        let o = outcome.clone();
         producer
             .send_with_callback(
                 ProducerRecord::new(w.topic.as_str()).value(value.clone()),
-                move |result| match result {
-                    Ok(_) => {
-                        o.ok.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        let mut first = o.first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        first.get_or_insert_with(|| e.to_string());
+                |result| {
+                    let o = OUTCOME.get_or_init(Outcome::default);
+                    match result {
+                        Ok(_) => {
+                            o.ok.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            let mut first = o.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                            first.get_or_insert_with(|| e.to_string());
+                        }
                     }
                 },
             )
@@ -53,6 +57,9 @@ pub async fn produce(w: &Workload) -> Result<String, BoxError> {
         None => Ok(line),
     }
 }
+
+/// What the delivery callbacks count (one produce run per child process).
+static OUTCOME: OnceLock<Outcome> = OnceLock::new();
 
 /// What the delivery callbacks count.
 #[derive(Default)]

@@ -9,7 +9,7 @@
 //!                                batch.size=16384, compression.type=none)
 //! peer-bench consume [--bootstrap H:P] [--topic T] [--messages 500000] [--size 100]
 //!     [--partitions 3] [--group] [--rounds 3] [--clients C,C] [--fill-prop key=value]...
-//!     [--prop key=value]...
+//!     [--fill-partition P] [--prop key=value]...
 //! ```
 //!
 //! `--clients` picks some of `ferrokafka,librdkafka,franz-go` (default all three). The
@@ -21,7 +21,9 @@
 //! `--prop` settings go to every client under the same (Java) name (franz-go maps them to its
 //! options, see `franz/main.go`); everything else is each client's default. Without `--bootstrap` a single-node broker is started by the test harness.
 //! Without `--topic`, `consume` first fills a fresh topic with the ferrokafka producer (untimed;
-//! `--fill-prop` sets its producer, e.g. `batch.size=1000000`). Each produce run writes to a
+//! `--fill-prop` sets its producer, e.g. `batch.size=1000000`; `--fill-partition P` writes every
+//! record to partition P, for a topic with one busy partition and idle others). Each produce run
+//! writes to a
 //! fresh topic; each group-mode consume run uses a fresh group id.
 //!
 //! Each run prints one line, as `perf` does:
@@ -43,7 +45,7 @@ use std::time::Duration;
 const USAGE: &str =
     "usage: peer-bench produce|consume [--bootstrap H:P] [--topic T] [--messages N] \
 [--size B] [--partitions P] [--group] [--rounds R] [--clients C,C] [--prop k=v]... \
-[--fill-prop k=v]...";
+[--fill-prop k=v]... [--fill-partition P]";
 const CLIENTS: [&str; 3] = ["ferrokafka", "librdkafka", "franz-go"];
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,9 @@ struct Opts {
     clients: Vec<&'static str>,
     props: Vec<(String, String)>,
     fill_props: Vec<(String, String)>,
+    /// `--fill-partition P`: the fill writes every record to partition P (a topic with one busy
+    /// partition and idle others).
+    fill_partition: Option<i32>,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -79,6 +84,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         clients: CLIENTS.to_vec(),
         props: Vec::new(),
         fill_props: Vec::new(),
+        fill_partition: None,
     };
     let mut it = args[1..].iter();
     while let Some(flag) = it.next() {
@@ -118,6 +124,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             }
             "--prop" => o.props.push(kv(v)?),
             "--fill-prop" => o.fill_props.push(kv(v)?),
+            "--fill-partition" => o.fill_partition = Some(num(v)? as i32),
             _ => return Err(format!("unknown flag {flag}\n{USAGE}")),
         }
     }
@@ -419,10 +426,11 @@ mod admin {
         let value = bytes::Bytes::from(super::measure::payload(o.size));
         let mut pending = std::collections::VecDeque::new();
         for _ in 0..o.messages {
-            let d = producer
-                .send(ProducerRecord::new(topic).value(value.clone()))
-                .await
-                .map_err(|e| e.to_string())?;
+            let mut record = ProducerRecord::new(topic).value(value.clone());
+            if let Some(p) = o.fill_partition {
+                record = record.partition(p);
+            }
+            let d = producer.send(record).await.map_err(|e| e.to_string())?;
             pending.push_back(d);
             if pending.len() > 50_000 {
                 if let Some(d) = pending.pop_front() {
@@ -438,10 +446,13 @@ mod admin {
             .await
             .map_err(|e| e.to_string())?;
         println!(
-            "filled {topic}: {} x {} B, producer [{}]",
+            "filled {topic}: {} x {} B, producer [{}]{}",
             o.messages,
             o.size,
-            super::kv_list(&o.fill_props)
+            super::kv_list(&o.fill_props),
+            o.fill_partition
+                .map(|p| format!(", every record to partition {p}"))
+                .unwrap_or_default()
         );
         Ok(())
     }
