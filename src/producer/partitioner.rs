@@ -15,7 +15,6 @@
 
 use crate::cluster::ClusterMetadata;
 use fastrand::Rng;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -94,8 +93,14 @@ pub(crate) struct PartitionsCache {
 #[derive(Debug)]
 struct Cached {
     snapshot: Arc<ClusterMetadata>,
-    topics: HashMap<String, PartitionsInfo>,
+    /// Scanned linearly: for the few topics a producer usually writes, cheaper than hashing
+    /// the name (a `HashMap` with SipHash was ~3 % of a 100-byte record's CPU).
+    topics: Vec<(String, PartitionsInfo)>,
 }
+
+/// Topics cached per snapshot at most; a producer writing to more computes the others' per
+/// `send`, as before the cache.
+const CACHED_TOPICS: usize = 16;
 
 impl PartitionsCache {
     /// The partitions of `topic` in `snapshot`; `None` when the snapshot lists none.
@@ -109,15 +114,17 @@ impl PartitionsCache {
             Some(c) if Arc::ptr_eq(&c.snapshot, snapshot) => c,
             other => other.insert(Cached {
                 snapshot: snapshot.clone(),
-                topics: HashMap::new(),
+                topics: Vec::new(),
             }),
         };
-        if let Some(p) = cached.topics.get(topic) {
+        if let Some((_, p)) = cached.topics.iter().find(|(name, _)| name == topic) {
             return Some(p.clone());
         }
         let t = snapshot.topic(topic).filter(|t| !t.partitions.is_empty())?;
         let info = PartitionsInfo::from_topic(t);
-        cached.topics.insert(topic.to_owned(), info.clone());
+        if cached.topics.len() < CACHED_TOPICS {
+            cached.topics.push((topic.to_owned(), info.clone()));
+        }
         Some(info)
     }
 }
@@ -410,5 +417,72 @@ mod tests {
             counts[p as usize] += 1;
         }
         assert!(counts[1] > counts[0] * 5, "{counts:?}");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::cluster::{PartitionInfo, TopicInfo};
+    use crate::types::LeaderEpoch;
+
+    /// A snapshot with `topics`, each of `n` partitions; partition 1 of each has no leader.
+    fn snapshot(topics: &[&str], n: i32) -> Arc<ClusterMetadata> {
+        let mut md = ClusterMetadata::empty();
+        for t in topics {
+            let partitions = (0..n)
+                .map(|p| PartitionInfo {
+                    partition: p,
+                    leader: (p != 1).then_some(1),
+                    leader_epoch: LeaderEpoch(0),
+                    replicas: vec![1],
+                    isr: vec![1],
+                    offline_replicas: vec![],
+                    error_code: 0,
+                })
+                .collect();
+            md.topics.insert(
+                (*t).to_owned(),
+                TopicInfo {
+                    name: (*t).to_owned(),
+                    topic_id: None,
+                    is_internal: false,
+                    error_code: 0,
+                    partitions,
+                },
+            );
+        }
+        Arc::new(md)
+    }
+
+    #[test]
+    fn answers_per_snapshot_and_follows_a_new_one() {
+        let cache = PartitionsCache::default();
+        let a = snapshot(&["t"], 3);
+        let p = cache.get(&a, "t").expect("known");
+        assert_eq!((p.num_partitions(), p.available()), (3, &[0, 2][..]));
+        assert_eq!(cache.get(&a, "t"), Some(p));
+        assert_eq!(cache.get(&a, "unknown"), None);
+        // A new snapshot (the topic grew) replaces what was cached.
+        let b = snapshot(&["t"], 5);
+        let p = cache.get(&b, "t").expect("known");
+        assert_eq!((p.num_partitions(), p.available()), (5, &[0, 2, 3, 4][..]));
+    }
+
+    #[test]
+    fn more_topics_than_it_caches_still_get_their_partitions() {
+        let names: Vec<String> = (0..CACHED_TOPICS + 5).map(|i| format!("t{i}")).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let md = snapshot(&refs, 2);
+        let cache = PartitionsCache::default();
+        for _ in 0..2 {
+            for n in &refs {
+                assert_eq!(
+                    cache.get(&md, n).map(|p| p.num_partitions()),
+                    Some(2),
+                    "{n}"
+                );
+            }
+        }
     }
 }
