@@ -326,19 +326,22 @@ impl Producer {
         completion: Completion,
         counted: bool,
     ) -> Result<(), DeliveryError> {
+        // Counted in `outstanding` only through this guard until the accumulator answers: a
+        // `send` future dropped while it waits (cancelled) uncounts the record, which a flush
+        // would otherwise wait for forever.
+        let mut count = Uncount {
+            shared: &self.shared,
+            armed: counted,
+        };
         // When only memory was short (`counted`), the partitions are known and this is one
         // metadata lookup, as cheap as carrying them over.
         let partitions = match self.partitions_for(&record.topic).await {
             Ok(p) => p,
-            Err(e) => {
-                if counted {
-                    self.shared.record_completed();
-                }
-                return self.reject(e, record, completion);
-            }
+            Err(e) => return self.reject(e, record, completion),
         };
-        if !counted {
+        if !count.armed {
             self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
+            count.armed = true;
         }
         // The accumulator waits for buffer room up to max.block.ms itself (so the record can
         // be handed back on a timeout); with the metadata wait above, a send can block up to
@@ -349,6 +352,8 @@ impl Producer {
             .acc
             .append(record, completion, &partitions)
             .await;
+        // From here `appended` accounts for the record (a refusal uncounts it there).
+        count.armed = false;
         self.appended(appended, txn_topic)
     }
 
@@ -563,6 +568,21 @@ impl Producer {
     /// The error that failed the producer, if any: every send then fails with it.
     pub fn fatal_error(&self) -> Option<Error> {
         self.shared.fatal_error()
+    }
+}
+
+/// Takes a record out of `outstanding` when dropped armed: a `send` that counted it and then
+/// did not append it (refused, or cancelled while waiting).
+struct Uncount<'a> {
+    shared: &'a Shared,
+    armed: bool,
+}
+
+impl Drop for Uncount<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.record_completed();
+        }
     }
 }
 
