@@ -1,14 +1,15 @@
 //! `Producer::send_with_callback` against a real broker: every buffered record's callback runs
 //! exactly once with the outcome the log agrees with, in acknowledgement order per partition; a
 //! refused record reports through `send_with_callback`'s own error and never through its
-//! callback; a panicking callback harms no other record.
+//! callback; a panicking callback harms no other record. And a `send` cancelled while it waits
+//! for `buffer.memory` leaves nothing behind that a later `flush` would wait for.
 
 use crate::fetch::read_partition;
 use crate::producer::{create, numbered, seq_of, verify_log};
-use crate::support::shared_bootstrap;
+use crate::support::{blocking, shared_bootstrap};
 use ferrokafka::producer::{Persistence, Producer, ProducerConfig, ProducerRecord};
 use ferrokafka::ErrorKind;
-use ferrokafka_testcontainers::unique_topic;
+use ferrokafka_testcontainers::{unique_topic, Kafka, Topology};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,4 +122,60 @@ async fn callbacks_report_every_record_once_in_order_and_a_panic_harms_nothing()
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_cancelled_while_waiting_for_memory_does_not_hold_up_flush() {
+    let kafka = blocking(|| Kafka::start_proxied(Topology::Single))
+        .await
+        .unwrap_or_else(|e| panic!("proxied broker: {e}"));
+    let Some(proxy) = kafka.proxy(1) else {
+        panic!("a proxied cluster has a proxy for node 1")
+    };
+    let topic = unique_topic("p-cancel");
+    let _admin = create(&kafka.direct_bootstrap(), &topic, 1, 1).await;
+    // Room for two 1 KiB records; requests that go unanswered hold it.
+    let producer = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", kafka.bootstrap().as_str()),
+            ("buffer.memory", "2600"),
+            ("batch.size", "1100"),
+            ("linger.ms", "0"),
+            ("request.timeout.ms", "2000"),
+            ("reconnect.backoff.max.ms", "200"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    let record = || ProducerRecord::new(topic.as_str()).value(vec![b'x'; 1000]);
+    producer
+        .send(record())
+        .await
+        .expect("buffered")
+        .await
+        .expect("the first record, before the fault, is persisted");
+    proxy.set_blackhole(true);
+    let a = producer.send(record()).await.expect("room for the second");
+    let b = producer.send(record()).await.expect("room for the third");
+    // The fourth waits for memory the blackholed requests hold; give up on it (cancel).
+    let waited = tokio::time::timeout(Duration::from_millis(500), producer.send(record())).await;
+    assert!(
+        waited.is_err(),
+        "the fourth send should have waited for buffer.memory"
+    );
+    proxy.set_blackhole(false);
+    // The two buffered records are delivered after the request timeout; the cancelled one was
+    // never buffered, so the flush must end once they are in.
+    tokio::time::timeout(Duration::from_secs(60), producer.flush())
+        .await
+        .expect("flush ends: the cancelled send left nothing counted")
+        .expect("flush");
+    for (i, d) in [a, b].into_iter().enumerate() {
+        let m = d.await.unwrap_or_else(|e| panic!("record {i}: {e}"));
+        assert_eq!(m.persistence, Persistence::Persisted);
+    }
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
 }
