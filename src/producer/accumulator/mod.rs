@@ -230,25 +230,24 @@ impl<T> Accumulator<T> {
         completion: T,
         partitions: &PartitionsInfo,
     ) -> Result<Appended, Box<Rejected<T>>> {
+        let (record, completion) = match self.append_if_room(record, completion, partitions) {
+            AppendNow::Done(result) => return result,
+            AppendNow::NoRoom(record, completion) => (record, completion),
+        };
+        // Admitted just above; the size again, for the wait.
         let n = match self.admit(&record) {
             Ok(n) => n,
             Err(error) => return reject(error, record, completion),
         };
-        let permit = match self.memory.try_acquire_many(n) {
-            Ok(p) => p,
-            Err(TryAcquireError::Closed) => return reject(closed(), record, completion),
-            Err(TryAcquireError::NoPermits) => {
-                self.waiters.fetch_add(1, Ordering::AcqRel);
-                let _guard = WaitGuard(&self.waiters);
-                let wait = self.memory.acquire_many(n);
-                match tokio::time::timeout(self.cfg.max_block, wait).await {
-                    Ok(Ok(p)) => p,
-                    Ok(Err(_)) => return reject(closed(), record, completion),
-                    Err(_) => {
-                        let e = self.no_room(&record, n, true);
-                        return reject(e, record, completion);
-                    }
-                }
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        let _guard = WaitGuard(&self.waiters);
+        let wait = self.memory.acquire_many(n);
+        let permit = match tokio::time::timeout(self.cfg.max_block, wait).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return reject(closed(), record, completion),
+            Err(_) => {
+                let e = self.no_room(&record, n, true);
+                return reject(e, record, completion);
             }
         };
         // The clock is read only if the record opens a batch (linger counts from then).
