@@ -1,0 +1,152 @@
+//! Metadata and DescribeCluster.
+
+use crate::log::code;
+use crate::server::Ctx;
+use crate::state::{valid_topic_name, ClusterState};
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, MetadataRequest, MetadataResponse,
+    TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use std::collections::BTreeMap;
+
+/// "Not requested" for authorized operations (Kafka's `Integer.MIN_VALUE`).
+const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
+
+pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> MetadataResponse {
+    let mut state = ctx.shared.lock();
+    // v0 asks for all topics with an empty list; v1+ with null.
+    let names: Option<Vec<(Option<String>, uuid::Uuid)>> = match req.topics {
+        None => None,
+        Some(t) if t.is_empty() && version == 0 => None,
+        Some(t) => Some(
+            t.into_iter()
+                .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+                .collect(),
+        ),
+    };
+    // Topics are auto-created when the request allows it (v4+; always before) and the cluster
+    // is configured to.
+    let allow_create = (version < 4 || req.allow_auto_topic_creation)
+        && state.config.auto_create_topics;
+    let mut topics = Vec::new();
+    let mut created = false;
+    match names {
+        None => {
+            for name in state.topics.keys().cloned().collect::<Vec<_>>() {
+                topics.push(topic_entry(&state, &name));
+            }
+        }
+        Some(requested) => {
+            for (name, id) in requested {
+                let name = match name {
+                    Some(n) => n,
+                    None => match state.topics.iter().find(|(_, t)| t.id == id) {
+                        Some((n, _)) => n.clone(),
+                        None => {
+                            topics.push(
+                                MetadataResponseTopic::default()
+                                    .with_error_code(code::UNKNOWN_TOPIC_ID)
+                                    .with_topic_id(id)
+                                    .with_topic_authorized_operations(
+                                        AUTHORIZED_OPERATIONS_OMITTED,
+                                    ),
+                            );
+                            continue;
+                        }
+                    },
+                };
+                if !state.topics.contains_key(&name) && allow_create && valid_topic_name(&name) {
+                    let partitions = state.config.default_partitions;
+                    if state
+                        .create_topic(&name, partitions, 1, BTreeMap::new())
+                        .is_ok()
+                    {
+                        created = true;
+                    }
+                }
+                topics.push(topic_entry(&state, &name));
+            }
+        }
+    }
+    let resp = MetadataResponse::default()
+        .with_brokers(brokers(&state))
+        .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
+        .with_controller_id(BrokerId(state.controller_id()))
+        .with_topics(topics)
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+    drop(state);
+    if created {
+        ctx.shared.data.notify_waiters();
+    }
+    resp
+}
+
+fn brokers(state: &ClusterState) -> Vec<MetadataResponseBroker> {
+    state
+        .brokers
+        .iter()
+        .map(|b| {
+            MetadataResponseBroker::default()
+                .with_node_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.addr.ip().to_string()))
+                .with_port(i32::from(b.addr.port()))
+        })
+        .collect()
+}
+
+fn topic_entry(state: &ClusterState, name: &str) -> MetadataResponseTopic {
+    let entry = MetadataResponseTopic::default()
+        .with_name(Some(TopicName(StrBytes::from_string(name.to_owned()))))
+        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+    let Some(topic) = state.topics.get(name) else {
+        let code = if valid_topic_name(name) {
+            code::UNKNOWN_TOPIC_OR_PARTITION
+        } else {
+            code::INVALID_TOPIC_EXCEPTION
+        };
+        return entry.with_error_code(code);
+    };
+    let partitions = topic
+        .partitions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let replicas: Vec<BrokerId> = p.replicas.iter().map(|r| BrokerId(*r)).collect();
+            MetadataResponsePartition::default()
+                .with_partition_index(i as i32)
+                .with_leader_id(BrokerId(p.leader))
+                .with_leader_epoch(p.leader_epoch)
+                .with_isr_nodes(replicas.clone())
+                .with_replica_nodes(replicas)
+        })
+        .collect();
+    entry
+        .with_topic_id(topic.id)
+        .with_is_internal(false)
+        .with_partitions(partitions)
+}
+
+pub(super) fn describe_cluster(ctx: Ctx<'_>, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+    let state = ctx.shared.lock();
+    let brokers = state
+        .brokers
+        .iter()
+        .map(|b| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(b.id))
+                .with_host(StrBytes::from_string(b.addr.ip().to_string()))
+                .with_port(i32::from(b.addr.port()))
+        })
+        .collect();
+    DescribeClusterResponse::default()
+        .with_endpoint_type(1)
+        .with_cluster_id(StrBytes::from_string(state.cluster_id.clone()))
+        .with_controller_id(BrokerId(state.controller_id()))
+        .with_brokers(brokers)
+        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+}

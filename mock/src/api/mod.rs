@@ -1,0 +1,72 @@
+//! Request handlers, one module per family of APIs.
+
+mod admin;
+mod fetch;
+mod metadata;
+mod produce;
+pub(crate) mod versions;
+
+use crate::groups;
+use crate::server::{decode, encode, Close, Ctx};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::*;
+
+/// Decodes the request body of `key` at `version`, runs its handler, encodes the answer.
+/// `Ok(None)`: no answer (acks=0).
+pub(crate) async fn dispatch(
+    ctx: Ctx<'_>,
+    key: ApiKey,
+    version: i16,
+    body: &mut Bytes,
+) -> Result<Option<BytesMut>, Close> {
+    match key {
+        ApiKey::ApiVersions => {
+            let _req: ApiVersionsRequest = decode(body, version)?;
+            encode(&versions::response(), version)
+        }
+        ApiKey::Metadata => {
+            let req: MetadataRequest = decode(body, version)?;
+            encode(&metadata::metadata(ctx, req, version), version)
+        }
+        ApiKey::DescribeCluster => {
+            let req: DescribeClusterRequest = decode(body, version)?;
+            encode(&metadata::describe_cluster(ctx, req), version)
+        }
+        ApiKey::Produce => {
+            let req: ProduceRequest = decode(body, version)?;
+            match produce::produce(ctx, req) {
+                Some(resp) => encode(&resp, version),
+                None => Ok(None),
+            }
+        }
+        ApiKey::Fetch => {
+            let req: FetchRequest = decode(body, version)?;
+            encode(&fetch::fetch(ctx, req, version).await, version)
+        }
+        ApiKey::ListOffsets => {
+            let req: ListOffsetsRequest = decode(body, version)?;
+            encode(&fetch::list_offsets(ctx, req), version)
+        }
+        ApiKey::InitProducerId => {
+            let req: InitProducerIdRequest = decode(body, version)?;
+            encode(&produce::init_producer_id(ctx, req), version)
+        }
+        ApiKey::CreateTopics => {
+            let req: CreateTopicsRequest = decode(body, version)?;
+            encode(&admin::create_topics(ctx, req), version)
+        }
+        ApiKey::DeleteTopics => {
+            let req: DeleteTopicsRequest = decode(body, version)?;
+            encode(&admin::delete_topics(ctx, req), version)
+        }
+        ApiKey::CreatePartitions => {
+            let req: CreatePartitionsRequest = decode(body, version)?;
+            encode(&admin::create_partitions(ctx, req), version)
+        }
+        ApiKey::DescribeConfigs => {
+            let req: DescribeConfigsRequest = decode(body, version)?;
+            encode(&admin::describe_configs(ctx, req), version)
+        }
+        _ => groups::dispatch(ctx, key, version, body).await,
+    }
+}

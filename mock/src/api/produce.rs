@@ -1,0 +1,132 @@
+//! Produce and InitProducerId.
+
+use crate::log::{code, split_batches, Appended};
+use crate::server::Ctx;
+use kafka_protocol::messages::produce_response::{
+    LeaderIdAndEpoch, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{
+    BrokerId, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
+    ProducerId,
+};
+use kafka_protocol::protocol::StrBytes;
+
+/// Handles a Produce request; `None` for acks=0 (the broker sends no response).
+pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
+    let acks = req.acks;
+    let valid_acks = matches!(acks, -1..=1);
+    let mut appended_any = false;
+    let mut responses = Vec::with_capacity(req.topic_data.len());
+    {
+        let mut state = ctx.shared.lock();
+        let config = state.config.clone();
+        for topic in req.topic_data {
+            let name = topic.name.0.to_string();
+            let mut partitions = Vec::with_capacity(topic.partition_data.len());
+            for data in topic.partition_data {
+                let mut resp = PartitionProduceResponse::default()
+                    .with_index(data.index)
+                    .with_base_offset(-1)
+                    .with_log_append_time_ms(-1)
+                    .with_log_start_offset(-1);
+                let outcome = if !valid_acks {
+                    Err(code::INVALID_REQUIRED_ACKS)
+                } else if req.transactional_id.is_some() {
+                    // Transactions are not served (the transactional APIs are not advertised).
+                    Err(code::UNSUPPORTED_VERSION)
+                } else {
+                    append(&mut state, &config, ctx.node, &name, data.index, data.records)
+                };
+                match outcome {
+                    Ok((appended, log_start)) => {
+                        let offset = match appended {
+                            Appended::New(o) => {
+                                appended_any = true;
+                                o
+                            }
+                            Appended::Duplicate(o) => o,
+                        };
+                        resp = resp.with_base_offset(offset).with_log_start_offset(log_start);
+                    }
+                    Err(e) => {
+                        resp = resp.with_error_code(e);
+                        if e == code::NOT_LEADER_OR_FOLLOWER {
+                            if let Ok(p) = state.partition_mut(&name, data.index) {
+                                resp = resp.with_current_leader(
+                                    LeaderIdAndEpoch::default()
+                                        .with_leader_id(BrokerId(p.leader))
+                                        .with_leader_epoch(p.leader_epoch),
+                                );
+                            }
+                        }
+                        if e == code::MESSAGE_TOO_LARGE {
+                            resp = resp.with_error_message(Some(StrBytes::from_static_str(
+                                "The request included a message larger than the max message size the server will accept.",
+                            )));
+                        }
+                    }
+                }
+                partitions.push(resp);
+            }
+            responses.push(
+                TopicProduceResponse::default()
+                    .with_name(topic.name)
+                    .with_partition_responses(partitions),
+            );
+        }
+    }
+    if appended_any {
+        ctx.shared.data.notify_waiters();
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// Validates and appends one partition's records: (outcome, log start offset).
+fn append(
+    state: &mut crate::state::ClusterState,
+    config: &crate::MockConfig,
+    node: i32,
+    topic: &str,
+    partition: i32,
+    records: Option<bytes::Bytes>,
+) -> Result<(Appended, i64), i16> {
+    let t = state
+        .topics
+        .get_mut(topic)
+        .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
+    let max_message_bytes = t.max_message_bytes(config);
+    let retention = t.retention_bytes(config);
+    let p = usize::try_from(partition)
+        .ok()
+        .and_then(|i| t.partitions.get_mut(i))
+        .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)?;
+    if p.leader != node {
+        return Err(code::NOT_LEADER_OR_FOLLOWER);
+    }
+    let records = records.ok_or(code::INVALID_RECORD)?;
+    let batches = split_batches(&records)?;
+    if batches.iter().any(|(_, b)| b.len() > max_message_bytes) {
+        return Err(code::MESSAGE_TOO_LARGE);
+    }
+    let appended = p.log.append(batches, p.leader_epoch)?;
+    p.log.enforce_retention(retention);
+    Ok((appended, p.log.log_start()))
+}
+
+pub(super) fn init_producer_id(ctx: Ctx<'_>, req: InitProducerIdRequest) -> InitProducerIdResponse {
+    let resp = InitProducerIdResponse::default()
+        .with_producer_id(ProducerId(-1))
+        .with_producer_epoch(-1);
+    if req.transactional_id.is_some() {
+        // Transactions are not served yet.
+        return resp.with_error_code(code::UNSUPPORTED_VERSION);
+    }
+    // Without a transactional id the broker hands out a new producer id at epoch 0, also when
+    // the client names its current one (KIP-360's bump for an idempotent producer).
+    let mut state = ctx.shared.lock();
+    let id = state.next_producer_id();
+    resp.with_producer_id(ProducerId(id)).with_producer_epoch(0)
+}

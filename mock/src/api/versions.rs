@@ -1,0 +1,70 @@
+//! ApiVersions: the APIs and versions the mock serves. Each range is one the mock implements
+//! fully; it overlaps what librdkafka 2.x, the Java 4.x client and ferrokafka ask for (KIP-896's
+//! floors: Produce v3, Fetch v4, ListOffsets v1, OffsetCommit v2, OffsetFetch v1).
+
+use crate::log::code;
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+
+/// API → served (min, max). Caps below Kafka 4.x's maxima, with why:
+/// - Produce ≤ 11, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 8: later versions address topics by
+///   id only or carry KIP-848 member epochs / transaction version 2.
+/// - ListOffsets ≤ 7: v8+ ask for tiered-storage offsets.
+/// - FindCoordinator ≤ 4 (v6 adds share-group keys), DescribeGroups ≤ 5, DescribeCluster ≤ 1.
+const SERVED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 11),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::OffsetCommit, 2, 8),
+    (ApiKey::OffsetFetch, 1, 8),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 9),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 5),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::DescribeGroups, 0, 5),
+    (ApiKey::ListGroups, 0, 5),
+    (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::CreateTopics, 2, 7),
+    (ApiKey::DeleteTopics, 1, 6),
+    (ApiKey::InitProducerId, 0, 5),
+    (ApiKey::DescribeConfigs, 1, 4),
+    (ApiKey::CreatePartitions, 0, 3),
+    (ApiKey::DeleteGroups, 0, 2),
+    (ApiKey::DescribeCluster, 0, 1),
+];
+
+/// The versions of `key` served, `None` if the API is not.
+pub(crate) fn range(key: ApiKey) -> Option<(i16, i16)> {
+    SERVED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+fn api_keys() -> Vec<ApiVersion> {
+    SERVED
+        .iter()
+        .map(|(k, min, max)| {
+            ApiVersion::default()
+                .with_api_key(*k as i16)
+                .with_min_version(*min)
+                .with_max_version(*max)
+        })
+        .collect()
+}
+
+/// The ApiVersions answer.
+pub(crate) fn response() -> ApiVersionsResponse {
+    ApiVersionsResponse::default().with_api_keys(api_keys())
+}
+
+/// The answer to an ApiVersions request of a version above the mock's: v0 with
+/// UNSUPPORTED_VERSION and the served ranges, so the client retries at a version both know.
+pub(crate) fn unsupported() -> Option<bytes::BytesMut> {
+    let resp = ApiVersionsResponse::default()
+        .with_error_code(code::UNSUPPORTED_VERSION)
+        .with_api_keys(api_keys());
+    crate::server::encode(&resp, 0).ok().flatten()
+}

@@ -1,0 +1,73 @@
+//! `ferrokafka-mock`: runs an in-process Kafka cluster until Ctrl-C, for trying a client by hand
+//! (`kcat -b <bootstrap> -L`) or for tests in another language.
+//!
+//! ```text
+//! ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...
+//! ```
+//! Prints `bootstrap.servers=<host:port,...>` on its first line.
+
+use ferrokafka_mock::{MockCluster, MockConfig};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferrokafka-mock: {e}\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let mut config = MockConfig::default();
+    let mut topics = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--brokers" => config = config.brokers(parse(&value("--brokers")?)?),
+            "--port" => config = config.port(parse(&value("--port")?)?),
+            "--partitions" => config = config.default_partitions(parse(&value("--partitions")?)?),
+            "--topic" => {
+                let spec = value("--topic")?;
+                let (name, partitions) = match spec.split_once(':') {
+                    Some((n, p)) => (n.to_owned(), parse(p)?),
+                    None => (spec, 1),
+                };
+                topics.push((name, partitions));
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a tokio runtime: {e}"))?;
+    rt.block_on(async move {
+        let cluster = MockCluster::start(config)
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+        for (name, partitions) in topics {
+            cluster
+                .create_topic(&name, partitions)
+                .map_err(|e| format!("topic {name}: {e}"))?;
+        }
+        println!("bootstrap.servers={}", cluster.bootstrap());
+        tokio::signal::ctrl_c()
+            .await
+            .map_err(|e| format!("waiting for Ctrl-C: {e}"))?;
+        Ok(())
+    })
+}
+
+fn parse<T: std::str::FromStr>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|_| format!("{s:?} is not a number"))
+}

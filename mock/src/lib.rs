@@ -1,0 +1,361 @@
+//! An in-process Apache Kafka cluster for tests: N brokers on 127.0.0.1 (real TCP, ephemeral
+//! ports), speaking the Kafka wire protocol, state in memory. Any client connects to it — the
+//! Java client, librdkafka and kcat, franz-go, ferrokafka — so an application's own tests can
+//! produce, consume in a group and administer topics without a JVM, Docker or a download.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use ferrokafka_mock::{MockCluster, MockConfig};
+//!
+//! let cluster = MockCluster::start(MockConfig::default().brokers(3)).await?;
+//! cluster.create_topic("orders", 6).expect("a new topic");
+//! // Hand this to any Kafka client as `bootstrap.servers`.
+//! let bootstrap = cluster.bootstrap();
+//! assert_eq!(bootstrap.split(',').count(), 3);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What it implements, as a broker does (each rule is the real broker's, written from Kafka's
+//! documentation and behaviour, independently of the ferrokafka client's code):
+//! - **ApiVersions**, **Metadata** (leaders spread over the brokers, leader epochs, controller,
+//!   cluster id, topic ids; auto-creation when the client allows it and the cluster is configured
+//!   to), **DescribeCluster**, **CreateTopics** / **DeleteTopics** / **CreatePartitions**,
+//!   **DescribeConfigs** for topics.
+//! - **Produce**: batches stored as received with their base offset and leader epoch written in,
+//!   acks 0/1/-1, CRC-32C checked (`CORRUPT_MESSAGE`), `max.message.bytes` (`MESSAGE_TOO_LARGE`),
+//!   idempotence per producer id and partition (the last 5 batches: a retry of one is answered
+//!   with its original offset, a gap with `OUT_OF_ORDER_SEQUENCE_NUMBER`, an older epoch with
+//!   `INVALID_PRODUCER_EPOCH`), **InitProducerId** (idempotent producers; transactions are not
+//!   served yet and answer `UNSUPPORTED_VERSION`).
+//! - **Fetch**: long polls honouring `max.wait.ms` / `min.bytes`, `max.bytes` and the partition
+//!   limit (always at least one batch, KIP-74), `OFFSET_OUT_OF_RANGE`; fetch sessions are
+//!   declined (session id 0), which every client accepts. **ListOffsets**: earliest, latest, by
+//!   timestamp, max timestamp.
+//! - Classic consumer groups: **FindCoordinator**, **JoinGroup** / **SyncGroup** / **Heartbeat** /
+//!   **LeaveGroup** with generations and rebalances, **OffsetCommit** / **OffsetFetch**,
+//!   **ListGroups** / **DescribeGroups** / **DeleteGroups**.
+//! - Memory is bounded: each partition keeps at most `retention.bytes` (the topic's config, else
+//!   [`MockConfig::retention_bytes`], 64 MiB by default); older batches are dropped and the log
+//!   start offset moves, as when a broker deletes a segment.
+//! - Bad input: a malformed or truncated request closes its connection with one WARN line; a
+//!   request for an API or version the mock does not serve closes the connection too, as a
+//!   broker does (clients ask ApiVersions first and never send one). Nothing panics on input.
+//!
+//! Not a replicated log: there is one copy of each partition whatever the replication factor,
+//! so it cannot prove replication or failover; use a real cluster for that.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod api;
+mod groups;
+mod log;
+mod server;
+mod state;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::task::AbortHandle;
+
+/// How a [`MockCluster`] starts. `MockConfig::default()` is one broker with Kafka's defaults.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    brokers: usize,
+    host: String,
+    first_port: u16,
+    cluster_id: String,
+    default_partitions: i32,
+    auto_create_topics: bool,
+    retention_bytes: u64,
+    max_message_bytes: usize,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        MockConfig {
+            brokers: 1,
+            host: "127.0.0.1".into(),
+            first_port: 0,
+            cluster_id: "ferrokafka-mock-cluster".into(),
+            default_partitions: 1,
+            auto_create_topics: true,
+            retention_bytes: 64 * 1024 * 1024,
+            max_message_bytes: 1_048_588,
+        }
+    }
+}
+
+impl MockConfig {
+    /// Number of brokers (node ids 1..=n), at least 1. Default 1.
+    pub fn brokers(mut self, n: usize) -> Self {
+        self.brokers = n.max(1);
+        self
+    }
+
+    /// The address the brokers listen on and advertise. Default `127.0.0.1`.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The first broker's port, the next brokers on the following ports; 0 (the default) picks
+    /// free ephemeral ports.
+    pub fn port(mut self, port: u16) -> Self {
+        self.first_port = port;
+        self
+    }
+
+    /// The cluster id Metadata and DescribeCluster report.
+    pub fn cluster_id(mut self, id: impl Into<String>) -> Self {
+        self.cluster_id = id.into();
+        self
+    }
+
+    /// Partitions of an auto-created topic (`num.partitions`). Default 1.
+    pub fn default_partitions(mut self, n: i32) -> Self {
+        self.default_partitions = n.max(1);
+        self
+    }
+
+    /// Whether Metadata creates a topic a client asks for and allows to be created
+    /// (`auto.create.topics.enable`). Default true, as on a broker.
+    pub fn auto_create_topics(mut self, on: bool) -> Self {
+        self.auto_create_topics = on;
+        self
+    }
+
+    /// The most bytes each partition keeps when its topic sets no `retention.bytes`. Default
+    /// 64 MiB: a real broker keeps a week by default; an in-memory log must stop somewhere.
+    pub fn retention_bytes(mut self, bytes: u64) -> Self {
+        self.retention_bytes = bytes;
+        self
+    }
+
+    /// The largest batch a topic without `max.message.bytes` accepts. Default 1,048,588 (Kafka's).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+}
+
+/// A running mock cluster inside the caller's tokio runtime. Dropping it closes its listeners and
+/// every connection.
+#[derive(Debug)]
+pub struct MockCluster {
+    shared: Arc<server::Shared>,
+    addrs: Vec<SocketAddr>,
+    tasks: Vec<AbortHandle>,
+}
+
+/// A topic could not be created (name taken or invalid, bad partition count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError {
+    /// Kafka's error code, e.g. 36 TOPIC_ALREADY_EXISTS.
+    pub code: i16,
+    /// What a broker would say.
+    pub message: String,
+}
+
+impl std::fmt::Display for TopicError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (error code {})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for TopicError {}
+
+impl MockCluster {
+    /// Binds the brokers' listeners and starts serving on the current tokio runtime.
+    pub async fn start(config: MockConfig) -> io::Result<MockCluster> {
+        let mut listeners = Vec::with_capacity(config.brokers);
+        for i in 0..config.brokers {
+            let port = if config.first_port == 0 {
+                0
+            } else {
+                config
+                    .first_port
+                    .checked_add(i as u16)
+                    .ok_or_else(|| io::Error::other("broker port above 65535"))?
+            };
+            listeners.push(TcpListener::bind((config.host.as_str(), port)).await?);
+        }
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<io::Result<Vec<_>>>()?;
+        let brokers = addrs
+            .iter()
+            .enumerate()
+            .map(|(i, addr)| state::Broker {
+                id: i as i32 + 1,
+                addr: *addr,
+            })
+            .collect();
+        let shared = Arc::new(server::Shared::new(state::ClusterState::new(
+            config, brokers,
+        )));
+        let mut tasks = Vec::new();
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let task = tokio::spawn(server::accept_loop(listener, shared.clone(), i as i32 + 1));
+            tasks.push(task.abort_handle());
+        }
+        tasks.push(tokio::spawn(groups::background(shared.clone())).abort_handle());
+        Ok(MockCluster {
+            shared,
+            addrs,
+            tasks,
+        })
+    }
+
+    /// Starts a cluster on a runtime of its own in a new thread, for synchronous callers (a
+    /// `#[test]` without tokio, a harness). Stopped when the returned handle is dropped.
+    pub fn start_in_thread(config: MockConfig) -> io::Result<MockClusterThread> {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("ferrokafka-mock".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match MockCluster::start(config).await {
+                        Ok(cluster) => {
+                            let _ = ready_tx.send(Ok((cluster.addrs.clone(), cluster.shared.clone())));
+                            let _ = stop_rx.await;
+                            drop(cluster);
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+            })?;
+        let (addrs, shared) = ready_rx
+            .recv()
+            .map_err(|_| io::Error::other("the mock cluster's thread ended while starting"))??;
+        Ok(MockClusterThread {
+            addrs,
+            shared,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `bootstrap.servers` for a client: every broker's `host:port`, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        bootstrap_of(&self.addrs)
+    }
+
+    /// The brokers' addresses, node 1 first.
+    pub fn broker_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Creates a topic with `partitions` partitions (replication factor 1), as CreateTopics would.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), TopicError> {
+        create_topic(&self.shared, name, partitions)
+    }
+
+    /// The high watermark (log end offset) of a partition, `None` if it does not exist.
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        high_watermark(&self.shared, topic, partition)
+    }
+}
+
+impl Drop for MockCluster {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// A [`MockCluster`] running on a thread of its own ([`MockCluster::start_in_thread`]); dropping
+/// it stops the cluster and joins the thread.
+#[derive(Debug)]
+pub struct MockClusterThread {
+    addrs: Vec<SocketAddr>,
+    shared: Arc<server::Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockClusterThread {
+    /// `bootstrap.servers` for a client: every broker's `host:port`, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        bootstrap_of(&self.addrs)
+    }
+
+    /// The brokers' addresses, node 1 first.
+    pub fn broker_addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// Creates a topic with `partitions` partitions (replication factor 1).
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<(), TopicError> {
+        create_topic(&self.shared, name, partitions)
+    }
+
+    /// The high watermark (log end offset) of a partition, `None` if it does not exist.
+    pub fn high_watermark(&self, topic: &str, partition: i32) -> Option<i64> {
+        high_watermark(&self.shared, topic, partition)
+    }
+}
+
+impl Drop for MockClusterThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn bootstrap_of(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn create_topic(shared: &server::Shared, name: &str, partitions: i32) -> Result<(), TopicError> {
+    shared
+        .lock()
+        .create_topic(name, partitions, 1, BTreeMap::new())
+        .map_err(|(code, message)| TopicError { code, message })
+}
+
+fn high_watermark(shared: &server::Shared, topic: &str, partition: i32) -> Option<i64> {
+    shared
+        .lock()
+        .partition_mut(topic, partition)
+        .ok()
+        .map(|p| p.log.log_end())
+}
+
+// Mutex poisoning cannot leave the state half-written in a way that matters more than stopping
+// the test: a panic inside the lock is a bug of the mock and its tests should see it.
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<MockCluster>();
+    is::<MockClusterThread>();
+    is::<Mutex<state::ClusterState>>();
+}

@@ -1,0 +1,198 @@
+//! Listeners and connections: frames in, one request at a time per connection (a broker answers
+//! a connection's requests in order), responses out.
+
+use crate::api;
+use crate::groups::Groups;
+use crate::state::ClusterState;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+/// `socket.request.max.bytes`, Kafka's default: larger frames close the connection.
+const MAX_REQUEST_BYTES: usize = 104_857_600;
+
+/// State shared by every broker and connection.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: Mutex<ClusterState>,
+    /// Woken whenever records are appended or topics change (fetch long polls wait on it).
+    pub data: Notify,
+    /// The classic group coordinator.
+    pub groups: Groups,
+}
+
+impl Shared {
+    pub fn new(state: ClusterState) -> Shared {
+        Shared {
+            state: Mutex::new(state),
+            data: Notify::new(),
+            groups: Groups::default(),
+        }
+    }
+
+    /// The cluster state. A panic while it was held is a bug of the mock; its state is still
+    /// used (the test that hit the bug sees the panic in the mock's log).
+    pub fn lock(&self) -> MutexGuard<'_, ClusterState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a handler needs to know about the connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    pub shared: &'a Arc<Shared>,
+    /// The broker this connection reached.
+    pub node: i32,
+    pub client_id: &'a str,
+}
+
+/// Why a connection is closed.
+#[derive(Debug)]
+pub(crate) enum Close {
+    /// A request that does not decode.
+    Malformed(String),
+    /// An API or version the mock does not serve.
+    Unsupported(String),
+}
+
+/// Encodes a response body.
+pub(crate) fn encode<R: Encodable>(resp: &R, version: i16) -> Result<Option<BytesMut>, Close> {
+    let mut buf = BytesMut::new();
+    resp.encode(&mut buf, version)
+        .map_err(|e| Close::Malformed(format!("response does not encode at v{version}: {e}")))?;
+    Ok(Some(buf))
+}
+
+/// Decodes a request body.
+pub(crate) fn decode<R: Decodable>(body: &mut Bytes, version: i16) -> Result<R, Close> {
+    R::decode(body, version).map_err(|e| Close::Malformed(e.to_string()))
+}
+
+pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, node: i32) {
+    // Connections live in this set: aborting the accept loop (the cluster dropped) drops the set,
+    // which aborts every connection of this broker.
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    debug!(node, %peer, "connection accepted");
+                    conns.spawn(serve(stream, shared.clone(), node));
+                }
+                Err(e) => {
+                    warn!(node, error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
+    let peer = stream.peer_addr().ok();
+    let (rd, mut wr) = stream.into_split();
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    loop {
+        let size = match rd.read_i32().await {
+            Ok(s) => s,
+            Err(_) => return, // closed by the client
+        };
+        let size = match usize::try_from(size) {
+            Ok(s) if (4..=MAX_REQUEST_BYTES).contains(&s) => s,
+            _ => {
+                warn!(node, ?peer, size, "request size out of range; closing the connection");
+                return;
+            }
+        };
+        let mut frame = vec![0u8; size];
+        if rd.read_exact(&mut frame).await.is_err() {
+            warn!(node, ?peer, size, "truncated request; closing the connection");
+            return;
+        }
+        let mut body = Bytes::from(frame);
+        match handle(&shared, node, &mut body).await {
+            Ok(Some(out)) => {
+                if wr.write_all(&out).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(Close::Malformed(why)) => {
+                warn!(node, ?peer, "malformed request ({why}); closing the connection");
+                return;
+            }
+            Err(Close::Unsupported(why)) => {
+                warn!(node, ?peer, "{why}; closing the connection");
+                return;
+            }
+        }
+    }
+}
+
+/// One request: its header, the handler, the framed response (`None`: no response, acks=0).
+async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Option<Bytes>, Close> {
+    if body.len() < 8 {
+        return Err(Close::Malformed("request shorter than its header".into()));
+    }
+    let key_raw = i16::from_be_bytes([body[0], body[1]]);
+    let version = i16::from_be_bytes([body[2], body[3]]);
+    let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+    let Ok(key) = ApiKey::try_from(key_raw) else {
+        return Err(Close::Unsupported(format!("unknown API key {key_raw}")));
+    };
+    let supported = api::versions::range(key);
+    let in_range = supported.is_some_and(|(min, max)| (min..=max).contains(&version));
+    if !in_range && key != ApiKey::ApiVersions {
+        return Err(Close::Unsupported(format!(
+            "{key:?} v{version} is not served (served: {})",
+            supported.map_or("none".to_owned(), |(a, b)| format!("v{a}-v{b}"))
+        )));
+    }
+    let header_version = key.request_header_version(version);
+    let header = if in_range {
+        RequestHeader::decode(body, header_version)
+            .map_err(|e| Close::Malformed(format!("request header: {e}")))?
+    } else {
+        // An ApiVersions request newer than the mock serves: its body and header may be in a
+        // format the mock does not know; the answer is v0 with UNSUPPORTED_VERSION (KIP-511).
+        body.advance(body.len());
+        RequestHeader::default()
+    };
+    let client_id = header
+        .client_id
+        .as_ref()
+        .map_or("", |c| c.as_str())
+        .to_owned();
+    let ctx = Ctx {
+        shared,
+        node,
+        client_id: &client_id,
+    };
+    let (reply, response_version) = if in_range {
+        (api::dispatch(ctx, key, version, body).await?, version)
+    } else {
+        (api::versions::unsupported(), 0)
+    };
+    let Some(reply) = reply else {
+        return Ok(None);
+    };
+    let mut out = BytesMut::with_capacity(reply.len() + 16);
+    out.put_i32(0);
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(&mut out, key.response_header_version(response_version))
+        .map_err(|e| Close::Malformed(format!("response header: {e}")))?;
+    out.extend_from_slice(&reply);
+    let len = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    Ok(Some(out.freeze()))
+}
