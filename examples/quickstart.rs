@@ -5,7 +5,9 @@
 //! cargo run --example quickstart
 //! ```
 //! Uses `KAFKA_BOOTSTRAP_SERVERS` when set; otherwise starts a local single-node Apache Kafka
-//! through the test harness (Docker if reachable, else a KRaft broker from Maven Central jars).
+//! through the test harness (Docker if reachable, else a KRaft broker from Maven Central jars,
+//! else — no Docker and no Java — the in-process mock cluster of `ferrokafka-mock`). The first
+//! line says which (`FERROKAFKA_KAFKA_BACKEND=mock` picks the mock).
 
 use ferrokafka::admin::{AdminClient, NewTopic};
 use ferrokafka::config::ClientConfig;
@@ -28,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Keep the harness handle alive for the whole run: dropping it stops a broker it started.
     let broker = ferrokafka_testcontainers::Kafka::shared()?;
     let bootstrap = broker.bootstrap();
-    println!("bootstrap.servers = {bootstrap}");
+    println!("broker: {}; bootstrap.servers = {bootstrap}", broker.kind());
 
     let cfg = ClientConfig::builder()
         .bootstrap_servers(&bootstrap)

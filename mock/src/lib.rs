@@ -234,7 +234,8 @@ impl MockCluster {
                 rt.block_on(async move {
                     match MockCluster::start(config).await {
                         Ok(cluster) => {
-                            let _ = ready_tx.send(Ok((cluster.addrs.clone(), cluster.shared.clone())));
+                            let _ =
+                                ready_tx.send(Ok((cluster.addrs.clone(), cluster.shared.clone())));
                             let _ = stop_rx.await;
                             drop(cluster);
                         }

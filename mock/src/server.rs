@@ -108,13 +108,23 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
         let size = match usize::try_from(size) {
             Ok(s) if (4..=MAX_REQUEST_BYTES).contains(&s) => s,
             _ => {
-                warn!(node, ?peer, size, "request size out of range; closing the connection");
+                warn!(
+                    node,
+                    ?peer,
+                    size,
+                    "request size out of range; closing the connection"
+                );
                 return;
             }
         };
         let mut frame = vec![0u8; size];
         if rd.read_exact(&mut frame).await.is_err() {
-            warn!(node, ?peer, size, "truncated request; closing the connection");
+            warn!(
+                node,
+                ?peer,
+                size,
+                "truncated request; closing the connection"
+            );
             return;
         }
         let mut body = Bytes::from(frame);
@@ -126,7 +136,11 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
             }
             Ok(None) => {}
             Err(Close::Malformed(why)) => {
-                warn!(node, ?peer, "malformed request ({why}); closing the connection");
+                warn!(
+                    node,
+                    ?peer,
+                    "malformed request ({why}); closing the connection"
+                );
                 return;
             }
             Err(Close::Unsupported(why)) => {

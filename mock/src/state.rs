@@ -139,7 +139,9 @@ impl ClusterState {
         if rf == 0 || rf > n {
             return Err((
                 code::INVALID_REPLICATION_FACTOR,
-                format!("Replication factor: {replication_factor} larger than available brokers: {n}."),
+                format!(
+                    "Replication factor: {replication_factor} larger than available brokers: {n}."
+                ),
             ));
         }
         let start = self.topic_layout_seed;
@@ -160,7 +162,7 @@ impl ClusterState {
         self.topics.insert(
             name.to_owned(),
             Topic {
-                id: Uuid::from_u128(fastrand::u128(..)),
+                id: uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid(),
                 partitions: parts,
                 configs,
             },
@@ -205,7 +207,11 @@ impl ClusterState {
     pub fn partition_mut(&mut self, topic: &str, partition: i32) -> Result<&mut Partition, i16> {
         self.topics
             .get_mut(topic)
-            .and_then(|t| usize::try_from(partition).ok().and_then(|p| t.partitions.get_mut(p)))
+            .and_then(|t| {
+                usize::try_from(partition)
+                    .ok()
+                    .and_then(|p| t.partitions.get_mut(p))
+            })
             .ok_or(code::UNKNOWN_TOPIC_OR_PARTITION)
     }
 

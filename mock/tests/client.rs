@@ -58,9 +58,15 @@ async fn every_codec_round_trips_in_order_with_offsets() {
         }
         for (p, list) in &offsets {
             let expected: Vec<i64> = (0..list.len() as i64).collect();
-            assert_eq!(list, &expected, "{codec}: partition {p} offsets are 0..n in send order");
+            assert_eq!(
+                list, &expected,
+                "{codec}: partition {p} offsets are 0..n in send order"
+            );
         }
-        producer.close(Duration::from_secs(10)).await.expect("close");
+        producer
+            .close(Duration::from_secs(10))
+            .await
+            .expect("close");
 
         let consumer = Consumer::new(
             ConsumerConfig::from_properties([
@@ -76,8 +82,15 @@ async fn every_codec_round_trips_in_order_with_offsets() {
         let mut total = 0;
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         while total < N {
-            assert!(std::time::Instant::now() < deadline, "{codec}: read {total} of {N}");
-            for r in consumer.poll(Duration::from_millis(200)).await.expect("poll") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{codec}: read {total} of {N}"
+            );
+            for r in consumer
+                .poll(Duration::from_millis(200))
+                .await
+                .expect("poll")
+            {
                 let v = String::from_utf8(r.value.as_deref().unwrap_or_default().to_vec())
                     .expect("utf8");
                 seen.entry(r.partition).or_default().push((r.offset.0, v));
@@ -106,7 +119,10 @@ async fn every_codec_round_trips_in_order_with_offsets() {
             .values()
             .map(|r| r.as_ref().expect("offset").offset.0)
             .sum();
-        assert_eq!(sum, N as i64, "{codec}: log end offsets add up to what was sent");
+        assert_eq!(
+            sum, N as i64,
+            "{codec}: log end offsets add up to what was sent"
+        );
         assert_eq!(cluster.high_watermark(&topic, 0), Some((N / 3) as i64));
     }
 }
@@ -122,7 +138,10 @@ async fn admin_topics_partitions_configs_cluster() {
         .await
         .expect("create a");
     let again = admin.create_topic(NewTopic::new("a", 2, 1)).await;
-    assert!(again.is_err(), "a second create of the same topic fails: {again:?}");
+    assert!(
+        again.is_err(),
+        "a second create of the same topic fails: {again:?}"
+    );
     let too_many = admin.create_topic(NewTopic::new("b", 1, 4)).await;
     assert!(too_many.is_err(), "replication factor 4 on 3 brokers fails");
 

@@ -11,9 +11,12 @@
 //!    ([`ClusterKind::Docker`]; [`Topology::Cluster3`] falls through to 3.).
 //! 3. Java is installed: local KRaft broker JVMs from the Maven Central jars, resolved once into
 //!    `$FERROKAFKA_KAFKA_CACHE` or `~/.cache/ferrokafka/kafka-<version>` ([`ClusterKind::Jvm`]).
-//! 4. Otherwise an error naming what is missing; never a silent skip.
+//! 4. Neither Docker nor Java: the in-process mock cluster of `ferrokafka-mock`
+//!    ([`ClusterKind::Mock`]), which needs nothing but this process. It is not a replicated
+//!    log: fault injection (node kills, proxies) returns [`HarnessError::Unsupported`] naming
+//!    the reason, so a test that needs a real broker fails loudly instead of passing.
 //!
-//! `FERROKAFKA_KAFKA_BACKEND=external|docker|jvm` forces one backend.
+//! `FERROKAFKA_KAFKA_BACKEND=external|docker|jvm|mock` forces one backend.
 //!
 //! No broker JVM outlives the process that started it: each has a watchdog (`sh` reading a pipe from
 //! this process) that SIGKILLs it when the pipe closes, however this process ends (panic, SIGKILL,
@@ -59,6 +62,19 @@ pub enum ClusterKind {
     Docker,
     /// Local broker JVMs from the Maven Central jars.
     Jvm,
+    /// The in-process mock cluster (`ferrokafka-mock`): no JVM, no container.
+    Mock,
+}
+
+impl std::fmt::Display for ClusterKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ClusterKind::External => "an existing cluster (KAFKA_BOOTSTRAP_SERVERS)",
+            ClusterKind::Docker => "an apache/kafka container (Docker)",
+            ClusterKind::Jvm => "a local Apache Kafka broker JVM",
+            ClusterKind::Mock => "the in-process mock cluster (ferrokafka-mock)",
+        })
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +83,7 @@ enum Backend {
     #[cfg(feature = "docker")]
     Docker(Box<docker::DockerKafka>),
     Jvm(Mutex<JvmCluster>),
+    Mock(ferrokafka_mock::MockClusterThread),
 }
 
 /// A running Kafka cluster: shared ([`Kafka::shared`]) or owned ([`Kafka::start`]; stopped on Drop).
@@ -104,9 +121,10 @@ impl Kafka {
             "external" => return Self::external(),
             "docker" => return Self::start_docker(topology),
             "jvm" => return Self::start_jvm(topology),
+            "mock" => return Self::start_mock(topology),
             other => {
                 return Err(HarnessError::NoBackend(format!(
-                    "FERROKAFKA_KAFKA_BACKEND={other:?}: expected external, docker or jvm"
+                    "FERROKAFKA_KAFKA_BACKEND={other:?}: expected external, docker, jvm or mock"
                 )))
             }
         }
@@ -116,6 +134,10 @@ impl Kafka {
         let docker = docker::docker_engine();
         if docker.is_some() && cfg!(feature = "docker") && topology == Topology::Single {
             return Self::start_docker(topology);
+        }
+        if docker.is_none() && resolve::find_java().is_err() {
+            // Nothing that runs a real broker here: the in-process mock serves instead.
+            return Self::start_mock(topology);
         }
         Self::start_jvm(topology).map_err(|e| match e {
             HarnessError::NoBackend(why) => HarnessError::NoBackend(format!(
@@ -178,6 +200,19 @@ impl Kafka {
         })
     }
 
+    /// The in-process mock cluster (one or three brokers) on a thread of its own, stopped on Drop.
+    pub fn start_mock(topology: Topology) -> Result<Kafka, HarnessError> {
+        let cluster = ferrokafka_mock::MockCluster::start_in_thread(
+            ferrokafka_mock::MockConfig::default().brokers(topology.node_count()),
+        )
+        .map_err(|e| HarnessError::io("starting the mock cluster", e))?;
+        Ok(Kafka {
+            backend: Backend::Mock(cluster),
+            shared: false,
+            proxies: Vec::new(),
+        })
+    }
+
     /// Local broker JVMs behind one [`FaultProxy`] each: every node gets a second client listener
     /// advertised at its proxy, so [`Kafka::bootstrap`] (the proxies) and every connection metadata
     /// leads to go through the proxies, while inter-broker and controller traffic, and clients
@@ -235,6 +270,7 @@ impl Kafka {
             #[cfg(feature = "docker")]
             Backend::Docker(_) => ClusterKind::Docker,
             Backend::Jvm(_) => ClusterKind::Jvm,
+            Backend::Mock(_) => ClusterKind::Mock,
         }
     }
 
@@ -253,6 +289,7 @@ impl Kafka {
             #[cfg(feature = "docker")]
             Backend::Docker(d) => d.address(),
             Backend::Jvm(c) => lock(c).bootstrap(),
+            Backend::Mock(m) => m.bootstrap(),
         }
     }
 
@@ -264,6 +301,7 @@ impl Kafka {
             #[cfg(feature = "docker")]
             Backend::Docker(_) => vec![1],
             Backend::Jvm(c) => lock(c).node_ids(),
+            Backend::Mock(m) => (1..=m.broker_addrs().len() as i32).collect(),
         }
     }
 
@@ -274,6 +312,10 @@ impl Kafka {
             #[cfg(feature = "docker")]
             Backend::Docker(d) => (id == 1).then(|| d.address()),
             Backend::Jvm(c) => lock(c).node_address(id),
+            Backend::Mock(m) => usize::try_from(id - 1)
+                .ok()
+                .and_then(|i| m.broker_addrs().get(i))
+                .map(ToString::to_string),
         }
     }
 
@@ -301,6 +343,7 @@ impl Kafka {
             #[cfg(feature = "docker")]
             Backend::Docker(d) => id == 1 && d.is_running(),
             Backend::Jvm(c) => lock(c).is_running(id),
+            Backend::Mock(m) => id >= 1 && id as usize <= m.broker_addrs().len(),
         }
     }
 
@@ -314,6 +357,7 @@ impl Kafka {
             }
             Backend::Jvm(c) => lock(c).kill_node(id),
             Backend::External(_) => Err(external_unsupported("kill_node")),
+            Backend::Mock(_) => Err(mock_unsupported("kill_node")),
         }
     }
 
@@ -327,6 +371,7 @@ impl Kafka {
             }
             Backend::Jvm(c) => lock(c).stop_node(id),
             Backend::External(_) => Err(external_unsupported("stop_node")),
+            Backend::Mock(_) => Err(mock_unsupported("stop_node")),
         }
     }
 
@@ -342,6 +387,7 @@ impl Kafka {
             }
             Backend::Jvm(c) => lock(c).restart_node(id),
             Backend::External(_) => Err(external_unsupported("restart_node")),
+            Backend::Mock(_) => Err(mock_unsupported("restart_node")),
         }
     }
 
@@ -354,6 +400,16 @@ impl Kafka {
         partitions: i32,
         replication_factor: i16,
     ) -> Result<(), HarnessError> {
+        if let Backend::Mock(m) = &self.backend {
+            // --if-not-exists: an existing topic is not an error.
+            return match m.create_topic(topic, partitions) {
+                Ok(()) => Ok(()),
+                Err(e) if e.code == 36 => Ok(()),
+                Err(e) => Err(HarnessError::Tool(format!(
+                    "create topic {topic} on the mock: {e}"
+                ))),
+            };
+        }
         let output = JvmRuntime::locate()?
             .tool("org.apache.kafka.tools.TopicCommand")?
             .args(["--bootstrap-server", &self.bootstrap()])
@@ -394,6 +450,14 @@ fn external_bootstrap() -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+}
+
+fn mock_unsupported(op: &str) -> HarnessError {
+    HarnessError::Unsupported(format!(
+        "{op} on the in-process mock cluster: it is not a replicated log and has no processes to \
+         kill; this test needs a real broker (FERROKAFKA_KAFKA_BACKEND=jvm, Docker or \
+         KAFKA_BOOTSTRAP_SERVERS)"
+    ))
 }
 
 fn external_unsupported(op: &str) -> HarnessError {

@@ -5,7 +5,9 @@ use crate::server::Ctx;
 use crate::state::Topic;
 use crate::MockConfig;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
@@ -73,7 +75,11 @@ pub(super) fn create_topics(ctx: Ctx<'_>, req: CreateTopicsRequest) -> CreateTop
             t.num_partitions
         };
         // -1: the broker's default.replication.factor, 1 here.
-        let rf = if t.replication_factor == -1 { 1 } else { t.replication_factor };
+        let rf = if t.replication_factor == -1 {
+            1
+        } else {
+            t.replication_factor
+        };
         let mut configs = BTreeMap::new();
         for c in &t.configs {
             if let Some(v) = &c.value {
@@ -85,11 +91,16 @@ pub(super) fn create_topics(ctx: Ctx<'_>, req: CreateTopicsRequest) -> CreateTop
             .with_num_partitions(-1)
             .with_replication_factor(-1);
         let bad_config = configs.iter().find(|(k, v)| {
-            matches!(k.as_str(), "retention.bytes" | "max.message.bytes" | "retention.ms")
-                && v.parse::<i64>().is_err()
+            matches!(
+                k.as_str(),
+                "retention.bytes" | "max.message.bytes" | "retention.ms"
+            ) && v.parse::<i64>().is_err()
         });
         let outcome = if let Some((k, v)) = bad_config {
-            Err((code::INVALID_CONFIG, format!("Invalid value {v} for configuration {k}")))
+            Err((
+                code::INVALID_CONFIG,
+                format!("Invalid value {v} for configuration {k}"),
+            ))
         } else if !t.assignments.is_empty() {
             Err((
                 code::INVALID_REQUEST,
@@ -98,7 +109,10 @@ pub(super) fn create_topics(ctx: Ctx<'_>, req: CreateTopicsRequest) -> CreateTop
         } else if req.validate_only {
             // Check without creating: the same rules on a scratch copy of the name space.
             if state.topics.contains_key(&name) {
-                Err((code::TOPIC_ALREADY_EXISTS, format!("Topic '{name}' already exists.")))
+                Err((
+                    code::TOPIC_ALREADY_EXISTS,
+                    format!("Topic '{name}' already exists."),
+                ))
             } else {
                 Ok(())
             }
@@ -107,7 +121,9 @@ pub(super) fn create_topics(ctx: Ctx<'_>, req: CreateTopicsRequest) -> CreateTop
         };
         match outcome {
             Ok(()) => {
-                result = result.with_num_partitions(partitions).with_replication_factor(rf);
+                result = result
+                    .with_num_partitions(partitions)
+                    .with_replication_factor(rf);
                 if let Some(topic) = state.topics.get(&name) {
                     result = result.with_topic_id(topic.id).with_configs(Some(
                         configs_of(topic, &cfg)
@@ -209,7 +225,10 @@ pub(super) fn create_partitions(
     CreatePartitionsResponse::default().with_results(results)
 }
 
-pub(super) fn describe_configs(ctx: Ctx<'_>, req: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub(super) fn describe_configs(
+    ctx: Ctx<'_>,
+    req: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let state = ctx.shared.lock();
     let cfg = &state.config;
     let mut results = Vec::with_capacity(req.resources.len());
@@ -226,10 +245,26 @@ pub(super) fn describe_configs(ctx: Ctx<'_>, req: DescribeConfigsRequest) -> Des
                 )),
             },
             RESOURCE_BROKER => Ok(vec![
-                ("auto.create.topics.enable".into(), cfg.auto_create_topics.to_string(), SOURCE_STATIC_BROKER),
-                ("num.partitions".into(), cfg.default_partitions.to_string(), SOURCE_STATIC_BROKER),
-                ("message.max.bytes".into(), cfg.max_message_bytes.to_string(), SOURCE_STATIC_BROKER),
-                ("log.retention.bytes".into(), cfg.retention_bytes.to_string(), SOURCE_STATIC_BROKER),
+                (
+                    "auto.create.topics.enable".into(),
+                    cfg.auto_create_topics.to_string(),
+                    SOURCE_STATIC_BROKER,
+                ),
+                (
+                    "num.partitions".into(),
+                    cfg.default_partitions.to_string(),
+                    SOURCE_STATIC_BROKER,
+                ),
+                (
+                    "message.max.bytes".into(),
+                    cfg.max_message_bytes.to_string(),
+                    SOURCE_STATIC_BROKER,
+                ),
+                (
+                    "log.retention.bytes".into(),
+                    cfg.retention_bytes.to_string(),
+                    SOURCE_STATIC_BROKER,
+                ),
             ]),
             other => Err((
                 code::INVALID_REQUEST,
@@ -241,7 +276,9 @@ pub(super) fn describe_configs(ctx: Ctx<'_>, req: DescribeConfigsRequest) -> Des
                 let keys = res.configuration_keys.as_ref();
                 r = r.with_configs(
                     list.into_iter()
-                        .filter(|(k, _, _)| keys.is_none_or(|ks| ks.iter().any(|x| x.as_str() == k)))
+                        .filter(|(k, _, _)| {
+                            keys.is_none_or(|ks| ks.iter().any(|x| x.as_str() == k))
+                        })
                         .map(|(k, v, source)| {
                             DescribeConfigsResourceResult::default()
                                 .with_name(str(k))

@@ -100,7 +100,11 @@ fn read(ctx: Ctx<'_>, req: &FetchRequest, version: i16) -> (FetchResponse, usize
                     // limits (KIP-74); the others only while the response has room.
                     let room = max_bytes.saturating_sub(total);
                     let part_max = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
-                    let limit = if total == 0 { part_max.min(max_bytes).max(1) } else { part_max.min(room) };
+                    let limit = if total == 0 {
+                        part_max.min(max_bytes).max(1)
+                    } else {
+                        part_max.min(room)
+                    };
                     if limit == 0 && total > 0 {
                         // No room left: an empty answer, the client asks again.
                     } else {
@@ -133,13 +137,19 @@ fn read(ctx: Ctx<'_>, req: &FetchRequest, version: i16) -> (FetchResponse, usize
         );
     }
     (
-        FetchResponse::default().with_session_id(0).with_responses(topics),
+        FetchResponse::default()
+            .with_session_id(0)
+            .with_responses(topics),
         total,
         errors,
     )
 }
 
-pub(super) fn list_offsets(ctx: Ctx<'_>, req: ListOffsetsRequest) -> ListOffsetsResponse {
+pub(super) fn list_offsets(
+    ctx: Ctx<'_>,
+    req: ListOffsetsRequest,
+    version: i16,
+) -> ListOffsetsResponse {
     let mut state = ctx.shared.lock();
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -151,25 +161,28 @@ pub(super) fn list_offsets(ctx: Ctx<'_>, req: ListOffsetsRequest) -> ListOffsets
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
-            let answer = state.partition_mut(&name, lp.partition_index).and_then(|p| {
-                if p.leader != ctx.node {
-                    return Err(code::NOT_LEADER_OR_FOLLOWER);
-                }
-                check_epoch(p, lp.current_leader_epoch)?;
-                let (offset, ts) = match lp.timestamp {
-                    -2 => (p.log.log_start(), -1),
-                    -1 => (p.log.log_end(), -1),
-                    -3 => p.log.max_timestamp().unwrap_or((-1, -1)),
-                    ts if ts >= 0 => p.log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
-                    _ => return Err(code::INVALID_REQUEST),
-                };
-                Ok((offset, ts, p.leader_epoch))
-            });
+            let answer = state
+                .partition_mut(&name, lp.partition_index)
+                .and_then(|p| {
+                    if p.leader != ctx.node {
+                        return Err(code::NOT_LEADER_OR_FOLLOWER);
+                    }
+                    check_epoch(p, lp.current_leader_epoch)?;
+                    let (offset, ts) = match lp.timestamp {
+                        -2 => (p.log.log_start(), -1),
+                        -1 => (p.log.log_end(), -1),
+                        -3 => p.log.max_timestamp().unwrap_or((-1, -1)),
+                        ts if ts >= 0 => p.log.offset_for_timestamp(ts).unwrap_or((-1, -1)),
+                        _ => return Err(code::INVALID_REQUEST),
+                    };
+                    Ok((offset, ts, p.leader_epoch))
+                });
             partitions.push(match answer {
+                // The leader epoch is in the answer from v4.
                 Ok((offset, ts, epoch)) => out
                     .with_offset(offset)
                     .with_timestamp(ts)
-                    .with_leader_epoch(epoch),
+                    .with_leader_epoch(if version >= 4 { epoch } else { -1 }),
                 Err(e) => out.with_error_code(e),
             });
         }

@@ -31,8 +31,8 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
     };
     // Topics are auto-created when the request allows it (v4+; always before) and the cluster
     // is configured to.
-    let allow_create = (version < 4 || req.allow_auto_topic_creation)
-        && state.config.auto_create_topics;
+    let allow_create =
+        (version < 4 || req.allow_auto_topic_creation) && state.config.auto_create_topics;
     let mut topics = Vec::new();
     let mut created = false;
     match names {
@@ -131,7 +131,10 @@ fn topic_entry(state: &ClusterState, name: &str) -> MetadataResponseTopic {
         .with_partitions(partitions)
 }
 
-pub(super) fn describe_cluster(ctx: Ctx<'_>, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+pub(super) fn describe_cluster(
+    ctx: Ctx<'_>,
+    _req: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let state = ctx.shared.lock();
     let brokers = state
         .brokers

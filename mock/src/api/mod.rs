@@ -34,7 +34,7 @@ pub(crate) async fn dispatch(
         }
         ApiKey::Produce => {
             let req: ProduceRequest = decode(body, version)?;
-            match produce::produce(ctx, req) {
+            match produce::produce(ctx, req, version) {
                 Some(resp) => encode(&resp, version),
                 None => Ok(None),
             }
@@ -45,7 +45,7 @@ pub(crate) async fn dispatch(
         }
         ApiKey::ListOffsets => {
             let req: ListOffsetsRequest = decode(body, version)?;
-            encode(&fetch::list_offsets(ctx, req), version)
+            encode(&fetch::list_offsets(ctx, req, version), version)
         }
         ApiKey::InitProducerId => {
             let req: InitProducerIdRequest = decode(body, version)?;

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 
 /// Handles a Produce request; `None` for acks=0 (the broker sends no response).
-pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest) -> Option<ProduceResponse> {
+pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
     let valid_acks = matches!(acks, -1..=1);
     let mut appended_any = false;
@@ -35,7 +35,14 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest) -> Option<ProduceRespon
                     // Transactions are not served (the transactional APIs are not advertised).
                     Err(code::UNSUPPORTED_VERSION)
                 } else {
-                    append(&mut state, &config, ctx.node, &name, data.index, data.records)
+                    append(
+                        &mut state,
+                        &config,
+                        ctx.node,
+                        &name,
+                        data.index,
+                        data.records,
+                    )
                 };
                 match outcome {
                     Ok((appended, log_start)) => {
@@ -46,11 +53,14 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest) -> Option<ProduceRespon
                             }
                             Appended::Duplicate(o) => o,
                         };
-                        resp = resp.with_base_offset(offset).with_log_start_offset(log_start);
+                        resp = resp
+                            .with_base_offset(offset)
+                            .with_log_start_offset(log_start);
                     }
                     Err(e) => {
                         resp = resp.with_error_code(e);
-                        if e == code::NOT_LEADER_OR_FOLLOWER {
+                        // The current leader rides along from v10 (KIP-951).
+                        if e == code::NOT_LEADER_OR_FOLLOWER && version >= 10 {
                             if let Ok(p) = state.partition_mut(&name, data.index) {
                                 resp = resp.with_current_leader(
                                     LeaderIdAndEpoch::default()

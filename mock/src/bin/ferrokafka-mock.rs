@@ -22,6 +22,13 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "ferrokafka_mock=info".into()),
+        )
+        .init();
     let mut config = MockConfig::default();
     let mut topics = Vec::new();
     let mut args = std::env::args().skip(1);
