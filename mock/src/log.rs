@@ -328,6 +328,24 @@ impl PartitionLog {
         }
     }
 
+    /// DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark),
+    /// dropping the batches wholly below it; returns the new log start (the low watermark).
+    pub fn delete_records(&mut self, offset: i64) -> Result<i64, i16> {
+        let target = if offset == -1 { self.log_end } else { offset };
+        if target < 0 || target > self.log_end {
+            return Err(code::OFFSET_OUT_OF_RANGE);
+        }
+        if target > self.log_start {
+            while self.batches.front().is_some_and(|b| b.last_offset < target) {
+                if let Some(b) = self.batches.pop_front() {
+                    self.bytes -= b.bytes.len();
+                }
+            }
+            self.log_start = target;
+        }
+        Ok(self.log_start)
+    }
+
     /// Batches from the one holding `offset`, at least one (KIP-74) and then while the total
     /// stays within `max_bytes`. `Err` when `offset` is outside [log start, log end].
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Vec<Bytes>, i16> {
@@ -616,5 +634,29 @@ mod tests {
             3,
             "from the batch holding 15"
         );
+    }
+
+    #[test]
+    fn delete_records_moves_the_log_start() {
+        let mut log = PartitionLog::new();
+        for _ in 0..3 {
+            append(&mut log, batch(-1, -1, -1, 10, 0)).expect("append");
+        }
+        assert_eq!(log.delete_records(15), Ok(15));
+        assert_eq!(log.read(14, 1 << 20), Err(code::OFFSET_OUT_OF_RANGE));
+        let from = log.read(15, 1 << 20).expect("read");
+        assert_eq!(
+            i64_at(&from[0], 0),
+            10,
+            "the batch holding 15 is still served"
+        );
+        assert_eq!(log.delete_records(5), Ok(15), "never moves back");
+        assert_eq!(log.delete_records(31), Err(code::OFFSET_OUT_OF_RANGE));
+        assert_eq!(
+            log.delete_records(-1),
+            Ok(30),
+            "-1: up to the high watermark"
+        );
+        assert_eq!(log.read(30, 100), Ok(vec![]));
     }
 }

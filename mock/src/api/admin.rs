@@ -8,14 +8,22 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult,
 };
+use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{
     CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
     DeleteTopicsRequest, DeleteTopicsResponse, DescribeConfigsRequest, DescribeConfigsResponse,
     TopicName,
+};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DeleteRecordsResponse, IncrementalAlterConfigsRequest,
+    IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
@@ -47,8 +55,11 @@ fn str(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
 
-fn configs_of(topic: &Topic, cfg: &MockConfig) -> Vec<(String, String, i8)> {
-    let mut out: Vec<(String, String, i8)> = topic_defaults(cfg)
+/// A config's name, value and source.
+type ConfigEntry = (String, String, i8);
+
+fn configs_of(topic: &Topic, cfg: &MockConfig) -> Vec<ConfigEntry> {
+    let mut out: Vec<ConfigEntry> = topic_defaults(cfg)
         .into_iter()
         .map(|(k, v)| match topic.configs.get(k) {
             Some(set) => (k.to_owned(), set.clone(), SOURCE_TOPIC),
@@ -236,7 +247,7 @@ pub(super) fn describe_configs(
         let mut r = DescribeConfigsResult::default()
             .with_resource_type(res.resource_type)
             .with_resource_name(res.resource_name.clone());
-        let entries: Result<Vec<(String, String, i8)>, (i16, String)> = match res.resource_type {
+        let entries: Result<Vec<ConfigEntry>, (i16, String)> = match res.resource_type {
             RESOURCE_TOPIC => match state.topics.get(res.resource_name.as_str()) {
                 Some(topic) => Ok(configs_of(topic, cfg)),
                 None => Err((
@@ -293,4 +304,109 @@ pub(super) fn describe_configs(
         results.push(r);
     }
     DescribeConfigsResponse::default().with_results(results)
+}
+
+/// IncrementalAlterConfigs operations.
+const OP_SET: i8 = 0;
+const OP_DELETE: i8 = 1;
+
+pub(super) fn incremental_alter_configs(
+    ctx: Ctx<'_>,
+    req: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
+    let mut state = ctx.shared.lock();
+    let mut responses = Vec::with_capacity(req.resources.len());
+    for res in req.resources {
+        let mut r = AlterConfigsResourceResponse::default()
+            .with_resource_type(res.resource_type)
+            .with_resource_name(res.resource_name.clone());
+        let outcome = if res.resource_type != RESOURCE_TOPIC {
+            Err((
+                code::INVALID_REQUEST,
+                "the mock alters topic configs only".to_owned(),
+            ))
+        } else {
+            match state.topics.get_mut(res.resource_name.as_str()) {
+                None => Err((
+                    code::UNKNOWN_TOPIC_OR_PARTITION,
+                    format!("Topic {} does not exist", res.resource_name.as_str()),
+                )),
+                Some(topic) => {
+                    let mut configs = topic.configs.clone();
+                    let mut bad = None;
+                    for c in &res.configs {
+                        let name = c.name.to_string();
+                        match (c.config_operation, &c.value) {
+                            (OP_SET, Some(v)) => {
+                                if matches!(
+                                    name.as_str(),
+                                    "retention.bytes" | "max.message.bytes" | "retention.ms"
+                                ) && v.parse::<i64>().is_err()
+                                {
+                                    bad =
+                                        Some(format!("Invalid value {v} for configuration {name}"));
+                                }
+                                configs.insert(name, v.to_string());
+                            }
+                            (OP_DELETE, _) => {
+                                configs.remove(&name);
+                            }
+                            (op, _) => {
+                                bad = Some(format!("operation {op} on {name} is not served by the mock (SET and DELETE are)"));
+                            }
+                        }
+                    }
+                    match bad {
+                        Some(msg) => Err((code::INVALID_CONFIG, msg)),
+                        None => {
+                            if !req.validate_only {
+                                topic.configs = configs;
+                            }
+                            Ok(())
+                        }
+                    }
+                }
+            }
+        };
+        if let Err((e, msg)) = outcome {
+            r = r.with_error_code(e).with_error_message(Some(str(msg)));
+        }
+        responses.push(r);
+    }
+    IncrementalAlterConfigsResponse::default().with_responses(responses)
+}
+
+pub(super) fn delete_records(ctx: Ctx<'_>, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let mut state = ctx.shared.lock();
+    let mut topics = Vec::with_capacity(req.topics.len());
+    for t in req.topics {
+        let name = t.name.0.to_string();
+        let partitions = t
+            .partitions
+            .iter()
+            .map(|p| {
+                let out = DeleteRecordsPartitionResult::default()
+                    .with_partition_index(p.partition_index)
+                    .with_low_watermark(-1);
+                let answer = state
+                    .partition_mut(&name, p.partition_index)
+                    .and_then(|part| {
+                        if part.leader != ctx.node {
+                            return Err(code::NOT_LEADER_OR_FOLLOWER);
+                        }
+                        part.log.delete_records(p.offset)
+                    });
+                match answer {
+                    Ok(low) => out.with_low_watermark(low),
+                    Err(e) => out.with_error_code(e),
+                }
+            })
+            .collect();
+        topics.push(
+            DeleteRecordsTopicResult::default()
+                .with_name(t.name)
+                .with_partitions(partitions),
+        );
+    }
+    DeleteRecordsResponse::default().with_topics(topics)
 }

@@ -67,6 +67,14 @@ pub(crate) async fn dispatch(
             let req: DescribeConfigsRequest = decode(body, version)?;
             encode(&admin::describe_configs(ctx, req), version)
         }
+        ApiKey::IncrementalAlterConfigs => {
+            let req: IncrementalAlterConfigsRequest = decode(body, version)?;
+            encode(&admin::incremental_alter_configs(ctx, req), version)
+        }
+        ApiKey::DeleteRecords => {
+            let req: DeleteRecordsRequest = decode(body, version)?;
+            encode(&admin::delete_records(ctx, req), version)
+        }
         _ => groups::dispatch(ctx, key, version, body).await,
     }
 }

@@ -1,0 +1,178 @@
+//! FindCoordinator, ListGroups, DescribeGroups and DeleteGroups.
+
+use super::group::State;
+use super::{is_coordinator, membership, str};
+use crate::log::code;
+use crate::server::Ctx;
+use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
+use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::{
+    BrokerId, DeleteGroupsRequest, DeleteGroupsResponse, DescribeGroupsRequest,
+    DescribeGroupsResponse, FindCoordinatorRequest, FindCoordinatorResponse, GroupId,
+    ListGroupsRequest, ListGroupsResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+
+/// The group type ListGroups v5 reports and filters on: every group here is a classic one.
+const CLASSIC: &str = "classic";
+
+/// (error, node id, host, port) of the coordinator of `key`. Key type 0 is a group, 1 a
+/// transactional id (same placement: Kafka hashes both over its internal topics' partitions).
+fn coordinator(ctx: Ctx<'_>, key: &str, key_type: i8) -> (i16, i32, String, i32) {
+    if !matches!(key_type, 0 | 1) {
+        return (code::INVALID_REQUEST, -1, String::new(), -1);
+    }
+    let state = ctx.shared.lock();
+    if state.brokers.is_empty() {
+        return (code::COORDINATOR_NOT_AVAILABLE, -1, String::new(), -1);
+    }
+    let b = state.coordinator_for(key);
+    (
+        code::NONE,
+        b.id,
+        b.addr.ip().to_string(),
+        i32::from(b.addr.port()),
+    )
+}
+
+pub(super) fn find_coordinator(
+    ctx: Ctx<'_>,
+    req: FindCoordinatorRequest,
+    version: i16,
+) -> FindCoordinatorResponse {
+    if version >= 4 {
+        let coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|key| {
+                let (err, node, host, port) = coordinator(ctx, key.as_str(), req.key_type);
+                Coordinator::default()
+                    .with_key(key.clone())
+                    .with_error_code(err)
+                    .with_node_id(BrokerId(node))
+                    .with_host(str(host))
+                    .with_port(port)
+            })
+            .collect();
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let (err, node, host, port) = coordinator(ctx, req.key.as_str(), req.key_type);
+    FindCoordinatorResponse::default()
+        .with_error_code(err)
+        .with_node_id(BrokerId(node))
+        .with_host(str(host))
+        .with_port(port)
+}
+
+/// ListGroups: each broker lists the groups it coordinates (an admin client asks them all).
+pub(super) fn list_groups(ctx: Ctx<'_>, req: ListGroupsRequest) -> ListGroupsResponse {
+    let types_ok = req.types_filter.is_empty()
+        || req
+            .types_filter
+            .iter()
+            .any(|t| t.as_str().eq_ignore_ascii_case(CLASSIC));
+    let candidates: Vec<(String, String, &'static str)> = if types_ok {
+        ctx.shared.groups.with(|groups| {
+            groups
+                .iter()
+                .map(|(id, g)| {
+                    let ptype = g.protocol_type.clone().unwrap_or_default();
+                    (id.clone(), ptype, g.state.name())
+                })
+                .collect()
+        })
+    } else {
+        Vec::new()
+    };
+    let mut listed: Vec<ListedGroup> = candidates
+        .into_iter()
+        .filter(|(id, _, state)| {
+            (req.states_filter.is_empty()
+                || req
+                    .states_filter
+                    .iter()
+                    .any(|s| s.as_str().eq_ignore_ascii_case(state)))
+                && is_coordinator(ctx, id)
+        })
+        .map(|(id, ptype, state)| {
+            ListedGroup::default()
+                .with_group_id(GroupId(str(id)))
+                .with_protocol_type(str(ptype))
+                .with_group_state(StrBytes::from_static_str(state))
+                .with_group_type(StrBytes::from_static_str(CLASSIC))
+        })
+        .collect();
+    listed.sort_by(|a, b| a.group_id.as_str().cmp(b.group_id.as_str()));
+    ListGroupsResponse::default().with_groups(listed)
+}
+
+/// DescribeGroups. As Kafka: member metadata and assignments only in Stable (otherwise they
+/// are in flux), and a group that does not exist is "Dead" without an error.
+pub(super) fn describe_groups(ctx: Ctx<'_>, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    let groups = req
+        .groups
+        .into_iter()
+        .map(|group_id| {
+            let resp = DescribedGroup::default().with_group_id(group_id.clone());
+            if !is_coordinator(ctx, group_id.as_str()) {
+                return resp
+                    .with_error_code(code::NOT_COORDINATOR)
+                    .with_group_state(StrBytes::from_static_str("Dead"));
+            }
+            ctx.shared.groups.with(|groups| {
+                let Some(g) = groups.get(group_id.as_str()) else {
+                    return resp.with_group_state(StrBytes::from_static_str("Dead"));
+                };
+                let stable = g.state == State::Stable;
+                let protocol = g.protocol.clone().unwrap_or_default();
+                let members = g
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let member = DescribedGroupMember::default()
+                            .with_member_id(str(m.id.clone()))
+                            .with_group_instance_id(m.instance_id.clone().map(str))
+                            .with_client_id(str(m.client_id.clone()))
+                            .with_client_host(str(m.client_host.clone()));
+                        if stable {
+                            member
+                                .with_member_metadata(m.metadata_for(&protocol))
+                                .with_member_assignment(m.assignment.clone())
+                        } else {
+                            member
+                        }
+                    })
+                    .collect();
+                resp.with_group_state(StrBytes::from_static_str(g.state.name()))
+                    .with_protocol_type(str(g.protocol_type.clone().unwrap_or_default()))
+                    .with_protocol_data(str(if stable { protocol } else { String::new() }))
+                    .with_members(members)
+            })
+        })
+        .collect();
+    DescribeGroupsResponse::default().with_groups(groups)
+}
+
+pub(super) fn delete_groups(ctx: Ctx<'_>, req: DeleteGroupsRequest) -> DeleteGroupsResponse {
+    let results = req
+        .groups_names
+        .into_iter()
+        .map(|group_id| {
+            let err = if group_id.is_empty() {
+                code::INVALID_GROUP_ID
+            } else if !is_coordinator(ctx, group_id.as_str()) {
+                code::NOT_COORDINATOR
+            } else {
+                ctx.shared
+                    .groups
+                    .with(|g| membership::delete(g, group_id.as_str()))
+            };
+            DeletableGroupResult::default()
+                .with_group_id(group_id)
+                .with_error_code(err)
+        })
+        .collect();
+    DeleteGroupsResponse::default().with_results(results)
+}
