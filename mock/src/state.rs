@@ -234,3 +234,28 @@ impl ClusterState {
         id
     }
 }
+
+/// The operations a client may perform, as a bitfield of Kafka's ACL operation codes (READ 3,
+/// WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
+/// ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12). The mock has no authorizer: every operation that
+/// applies to the resource is allowed, as on a broker without one.
+pub(crate) mod authorized {
+    const fn bits(ops: &[u8]) -> i32 {
+        let mut v = 0i32;
+        let mut i = 0;
+        while i < ops.len() {
+            v |= 1 << ops[i];
+            i += 1;
+        }
+        v
+    }
+    /// Cluster: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+    /// IDEMPOTENT_WRITE.
+    pub const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+    /// Topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+    pub const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
+    /// Group: READ, DELETE, DESCRIBE.
+    pub const GROUP: i32 = bits(&[3, 6, 8]);
+    /// "Not requested" (Kafka's `Integer.MIN_VALUE`).
+    pub const OMITTED: i32 = i32::MIN;
+}

@@ -191,3 +191,35 @@ async fn admin_topics_partitions_configs_cluster() {
     }
     assert!(admin.list_topics().await.expect("list").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_offsets_of_missing_partitions_and_topics_are_per_partition_errors() {
+    let cluster = MockCluster::start(MockConfig::default())
+        .await
+        .expect("mock");
+    let admin = admin(&cluster.bootstrap());
+    admin
+        .create_topic(NewTopic::new("lo", 2, 1))
+        .await
+        .expect("create");
+    let p9 = TopicPartition::new("lo", 9);
+    let gone = TopicPartition::new("never-created", 0);
+    let r = admin
+        .list_offsets(&[
+            (TopicPartition::new("lo", 0), OffsetSpec::Latest),
+            (p9.clone(), OffsetSpec::Latest),
+            (gone.clone(), OffsetSpec::Latest),
+        ])
+        .await
+        .expect("list offsets");
+    for tp in [&p9, &gone] {
+        let e = r[tp]
+            .as_ref()
+            .map(|o| panic!("{tp}: no such partition, yet {o:?}"))
+            .expect_err("an error");
+        assert_eq!(e.broker_code(), Some(3), "{tp}: {e}");
+    }
+    // As on a KRaft broker with auto.create.topics.enable: the Metadata request that created
+    // the topic answered UNKNOWN_TOPIC_OR_PARTITION; the topic exists afterwards.
+    assert_eq!(cluster.high_watermark("never-created", 0), Some(0));
+}

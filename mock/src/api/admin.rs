@@ -51,6 +51,85 @@ fn topic_defaults(cfg: &MockConfig) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// Kafka's topic-level config names (`LogConfig`); CreateTopics and IncrementalAlterConfigs
+/// refuse others with INVALID_CONFIG, as a broker does. The mock stores them all and acts on
+/// `retention.bytes` and `max.message.bytes`.
+const TOPIC_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "compression.gzip.level",
+    "compression.lz4.level",
+    "compression.type",
+    "compression.zstd.level",
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "follower.replication.throttled.replicas",
+    "index.interval.bytes",
+    "leader.replication.throttled.replicas",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "max.message.bytes",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "message.timestamp.type",
+    "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "preallocate",
+    "remote.log.copy.disable",
+    "remote.log.delete.on.disable",
+    "remote.storage.enable",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+    "unclean.leader.election.enable",
+];
+
+/// Configs whose value is a number (a long): a value that does not parse is INVALID_CONFIG.
+const NUMERIC_CONFIGS: &[&str] = &[
+    "delete.retention.ms",
+    "file.delete.delay.ms",
+    "flush.messages",
+    "flush.ms",
+    "index.interval.bytes",
+    "local.retention.bytes",
+    "local.retention.ms",
+    "max.compaction.lag.ms",
+    "max.message.bytes",
+    "message.timestamp.after.max.ms",
+    "message.timestamp.before.max.ms",
+    "min.compaction.lag.ms",
+    "min.insync.replicas",
+    "retention.bytes",
+    "retention.ms",
+    "segment.bytes",
+    "segment.index.bytes",
+    "segment.jitter.ms",
+    "segment.ms",
+];
+
+/// Checks one topic config as a broker would: a known name, a number where one is expected.
+fn check_config(name: &str, value: &str) -> Result<(), (i16, String)> {
+    if !TOPIC_CONFIGS.contains(&name) {
+        return Err((
+            code::INVALID_CONFIG,
+            format!("Unknown topic config name: {name}"),
+        ));
+    }
+    if NUMERIC_CONFIGS.contains(&name) && value.trim().parse::<i64>().is_err() {
+        return Err((
+            code::INVALID_CONFIG,
+            format!("Invalid value {value} for configuration {name}: Not a number of type LONG"),
+        ));
+    }
+    Ok(())
+}
+
 fn str(s: impl Into<String>) -> StrBytes {
     StrBytes::from_string(s.into())
 }
@@ -101,17 +180,9 @@ pub(super) fn create_topics(ctx: Ctx<'_>, req: CreateTopicsRequest) -> CreateTop
             .with_name(t.name.clone())
             .with_num_partitions(-1)
             .with_replication_factor(-1);
-        let bad_config = configs.iter().find(|(k, v)| {
-            matches!(
-                k.as_str(),
-                "retention.bytes" | "max.message.bytes" | "retention.ms"
-            ) && v.parse::<i64>().is_err()
-        });
-        let outcome = if let Some((k, v)) = bad_config {
-            Err((
-                code::INVALID_CONFIG,
-                format!("Invalid value {v} for configuration {k}"),
-            ))
+        let bad_config = configs.iter().find_map(|(k, v)| check_config(k, v).err());
+        let outcome = if let Some(bad) = bad_config {
+            Err(bad)
         } else if !t.assignments.is_empty() {
             Err((
                 code::INVALID_REQUEST,
@@ -256,6 +327,13 @@ pub(super) fn describe_configs(
                 )),
             },
             RESOURCE_BROKER => Ok(vec![
+                // Static broker configs (read-only, as a broker marks them). The log lives in
+                // memory; `log.dirs` says so.
+                (
+                    "log.dirs".into(),
+                    "(in memory)".into(),
+                    SOURCE_STATIC_BROKER,
+                ),
                 (
                     "auto.create.topics.enable".into(),
                     cfg.auto_create_topics.to_string(),
@@ -294,6 +372,7 @@ pub(super) fn describe_configs(
                             DescribeConfigsResourceResult::default()
                                 .with_name(str(k))
                                 .with_value(Some(str(v)))
+                                .with_read_only(source == SOURCE_STATIC_BROKER)
                                 .with_config_source(source)
                         })
                         .collect(),
@@ -338,26 +417,27 @@ pub(super) fn incremental_alter_configs(
                         let name = c.name.to_string();
                         match (c.config_operation, &c.value) {
                             (OP_SET, Some(v)) => {
-                                if matches!(
-                                    name.as_str(),
-                                    "retention.bytes" | "max.message.bytes" | "retention.ms"
-                                ) && v.parse::<i64>().is_err()
-                                {
-                                    bad =
-                                        Some(format!("Invalid value {v} for configuration {name}"));
+                                if let Err(e) = check_config(&name, v) {
+                                    bad = Some(e);
                                 }
                                 configs.insert(name, v.to_string());
                             }
                             (OP_DELETE, _) => {
+                                if let Err(e) = check_config(&name, "0") {
+                                    bad = Some(e);
+                                }
                                 configs.remove(&name);
                             }
                             (op, _) => {
-                                bad = Some(format!("operation {op} on {name} is not served by the mock (SET and DELETE are)"));
+                                bad = Some((
+                                    code::INVALID_REQUEST,
+                                    format!("operation {op} on {name} is not served by the mock (SET and DELETE are)"),
+                                ));
                             }
                         }
                     }
                     match bad {
-                        Some(msg) => Err((code::INVALID_CONFIG, msg)),
+                        Some(e) => Err(e),
                         None => {
                             if !req.validate_only {
                                 topic.configs = configs;

@@ -2,7 +2,7 @@
 
 use crate::log::code;
 use crate::server::Ctx;
-use crate::state::{valid_topic_name, ClusterState};
+use crate::state::{authorized, valid_topic_name, ClusterState};
 use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
@@ -13,9 +13,6 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
-
-/// "Not requested" for authorized operations (Kafka's `Integer.MIN_VALUE`).
-const AUTHORIZED_OPERATIONS_OMITTED: i32 = i32::MIN;
 
 pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> MetadataResponse {
     let mut state = ctx.shared.lock();
@@ -33,12 +30,23 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
     // is configured to.
     let allow_create =
         (version < 4 || req.allow_auto_topic_creation) && state.config.auto_create_topics;
+    // Topic operations from v8; cluster operations v8-10 (DescribeCluster carries them later).
+    let topic_ops = if version >= 8 && req.include_topic_authorized_operations {
+        authorized::TOPIC
+    } else {
+        authorized::OMITTED
+    };
+    let cluster_ops = if (8..=10).contains(&version) && req.include_cluster_authorized_operations {
+        authorized::CLUSTER
+    } else {
+        authorized::OMITTED
+    };
     let mut topics = Vec::new();
     let mut created = false;
     match names {
         None => {
             for name in state.topics.keys().cloned().collect::<Vec<_>>() {
-                topics.push(topic_entry(&state, &name));
+                topics.push(topic_entry(&state, &name, topic_ops));
             }
         }
         Some(requested) => {
@@ -52,9 +60,7 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
                                 MetadataResponseTopic::default()
                                     .with_error_code(code::UNKNOWN_TOPIC_ID)
                                     .with_topic_id(id)
-                                    .with_topic_authorized_operations(
-                                        AUTHORIZED_OPERATIONS_OMITTED,
-                                    ),
+                                    .with_topic_authorized_operations(authorized::OMITTED),
                             );
                             continue;
                         }
@@ -66,10 +72,25 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
                         .create_topic(&name, partitions, 1, BTreeMap::new())
                         .is_ok()
                     {
+                        tracing::info!(
+                            topic = %name,
+                            partitions,
+                            client_id = ctx.client_id,
+                            "topic auto-created by Metadata"
+                        );
                         created = true;
+                        // A KRaft broker answers the request that creates a topic with
+                        // UNKNOWN_TOPIC_OR_PARTITION: the topic is there from the next one.
+                        topics.push(
+                            MetadataResponseTopic::default()
+                                .with_name(Some(TopicName(StrBytes::from_string(name))))
+                                .with_error_code(code::UNKNOWN_TOPIC_OR_PARTITION)
+                                .with_topic_authorized_operations(authorized::OMITTED),
+                        );
+                        continue;
                     }
                 }
-                topics.push(topic_entry(&state, &name));
+                topics.push(topic_entry(&state, &name, topic_ops));
             }
         }
     }
@@ -78,7 +99,7 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
         .with_cluster_id(Some(StrBytes::from_string(state.cluster_id.clone())))
         .with_controller_id(BrokerId(state.controller_id()))
         .with_topics(topics)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+        .with_cluster_authorized_operations(cluster_ops);
     drop(state);
     if created {
         ctx.shared.data.notify_waiters();
@@ -99,10 +120,10 @@ fn brokers(state: &ClusterState) -> Vec<MetadataResponseBroker> {
         .collect()
 }
 
-fn topic_entry(state: &ClusterState, name: &str) -> MetadataResponseTopic {
+fn topic_entry(state: &ClusterState, name: &str, ops: i32) -> MetadataResponseTopic {
     let entry = MetadataResponseTopic::default()
         .with_name(Some(TopicName(StrBytes::from_string(name.to_owned()))))
-        .with_topic_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED);
+        .with_topic_authorized_operations(authorized::OMITTED);
     let Some(topic) = state.topics.get(name) else {
         let code = if valid_topic_name(name) {
             code::UNKNOWN_TOPIC_OR_PARTITION
@@ -126,6 +147,7 @@ fn topic_entry(state: &ClusterState, name: &str) -> MetadataResponseTopic {
         })
         .collect();
     entry
+        .with_topic_authorized_operations(ops)
         .with_topic_id(topic.id)
         .with_is_internal(false)
         .with_partitions(partitions)
@@ -133,7 +155,7 @@ fn topic_entry(state: &ClusterState, name: &str) -> MetadataResponseTopic {
 
 pub(super) fn describe_cluster(
     ctx: Ctx<'_>,
-    _req: DescribeClusterRequest,
+    req: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let state = ctx.shared.lock();
     let brokers = state
@@ -151,5 +173,9 @@ pub(super) fn describe_cluster(
         .with_cluster_id(StrBytes::from_string(state.cluster_id.clone()))
         .with_controller_id(BrokerId(state.controller_id()))
         .with_brokers(brokers)
-        .with_cluster_authorized_operations(AUTHORIZED_OPERATIONS_OMITTED)
+        .with_cluster_authorized_operations(if req.include_cluster_authorized_operations {
+            authorized::CLUSTER
+        } else {
+            authorized::OMITTED
+        })
 }

@@ -111,11 +111,19 @@ pub(super) fn list_groups(ctx: Ctx<'_>, req: ListGroupsRequest) -> ListGroupsRes
 /// DescribeGroups. As Kafka: member metadata and assignments only in Stable (otherwise they
 /// are in flux), and a group that does not exist is "Dead" without an error.
 pub(super) fn describe_groups(ctx: Ctx<'_>, req: DescribeGroupsRequest) -> DescribeGroupsResponse {
+    // No authorizer: every group operation is allowed (asked for from v3).
+    let ops = if req.include_authorized_operations {
+        crate::state::authorized::GROUP
+    } else {
+        crate::state::authorized::OMITTED
+    };
     let groups = req
         .groups
         .into_iter()
         .map(|group_id| {
-            let resp = DescribedGroup::default().with_group_id(group_id.clone());
+            let resp = DescribedGroup::default()
+                .with_group_id(group_id.clone())
+                .with_authorized_operations(ops);
             if !is_coordinator(ctx, group_id.as_str()) {
                 return resp
                     .with_error_code(code::NOT_COORDINATOR)

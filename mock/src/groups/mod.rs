@@ -23,6 +23,7 @@ mod group;
 mod handlers;
 mod join;
 mod membership;
+mod offset_delete;
 mod offsets;
 mod rebalance;
 #[cfg(test)]
@@ -115,6 +116,10 @@ pub(crate) async fn dispatch(
         ApiKey::DeleteGroups => {
             let req: DeleteGroupsRequest = decode(body, version)?;
             encode(&admin::delete_groups(ctx, req), version)
+        }
+        ApiKey::OffsetDelete => {
+            let req: OffsetDeleteRequest = decode(body, version)?;
+            encode(&offset_delete::offset_delete(ctx, req), version)
         }
         _ => Err(Close::Unsupported(format!(
             "{key:?} v{version} is not served"
