@@ -168,31 +168,10 @@ async fn a_silent_member_is_evicted_and_its_partitions_move() {
     let short = [("session.timeout.ms", "6000")];
     let c1 = consumer(&bootstrap, "evict-group", &short);
 
-    // The second member lives on a runtime of its own, polled by a task there; shutting that
-    // runtime down is a crashed process: no LeaveGroup, no more heartbeats, sockets closed.
-    // (Dropping a `Consumer` is not enough: its in-flight requests keep it alive a while.)
-    let rt2 = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("second runtime");
-    let c2 = {
-        let _entered = rt2.enter();
-        consumer(&bootstrap, "evict-group", &short)
-    };
-    let polled = c2.clone();
-    rt2.spawn(async move {
-        loop {
-            let _ = polled.poll(Duration::from_millis(100)).await;
-        }
-    });
-    let start = Instant::now();
-    while !split_evenly(&[&c1, &c2]) {
-        assert!(start.elapsed() < Duration::from_secs(20), "not split");
-        c1.poll(Duration::from_millis(100)).await.expect("poll c1");
-    }
+    let c2 = consumer(&bootstrap, "evict-group", &short);
+    poll_until(&[&c1, &c2], Duration::from_secs(20), "split", split_evenly).await;
     let moved = partitions(&c2);
-    rt2.shutdown_background();
+    // Dropped without close(): no LeaveGroup, and its tasks stop at once (no more heartbeats).
     drop(c2);
 
     let started = Instant::now();

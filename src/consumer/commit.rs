@@ -8,7 +8,7 @@ use crate::error::code::{GROUP_AUTHORIZATION_FAILED, STALE_MEMBER_EPOCH};
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 /// Commits the position of each assigned partition (only those in `only`, if given) that has one
@@ -17,32 +17,37 @@ pub(super) async fn commit_positions(
     inner: &Arc<Inner>,
     only: Option<&[TopicPartition]>,
 ) -> Result<()> {
-    let offsets: BTreeMap<TopicPartition, OffsetToCommit> = {
-        let core = inner.lock();
-        core.fetcher
-            .assignment()
-            .filter(|tp| only.is_none_or(|o| o.contains(tp)))
-            .filter_map(|tp| {
-                let p = core.fetcher.position(tp)?;
-                if core
-                    .fetcher
-                    .committed(tp)
-                    .is_some_and(|c| c.offset == p.offset)
-                {
-                    return None;
-                }
-                Some((
-                    tp.clone(),
-                    OffsetToCommit {
-                        offset: p.offset,
-                        leader_epoch: p.leader_epoch,
-                        metadata: None,
-                    },
-                ))
-            })
-            .collect()
-    };
-    commit_offsets(inner, offsets).await
+    commit_offsets(inner, positions_to_commit(inner, only)).await
+}
+
+/// The positions [`commit_positions`] commits.
+fn positions_to_commit(
+    inner: &Inner,
+    only: Option<&[TopicPartition]>,
+) -> BTreeMap<TopicPartition, OffsetToCommit> {
+    let core = inner.lock();
+    core.fetcher
+        .assignment()
+        .filter(|tp| only.is_none_or(|o| o.contains(tp)))
+        .filter_map(|tp| {
+            let p = core.fetcher.position(tp)?;
+            if core
+                .fetcher
+                .committed(tp)
+                .is_some_and(|c| c.offset == p.offset)
+            {
+                return None;
+            }
+            Some((
+                tp.clone(),
+                OffsetToCommit {
+                    offset: p.offset,
+                    leader_epoch: p.leader_epoch,
+                    metadata: None,
+                },
+            ))
+        })
+        .collect()
 }
 
 /// The identity a commit carries: none outside group management, else what the membership
@@ -59,13 +64,34 @@ pub(super) async fn commit_offsets(
     inner: &Arc<Inner>,
     offsets: BTreeMap<TopicPartition, OffsetToCommit>,
 ) -> Result<()> {
+    commit_offsets_of(&Arc::downgrade(inner), offsets).await
+}
+
+/// The consumer's state for a commit under way, or `Closed` once it was dropped.
+fn upgrade(weak: &Weak<Inner>) -> Result<Arc<Inner>> {
+    weak.upgrade().ok_or_else(|| {
+        Error::new(ErrorKind::Closed).with_detail("the consumer was dropped during the commit")
+    })
+}
+
+/// [`commit_offsets`] holding the consumer's state only between requests, never while one is
+/// out: a background commit (auto-commit) must not keep a dropped consumer alive.
+async fn commit_offsets_of(
+    weak: &Weak<Inner>,
+    offsets: BTreeMap<TopicPartition, OffsetToCommit>,
+) -> Result<()> {
     if offsets.is_empty() {
         return Ok(());
     }
-    let coordinator = inner.coordinator.as_ref().ok_or_else(|| {
-        Error::new(ErrorKind::InvalidArgument).with_detail("committing offsets needs a group.id")
-    })?;
-    let mut identity = commit_identity(&inner.lock())?;
+    let (coordinator, mut identity) = {
+        let inner = upgrade(weak)?;
+        let coordinator = inner.coordinator.clone().ok_or_else(|| {
+            Error::new(ErrorKind::InvalidArgument)
+                .with_detail("committing offsets needs a group.id")
+        })?;
+        let identity = commit_identity(&inner.lock())?;
+        (coordinator, identity)
+    };
     let started = Instant::now();
     let mut result = coordinator.commit(&offsets, &identity).await;
     // KIP-848: the member epoch moved on while the commit was out (a new assignment came with
@@ -78,13 +104,14 @@ pub(super) async fn commit_offsets(
         if !stale {
             break;
         }
-        let fresh = commit_identity(&inner.lock())?;
+        let fresh = commit_identity(&upgrade(weak)?.lock())?;
         if fresh == identity {
             break;
         }
         identity = fresh;
         result = coordinator.commit(&offsets, &identity).await;
     }
+    let inner = upgrade(weak)?;
     inner
         .metrics
         .commit_latency_ms
@@ -92,7 +119,7 @@ pub(super) async fn commit_offsets(
     if let Err(e) = &result {
         // A denied group stops the member too (fatal, like a denied JoinGroup).
         if is_group_error(e.broker_code()) || e.broker_code() == Some(GROUP_AUTHORIZATION_FAILED) {
-            report_group_error(inner, &identity, e);
+            report_group_error(&inner, &identity, e);
         }
     }
     result?;
@@ -144,13 +171,18 @@ pub(super) fn auto_commit_due(inner: &Arc<Inner>, now: Instant) -> Option<Instan
     if now >= due && !rebalancing {
         let next = now + inner.cfg.auto_commit_interval;
         inner.lock().next_auto_commit = next;
-        let inner = inner.clone();
-        tokio::spawn(async move {
-            if let Err(e) = commit_positions(&inner, None).await {
+        // Holds only a `Weak` while the commit is out, and ends with the consumer: a dropped
+        // consumer neither commits nor stays alive for an auto-commit.
+        let weak = Arc::downgrade(inner);
+        let offsets = positions_to_commit(inner, None);
+        tokio::spawn(inner.gone().unless_gone(async move {
+            if let Err(e) = commit_offsets_of(&weak, offsets).await {
                 tracing::warn!(error = %e, "auto-commit failed");
-                inner.notify_error_handler(&e);
+                if let Some(inner) = weak.upgrade() {
+                    inner.notify_error_handler(&e);
+                }
             }
-        });
+        }));
         return Some(next);
     }
     Some(due)

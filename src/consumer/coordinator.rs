@@ -23,7 +23,7 @@ use tokio::time::Instant;
 pub(super) use crate::protocol::requests::offset_commit::{CommitIdentity, OffsetToCommit};
 
 /// OffsetFetch and OffsetCommit for one group, on its coordinator (the cluster view caches it).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Coordinator {
     cluster: Arc<Cluster>,
     group: String,

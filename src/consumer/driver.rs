@@ -16,7 +16,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+/// Runs until the consumer is closed or dropped. Holds the state only while planning: the
+/// requests it starts hold a `Weak` (see [`Inner`]), so the last `Consumer` going ends this
+/// loop (through [`Gone`](super::shared::Gone)) and cancels them at once.
 pub(super) async fn run(weak: Weak<Inner>) {
+    let Some(mut gone) = weak.upgrade().map(|inner| inner.gone()) else {
+        return;
+    };
     loop {
         let Some(inner) = weak.upgrade() else {
             return;
@@ -28,6 +34,7 @@ pub(super) async fn run(weak: Weak<Inner>) {
         let wake = inner.wake.clone();
         drop(inner);
         tokio::select! {
+            () = gone.wait() => return,
             _ = wake.notified() => {}
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(next)) => {}
         }
@@ -75,13 +82,13 @@ fn step(inner: &Arc<Inner>) -> Instant {
         (fetches, lookups, committed, events, missing, next)
     };
     for plan in fetches {
-        spawn_fetch(inner.clone(), plan);
+        spawn_fetch(inner, plan);
     }
     for plan in lookups {
-        spawn_list_offsets(inner.clone(), plan);
+        spawn_list_offsets(inner, plan);
     }
     if !committed.is_empty() {
-        spawn_offset_fetch(inner.clone(), committed);
+        spawn_offset_fetch(inner, committed);
     }
     let mut refresh: BTreeSet<String> = missing;
     for event in events {
@@ -93,13 +100,16 @@ fn step(inner: &Arc<Inner>) -> Instant {
         }
     }
     if !refresh.is_empty() && !inner.refreshing.swap(true, Ordering::AcqRel) {
-        let inner = inner.clone();
-        tokio::spawn(async move {
+        let weak = Arc::downgrade(inner);
+        let cluster = inner.cluster.clone();
+        tokio::spawn(inner.gone().unless_gone(async move {
             let topics: Vec<String> = refresh.into_iter().collect();
-            let refreshed = inner
-                .cluster
+            let refreshed = cluster
                 .refresh_after_error(TopicSelection::Topics(topics.clone()))
                 .await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
             match refreshed {
                 Ok(md) => {
                     inner.report(Ok(()));
@@ -113,7 +123,7 @@ fn step(inner: &Arc<Inner>) -> Instant {
             }
             inner.refreshing.store(false, Ordering::Release);
             inner.wake.notify_one();
-        });
+        }));
     }
     if let Some(due) = super::commit::auto_commit_due(inner, now) {
         return next.min(due);
@@ -165,49 +175,59 @@ fn report_fatal(inner: &Arc<Inner>, e: Error) {
 }
 
 /// Reports a fetch as failed if its task ends without reporting (a panic, or the runtime shutting
-/// down), so the broker's in-flight slot is never left taken.
+/// down), so the broker's in-flight slot is never left taken. Holds a `Weak`: a fetch in flight
+/// never keeps a dropped consumer alive.
 struct FetchGuard {
-    inner: Arc<Inner>,
+    inner: Weak<Inner>,
     broker: BrokerId,
     done: bool,
 }
 
 impl Drop for FetchGuard {
     fn drop(&mut self) {
-        if !self.done {
-            let e = Error::new(crate::ErrorKind::Disconnected { sent: true })
-                .with_detail("fetch task ended without a result");
-            self.inner
-                .lock()
-                .fetcher
-                .on_fetch_error(self.broker, &e, Instant::now());
+        if self.done {
+            return;
         }
+        let Some(inner) = self.inner.upgrade() else {
+            return; // the consumer is gone: nobody waits for this broker's slot
+        };
+        let e = Error::new(crate::ErrorKind::Disconnected { sent: true })
+            .with_detail("fetch task ended without a result");
+        inner
+            .lock()
+            .fetcher
+            .on_fetch_error(self.broker, &e, Instant::now());
     }
 }
 
-fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
-    tokio::spawn(async move {
+/// Runs one fetch in its own task. The request holds only the cluster; the consumer's state is
+/// upgraded to feed the answer back, and the task ends at once when the consumer is dropped.
+fn spawn_fetch(inner: &Arc<Inner>, plan: super::fetch::FetchPlan) {
+    let weak = Arc::downgrade(inner);
+    let cluster = inner.cluster.clone();
+    // The broker may hold a fetch for fetch.max.wait.ms before answering.
+    let timeout = inner.cfg.client.request_timeout + plan.max_wait;
+    tokio::spawn(inner.gone().unless_gone(async move {
         let broker = plan.broker;
         let mut guard = FetchGuard {
-            inner: inner.clone(),
+            inner: weak.clone(),
             broker,
             done: false,
         };
         let sent = Instant::now();
         let result: Result<FetchResponseData> = async {
-            let conn = inner
-                .cluster
-                .connection_to(broker.0, Purpose::Fetch)
-                .await?;
+            let conn = cluster.connection_to(broker.0, Purpose::Fetch).await?;
             let version = conn.version_for::<FetchRequest>()?;
-            // The broker may hold a fetch for fetch.max.wait.ms before answering.
-            let timeout = inner.cfg.client.request_timeout + plan.max_wait;
             let resp = conn
                 .send_version(&fetch::request(&plan), version, timeout)
                 .await?;
             Ok(fetch::parse(resp))
         }
         .await;
+        let Some(inner) = weak.upgrade() else {
+            guard.done = true;
+            return;
+        };
         inner
             .metrics
             .fetch_latency_ms
@@ -228,26 +248,29 @@ fn spawn_fetch(inner: Arc<Inner>, plan: super::fetch::FetchPlan) {
         }
         inner.data.notify_one();
         inner.wake.notify_one();
-    });
+    }));
 }
 
-fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
-    tokio::spawn(async move {
-        let req = list_offsets::request(
-            plan.partitions
-                .iter()
-                .map(|p| (&p.tp, p.current_leader_epoch, p.spec.to_wire())),
-            plan.isolation_level,
-            i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
-        );
+/// Runs one ListOffsets in its own task (holding the state only to feed the answer back).
+fn spawn_list_offsets(inner: &Arc<Inner>, plan: ListOffsetsPlan) {
+    let weak = Arc::downgrade(inner);
+    let cluster = inner.cluster.clone();
+    let req = list_offsets::request(
+        plan.partitions
+            .iter()
+            .map(|p| (&p.tp, p.current_leader_epoch, p.spec.to_wire())),
+        plan.isolation_level,
+        i32::try_from(inner.cfg.client.request_timeout.as_millis()).unwrap_or(i32::MAX),
+    );
+    tokio::spawn(inner.gone().unless_gone(async move {
         let result = async {
-            let conn = inner
-                .cluster
-                .connection_to(plan.broker.0, Purpose::Fetch)
-                .await?;
+            let conn = cluster.connection_to(plan.broker.0, Purpose::Fetch).await?;
             conn.send(&req).await
         }
         .await;
+        let Some(inner) = weak.upgrade() else {
+            return;
+        };
         inner.report(result.as_ref().map(drop));
         let now = Instant::now();
         let mut core = inner.lock();
@@ -273,15 +296,21 @@ fn spawn_list_offsets(inner: Arc<Inner>, plan: ListOffsetsPlan) {
         drop(core);
         inner.data.notify_one();
         inner.wake.notify_one();
-    });
+    }));
 }
 
-fn spawn_offset_fetch(inner: Arc<Inner>, tps: Vec<TopicPartition>) {
-    tokio::spawn(async move {
-        let Some(coordinator) = inner.coordinator.as_ref() else {
+/// Reads committed offsets from the coordinator in its own task (holding the state only to
+/// feed the answer back).
+fn spawn_offset_fetch(inner: &Arc<Inner>, tps: Vec<TopicPartition>) {
+    let Some(coordinator) = inner.coordinator.clone() else {
+        return;
+    };
+    let weak = Arc::downgrade(inner);
+    tokio::spawn(inner.gone().unless_gone(async move {
+        let result = coordinator.fetch_offsets(&tps, None).await;
+        let Some(inner) = weak.upgrade() else {
             return;
         };
-        let result = coordinator.fetch_offsets(&tps, None).await;
         inner.report(result.as_ref().map(drop));
         let now = Instant::now();
         {
@@ -297,5 +326,5 @@ fn spawn_offset_fetch(inner: Arc<Inner>, tps: Vec<TopicPartition>) {
         }
         inner.data.notify_one();
         inner.wake.notify_one();
-    });
+    }));
 }

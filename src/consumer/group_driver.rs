@@ -8,7 +8,8 @@
 //! therefore sent only after the application let go of the partitions, as in Java.
 //!
 //! Requests run in their own tasks holding only a weak reference to the consumer, so a JoinGroup
-//! parked by the broker for minutes never keeps a dropped consumer alive.
+//! parked by the broker for minutes never keeps a dropped consumer alive; dropping the consumer
+//! ends them and this task at once (see [`Gone`](super::shared::Gone)).
 
 use super::group::membership::{
     GroupRequestKind, HeartbeatRequest, JoinGroupRequest, JoinGroupResult, LeaveGroupRequest,
@@ -39,7 +40,12 @@ use uuid::Uuid;
 const LEADER_METADATA_CHECK: Duration = Duration::from_secs(5);
 
 /// Runs until the consumer is dropped or closed, or its membership (number `epoch`) is gone.
+/// Holds the state only while it steps the membership; the requests hold a `Weak`, and the last
+/// `Consumer` going ends this loop at once (no heartbeat goes out after it).
 pub(super) async fn run(weak: Weak<Inner>, epoch: u64) {
+    let Some(mut gone) = weak.upgrade().map(|inner| inner.gone()) else {
+        return;
+    };
     let mut next_leader_check = Instant::now() + LEADER_METADATA_CHECK;
     loop {
         let Some(inner) = weak.upgrade() else {
@@ -67,6 +73,7 @@ pub(super) async fn run(weak: Weak<Inner>, epoch: u64) {
             .min(now + Duration::from_secs(1))
             .min(next_leader_check);
         tokio::select! {
+            () = gone.wait() => return,
             _ = wake.notified() => {}
             _ = tokio::time::sleep_until(tokio::time::Instant::from_std(next)) => {}
         }
@@ -289,14 +296,15 @@ fn partition_counts(
     Some(counts)
 }
 
-/// Runs one request in its own task and feeds the outcome back to the membership.
+/// Runs one request in its own task and feeds the outcome back to the membership. The task
+/// ends (dropping the request) as soon as the consumer is dropped.
 fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
     let weak = Arc::downgrade(inner);
     let cluster = inner.cluster.clone();
     let group = inner.cfg.group_id.clone().unwrap_or_default();
     let timeout = inner.cfg.client.request_timeout;
     let rebalance_timeout = inner.cfg.group.max_poll_interval;
-    tokio::spawn(async move {
+    tokio::spawn(inner.gone().unless_gone(async move {
         let conn_for = |node: Option<i32>, purpose: Purpose| {
             let cluster = cluster.clone();
             async move {
@@ -359,7 +367,7 @@ fn dispatch(inner: &Arc<Inner>, action: GroupAction, node: Option<i32>) {
         };
         deliver(&inner, outcome);
         inner.group_wake.notify_one();
-    });
+    }));
 }
 
 /// Leader: refreshes the metadata of every member's topics and counts their partitions.
@@ -451,7 +459,7 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
             let weak = Arc::downgrade(inner);
             let cluster = inner.cluster.clone();
             let retry_backoff = inner.cfg.client.retry_backoff;
-            tokio::spawn(async move {
+            tokio::spawn(inner.gone().unless_gone(async move {
                 // A fixed `retry.backoff.ms` between lookups (base = max, no jitter), and no
                 // deadline: the lookup is retried for as long as the member still waits for the
                 // counts (the membership's own timers bound that), and not at all once the
@@ -486,7 +494,7 @@ fn deliver(inner: &Arc<Inner>, outcome: Outcome) {
                     deliver(&inner, Outcome::Counts(Ok(counts), topics));
                     inner.group_wake.notify_one();
                 }
-            });
+            }));
         }
         Outcome::Counts(Err(_), _) => {}
     }

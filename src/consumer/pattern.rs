@@ -52,7 +52,7 @@ impl Consumer {
         // wait for the group task's next check (it joins once with what it knew until then).
         let cluster = self.inner.cluster.clone();
         let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(async move {
+        tokio::spawn(self.inner.gone().unless_gone(async move {
             if cluster
                 .refresh(crate::cluster::TopicSelection::All)
                 .await
@@ -62,7 +62,7 @@ impl Consumer {
                     super::group_driver::apply_pattern(&inner, std::time::Instant::now());
                 }
             }
-        });
+        }));
         Ok(())
     }
 

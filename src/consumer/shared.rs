@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 /// How often one unknown topic is warned about.
 const UNKNOWN_TOPIC_WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -80,8 +80,10 @@ pub(super) struct Core {
     pub(super) unknown_topic_warned: BTreeMap<String, Instant>,
 }
 
-/// Everything the handle and the tasks share. The tasks hold it through a `Weak`, so dropping
-/// the last `Consumer` stops them.
+/// Everything the handle and the tasks share. The tasks hold it through a `Weak` and upgrade it
+/// only for short, non-async sections (never across an `.await`: a request in flight must not
+/// keep it alive), so dropping the last `Consumer` drops it at once; its [`Gone`] signal then
+/// stops the tasks' loops and cancels their requests in flight.
 pub(super) struct Inner {
     /// Fixed at construction.
     pub(super) cfg: ConsumerConfig,
@@ -106,6 +108,31 @@ pub(super) struct Inner {
     pub(super) refreshing: AtomicBool,
     /// Metric sensors; internally synchronised.
     pub(super) metrics: Recorder,
+    /// Never sent on: dropped with the state, which ends every [`Gone::wait`].
+    alive: watch::Sender<()>,
+}
+
+/// Fires when the consumer's shared state is dropped (the last `Consumer` went without
+/// `close`): the background tasks race their loops and requests against it, so they stop at
+/// once instead of after their next wake-up or their requests' timeouts. Holds no reference to
+/// the state.
+#[derive(Clone)]
+pub(super) struct Gone(watch::Receiver<()>);
+
+impl Gone {
+    /// Resolves once the state was dropped.
+    pub(super) async fn wait(&mut self) {
+        while self.0.changed().await.is_ok() {}
+    }
+
+    /// Runs `task` until it ends or the state is dropped, whichever comes first (the task's
+    /// future, and the request it awaits, are then dropped).
+    pub(super) async fn unless_gone(mut self, task: impl std::future::Future<Output = ()>) {
+        tokio::select! {
+            () = self.wait() => {}
+            () = task => {}
+        }
+    }
 }
 
 /// Dropping the last `Consumer` without `close` stops the tasks but neither commits, runs the
@@ -175,7 +202,14 @@ impl Inner {
             closed: AtomicBool::new(false),
             refreshing: AtomicBool::new(false),
             metrics: Recorder::default(),
+            alive: watch::Sender::new(()),
         }
+    }
+
+    /// The signal that this state was dropped, for a background task to take before it lets go
+    /// of its strong reference.
+    pub(super) fn gone(&self) -> Gone {
+        Gone(self.alive.subscribe())
     }
 
     /// Records a background request's outcome for [`Reachability`] and hands a failure to the
