@@ -51,6 +51,7 @@
 
 mod api;
 mod groups;
+mod guard;
 mod log;
 mod server;
 mod state;

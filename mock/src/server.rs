@@ -180,6 +180,11 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
         body.advance(body.len());
         RequestHeader::default()
     };
+    // Before any decoding of the body: a count or length no body could back closes the
+    // connection here instead of making kafka-protocol reserve it (see `guard`).
+    if in_range {
+        crate::guard::check_request(key_raw, version, body).map_err(Close::Malformed)?;
+    }
     let client_id = header
         .client_id
         .as_ref()
