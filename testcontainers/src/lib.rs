@@ -219,6 +219,9 @@ impl Kafka {
     /// bootstrapped at [`Kafka::direct_bootstrap`], do not. JVM backend only (the proxy must know
     /// the ports before the broker starts).
     pub fn start_proxied(topology: Topology) -> Result<Kafka, HarnessError> {
+        if std::env::var("FERROKAFKA_KAFKA_BACKEND").is_ok_and(|b| b.trim() == "mock") {
+            return Err(mock_unsupported("start_proxied"));
+        }
         // Port 1 until the broker's port is known; nothing connects before start-up ends.
         let placeholder = SocketAddr::from(([127, 0, 0, 1], 1));
         let proxies = (0..topology.node_count())
@@ -526,5 +529,26 @@ mod tests {
         ));
         assert!(matches!(k.stop_node(1), Err(HarnessError::Unsupported(_))));
         assert!(k.log_path(1).is_none());
+    }
+
+    #[test]
+    fn the_mock_backend_serves_three_nodes_and_refuses_fault_injection() {
+        let k = Kafka::start_mock(Topology::Cluster3).expect("mock");
+        assert_eq!(k.kind(), ClusterKind::Mock);
+        assert_eq!(k.node_ids(), vec![1, 2, 3]);
+        assert_eq!(k.bootstrap().split(',').count(), 3);
+        assert!(k.node_address(3).is_some() && k.node_address(4).is_none());
+        assert!(k.is_running(2));
+        k.create_topic("t", 3, 3).expect("create");
+        k.create_topic("t", 3, 3).expect("again: --if-not-exists");
+        for e in [k.kill_node(1), k.stop_node(2), k.restart_node(3)] {
+            match e {
+                Err(HarnessError::Unsupported(why)) => {
+                    assert!(why.contains("real broker"), "{why}")
+                }
+                other => panic!("fault injection on the mock: {other:?}"),
+            }
+        }
+        assert!(k.kind().to_string().contains("mock"));
     }
 }
