@@ -43,6 +43,10 @@
 //!   request for an API or version the mock does not serve closes the connection too, as a
 //!   broker does (clients ask ApiVersions first and never send one). Nothing panics on input.
 //!
+//! Faults for tests of client resilience ([`Control`], also on the cluster handles): errors
+//! injected into the next N matching requests ([`Fault`]), brokers set down and up, leaders
+//! moved with their epoch bumped, and a log of every request each broker received.
+//!
 //! Not a replicated log: there is one copy of each partition whatever the replication factor,
 //! so it cannot prove replication or failover; use a real cluster for that.
 
@@ -50,11 +54,16 @@
 #![warn(missing_docs)]
 
 mod api;
+mod control;
+mod fault;
 mod groups;
 mod guard;
 mod log;
 mod server;
 mod state;
+
+pub use control::Control;
+pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -153,7 +162,8 @@ pub struct MockCluster {
     tasks: Vec<AbortHandle>,
 }
 
-/// A topic could not be created (name taken or invalid, bad partition count).
+/// A topic operation failed: a topic could not be created (name taken or invalid, bad partition
+/// count), a leader could not be moved (no such partition or broker).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicError {
     /// Kafka's error code, e.g. 36 TOPIC_ALREADY_EXISTS.

@@ -12,6 +12,7 @@ pub(crate) mod code {
     pub const CORRUPT_MESSAGE: i16 = 2;
     pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
     pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    pub const BROKER_NOT_AVAILABLE: i16 = 8;
     pub const MESSAGE_TOO_LARGE: i16 = 10;
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
     pub const NOT_COORDINATOR: i16 = 16;

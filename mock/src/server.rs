@@ -2,6 +2,7 @@
 //! a connection's requests in order), responses out.
 
 use crate::api;
+use crate::fault::{Faults, RequestRecord};
 use crate::groups::Groups;
 use crate::state::ClusterState;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -25,11 +26,14 @@ pub(crate) struct Shared {
     pub data: Notify,
     /// The classic group coordinator.
     pub groups: Groups,
+    /// Injected faults, the request log, which brokers are up.
+    pub faults: Faults,
 }
 
 impl Shared {
     pub fn new(state: ClusterState) -> Shared {
         Shared {
+            faults: Faults::new(state.brokers.len()),
             state: Mutex::new(state),
             data: Notify::new(),
             groups: Groups::default(),
@@ -59,6 +63,8 @@ pub(crate) enum Close {
     Malformed(String),
     /// An API or version the mock does not serve.
     Unsupported(String),
+    /// The broker was set down while the request was served: no answer.
+    Down,
 }
 
 /// Encodes a response body.
@@ -75,12 +81,40 @@ pub(crate) fn decode<R: Decodable>(body: &mut Bytes, version: i16) -> Result<R, 
 }
 
 pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, node: i32) {
+    let Some(mut up) = shared.faults.watch(node) else {
+        return;
+    };
+    let addr = listener.local_addr().ok();
+    let mut listener = Some(listener);
     // Connections live in this set: aborting the accept loop (the cluster dropped) drops the set,
     // which aborts every connection of this broker.
     let mut conns = JoinSet::new();
     loop {
+        if !*up.borrow_and_update() {
+            // Down: the port refuses connections and every open one is closed.
+            if listener.take().is_some() {
+                debug!(node, "broker down: listener closed");
+            }
+            conns.abort_all();
+        } else if listener.is_none() {
+            // Up again: the same port (SO_REUSEADDR is set by tokio's bind on Unix).
+            match addr.map(TcpListener::bind) {
+                Some(bind) => match bind.await {
+                    Ok(l) => {
+                        debug!(node, "broker up: listening again");
+                        listener = Some(l);
+                    }
+                    Err(e) => {
+                        warn!(node, error = %e, "cannot listen again; retrying");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                None => return,
+            }
+        }
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = accept(listener.as_ref()), if listener.is_some() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     debug!(node, %peer, "connection accepted");
@@ -91,12 +125,37 @@ pub(crate) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, node
                     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
             },
+            changed = up.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
 }
 
+async fn accept(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(TcpStream, std::net::SocketAddr)> {
+    match listener {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
+    let Some(mut up) = shared.faults.watch(node) else {
+        return;
+    };
+    // A broker set down closes its connections at once (also one accepted just before).
+    tokio::select! {
+        _ = serve_requests(stream, &shared, node) => {}
+        _ = up.wait_for(|up| !*up) => {}
+    }
+}
+
+async fn serve_requests(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
     let peer = stream.peer_addr().ok();
     let (rd, mut wr) = stream.into_split();
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
@@ -128,13 +187,14 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
             return;
         }
         let mut body = Bytes::from(frame);
-        match handle(&shared, node, &mut body).await {
+        match handle(shared, node, &mut body).await {
             Ok(Some(out)) => {
                 if wr.write_all(&out).await.is_err() {
                     return;
                 }
             }
             Ok(None) => {}
+            Err(Close::Down) => return,
             Err(Close::Malformed(why)) => {
                 warn!(
                     node,
@@ -190,6 +250,13 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
         .as_ref()
         .map_or("", |c| c.as_str())
         .to_owned();
+    shared.faults.record(RequestRecord {
+        broker: node,
+        api: key_raw.into(),
+        version,
+        client_id: client_id.clone(),
+        correlation_id,
+    });
     let ctx = Ctx {
         shared,
         node,
@@ -200,6 +267,9 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
     } else {
         (api::versions::unsupported(), 0)
     };
+    if !shared.faults.is_up(node) {
+        return Err(Close::Down);
+    }
     let Some(reply) = reply else {
         return Ok(None);
     };

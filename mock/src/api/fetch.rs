@@ -1,5 +1,6 @@
 //! Fetch (long polls) and ListOffsets.
 
+use crate::fault::Hit;
 use crate::log::code;
 use crate::server::Ctx;
 use crate::state::Partition;
@@ -38,13 +39,23 @@ pub(super) async fn fetch(ctx: Ctx<'_>, req: FetchRequest, version: i16) -> Fetc
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = Instant::now() + wait;
     let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0);
+    let targets: Vec<(&str, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.topic.0.as_str(), p.partition))
+        })
+        .collect();
+    let fault = ctx.shared.faults.take(1, ctx.node, &targets);
     loop {
         // Registered before the log is read, so an append between the read and the wait
         // still wakes this poll.
         let notified = ctx.shared.data.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let (resp, bytes, errors) = read(ctx, &req, version);
+        let (resp, bytes, errors) = read(ctx, &req, version, fault.as_ref());
         if bytes >= min_bytes.max(1) || errors || Instant::now() >= deadline {
             return resp;
         }
@@ -56,7 +67,12 @@ pub(super) async fn fetch(ctx: Ctx<'_>, req: FetchRequest, version: i16) -> Fetc
 }
 
 /// One pass over the requested partitions: (response, record bytes, any partition error).
-fn read(ctx: Ctx<'_>, req: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+fn read(
+    ctx: Ctx<'_>,
+    req: &FetchRequest,
+    version: i16,
+    fault: Option<&Hit>,
+) -> (FetchResponse, usize, bool) {
     let mut state = ctx.shared.lock();
     let max_bytes = if version >= 3 {
         usize::try_from(req.max_bytes).unwrap_or(0)
@@ -78,7 +94,11 @@ fn read(ctx: Ctx<'_>, req: &FetchRequest, version: i16) -> (FetchResponse, usize
                 .with_log_start_offset(-1)
                 .with_preferred_read_replica(BrokerId(-1))
                 .with_aborted_transactions(read_committed.then(Vec::new));
+            let injected = fault.filter(|f| f.covers(&name, fp.partition));
             let answer = state.partition_mut(&name, fp.partition).and_then(|p| {
+                if let Some(f) = injected {
+                    return Err(f.code);
+                }
                 if p.leader != ctx.node {
                     return Err(code::NOT_LEADER_OR_FOLLOWER);
                 }
@@ -150,6 +170,16 @@ pub(super) fn list_offsets(
     req: ListOffsetsRequest,
     version: i16,
 ) -> ListOffsetsResponse {
+    let targets: Vec<(&str, i32)> = req
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions
+                .iter()
+                .map(|p| (t.name.0.as_str(), p.partition_index))
+        })
+        .collect();
+    let fault = ctx.shared.faults.take(2, ctx.node, &targets);
     let mut state = ctx.shared.lock();
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -161,9 +191,15 @@ pub(super) fn list_offsets(
                 .with_timestamp(-1)
                 .with_offset(-1)
                 .with_leader_epoch(-1);
+            let injected = fault
+                .as_ref()
+                .filter(|f| f.covers(&name, lp.partition_index));
             let answer = state
                 .partition_mut(&name, lp.partition_index)
                 .and_then(|p| {
+                    if let Some(f) = injected {
+                        return Err(f.code);
+                    }
                     if p.leader != ctx.node {
                         return Err(code::NOT_LEADER_OR_FOLLOWER);
                     }

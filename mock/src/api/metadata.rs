@@ -43,9 +43,31 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
     };
     let mut topics = Vec::new();
     let mut created = false;
+    let targets: Vec<(String, i32)> = match &names {
+        None => state.topics.keys().map(|n| (n.clone(), -1)).collect(),
+        Some(requested) => requested
+            .iter()
+            .filter_map(|(n, _)| Some((n.clone()?, -1)))
+            .collect(),
+    };
+    let targets: Vec<(&str, i32)> = targets.iter().map(|(n, p)| (n.as_str(), *p)).collect();
+    let fault = ctx.shared.faults.take(3, ctx.node, &targets);
+    // An injected error replaces the topic's entry (and a topic it would create is not).
+    let injected = |name: &str| {
+        fault.as_ref().filter(|f| f.covers_topic(name)).map(|f| {
+            MetadataResponseTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(name.to_owned()))))
+                .with_error_code(f.code)
+                .with_topic_authorized_operations(authorized::OMITTED)
+        })
+    };
     match names {
         None => {
             for name in state.topics.keys().cloned().collect::<Vec<_>>() {
+                if let Some(entry) = injected(&name) {
+                    topics.push(entry);
+                    continue;
+                }
                 topics.push(topic_entry(&state, &name, topic_ops));
             }
         }
@@ -66,6 +88,10 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
                         }
                     },
                 };
+                if let Some(entry) = injected(&name) {
+                    topics.push(entry);
+                    continue;
+                }
                 if !state.topics.contains_key(&name) && allow_create && valid_topic_name(&name) {
                     let partitions = state.config.default_partitions;
                     if state

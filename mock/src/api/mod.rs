@@ -2,6 +2,7 @@
 
 mod admin;
 mod fetch;
+pub(crate) mod injected;
 mod metadata;
 mod produce;
 pub(crate) mod versions;
@@ -49,6 +50,9 @@ pub(crate) async fn dispatch(
         }
         ApiKey::InitProducerId => {
             let req: InitProducerIdRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::init_producer_id(code), version);
+            }
             encode(&produce::init_producer_id(ctx, req), version)
         }
         ApiKey::CreateTopics => {

@@ -17,6 +17,16 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
     let valid_acks = matches!(acks, -1..=1);
     let mut appended_any = false;
     let mut responses = Vec::with_capacity(req.topic_data.len());
+    let targets: Vec<(&str, i32)> = req
+        .topic_data
+        .iter()
+        .flat_map(|t| {
+            t.partition_data
+                .iter()
+                .map(|p| (t.name.0.as_str(), p.index))
+        })
+        .collect();
+    let fault = ctx.shared.faults.take(0, ctx.node, &targets);
     {
         let mut state = ctx.shared.lock();
         let config = state.config.clone();
@@ -29,21 +39,25 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                     .with_base_offset(-1)
                     .with_log_append_time_ms(-1)
                     .with_log_start_offset(-1);
-                let outcome = if !valid_acks {
-                    Err(code::INVALID_REQUIRED_ACKS)
-                } else if req.transactional_id.is_some() {
-                    // Transactions are not served (the transactional APIs are not advertised).
-                    Err(code::UNSUPPORTED_VERSION)
-                } else {
-                    append(
-                        &mut state,
-                        &config,
-                        ctx.node,
-                        &name,
-                        data.index,
-                        data.records,
-                    )
-                };
+                let outcome =
+                    if let Some(f) = fault.as_ref().filter(|f| f.covers(&name, data.index)) {
+                        // Injected: answered with the error, nothing appended.
+                        Err(f.code)
+                    } else if !valid_acks {
+                        Err(code::INVALID_REQUIRED_ACKS)
+                    } else if req.transactional_id.is_some() {
+                        // Transactions are not served (the transactional APIs are not advertised).
+                        Err(code::UNSUPPORTED_VERSION)
+                    } else {
+                        append(
+                            &mut state,
+                            &config,
+                            ctx.node,
+                            &name,
+                            data.index,
+                            data.records,
+                        )
+                    };
                 match outcome {
                     Ok((appended, log_start)) => {
                         let offset = match appended {

@@ -31,6 +31,7 @@ mod tests;
 #[cfg(test)]
 mod tests_offsets;
 
+use crate::api::injected;
 use crate::server::{decode, encode, Close, Ctx, Shared};
 use bytes::{Bytes, BytesMut};
 use group::Group;
@@ -79,30 +80,54 @@ pub(crate) async fn dispatch(
     match key {
         ApiKey::FindCoordinator => {
             let req: FindCoordinatorRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::find_coordinator(&req, version, code), version);
+            }
             encode(&admin::find_coordinator(ctx, req, version), version)
         }
         ApiKey::JoinGroup => {
             let req: JoinGroupRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::join_group(&req, code), version);
+            }
             encode(&handlers::join_group(ctx, req, version).await, version)
         }
         ApiKey::SyncGroup => {
             let req: SyncGroupRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&SyncGroupResponse::default().with_error_code(code), version);
+            }
             encode(&handlers::sync_group(ctx, req, version).await, version)
         }
         ApiKey::Heartbeat => {
             let req: HeartbeatRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&HeartbeatResponse::default().with_error_code(code), version);
+            }
             encode(&handlers::heartbeat(ctx, req), version)
         }
         ApiKey::LeaveGroup => {
             let req: LeaveGroupRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(
+                    &LeaveGroupResponse::default().with_error_code(code),
+                    version,
+                );
+            }
             encode(&handlers::leave_group(ctx, req, version), version)
         }
         ApiKey::OffsetCommit => {
             let req: OffsetCommitRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::offset_commit(&req, code), version);
+            }
             encode(&offsets::offset_commit(ctx, req), version)
         }
         ApiKey::OffsetFetch => {
             let req: OffsetFetchRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::offset_fetch(&req, version, code), version);
+            }
             encode(&offsets::offset_fetch(ctx, req, version), version)
         }
         ApiKey::ListGroups => {

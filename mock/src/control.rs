@@ -1,0 +1,183 @@
+//! The control API (issue #28): [`Control`], a handle over a running cluster's shared state,
+//! usable from any thread while clients run; [`MockCluster`] and [`MockClusterThread`] offer the
+//! same methods.
+
+use crate::fault::{ApiKey, Fault, RequestRecord};
+use crate::log::code;
+use crate::server::Shared;
+use crate::{MockCluster, MockClusterThread, TopicError};
+use std::sync::Arc;
+
+/// Controls a running cluster: injected errors, brokers down and up, leaders moved, the request
+/// log. Cheap to clone; it outlives nothing (once the cluster is dropped, its effects are moot).
+#[derive(Debug, Clone)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl Control {
+    pub(crate) fn new(shared: Arc<Shared>) -> Control {
+        Control { shared }
+    }
+
+    /// Adds a fault: the next matching requests are answered with its error code, in the API's
+    /// own response shape (per partition for Produce, Fetch and ListOffsets; per topic for
+    /// Metadata; the top-level or group-level code elsewhere), and are not applied. Rules are
+    /// tried in the order they were added.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.faults.inject(fault);
+    }
+
+    /// `inject(Fault::errors(api, n, error_code))`: the next `n` requests of `api`, on any broker.
+    pub fn fail_next(&self, api: impl Into<ApiKey>, n: u32, error_code: i16) {
+        self.inject(Fault::errors(api, n, error_code));
+    }
+
+    /// The faults not used up yet, with their remaining counts ([`Fault::remaining`]).
+    pub fn pending_faults(&self) -> Vec<Fault> {
+        self.shared.faults.pending()
+    }
+
+    /// Removes every fault not used up yet.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear_faults();
+    }
+
+    /// Every request the brokers received (the last 10,000), oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.faults.requests()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.shared.faults.clear_requests();
+    }
+
+    /// Sets broker `id` down: its port refuses connections and its open connections are closed
+    /// (a request being served gets no answer). The other brokers' Metadata still lists it, as
+    /// Kafka's does until the controller fences it. False if there is no such broker.
+    pub fn set_broker_down(&self, id: i32) -> bool {
+        self.shared.faults.set_up(id, false)
+    }
+
+    /// Sets broker `id` up again: it listens on the same port. False if there is no such broker.
+    pub fn set_broker_up(&self, id: i32) -> bool {
+        self.shared.faults.set_up(id, true)
+    }
+
+    /// Whether broker `id` is up (an unknown id counts as up).
+    pub fn is_broker_up(&self, id: i32) -> bool {
+        self.shared.faults.is_up(id)
+    }
+
+    /// The leader of a partition and its leader epoch, `None` if there is no such partition.
+    pub fn leader(&self, topic: &str, partition: i32) -> Option<(i32, i32)> {
+        let mut state = self.shared.lock();
+        let p = state.partition_mut(topic, partition).ok()?;
+        Some((p.leader, p.leader_epoch))
+    }
+
+    /// Makes broker `to` the leader of a partition, with the leader epoch bumped; returns the new
+    /// epoch. The old leader then answers NOT_LEADER_OR_FOLLOWER for it, and a Fetch or
+    /// ListOffsets naming the old epoch gets FENCED_LEADER_EPOCH. The log stays as it is (one
+    /// copy, as if every replica were in sync).
+    pub fn move_leader(&self, topic: &str, partition: i32, to: i32) -> Result<i32, TopicError> {
+        let epoch = {
+            let mut state = self.shared.lock();
+            if !state.brokers.iter().any(|b| b.id == to) {
+                return Err(TopicError {
+                    code: code::BROKER_NOT_AVAILABLE,
+                    message: format!("broker {to} is not in the cluster"),
+                });
+            }
+            let p = state
+                .partition_mut(topic, partition)
+                .map_err(|c| TopicError {
+                    code: c,
+                    message: format!("no partition {topic}-{partition}"),
+                })?;
+            if !p.replicas.contains(&to) {
+                // Reassigned onto `to`: it takes the first replica's place.
+                if let Some(first) = p.replicas.first_mut() {
+                    *first = to;
+                }
+            }
+            p.leader = to;
+            p.leader_epoch += 1;
+            p.leader_epoch
+        };
+        // Long-polling fetches on the old leader answer at once.
+        self.shared.data.notify_waiters();
+        Ok(epoch)
+    }
+}
+
+/// The same methods on the cluster handles, delegating to [`Control`].
+macro_rules! delegate {
+    ($ty:ty) => {
+        impl $ty {
+            /// A [`Control`] handle over this cluster, for another task or thread.
+            pub fn control(&self) -> Control {
+                Control::new(self.shared.clone())
+            }
+
+            /// See [`Control::inject`].
+            pub fn inject(&self, fault: Fault) {
+                self.control().inject(fault)
+            }
+
+            /// See [`Control::fail_next`].
+            pub fn fail_next(&self, api: impl Into<ApiKey>, n: u32, error_code: i16) {
+                self.control().fail_next(api, n, error_code)
+            }
+
+            /// See [`Control::pending_faults`].
+            pub fn pending_faults(&self) -> Vec<Fault> {
+                self.control().pending_faults()
+            }
+
+            /// See [`Control::clear_faults`].
+            pub fn clear_faults(&self) {
+                self.control().clear_faults()
+            }
+
+            /// See [`Control::requests`].
+            pub fn requests(&self) -> Vec<RequestRecord> {
+                self.control().requests()
+            }
+
+            /// See [`Control::clear_requests`].
+            pub fn clear_requests(&self) {
+                self.control().clear_requests()
+            }
+
+            /// See [`Control::set_broker_down`].
+            pub fn set_broker_down(&self, id: i32) -> bool {
+                self.control().set_broker_down(id)
+            }
+
+            /// See [`Control::set_broker_up`].
+            pub fn set_broker_up(&self, id: i32) -> bool {
+                self.control().set_broker_up(id)
+            }
+
+            /// See [`Control::leader`].
+            pub fn leader(&self, topic: &str, partition: i32) -> Option<(i32, i32)> {
+                self.control().leader(topic, partition)
+            }
+
+            /// See [`Control::move_leader`].
+            pub fn move_leader(
+                &self,
+                topic: &str,
+                partition: i32,
+                to: i32,
+            ) -> Result<i32, TopicError> {
+                self.control().move_leader(topic, partition, to)
+            }
+        }
+    };
+}
+
+delegate!(MockCluster);
+delegate!(MockClusterThread);

@@ -1,0 +1,336 @@
+//! Fault injection and the request log (issue #28): errors for the next N matching requests,
+//! brokers set down and up, and every request each broker received.
+//!
+//! The rules live in [`Faults`], next to the cluster state in `server::Shared`; the handlers ask
+//! [`Faults::take`] once per request, after decoding it and before applying it.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::watch;
+
+/// How many requests the log keeps (the oldest are dropped first).
+pub const REQUEST_LOG_CAPACITY: usize = 10_000;
+
+/// The Kafka APIs a [`Fault`] can name (their wire keys); any other by [`ApiKey::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiKey {
+    /// Produce (0).
+    Produce,
+    /// Fetch (1).
+    Fetch,
+    /// ListOffsets (2).
+    ListOffsets,
+    /// Metadata (3).
+    Metadata,
+    /// OffsetCommit (8).
+    OffsetCommit,
+    /// OffsetFetch (9).
+    OffsetFetch,
+    /// FindCoordinator (10).
+    FindCoordinator,
+    /// JoinGroup (11).
+    JoinGroup,
+    /// Heartbeat (12).
+    Heartbeat,
+    /// LeaveGroup (13).
+    LeaveGroup,
+    /// SyncGroup (14).
+    SyncGroup,
+    /// ApiVersions (18).
+    ApiVersions,
+    /// InitProducerId (22).
+    InitProducerId,
+    /// Any other API, by its key.
+    Other(i16),
+}
+
+const NAMED: [(ApiKey, i16); 13] = [
+    (ApiKey::Produce, 0),
+    (ApiKey::Fetch, 1),
+    (ApiKey::ListOffsets, 2),
+    (ApiKey::Metadata, 3),
+    (ApiKey::OffsetCommit, 8),
+    (ApiKey::OffsetFetch, 9),
+    (ApiKey::FindCoordinator, 10),
+    (ApiKey::JoinGroup, 11),
+    (ApiKey::Heartbeat, 12),
+    (ApiKey::LeaveGroup, 13),
+    (ApiKey::SyncGroup, 14),
+    (ApiKey::ApiVersions, 18),
+    (ApiKey::InitProducerId, 22),
+];
+
+impl ApiKey {
+    /// The API's key on the wire.
+    pub fn key(self) -> i16 {
+        match self {
+            ApiKey::Other(k) => k,
+            named => NAMED
+                .iter()
+                .find(|(a, _)| *a == named)
+                .map_or(-1, |(_, k)| *k),
+        }
+    }
+}
+
+impl From<i16> for ApiKey {
+    fn from(key: i16) -> ApiKey {
+        NAMED
+            .iter()
+            .find(|(_, k)| *k == key)
+            .map_or(ApiKey::Other(key), |(a, _)| *a)
+    }
+}
+
+impl From<ApiKey> for i16 {
+    fn from(api: ApiKey) -> i16 {
+        api.key()
+    }
+}
+
+/// A fault to inject: the next `n` requests of an API, optionally only those reaching one broker
+/// or naming one topic / partition, are answered with an error code in the API's own response
+/// shape and not applied.
+///
+/// ```
+/// use ferrokafka_mock::{ApiKey, Fault};
+/// // The next 2 Produce requests for orders-1 get NOT_LEADER_OR_FOLLOWER (6).
+/// let fault = Fault::errors(ApiKey::Produce, 2, 6).on_partition("orders", 1);
+/// # let _ = fault;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    api: i16,
+    remaining: u32,
+    code: i16,
+    broker: Option<i32>,
+    topic: Option<String>,
+    partition: Option<i32>,
+}
+
+impl Fault {
+    /// The next `n` requests of `api` are answered with `error_code`.
+    pub fn errors(api: impl Into<ApiKey>, n: u32, error_code: i16) -> Fault {
+        Fault {
+            api: api.into().key(),
+            remaining: n,
+            code: error_code,
+            broker: None,
+            topic: None,
+            partition: None,
+        }
+    }
+
+    /// Only requests reaching broker `id` count.
+    pub fn on_broker(mut self, id: i32) -> Fault {
+        self.broker = Some(id);
+        self
+    }
+
+    /// Only requests naming `topic` count, and only its partitions (or its Metadata entry) get
+    /// the error; the request's other topics are served normally.
+    pub fn on_topic(mut self, topic: impl Into<String>) -> Fault {
+        self.topic = Some(topic.into());
+        self.partition = None;
+        self
+    }
+
+    /// Only requests naming this partition count, and only it gets the error.
+    pub fn on_partition(mut self, topic: impl Into<String>, partition: i32) -> Fault {
+        self.topic = Some(topic.into());
+        self.partition = Some(partition);
+        self
+    }
+
+    /// How many more matching requests this fault answers.
+    pub fn remaining(&self) -> u32 {
+        self.remaining
+    }
+
+    fn matches(&self, api: i16, node: i32, targets: &[(&str, i32)]) -> bool {
+        self.remaining > 0
+            && self.api == api
+            && self.broker.is_none_or(|b| b == node)
+            && (self.topic.is_none() || targets.iter().any(|(t, p)| self.covers(t, *p)))
+    }
+
+    /// Partition -1 in a target: the whole topic (Metadata).
+    fn covers(&self, topic: &str, partition: i32) -> bool {
+        self.topic.as_deref().is_none_or(|t| t == topic)
+            && (partition == -1 || self.partition.is_none_or(|p| p == partition))
+    }
+}
+
+/// A fault that matched a request: its code, and which parts of the request it covers.
+#[derive(Debug, Clone)]
+pub(crate) struct Hit {
+    pub code: i16,
+    topic: Option<String>,
+    partition: Option<i32>,
+}
+
+impl Hit {
+    /// Whether this partition of the request gets the error.
+    pub fn covers(&self, topic: &str, partition: i32) -> bool {
+        self.topic.as_deref().is_none_or(|t| t == topic)
+            && self.partition.is_none_or(|p| p == partition)
+    }
+
+    /// Whether this topic of the request gets the error (Metadata).
+    pub fn covers_topic(&self, topic: &str) -> bool {
+        self.topic.as_deref().is_none_or(|t| t == topic)
+    }
+}
+
+/// One request a broker received, as its header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRecord {
+    /// The broker (node id) the request reached.
+    pub broker: i32,
+    /// The API.
+    pub api: ApiKey,
+    /// The API version the request was sent at.
+    pub version: i16,
+    /// The client's `client.id` (empty when the header had none).
+    pub client_id: String,
+    /// The request's correlation id.
+    pub correlation_id: i32,
+}
+
+/// The fault rules, the request log and which brokers are up.
+#[derive(Debug)]
+pub(crate) struct Faults {
+    rules: Mutex<Vec<Fault>>,
+    log: Mutex<VecDeque<RequestRecord>>,
+    /// One per broker, by node id - 1: `true` while it is up.
+    up: Vec<watch::Sender<bool>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Faults {
+    pub fn new(brokers: usize) -> Faults {
+        Faults {
+            rules: Mutex::new(Vec::new()),
+            log: Mutex::new(VecDeque::new()),
+            up: (0..brokers).map(|_| watch::Sender::new(true)).collect(),
+        }
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        if fault.remaining > 0 {
+            lock(&self.rules).push(fault);
+        }
+    }
+
+    pub fn pending(&self) -> Vec<Fault> {
+        lock(&self.rules).clone()
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.rules).clear();
+    }
+
+    /// The first rule matching a request of `api` on `node` naming `targets` (topic, partition,
+    /// -1 for a whole topic; empty for APIs without topics), used up by one.
+    pub fn take(&self, api: i16, node: i32, targets: &[(&str, i32)]) -> Option<Hit> {
+        let mut rules = lock(&self.rules);
+        let i = rules.iter().position(|r| r.matches(api, node, targets))?;
+        let rule = &mut rules[i];
+        rule.remaining -= 1;
+        let hit = Hit {
+            code: rule.code,
+            topic: rule.topic.clone(),
+            partition: rule.partition,
+        };
+        if rule.remaining == 0 {
+            rules.remove(i);
+        }
+        Some(hit)
+    }
+
+    pub fn record(&self, r: RequestRecord) {
+        let mut log = lock(&self.log);
+        if log.len() >= REQUEST_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(r);
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.log).iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.log).clear();
+    }
+
+    fn slot(&self, node: i32) -> Option<&watch::Sender<bool>> {
+        usize::try_from(node - 1).ok().and_then(|i| self.up.get(i))
+    }
+
+    /// Sets a broker up or down; false if there is no such broker.
+    pub fn set_up(&self, node: i32, up: bool) -> bool {
+        match self.slot(node) {
+            Some(s) => {
+                s.send_replace(up);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_up(&self, node: i32) -> bool {
+        self.slot(node).is_none_or(|s| *s.borrow())
+    }
+
+    /// Watches a broker's up/down state (`None`: no such broker).
+    pub fn watch(&self, node: i32) -> Option<watch::Receiver<bool>> {
+        self.slot(node).map(|s| s.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoping_counts_and_the_log_bound() {
+        let f = Faults::new(2);
+        f.inject(Fault::errors(ApiKey::Produce, 2, 6).on_partition("t", 1));
+        f.inject(Fault::errors(ApiKey::Heartbeat, 1, 27).on_broker(2));
+        assert!(f.take(0, 1, &[("t", 0)]).is_none(), "another partition");
+        assert!(f.take(0, 1, &[("u", 1)]).is_none(), "another topic");
+        assert!(f.take(1, 1, &[("t", 1)]).is_none(), "another API");
+        let hit = f.take(0, 1, &[("t", 0), ("t", 1)]).expect("matches");
+        assert!(hit.covers("t", 1) && !hit.covers("t", 0));
+        assert_eq!(f.pending()[0].remaining(), 1);
+        assert!(f.take(0, 2, &[("t", 1)]).is_some());
+        assert!(f.take(0, 2, &[("t", 1)]).is_none(), "used up");
+        assert!(f.take(12, 1, &[]).is_none(), "another broker");
+        assert_eq!(f.take(12, 2, &[]).map(|h| h.code), Some(27));
+        assert!(f.pending().is_empty());
+        assert_eq!(ApiKey::from(22), ApiKey::InitProducerId);
+        assert_eq!(ApiKey::from(60), ApiKey::Other(60));
+        assert_eq!(i16::from(ApiKey::SyncGroup), 14);
+
+        for i in 0..REQUEST_LOG_CAPACITY as i32 + 5 {
+            f.record(RequestRecord {
+                broker: 1,
+                api: ApiKey::Fetch,
+                version: 12,
+                client_id: String::new(),
+                correlation_id: i,
+            });
+        }
+        let log = f.requests();
+        assert_eq!(log.len(), REQUEST_LOG_CAPACITY);
+        assert_eq!(log[0].correlation_id, 5, "the oldest dropped");
+        f.clear_requests();
+        assert!(f.requests().is_empty());
+        assert!(f.is_up(1) && f.set_up(1, false) && !f.is_up(1));
+        assert!(!f.set_up(3, false), "no broker 3");
+    }
+}
