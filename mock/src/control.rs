@@ -7,6 +7,7 @@ use crate::log::code;
 use crate::server::Shared;
 use crate::{MockCluster, MockClusterThread, TopicError};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Controls a running cluster: injected errors, brokers down and up, leaders moved, the request
 /// log. Cheap to clone; it outlives nothing (once the cluster is dropped, its effects are moot).
@@ -22,8 +23,9 @@ impl Control {
 
     /// Adds a fault: the next matching requests are answered with its error code, in the API's
     /// own response shape (per partition for Produce, Fetch and ListOffsets; per topic for
-    /// Metadata; the top-level or group-level code elsewhere), and are not applied. Rules are
-    /// tried in the order they were added.
+    /// Metadata; the top-level or group-level code elsewhere), and are not applied; or, for
+    /// [`Fault::drop_before`] / [`Fault::drop_after`], their connection is closed before / after
+    /// applying them. Rules are tried in the order they were added, drop rules first.
     pub fn inject(&self, fault: Fault) {
         self.shared.faults.inject(fault);
     }
@@ -63,6 +65,15 @@ impl Control {
     /// Sets broker `id` up again: it listens on the same port. False if there is no such broker.
     pub fn set_broker_up(&self, id: i32) -> bool {
         self.shared.faults.set_up(id, true)
+    }
+
+    /// Delays every response of broker `id` by `rtt` before it is written (a `tokio::time::sleep`,
+    /// so a paused test clock applies); `Duration::ZERO` clears it. On the wire the client sees
+    /// each answer `rtt` late, in request order: a connection's requests are served one at a
+    /// time, so pipelined requests on one connection wait `rtt` each. False if there is no such
+    /// broker.
+    pub fn set_rtt(&self, id: i32, rtt: Duration) -> bool {
+        self.shared.faults.set_rtt(id, rtt)
     }
 
     /// Whether broker `id` is up (an unknown id counts as up).
@@ -159,6 +170,11 @@ macro_rules! delegate {
             /// See [`Control::set_broker_up`].
             pub fn set_broker_up(&self, id: i32) -> bool {
                 self.control().set_broker_up(id)
+            }
+
+            /// See [`Control::set_rtt`].
+            pub fn set_rtt(&self, id: i32, rtt: std::time::Duration) -> bool {
+                self.control().set_rtt(id, rtt)
             }
 
             /// See [`Control::leader`].

@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// How many requests the log keeps (the oldest are dropped first).
@@ -88,9 +89,21 @@ impl From<ApiKey> for i16 {
     }
 }
 
+/// What a [`Fault`] does to a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Answered with this code, not applied.
+    Error(i16),
+    /// The connection is closed, the request not applied.
+    DropBefore,
+    /// The request is applied, then the connection closed instead of answering.
+    DropAfter,
+}
+
 /// A fault to inject: the next `n` requests of an API, optionally only those reaching one broker
 /// or naming one topic / partition, are answered with an error code in the API's own response
-/// shape and not applied.
+/// shape and not applied ([`Fault::errors`]), or have their connection closed before or after
+/// being applied ([`Fault::drop_before`], [`Fault::drop_after`]).
 ///
 /// ```
 /// use ferrokafka_mock::{ApiKey, Fault};
@@ -102,7 +115,7 @@ impl From<ApiKey> for i16 {
 pub struct Fault {
     api: i16,
     remaining: u32,
-    code: i16,
+    action: Action,
     broker: Option<i32>,
     topic: Option<String>,
     partition: Option<i32>,
@@ -114,10 +127,33 @@ impl Fault {
         Fault {
             api: api.into().key(),
             remaining: n,
-            code: error_code,
+            action: Action::Error(error_code),
             broker: None,
             topic: None,
             partition: None,
+        }
+    }
+
+    /// The next `n` requests of `api` are not applied: the broker closes the connection when one
+    /// arrives. On the wire the client sees its request unanswered and the connection reset (EOF
+    /// on read); it has nothing persisted (for a Produce: not appended, safe to retry). Drop rules
+    /// are tried before error rules.
+    pub fn drop_before(api: impl Into<ApiKey>, n: u32) -> Fault {
+        Fault {
+            action: Action::DropBefore,
+            ..Fault::errors(api, n, 0)
+        }
+    }
+
+    /// The next `n` requests of `api` are applied (a Produce appended, an OffsetCommit stored, a
+    /// JoinGroup joined...) and then, instead of the response, the connection is closed. On the
+    /// wire the client sees the same reset as for [`Fault::drop_before`], but the request took
+    /// effect: the "possibly persisted" case, where an idempotent producer's retry must be
+    /// recognised as a duplicate (the mock answers it with the original offset).
+    pub fn drop_after(api: impl Into<ApiKey>, n: u32) -> Fault {
+        Fault {
+            action: Action::DropAfter,
+            ..Fault::errors(api, n, 0)
         }
     }
 
@@ -204,6 +240,21 @@ pub(crate) struct Faults {
     log: Mutex<VecDeque<RequestRecord>>,
     /// One per broker, by node id - 1: `true` while it is up.
     up: Vec<watch::Sender<bool>>,
+    /// One per broker: the delay before each of its responses.
+    rtt: Vec<Mutex<Duration>>,
+}
+
+fn is_drop(action: Action) -> bool {
+    matches!(action, Action::DropBefore | Action::DropAfter)
+}
+
+fn use_up(rules: &mut Vec<Fault>, i: usize) {
+    if let Some(rule) = rules.get_mut(i) {
+        rule.remaining = rule.remaining.saturating_sub(1);
+        if rule.remaining == 0 {
+            rules.remove(i);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,6 +267,7 @@ impl Faults {
             rules: Mutex::new(Vec::new()),
             log: Mutex::new(VecDeque::new()),
             up: (0..brokers).map(|_| watch::Sender::new(true)).collect(),
+            rtt: (0..brokers).map(|_| Mutex::new(Duration::ZERO)).collect(),
         }
     }
 
@@ -233,22 +285,61 @@ impl Faults {
         lock(&self.rules).clear();
     }
 
-    /// The first rule matching a request of `api` on `node` naming `targets` (topic, partition,
-    /// -1 for a whole topic; empty for APIs without topics), used up by one.
+    /// The first error rule matching a request of `api` on `node` naming `targets` (topic,
+    /// partition, -1 for a whole topic; empty for APIs without topics), used up by one.
     pub fn take(&self, api: i16, node: i32, targets: &[(&str, i32)]) -> Option<Hit> {
         let mut rules = lock(&self.rules);
-        let i = rules.iter().position(|r| r.matches(api, node, targets))?;
-        let rule = &mut rules[i];
-        rule.remaining -= 1;
-        let hit = Hit {
-            code: rule.code,
-            topic: rule.topic.clone(),
-            partition: rule.partition,
+        let i = rules
+            .iter()
+            .position(|r| matches!(r.action, Action::Error(_)) && r.matches(api, node, targets))?;
+        let hit = match rules[i].action {
+            Action::Error(code) => Hit {
+                code,
+                topic: rules[i].topic.clone(),
+                partition: rules[i].partition,
+            },
+            _ => return None,
         };
-        if rule.remaining == 0 {
-            rules.remove(i);
-        }
+        use_up(&mut rules, i);
         Some(hit)
+    }
+
+    /// Whether a drop rule is pending for `api` (cheap: before the request is looked into).
+    pub fn drops_pending(&self, api: i16) -> bool {
+        lock(&self.rules)
+            .iter()
+            .any(|r| r.api == api && is_drop(r.action))
+    }
+
+    /// The first drop rule matching a request, used up by one: `Some(true)` to drop after
+    /// applying it, `Some(false)` before.
+    pub fn take_drop(&self, api: i16, node: i32, targets: &[(&str, i32)]) -> Option<bool> {
+        let mut rules = lock(&self.rules);
+        let i = rules
+            .iter()
+            .position(|r| is_drop(r.action) && r.matches(api, node, targets))?;
+        let after = rules[i].action == Action::DropAfter;
+        use_up(&mut rules, i);
+        Some(after)
+    }
+
+    /// Sets the delay before each response of broker `node`; false if there is no such broker.
+    pub fn set_rtt(&self, node: i32, rtt: Duration) -> bool {
+        match usize::try_from(node - 1).ok().and_then(|i| self.rtt.get(i)) {
+            Some(slot) => {
+                *lock(slot) = rtt;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The delay before each response of broker `node` (zero: none).
+    pub fn rtt(&self, node: i32) -> Duration {
+        usize::try_from(node - 1)
+            .ok()
+            .and_then(|i| self.rtt.get(i))
+            .map_or(Duration::ZERO, |slot| *lock(slot))
     }
 
     pub fn record(&self, r: RequestRecord) {
@@ -293,44 +384,5 @@ impl Faults {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scoping_counts_and_the_log_bound() {
-        let f = Faults::new(2);
-        f.inject(Fault::errors(ApiKey::Produce, 2, 6).on_partition("t", 1));
-        f.inject(Fault::errors(ApiKey::Heartbeat, 1, 27).on_broker(2));
-        assert!(f.take(0, 1, &[("t", 0)]).is_none(), "another partition");
-        assert!(f.take(0, 1, &[("u", 1)]).is_none(), "another topic");
-        assert!(f.take(1, 1, &[("t", 1)]).is_none(), "another API");
-        let hit = f.take(0, 1, &[("t", 0), ("t", 1)]).expect("matches");
-        assert!(hit.covers("t", 1) && !hit.covers("t", 0));
-        assert_eq!(f.pending()[0].remaining(), 1);
-        assert!(f.take(0, 2, &[("t", 1)]).is_some());
-        assert!(f.take(0, 2, &[("t", 1)]).is_none(), "used up");
-        assert!(f.take(12, 1, &[]).is_none(), "another broker");
-        assert_eq!(f.take(12, 2, &[]).map(|h| h.code), Some(27));
-        assert!(f.pending().is_empty());
-        assert_eq!(ApiKey::from(22), ApiKey::InitProducerId);
-        assert_eq!(ApiKey::from(60), ApiKey::Other(60));
-        assert_eq!(i16::from(ApiKey::SyncGroup), 14);
-
-        for i in 0..REQUEST_LOG_CAPACITY as i32 + 5 {
-            f.record(RequestRecord {
-                broker: 1,
-                api: ApiKey::Fetch,
-                version: 12,
-                client_id: String::new(),
-                correlation_id: i,
-            });
-        }
-        let log = f.requests();
-        assert_eq!(log.len(), REQUEST_LOG_CAPACITY);
-        assert_eq!(log[0].correlation_id, 5, "the oldest dropped");
-        f.clear_requests();
-        assert!(f.requests().is_empty());
-        assert!(f.is_up(1) && f.set_up(1, false) && !f.is_up(1));
-        assert!(!f.set_up(3, false), "no broker 3");
-    }
-}
+#[path = "fault_tests.rs"]
+mod tests;

@@ -55,6 +55,7 @@
 
 mod api;
 mod control;
+mod drops;
 mod fault;
 mod groups;
 mod guard;

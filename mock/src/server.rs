@@ -65,6 +65,8 @@ pub(crate) enum Close {
     Unsupported(String),
     /// The broker was set down while the request was served: no answer.
     Down,
+    /// A drop fault matched the request (before or after applying it): no answer.
+    Dropped,
 }
 
 /// Encodes a response body.
@@ -189,12 +191,22 @@ async fn serve_requests(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
         let mut body = Bytes::from(frame);
         match handle(shared, node, &mut body).await {
             Ok(Some(out)) => {
+                // Injected latency: this connection's next request waits too, as on a broker
+                // answering in order.
+                let rtt = shared.faults.rtt(node);
+                if !rtt.is_zero() {
+                    tokio::time::sleep(rtt).await;
+                }
                 if wr.write_all(&out).await.is_err() {
                     return;
                 }
             }
             Ok(None) => {}
             Err(Close::Down) => return,
+            Err(Close::Dropped) => {
+                debug!(node, ?peer, "injected drop; closing the connection");
+                return;
+            }
             Err(Close::Malformed(why)) => {
                 warn!(
                     node,
@@ -257,6 +269,17 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
         client_id: client_id.clone(),
         correlation_id,
     });
+    // Drop rules: looked into only while one is pending for this API.
+    let dropped = if in_range && shared.faults.drops_pending(key_raw) {
+        let targets = crate::drops::targets(key, version, body);
+        let targets: Vec<(&str, i32)> = targets.iter().map(|(t, p)| (t.as_str(), *p)).collect();
+        shared.faults.take_drop(key_raw, node, &targets)
+    } else {
+        None
+    };
+    if dropped == Some(false) {
+        return Err(Close::Dropped);
+    }
     let ctx = Ctx {
         shared,
         node,
@@ -269,6 +292,9 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
     };
     if !shared.faults.is_up(node) {
         return Err(Close::Down);
+    }
+    if dropped == Some(true) {
+        return Err(Close::Dropped);
     }
     let Some(reply) = reply else {
         return Ok(None);
