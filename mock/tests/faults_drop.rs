@@ -99,14 +99,16 @@ async fn latency_delays_responses_in_order() {
     admin.describe_cluster().await.expect("describe");
     let slow = start.elapsed();
     assert!(
-        slow >= Duration::from_millis(200) && slow < Duration::from_secs(2),
+        slow >= Duration::from_millis(200) && slow < Duration::from_secs(5),
         "{slow:?}"
     );
     cluster.control().set_rtt(1, Duration::ZERO);
     let start = Instant::now();
     admin.describe_cluster().await.expect("describe");
     let fast = start.elapsed();
-    assert!(fast < Duration::from_millis(100), "{fast:?}");
+    // Below the 200 ms it would take with the delay still on (a loose bound: CI machines are
+    // loaded; what matters is that the delay is gone).
+    assert!(fast < Duration::from_millis(200), "{fast:?}");
 
     // Pipelined on one connection: answered in order, each one delayed.
     cluster.set_rtt(1, Duration::from_millis(100));
