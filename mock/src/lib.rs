@@ -62,6 +62,7 @@ mod guard;
 mod log;
 mod server;
 mod state;
+mod txn;
 
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};

@@ -2,6 +2,10 @@
 //! and leader epoch written in; the broker's idempotence rules per producer id; retention by
 //! bytes.
 
+mod txn;
+
+pub(crate) use txn::TRANSACTIONAL;
+
 use bytes::{Bytes, BytesMut};
 use std::collections::{HashMap, VecDeque};
 
@@ -25,6 +29,10 @@ pub(crate) mod code {
     pub const INVALID_REQUEST: i16 = 42;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const INVALID_TXN_STATE: i16 = 48;
+    pub const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    pub const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    pub const PRODUCER_FENCED: i16 = 90;
     pub const INVALID_RECORD: i16 = 87;
     pub const INVALID_CONFIG: i16 = 40;
     pub const FENCED_LEADER_EPOCH: i16 = 74;
@@ -193,6 +201,7 @@ pub(crate) struct PartitionLog {
     log_end: i64,
     bytes: usize,
     producers: HashMap<i64, ProducerEntry>,
+    txn: txn::TxnIndex,
 }
 
 impl PartitionLog {
@@ -203,6 +212,7 @@ impl PartitionLog {
             log_end: 0,
             bytes: 0,
             producers: HashMap::new(),
+            txn: txn::TxnIndex::default(),
         }
     }
 
@@ -299,6 +309,9 @@ impl PartitionLog {
                 compressed: h.compression() != 0,
             });
             self.log_end = last + 1;
+            if h.producer_id >= 0 && h.attributes & TRANSACTIONAL != 0 {
+                self.txn.appended(h.producer_id, base);
+            }
             if h.producer_id >= 0 {
                 let entry = self.producers.entry(h.producer_id).or_default();
                 if entry.epoch != h.producer_epoch {
@@ -327,6 +340,7 @@ impl PartitionLog {
                 self.log_start = b.last_offset + 1;
             }
         }
+        self.txn.trim(self.log_start);
     }
 
     /// DeleteRecords: moves the log start offset up to `offset` (-1: the high watermark),
@@ -343,13 +357,20 @@ impl PartitionLog {
                 }
             }
             self.log_start = target;
+            self.txn.trim(self.log_start);
         }
         Ok(self.log_start)
     }
 
     /// Batches from the one holding `offset`, at least one (KIP-74) and then while the total
     /// stays within `max_bytes`. `Err` when `offset` is outside [log start, log end].
+    #[cfg(test)]
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<Vec<Bytes>, i16> {
+        self.read_below(offset, max_bytes, i64::MAX)
+    }
+
+    /// As [`read`](Self::read), only batches starting below `end` (read_committed: the LSO).
+    pub fn read_below(&self, offset: i64, max_bytes: usize, end: i64) -> Result<Vec<Bytes>, i16> {
         if offset < self.log_start || offset > self.log_end {
             return Err(code::OFFSET_OUT_OF_RANGE);
         }
@@ -357,6 +378,9 @@ impl PartitionLog {
         let mut out = Vec::new();
         let mut total = 0usize;
         for b in self.batches.iter().skip(start) {
+            if b.base_offset >= end {
+                break;
+            }
             if !out.is_empty() && total + b.bytes.len() > max_bytes {
                 break;
             }

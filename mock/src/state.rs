@@ -72,6 +72,8 @@ pub(crate) struct ClusterState {
     pub brokers: Vec<Broker>,
     pub topics: BTreeMap<String, Topic>,
     pub producer_ids: ProducerIds,
+    /// The transaction coordinator's state, by transactional id.
+    pub txns: crate::txn::Txns,
     /// Bumped on every topic change; lets a topic deleted and recreated get a fresh layout.
     pub topic_layout_seed: usize,
 }
@@ -98,6 +100,7 @@ impl ClusterState {
             brokers,
             topics: BTreeMap::new(),
             producer_ids: ProducerIds { next: 1000 },
+            txns: crate::txn::Txns::new(),
             topic_layout_seed: 0,
         }
     }

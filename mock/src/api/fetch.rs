@@ -5,12 +5,14 @@ use crate::log::code;
 use crate::server::Ctx;
 use crate::state::Partition;
 use bytes::BytesMut;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
 use kafka_protocol::messages::{
-    BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
+    BrokerId, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse, ProducerId,
 };
 use std::time::Duration;
 use tokio::time::Instant;
@@ -112,9 +114,13 @@ fn read(
                 }
                 Ok(p) => {
                     let hw = p.log.log_end();
+                    let lso = p.log.last_stable_offset();
+                    // read_committed: only below the LSO, with the aborted transactions of the
+                    // range so the consumer can drop their records.
+                    let end = if read_committed { lso } else { i64::MAX };
                     out = out
                         .with_high_watermark(hw)
-                        .with_last_stable_offset(hw)
+                        .with_last_stable_offset(lso)
                         .with_log_start_offset(p.log.log_start());
                     // The first partition with data gets at least one batch whatever the
                     // limits (KIP-74); the others only while the response has room.
@@ -128,7 +134,20 @@ fn read(
                     if limit == 0 && total > 0 {
                         // No room left: an empty answer, the client asks again.
                     } else {
-                        match p.log.read(fp.fetch_offset, limit) {
+                        if read_committed {
+                            let aborted = p
+                                .log
+                                .aborted_between(fp.fetch_offset, lso)
+                                .into_iter()
+                                .map(|(pid, first)| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(pid))
+                                        .with_first_offset(first)
+                                })
+                                .collect();
+                            out = out.with_aborted_transactions(Some(aborted));
+                        }
+                        match p.log.read_below(fp.fetch_offset, limit, end) {
                             Err(e) => {
                                 errors = true;
                                 out = out.with_error_code(e);
@@ -180,6 +199,7 @@ pub(super) fn list_offsets(
         })
         .collect();
     let fault = ctx.shared.faults.take(2, ctx.node, &targets);
+    let read_committed = req.isolation_level == 1;
     let mut state = ctx.shared.lock();
     let mut topics = Vec::with_capacity(req.topics.len());
     for t in req.topics {
@@ -206,6 +226,7 @@ pub(super) fn list_offsets(
                     check_epoch(p, lp.current_leader_epoch)?;
                     let (offset, ts) = match lp.timestamp {
                         -2 => (p.log.log_start(), -1),
+                        -1 if read_committed => (p.log.last_stable_offset(), -1),
                         -1 => (p.log.log_end(), -1),
                         -3 => p.log.max_timestamp().unwrap_or((-1, -1)),
                         ts if ts >= 0 => p.log.offset_for_timestamp(ts).unwrap_or((-1, -1)),

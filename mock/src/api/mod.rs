@@ -5,6 +5,7 @@ mod fetch;
 pub(crate) mod injected;
 mod metadata;
 mod produce;
+mod txn;
 pub(crate) mod versions;
 
 use crate::groups;
@@ -53,7 +54,28 @@ pub(crate) async fn dispatch(
             if let Some(code) = injected::whole(ctx, key) {
                 return encode(&injected::init_producer_id(code), version);
             }
-            encode(&produce::init_producer_id(ctx, req), version)
+            if let Some(id) = req.transactional_id.as_ref() {
+                let resp =
+                    txn::init_producer_id(ctx, id.as_str(), req.transaction_timeout_ms, version);
+                return encode(&resp, version);
+            }
+            encode(&produce::init_producer_id(ctx), version)
+        }
+        ApiKey::AddPartitionsToTxn => {
+            let req: AddPartitionsToTxnRequest = decode(body, version)?;
+            encode(&txn::add_partitions(ctx, req, version), version)
+        }
+        ApiKey::AddOffsetsToTxn => {
+            let req: AddOffsetsToTxnRequest = decode(body, version)?;
+            encode(&txn::add_offsets(ctx, req, version), version)
+        }
+        ApiKey::TxnOffsetCommit => {
+            let req: TxnOffsetCommitRequest = decode(body, version)?;
+            encode(&txn::txn_offset_commit(ctx, req), version)
+        }
+        ApiKey::EndTxn => {
+            let req: EndTxnRequest = decode(body, version)?;
+            encode(&txn::end_txn(ctx, req, version), version)
         }
         ApiKey::CreateTopics => {
             let req: CreateTopicsRequest = decode(body, version)?;

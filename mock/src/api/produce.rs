@@ -1,13 +1,12 @@
 //! Produce and InitProducerId.
 
-use crate::log::{code, split_batches, Appended};
+use crate::log::{code, split_batches, Appended, TRANSACTIONAL};
 use crate::server::Ctx;
 use kafka_protocol::messages::produce_response::{
     LeaderIdAndEpoch, PartitionProduceResponse, TopicProduceResponse,
 };
 use kafka_protocol::messages::{
-    BrokerId, InitProducerIdRequest, InitProducerIdResponse, ProduceRequest, ProduceResponse,
-    ProducerId,
+    BrokerId, InitProducerIdResponse, ProduceRequest, ProduceResponse, ProducerId,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -27,6 +26,7 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
         })
         .collect();
     let fault = ctx.shared.faults.take(0, ctx.node, &targets);
+    let txn_id = req.transactional_id.as_ref().map(|t| t.0.as_str());
     {
         let mut state = ctx.shared.lock();
         let config = state.config.clone();
@@ -45,16 +45,13 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                         Err(f.code)
                     } else if !valid_acks {
                         Err(code::INVALID_REQUIRED_ACKS)
-                    } else if req.transactional_id.is_some() {
-                        // Transactions are not served (the transactional APIs are not advertised).
-                        Err(code::UNSUPPORTED_VERSION)
                     } else {
                         append(
                             &mut state,
                             &config,
                             ctx.node,
-                            &name,
-                            data.index,
+                            (&name, data.index),
+                            txn_id,
                             data.records,
                         )
                     };
@@ -113,10 +110,11 @@ fn append(
     state: &mut crate::state::ClusterState,
     config: &crate::MockConfig,
     node: i32,
-    topic: &str,
-    partition: i32,
+    (topic, partition): (&str, i32),
+    txn_id: Option<&str>,
     records: Option<bytes::Bytes>,
 ) -> Result<(Appended, i64), i16> {
+    let txns = &state.txns;
     let t = state
         .topics
         .get_mut(topic)
@@ -135,19 +133,48 @@ fn append(
     if batches.iter().any(|(_, b)| b.len() > max_message_bytes) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
+    if let Some(id) = txn_id {
+        check_transactional(txns, id, (topic, partition), &batches)?;
+    }
     let appended = p.log.append(batches, p.leader_epoch)?;
     p.log.enforce_retention(retention);
     Ok((appended, p.log.log_start()))
 }
 
-pub(super) fn init_producer_id(ctx: Ctx<'_>, req: InitProducerIdRequest) -> InitProducerIdResponse {
+/// A transactional Produce: the batches carry the transactional attribute and the id's
+/// producer id; an older epoch is INVALID_PRODUCER_EPOCH; the partition must have been added to
+/// the ongoing transaction (else INVALID_TXN_STATE, as Kafka 4's partition verification answers).
+fn check_transactional(
+    txns: &crate::txn::Txns,
+    id: &str,
+    (topic, partition): (&str, i32),
+    batches: &[(crate::log::BatchHeader, bytes::Bytes)],
+) -> Result<(), i16> {
+    let t = txns.get(id).ok_or(code::INVALID_TXN_STATE)?;
+    for (h, _) in batches {
+        if h.attributes & TRANSACTIONAL == 0 || h.producer_id != t.producer_id {
+            return Err(code::INVALID_TXN_STATE);
+        }
+        if h.producer_epoch < t.epoch {
+            return Err(code::INVALID_PRODUCER_EPOCH);
+        }
+        if h.producer_epoch > t.epoch {
+            return Err(code::INVALID_TXN_STATE);
+        }
+    }
+    let added = t.phase == crate::txn::Phase::Ongoing
+        && t.partitions.contains(&(topic.to_owned(), partition));
+    if !added {
+        return Err(code::INVALID_TXN_STATE);
+    }
+    Ok(())
+}
+
+/// InitProducerId without a transactional id (with one: `api::txn`).
+pub(super) fn init_producer_id(ctx: Ctx<'_>) -> InitProducerIdResponse {
     let resp = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if req.transactional_id.is_some() {
-        // Transactions are not served yet.
-        return resp.with_error_code(code::UNSUPPORTED_VERSION);
-    }
     // Without a transactional id the broker hands out a new producer id at epoch 0, also when
     // the client names its current one (KIP-360's bump for an idempotent producer).
     let mut state = ctx.shared.lock();

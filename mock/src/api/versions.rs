@@ -10,6 +10,9 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 /// - Produce ≤ 11, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 8: later versions address topics by
 ///   id only or carry KIP-848 member epochs / transaction version 2.
 /// - ListOffsets ≤ 7: v8+ ask for tiered-storage offsets.
+/// - Transactions are version 1 (KIP-98; the `transaction.version` feature is not advertised):
+///   AddPartitionsToTxn ≤ 3 (v4+ is the brokers' verification API), EndTxn ≤ 4 and
+///   TxnOffsetCommit ≤ 4 (v5 is transaction version 2).
 /// - FindCoordinator ≤ 4 (v6 adds share-group keys), DescribeGroups ≤ 5, DescribeCluster ≤ 1.
 const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 11),
@@ -36,6 +39,10 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::DeleteRecords, 0, 2),
     (ApiKey::IncrementalAlterConfigs, 0, 1),
     (ApiKey::OffsetDelete, 0, 0),
+    (ApiKey::AddPartitionsToTxn, 0, 3),
+    (ApiKey::AddOffsetsToTxn, 0, 4),
+    (ApiKey::EndTxn, 0, 4),
+    (ApiKey::TxnOffsetCommit, 0, 4),
 ];
 
 /// The versions of `key` served, `None` if the API is not.

@@ -152,8 +152,8 @@ pub(crate) async fn dispatch(
     }
 }
 
-/// Expires members whose session timed out and completes rebalances whose timeout passed;
-/// runs for the cluster's lifetime.
+/// Expires members whose session timed out, completes rebalances whose timeout passed and
+/// aborts transactions past their `transaction.timeout.ms`; runs for the cluster's lifetime.
 pub(crate) async fn background(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -168,5 +168,9 @@ pub(crate) async fn background(shared: Arc<Shared>) {
                 }
             }
         });
+        // Transactions past their timeout are aborted (the groups lock is released first).
+        if crate::txn::expire(&mut shared.lock(), now) {
+            shared.data.notify_waiters();
+        }
     }
 }

@@ -302,3 +302,30 @@ pub(super) fn offset_fetch(
         resp
     }
 }
+
+impl super::Groups {
+    /// Offsets a committed transaction held (TxnOffsetCommit): made visible in `group_id`'s
+    /// committed offsets, as the coordinator does on the COMMIT marker. Creates the group (Empty)
+    /// if it is unknown.
+    pub(crate) fn commit_transactional(
+        &self,
+        group_id: &str,
+        offsets: Vec<((String, i32), crate::txn::TxnOffset)>,
+    ) {
+        self.with(|groups| {
+            let group = groups.entry(group_id.to_owned()).or_insert_with(Group::new);
+            group.offsets.extend(offsets.into_iter().map(
+                |(key, (offset, leader_epoch, metadata))| {
+                    (
+                        key,
+                        Committed {
+                            offset,
+                            leader_epoch,
+                            metadata,
+                        },
+                    )
+                },
+            ));
+        });
+    }
+}

@@ -41,6 +41,14 @@ mod delete_records;
 #[rustfmt::skip]
 mod init_producer_id;
 #[rustfmt::skip]
+mod add_partitions_to_txn;
+#[rustfmt::skip]
+mod add_offsets_to_txn;
+#[rustfmt::skip]
+mod end_txn;
+#[rustfmt::skip]
+mod txn_offset_commit;
+#[rustfmt::skip]
 mod describe_configs;
 #[rustfmt::skip]
 mod create_partitions;
@@ -76,6 +84,10 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 20, name: "DeleteTopics", min_version: 1, max_version: 6, body: &delete_topics::DELETE_TOPICS_REQUEST },
     RequestSchema { api_key: 21, name: "DeleteRecords", min_version: 0, max_version: 2, body: &delete_records::DELETE_RECORDS_REQUEST },
     RequestSchema { api_key: 22, name: "InitProducerId", min_version: 0, max_version: 5, body: &init_producer_id::INIT_PRODUCER_ID_REQUEST },
+    RequestSchema { api_key: 24, name: "AddPartitionsToTxn", min_version: 0, max_version: 3, body: &add_partitions_to_txn::ADD_PARTITIONS_TO_TXN_REQUEST },
+    RequestSchema { api_key: 25, name: "AddOffsetsToTxn", min_version: 0, max_version: 4, body: &add_offsets_to_txn::ADD_OFFSETS_TO_TXN_REQUEST },
+    RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 4, body: &end_txn::END_TXN_REQUEST },
+    RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 4, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
     RequestSchema { api_key: 32, name: "DescribeConfigs", min_version: 1, max_version: 4, body: &describe_configs::DESCRIBE_CONFIGS_REQUEST },
     RequestSchema { api_key: 37, name: "CreatePartitions", min_version: 0, max_version: 3, body: &create_partitions::CREATE_PARTITIONS_REQUEST },
     RequestSchema { api_key: 42, name: "DeleteGroups", min_version: 0, max_version: 2, body: &delete_groups::DELETE_GROUPS_REQUEST },
