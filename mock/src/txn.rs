@@ -278,3 +278,101 @@ fn complete(state: &mut ClusterState, id: &str, commit: bool) -> GroupOffsets {
         .map(|(g, o)| (g, o.into_iter().collect()))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{Broker, ClusterState};
+
+    fn state() -> ClusterState {
+        let broker = Broker {
+            id: 1,
+            addr: "127.0.0.1:9092".parse().expect("addr"),
+        };
+        let mut s = ClusterState::new(crate::MockConfig::default(), vec![broker]);
+        s.create_topic("t", 2, 1, BTreeMap::new()).expect("topic");
+        s
+    }
+
+    fn tp(p: i32) -> (String, i32) {
+        ("t".to_owned(), p)
+    }
+
+    #[test]
+    fn calls_out_of_order_and_stale_producers_are_refused() {
+        let mut s = state();
+        let now = Instant::now();
+        assert_eq!(
+            init(&mut s, "x", 0, now).err(),
+            Some(code::INVALID_TRANSACTION_TIMEOUT)
+        );
+        let ((pid, epoch), wrote) = init(&mut s, "x", 60_000, now).expect("init");
+        assert!(!wrote);
+        // Nothing begun: no outcome to end, no group to commit offsets for.
+        assert_eq!(
+            end(&mut s, "x", pid, epoch, true).err(),
+            Some(code::INVALID_TXN_STATE)
+        );
+        let offset = ((tp(0)), (1, -1, None));
+        assert_eq!(
+            commit_offsets(&mut s, "x", pid, epoch, "g", vec![offset.clone()]).err(),
+            Some(code::INVALID_TXN_STATE)
+        );
+        assert_eq!(
+            add_partitions(&mut s, "x", pid + 1, epoch, &[tp(0)], now).err(),
+            Some(code::INVALID_PRODUCER_ID_MAPPING)
+        );
+        assert_eq!(
+            add_partitions(&mut s, "x", pid, epoch, &[tp(0), ("nope".into(), 0)], now),
+            Ok(vec![
+                OPERATION_NOT_ATTEMPTED,
+                code::UNKNOWN_TOPIC_OR_PARTITION
+            ])
+        );
+        assert_eq!(
+            add_partitions(&mut s, "x", pid, epoch, &[tp(0), tp(1)], now),
+            Ok(vec![code::NONE, code::NONE])
+        );
+        add_offsets(&mut s, "x", pid, epoch, "g", now).expect("add offsets");
+        commit_offsets(&mut s, "x", pid, epoch, "g", vec![offset]).expect("offsets");
+        let committed = end(&mut s, "x", pid, epoch, true).expect("commit");
+        assert_eq!(committed.len(), 1, "the group's offsets on commit");
+        for p in 0..2 {
+            let log = &s.partition_mut("t", p).expect("partition").log;
+            assert_eq!(log.log_end(), 1, "one COMMIT marker");
+        }
+        // A retry of the commit is answered again; an abort now is out of order.
+        assert_eq!(end(&mut s, "x", pid, epoch, true), Ok(Vec::new()));
+        assert_eq!(
+            end(&mut s, "x", pid, epoch, false).err(),
+            Some(code::INVALID_TXN_STATE)
+        );
+        // A new producer for the id: same producer id, next epoch; the old one is fenced.
+        let ((pid2, epoch2), _) = init(&mut s, "x", 60_000, now).expect("init again");
+        assert_eq!((pid2, epoch2), (pid, epoch + 1));
+        assert_eq!(
+            add_offsets(&mut s, "x", pid, epoch, "g", now).err(),
+            Some(code::PRODUCER_FENCED)
+        );
+    }
+
+    #[test]
+    fn a_transaction_past_its_timeout_is_aborted_at_a_bumped_epoch() {
+        let mut s = state();
+        let now = Instant::now();
+        let ((pid, epoch), _) = init(&mut s, "x", 1_000, now).expect("init");
+        add_partitions(&mut s, "x", pid, epoch, &[tp(0)], now).expect("add");
+        assert!(!expire(&mut s, now + Duration::from_millis(999)));
+        assert!(expire(&mut s, now + Duration::from_millis(1_000)));
+        assert_eq!(
+            s.partition_mut("t", 0).expect("p").log.log_end(),
+            1,
+            "ABORT marker"
+        );
+        assert_eq!(
+            end(&mut s, "x", pid, epoch, true).err(),
+            Some(code::PRODUCER_FENCED)
+        );
+        assert!(!expire(&mut s, now + Duration::from_secs(10)), "once");
+    }
+}

@@ -223,3 +223,56 @@ async fn a_second_producer_with_the_same_transactional_id_fences_the_first() {
     .await;
     assert_eq!(got, vec!["successor-0-0"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_transaction_is_aborted_and_its_commit_is_fenced() {
+    let cluster = cluster("expire", 1).await;
+    let bootstrap = cluster.bootstrap();
+    let p = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("transactional.id", "txn-expire"),
+            ("transaction.timeout.ms", "300"),
+            ("linger.ms", "1"),
+            ("max.block.ms", "5000"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    p.init_transactions().await.expect("init");
+    p.begin_transaction().expect("begin");
+    send(&p, "expire", 1, "expires", 1).await;
+    // The mock's ticker runs every 100 ms: 300 ms + a tick, with room for a loaded machine.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        cluster.high_watermark("expire", 0),
+        Some(2),
+        "record + ABORT marker"
+    );
+    let e = p
+        .commit_transaction()
+        .await
+        .expect_err("an expired transaction committed");
+    assert!(e.is_fatal(), "{e}");
+    assert!(matches!(e.broker_code(), Some(90 | 47)), "{e}");
+    assert!(e.to_string().contains("transaction.timeout.ms"), "{e}");
+
+    let plain = Producer::new(
+        ProducerConfig::from_properties([("bootstrap.servers", bootstrap.as_str())])
+            .expect("config"),
+    )
+    .expect("producer");
+    plain
+        .send(ProducerRecord::new("expire").value("after"))
+        .await
+        .expect("send")
+        .await
+        .expect("written");
+    let tps = [TopicPartition::new("expire", 0)];
+    assert_eq!(
+        read(&bootstrap, &tps, "read_committed", 1).await,
+        vec!["after"]
+    );
+    let raw = read(&bootstrap, &tps, "read_uncommitted", 2).await;
+    assert_eq!(raw, vec!["expires-0-0", "after"]);
+}
