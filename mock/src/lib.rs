@@ -27,12 +27,21 @@
 //!   acks 0/1/-1, CRC-32C checked (`CORRUPT_MESSAGE`), `max.message.bytes` (`MESSAGE_TOO_LARGE`),
 //!   idempotence per producer id and partition (the last 5 batches: a retry of one is answered
 //!   with its original offset, a gap with `OUT_OF_ORDER_SEQUENCE_NUMBER`, an older epoch with
-//!   `INVALID_PRODUCER_EPOCH`), **InitProducerId** (idempotent producers; transactions are not
-//!   served yet and answer `UNSUPPORTED_VERSION`).
+//!   `INVALID_PRODUCER_EPOCH`), **InitProducerId** for idempotent producers.
+//! - Transactions, version 1 (KIP-98; `transaction.version` is not advertised, so clients use
+//!   it): **InitProducerId** with a transactional id (a new id gets epoch 0, a known one its
+//!   epoch bumped, fencing the previous producer and aborting its open transaction),
+//!   **AddPartitionsToTxn** (v0-3), **AddOffsetsToTxn**, **TxnOffsetCommit** (offsets reach the
+//!   group on commit), **EndTxn** writing a COMMIT / ABORT control batch into each partition of
+//!   the transaction; transactional Produce only to added partitions (`INVALID_TXN_STATE`);
+//!   a transaction older than its `transaction.timeout.ms` is aborted at a bumped epoch (its
+//!   producer is fenced).
 //! - **Fetch**: long polls honouring `max.wait.ms` / `min.bytes`, `max.bytes` and the partition
-//!   limit (always at least one batch, KIP-74), `OFFSET_OUT_OF_RANGE`; fetch sessions are
-//!   declined (session id 0), which every client accepts. **ListOffsets**: earliest, latest, by
-//!   timestamp, max timestamp.
+//!   limit (always at least one batch, KIP-74), `OFFSET_OUT_OF_RANGE`; read_committed serves
+//!   records below the last stable offset only, with the aborted transactions of the range;
+//!   fetch sessions are declined (session id 0), which every client accepts. **ListOffsets**:
+//!   earliest, latest (the last stable offset under read_committed), by timestamp, max
+//!   timestamp.
 //! - Classic consumer groups: **FindCoordinator**, **JoinGroup** / **SyncGroup** / **Heartbeat** /
 //!   **LeaveGroup** with generations and rebalances, **OffsetCommit** / **OffsetFetch**,
 //!   **ListGroups** / **DescribeGroups** / **DeleteGroups**.
