@@ -2,7 +2,9 @@
 //! the whole-request APIs, in the right place of the response; partition and topic scoping; a
 //! moved leader's NOT_LEADER_OR_FOLLOWER and FENCED_LEADER_EPOCH.
 
-use bytes::{BufMut, Bytes, BytesMut};
+mod common;
+use common::{call, s};
+
 use ferrokafka_mock::{ApiKey as Api, Fault, MockCluster, MockConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
@@ -16,47 +18,11 @@ use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic,
 };
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 const COORDINATOR_NOT_AVAILABLE: i16 = 15;
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_owned())
-}
-
-async fn call<Req: Encodable, Resp: Decodable>(
-    conn: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    req: &Req,
-) -> Resp {
-    let mut body = BytesMut::new();
-    RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(s("faults-wire")))
-        .encode(&mut body, key.request_header_version(version))
-        .expect("header");
-    req.encode(&mut body, version).expect("body");
-    let mut out = BytesMut::new();
-    out.put_i32(body.len() as i32);
-    out.extend_from_slice(&body);
-    conn.write_all(&out).await.expect("write");
-    let size = tokio::time::timeout(Duration::from_secs(5), conn.read_i32())
-        .await
-        .expect("answered within 5 s")
-        .unwrap_or_else(|e| panic!("{key:?} v{version}: connection closed: {e}"));
-    let mut buf = vec![0u8; size as usize];
-    conn.read_exact(&mut buf).await.expect("read");
-    let mut resp = Bytes::from(buf);
-    ResponseHeader::decode(&mut resp, key.response_header_version(version))
-        .expect("response header");
-    Resp::decode(&mut resp, version).unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"))
-}
 
 /// The code an injected error produced, read where each API carries it.
 async fn injected_code(conn: &mut TcpStream, key: ApiKey, v: i16) -> i16 {
@@ -325,7 +291,7 @@ async fn scoped_faults_and_a_moved_leader_on_the_wire() {
     let log = cluster.requests();
     assert!(log
         .iter()
-        .any(|r| r.api == Api::Fetch && r.broker == other && r.client_id == "faults-wire"));
+        .any(|r| r.api == Api::Fetch && r.broker == other && r.client_id == common::CLIENT_ID));
     tokio::task::spawn_blocking(move || drop(cluster))
         .await
         .expect("stopped");

@@ -1,7 +1,10 @@
 //! The group coordinator at the byte level: every served version of every group API encodes
 //! and decodes, FindCoordinator agrees on every broker, other brokers answer NOT_COORDINATOR.
 
-use bytes::{BufMut, Bytes, BytesMut};
+mod common;
+use common::{call, s};
+
+use bytes::Bytes;
 use ferrokafka_mock::{MockCluster, MockConfig};
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
@@ -13,46 +16,7 @@ use kafka_protocol::messages::offset_fetch_request::{
 };
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn s(v: &str) -> StrBytes {
-    StrBytes::from_string(v.to_owned())
-}
-
-async fn call<Req: Encodable, Resp: Decodable>(
-    conn: &mut TcpStream,
-    key: ApiKey,
-    version: i16,
-    req: &Req,
-) -> Resp {
-    let mut body = BytesMut::new();
-    RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(7)
-        .with_client_id(Some(s("wire")))
-        .encode(&mut body, key.request_header_version(version))
-        .expect("header");
-    req.encode(&mut body, version).expect("body");
-    let mut out = BytesMut::new();
-    out.put_i32(body.len() as i32);
-    out.extend_from_slice(&body);
-    conn.write_all(&out).await.expect("write");
-    let size = tokio::time::timeout(Duration::from_secs(5), conn.read_i32())
-        .await
-        .expect("answered within 5 s")
-        .unwrap_or_else(|e| panic!("{key:?} v{version}: connection closed: {e}"));
-    let mut buf = vec![0u8; size as usize];
-    conn.read_exact(&mut buf).await.expect("read");
-    let mut resp = Bytes::from(buf);
-    let header = ResponseHeader::decode(&mut resp, key.response_header_version(version))
-        .expect("response header");
-    assert_eq!(header.correlation_id, 7);
-    Resp::decode(&mut resp, version).unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"))
-}
 
 /// Connections to the coordinator of `group` and to another broker.
 async fn conns(cluster: &MockCluster, group: &str) -> (TcpStream, TcpStream) {
