@@ -121,6 +121,31 @@ impl Control {
         self.shared.data.notify_waiters();
         Ok(epoch)
     }
+
+    /// The broker coordinating `key` (a group id or a transactional id), as FindCoordinator
+    /// answers it.
+    pub fn coordinator(&self, key: &str) -> Option<i32> {
+        let state = self.shared.lock();
+        (!state.brokers.is_empty()).then(|| state.coordinator_for(key).id)
+    }
+
+    /// Moves the coordinator of `key` (a group id or a transactional id; both, if a group and a
+    /// transactional id share the name) to broker `to`, as when the leader of its
+    /// `__consumer_offsets` / `__transaction_state` partition moves. The old coordinator answers
+    /// NOT_COORDINATOR from then on and FindCoordinator names `to`; the group's members,
+    /// generation and offsets, or the transaction's state, stay as they are (the new
+    /// coordinator loaded them).
+    pub fn move_coordinator(&self, key: &str, to: i32) -> Result<(), TopicError> {
+        let mut state = self.shared.lock();
+        if !state.brokers.iter().any(|b| b.id == to) {
+            return Err(TopicError {
+                code: code::BROKER_NOT_AVAILABLE,
+                message: format!("broker {to} is not in the cluster"),
+            });
+        }
+        state.moved_coordinators.insert(key.to_owned(), to);
+        Ok(())
+    }
 }
 
 /// The same methods on the cluster handles, delegating to [`Control`].
@@ -190,6 +215,16 @@ macro_rules! delegate {
                 to: i32,
             ) -> Result<i32, TopicError> {
                 self.control().move_leader(topic, partition, to)
+            }
+
+            /// See [`Control::coordinator`].
+            pub fn coordinator(&self, key: &str) -> Option<i32> {
+                self.control().coordinator(key)
+            }
+
+            /// See [`Control::move_coordinator`].
+            pub fn move_coordinator(&self, key: &str, to: i32) -> Result<(), TopicError> {
+                self.control().move_coordinator(key, to)
             }
         }
     };

@@ -37,15 +37,25 @@ pub enum ApiKey {
     LeaveGroup,
     /// SyncGroup (14).
     SyncGroup,
+    /// DescribeGroups (15).
+    DescribeGroups,
     /// ApiVersions (18).
     ApiVersions,
     /// InitProducerId (22).
     InitProducerId,
+    /// AddPartitionsToTxn (24).
+    AddPartitionsToTxn,
+    /// AddOffsetsToTxn (25).
+    AddOffsetsToTxn,
+    /// EndTxn (26).
+    EndTxn,
+    /// TxnOffsetCommit (28).
+    TxnOffsetCommit,
     /// Any other API, by its key.
     Other(i16),
 }
 
-const NAMED: [(ApiKey, i16); 13] = [
+const NAMED: [(ApiKey, i16); 18] = [
     (ApiKey::Produce, 0),
     (ApiKey::Fetch, 1),
     (ApiKey::ListOffsets, 2),
@@ -57,8 +67,13 @@ const NAMED: [(ApiKey, i16); 13] = [
     (ApiKey::Heartbeat, 12),
     (ApiKey::LeaveGroup, 13),
     (ApiKey::SyncGroup, 14),
+    (ApiKey::DescribeGroups, 15),
     (ApiKey::ApiVersions, 18),
     (ApiKey::InitProducerId, 22),
+    (ApiKey::AddPartitionsToTxn, 24),
+    (ApiKey::AddOffsetsToTxn, 25),
+    (ApiKey::EndTxn, 26),
+    (ApiKey::TxnOffsetCommit, 28),
 ];
 
 impl ApiKey {

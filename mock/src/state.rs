@@ -76,6 +76,9 @@ pub(crate) struct ClusterState {
     pub txns: crate::txn::Txns,
     /// Bumped on every topic change; lets a topic deleted and recreated get a fresh layout.
     pub topic_layout_seed: usize,
+    /// Coordinators moved by the control API (`Control::move_coordinator`): key → broker id,
+    /// consulted before the hash.
+    pub moved_coordinators: BTreeMap<String, i32>,
 }
 
 /// The longest topic name Kafka accepts.
@@ -102,6 +105,7 @@ impl ClusterState {
             producer_ids: ProducerIds { next: 1000 },
             txns: crate::txn::Txns::new(),
             topic_layout_seed: 0,
+            moved_coordinators: BTreeMap::new(),
         }
     }
 
@@ -220,8 +224,15 @@ impl ClusterState {
 
     /// The broker that coordinates `key` (a group or transactional id): a hash of the key over
     /// the brokers, as Kafka maps a key to a partition of `__consumer_offsets` and then to its
-    /// leader.
+    /// leader; unless the control API moved it.
     pub fn coordinator_for(&self, key: &str) -> &Broker {
+        if let Some(b) = self
+            .moved_coordinators
+            .get(key)
+            .and_then(|id| self.brokers.iter().find(|b| b.id == *id))
+        {
+            return b;
+        }
         // Java's String.hashCode, so the choice is stable across runs and processes.
         let h = key
             .encode_utf16()
