@@ -122,6 +122,51 @@ impl Control {
         Ok(epoch)
     }
 
+    /// Adds a broker to the running cluster, listening on an ephemeral port of the cluster's
+    /// host, and returns its node id (the next one). Metadata lists it at once; it leads no
+    /// partition until [`move_leader`](Control::move_leader) moves one to it or a topic created
+    /// later is placed on it (as a broker added to a Kafka cluster gets no replica until a
+    /// reassignment). The bootstrap list ([`MockCluster::bootstrap`]) stays the initial brokers'.
+    pub fn add_broker(&self) -> std::io::Result<i32> {
+        let host = self.shared.lock().config.host.clone();
+        let std_listener = std::net::TcpListener::bind((host.as_str(), 0))?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _entered = self.shared.runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener)?
+        };
+        let id = {
+            let mut state = self.shared.lock();
+            let id = state.brokers.iter().map(|b| b.id).max().unwrap_or(0) + 1;
+            state.brokers.push(crate::state::Broker { id, addr });
+            // Under the state lock, so two brokers added at once get their own slots in order.
+            self.shared.faults.add_broker();
+            id
+        };
+        let task = self.shared.runtime.spawn(crate::server::accept_loop(
+            listener,
+            self.shared.clone(),
+            id,
+        ));
+        self.shared
+            .added
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task.abort_handle());
+        Ok(id)
+    }
+
+    /// Every broker's node id and address, node 1 first (brokers added later included).
+    pub fn brokers(&self) -> Vec<(i32, std::net::SocketAddr)> {
+        self.shared
+            .lock()
+            .brokers
+            .iter()
+            .map(|b| (b.id, b.addr))
+            .collect()
+    }
+
     /// The broker coordinating `key` (a group id or a transactional id), as FindCoordinator
     /// answers it.
     pub fn coordinator(&self, key: &str) -> Option<i32> {
@@ -215,6 +260,16 @@ macro_rules! delegate {
                 to: i32,
             ) -> Result<i32, TopicError> {
                 self.control().move_leader(topic, partition, to)
+            }
+
+            /// See [`Control::add_broker`].
+            pub fn add_broker(&self) -> std::io::Result<i32> {
+                self.control().add_broker()
+            }
+
+            /// See [`Control::brokers`].
+            pub fn brokers(&self) -> Vec<(i32, std::net::SocketAddr)> {
+                self.control().brokers()
             }
 
             /// See [`Control::coordinator`].

@@ -304,6 +304,10 @@ impl Drop for MockCluster {
         for t in &self.tasks {
             t.abort();
         }
+        let added = self.shared.added.lock().unwrap_or_else(|p| p.into_inner());
+        for t in added.iter() {
+            t.abort();
+        }
     }
 }
 

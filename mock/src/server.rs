@@ -28,15 +28,22 @@ pub(crate) struct Shared {
     pub groups: Groups,
     /// Injected faults, the request log, which brokers are up.
     pub faults: Faults,
+    /// The runtime the cluster was started on: brokers added later serve on it.
+    pub runtime: tokio::runtime::Handle,
+    /// The accept loops of brokers added after the start (aborted with the cluster).
+    pub added: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Shared {
+    /// Must be called inside the tokio runtime that serves the cluster.
     pub fn new(state: ClusterState) -> Shared {
         Shared {
             faults: Faults::new(state.brokers.len()),
             state: Mutex::new(state),
             data: Notify::new(),
             groups: Groups::default(),
+            runtime: tokio::runtime::Handle::current(),
+            added: Mutex::new(Vec::new()),
         }
     }
 

@@ -237,7 +237,10 @@ impl ClusterState {
         let h = key
             .encode_utf16()
             .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-        let idx = (h.unsigned_abs() as usize) % self.brokers.len();
+        // Over the brokers the cluster started with: a broker added later leads no partition of
+        // `__consumer_offsets`, so it coordinates nothing until a coordinator is moved to it.
+        let n = self.config.brokers.clamp(1, self.brokers.len());
+        let idx = (h.unsigned_abs() as usize) % n;
         &self.brokers[idx]
     }
 
