@@ -68,6 +68,7 @@ mod drops;
 mod fault;
 mod groups;
 mod guard;
+pub mod guide;
 mod log;
 mod server;
 mod state;
