@@ -3,6 +3,7 @@
 //! same methods.
 
 use crate::fault::{ApiKey, Fault, RequestRecord};
+use crate::intercept::{InterceptedRequest, InterceptorId, Verdict};
 use crate::log::code;
 use crate::server::Shared;
 use crate::{MockCluster, MockClusterThread, TopicError};
@@ -43,6 +44,50 @@ impl Control {
     /// Removes every fault not used up yet.
     pub fn clear_faults(&self) {
         self.shared.faults.clear_faults();
+    }
+
+    /// Registers an interceptor for `api`: `f` sees each request of that API, on any broker,
+    /// after it was decoded and logged and before it is applied (and before the fault rules),
+    /// and returns what happens to it ([`Verdict`]). Interceptors of one API are asked in the
+    /// order they were added until one does not [`Verdict::Pass`]. `f` runs on the broker's
+    /// task with no lock of the mock held (it may use the control API) and should be quick.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use ferrokafka_mock::{ApiKey, MockCluster, MockConfig, Verdict};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// let cluster = MockCluster::start(MockConfig::default()).await?;
+    /// // The second Produce for orders-0 is applied but its answer is lost.
+    /// let seen = AtomicU32::new(0);
+    /// cluster.intercept(ApiKey::Produce, move |req| {
+    ///     let names_it = req.targets.iter().any(|(t, p)| t == "orders" && *p == 0);
+    ///     if names_it && seen.fetch_add(1, Ordering::Relaxed) == 1 {
+    ///         Verdict::DropAfter
+    ///     } else {
+    ///         Verdict::Pass
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn intercept(
+        &self,
+        api: impl Into<ApiKey>,
+        f: impl Fn(&InterceptedRequest) -> Verdict + Send + Sync + 'static,
+    ) -> InterceptorId {
+        self.shared
+            .interceptors
+            .add(api.into().key(), std::sync::Arc::new(f))
+    }
+
+    /// Removes an interceptor; false if it was removed already.
+    pub fn remove_interceptor(&self, id: InterceptorId) -> bool {
+        self.shared.interceptors.remove(id)
+    }
+
+    /// Removes every interceptor.
+    pub fn clear_interceptors(&self) {
+        self.shared.interceptors.clear();
     }
 
     /// Every request the brokers received (the last 10,000), oldest first.
@@ -220,6 +265,25 @@ macro_rules! delegate {
             /// See [`Control::clear_faults`].
             pub fn clear_faults(&self) {
                 self.control().clear_faults()
+            }
+
+            /// See [`Control::intercept`].
+            pub fn intercept(
+                &self,
+                api: impl Into<ApiKey>,
+                f: impl Fn(&crate::InterceptedRequest) -> crate::Verdict + Send + Sync + 'static,
+            ) -> crate::InterceptorId {
+                self.control().intercept(api, f)
+            }
+
+            /// See [`Control::remove_interceptor`].
+            pub fn remove_interceptor(&self, id: crate::InterceptorId) -> bool {
+                self.control().remove_interceptor(id)
+            }
+
+            /// See [`Control::clear_interceptors`].
+            pub fn clear_interceptors(&self) {
+                self.control().clear_interceptors()
             }
 
             /// See [`Control::requests`].

@@ -221,6 +221,17 @@ pub(crate) struct Hit {
 }
 
 impl Hit {
+    /// An error for every part of the request (an interceptor's [`Verdict::Error`]).
+    ///
+    /// [`Verdict::Error`]: crate::Verdict::Error
+    pub fn all(code: i16) -> Hit {
+        Hit {
+            code,
+            topic: None,
+            partition: None,
+        }
+    }
+
     /// Whether this partition of the request gets the error.
     pub fn covers(&self, topic: &str, partition: i32) -> bool {
         self.topic.as_deref().is_none_or(|t| t == topic)

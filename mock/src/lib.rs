@@ -69,6 +69,7 @@ mod fault;
 mod groups;
 mod guard;
 pub mod guide;
+mod intercept;
 mod log;
 mod server;
 mod state;
@@ -76,6 +77,7 @@ mod txn;
 
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
+pub use intercept::{InterceptedRequest, InterceptorId, Verdict};
 
 use std::collections::BTreeMap;
 use std::io;
