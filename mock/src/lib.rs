@@ -63,6 +63,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod auth;
 mod control;
 mod drops;
 mod fault;
@@ -73,6 +74,7 @@ mod server;
 mod state;
 mod txn;
 
+pub use auth::{SecurityProtocol, SASL_MECHANISMS};
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
 
@@ -94,6 +96,7 @@ pub struct MockConfig {
     auto_create_topics: bool,
     retention_bytes: u64,
     max_message_bytes: usize,
+    security: auth::SecurityConfig,
 }
 
 impl Default for MockConfig {
@@ -107,6 +110,7 @@ impl Default for MockConfig {
             auto_create_topics: true,
             retention_bytes: 64 * 1024 * 1024,
             max_message_bytes: 1_048_588,
+            security: auth::SecurityConfig::default(),
         }
     }
 }
@@ -193,7 +197,8 @@ impl std::error::Error for TopicError {}
 
 impl MockCluster {
     /// Binds the brokers' listeners and starts serving on the current tokio runtime.
-    pub async fn start(config: MockConfig) -> io::Result<MockCluster> {
+    pub async fn start(mut config: MockConfig) -> io::Result<MockCluster> {
+        let security = auth::Security::new(std::mem::take(&mut config.security), &config.host)?;
         let mut listeners = Vec::with_capacity(config.brokers);
         for i in 0..config.brokers {
             let port = if config.first_port == 0 {
@@ -218,9 +223,10 @@ impl MockCluster {
                 addr: *addr,
             })
             .collect();
-        let shared = Arc::new(server::Shared::new(state::ClusterState::new(
-            config, brokers,
-        )));
+        let shared = Arc::new(server::Shared::new(
+            state::ClusterState::new(config, brokers),
+            security,
+        ));
         let mut tasks = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
             let task = tokio::spawn(server::accept_loop(listener, shared.clone(), i as i32 + 1));
