@@ -149,8 +149,8 @@ pub(crate) enum Failure {
     /// Told to the client as is (Kafka's `SaslAuthenticationException`).
     Message(String),
     /// Told as Kafka's generic "invalid credentials" message (its `SaslException`), which does
-    /// not say whether the user exists.
-    Generic,
+    /// not say whether the user exists; the reason is only logged (at debug).
+    Generic(&'static str),
 }
 
 /// The cluster's listener security, shared by every connection.

@@ -121,9 +121,9 @@ impl Exchange {
         lookup: impl Fn(&str) -> Option<Credential>,
     ) -> Result<Step, Failure> {
         if message.len() > MAX_MESSAGE {
-            return Err(Failure::Generic);
+            return Err(Failure::Generic("message too long"));
         }
-        let text = std::str::from_utf8(message).map_err(|_| Failure::Generic)?;
+        let text = std::str::from_utf8(message).map_err(|_| Failure::Generic("not UTF-8"))?;
         match std::mem::replace(self, Exchange::First) {
             Exchange::First => {
                 let (next, token) = client_first(text, lookup)?;
@@ -161,30 +161,34 @@ fn client_first(
     text: &str,
     lookup: impl Fn(&str) -> Option<Credential>,
 ) -> Result<(Exchange, Vec<u8>), Failure> {
-    let (cbind, rest) = text.split_once(',').ok_or(Failure::Generic)?;
+    let (cbind, rest) = text
+        .split_once(',')
+        .ok_or(Failure::Generic("no GS2 header"))?;
     // `p=…` asks for channel binding, which Kafka does not offer either.
     if cbind != "n" && cbind != "y" {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("channel binding requested"));
     }
-    let (authzid, bare) = rest.split_once(',').ok_or(Failure::Generic)?;
+    let (authzid, bare) = rest
+        .split_once(',')
+        .ok_or(Failure::Generic("no GS2 header"))?;
     let gs2_header = &text[..text.len() - bare.len()];
     let mut attrs = bare.split(',');
     let user = attrs
         .next()
         .and_then(|a| a.strip_prefix("n="))
         .and_then(sasl_name)
-        .ok_or(Failure::Generic)?;
+        .ok_or(Failure::Generic("no user name"))?;
     let client_nonce = attrs
         .next()
         .and_then(|a| a.strip_prefix("r="))
         .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_graphic() && b != b','))
-        .ok_or(Failure::Generic)?;
+        .ok_or(Failure::Generic("no client nonce"))?;
     // Extensions (Kafka's `tokenauth=…`) are ignored; a mandatory `m=` one cannot be honoured.
     if bare.split(',').any(|a| a.starts_with("m=")) {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("mandatory extension"));
     }
     // An unknown user fails like a wrong password: the client is not told which it was.
-    let credential = lookup(&user).ok_or(Failure::Generic)?;
+    let credential = lookup(&user).ok_or(Failure::Generic("unknown user"))?;
     if let Some(authzid) = authzid.strip_prefix("a=") {
         if sasl_name(authzid).as_deref() != Some(user.as_str()) {
             return Err(Failure::Message(
@@ -192,7 +196,7 @@ fn client_first(
             ));
         }
     } else if !authzid.is_empty() {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("malformed authorization id"));
     }
     let server_nonce: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
     let nonce = format!("{client_nonce}{server_nonce}");
@@ -222,19 +226,29 @@ fn client_final(
     nonce: &str,
     auth_prefix: &str,
 ) -> Result<Vec<u8>, Failure> {
-    let (without_proof, proof) = text.rsplit_once(",p=").ok_or(Failure::Generic)?;
+    let (without_proof, proof) = text
+        .rsplit_once(",p=")
+        .ok_or(Failure::Generic("no proof"))?;
     let mut attrs = without_proof.split(',');
     if attrs.next().and_then(|a| a.strip_prefix("c=")) != Some(channel_binding) {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("channel binding does not match"));
     }
-    if attrs.next().and_then(|a| a.strip_prefix("r=")) != Some(nonce) {
-        return Err(Failure::Generic);
+    // Kafka checks that the nonce *ends with* server-first's nonce, not equality: librdkafka
+    // (2.0 at least) sends its client nonce once more in front of it, and Kafka accepts that.
+    if !attrs
+        .next()
+        .and_then(|a| a.strip_prefix("r="))
+        .is_some_and(|r| r.ends_with(nonce))
+    {
+        return Err(Failure::Generic("nonce does not match"));
     }
-    let proof = B64.decode(proof).map_err(|_| Failure::Generic)?;
+    let proof = B64
+        .decode(proof)
+        .map_err(|_| Failure::Generic("proof not base64"))?;
     let auth_message = format!("{auth_prefix},{without_proof}");
     let client_signature = hash.hmac(&credential.stored_key, auth_message.as_bytes());
     if proof.len() != client_signature.len() {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("proof of the wrong length"));
     }
     let client_key: Vec<u8> = proof
         .iter()
@@ -242,7 +256,7 @@ fn client_final(
         .map(|(p, s)| p ^ s)
         .collect();
     if !super::same_bytes(&hash.h(&client_key), &credential.stored_key) {
-        return Err(Failure::Generic);
+        return Err(Failure::Generic("proof does not verify"));
     }
     let signature = hash.hmac(&credential.server_key, auth_message.as_bytes());
     Ok(format!("v={}", B64.encode(signature)).into_bytes())
@@ -307,7 +321,20 @@ mod tests {
             nonce,
             &format!("{bare},{server_first}"),
         );
-        assert!(matches!(bad, Err(Failure::Generic)));
+        assert!(matches!(bad, Err(Failure::Generic(_))));
+        // librdkafka's form: its client nonce once more in front of the full nonce.
+        let doubled = client_final(
+            hash,
+            &format!("c=biws,r=rOprNGfwEbeRWgbNEkqO{nonce},p=AAAA"),
+            &credential,
+            "biws",
+            nonce,
+            &format!("{bare},{server_first}"),
+        );
+        assert!(matches!(
+            doubled,
+            Err(Failure::Generic("proof of the wrong length"))
+        ));
     }
 
     #[test]

@@ -90,7 +90,12 @@ impl Session {
                         out.extend_from_slice(&token);
                         Gate::Reply(out.freeze())
                     }
-                    Err(f) => Gate::Close(message(&f, mechanism)),
+                    Err(f) => Gate::Close(match f {
+                        Failure::Generic(reason) => {
+                            format!("{} ({reason})", message(&f, mechanism))
+                        }
+                        Failure::Message(m) => m,
+                    }),
                 }
             }
             _ => self.request(security, frame),
@@ -206,8 +211,12 @@ impl Session {
                 let resp = SaslAuthenticateResponse::default()
                     .with_error_code(SASL_AUTHENTICATION_FAILED)
                     .with_error_message(Some(StrBytes::from_string(text.clone())));
+                let why = match f {
+                    Failure::Generic(reason) => format!("{text} ({reason})"),
+                    Failure::Message(_) => text,
+                };
                 match reply(ApiKey::SaslAuthenticate, &header, &resp) {
-                    Ok(out) => Gate::Fail(out, text),
+                    Ok(out) => Gate::Fail(out, why),
                     Err(e) => Gate::Close(e),
                 }
             }
@@ -253,7 +262,7 @@ fn principal(mechanism: Mechanism, token: &[u8]) -> Option<String> {
 fn message(failure: &Failure, mechanism: Mechanism) -> String {
     match failure {
         Failure::Message(m) => m.clone(),
-        Failure::Generic => format!(
+        Failure::Generic(_) => format!(
             "Authentication failed during authentication due to invalid credentials with SASL mechanism {}",
             mechanism.name()
         ),
