@@ -365,6 +365,84 @@ async fn sasl_requests_out_of_place_are_illegal_sasl_state_and_v0_uses_raw_token
     assert_eq!(h.error_code, 34);
 }
 
+/// KIP-368: SaslAuthenticate v1+ tells the session's lifetime; a request after it closes the
+/// connection; a re-authentication in place (same mechanism) renews it; a client producing
+/// across several lifetimes loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_after_connections_max_reauth_unless_renewed_in_place() {
+    let cluster = MockCluster::start(
+        MockConfig::default()
+            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .sasl_user("alice", "alice-secret")
+            .connections_max_reauth(Duration::from_millis(400)),
+    )
+    .await
+    .expect("mock");
+    let addr = cluster.broker_addrs()[0];
+    let mut conn = TcpStream::connect(addr).await.expect("connect");
+    let h: SaslHandshakeResponse =
+        call(&mut conn, ApiKey::SaslHandshake, 1, &handshake("PLAIN")).await;
+    assert_eq!(h.error_code, 0);
+    let a: SaslAuthenticateResponse = call(
+        &mut conn,
+        ApiKey::SaslAuthenticate,
+        2,
+        &auth(b"\0alice\0alice-secret"),
+    )
+    .await;
+    assert_eq!((a.error_code, a.session_lifetime_ms), (0, 400));
+    // Renewed in place before the end.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let h: SaslHandshakeResponse =
+        call(&mut conn, ApiKey::SaslHandshake, 1, &handshake("PLAIN")).await;
+    assert_eq!(h.error_code, 0);
+    let a: SaslAuthenticateResponse = call(
+        &mut conn,
+        ApiKey::SaslAuthenticate,
+        2,
+        &auth(b"\0alice\0alice-secret"),
+    )
+    .await;
+    assert_eq!((a.error_code, a.session_lifetime_ms), (0, 400));
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let m: MetadataResponse = call(&mut conn, ApiKey::Metadata, 12, &metadata()).await;
+    assert_eq!(
+        m.brokers.len(),
+        1,
+        "500 ms after the first login, 250 after the renewal"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    send(&mut conn, ApiKey::Metadata, 12, &metadata()).await;
+    assert!(
+        closed_without_answer(&mut conn).await,
+        "the renewed session ended too"
+    );
+
+    let p = props(
+        &cluster,
+        &[
+            ("sasl.mechanism", "SCRAM-SHA-256"),
+            ("sasl.username", "alice"),
+            ("sasl.password", "alice-secret"),
+            ("linger.ms", "20"),
+        ],
+    );
+    cluster.create_topic("reauth", 1).expect("topic");
+    let prod = producer(&p);
+    let started = Instant::now();
+    let mut n = 0i64;
+    while started.elapsed() < Duration::from_millis(2_000) {
+        let f = prod
+            .send(ProducerRecord::new("reauth").value("x"))
+            .await
+            .expect("buffered");
+        f.await.unwrap_or_else(|e| panic!("record {n}: {e}"));
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(cluster.high_watermark("reauth", 0), Some(n));
+}
+
 fn handshake(mechanism: &str) -> SaslHandshakeRequest {
     SaslHandshakeRequest::default().with_mechanism(s(mechanism))
 }

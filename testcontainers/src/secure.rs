@@ -26,7 +26,7 @@
 //!
 //! Under `FERROKAFKA_KAFKA_BACKEND=mock` (or without Java) the same listeners, users and
 //! certificates are served by in-process mock clusters instead, one per listener (`secure/mock.rs`):
-//! no ACLs, no OAUTHBEARER, no re-authentication; docs/testing.md lists the tests that need the JVM.
+//! no ACLs, no OAUTHBEARER; docs/testing.md lists the tests that need the JVM.
 
 use std::fs;
 use std::net::{SocketAddr, TcpStream};
@@ -229,7 +229,7 @@ impl SecureKafka {
             random_u64() as u32
         ));
         if mock::chosen() {
-            return Self::start_mock(dir);
+            return Self::start_mock(dir, &opts);
         }
         Self::start_in(dir, opts, true)
     }

@@ -31,6 +31,15 @@ impl MockConfig {
         self
     }
 
+    /// `connections.max.reauth.ms` (KIP-368): an authenticated SASL session lasts this long;
+    /// clients that can (SaslAuthenticate v1+) are told so and re-authenticate in place before
+    /// it ends, and a request on an expired session closes the connection. Default: sessions
+    /// never end (Kafka's default 0).
+    pub fn connections_max_reauth(mut self, lifetime: std::time::Duration) -> Self {
+        self.security.session_lifetime = Some(lifetime);
+        self
+    }
+
     /// The TLS listeners' certificate chain and private key (PEM; PKCS#8, PKCS#1 or SEC1 key)
     /// instead of a generated one.
     #[cfg(feature = "tls")]

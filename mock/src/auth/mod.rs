@@ -15,7 +15,11 @@
 //!    answered with `SASL_AUTHENTICATION_FAILED` (58) and a message, then the connection
 //!    closes. The messages are Kafka's: PLAIN's own ("Invalid username or password"), and for
 //!    SCRAM the generic one that does not tell an unknown user from a wrong password.
-//! 4. Authenticated, the connection serves every API. A SaslHandshake or SaslAuthenticate
+//! 4. With `connections.max.reauth.ms` ([`MockConfig::connections_max_reauth`](crate::MockConfig::connections_max_reauth),
+//!    KIP-368) a session ends: SaslAuthenticate v1+ tells the client its lifetime; the client
+//!    re-authenticates in place (SaslHandshake + SaslAuthenticate on the same connection, same
+//!    mechanism); a request after the end without that closes the connection.
+//! 5. Authenticated, the connection serves every API. A SaslHandshake or SaslAuthenticate
 //!    after that (or on a listener without SASL) is answered with `ILLEGAL_SASL_STATE` (34),
 //!    as KafkaApis does; both APIs are advertised on every listener, as Kafka does.
 
@@ -93,6 +97,8 @@ pub(crate) struct SecurityConfig {
     pub certificate: Option<(String, String)>,
     /// Client certificates are required, signed by this CA (PEM).
     pub client_ca: Option<String>,
+    /// `connections.max.reauth.ms` (KIP-368); `None`: sessions do not end.
+    pub session_lifetime: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for SecurityConfig {
@@ -106,6 +112,7 @@ impl std::fmt::Debug for SecurityConfig {
             )
             .field("certificate", &self.certificate.is_some())
             .field("client_ca", &self.client_ca.is_some())
+            .field("session_lifetime", &self.session_lifetime)
             .finish()
     }
 }
@@ -159,6 +166,8 @@ pub(crate) struct Security {
     pub protocol: SecurityProtocol,
     mechanisms: Vec<Mechanism>,
     users: HashMap<String, Credentials>,
+    /// `connections.max.reauth.ms`.
+    session_lifetime: Option<std::time::Duration>,
     #[cfg(feature = "tls")]
     pub tls: Option<tls::Tls>,
 }
@@ -220,6 +229,7 @@ impl Security {
             protocol: config.protocol,
             mechanisms,
             users,
+            session_lifetime: config.session_lifetime.filter(|l| !l.is_zero()),
             #[cfg(feature = "tls")]
             tls,
         })

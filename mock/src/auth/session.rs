@@ -8,6 +8,7 @@ use kafka_protocol::messages::{
     SaslHandshakeResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use std::time::Instant;
 
 /// `sasl.server.max.receive.size`, Kafka's default: the largest frame before authentication.
 pub(crate) const MAX_SASL_RECEIVE: usize = 524_288;
@@ -47,8 +48,13 @@ enum State {
 #[derive(Debug)]
 pub(crate) struct Session {
     state: State,
-    /// The authenticated user.
-    pub principal: Option<String>,
+    /// KIP-368, with `connections.max.reauth.ms` set: the mechanism of the authenticated session
+    /// and when it ends. Past the end a request closes the connection, unless the client
+    /// re-authenticated in place (SaslHandshake + SaslAuthenticate again on the connection).
+    session: Option<(Mechanism, Instant)>,
+    /// The client sent SaslAuthenticate v1+, so it can re-authenticate (Kafka's
+    /// `connectedClientSupportsReauthentication`).
+    can_reauthenticate: bool,
 }
 
 impl Session {
@@ -59,7 +65,8 @@ impl Session {
             } else {
                 State::Complete
             },
-            principal: None,
+            session: None,
+            can_reauthenticate: false,
         }
     }
 
@@ -74,7 +81,7 @@ impl Session {
     /// Decides what happens to `frame` (a request, or a raw token after SaslHandshake v0).
     pub fn gate(&mut self, security: &Security, frame: &Bytes) -> Gate {
         match &mut self.state {
-            State::Complete => Gate::Serve,
+            State::Complete => self.authenticated(security, frame),
             State::Authenticate {
                 mechanism,
                 framed: false,
@@ -84,7 +91,7 @@ impl Session {
                 // Raw tokens: an answer is a size-prefixed token, a failure closes silently.
                 match evaluate(security, mechanism, scram, frame) {
                     Ok((token, done)) => {
-                        self.finish(done, mechanism, frame);
+                        self.finish(done, mechanism, security);
                         let mut out = BytesMut::with_capacity(token.len() + 4);
                         out.extend_from_slice(&(token.len() as u32).to_be_bytes());
                         out.extend_from_slice(&token);
@@ -102,11 +109,34 @@ impl Session {
         }
     }
 
-    fn finish(&mut self, done: bool, mechanism: Mechanism, token: &[u8]) {
+    /// After a successful step: authenticated if the mechanism is done; a session of
+    /// `connections.max.reauth.ms` starts.
+    fn finish(&mut self, done: bool, mechanism: Mechanism, security: &Security) {
         if done {
-            self.principal = principal(mechanism, token);
             self.state = State::Complete;
+            self.session = security
+                .session_lifetime
+                .map(|l| (mechanism, Instant::now() + l));
         }
+    }
+
+    /// A request on an authenticated connection: served, or (KIP-368) a re-authentication
+    /// begins, or the session expired.
+    fn authenticated(&mut self, security: &Security, frame: &Bytes) -> Gate {
+        let Some((_, ends)) = self.session else {
+            return Gate::Serve;
+        };
+        let key = frame.get(..2).map(|b| i16::from_be_bytes([b[0], b[1]]));
+        if key == Some(ApiKey::SaslHandshake as i16) && self.can_reauthenticate {
+            return self.handshake(security, frame);
+        }
+        if Instant::now() >= ends {
+            return Gate::Close(
+                "the SASL session expired (connections.max.reauth.ms) without re-authentication"
+                    .into(),
+            );
+        }
+        Gate::Serve
     }
 
     /// A Kafka request before authentication completed.
@@ -159,7 +189,12 @@ impl Session {
             .map(StrBytes::from_static_str)
             .collect();
         let mut resp = SaslHandshakeResponse::default().with_mechanisms(names);
-        match security.enabled(req.mechanism.as_str()) {
+        // A re-authentication must keep the session's mechanism (Kafka answers the handshake,
+        // then fails the exchange; here the handshake fails at once).
+        let mechanism = security
+            .enabled(req.mechanism.as_str())
+            .filter(|m| self.session.is_none_or(|(original, _)| original == *m));
+        match mechanism {
             Some(mechanism) => {
                 self.state = State::Authenticate {
                     mechanism,
@@ -201,8 +236,15 @@ impl Session {
         };
         match evaluate(security, mechanism, scram, &req.auth_bytes) {
             Ok((token, done)) => {
-                self.finish(done, mechanism, &req.auth_bytes);
-                let resp = SaslAuthenticateResponse::default().with_auth_bytes(token.into());
+                self.can_reauthenticate |= header.request_api_version >= 1;
+                self.finish(done, mechanism, security);
+                let mut resp = SaslAuthenticateResponse::default().with_auth_bytes(token.into());
+                // The session's lifetime is told to clients that can re-authenticate (v1+).
+                if let (true, true, Some(l)) =
+                    (done, self.can_reauthenticate, security.session_lifetime)
+                {
+                    resp.session_lifetime_ms = i64::try_from(l.as_millis()).unwrap_or(i64::MAX);
+                }
                 reply(ApiKey::SaslAuthenticate, &header, &resp)
                     .map_or_else(Gate::Close, Gate::Reply)
             }
@@ -244,18 +286,6 @@ fn evaluate(
                 })
             })
             .map(|step| (step.token, step.complete)),
-    }
-}
-
-/// The user of a completed PLAIN exchange (SCRAM's is not kept; only logs would use it).
-fn principal(mechanism: Mechanism, token: &[u8]) -> Option<String> {
-    match mechanism {
-        Mechanism::Plain => token
-            .split(|b| *b == 0)
-            .nth(1)
-            .and_then(|u| std::str::from_utf8(u).ok())
-            .map(str::to_owned),
-        Mechanism::Scram(_) => None,
     }
 }
 

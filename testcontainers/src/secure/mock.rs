@@ -2,15 +2,16 @@
 //! or no Java): one mock cluster per listener, since a mock broker has one listener. Each has
 //! the harness's users (SASL listeners, PLAIN and both SCRAM hashes) and presents the harness's
 //! broker certificate (TLS listeners); `SSL` requires a client certificate from the harness's
-//! CA, `SSL_EXPIRED` presents the certificate valid only during 2020. Not served: OAUTHBEARER,
-//! ACLs (every user may do everything), re-authentication (`REAUTH` is a plain SASL_SSL
-//! listener). Each listener has its own topics: a test uses one listener at a time.
+//! CA, `SSL_EXPIRED` presents the certificate valid only during 2020, `REAUTH` ends sessions
+//! after [`SecureOptions::reauth_ms`] (KIP-368). Not served: OAUTHBEARER and ACLs (every user
+//! may do everything). Each listener has its own topics: a test uses one listener at a time.
 
-use super::{password, Listener, SecureKafka, USERS};
+use super::{password, Listener, SecureKafka, SecureOptions, USERS};
 use crate::HarnessError;
 use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
 use std::fs;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Whether the secure broker is the mock: forced, or no Java to run Kafka.
 pub(super) fn chosen() -> bool {
@@ -22,7 +23,10 @@ pub(super) fn chosen() -> bool {
 
 impl SecureKafka {
     /// Certificates in `dir` as for the JVM broker, then a mock cluster per listener.
-    pub(super) fn start_mock(dir: PathBuf) -> Result<SecureKafka, HarnessError> {
+    pub(super) fn start_mock(
+        dir: PathBuf,
+        opts: &SecureOptions,
+    ) -> Result<SecureKafka, HarnessError> {
         fs::create_dir_all(&dir).map_err(|e| HarnessError::io(dir.display(), e))?;
         let mut k = SecureKafka {
             dir,
@@ -50,9 +54,13 @@ impl SecureKafka {
                 Listener::SaslPlaintext => {
                     config.security_protocol(SecurityProtocol::SaslPlaintext)
                 }
-                Listener::SaslSsl | Listener::Reauth => config
+                Listener::SaslSsl => config
                     .security_protocol(SecurityProtocol::SaslSsl)
                     .ssl_certificate(&*broker, &*broker),
+                Listener::Reauth => config
+                    .security_protocol(SecurityProtocol::SaslSsl)
+                    .ssl_certificate(&*broker, &*broker)
+                    .connections_max_reauth(Duration::from_millis(opts.reauth_ms)),
                 Listener::Ssl => config
                     .security_protocol(SecurityProtocol::Ssl)
                     .ssl_certificate(&*broker, &*broker)
