@@ -26,7 +26,7 @@
 //!
 //! Under `FERROKAFKA_KAFKA_BACKEND=mock` (or without Java) the same listeners, users and
 //! certificates are served by in-process mock clusters instead, one per listener (`secure/mock.rs`):
-//! no ACLs, no OAUTHBEARER; docs/testing.md lists the tests that need the JVM.
+//! no ACLs; docs/testing.md lists the tests that need the JVM.
 
 use std::fs;
 use std::net::{SocketAddr, TcpStream};

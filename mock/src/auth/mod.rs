@@ -24,6 +24,7 @@
 //!    as KafkaApis does; both APIs are advertised on every listener, as Kafka does.
 
 mod config;
+mod oauthbearer;
 mod plain;
 mod scram;
 mod session;
@@ -83,14 +84,20 @@ impl std::fmt::Display for SecurityProtocol {
     }
 }
 
-/// The SASL mechanisms the mock serves.
-pub const SASL_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
+/// The SASL mechanisms the mock serves. OAUTHBEARER validates tokens as Kafka's unsecured
+/// validator does (an unsigned JWS, its `sub` the principal, `exp` in the future), so it is
+/// enabled only when [`MockConfig::sasl_mechanisms`](crate::MockConfig::sasl_mechanisms) names
+/// it; the others are enabled by default.
+pub const SASL_MECHANISMS: [&str; 4] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+
+/// The mechanisms enabled when none are configured: those that check a password.
+const DEFAULT_MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 
 /// The security part of a [`MockConfig`](crate::MockConfig). Passwords and keys are not printed.
 #[derive(Clone, Default)]
 pub(crate) struct SecurityConfig {
     pub protocol: SecurityProtocol,
-    /// `None`: every mechanism of [`SASL_MECHANISMS`].
+    /// `None`: [`DEFAULT_MECHANISMS`].
     pub mechanisms: Option<Vec<String>>,
     pub users: Vec<(String, String)>,
     /// The broker's certificate chain and key (PEM) instead of generated ones.
@@ -121,6 +128,7 @@ impl std::fmt::Debug for SecurityConfig {
 pub(crate) enum Mechanism {
     Plain,
     Scram(scram::Hash),
+    OAuthBearer,
 }
 
 impl Mechanism {
@@ -129,6 +137,7 @@ impl Mechanism {
             "PLAIN" => Some(Mechanism::Plain),
             "SCRAM-SHA-256" => Some(Mechanism::Scram(scram::Hash::Sha256)),
             "SCRAM-SHA-512" => Some(Mechanism::Scram(scram::Hash::Sha512)),
+            "OAUTHBEARER" => Some(Mechanism::OAuthBearer),
             _ => None,
         }
     }
@@ -138,6 +147,7 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Scram(scram::Hash::Sha256) => "SCRAM-SHA-256",
             Mechanism::Scram(scram::Hash::Sha512) => "SCRAM-SHA-512",
+            Mechanism::OAuthBearer => "OAUTHBEARER",
         }
     }
 }
@@ -179,7 +189,7 @@ impl Security {
         let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
         let names: Vec<String> = config
             .mechanisms
-            .unwrap_or_else(|| SASL_MECHANISMS.iter().map(|m| m.to_string()).collect());
+            .unwrap_or_else(|| DEFAULT_MECHANISMS.iter().map(|m| m.to_string()).collect());
         let mechanisms = names
             .iter()
             .map(|n| {

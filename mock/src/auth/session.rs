@@ -1,7 +1,7 @@
 //! One connection's SASL state machine (Kafka's `SaslServerAuthenticator` states
 //! HANDSHAKE_OR_VERSIONS_REQUEST → HANDSHAKE_REQUEST → AUTHENTICATE → COMPLETE).
 
-use super::{scram, Failure, Mechanism, Security};
+use super::{oauthbearer, scram, Failure, Mechanism, Security};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, RequestHeader, SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest,
@@ -41,6 +41,7 @@ enum State {
         /// SaslHandshake v1+: tokens in SaslAuthenticate requests; v0: raw tokens.
         framed: bool,
         scram: scram::Exchange,
+        oauth: oauthbearer::Exchange,
     },
 }
 
@@ -86,10 +87,11 @@ impl Session {
                 mechanism,
                 framed: false,
                 scram,
+                oauth,
             } => {
                 let mechanism = *mechanism;
                 // Raw tokens: an answer is a size-prefixed token, a failure closes silently.
-                match evaluate(security, mechanism, scram, frame) {
+                match evaluate(security, mechanism, scram, oauth, frame) {
                     Ok((token, done)) => {
                         self.finish(done, mechanism, security);
                         let mut out = BytesMut::with_capacity(token.len() + 4);
@@ -200,6 +202,7 @@ impl Session {
                     mechanism,
                     framed: version >= 1,
                     scram: scram::Exchange::First,
+                    oauth: oauthbearer::Exchange::default(),
                 };
                 reply(ApiKey::SaslHandshake, &header, &resp).map_or_else(Gate::Close, Gate::Reply)
             }
@@ -220,7 +223,10 @@ impl Session {
 
     fn authenticate(&mut self, security: &Security, frame: &Bytes) -> Gate {
         let State::Authenticate {
-            mechanism, scram, ..
+            mechanism,
+            scram,
+            oauth,
+            ..
         } = &mut self.state
         else {
             return Gate::Close("SaslAuthenticate before SaslHandshake".into());
@@ -234,7 +240,7 @@ impl Session {
             Ok(r) => r,
             Err(e) => return Gate::Close(format!("malformed SaslAuthenticate: {e}")),
         };
-        match evaluate(security, mechanism, scram, &req.auth_bytes) {
+        match evaluate(security, mechanism, scram, oauth, &req.auth_bytes) {
             Ok((token, done)) => {
                 self.can_reauthenticate |= header.request_api_version >= 1;
                 self.finish(done, mechanism, security);
@@ -271,6 +277,7 @@ fn evaluate(
     security: &Security,
     mechanism: Mechanism,
     exchange: &mut scram::Exchange,
+    oauth: &mut oauthbearer::Exchange,
     token: &[u8],
 ) -> Result<(Vec<u8>, bool), Failure> {
     match mechanism {
@@ -286,6 +293,7 @@ fn evaluate(
                 })
             })
             .map(|step| (step.token, step.complete)),
+        Mechanism::OAuthBearer => oauth.evaluate(token),
     }
 }
 

@@ -1,10 +1,11 @@
 //! The secure broker's listeners served by the in-process mock (`FERROKAFKA_KAFKA_BACKEND=mock`,
 //! or no Java): one mock cluster per listener, since a mock broker has one listener. Each has
-//! the harness's users (SASL listeners, PLAIN and both SCRAM hashes) and presents the harness's
+//! the harness's users (SASL listeners: PLAIN, both SCRAM hashes, and OAUTHBEARER with Kafka's
+//! unsecured validator, as the JVM broker's listeners) and presents the harness's
 //! broker certificate (TLS listeners); `SSL` requires a client certificate from the harness's
 //! CA, `SSL_EXPIRED` presents the certificate valid only during 2020, `REAUTH` ends sessions
-//! after [`SecureOptions::reauth_ms`] (KIP-368). Not served: OAUTHBEARER and ACLs (every user
-//! may do everything). Each listener has its own topics: a test uses one listener at a time.
+//! after [`SecureOptions::reauth_ms`] (KIP-368). Not served: ACLs (every user may do
+//! everything). Each listener has its own topics: a test uses one listener at a time.
 
 use super::{password, Listener, SecureKafka, SecureOptions, USERS};
 use crate::HarnessError;
@@ -45,7 +46,8 @@ impl SecureKafka {
         let expired = read("broker-expired.pem")?;
         let ca = fs::read_to_string(k.ca_path()).map_err(|e| HarnessError::io("ca.pem", e))?;
         for listener in Listener::ALL {
-            let mut config = MockConfig::default();
+            let mut config =
+                MockConfig::default().sasl_mechanisms(&ferrokafka_mock::SASL_MECHANISMS);
             for user in USERS {
                 config = config.sasl_user(user, password(user));
             }
