@@ -17,6 +17,28 @@
 //! # }
 //! ```
 //!
+//! A SASL_SSL cluster: clients authenticate with SCRAM and trust the generated CA.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
+//!
+//! let cluster = MockCluster::start(
+//!     MockConfig::default()
+//!         .security_protocol(SecurityProtocol::SaslSsl)
+//!         .sasl_user("alice", "alice-secret"),
+//! )
+//! .await?;
+//! // The client's settings: security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512 (or
+//! // PLAIN, SCRAM-SHA-256), the user and password, and the CA as `ssl.ca.pem` (or written to a
+//! // file for `ssl.ca.location` with `cluster.write_ca_certificate(path)`).
+//! let ca_pem = cluster.ca_certificate_pem().expect("generated at start");
+//! assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! What it implements, as a broker does (each rule is the real broker's, written from Kafka's
 //! documentation and behaviour, independently of the ferrokafka client's code):
 //! - **ApiVersions**, **Metadata** (leaders spread over the brokers, leader epochs, controller,
@@ -45,6 +67,19 @@
 //! - Classic consumer groups: **FindCoordinator**, **JoinGroup** / **SyncGroup** / **Heartbeat** /
 //!   **LeaveGroup** with generations and rebalances, **OffsetCommit** / **OffsetFetch**,
 //!   **ListGroups** / **DescribeGroups** / **DeleteGroups**.
+//! - Listener security ([`MockConfig::security_protocol`]): PLAINTEXT, SASL_PLAINTEXT, SSL,
+//!   SASL_SSL, one per cluster. SASL as Kafka's `SaslServerAuthenticator` serves it:
+//!   **SaslHandshake** (v0-1; v0's raw tokens too) and **SaslAuthenticate** (v0-2), only
+//!   ApiVersions and those before authentication (anything else closes the connection),
+//!   `UNSUPPORTED_SASL_MECHANISM` with the enabled mechanisms, `SASL_AUTHENTICATION_FAILED`
+//!   with Kafka's messages, `ILLEGAL_SASL_STATE` out of place; PLAIN, SCRAM-SHA-256 and
+//!   SCRAM-SHA-512 for the users of [`MockConfig::sasl_user`] (SCRAM keys derived at start,
+//!   4096 iterations), OAUTHBEARER with Kafka's unsecured validator when enabled, KIP-368
+//!   re-authentication ([`MockConfig::connections_max_reauth`]). TLS (feature `tls`, on by
+//!   default: rustls on ring) with a CA and broker certificate generated at start for
+//!   127.0.0.1 / localhost ([`MockCluster::ca_certificate_pem`],
+//!   [`MockCluster::write_ca_certificate`]) or the caller's certificate, optionally requiring
+//!   client certificates. No ACLs: an authenticated user may do everything.
 //! - Memory is bounded: each partition keeps at most `retention.bytes` (the topic's config, else
 //!   [`MockConfig::retention_bytes`], 64 MiB by default); older batches are dropped and the log
 //!   start offset moves, as when a broker deletes a segment.
