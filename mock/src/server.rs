@@ -245,6 +245,9 @@ async fn serve_requests(
                     ?peer,
                     "SASL authentication failed: {why}; closing the connection"
                 );
+                // `connection.failed.authentication.delay.ms` (Kafka's default 100 ms): the
+                // failure is answered late, which slows down password guessing on a broker.
+                tokio::time::sleep(crate::auth::FAILED_AUTHENTICATION_DELAY).await;
                 let _ = wr.write_all(&out).await;
                 let _ = wr.flush().await;
                 let _ = wr.shutdown().await;

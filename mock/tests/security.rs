@@ -126,6 +126,7 @@ async fn sasl_plaintext_round_trips_with_plain_and_both_scram_hashes() {
     }
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssl_round_trip_trusting_the_generated_ca_from_a_file() {
     let cluster = cluster(SecurityProtocol::Ssl).await;
@@ -139,6 +140,7 @@ async fn ssl_round_trip_trusting_the_generated_ca_from_a_file() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sasl_ssl_scram_sha_512_round_trip_trusting_the_generated_ca() {
     let cluster = cluster(SecurityProtocol::SaslSsl).await;
@@ -441,6 +443,77 @@ async fn sessions_end_after_connections_max_reauth_unless_renewed_in_place() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(cluster.high_watermark("reauth", 0), Some(n));
+}
+
+/// Hostile input before and during authentication: random SaslAuthenticate tokens for every
+/// mechanism (framed and raw), random frames instead of the handshake, and a frame above
+/// `sasl.server.max.receive.size`; each is refused on its connection (an error answer, or the
+/// connection closed) and the broker goes on serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sasl_input_fails_its_connection_only() {
+    let cluster = MockCluster::start(
+        MockConfig::default()
+            .security_protocol(SecurityProtocol::SaslPlaintext)
+            .sasl_mechanisms(&ferrokafka_mock::SASL_MECHANISMS)
+            .sasl_user("alice", "alice-secret"),
+    )
+    .await
+    .expect("mock");
+    let addr = cluster.broker_addrs()[0];
+    let mut rng = fastrand::Rng::with_seed(28);
+    for round in 0..60 {
+        let mechanism = ferrokafka_mock::SASL_MECHANISMS[round % 4];
+        let token: Vec<u8> = (0..rng.usize(0..300)).map(|_| rng.u8(..)).collect();
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        let framed = round % 3 != 0;
+        let version = if framed { 1 } else { 0 };
+        let h: SaslHandshakeResponse = call(
+            &mut conn,
+            ApiKey::SaslHandshake,
+            version,
+            &handshake(mechanism),
+        )
+        .await;
+        assert_eq!(h.error_code, 0);
+        if framed {
+            send(&mut conn, ApiKey::SaslAuthenticate, 2, &auth(&token)).await;
+        } else {
+            conn.write_all(&(token.len() as i32).to_be_bytes())
+                .await
+                .expect("write");
+            conn.write_all(&token).await.expect("write");
+        }
+        // Whatever the answer (an error, a SCRAM server-first or OAUTHBEARER challenge for a
+        // token that happens to parse, nothing), the connection is not authenticated: Metadata
+        // next closes it unless the exchange is still going (then it is out of place: closed).
+        send(&mut conn, ApiKey::Metadata, 12, &metadata()).await;
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), conn.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "round {round}: the connection stayed open");
+    }
+    for round in 0..40 {
+        let mut conn = TcpStream::connect(addr).await.expect("connect");
+        let mut frame: Vec<u8> = (0..rng.usize(8..200)).map(|_| rng.u8(..)).collect();
+        frame[0] = 0; // a known API key (0..=127), so the gate decides, not the key lookup
+        let mut out = (frame.len() as i32).to_be_bytes().to_vec();
+        out.extend_from_slice(&frame);
+        conn.write_all(&out).await.expect("write");
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(2), conn.read_to_end(&mut rest)).await;
+        assert!(
+            read.is_ok(),
+            "random frame {round}: the connection stayed open"
+        );
+    }
+    // Above 512 KiB before authentication: closed before the frame is read.
+    let mut conn = TcpStream::connect(addr).await.expect("connect");
+    conn.write_all(&(600_000i32).to_be_bytes())
+        .await
+        .expect("write");
+    assert!(closed_without_answer(&mut conn).await);
+    // The broker still authenticates and serves.
+    let p = props(&cluster, &sasl("SCRAM-SHA-256", "alice", "alice-secret"));
+    round_trip(&cluster, &p, "after-hostile-input").await;
 }
 
 fn handshake(mechanism: &str) -> SaslHandshakeRequest {

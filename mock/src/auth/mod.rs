@@ -84,6 +84,11 @@ impl std::fmt::Display for SecurityProtocol {
     }
 }
 
+/// `connection.failed.authentication.delay.ms`, Kafka's default: how late a failed
+/// authentication is answered before the connection closes.
+pub(crate) const FAILED_AUTHENTICATION_DELAY: std::time::Duration =
+    std::time::Duration::from_millis(100);
+
 /// The SASL mechanisms the mock serves. OAUTHBEARER validates tokens as Kafka's unsecured
 /// validator does (an unsigned JWS, its `sub` the principal, `exp` in the future), so it is
 /// enabled only when [`MockConfig::sasl_mechanisms`](crate::MockConfig::sasl_mechanisms) names
