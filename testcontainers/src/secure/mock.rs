@@ -81,3 +81,27 @@ impl SecureKafka {
         Ok(k)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listener_gets_a_mock_cluster_and_the_directory_goes_on_drop() {
+        let dir =
+            std::env::temp_dir().join(format!("ferrokafka-secure-mock-{}", std::process::id()));
+        let mut k = SecureKafka::start_mock(dir.clone(), &SecureOptions::default()).expect("mock");
+        let mut ports: Vec<u16> = Listener::ALL.iter().map(|l| k.port(*l)).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), Listener::ALL.len(), "one port per listener");
+        assert!(!ports.contains(&0));
+        assert!(k.ca_path().is_file() && k.client_keystore_path("alice").is_file());
+        assert!(k.is_running());
+        drop(k);
+        assert!(
+            !dir.exists(),
+            "the certificates' directory is removed on drop"
+        );
+    }
+}
