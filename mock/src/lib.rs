@@ -17,6 +17,28 @@
 //! # }
 //! ```
 //!
+//! A SASL_SSL cluster: clients authenticate with SCRAM and trust the generated CA.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
+//!
+//! let cluster = MockCluster::start(
+//!     MockConfig::default()
+//!         .security_protocol(SecurityProtocol::SaslSsl)
+//!         .sasl_user("alice", "alice-secret"),
+//! )
+//! .await?;
+//! // The client's settings: security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512 (or
+//! // PLAIN, SCRAM-SHA-256), the user and password, and the CA as `ssl.ca.pem` (or written to a
+//! // file for `ssl.ca.location` with `cluster.write_ca_certificate(path)`).
+//! let ca_pem = cluster.ca_certificate_pem().expect("generated at start");
+//! assert!(ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! What it implements, as a broker does (each rule is the real broker's, written from Kafka's
 //! documentation and behaviour, independently of the ferrokafka client's code):
 //! - **ApiVersions**, **Metadata** (leaders spread over the brokers, leader epochs, controller,
@@ -45,6 +67,19 @@
 //! - Classic consumer groups: **FindCoordinator**, **JoinGroup** / **SyncGroup** / **Heartbeat** /
 //!   **LeaveGroup** with generations and rebalances, **OffsetCommit** / **OffsetFetch**,
 //!   **ListGroups** / **DescribeGroups** / **DeleteGroups**.
+//! - Listener security ([`MockConfig::security_protocol`]): PLAINTEXT, SASL_PLAINTEXT, SSL,
+//!   SASL_SSL, one per cluster. SASL as Kafka's `SaslServerAuthenticator` serves it:
+//!   **SaslHandshake** (v0-1; v0's raw tokens too) and **SaslAuthenticate** (v0-2), only
+//!   ApiVersions and those before authentication (anything else closes the connection),
+//!   `UNSUPPORTED_SASL_MECHANISM` with the enabled mechanisms, `SASL_AUTHENTICATION_FAILED`
+//!   with Kafka's messages, `ILLEGAL_SASL_STATE` out of place; PLAIN, SCRAM-SHA-256 and
+//!   SCRAM-SHA-512 for the users of [`MockConfig::sasl_user`] (SCRAM keys derived at start,
+//!   4096 iterations), OAUTHBEARER with Kafka's unsecured validator when enabled, KIP-368
+//!   re-authentication ([`MockConfig::connections_max_reauth`]). TLS (feature `tls`, on by
+//!   default: rustls on ring) with a CA and broker certificate generated at start for
+//!   127.0.0.1 / localhost ([`MockCluster::ca_certificate_pem`],
+//!   [`MockCluster::write_ca_certificate`]) or the caller's certificate, optionally requiring
+//!   client certificates. No ACLs: an authenticated user may do everything.
 //! - Memory is bounded: each partition keeps at most `retention.bytes` (the topic's config, else
 //!   [`MockConfig::retention_bytes`], 64 MiB by default); older batches are dropped and the log
 //!   start offset moves, as when a broker deletes a segment.
@@ -63,6 +98,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod auth;
 mod control;
 mod drops;
 mod fault;
@@ -75,6 +111,7 @@ mod server;
 mod state;
 mod txn;
 
+pub use auth::{SecurityProtocol, SASL_MECHANISMS};
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
 pub use intercept::{InterceptedRequest, InterceptorId, Verdict};
@@ -97,6 +134,7 @@ pub struct MockConfig {
     auto_create_topics: bool,
     retention_bytes: u64,
     max_message_bytes: usize,
+    security: auth::SecurityConfig,
 }
 
 impl Default for MockConfig {
@@ -110,6 +148,7 @@ impl Default for MockConfig {
             auto_create_topics: true,
             retention_bytes: 64 * 1024 * 1024,
             max_message_bytes: 1_048_588,
+            security: auth::SecurityConfig::default(),
         }
     }
 }
@@ -196,7 +235,8 @@ impl std::error::Error for TopicError {}
 
 impl MockCluster {
     /// Binds the brokers' listeners and starts serving on the current tokio runtime.
-    pub async fn start(config: MockConfig) -> io::Result<MockCluster> {
+    pub async fn start(mut config: MockConfig) -> io::Result<MockCluster> {
+        let security = auth::Security::new(std::mem::take(&mut config.security), &config.host)?;
         let mut listeners = Vec::with_capacity(config.brokers);
         for i in 0..config.brokers {
             let port = if config.first_port == 0 {
@@ -221,9 +261,10 @@ impl MockCluster {
                 addr: *addr,
             })
             .collect();
-        let shared = Arc::new(server::Shared::new(state::ClusterState::new(
-            config, brokers,
-        )));
+        let shared = Arc::new(server::Shared::new(
+            state::ClusterState::new(config, brokers),
+            security,
+        ));
         let mut tasks = Vec::new();
         for (i, listener) in listeners.into_iter().enumerate() {
             let task = tokio::spawn(server::accept_loop(listener, shared.clone(), i as i32 + 1));

@@ -2,6 +2,7 @@
 //! a connection's requests in order), responses out.
 
 use crate::api;
+use crate::auth::{Gate, Security, Session};
 use crate::fault::{Faults, RequestRecord};
 use crate::groups::Groups;
 use crate::intercept::Verdict;
@@ -10,7 +11,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -35,12 +36,15 @@ pub(crate) struct Shared {
     pub runtime: tokio::runtime::Handle,
     /// The accept loops of brokers added after the start (aborted with the cluster).
     pub added: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// The listeners' security protocol, SASL users and TLS configuration.
+    pub security: Security,
 }
 
 impl Shared {
     /// Must be called inside the tokio runtime that serves the cluster.
-    pub fn new(state: ClusterState) -> Shared {
+    pub fn new(state: ClusterState, security: Security) -> Shared {
         Shared {
+            security,
             faults: Faults::new(state.brokers.len()),
             state: Mutex::new(state),
             data: Notify::new(),
@@ -176,22 +180,60 @@ async fn serve(stream: TcpStream, shared: Arc<Shared>, node: i32) {
     };
     // A broker set down closes its connections at once (also one accepted just before).
     tokio::select! {
-        _ = serve_requests(stream, &shared, node) => {}
+        _ = serve_stream(stream, &shared, node) => {}
         _ = up.wait_for(|up| !*up) => {}
     }
 }
 
-async fn serve_requests(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
+/// Plain TCP, or TLS first on an SSL / SASL_SSL listener.
+async fn serve_stream(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
     let peer = stream.peer_addr().ok();
-    let (rd, mut wr) = stream.into_split();
+    #[cfg(feature = "tls")]
+    if let Some(tls) = &shared.security.tls {
+        // A client that never completes the TLS handshake does not hold the task forever.
+        let accepted = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            tls.acceptor.accept(stream),
+        )
+        .await;
+        match accepted {
+            Ok(Ok(stream)) => {
+                let (rd, wr) = tokio::io::split(stream);
+                serve_requests(rd, wr, peer, shared, node).await;
+            }
+            Ok(Err(e)) => warn!(
+                node,
+                ?peer,
+                "TLS handshake failed ({e}); closing the connection"
+            ),
+            Err(_) => warn!(
+                node,
+                ?peer,
+                "no TLS handshake within 10 s; closing the connection"
+            ),
+        }
+        return;
+    }
+    let (rd, wr) = stream.into_split();
+    serve_requests(rd, wr, peer, shared, node).await;
+}
+
+async fn serve_requests(
+    rd: impl AsyncRead + Unpin,
+    mut wr: impl AsyncWrite + Unpin,
+    peer: Option<std::net::SocketAddr>,
+    shared: &Arc<Shared>,
+    node: i32,
+) {
     let mut rd = BufReader::with_capacity(64 * 1024, rd);
+    let mut session = Session::new(&shared.security);
     loop {
         let size = match rd.read_i32().await {
             Ok(s) => s,
             Err(_) => return, // closed by the client
         };
         let size = match usize::try_from(size) {
-            Ok(s) if (4..=MAX_REQUEST_BYTES).contains(&s) => s,
+            Ok(s) if (4..=session.max_frame(MAX_REQUEST_BYTES)).contains(&s) => s,
             _ => {
                 warn!(
                     node,
@@ -213,6 +255,33 @@ async fn serve_requests(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
             return;
         }
         let mut body = Bytes::from(frame);
+        match session.gate(&shared.security, &body) {
+            Gate::Serve => {}
+            Gate::Reply(out) => {
+                if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Gate::Fail(out, why) => {
+                debug!(
+                    node,
+                    ?peer,
+                    "SASL authentication failed: {why}; closing the connection"
+                );
+                // `connection.failed.authentication.delay.ms` (Kafka's default 100 ms): the
+                // failure is answered late, which slows down password guessing on a broker.
+                tokio::time::sleep(crate::auth::FAILED_AUTHENTICATION_DELAY).await;
+                let _ = wr.write_all(&out).await;
+                let _ = wr.flush().await;
+                let _ = wr.shutdown().await;
+                return;
+            }
+            Gate::Close(why) => {
+                warn!(node, ?peer, "{why}; closing the connection");
+                return;
+            }
+        }
         match handle(shared, node, &mut body).await {
             Ok(Some(out)) => {
                 // Injected latency: this connection's next request waits too, as on a broker
@@ -221,7 +290,7 @@ async fn serve_requests(stream: TcpStream, shared: &Arc<Shared>, node: i32) {
                 if !rtt.is_zero() {
                     tokio::time::sleep(rtt).await;
                 }
-                if wr.write_all(&out).await.is_err() {
+                if wr.write_all(&out).await.is_err() || wr.flush().await.is_err() {
                     return;
                 }
             }
@@ -343,15 +412,27 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
     let Some(reply) = reply else {
         return Ok(None);
     };
-    let mut out = BytesMut::with_capacity(reply.len() + 16);
+    frame(key, response_version, correlation_id, &reply)
+        .map(Some)
+        .map_err(Close::Malformed)
+}
+
+/// A response frame: size, response header, body.
+pub(crate) fn frame(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &[u8],
+) -> Result<Bytes, String> {
+    let mut out = BytesMut::with_capacity(body.len() + 16);
     out.put_i32(0);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     header
-        .encode(&mut out, key.response_header_version(response_version))
-        .map_err(|e| Close::Malformed(format!("response header: {e}")))?;
-    out.extend_from_slice(&reply);
+        .encode(&mut out, key.response_header_version(version))
+        .map_err(|e| format!("response header: {e}"))?;
+    out.extend_from_slice(body);
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
-    Ok(Some(out.freeze()))
+    Ok(out.freeze())
 }

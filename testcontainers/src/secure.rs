@@ -23,6 +23,10 @@
 //! `alice`), `bob` (no ACL). Passwords are `<user>-secret`; SCRAM credentials for both hashes are
 //! created at format time (`kafka-storage format --add-scram`), PLAIN users live in the JAAS
 //! config, OAUTHBEARER uses Kafka's unsecured validator (the token's `sub` is the principal).
+//!
+//! Under `FERROKAFKA_KAFKA_BACKEND=mock` (or without Java) the same listeners, users and
+//! certificates are served by in-process mock clusters instead, one per listener (`secure/mock.rs`):
+//! no ACLs; docs/testing.md lists the tests that need the JVM.
 
 use std::fs;
 use std::net::{SocketAddr, TcpStream};
@@ -39,6 +43,8 @@ use crate::ids::{random_cluster_id, random_u64};
 use crate::process::{Cleanup, NodeProcess};
 use crate::resolve::{tail_lines, JvmRuntime};
 use crate::HarnessError;
+
+mod mock;
 
 /// The users every secure broker has.
 pub const USERS: [&str; 3] = ["admin", "alice", "bob"];
@@ -122,6 +128,8 @@ pub struct SecureKafka {
     /// Owned: watchdog, and Drop kills the JVM and removes `dir`. Detached
     /// (`kafka-test-cluster start --security sasl_ssl`): nothing happens on Drop.
     owned: bool,
+    /// The mock backend: one in-process cluster per listener (empty for the JVM broker).
+    mocks: Vec<ferrokafka_mock::MockClusterThread>,
 }
 
 /// The state file of a detached secure broker, inside its directory.
@@ -220,6 +228,9 @@ impl SecureKafka {
             std::process::id(),
             random_u64() as u32
         ));
+        if mock::chosen() {
+            return Self::start_mock(dir, &opts);
+        }
         Self::start_in(dir, opts, true)
     }
 
@@ -263,12 +274,13 @@ impl SecureKafka {
             ports,
             process: pid.map(NodeProcess::adopt),
             owned: false,
+            mocks: Vec::new(),
         })
     }
 
-    /// Whether the broker JVM runs.
+    /// Whether the broker JVM runs (the mock backend: always).
     pub fn is_running(&mut self) -> bool {
-        self.process.as_mut().is_some_and(NodeProcess::is_running)
+        !self.mocks.is_empty() || self.process.as_mut().is_some_and(NodeProcess::is_running)
     }
 
     /// Stops the broker (SIGTERM, SIGKILL after 30 s) and removes its directory.
@@ -312,6 +324,7 @@ impl SecureKafka {
             ports: Vec::new(),
             process: None,
             owned,
+            mocks: Vec::new(),
         };
         k.generate_certificates()?;
         let mut attempt = 0;

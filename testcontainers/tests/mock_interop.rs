@@ -2,9 +2,10 @@
 //! and the Java console tools (the Java client) produce to it and read back exactly what they
 //! wrote, with and without a consumer group. kcat must be installed (`.ci/run` installs Debian's
 //! `kcat`); the Java tools come from the harness's cache (Java and Maven). Without them these
-//! tests fail, naming what is missing: they never pass without running.
+//! tests fail, naming what is missing: they never pass without running. kcat also goes through
+//! the mock's SASL (PLAIN, SCRAM) and TLS listeners.
 
-use ferrokafka_mock::{MockCluster, MockConfig};
+use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
 use ferrokafka_testcontainers::JvmRuntime;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -168,4 +169,81 @@ fn java_console_tools_produce_and_consume_every_codec_in_a_group() {
         want.sort();
         assert_eq!(got, want, "{codec}: the group read every record once");
     }
+}
+
+/// kcat (librdkafka's SASL and TLS) through the mock's SASL_PLAINTEXT listener with PLAIN and
+/// SCRAM-SHA-256, its SSL listener trusting the generated CA from a file (`ssl.ca.location`),
+/// and SASL_SSL with SCRAM-SHA-512; a wrong password fails kcat with the broker's message.
+#[test]
+fn kcat_produces_and_consumes_over_sasl_and_tls() {
+    let dir = std::env::temp_dir().join(format!("ferrokafka-mock-kcat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ca = dir.join("ca.pem");
+    let ca_file = ca.display().to_string();
+    let sasl = |m: &str| {
+        vec![
+            format!("sasl.mechanisms={m}"),
+            "sasl.username=alice".to_owned(),
+            "sasl.password=alice-secret".to_owned(),
+        ]
+    };
+    let tls = vec![format!("ssl.ca.location={ca_file}")];
+    let cases = [
+        (SecurityProtocol::SaslPlaintext, sasl("PLAIN")),
+        (SecurityProtocol::SaslPlaintext, sasl("SCRAM-SHA-256")),
+        (SecurityProtocol::Ssl, tls.clone()),
+        (
+            SecurityProtocol::SaslSsl,
+            [sasl("SCRAM-SHA-512"), tls.clone()].concat(),
+        ),
+    ];
+    for (protocol, settings) in cases {
+        let cluster = MockCluster::start_in_thread(
+            MockConfig::default()
+                .security_protocol(protocol)
+                .sasl_user("alice", "alice-secret"),
+        )
+        .expect("mock");
+        if protocol.is_tls() {
+            cluster.write_ca_certificate(&ca).expect("CA file");
+        }
+        let what = format!("{protocol} {}", settings[0]);
+        let kcat_with = |settings: &[String]| {
+            let mut k = kcat();
+            k.args(["-b", &cluster.bootstrap()])
+                .args(["-X", &format!("security.protocol={protocol}")]);
+            for s in settings {
+                k.args(["-X", s]);
+            }
+            k
+        };
+        let topic = "kcat-secure";
+        cluster.create_topic(topic, 1).expect("topic");
+        let sent = lines(&what, 100);
+        let mut p = kcat_with(&settings);
+        p.args(["-P", "-t", topic]);
+        check(
+            &format!("kcat -P over {what}"),
+            &run_with_input(p, &(sent.join("\n") + "\n")),
+        );
+        assert_eq!(cluster.high_watermark(topic, 0), Some(100), "{what}");
+        let mut c = kcat_with(&settings);
+        c.args(["-C", "-t", topic, "-o", "beginning", "-e", "-q"]);
+        let read = check(&format!("kcat -C over {what}"), &c.output().expect("kcat"));
+        assert_eq!(read.lines().collect::<Vec<_>>(), sent, "{what}: read back");
+
+        if protocol.is_sasl() {
+            let wrong: Vec<String> = settings
+                .iter()
+                .map(|s| s.replace("alice-secret", "wrong"))
+                .collect();
+            let mut l = kcat_with(&wrong);
+            l.args(["-L", "-m", "5"]);
+            let out = l.output().expect("kcat -L");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{what}: wrong password accepted");
+            assert!(err.contains("Authentication failed"), "{what}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

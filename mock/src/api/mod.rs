@@ -13,6 +13,9 @@ use crate::server::{decode, encode, Close, Ctx};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::*;
 
+/// Kafka's error code for a SASL request out of place.
+const ILLEGAL_SASL_STATE: i16 = 34;
+
 /// Decodes the request body of `key` at `version`, runs its handler, encodes the answer.
 /// `Ok(None)`: no answer (acks=0).
 pub(crate) async fn dispatch(
@@ -100,6 +103,24 @@ pub(crate) async fn dispatch(
         ApiKey::DeleteRecords => {
             let req: DeleteRecordsRequest = decode(body, version)?;
             encode(&admin::delete_records(ctx, req), version)
+        }
+        // Authentication happens before dispatch (`auth::Session`); here the connection is
+        // authenticated or its listener has no SASL: Kafka's KafkaApis answers ILLEGAL_SASL_STATE.
+        ApiKey::SaslHandshake => {
+            let _req: SaslHandshakeRequest = decode(body, version)?;
+            encode(
+                &SaslHandshakeResponse::default().with_error_code(ILLEGAL_SASL_STATE),
+                version,
+            )
+        }
+        ApiKey::SaslAuthenticate => {
+            let _req: SaslAuthenticateRequest = decode(body, version)?;
+            let resp = SaslAuthenticateResponse::default()
+                .with_error_code(ILLEGAL_SASL_STATE)
+                .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
+                    "SaslAuthenticate request received after successful authentication",
+                )));
+            encode(&resp, version)
         }
         _ => groups::dispatch(ctx, key, version, body).await,
     }

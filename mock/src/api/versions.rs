@@ -13,6 +13,8 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 /// - Transactions are version 1 (KIP-98; the `transaction.version` feature is not advertised):
 ///   AddPartitionsToTxn ≤ 3 (v4+ is the brokers' verification API), EndTxn ≤ 4 and
 ///   TxnOffsetCommit ≤ 4 (v5 is transaction version 2).
+/// - SaslHandshake and SaslAuthenticate on every listener, as Kafka advertises them; outside a
+///   SASL listener's authentication they are answered with ILLEGAL_SASL_STATE (`auth/`).
 /// - FindCoordinator ≤ 4 (v6 adds share-group keys), DescribeGroups ≤ 5, DescribeCluster ≤ 1.
 const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 11),
@@ -43,6 +45,8 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::AddOffsetsToTxn, 0, 4),
     (ApiKey::EndTxn, 0, 4),
     (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::SaslHandshake, 0, 1),
+    (ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// The versions of `key` served, `None` if the API is not.

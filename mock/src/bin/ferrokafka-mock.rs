@@ -3,13 +3,16 @@
 //!
 //! ```text
 //! ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...
+//!                 [--security-protocol PLAINTEXT|SASL_PLAINTEXT|SSL|SASL_SSL]
+//!                 [--sasl-user USER:PASSWORD]... [--sasl-mechanisms M1,M2] [--ca-file PATH]
 //! ```
-//! Prints `bootstrap.servers=<host:port,...>` on its first line.
+//! Prints `bootstrap.servers=<host:port,...>` on its first line; with `--ca-file`, writes the
+//! generated CA certificate there (for `ssl.ca.location`).
 
-use ferrokafka_mock::{MockCluster, MockConfig};
+use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...";
+const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]... [--security-protocol PLAINTEXT|SASL_PLAINTEXT|SSL|SASL_SSL] [--sasl-user USER:PASSWORD]... [--sasl-mechanisms M1,M2] [--ca-file PATH]";
 
 fn main() -> ExitCode {
     match run() {
@@ -31,6 +34,7 @@ fn run() -> Result<(), String> {
         .init();
     let mut config = MockConfig::default();
     let mut topics = Vec::new();
+    let mut ca_file = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -46,6 +50,29 @@ fn run() -> Result<(), String> {
                 };
                 topics.push((name, partitions));
             }
+            "--security-protocol" => {
+                let p = match value("--security-protocol")?.to_ascii_uppercase().as_str() {
+                    "PLAINTEXT" => SecurityProtocol::Plaintext,
+                    "SASL_PLAINTEXT" => SecurityProtocol::SaslPlaintext,
+                    "SSL" => SecurityProtocol::Ssl,
+                    "SASL_SSL" => SecurityProtocol::SaslSsl,
+                    other => return Err(format!("unknown security protocol {other:?}")),
+                };
+                config = config.security_protocol(p);
+            }
+            "--sasl-user" => {
+                let spec = value("--sasl-user")?;
+                let (user, password) = spec
+                    .split_once(':')
+                    .ok_or_else(|| format!("--sasl-user {spec:?}: expected USER:PASSWORD"))?;
+                config = config.sasl_user(user, password);
+            }
+            "--sasl-mechanisms" => {
+                let list = value("--sasl-mechanisms")?;
+                let names: Vec<&str> = list.split(',').map(str::trim).collect();
+                config = config.sasl_mechanisms(&names);
+            }
+            "--ca-file" => ca_file = Some(value("--ca-file")?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());
@@ -66,6 +93,11 @@ fn run() -> Result<(), String> {
             cluster
                 .create_topic(&name, partitions)
                 .map_err(|e| format!("topic {name}: {e}"))?;
+        }
+        if let Some(path) = ca_file {
+            cluster
+                .write_ca_certificate(&path)
+                .map_err(|e| format!("--ca-file {path}: {e}"))?;
         }
         println!("bootstrap.servers={}", cluster.bootstrap());
         tokio::signal::ctrl_c()

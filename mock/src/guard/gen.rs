@@ -202,6 +202,8 @@ macro_rules! for_request {
             25 => $f::<AddOffsetsToTxnRequest>($($arg),*),
             26 => $f::<EndTxnRequest>($($arg),*),
             28 => $f::<TxnOffsetCommitRequest>($($arg),*),
+            17 => $f::<SaslHandshakeRequest>($($arg),*),
+            36 => $f::<SaslAuthenticateRequest>($($arg),*),
             44 => $f::<IncrementalAlterConfigsRequest>($($arg),*),
             47 => $f::<OffsetDeleteRequest>($($arg),*),
             60 => $f::<DescribeClusterRequest>($($arg),*),

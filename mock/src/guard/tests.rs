@@ -116,6 +116,7 @@ fn truncations_at_every_offset_are_refused_or_decode_within_the_body() {
 fn versions_and_keys_outside_the_served_ones_are_refused() {
     assert!(check_request(0, 2, &built::produce(3, 10)).is_err());
     assert!(check_request(1, 13, &[0; 64]).is_err());
-    assert!(check_request(17, 0, &[0; 64]).is_err()); // SaslHandshake: not served
+    assert!(check_request(17, 2, &[0; 64]).is_err()); // SaslHandshake: v0-1 only
+    assert!(check_request(38, 0, &[0; 64]).is_err()); // CreateDelegationToken: not served
     assert!(check_request(-1, 0, &[]).is_err());
 }

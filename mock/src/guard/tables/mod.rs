@@ -31,6 +31,8 @@ mod describe_groups;
 #[rustfmt::skip]
 mod list_groups;
 #[rustfmt::skip]
+mod sasl_handshake;
+#[rustfmt::skip]
 mod api_versions;
 #[rustfmt::skip]
 mod create_topics;
@@ -50,6 +52,8 @@ mod end_txn;
 mod txn_offset_commit;
 #[rustfmt::skip]
 mod describe_configs;
+#[rustfmt::skip]
+mod sasl_authenticate;
 #[rustfmt::skip]
 mod create_partitions;
 #[rustfmt::skip]
@@ -79,6 +83,7 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 14, name: "SyncGroup", min_version: 0, max_version: 5, body: &sync_group::SYNC_GROUP_REQUEST },
     RequestSchema { api_key: 15, name: "DescribeGroups", min_version: 0, max_version: 5, body: &describe_groups::DESCRIBE_GROUPS_REQUEST },
     RequestSchema { api_key: 16, name: "ListGroups", min_version: 0, max_version: 5, body: &list_groups::LIST_GROUPS_REQUEST },
+    RequestSchema { api_key: 17, name: "SaslHandshake", min_version: 0, max_version: 1, body: &sasl_handshake::SASL_HANDSHAKE_REQUEST },
     RequestSchema { api_key: 18, name: "ApiVersions", min_version: 0, max_version: 3, body: &api_versions::API_VERSIONS_REQUEST },
     RequestSchema { api_key: 19, name: "CreateTopics", min_version: 2, max_version: 7, body: &create_topics::CREATE_TOPICS_REQUEST },
     RequestSchema { api_key: 20, name: "DeleteTopics", min_version: 1, max_version: 6, body: &delete_topics::DELETE_TOPICS_REQUEST },
@@ -89,6 +94,7 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 4, body: &end_txn::END_TXN_REQUEST },
     RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 4, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
     RequestSchema { api_key: 32, name: "DescribeConfigs", min_version: 1, max_version: 4, body: &describe_configs::DESCRIBE_CONFIGS_REQUEST },
+    RequestSchema { api_key: 36, name: "SaslAuthenticate", min_version: 0, max_version: 2, body: &sasl_authenticate::SASL_AUTHENTICATE_REQUEST },
     RequestSchema { api_key: 37, name: "CreatePartitions", min_version: 0, max_version: 3, body: &create_partitions::CREATE_PARTITIONS_REQUEST },
     RequestSchema { api_key: 42, name: "DeleteGroups", min_version: 0, max_version: 2, body: &delete_groups::DELETE_GROUPS_REQUEST },
     RequestSchema { api_key: 44, name: "IncrementalAlterConfigs", min_version: 0, max_version: 1, body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_REQUEST },
