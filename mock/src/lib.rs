@@ -80,6 +80,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
@@ -94,6 +95,8 @@ pub struct MockConfig {
     auto_create_topics: bool,
     retention_bytes: u64,
     max_message_bytes: usize,
+    consumer_session_timeout: Duration,
+    consumer_heartbeat_interval: Duration,
 }
 
 impl Default for MockConfig {
@@ -107,6 +110,8 @@ impl Default for MockConfig {
             auto_create_topics: true,
             retention_bytes: 64 * 1024 * 1024,
             max_message_bytes: 1_048_588,
+            consumer_session_timeout: Duration::from_secs(45),
+            consumer_heartbeat_interval: Duration::from_secs(5),
         }
     }
 }
@@ -160,6 +165,23 @@ impl MockConfig {
     /// The largest batch a topic without `max.message.bytes` accepts. Default 1,048,588 (Kafka's).
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;
+        self
+    }
+
+    /// How long a KIP-848 (`group.protocol=consumer`) member may go without a heartbeat before
+    /// the coordinator fences it and moves its partitions (`group.consumer.session.timeout.ms`).
+    /// Default 45 s, Kafka's; tests that stop members set less.
+    pub fn consumer_group_session_timeout(mut self, timeout: Duration) -> Self {
+        self.consumer_session_timeout = timeout;
+        self
+    }
+
+    /// The heartbeat interval KIP-848 members are told to keep
+    /// (`group.consumer.heartbeat.interval.ms`). Default 5 s, Kafka's; at most 1 ms below the
+    /// session timeout is sensible. Smaller makes rebalances of tests faster, since a member
+    /// learns of a new assignment from its next heartbeat.
+    pub fn consumer_group_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.consumer_heartbeat_interval = interval;
         self
     }
 }

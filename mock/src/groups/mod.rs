@@ -19,6 +19,7 @@
 //! across an `.await`, and a request whose connection goes away just drops its receiver.
 
 mod admin;
+mod consumer;
 mod group;
 mod handlers;
 mod join;
@@ -121,7 +122,7 @@ pub(crate) async fn dispatch(
             if let Some(code) = injected::whole(ctx, key) {
                 return encode(&injected::offset_commit(&req, code), version);
             }
-            encode(&offsets::offset_commit(ctx, req), version)
+            encode(&offsets::offset_commit(ctx, req, version), version)
         }
         ApiKey::OffsetFetch => {
             let req: OffsetFetchRequest = decode(body, version)?;
@@ -141,6 +142,24 @@ pub(crate) async fn dispatch(
         ApiKey::DeleteGroups => {
             let req: DeleteGroupsRequest = decode(body, version)?;
             encode(&admin::delete_groups(ctx, req), version)
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(
+                    &ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+                    version,
+                );
+            }
+            let resp = consumer::handlers::consumer_group_heartbeat(ctx, req, version);
+            encode(&resp, version)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            let req: ConsumerGroupDescribeRequest = decode(body, version)?;
+            encode(
+                &consumer::handlers::consumer_group_describe(ctx, req),
+                version,
+            )
         }
         ApiKey::OffsetDelete => {
             let req: OffsetDeleteRequest = decode(body, version)?;
@@ -162,7 +181,10 @@ pub(crate) async fn background(shared: Arc<Shared>) {
         let now = tokio::time::Instant::now();
         shared.groups.with(|groups| {
             for (id, g) in groups.iter_mut() {
-                let expired = g.tick(now);
+                let mut expired = g.tick(now);
+                if let Some(cg) = g.consumer.as_deref_mut() {
+                    expired += cg.tick(now);
+                }
                 if expired > 0 {
                     tracing::debug!(group = %id, expired, "members' sessions expired");
                 }
