@@ -41,6 +41,7 @@ mod heartbeat;
 mod reconcile;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 pub(crate) use heartbeat::{heartbeat, HeartbeatParams, Settings};
 

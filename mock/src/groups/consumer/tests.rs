@@ -1,7 +1,8 @@
 //! The KIP-848 state machine without sockets: joins, incremental reconciliation (no partition
 //! owned by two members at any time), fencing, static members, assignors, validation.
 
-use super::heartbeat::{HeartbeatResult, FENCED_MEMBER_EPOCH, UNRELEASED_INSTANCE_ID};
+use super::heartbeat::HeartbeatResult;
+use super::validate::{FENCED_MEMBER_EPOCH, UNRELEASED_INSTANCE_ID};
 use super::*;
 use crate::groups::group::Group;
 use crate::log::code;
