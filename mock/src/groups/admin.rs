@@ -133,7 +133,12 @@ pub(super) fn describe_groups(ctx: Ctx<'_>, req: DescribeGroupsRequest) -> Descr
                     .with_group_state(StrBytes::from_static_str("Dead"));
             }
             ctx.shared.groups.with(|groups| {
-                let Some(g) = groups.get(group_id.as_str()) else {
+                // A consumer (KIP-848) group is not a classic group: "Dead" as for no group
+                // (v6 would add GROUP_ID_NOT_FOUND; ConsumerGroupDescribe describes it).
+                let Some(g) = groups
+                    .get(group_id.as_str())
+                    .filter(|g| g.consumer.is_none())
+                else {
                     return resp.with_group_state(StrBytes::from_static_str("Dead"));
                 };
                 let stable = g.state == State::Stable;
