@@ -45,6 +45,16 @@
 //! - Classic consumer groups: **FindCoordinator**, **JoinGroup** / **SyncGroup** / **Heartbeat** /
 //!   **LeaveGroup** with generations and rebalances, **OffsetCommit** / **OffsetFetch**,
 //!   **ListGroups** / **DescribeGroups** / **DeleteGroups**.
+//! - KIP-848 consumer groups (`group.protocol=consumer`): **ConsumerGroupHeartbeat** and
+//!   **ConsumerGroupDescribe** (v0-1; `group.version` 1 advertised), the broker assigning with
+//!   the `uniform` (default) or `range` assignor, group / target assignment / member epochs,
+//!   incremental reconciliation (a partition goes to its new owner only once its previous owner
+//!   stopped reporting it), FENCED_MEMBER_EPOCH, leave, static members (epoch -2), topics by name
+//!   or regex, new topics and partitions picked up; members fenced after
+//!   [`MockConfig::consumer_group_session_timeout`] or a revocation past their rebalance
+//!   timeout; **OffsetCommit** / **OffsetFetch** v9 with the member epoch (STALE_MEMBER_EPOCH).
+//!   Not served: one group mixing classic and consumer-protocol members (Kafka's migration);
+//!   such a JoinGroup gets INCONSISTENT_GROUP_PROTOCOL.
 //! - Memory is bounded: each partition keeps at most `retention.bytes` (the topic's config, else
 //!   [`MockConfig::retention_bytes`], 64 MiB by default); older batches are dropped and the log
 //!   start offset moves, as when a broker deletes a segment.
@@ -177,9 +187,9 @@ impl MockConfig {
     }
 
     /// The heartbeat interval KIP-848 members are told to keep
-    /// (`group.consumer.heartbeat.interval.ms`). Default 5 s, Kafka's; at most 1 ms below the
-    /// session timeout is sensible. Smaller makes rebalances of tests faster, since a member
-    /// learns of a new assignment from its next heartbeat.
+    /// (`group.consumer.heartbeat.interval.ms`). Default 5 s, Kafka's; keep it well below the
+    /// session timeout. Smaller makes rebalances in tests faster: a member learns of a new
+    /// assignment, or that a partition it waits for was released, from its next heartbeat.
     pub fn consumer_group_heartbeat_interval(mut self, interval: Duration) -> Self {
         self.consumer_heartbeat_interval = interval;
         self

@@ -11,6 +11,9 @@ use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
@@ -53,6 +56,19 @@ fn fetch(member_id: &str, epoch: i32) -> OffsetFetchRequest {
         .with_topics(Some(vec![OffsetFetchRequestTopics::default()
             .with_name(TopicName(s("t")))
             .with_partition_indexes(vec![0])]))])
+}
+
+/// OffsetDelete of t/0: the partition's error code.
+async fn offset_delete(conn: &mut TcpStream) -> i16 {
+    let req = OffsetDeleteRequest::default()
+        .with_group_id(GroupId(s("g")))
+        .with_topics(vec![OffsetDeleteRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(vec![
+                OffsetDeleteRequestPartition::default().with_partition_index(0)
+            ])]);
+    let r: OffsetDeleteResponse = call(conn, ApiKey::OffsetDelete, 0, &req).await;
+    r.topics[0].partitions[0].error_code
 }
 
 async fn list(conn: &mut TcpStream, types: &[&str]) -> Vec<(String, String, String)> {
@@ -192,6 +208,11 @@ async fn a_consumer_group_on_the_wire_as_kafka_answers_it() {
     let delete = DeleteGroupsRequest::default().with_groups_names(vec![GroupId(s("g"))]);
     let r: DeleteGroupsResponse = call(&mut conn, ApiKey::DeleteGroups, 2, &delete).await;
     assert_eq!(r.results[0].error_code, 68, "NON_EMPTY_GROUP");
+    assert_eq!(
+        offset_delete(&mut conn).await,
+        86,
+        "GROUP_SUBSCRIBED_TO_TOPIC"
+    );
 
     // Leave: the group is Empty and can be deleted (with its offsets).
     let leave = ConsumerGroupHeartbeatRequest::default()
@@ -202,6 +223,7 @@ async fn a_consumer_group_on_the_wire_as_kafka_answers_it() {
         call(&mut conn, ApiKey::ConsumerGroupHeartbeat, 0, &leave).await;
     assert_eq!((r.error_code, r.member_epoch), (0, -1));
     assert_eq!(list(&mut conn, &[]).await[0].1, "Empty");
+    assert_eq!(offset_delete(&mut conn).await, 0, "nobody subscribes now");
     let r: DeleteGroupsResponse = call(&mut conn, ApiKey::DeleteGroups, 2, &delete).await;
     assert_eq!(r.results[0].error_code, 0);
     assert_eq!(list(&mut conn, &[]).await, []);

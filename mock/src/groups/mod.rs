@@ -1,5 +1,7 @@
 //! The classic group coordinator: FindCoordinator, JoinGroup / SyncGroup / Heartbeat /
-//! LeaveGroup, OffsetCommit / OffsetFetch, ListGroups / DescribeGroups / DeleteGroups.
+//! LeaveGroup, OffsetCommit / OffsetFetch, ListGroups / DescribeGroups / DeleteGroups; and in
+//! [`consumer`] the KIP-848 one (ConsumerGroupHeartbeat / ConsumerGroupDescribe), whose groups
+//! live in the same map (a `Group` with `consumer` set) and share the offset APIs.
 //!
 //! The rules are Kafka's classic group protocol (`ClassicGroup` / `GroupCoordinator`), written
 //! from its documented behaviour:
@@ -171,7 +173,8 @@ pub(crate) async fn dispatch(
     }
 }
 
-/// Expires members whose session timed out, completes rebalances whose timeout passed and
+/// Expires members whose session timed out (classic and KIP-848), fences KIP-848 members past
+/// their revocation deadline, completes rebalances whose timeout passed and
 /// aborts transactions past their `transaction.timeout.ms`; runs for the cluster's lifetime.
 pub(crate) async fn background(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(TICK);
