@@ -3,7 +3,7 @@
 //! one by one with every record read once, a silent member fenced after the session timeout,
 //! both assignors, and the group as the admin client describes it.
 
-use ferrokafka::admin::{AdminClient, GroupProtocol};
+use ferrokafka::admin::{AdminClient, GroupProtocol, NewPartitions};
 use ferrokafka::config::ClientConfig;
 use ferrokafka::consumer::{Consumer, ConsumerConfig};
 use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
@@ -78,6 +78,14 @@ fn partitions(c: &Consumer) -> BTreeSet<i32> {
 /// Polls every member until their assignments are disjoint, cover every partition and differ
 /// in size by at most one (records read meanwhile fail the test: nothing was produced).
 async fn until_balanced(members: &[&Consumer], what: &str) -> Duration {
+    until_balanced_over(members, PARTITIONS as usize, what).await
+}
+
+async fn until_balanced_over(
+    members: &[&Consumer],
+    partitions_total: usize,
+    what: &str,
+) -> Duration {
     let start = Instant::now();
     loop {
         let sets: Vec<BTreeSet<i32>> = members.iter().map(|c| partitions(c)).collect();
@@ -87,7 +95,7 @@ async fn until_balanced(members: &[&Consumer], what: &str) -> Duration {
             .iter()
             .map(BTreeSet::len)
             .fold((usize::MAX, 0), |(l, h), n| (l.min(n), h.max(n)));
-        if all.len() == PARTITIONS as usize && total == all.len() && hi - lo <= 1 {
+        if all.len() == partitions_total && total == all.len() && hi - lo <= 1 {
             return start.elapsed();
         }
         assert!(
@@ -232,6 +240,34 @@ async fn the_range_assignor_gives_each_member_a_contiguous_range() {
     sets.sort();
     assert_eq!(sets, [BTreeSet::from([0, 1, 2]), BTreeSet::from([3, 4, 5])]);
     assert_eq!(read_batch(&b, &[&c1, &c2], 0).await, vec![60, 60]);
+    c1.close().await.expect("close");
+    c2.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_added_to_the_topic_are_assigned_by_the_next_heartbeats() {
+    let cluster = cluster().await;
+    let b = cluster.bootstrap();
+    let c1 = consumer(&b, "k848-grow", &[]);
+    let c2 = consumer(&b, "k848-grow", &[]);
+    until_balanced(&[&c1, &c2], "two members").await;
+    let admin = AdminClient::new(
+        ClientConfig::builder()
+            .bootstrap_servers(&b)
+            .build()
+            .expect("admin"),
+    );
+    let created = admin
+        .create_partitions(&[NewPartitions::increase_to(TOPIC, 8)])
+        .await
+        .expect("create partitions");
+    assert!(created.iter().all(|(_, r)| r.is_ok()), "{created:?}");
+    let took = until_balanced_over(&[&c1, &c2], 8, "8 partitions").await;
+    assert_eq!((partitions(&c1).len(), partitions(&c2).len()), (4, 4));
+    eprintln!(
+        "k848 mock: 2 added partitions assigned in {} ms",
+        took.as_millis()
+    );
     c1.close().await.expect("close");
     c2.close().await.expect("close");
 }
