@@ -17,6 +17,9 @@ use kafka_protocol::messages::offset_delete_request::{
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopics,
 };
+use kafka_protocol::messages::txn_offset_commit_request::{
+    TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::*;
 use tokio::net::TcpStream;
 
@@ -68,6 +71,23 @@ async fn offset_delete(conn: &mut TcpStream) -> i16 {
                 OffsetDeleteRequestPartition::default().with_partition_index(0)
             ])]);
     let r: OffsetDeleteResponse = call(conn, ApiKey::OffsetDelete, 0, &req).await;
+    r.topics[0].partitions[0].error_code
+}
+
+/// TxnOffsetCommit v3 of t/0 by `member_id` at `epoch`: the partition's error code (the
+/// membership is checked before the transaction).
+async fn txn_commit(conn: &mut TcpStream, member_id: &str, epoch: i32) -> i16 {
+    let req = TxnOffsetCommitRequest::default()
+        .with_transactional_id(TransactionalId(s("tx")))
+        .with_group_id(GroupId(s("g")))
+        .with_member_id(s(member_id))
+        .with_generation_id(epoch)
+        .with_topics(vec![TxnOffsetCommitRequestTopic::default()
+            .with_name(TopicName(s("t")))
+            .with_partitions(vec![TxnOffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(1)])]);
+    let r: TxnOffsetCommitResponse = call(conn, ApiKey::TxnOffsetCommit, 3, &req).await;
     r.topics[0].partitions[0].error_code
 }
 
@@ -148,6 +168,16 @@ async fn a_consumer_group_on_the_wire_as_kafka_answers_it() {
     let r: OffsetCommitResponse =
         call(&mut conn, ApiKey::OffsetCommit, 9, &commit(&member, 1)).await;
     assert_eq!(commit_error(&r), 0);
+    assert_eq!(
+        txn_commit(&mut conn, "nobody", 1).await,
+        25,
+        "UNKNOWN_MEMBER_ID"
+    );
+    assert_eq!(
+        txn_commit(&mut conn, &member, 4).await,
+        22,
+        "ILLEGAL_GENERATION"
+    );
     let r: OffsetFetchResponse = call(&mut conn, ApiKey::OffsetFetch, 9, &fetch(&member, 1)).await;
     assert_eq!(r.groups[0].error_code, 0);
     assert_eq!(r.groups[0].topics[0].partitions[0].committed_offset, 42);

@@ -21,7 +21,7 @@
 //! across an `.await`, and a request whose connection goes away just drops its receiver.
 
 mod admin;
-mod consumer;
+pub(crate) mod consumer;
 mod group;
 mod handlers;
 mod join;

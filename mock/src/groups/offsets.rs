@@ -1,5 +1,6 @@
 //! OffsetCommit and OffsetFetch: committed offsets per group and partition.
 
+use super::consumer::offsets::{consumer_commit_error, fetch_error};
 use super::group::{Committed, Group, State};
 use super::{is_coordinator, str};
 use crate::log::code;
@@ -34,9 +35,6 @@ pub(crate) struct CommitParams {
     /// The OffsetCommit version: a consumer-protocol member must use v9+.
     pub version: i16,
 }
-
-/// Kafka's STALE_MEMBER_EPOCH: a consumer-protocol member committing at another epoch.
-pub(crate) const STALE_MEMBER_EPOCH: i16 = 113;
 
 /// Validates a commit as Kafka's classic group does and stores `offsets` when it passes.
 /// Returns the group-level error (NONE: stored). A simple commit creates the group (Empty).
@@ -80,45 +78,6 @@ pub(crate) fn commit(
     }
     group.offsets.extend(offsets);
     code::NONE
-}
-
-/// Kafka's `ConsumerGroup.validateOffsetCommit`: a commit outside group management (epoch < 0)
-/// while the group has no members, or a member at its current epoch with OffsetCommit v9+.
-fn consumer_commit_error(cg: &super::consumer::ConsumerGroup, c: &CommitParams) -> i16 {
-    if c.generation < 0 && cg.members.is_empty() {
-        return code::NONE;
-    }
-    let Some(m) = cg.members.get(&c.member_id) else {
-        return code::UNKNOWN_MEMBER_ID;
-    };
-    if c.version < 9 {
-        code::UNSUPPORTED_VERSION
-    } else if c.generation != m.epoch {
-        STALE_MEMBER_EPOCH
-    } else {
-        code::NONE
-    }
-}
-
-/// Kafka's `ConsumerGroup.validateOffsetFetch` (OffsetFetch v9+ names the member): no member
-/// id and epoch < 0 (an admin client, or a client that does not say) is always answered.
-pub(crate) fn fetch_error(
-    groups: &HashMap<String, Group>,
-    group_id: &str,
-    member_id: Option<&str>,
-    epoch: i32,
-) -> i16 {
-    let Some(cg) = groups.get(group_id).and_then(|g| g.consumer.as_deref()) else {
-        return code::NONE;
-    };
-    if member_id.is_none() && epoch < 0 {
-        return code::NONE;
-    }
-    match cg.members.get(member_id.unwrap_or_default()) {
-        None => code::UNKNOWN_MEMBER_ID,
-        Some(m) if m.epoch != epoch => STALE_MEMBER_EPOCH,
-        Some(_) => code::NONE,
-    }
 }
 
 /// Committed offsets of `group_id` for `topics` (None: every partition with a commit). A

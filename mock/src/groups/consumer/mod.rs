@@ -31,13 +31,16 @@
 //! ConsumerGroupHeartbeat on a classic group with members GROUP_ID_NOT_FOUND; an empty group
 //! changes type (its committed offsets stay).
 //!
-//! As the classic coordinator, the state machine (`heartbeat`, `reconcile`, `assignor`) takes
+//! The offset APIs check members by their epoch (`offsets`: OffsetCommit v9+, OffsetFetch v9,
+//! TxnOffsetCommit). As the classic coordinator, the state machine (`heartbeat`, `validate`,
+//! `reconcile`, `assignor`) takes
 //! the time as an argument and does no I/O; the topics are read from the cluster state by the
 //! handlers before the groups lock is taken.
 
 mod assignor;
 pub(crate) mod handlers;
 mod heartbeat;
+pub(crate) mod offsets;
 mod reconcile;
 #[cfg(test)]
 mod tests;
