@@ -3,13 +3,17 @@
 //!
 //! ```text
 //! ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...
+//!                 [--consumer-session-timeout-ms MS] [--consumer-heartbeat-interval-ms MS]
 //! ```
+//! The last two are the KIP-848 groups' `group.consumer.session.timeout.ms` /
+//! `group.consumer.heartbeat.interval.ms` (Kafka's 45,000 / 5,000 by default).
 //! Prints `bootstrap.servers=<host:port,...>` on its first line.
 
 use ferrokafka_mock::{MockCluster, MockConfig};
 use std::process::ExitCode;
+use std::time::Duration;
 
-const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...";
+const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]... [--consumer-session-timeout-ms MS] [--consumer-heartbeat-interval-ms MS]";
 
 fn main() -> ExitCode {
     match run() {
@@ -45,6 +49,14 @@ fn run() -> Result<(), String> {
                     None => (spec, 1),
                 };
                 topics.push((name, partitions));
+            }
+            "--consumer-session-timeout-ms" => {
+                let ms = parse(&value("--consumer-session-timeout-ms")?)?;
+                config = config.consumer_group_session_timeout(Duration::from_millis(ms));
+            }
+            "--consumer-heartbeat-interval-ms" => {
+                let ms = parse(&value("--consumer-heartbeat-interval-ms")?)?;
+                config = config.consumer_group_heartbeat_interval(Duration::from_millis(ms));
             }
             "-h" | "--help" => {
                 println!("{USAGE}");
