@@ -80,6 +80,16 @@
 //!   127.0.0.1 / localhost ([`MockCluster::ca_certificate_pem`],
 //!   [`MockCluster::write_ca_certificate`]) or the caller's certificate, optionally requiring
 //!   client certificates. No ACLs: an authenticated user may do everything.
+//! - KIP-848 consumer groups (`group.protocol=consumer`): **ConsumerGroupHeartbeat** and
+//!   **ConsumerGroupDescribe** (v0-1; `group.version` 1 advertised), the broker assigning with
+//!   the `uniform` (default) or `range` assignor, group / target assignment / member epochs,
+//!   incremental reconciliation (a partition goes to its new owner only once its previous owner
+//!   stopped reporting it), FENCED_MEMBER_EPOCH, leave, static members (epoch -2), topics by name
+//!   or regex, new topics and partitions picked up; members fenced after
+//!   [`MockConfig::consumer_group_session_timeout`] or a revocation past their rebalance
+//!   timeout; **OffsetCommit** / **OffsetFetch** v9 with the member epoch (STALE_MEMBER_EPOCH).
+//!   Not served: one group mixing classic and consumer-protocol members (Kafka's migration);
+//!   such a JoinGroup gets INCONSISTENT_GROUP_PROTOCOL.
 //! - Memory is bounded: each partition keeps at most `retention.bytes` (the topic's config, else
 //!   [`MockConfig::retention_bytes`], 64 MiB by default); older batches are dropped and the log
 //!   start offset moves, as when a broker deletes a segment.
@@ -120,6 +130,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
@@ -135,6 +146,8 @@ pub struct MockConfig {
     retention_bytes: u64,
     max_message_bytes: usize,
     security: auth::SecurityConfig,
+    consumer_session_timeout: Duration,
+    consumer_heartbeat_interval: Duration,
 }
 
 impl Default for MockConfig {
@@ -149,6 +162,8 @@ impl Default for MockConfig {
             retention_bytes: 64 * 1024 * 1024,
             max_message_bytes: 1_048_588,
             security: auth::SecurityConfig::default(),
+            consumer_session_timeout: Duration::from_secs(45),
+            consumer_heartbeat_interval: Duration::from_secs(5),
         }
     }
 }
@@ -202,6 +217,23 @@ impl MockConfig {
     /// The largest batch a topic without `max.message.bytes` accepts. Default 1,048,588 (Kafka's).
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;
+        self
+    }
+
+    /// How long a KIP-848 (`group.protocol=consumer`) member may go without a heartbeat before
+    /// the coordinator fences it and moves its partitions (`group.consumer.session.timeout.ms`).
+    /// Default 45 s, Kafka's; tests that stop members set less.
+    pub fn consumer_group_session_timeout(mut self, timeout: Duration) -> Self {
+        self.consumer_session_timeout = timeout;
+        self
+    }
+
+    /// The heartbeat interval KIP-848 members are told to keep
+    /// (`group.consumer.heartbeat.interval.ms`). Default 5 s, Kafka's; keep it well below the
+    /// session timeout. Smaller makes rebalances in tests faster: a member learns of a new
+    /// assignment, or that a partition it waits for was released, from its next heartbeat.
+    pub fn consumer_group_heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.consumer_heartbeat_interval = interval;
         self
     }
 }

@@ -202,8 +202,13 @@ impl Kafka {
 
     /// The in-process mock cluster (one or three brokers) on a thread of its own, stopped on Drop.
     pub fn start_mock(topology: Topology) -> Result<Kafka, HarnessError> {
+        // KIP-848 session timeout and heartbeat interval as the JVM brokers are configured
+        // (`config.rs`): 10 s / 1 s instead of Kafka's 45 s / 5 s.
         let cluster = ferrokafka_mock::MockCluster::start_in_thread(
-            ferrokafka_mock::MockConfig::default().brokers(topology.node_count()),
+            ferrokafka_mock::MockConfig::default()
+                .brokers(topology.node_count())
+                .consumer_group_session_timeout(std::time::Duration::from_secs(10))
+                .consumer_group_heartbeat_interval(std::time::Duration::from_secs(1)),
         )
         .map_err(|e| HarnessError::io("starting the mock cluster", e))?;
         Ok(Kafka {

@@ -5,7 +5,7 @@
 //! tests fail, naming what is missing: they never pass without running. kcat also goes through
 //! the mock's SASL (PLAIN, SCRAM) and TLS listeners.
 
-use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
+use ferrokafka_mock::{ApiKey, MockCluster, MockConfig, SecurityProtocol};
 use ferrokafka_testcontainers::JvmRuntime;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -246,4 +246,71 @@ fn kcat_produces_and_consumes_over_sasl_and_tls() {
         }
     }
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The Java client's KIP-848 consumer (`group.protocol=consumer`, the AsyncKafkaConsumer) in a
+/// group on the mock: Kafka's ConsoleConsumer reads every record once, commits on close (v9,
+/// with its member epoch), and a second run of the same group resumes from those commits.
+#[test]
+fn java_console_consumer_in_a_kip848_group_reads_once_and_resumes_from_its_commits() {
+    let cluster = MockCluster::start_in_thread(
+        MockConfig::default()
+            .brokers(3)
+            .consumer_group_heartbeat_interval(std::time::Duration::from_millis(500)),
+    )
+    .expect("mock");
+    let b = cluster.bootstrap();
+    let jvm = JvmRuntime::locate().expect("Java and the Kafka jars (the harness resolves them)");
+    let topic = "java-848";
+    cluster.create_topic(topic, 3).expect("topic");
+    let produce = |sent: &[String]| {
+        let mut p = jvm
+            .tool("org.apache.kafka.tools.ConsoleProducer")
+            .expect("ConsoleProducer");
+        p.args(["--bootstrap-server", &b, "--topic", topic])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        check(
+            "ConsoleProducer",
+            &run_with_input(p, &(sent.join("\n") + "\n")),
+        );
+    };
+    let consume = |n: usize| {
+        let mut c = jvm
+            .tool("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .expect("ConsoleConsumer");
+        c.args(["--bootstrap-server", &b, "--topic", topic])
+            .args(["--group", "java-848-group"])
+            .args(["--consumer-property", "group.protocol=consumer"])
+            .args(["--from-beginning", "--timeout-ms", "30000"])
+            .args(["--max-messages", &n.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let read = check("ConsoleConsumer", &c.output().expect("ConsoleConsumer"));
+        let mut got: Vec<String> = read.lines().map(str::to_owned).collect();
+        got.sort();
+        got
+    };
+    let first = lines("first", 200);
+    produce(&first);
+    let mut want = first.clone();
+    want.sort();
+    assert_eq!(consume(200), want, "the first run read every record once");
+    let second = lines("second", 100);
+    produce(&second);
+    let mut want = second.clone();
+    want.sort();
+    assert_eq!(
+        consume(100),
+        want,
+        "the second run resumed from the first run's commits"
+    );
+    // It spoke KIP-848: ConsumerGroupHeartbeat (68), no classic JoinGroup, commits at v9.
+    let log = cluster.requests();
+    assert!(log.iter().any(|r| r.api == ApiKey::Other(68)));
+    assert!(!log.iter().any(|r| r.api == ApiKey::JoinGroup));
+    assert!(log
+        .iter()
+        .any(|r| r.api == ApiKey::OffsetCommit && r.version == 9));
 }

@@ -156,10 +156,17 @@ pub(super) fn txn_offset_commit(
             ));
         }
     }
+    // A KIP-848 group checks the committing member first (the groups lock, then the state's).
+    let member_error =
+        ctx.shared
+            .groups
+            .txn_commit_error(&group, req.member_id.as_str(), req.generation_id);
     let outcome = {
         let mut state = ctx.shared.lock();
         if !is_coordinator(ctx, &state, &group) {
             Err(code::NOT_COORDINATOR)
+        } else if member_error != code::NONE {
+            Err(member_error)
         } else if offsets
             .iter()
             .any(|((t, p), _)| state.partition_mut(t, *p).is_err())

@@ -3,12 +3,15 @@
 //! floors: Produce v3, Fetch v4, ListOffsets v1, OffsetCommit v2, OffsetFetch v1).
 
 use crate::log::code;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
+use kafka_protocol::protocol::StrBytes;
 
 /// API → served (min, max). Caps below Kafka 4.x's maxima, with why:
-/// - Produce ≤ 11, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 8: later versions address topics by
-///   id only or carry KIP-848 member epochs / transaction version 2.
+/// - Produce ≤ 11, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 9 (v9 carries the KIP-848 member
+///   epoch; v10 addresses topics by id only, and kafka-protocol 0.18 stops at 9).
 /// - ListOffsets ≤ 7: v8+ ask for tiered-storage offsets.
 /// - Transactions are version 1 (KIP-98; the `transaction.version` feature is not advertised):
 ///   AddPartitionsToTxn ≤ 3 (v4+ is the brokers' verification API), EndTxn ≤ 4 and
@@ -21,8 +24,8 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
-    (ApiKey::OffsetCommit, 2, 8),
-    (ApiKey::OffsetFetch, 1, 8),
+    (ApiKey::OffsetCommit, 2, 9),
+    (ApiKey::OffsetFetch, 1, 9),
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::JoinGroup, 0, 9),
     (ApiKey::Heartbeat, 0, 4),
@@ -47,7 +50,13 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::TxnOffsetCommit, 0, 4),
     (ApiKey::SaslHandshake, 0, 1),
     (ApiKey::SaslAuthenticate, 0, 2),
+    (ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    (ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
+
+/// `group.version` 1 (KIP-848's consumer groups), supported and finalized, as Kafka 4.x
+/// advertises it; the APIs above are what clients look for.
+const GROUP_VERSION: &str = "group.version";
 
 /// The versions of `key` served, `None` if the API is not.
 pub(crate) fn range(key: ApiKey) -> Option<(i16, i16)> {
@@ -69,9 +78,20 @@ fn api_keys() -> Vec<ApiVersion> {
         .collect()
 }
 
-/// The ApiVersions answer.
+/// The ApiVersions answer (features from v3).
 pub(crate) fn response() -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_api_keys(api_keys())
+    let name = StrBytes::from_static_str(GROUP_VERSION);
+    ApiVersionsResponse::default()
+        .with_api_keys(api_keys())
+        .with_supported_features(vec![SupportedFeatureKey::default()
+            .with_name(name.clone())
+            .with_min_version(0)
+            .with_max_version(1)])
+        .with_finalized_features_epoch(1)
+        .with_finalized_features(vec![FinalizedFeatureKey::default()
+            .with_name(name)
+            .with_min_version_level(1)
+            .with_max_version_level(1)])
 }
 
 /// The answer to an ApiVersions request of a version above the mock's: v0 with

@@ -5,14 +5,18 @@
 //! ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]...
 //!                 [--security-protocol PLAINTEXT|SASL_PLAINTEXT|SSL|SASL_SSL]
 //!                 [--sasl-user USER:PASSWORD]... [--sasl-mechanisms M1,M2] [--ca-file PATH]
+//!                 [--consumer-session-timeout-ms MS] [--consumer-heartbeat-interval-ms MS]
 //! ```
+//! The last two are the KIP-848 groups' `group.consumer.session.timeout.ms` /
+//! `group.consumer.heartbeat.interval.ms` (Kafka's 45,000 / 5,000 by default).
 //! Prints `bootstrap.servers=<host:port,...>` on its first line; with `--ca-file`, writes the
 //! generated CA certificate there (for `ssl.ca.location`).
 
 use ferrokafka_mock::{MockCluster, MockConfig, SecurityProtocol};
 use std::process::ExitCode;
+use std::time::Duration;
 
-const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]... [--security-protocol PLAINTEXT|SASL_PLAINTEXT|SSL|SASL_SSL] [--sasl-user USER:PASSWORD]... [--sasl-mechanisms M1,M2] [--ca-file PATH]";
+const USAGE: &str = "usage: ferrokafka-mock [--brokers N] [--port P] [--partitions N] [--topic NAME[:PARTITIONS]]... [--security-protocol PLAINTEXT|SASL_PLAINTEXT|SSL|SASL_SSL] [--sasl-user USER:PASSWORD]... [--sasl-mechanisms M1,M2] [--ca-file PATH] [--consumer-session-timeout-ms MS] [--consumer-heartbeat-interval-ms MS]";
 
 fn main() -> ExitCode {
     match run() {
@@ -73,6 +77,14 @@ fn run() -> Result<(), String> {
                 config = config.sasl_mechanisms(&names);
             }
             "--ca-file" => ca_file = Some(value("--ca-file")?),
+            "--consumer-session-timeout-ms" => {
+                let ms = parse(&value("--consumer-session-timeout-ms")?)?;
+                config = config.consumer_group_session_timeout(Duration::from_millis(ms));
+            }
+            "--consumer-heartbeat-interval-ms" => {
+                let ms = parse(&value("--consumer-heartbeat-interval-ms")?)?;
+                config = config.consumer_group_heartbeat_interval(Duration::from_millis(ms));
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return Ok(());

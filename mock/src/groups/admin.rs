@@ -15,8 +15,10 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
-/// The group type ListGroups v5 reports and filters on: every group here is a classic one.
+/// The group types ListGroups v5 reports and filters on (KIP-848 groups are `consumer`, which
+/// is also their protocol type).
 const CLASSIC: &str = "classic";
+const CONSUMER: &str = "consumer";
 
 /// (error, node id, host, port) of the coordinator of `key`. Key type 0 is a group, 1 a
 /// transactional id (same placement: Kafka hashes both over its internal topics' partitions).
@@ -66,42 +68,43 @@ pub(super) fn find_coordinator(
         .with_port(port)
 }
 
-/// ListGroups: each broker lists the groups it coordinates (an admin client asks them all).
+/// ListGroups: each broker lists the groups it coordinates (an admin client asks them all),
+/// classic and consumer (KIP-848) groups, filtered by type (v5) and state (v4), both
+/// case-insensitive as Kafka.
 pub(super) fn list_groups(ctx: Ctx<'_>, req: ListGroupsRequest) -> ListGroupsResponse {
-    let types_ok = req.types_filter.is_empty()
-        || req
-            .types_filter
-            .iter()
-            .any(|t| t.as_str().eq_ignore_ascii_case(CLASSIC));
-    let candidates: Vec<(String, String, &'static str)> = if types_ok {
+    let wanted = |filter: &[StrBytes], value: &str| {
+        filter.is_empty()
+            || filter
+                .iter()
+                .any(|f| f.as_str().eq_ignore_ascii_case(value))
+    };
+    // (group id, protocol type, state, group type)
+    let candidates: Vec<(String, String, &'static str, &'static str)> =
         ctx.shared.groups.with(|groups| {
             groups
                 .iter()
-                .map(|(id, g)| {
-                    let ptype = g.protocol_type.clone().unwrap_or_default();
-                    (id.clone(), ptype, g.state.name())
+                .map(|(id, g)| match g.consumer.as_deref() {
+                    Some(cg) => (id.clone(), CONSUMER.to_owned(), cg.state_name(), CONSUMER),
+                    None => {
+                        let ptype = g.protocol_type.clone().unwrap_or_default();
+                        (id.clone(), ptype, g.state.name(), CLASSIC)
+                    }
                 })
                 .collect()
-        })
-    } else {
-        Vec::new()
-    };
+        });
     let mut listed: Vec<ListedGroup> = candidates
         .into_iter()
-        .filter(|(id, _, state)| {
-            (req.states_filter.is_empty()
-                || req
-                    .states_filter
-                    .iter()
-                    .any(|s| s.as_str().eq_ignore_ascii_case(state)))
+        .filter(|(id, _, state, kind)| {
+            wanted(&req.types_filter, kind)
+                && wanted(&req.states_filter, state)
                 && is_coordinator(ctx, id)
         })
-        .map(|(id, ptype, state)| {
+        .map(|(id, ptype, state, kind)| {
             ListedGroup::default()
                 .with_group_id(GroupId(str(id)))
                 .with_protocol_type(str(ptype))
                 .with_group_state(StrBytes::from_static_str(state))
-                .with_group_type(StrBytes::from_static_str(CLASSIC))
+                .with_group_type(StrBytes::from_static_str(kind))
         })
         .collect();
     listed.sort_by(|a, b| a.group_id.as_str().cmp(b.group_id.as_str()));
@@ -130,7 +133,12 @@ pub(super) fn describe_groups(ctx: Ctx<'_>, req: DescribeGroupsRequest) -> Descr
                     .with_group_state(StrBytes::from_static_str("Dead"));
             }
             ctx.shared.groups.with(|groups| {
-                let Some(g) = groups.get(group_id.as_str()) else {
+                // A consumer (KIP-848) group is not a classic group: "Dead" as for no group
+                // (v6 would add GROUP_ID_NOT_FOUND; ConsumerGroupDescribe describes it).
+                let Some(g) = groups
+                    .get(group_id.as_str())
+                    .filter(|g| g.consumer.is_none())
+                else {
                     return resp.with_group_state(StrBytes::from_static_str("Dead"));
                 };
                 let stable = g.state == State::Stable;

@@ -160,6 +160,9 @@ pub(crate) struct Group {
     /// When the current PreparingRebalance gives up on members that have not rejoined.
     pub rebalance_deadline: Option<Instant>,
     pub offsets: BTreeMap<(String, i32), Committed>,
+    /// Set while the group is a KIP-848 consumer group (`group.protocol=consumer`); the classic
+    /// fields above are then unused (Empty, no members) and the offsets are shared.
+    pub consumer: Option<Box<super::consumer::ConsumerGroup>>,
 }
 
 impl Group {
@@ -174,6 +177,7 @@ impl Group {
             pending: HashMap::new(),
             rebalance_deadline: None,
             offsets: BTreeMap::new(),
+            consumer: None,
         }
     }
 

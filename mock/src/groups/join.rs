@@ -50,6 +50,21 @@ pub(crate) fn join(
     if !groups.contains_key(group_id) && !p.member_id.is_empty() {
         return Reply::Now(JoinResult::error(code::UNKNOWN_MEMBER_ID, &p.member_id));
     }
+    if let Some(g) = groups.get_mut(group_id) {
+        match g.consumer.as_deref() {
+            // Kafka would take the member into the consumer group (online migration); the mock
+            // does not mix the protocols in one group.
+            Some(cg) if !cg.members.is_empty() => {
+                return Reply::Now(JoinResult::error(
+                    code::INCONSISTENT_GROUP_PROTOCOL,
+                    &p.member_id,
+                ));
+            }
+            // An empty consumer group becomes a classic one; its offsets stay.
+            Some(_) => g.consumer = None,
+            None => {}
+        }
+    }
     let group = groups.entry(group_id.to_owned()).or_insert_with(Group::new);
     let reply = if p.member_id.is_empty() {
         join_unknown(group, p, now)
@@ -71,6 +86,7 @@ impl Group {
             && self.members.is_empty()
             && self.pending.is_empty()
             && self.offsets.is_empty()
+            && self.consumer.is_none()
     }
 }
 

@@ -172,6 +172,9 @@ pub(crate) fn delete(groups: &mut HashMap<String, Group>, group_id: &str) -> i16
     match groups.get(group_id) {
         None => code::GROUP_ID_NOT_FOUND,
         Some(g) if !g.members.is_empty() || g.state != State::Empty => code::NON_EMPTY_GROUP,
+        Some(g) if g.consumer.as_ref().is_some_and(|c| !c.members.is_empty()) => {
+            code::NON_EMPTY_GROUP
+        }
         Some(_) => {
             groups.remove(group_id);
             code::NONE

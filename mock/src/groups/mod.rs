@@ -1,5 +1,7 @@
 //! The classic group coordinator: FindCoordinator, JoinGroup / SyncGroup / Heartbeat /
-//! LeaveGroup, OffsetCommit / OffsetFetch, ListGroups / DescribeGroups / DeleteGroups.
+//! LeaveGroup, OffsetCommit / OffsetFetch, ListGroups / DescribeGroups / DeleteGroups; and in
+//! [`consumer`] the KIP-848 one (ConsumerGroupHeartbeat / ConsumerGroupDescribe), whose groups
+//! live in the same map (a `Group` with `consumer` set) and share the offset APIs.
 //!
 //! The rules are Kafka's classic group protocol (`ClassicGroup` / `GroupCoordinator`), written
 //! from its documented behaviour:
@@ -19,6 +21,7 @@
 //! across an `.await`, and a request whose connection goes away just drops its receiver.
 
 mod admin;
+pub(crate) mod consumer;
 mod group;
 mod handlers;
 mod join;
@@ -121,7 +124,7 @@ pub(crate) async fn dispatch(
             if let Some(code) = injected::whole(ctx, key) {
                 return encode(&injected::offset_commit(&req, code), version);
             }
-            encode(&offsets::offset_commit(ctx, req), version)
+            encode(&offsets::offset_commit(ctx, req, version), version)
         }
         ApiKey::OffsetFetch => {
             let req: OffsetFetchRequest = decode(body, version)?;
@@ -142,6 +145,24 @@ pub(crate) async fn dispatch(
             let req: DeleteGroupsRequest = decode(body, version)?;
             encode(&admin::delete_groups(ctx, req), version)
         }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let req: ConsumerGroupHeartbeatRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(
+                    &ConsumerGroupHeartbeatResponse::default().with_error_code(code),
+                    version,
+                );
+            }
+            let resp = consumer::handlers::consumer_group_heartbeat(ctx, req, version);
+            encode(&resp, version)
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            let req: ConsumerGroupDescribeRequest = decode(body, version)?;
+            encode(
+                &consumer::handlers::consumer_group_describe(ctx, req),
+                version,
+            )
+        }
         ApiKey::OffsetDelete => {
             let req: OffsetDeleteRequest = decode(body, version)?;
             encode(&offset_delete::offset_delete(ctx, req), version)
@@ -152,7 +173,8 @@ pub(crate) async fn dispatch(
     }
 }
 
-/// Expires members whose session timed out, completes rebalances whose timeout passed and
+/// Expires members whose session timed out (classic and KIP-848), fences KIP-848 members past
+/// their revocation deadline, completes rebalances whose timeout passed and
 /// aborts transactions past their `transaction.timeout.ms`; runs for the cluster's lifetime.
 pub(crate) async fn background(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(TICK);
@@ -162,7 +184,10 @@ pub(crate) async fn background(shared: Arc<Shared>) {
         let now = tokio::time::Instant::now();
         shared.groups.with(|groups| {
             for (id, g) in groups.iter_mut() {
-                let expired = g.tick(now);
+                let mut expired = g.tick(now);
+                if let Some(cg) = g.consumer.as_deref_mut() {
+                    expired += cg.tick(now);
+                }
                 if expired > 0 {
                     tracing::debug!(group = %id, expired, "members' sessions expired");
                 }

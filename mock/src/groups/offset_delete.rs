@@ -57,6 +57,9 @@ pub(super) fn offset_delete(ctx: Ctx<'_>, req: OffsetDeleteRequest) -> OffsetDel
         }
         let subscribed = if active {
             subscribed_topics(group)
+        } else if let Some(cg) = group.consumer.as_deref().filter(|c| !c.members.is_empty()) {
+            // A KIP-848 group with members: the topics their subscriptions resolve to.
+            cg.subscribed.keys().cloned().collect()
         } else {
             BTreeSet::new()
         };

@@ -1,5 +1,6 @@
 //! OffsetCommit and OffsetFetch: committed offsets per group and partition.
 
+use super::consumer::offsets::{consumer_commit_error, fetch_error};
 use super::group::{Committed, Group, State};
 use super::{is_coordinator, str};
 use crate::log::code;
@@ -29,7 +30,10 @@ pub(crate) type Fetched = Vec<(String, Vec<(i32, Option<Committed>)>)>;
 pub(crate) struct CommitParams {
     pub member_id: String,
     pub instance_id: Option<String>,
+    /// The member epoch, for a member of a consumer-protocol group.
     pub generation: i32,
+    /// The OffsetCommit version: a consumer-protocol member must use v9+.
+    pub version: i16,
 }
 
 /// Validates a commit as Kafka's classic group does and stores `offsets` when it passes.
@@ -50,6 +54,13 @@ pub(crate) fn commit(
     let Some(group) = groups.get_mut(group_id) else {
         return code::ILLEGAL_GENERATION;
     };
+    if let Some(cg) = group.consumer.as_deref() {
+        let err = consumer_commit_error(cg, c);
+        if err == code::NONE {
+            group.offsets.extend(offsets);
+        }
+        return err;
+    }
     let simple = c.generation < 0 && group.state == State::Empty;
     if !simple {
         let err = group.check_member(c.instance_id.as_deref(), &c.member_id, c.generation);
@@ -104,7 +115,11 @@ pub(crate) fn fetch(
     }
 }
 
-pub(super) fn offset_commit(ctx: Ctx<'_>, req: OffsetCommitRequest) -> OffsetCommitResponse {
+pub(super) fn offset_commit(
+    ctx: Ctx<'_>,
+    req: OffsetCommitRequest,
+    version: i16,
+) -> OffsetCommitResponse {
     let group_id = req.group_id.0.to_string();
     // Partition counts of the topics named, read before the groups lock (never both held).
     let coordinator = is_coordinator(ctx, &group_id);
@@ -159,6 +174,7 @@ pub(super) fn offset_commit(ctx: Ctx<'_>, req: OffsetCommitRequest) -> OffsetCom
             member_id: req.member_id.to_string(),
             instance_id: req.group_instance_id.as_ref().map(|i| i.to_string()),
             generation: req.generation_id_or_member_epoch,
+            version,
         };
         let keys: Vec<(String, i32)> = accepted.iter().map(|(k, _)| k.clone()).collect();
         let now = Instant::now();
@@ -192,16 +208,24 @@ pub(super) fn offset_commit(ctx: Ctx<'_>, req: OffsetCommitRequest) -> OffsetCom
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-/// Fetches one group's offsets, or the group-level error (NOT_COORDINATOR).
+/// Fetches one group's offsets, or the group-level error (NOT_COORDINATOR, or for v9+ the
+/// member's UNKNOWN_MEMBER_ID / STALE_MEMBER_EPOCH in a consumer-protocol group).
 fn fetch_group(
     ctx: Ctx<'_>,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    member: (Option<&str>, i32),
 ) -> Result<Fetched, i16> {
     if !is_coordinator(ctx, group_id) {
         return Err(code::NOT_COORDINATOR);
     }
-    Ok(ctx.shared.groups.with(|g| fetch(g, group_id, topics)))
+    ctx.shared.groups.with(|g| {
+        let err = fetch_error(g, group_id, member.0, member.1);
+        if err != code::NONE {
+            return Err(err);
+        }
+        Ok(fetch(g, group_id, topics))
+    })
 }
 
 /// (offset, leader epoch, metadata) of an answer; no commit is offset -1, epoch -1, "".
@@ -228,7 +252,8 @@ pub(super) fn offset_fetch(
                         .collect()
                 });
                 let resp = OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone());
-                match fetch_group(ctx, g.group_id.as_str(), topics) {
+                let member = (g.member_id.as_ref().map(|m| m.as_str()), g.member_epoch);
+                match fetch_group(ctx, g.group_id.as_str(), topics, member) {
                     Err(e) => resp.with_error_code(e),
                     Ok(found) => resp.with_topics(
                         found
@@ -261,19 +286,20 @@ pub(super) fn offset_fetch(
             .map(|t| (t.name.to_string(), t.partition_indexes))
             .collect()
     });
-    let (found, error) = match fetch_group(ctx, req.group_id.as_str(), requested.clone()) {
-        Ok(found) => (found, code::NONE),
-        // v1 has no top-level error: each partition asked for carries it.
-        Err(e) if version < 2 => (
-            requested
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
-                .collect(),
-            e,
-        ),
-        Err(e) => (Vec::new(), e),
-    };
+    let (found, error) =
+        match fetch_group(ctx, req.group_id.as_str(), requested.clone(), (None, -1)) {
+            Ok(found) => (found, code::NONE),
+            // v1 has no top-level error: each partition asked for carries it.
+            Err(e) if version < 2 => (
+                requested
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, ps)| (t, ps.into_iter().map(|p| (p, None)).collect()))
+                    .collect(),
+                e,
+            ),
+            Err(e) => (Vec::new(), e),
+        };
     let partition_error = if version < 2 { error } else { code::NONE };
     let topics = found
         .into_iter()

@@ -18,6 +18,7 @@ fn at(offset: i64) -> Committed {
 
 fn simple() -> CommitParams {
     CommitParams {
+        version: 8,
         generation: -1,
         ..CommitParams::default()
     }
@@ -25,6 +26,7 @@ fn simple() -> CommitParams {
 
 fn member(id: &str, generation: i32) -> CommitParams {
     CommitParams {
+        version: 8,
         member_id: id.into(),
         generation,
         ..CommitParams::default()
@@ -76,6 +78,7 @@ fn member_commits_are_checked_against_the_generation() {
         code::UNKNOWN_MEMBER_ID
     );
     let fenced = CommitParams {
+        version: 8,
         instance_id: Some("i".into()),
         ..member("a", 1)
     };

@@ -207,6 +207,8 @@ macro_rules! for_request {
             44 => $f::<IncrementalAlterConfigsRequest>($($arg),*),
             47 => $f::<OffsetDeleteRequest>($($arg),*),
             60 => $f::<DescribeClusterRequest>($($arg),*),
+            68 => $f::<ConsumerGroupHeartbeatRequest>($($arg),*),
+            69 => $f::<ConsumerGroupDescribeRequest>($($arg),*),
             k => panic!("no request type for API key {k}"),
         }
     };

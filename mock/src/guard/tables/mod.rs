@@ -64,6 +64,10 @@ mod incremental_alter_configs;
 mod offset_delete;
 #[rustfmt::skip]
 mod describe_cluster;
+#[rustfmt::skip]
+mod consumer_group_heartbeat;
+#[rustfmt::skip]
+mod consumer_group_describe;
 
 use super::schema::RequestSchema;
 
@@ -74,8 +78,8 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 1, name: "Fetch", min_version: 4, max_version: 12, body: &fetch::FETCH_REQUEST },
     RequestSchema { api_key: 2, name: "ListOffsets", min_version: 1, max_version: 7, body: &list_offsets::LIST_OFFSETS_REQUEST },
     RequestSchema { api_key: 3, name: "Metadata", min_version: 0, max_version: 12, body: &metadata::METADATA_REQUEST },
-    RequestSchema { api_key: 8, name: "OffsetCommit", min_version: 2, max_version: 8, body: &offset_commit::OFFSET_COMMIT_REQUEST },
-    RequestSchema { api_key: 9, name: "OffsetFetch", min_version: 1, max_version: 8, body: &offset_fetch::OFFSET_FETCH_REQUEST },
+    RequestSchema { api_key: 8, name: "OffsetCommit", min_version: 2, max_version: 9, body: &offset_commit::OFFSET_COMMIT_REQUEST },
+    RequestSchema { api_key: 9, name: "OffsetFetch", min_version: 1, max_version: 9, body: &offset_fetch::OFFSET_FETCH_REQUEST },
     RequestSchema { api_key: 10, name: "FindCoordinator", min_version: 0, max_version: 4, body: &find_coordinator::FIND_COORDINATOR_REQUEST },
     RequestSchema { api_key: 11, name: "JoinGroup", min_version: 0, max_version: 9, body: &join_group::JOIN_GROUP_REQUEST },
     RequestSchema { api_key: 12, name: "Heartbeat", min_version: 0, max_version: 4, body: &heartbeat::HEARTBEAT_REQUEST },
@@ -100,4 +104,6 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 44, name: "IncrementalAlterConfigs", min_version: 0, max_version: 1, body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_REQUEST },
     RequestSchema { api_key: 47, name: "OffsetDelete", min_version: 0, max_version: 0, body: &offset_delete::OFFSET_DELETE_REQUEST },
     RequestSchema { api_key: 60, name: "DescribeCluster", min_version: 0, max_version: 1, body: &describe_cluster::DESCRIBE_CLUSTER_REQUEST },
+    RequestSchema { api_key: 68, name: "ConsumerGroupHeartbeat", min_version: 0, max_version: 1, body: &consumer_group_heartbeat::CONSUMER_GROUP_HEARTBEAT_REQUEST },
+    RequestSchema { api_key: 69, name: "ConsumerGroupDescribe", min_version: 0, max_version: 1, body: &consumer_group_describe::CONSUMER_GROUP_DESCRIBE_REQUEST },
 ];
