@@ -24,7 +24,8 @@ pub(crate) async fn dispatch(
     match key {
         ApiKey::ApiVersions => {
             let _req: ApiVersionsRequest = decode(body, version)?;
-            encode(&versions::response(), version)
+            let level = ctx.shared.lock().config.transaction_version;
+            encode(&versions::response(level), version)
         }
         ApiKey::Metadata => {
             let req: MetadataRequest = decode(body, version)?;
@@ -71,7 +72,7 @@ pub(crate) async fn dispatch(
         }
         ApiKey::TxnOffsetCommit => {
             let req: TxnOffsetCommitRequest = decode(body, version)?;
-            encode(&txn::txn_offset_commit(ctx, req), version)
+            encode(&txn::txn_offset_commit(ctx, req, version), version)
         }
         ApiKey::EndTxn => {
             let req: EndTxnRequest = decode(body, version)?;

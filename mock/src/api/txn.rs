@@ -1,5 +1,7 @@
-//! The transaction coordinator's APIs (transaction version 1): InitProducerId with a
-//! transactional id, AddPartitionsToTxn (v0-3), AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
+//! The transaction coordinator's APIs: InitProducerId with a transactional id,
+//! AddPartitionsToTxn (v0-3), AddOffsetsToTxn, TxnOffsetCommit (v5: the group joins the
+//! transaction implicitly), EndTxn (v5: the epoch is bumped and handed back; transaction
+//! version 2).
 //! Each is answered by the broker `coordinator_for` the id (the group's, for TxnOffsetCommit);
 //! another broker answers NOT_COORDINATOR.
 
@@ -141,6 +143,7 @@ pub(super) fn add_offsets(
 pub(super) fn txn_offset_commit(
     ctx: Ctx<'_>,
     req: TxnOffsetCommitRequest,
+    version: i16,
 ) -> TxnOffsetCommitResponse {
     let group = req.group_id.0.to_string();
     let mut offsets = Vec::new();
@@ -169,10 +172,11 @@ pub(super) fn txn_offset_commit(
             txn::commit_offsets(
                 &mut state,
                 req.transactional_id.0.as_str(),
-                req.producer_id.0,
-                req.producer_epoch,
+                (req.producer_id.0, req.producer_epoch),
                 &group,
                 offsets,
+                // v5 (transaction version 2): no AddOffsetsToTxn came; the group is added here.
+                (version >= 5).then(Instant::now),
             )
         }
     };
@@ -209,9 +213,9 @@ pub(super) fn end_txn(ctx: Ctx<'_>, req: EndTxnRequest, version: i16) -> EndTxnR
             txn::end(
                 &mut state,
                 &id,
-                req.producer_id.0,
-                req.producer_epoch,
+                (req.producer_id.0, req.producer_epoch),
                 req.committed,
+                version >= 5,
             )
         }
     };
@@ -219,11 +223,18 @@ pub(super) fn end_txn(ctx: Ctx<'_>, req: EndTxnRequest, version: i16) -> EndTxnR
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
     match outcome {
-        Ok(offsets) => {
+        Ok(ended) => {
             // Markers written: read_committed fetches waiting on the LSO may answer now.
             ctx.shared.data.notify_waiters();
-            for (group, offsets) in offsets {
+            for (group, offsets) in ended.offsets {
                 ctx.shared.groups.commit_transactional(&group, offsets);
+            }
+            if version >= 5 {
+                // The producer id and epoch of the producer's next transaction.
+                let (pid, epoch) = ended.producer;
+                return resp
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch);
             }
             resp
         }

@@ -3,19 +3,22 @@
 //! floors: Produce v3, Fetch v4, ListOffsets v1, OffsetCommit v2, OffsetFetch v1).
 
 use crate::log::code;
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 
 /// API → served (min, max). Caps below Kafka 4.x's maxima, with why:
-/// - Produce ≤ 11, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 8: later versions address topics by
-///   id only or carry KIP-848 member epochs / transaction version 2.
+/// - Produce ≤ 12, Fetch ≤ 12, OffsetCommit / OffsetFetch ≤ 8: later versions address topics by
+///   id only or carry KIP-848 member epochs.
 /// - ListOffsets ≤ 7: v8+ ask for tiered-storage offsets.
-/// - Transactions are version 1 (KIP-98; the `transaction.version` feature is not advertised):
-///   AddPartitionsToTxn ≤ 3 (v4+ is the brokers' verification API), EndTxn ≤ 4 and
-///   TxnOffsetCommit ≤ 4 (v5 is transaction version 2).
+/// - Transactions: both versions, as Kafka 4.x serves them (the request version picks the
+///   dialect; clients pick it from the finalized `transaction.version`): Produce v12, EndTxn v5
+///   and TxnOffsetCommit v5 are transaction version 2; AddPartitionsToTxn ≤ 3 (v4+ is the
+///   brokers' verification API, which no client sends).
 /// - FindCoordinator ≤ 4 (v6 adds share-group keys), DescribeGroups ≤ 5, DescribeCluster ≤ 1.
 const SERVED: &[(ApiKey, i16, i16)] = &[
-    (ApiKey::Produce, 3, 11),
+    (ApiKey::Produce, 3, 12),
     (ApiKey::Fetch, 4, 12),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
@@ -41,8 +44,8 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetDelete, 0, 0),
     (ApiKey::AddPartitionsToTxn, 0, 3),
     (ApiKey::AddOffsetsToTxn, 0, 4),
-    (ApiKey::EndTxn, 0, 4),
-    (ApiKey::TxnOffsetCommit, 0, 4),
+    (ApiKey::EndTxn, 0, 5),
+    (ApiKey::TxnOffsetCommit, 0, 5),
 ];
 
 /// The versions of `key` served, `None` if the API is not.
@@ -65,9 +68,32 @@ fn api_keys() -> Vec<ApiVersion> {
         .collect()
 }
 
-/// The ApiVersions answer.
-pub(crate) fn response() -> ApiVersionsResponse {
-    ApiVersionsResponse::default().with_api_keys(api_keys())
+/// The feature that selects the transaction dialect (KIP-890), with the levels Kafka 4.x
+/// supports.
+const TRANSACTION_VERSION: &str = "transaction.version";
+const TRANSACTION_VERSION_MAX: i16 = 2;
+
+/// The ApiVersions answer; from v3 with the `transaction.version` feature: supported 0-2 and
+/// finalized at `transaction_version` (a level-0 feature is not listed as finalized, as Kafka
+/// leaves it out). The finalized epoch is the metadata offset of the feature record on a real
+/// cluster; any non-negative value tells the client the features are known.
+pub(crate) fn response(transaction_version: i16) -> ApiVersionsResponse {
+    let name = kafka_protocol::protocol::StrBytes::from_static_str(TRANSACTION_VERSION);
+    let supported = SupportedFeatureKey::default()
+        .with_name(name.clone())
+        .with_min_version(0)
+        .with_max_version(TRANSACTION_VERSION_MAX);
+    let finalized = (transaction_version > 0).then(|| {
+        FinalizedFeatureKey::default()
+            .with_name(name)
+            .with_min_version_level(transaction_version)
+            .with_max_version_level(transaction_version)
+    });
+    ApiVersionsResponse::default()
+        .with_api_keys(api_keys())
+        .with_supported_features(vec![supported])
+        .with_finalized_features_epoch(1)
+        .with_finalized_features(finalized.into_iter().collect())
 }
 
 /// The answer to an ApiVersions request of a version above the mock's: v0 with

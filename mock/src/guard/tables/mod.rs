@@ -66,7 +66,7 @@ use super::schema::RequestSchema;
 /// Every guarded request type, in API-key order.
 #[rustfmt::skip]
 pub(super) static REQUESTS: &[RequestSchema] = &[
-    RequestSchema { api_key: 0, name: "Produce", min_version: 3, max_version: 11, body: &produce::PRODUCE_REQUEST },
+    RequestSchema { api_key: 0, name: "Produce", min_version: 3, max_version: 12, body: &produce::PRODUCE_REQUEST },
     RequestSchema { api_key: 1, name: "Fetch", min_version: 4, max_version: 12, body: &fetch::FETCH_REQUEST },
     RequestSchema { api_key: 2, name: "ListOffsets", min_version: 1, max_version: 7, body: &list_offsets::LIST_OFFSETS_REQUEST },
     RequestSchema { api_key: 3, name: "Metadata", min_version: 0, max_version: 12, body: &metadata::METADATA_REQUEST },
@@ -86,8 +86,8 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 22, name: "InitProducerId", min_version: 0, max_version: 5, body: &init_producer_id::INIT_PRODUCER_ID_REQUEST },
     RequestSchema { api_key: 24, name: "AddPartitionsToTxn", min_version: 0, max_version: 3, body: &add_partitions_to_txn::ADD_PARTITIONS_TO_TXN_REQUEST },
     RequestSchema { api_key: 25, name: "AddOffsetsToTxn", min_version: 0, max_version: 4, body: &add_offsets_to_txn::ADD_OFFSETS_TO_TXN_REQUEST },
-    RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 4, body: &end_txn::END_TXN_REQUEST },
-    RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 4, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
+    RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 5, body: &end_txn::END_TXN_REQUEST },
+    RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 5, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
     RequestSchema { api_key: 32, name: "DescribeConfigs", min_version: 1, max_version: 4, body: &describe_configs::DESCRIBE_CONFIGS_REQUEST },
     RequestSchema { api_key: 37, name: "CreatePartitions", min_version: 0, max_version: 3, body: &create_partitions::CREATE_PARTITIONS_REQUEST },
     RequestSchema { api_key: 42, name: "DeleteGroups", min_version: 0, max_version: 2, body: &delete_groups::DELETE_GROUPS_REQUEST },
