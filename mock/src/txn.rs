@@ -282,7 +282,9 @@ pub(crate) fn end(
         (Phase::CompleteCommit, true) | (Phase::CompleteAbort, false)
     );
     let completed = matches!(t.phase, Phase::CompleteCommit | Phase::CompleteAbort);
-    if t.bumped_on_end && completed {
+    // The current epoch's abort after a version 2 end: a new (empty) transaction, below.
+    let empty_abort = bump && !commit && (t.producer_id, t.epoch) == (producer_id, epoch);
+    if t.bumped_on_end && completed && !empty_abort {
         let retry = (t.producer_id == producer_id && i32::from(epoch) + 1 == i32::from(t.epoch))
             || (t.previous_producer_id == Some(producer_id)
                 && epoch == i16::MAX - 1
@@ -299,6 +301,13 @@ pub(crate) fn end(
     }
     let t = current(&mut state.txns, id, producer_id, epoch)?;
     let producer = (t.producer_id, t.epoch);
+    if bump && !commit && t.phase != Phase::Ongoing {
+        // A version 2 producer aborts a transaction none of whose Produce requests may have
+        // reached a leader (it cannot know): the coordinator bumps the epoch, fencing any such
+        // request still on its way, and completes the abort with no partition to mark.
+        t.phase = Phase::Ongoing;
+        t.partitions.clear();
+    }
     match t.phase {
         Phase::Ongoing => {
             let offsets = complete(state, id, commit, bump);

@@ -151,6 +151,10 @@ fn version_2_bumps_the_epoch_on_every_end_and_answers_only_the_retry_after() {
     let ended = end(&mut s, "x", (pid, e0 + 1), false, true).expect("abort v5");
     assert_eq!(ended.producer, (pid, e0 + 2));
     assert_eq!(markers(&mut s, 0), vec![(pid, e0 + 1), (pid, e0 + 2)]);
+    // An abort of a transaction whose records never reached a leader: bumped, no marker.
+    let ended = end(&mut s, "x", (pid, e0 + 2), false, true).expect("empty abort");
+    assert_eq!(ended.producer, (pid, e0 + 3));
+    assert_eq!(markers(&mut s, 0).len(), 2);
 }
 
 #[test]

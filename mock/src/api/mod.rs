@@ -78,6 +78,10 @@ pub(crate) async fn dispatch(
             let req: EndTxnRequest = decode(body, version)?;
             encode(&txn::end_txn(ctx, req, version), version)
         }
+        ApiKey::DescribeTransactions => {
+            let req: DescribeTransactionsRequest = decode(body, version)?;
+            encode(&txn::describe_transactions(ctx, req), version)
+        }
         ApiKey::CreateTopics => {
             let req: CreateTopicsRequest = decode(body, version)?;
             encode(&admin::create_topics(ctx, req), version)

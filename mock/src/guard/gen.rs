@@ -205,6 +205,7 @@ macro_rules! for_request {
             44 => $f::<IncrementalAlterConfigsRequest>($($arg),*),
             47 => $f::<OffsetDeleteRequest>($($arg),*),
             60 => $f::<DescribeClusterRequest>($($arg),*),
+            65 => $f::<DescribeTransactionsRequest>($($arg),*),
             k => panic!("no request type for API key {k}"),
         }
     };

@@ -60,6 +60,8 @@ mod incremental_alter_configs;
 mod offset_delete;
 #[rustfmt::skip]
 mod describe_cluster;
+#[rustfmt::skip]
+mod describe_transactions;
 
 use super::schema::RequestSchema;
 
@@ -94,4 +96,5 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 44, name: "IncrementalAlterConfigs", min_version: 0, max_version: 1, body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_REQUEST },
     RequestSchema { api_key: 47, name: "OffsetDelete", min_version: 0, max_version: 0, body: &offset_delete::OFFSET_DELETE_REQUEST },
     RequestSchema { api_key: 60, name: "DescribeCluster", min_version: 0, max_version: 1, body: &describe_cluster::DESCRIBE_CLUSTER_REQUEST },
+    RequestSchema { api_key: 65, name: "DescribeTransactions", min_version: 0, max_version: 0, body: &describe_transactions::DESCRIBE_TRANSACTIONS_REQUEST },
 ];
