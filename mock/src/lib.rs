@@ -37,9 +37,9 @@
 //!   reach the group on commit), **EndTxn** writing a COMMIT / ABORT control batch into each
 //!   partition of the transaction (v5: at a bumped epoch, handed back to the producer; a new
 //!   producer id once the epoch is exhausted); transactional Produce only to partitions in the
-//!   transaction (`INVALID_TXN_STATE`);
-//!   a transaction older than its `transaction.timeout.ms` is aborted at a bumped epoch (its
-//!   producer is fenced).
+//!   transaction (`INVALID_TXN_STATE`); a transaction older than its `transaction.timeout.ms`
+//!   is aborted at a bumped epoch (its producer is fenced); **DescribeTransactions**;
+//!   **UpdateFeatures** moving `transaction.version` (`kafka-features.sh downgrade`).
 //! - **Fetch**: long polls honouring `max.wait.ms` / `min.bytes`, `max.bytes` and the partition
 //!   limit (always at least one batch, KIP-74), `OFFSET_OUT_OF_RANGE`; read_committed serves
 //!   records below the last stable offset only, with the aborted transactions of the range;

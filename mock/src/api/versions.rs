@@ -16,6 +16,7 @@ use kafka_protocol::messages::{ApiKey, ApiVersionsResponse};
 ///   dialect; clients pick it from the finalized `transaction.version`): Produce v12, EndTxn v5
 ///   and TxnOffsetCommit v5 are transaction version 2; AddPartitionsToTxn ≤ 3 (v4+ is the
 ///   brokers' verification API, which no client sends).
+/// - UpdateFeatures ≤ 1 (v2 drops the per-feature results); only `transaction.version`.
 /// - FindCoordinator ≤ 4 (v6 adds share-group keys), DescribeGroups ≤ 5, DescribeCluster ≤ 1.
 const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 12),
@@ -47,6 +48,7 @@ const SERVED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::EndTxn, 0, 5),
     (ApiKey::TxnOffsetCommit, 0, 5),
     (ApiKey::DescribeTransactions, 0, 0),
+    (ApiKey::UpdateFeatures, 0, 1),
 ];
 
 /// The versions of `key` served, `None` if the API is not.
@@ -71,14 +73,14 @@ fn api_keys() -> Vec<ApiVersion> {
 
 /// The feature that selects the transaction dialect (KIP-890), with the levels Kafka 4.x
 /// supports.
-const TRANSACTION_VERSION: &str = "transaction.version";
-const TRANSACTION_VERSION_MAX: i16 = 2;
+pub(crate) const TRANSACTION_VERSION: &str = "transaction.version";
+pub(crate) const TRANSACTION_VERSION_MAX: i16 = 2;
 
 /// The ApiVersions answer; from v3 with the `transaction.version` feature: supported 0-2 and
 /// finalized at `transaction_version` (a level-0 feature is not listed as finalized, as Kafka
-/// leaves it out). The finalized epoch is the metadata offset of the feature record on a real
-/// cluster; any non-negative value tells the client the features are known.
-pub(crate) fn response(transaction_version: i16) -> ApiVersionsResponse {
+/// leaves it out), at `epoch` (the metadata offset of the feature record on a real cluster:
+/// it grows with every change).
+pub(crate) fn response(transaction_version: i16, epoch: i64) -> ApiVersionsResponse {
     let name = kafka_protocol::protocol::StrBytes::from_static_str(TRANSACTION_VERSION);
     let supported = SupportedFeatureKey::default()
         .with_name(name.clone())
@@ -93,7 +95,7 @@ pub(crate) fn response(transaction_version: i16) -> ApiVersionsResponse {
     ApiVersionsResponse::default()
         .with_api_keys(api_keys())
         .with_supported_features(vec![supported])
-        .with_finalized_features_epoch(1)
+        .with_finalized_features_epoch(epoch)
         .with_finalized_features(finalized.into_iter().collect())
 }
 

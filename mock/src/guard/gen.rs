@@ -204,6 +204,7 @@ macro_rules! for_request {
             28 => $f::<TxnOffsetCommitRequest>($($arg),*),
             44 => $f::<IncrementalAlterConfigsRequest>($($arg),*),
             47 => $f::<OffsetDeleteRequest>($($arg),*),
+            57 => $f::<UpdateFeaturesRequest>($($arg),*),
             60 => $f::<DescribeClusterRequest>($($arg),*),
             65 => $f::<DescribeTransactionsRequest>($($arg),*),
             k => panic!("no request type for API key {k}"),

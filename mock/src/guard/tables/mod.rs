@@ -59,6 +59,8 @@ mod incremental_alter_configs;
 #[rustfmt::skip]
 mod offset_delete;
 #[rustfmt::skip]
+mod update_features;
+#[rustfmt::skip]
 mod describe_cluster;
 #[rustfmt::skip]
 mod describe_transactions;
@@ -95,6 +97,7 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 42, name: "DeleteGroups", min_version: 0, max_version: 2, body: &delete_groups::DELETE_GROUPS_REQUEST },
     RequestSchema { api_key: 44, name: "IncrementalAlterConfigs", min_version: 0, max_version: 1, body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_REQUEST },
     RequestSchema { api_key: 47, name: "OffsetDelete", min_version: 0, max_version: 0, body: &offset_delete::OFFSET_DELETE_REQUEST },
+    RequestSchema { api_key: 57, name: "UpdateFeatures", min_version: 0, max_version: 1, body: &update_features::UPDATE_FEATURES_REQUEST },
     RequestSchema { api_key: 60, name: "DescribeCluster", min_version: 0, max_version: 1, body: &describe_cluster::DESCRIBE_CLUSTER_REQUEST },
     RequestSchema { api_key: 65, name: "DescribeTransactions", min_version: 0, max_version: 0, body: &describe_transactions::DESCRIBE_TRANSACTIONS_REQUEST },
 ];
