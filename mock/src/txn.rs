@@ -325,9 +325,12 @@ pub(crate) fn end(
     }
 }
 
-/// Aborts every ongoing transaction older than its timeout at a bumped epoch (the producer is
-/// fenced, as Kafka's coordinator does under transaction version 1). Whether any was aborted.
+/// Aborts every ongoing transaction older than its timeout at a bumped epoch, fencing the
+/// producer. Kafka's coordinator records the cluster's transaction version with that abort, so
+/// under version 2 the producer's late EndTxn at the old epoch reads as a retry of the abort:
+/// a commit gets INVALID_TXN_STATE (KAFKA-20785), not PRODUCER_FENCED. Whether any was aborted.
 pub(crate) fn expire(state: &mut ClusterState, now: Instant) -> bool {
+    let version_2 = state.config.transaction_version >= 2;
     let expired: Vec<String> = state
         .txns
         .iter()
@@ -338,6 +341,9 @@ pub(crate) fn expire(state: &mut ClusterState, now: Instant) -> bool {
         tracing::debug!(transactional_id = %id, "transaction timed out; aborted");
         bump(state, id);
         complete(state, id, false, false);
+        if let Some(t) = state.txns.get_mut(id) {
+            t.bumped_on_end = version_2;
+        }
     }
     !expired.is_empty()
 }

@@ -4,11 +4,17 @@ use super::*;
 use crate::state::{Broker, ClusterState};
 
 fn state() -> ClusterState {
+    state_at(2)
+}
+
+/// A cluster state with `transaction.version` finalized at `level`.
+fn state_at(level: i16) -> ClusterState {
     let broker = Broker {
         id: 1,
         addr: "127.0.0.1:9092".parse().expect("addr"),
     };
-    let mut s = ClusterState::new(crate::MockConfig::default(), vec![broker]);
+    let config = crate::MockConfig::default().transaction_version(level);
+    let mut s = ClusterState::new(config, vec![broker]);
     s.create_topic("t", 2, 1, BTreeMap::new()).expect("topic");
     s
 }
@@ -81,22 +87,26 @@ fn calls_out_of_order_and_stale_producers_are_refused() {
 
 #[test]
 fn a_transaction_past_its_timeout_is_aborted_at_a_bumped_epoch() {
-    let mut s = state();
-    let now = Instant::now();
-    let ((pid, epoch), _) = init(&mut s, "x", 1_000, now).expect("init");
-    add_partitions(&mut s, "x", pid, epoch, &[tp(0)], now).expect("add");
-    assert!(!expire(&mut s, now + Duration::from_millis(999)));
-    assert!(expire(&mut s, now + Duration::from_millis(1_000)));
-    assert_eq!(
-        s.partition_mut("t", 0).expect("p").log.log_end(),
-        1,
-        "ABORT marker"
-    );
-    assert_eq!(
-        end(&mut s, "x", (pid, epoch), true, false).err(),
-        Some(code::PRODUCER_FENCED)
-    );
-    assert!(!expire(&mut s, now + Duration::from_secs(10)), "once");
+    // The late commit: fenced under version 1; a retry of the abort under version 2.
+    for (level, late_commit) in [(1, code::PRODUCER_FENCED), (2, code::INVALID_TXN_STATE)] {
+        let mut s = state_at(level);
+        let now = Instant::now();
+        let ((pid, epoch), _) = init(&mut s, "x", 1_000, now).expect("init");
+        add_partitions(&mut s, "x", pid, epoch, &[tp(0)], now).expect("add");
+        assert!(!expire(&mut s, now + Duration::from_millis(999)));
+        assert!(expire(&mut s, now + Duration::from_millis(1_000)));
+        assert_eq!(
+            s.partition_mut("t", 0).expect("p").log.log_end(),
+            1,
+            "ABORT marker"
+        );
+        assert_eq!(
+            end(&mut s, "x", (pid, epoch), true, level == 2).err(),
+            Some(late_commit),
+            "level {level}"
+        );
+        assert!(!expire(&mut s, now + Duration::from_secs(10)), "once");
+    }
 }
 
 /// The markers of `t`-`p`: (producer id, epoch) of each control batch, in offset order.
