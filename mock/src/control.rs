@@ -4,6 +4,7 @@
 
 use crate::fault::{ApiKey, Fault, RequestRecord};
 use crate::inspect::BatchInfo;
+use crate::intercept::{InterceptedRequest, InterceptorId, Verdict};
 use crate::log::code;
 use crate::server::Shared;
 use crate::{MockCluster, MockClusterThread, TopicError};
@@ -44,6 +45,50 @@ impl Control {
     /// Removes every fault not used up yet.
     pub fn clear_faults(&self) {
         self.shared.faults.clear_faults();
+    }
+
+    /// Registers an interceptor for `api`: `f` sees each request of that API, on any broker,
+    /// after it was decoded and logged and before it is applied (and before the fault rules),
+    /// and returns what happens to it ([`Verdict`]). Interceptors of one API are asked in the
+    /// order they were added until one does not [`Verdict::Pass`]. `f` runs on the broker's
+    /// task with no lock of the mock held (it may use the control API) and should be quick.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use ferrokafka_mock::{ApiKey, MockCluster, MockConfig, Verdict};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// let cluster = MockCluster::start(MockConfig::default()).await?;
+    /// // The second Produce for orders-0 is applied but its answer is lost.
+    /// let seen = AtomicU32::new(0);
+    /// cluster.intercept(ApiKey::Produce, move |req| {
+    ///     let names_it = req.targets.iter().any(|(t, p)| t == "orders" && *p == 0);
+    ///     if names_it && seen.fetch_add(1, Ordering::Relaxed) == 1 {
+    ///         Verdict::DropAfter
+    ///     } else {
+    ///         Verdict::Pass
+    ///     }
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn intercept(
+        &self,
+        api: impl Into<ApiKey>,
+        f: impl Fn(&InterceptedRequest) -> Verdict + Send + Sync + 'static,
+    ) -> InterceptorId {
+        self.shared
+            .interceptors
+            .add(api.into().key(), std::sync::Arc::new(f))
+    }
+
+    /// Removes an interceptor; false if it was removed already.
+    pub fn remove_interceptor(&self, id: InterceptorId) -> bool {
+        self.shared.interceptors.remove(id)
+    }
+
+    /// Removes every interceptor.
+    pub fn clear_interceptors(&self) {
+        self.shared.interceptors.clear();
     }
 
     /// Every request the brokers received (the last 10,000), oldest first.
@@ -134,6 +179,76 @@ impl Control {
         self.shared.data.notify_waiters();
         Ok(epoch)
     }
+
+    /// Adds a broker to the running cluster, listening on an ephemeral port of the cluster's
+    /// host, and returns its node id (the next one). Metadata lists it at once; it leads no
+    /// partition until [`move_leader`](Control::move_leader) moves one to it or a topic created
+    /// later is placed on it (as a broker added to a Kafka cluster gets no replica until a
+    /// reassignment). The bootstrap list ([`MockCluster::bootstrap`]) stays the initial brokers'.
+    pub fn add_broker(&self) -> std::io::Result<i32> {
+        let host = self.shared.lock().config.host.clone();
+        let std_listener = std::net::TcpListener::bind((host.as_str(), 0))?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let listener = {
+            let _entered = self.shared.runtime.enter();
+            tokio::net::TcpListener::from_std(std_listener)?
+        };
+        let id = {
+            let mut state = self.shared.lock();
+            let id = state.brokers.iter().map(|b| b.id).max().unwrap_or(0) + 1;
+            state.brokers.push(crate::state::Broker { id, addr });
+            // Under the state lock, so two brokers added at once get their own slots in order.
+            self.shared.faults.add_broker();
+            id
+        };
+        let task = self.shared.runtime.spawn(crate::server::accept_loop(
+            listener,
+            self.shared.clone(),
+            id,
+        ));
+        self.shared
+            .added
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task.abort_handle());
+        Ok(id)
+    }
+
+    /// Every broker's node id and address, node 1 first (brokers added later included).
+    pub fn brokers(&self) -> Vec<(i32, std::net::SocketAddr)> {
+        self.shared
+            .lock()
+            .brokers
+            .iter()
+            .map(|b| (b.id, b.addr))
+            .collect()
+    }
+
+    /// The broker coordinating `key` (a group id or a transactional id), as FindCoordinator
+    /// answers it.
+    pub fn coordinator(&self, key: &str) -> Option<i32> {
+        let state = self.shared.lock();
+        (!state.brokers.is_empty()).then(|| state.coordinator_for(key).id)
+    }
+
+    /// Moves the coordinator of `key` (a group id or a transactional id; both, if a group and a
+    /// transactional id share the name) to broker `to`, as when the leader of its
+    /// `__consumer_offsets` / `__transaction_state` partition moves. The old coordinator answers
+    /// NOT_COORDINATOR from then on and FindCoordinator names `to`; the group's members,
+    /// generation and offsets, or the transaction's state, stay as they are (the new
+    /// coordinator loaded them).
+    pub fn move_coordinator(&self, key: &str, to: i32) -> Result<(), TopicError> {
+        let mut state = self.shared.lock();
+        if !state.brokers.iter().any(|b| b.id == to) {
+            return Err(TopicError {
+                code: code::BROKER_NOT_AVAILABLE,
+                message: format!("broker {to} is not in the cluster"),
+            });
+        }
+        state.moved_coordinators.insert(key.to_owned(), to);
+        Ok(())
+    }
 }
 
 /// The same methods on the cluster handles, delegating to [`Control`].
@@ -163,6 +278,25 @@ macro_rules! delegate {
             /// See [`Control::clear_faults`].
             pub fn clear_faults(&self) {
                 self.control().clear_faults()
+            }
+
+            /// See [`Control::intercept`].
+            pub fn intercept(
+                &self,
+                api: impl Into<ApiKey>,
+                f: impl Fn(&crate::InterceptedRequest) -> crate::Verdict + Send + Sync + 'static,
+            ) -> crate::InterceptorId {
+                self.control().intercept(api, f)
+            }
+
+            /// See [`Control::remove_interceptor`].
+            pub fn remove_interceptor(&self, id: crate::InterceptorId) -> bool {
+                self.control().remove_interceptor(id)
+            }
+
+            /// See [`Control::clear_interceptors`].
+            pub fn clear_interceptors(&self) {
+                self.control().clear_interceptors()
             }
 
             /// See [`Control::requests`].
@@ -213,6 +347,26 @@ macro_rules! delegate {
                 to: i32,
             ) -> Result<i32, TopicError> {
                 self.control().move_leader(topic, partition, to)
+            }
+
+            /// See [`Control::add_broker`].
+            pub fn add_broker(&self) -> std::io::Result<i32> {
+                self.control().add_broker()
+            }
+
+            /// See [`Control::brokers`].
+            pub fn brokers(&self) -> Vec<(i32, std::net::SocketAddr)> {
+                self.control().brokers()
+            }
+
+            /// See [`Control::coordinator`].
+            pub fn coordinator(&self, key: &str) -> Option<i32> {
+                self.control().coordinator(key)
+            }
+
+            /// See [`Control::move_coordinator`].
+            pub fn move_coordinator(&self, key: &str, to: i32) -> Result<(), TopicError> {
+                self.control().move_coordinator(key, to)
             }
         }
     };

@@ -37,15 +37,25 @@ pub enum ApiKey {
     LeaveGroup,
     /// SyncGroup (14).
     SyncGroup,
+    /// DescribeGroups (15).
+    DescribeGroups,
     /// ApiVersions (18).
     ApiVersions,
     /// InitProducerId (22).
     InitProducerId,
+    /// AddPartitionsToTxn (24).
+    AddPartitionsToTxn,
+    /// AddOffsetsToTxn (25).
+    AddOffsetsToTxn,
+    /// EndTxn (26).
+    EndTxn,
+    /// TxnOffsetCommit (28).
+    TxnOffsetCommit,
     /// Any other API, by its key.
     Other(i16),
 }
 
-const NAMED: [(ApiKey, i16); 13] = [
+const NAMED: [(ApiKey, i16); 18] = [
     (ApiKey::Produce, 0),
     (ApiKey::Fetch, 1),
     (ApiKey::ListOffsets, 2),
@@ -57,8 +67,13 @@ const NAMED: [(ApiKey, i16); 13] = [
     (ApiKey::Heartbeat, 12),
     (ApiKey::LeaveGroup, 13),
     (ApiKey::SyncGroup, 14),
+    (ApiKey::DescribeGroups, 15),
     (ApiKey::ApiVersions, 18),
     (ApiKey::InitProducerId, 22),
+    (ApiKey::AddPartitionsToTxn, 24),
+    (ApiKey::AddOffsetsToTxn, 25),
+    (ApiKey::EndTxn, 26),
+    (ApiKey::TxnOffsetCommit, 28),
 ];
 
 impl ApiKey {
@@ -206,6 +221,17 @@ pub(crate) struct Hit {
 }
 
 impl Hit {
+    /// An error for every part of the request (an interceptor's [`Verdict::Error`]).
+    ///
+    /// [`Verdict::Error`]: crate::Verdict::Error
+    pub fn all(code: i16) -> Hit {
+        Hit {
+            code,
+            topic: None,
+            partition: None,
+        }
+    }
+
     /// Whether this partition of the request gets the error.
     pub fn covers(&self, topic: &str, partition: i32) -> bool {
         self.topic.as_deref().is_none_or(|t| t == topic)
@@ -238,10 +264,10 @@ pub struct RequestRecord {
 pub(crate) struct Faults {
     rules: Mutex<Vec<Fault>>,
     log: Mutex<VecDeque<RequestRecord>>,
-    /// One per broker, by node id - 1: `true` while it is up.
-    up: Vec<watch::Sender<bool>>,
+    /// One per broker, by node id - 1: `true` while it is up (brokers can be added).
+    up: Mutex<Vec<watch::Sender<bool>>>,
     /// One per broker: the delay before each of its responses.
-    rtt: Vec<Mutex<Duration>>,
+    rtt: Mutex<Vec<Duration>>,
 }
 
 fn is_drop(action: Action) -> bool {
@@ -266,9 +292,15 @@ impl Faults {
         Faults {
             rules: Mutex::new(Vec::new()),
             log: Mutex::new(VecDeque::new()),
-            up: (0..brokers).map(|_| watch::Sender::new(true)).collect(),
-            rtt: (0..brokers).map(|_| Mutex::new(Duration::ZERO)).collect(),
+            up: Mutex::new((0..brokers).map(|_| watch::Sender::new(true)).collect()),
+            rtt: Mutex::new(vec![Duration::ZERO; brokers]),
         }
+    }
+
+    /// Makes room for one more broker (the next node id), up, without delay.
+    pub fn add_broker(&self) {
+        lock(&self.up).push(watch::Sender::new(true));
+        lock(&self.rtt).push(Duration::ZERO);
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -325,9 +357,10 @@ impl Faults {
 
     /// Sets the delay before each response of broker `node`; false if there is no such broker.
     pub fn set_rtt(&self, node: i32, rtt: Duration) -> bool {
-        match usize::try_from(node - 1).ok().and_then(|i| self.rtt.get(i)) {
+        let mut all = lock(&self.rtt);
+        match usize::try_from(node - 1).ok().and_then(|i| all.get_mut(i)) {
             Some(slot) => {
-                *lock(slot) = rtt;
+                *slot = rtt;
                 true
             }
             None => false,
@@ -336,10 +369,11 @@ impl Faults {
 
     /// The delay before each response of broker `node` (zero: none).
     pub fn rtt(&self, node: i32) -> Duration {
+        let all = lock(&self.rtt);
         usize::try_from(node - 1)
             .ok()
-            .and_then(|i| self.rtt.get(i))
-            .map_or(Duration::ZERO, |slot| *lock(slot))
+            .and_then(|i| all.get(i))
+            .map_or(Duration::ZERO, |d| *d)
     }
 
     pub fn record(&self, r: RequestRecord) {
@@ -358,28 +392,30 @@ impl Faults {
         lock(&self.log).clear();
     }
 
-    fn slot(&self, node: i32) -> Option<&watch::Sender<bool>> {
-        usize::try_from(node - 1).ok().and_then(|i| self.up.get(i))
+    /// Runs `f` on broker `node`'s up/down sender, `None` if there is no such broker.
+    fn with_slot<T>(&self, node: i32, f: impl FnOnce(&watch::Sender<bool>) -> T) -> Option<T> {
+        let all = lock(&self.up);
+        usize::try_from(node - 1)
+            .ok()
+            .and_then(|i| all.get(i))
+            .map(f)
     }
 
     /// Sets a broker up or down; false if there is no such broker.
     pub fn set_up(&self, node: i32, up: bool) -> bool {
-        match self.slot(node) {
-            Some(s) => {
-                s.send_replace(up);
-                true
-            }
-            None => false,
-        }
+        self.with_slot(node, |s| {
+            s.send_replace(up);
+        })
+        .is_some()
     }
 
     pub fn is_up(&self, node: i32) -> bool {
-        self.slot(node).is_none_or(|s| *s.borrow())
+        self.with_slot(node, |s| *s.borrow()).unwrap_or(true)
     }
 
     /// Watches a broker's up/down state (`None`: no such broker).
     pub fn watch(&self, node: i32) -> Option<watch::Receiver<bool>> {
-        self.slot(node).map(|s| s.subscribe())
+        self.with_slot(node, watch::Sender::subscribe)
     }
 }
 

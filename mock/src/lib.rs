@@ -73,7 +73,9 @@ mod drops;
 mod fault;
 mod groups;
 mod guard;
+pub mod guide;
 mod inspect;
+mod intercept;
 mod log;
 mod server;
 mod state;
@@ -82,6 +84,7 @@ mod txn;
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
 pub use inspect::BatchInfo;
+pub use intercept::{InterceptedRequest, InterceptorId, Verdict};
 
 use std::collections::BTreeMap;
 use std::io;
@@ -320,6 +323,10 @@ impl MockCluster {
 impl Drop for MockCluster {
     fn drop(&mut self) {
         for t in &self.tasks {
+            t.abort();
+        }
+        let added = self.shared.added.lock().unwrap_or_else(|p| p.into_inner());
+        for t in added.iter() {
             t.abort();
         }
     }

@@ -4,6 +4,7 @@
 use crate::api;
 use crate::fault::{Faults, RequestRecord};
 use crate::groups::Groups;
+use crate::intercept::Verdict;
 use crate::state::ClusterState;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
@@ -28,15 +29,25 @@ pub(crate) struct Shared {
     pub groups: Groups,
     /// Injected faults, the request log, which brokers are up.
     pub faults: Faults,
+    /// The test's interceptors ([`crate::Control::intercept`]).
+    pub interceptors: crate::intercept::Interceptors,
+    /// The runtime the cluster was started on: brokers added later serve on it.
+    pub runtime: tokio::runtime::Handle,
+    /// The accept loops of brokers added after the start (aborted with the cluster).
+    pub added: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 impl Shared {
+    /// Must be called inside the tokio runtime that serves the cluster.
     pub fn new(state: ClusterState) -> Shared {
         Shared {
             faults: Faults::new(state.brokers.len()),
             state: Mutex::new(state),
             data: Notify::new(),
             groups: Groups::default(),
+            interceptors: Default::default(),
+            runtime: tokio::runtime::Handle::current(),
+            added: Mutex::new(Vec::new()),
         }
     }
 
@@ -54,6 +65,19 @@ pub(crate) struct Ctx<'a> {
     /// The broker this connection reached.
     pub node: i32,
     pub client_id: &'a str,
+    /// An interceptor's error answer for this request ([`crate::Verdict::Error`]).
+    pub forced: Option<i16>,
+}
+
+impl Ctx<'_> {
+    /// The injected error for this request, if any: an interceptor's verdict, else the first
+    /// matching fault rule (used up by one). `targets` as [`Faults::take`] takes them.
+    pub fn take_fault(&self, api: i16, targets: &[(&str, i32)]) -> Option<crate::fault::Hit> {
+        match self.forced {
+            Some(code) => Some(crate::fault::Hit::all(code)),
+            None => self.shared.faults.take(api, self.node, targets),
+        }
+    }
 }
 
 /// Why a connection is closed.
@@ -269,6 +293,25 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
         client_id: client_id.clone(),
         correlation_id,
     });
+    // Interceptors: the request is looked into only while one is registered for this API.
+    let mut forced = None;
+    let mut intercepted_drop_after = false;
+    if in_range && shared.interceptors.any_for(key_raw) {
+        let req = crate::intercept::InterceptedRequest {
+            broker: node,
+            api: key_raw.into(),
+            version,
+            client_id: client_id.clone(),
+            targets: crate::drops::targets(key, version, body),
+        };
+        match shared.interceptors.judge(&req) {
+            Verdict::Pass => {}
+            Verdict::Delay(d) => tokio::time::sleep(d).await,
+            Verdict::Error(code) => forced = Some(code),
+            Verdict::DropBefore => return Err(Close::Dropped),
+            Verdict::DropAfter => intercepted_drop_after = true,
+        }
+    }
     // Drop rules: looked into only while one is pending for this API.
     let dropped = if in_range && shared.faults.drops_pending(key_raw) {
         let targets = crate::drops::targets(key, version, body);
@@ -284,6 +327,7 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
         shared,
         node,
         client_id: &client_id,
+        forced,
     };
     let (reply, response_version) = if in_range {
         (api::dispatch(ctx, key, version, body).await?, version)
@@ -293,7 +337,7 @@ async fn handle(shared: &Arc<Shared>, node: i32, body: &mut Bytes) -> Result<Opt
     if !shared.faults.is_up(node) {
         return Err(Close::Down);
     }
-    if dropped == Some(true) {
+    if dropped == Some(true) || intercepted_drop_after {
         return Err(Close::Dropped);
     }
     let Some(reply) = reply else {

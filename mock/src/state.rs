@@ -78,6 +78,9 @@ pub(crate) struct ClusterState {
     pub topic_layout_seed: usize,
     /// The finalized features' epoch ApiVersions reports; UpdateFeatures moves it.
     pub features_epoch: i64,
+    /// Coordinators moved by the control API (`Control::move_coordinator`): key → broker id,
+    /// consulted before the hash.
+    pub moved_coordinators: BTreeMap<String, i32>,
 }
 
 /// The longest topic name Kafka accepts.
@@ -105,6 +108,7 @@ impl ClusterState {
             txns: crate::txn::Txns::new(),
             topic_layout_seed: 0,
             features_epoch: 1,
+            moved_coordinators: BTreeMap::new(),
         }
     }
 
@@ -223,13 +227,23 @@ impl ClusterState {
 
     /// The broker that coordinates `key` (a group or transactional id): a hash of the key over
     /// the brokers, as Kafka maps a key to a partition of `__consumer_offsets` and then to its
-    /// leader.
+    /// leader; unless the control API moved it.
     pub fn coordinator_for(&self, key: &str) -> &Broker {
+        if let Some(b) = self
+            .moved_coordinators
+            .get(key)
+            .and_then(|id| self.brokers.iter().find(|b| b.id == *id))
+        {
+            return b;
+        }
         // Java's String.hashCode, so the choice is stable across runs and processes.
         let h = key
             .encode_utf16()
             .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-        let idx = (h.unsigned_abs() as usize) % self.brokers.len();
+        // Over the brokers the cluster started with: a broker added later leads no partition of
+        // `__consumer_offsets`, so it coordinates nothing until a coordinator is moved to it.
+        let n = self.config.brokers.clamp(1, self.brokers.len());
+        let idx = (h.unsigned_abs() as usize) % n;
         &self.brokers[idx]
     }
 

@@ -237,3 +237,50 @@ async fn the_request_log_records_api_version_and_client_id() {
     assert!(cluster.requests().is_empty());
     p.close(Duration::from_secs(5)).await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_added_broker_is_listed_and_takes_a_moved_leader() {
+    let cluster = MockCluster::start(MockConfig::default().brokers(1))
+        .await
+        .expect("mock cluster");
+    cluster.create_topic("grow", 1).expect("topic");
+    let bootstrap = cluster.bootstrap();
+    let p = producer(&bootstrap, "grower");
+    let c = consumer(&bootstrap);
+    c.assign(&[TopicPartition::new("grow", 0)]).expect("assign");
+    let first = send_all(&p, "grow", 0, (0..20).map(|i| format!("v{i}")).collect()).await;
+    assert_eq!(first, (0..20).collect::<Vec<i64>>());
+
+    let added = cluster.add_broker().expect("add broker");
+    assert_eq!(added, 2);
+    assert_eq!(
+        cluster.brokers().iter().map(|b| b.0).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(cluster.move_leader("grow", 0, added), Ok(1));
+    let second = send_all(&p, "grow", 0, (20..40).map(|i| format!("v{i}")).collect()).await;
+    assert_eq!(second, (20..40).collect::<Vec<i64>>());
+
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while seen.len() < 40 {
+        assert!(std::time::Instant::now() < deadline, "read {}", seen.len());
+        for r in c.poll(Duration::from_millis(100)).await.expect("poll") {
+            seen.push(r.offset.0);
+        }
+    }
+    assert_eq!(seen, (0..40).collect::<Vec<i64>>(), "no gap, no duplicate");
+    let requests = cluster.requests();
+    for api in [ApiKey::Produce, ApiKey::Fetch] {
+        assert!(
+            requests.iter().any(|r| r.api == api && r.broker == added),
+            "{api:?} reached the added broker"
+        );
+    }
+    // Brokers added later coordinate nothing until a coordinator is moved to them.
+    assert_eq!(cluster.coordinator("any-group"), Some(1));
+    cluster.move_coordinator("any-group", added).expect("move");
+    assert_eq!(cluster.coordinator("any-group"), Some(added));
+    c.close().await.expect("close consumer");
+    p.close(Duration::from_secs(5)).await.expect("close");
+}

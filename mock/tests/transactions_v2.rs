@@ -10,10 +10,10 @@ use ferrokafka::types::{Offset, TopicPartition};
 use ferrokafka_mock::{ApiKey, MockCluster, MockConfig};
 use std::time::{Duration, Instant};
 
-const ADD_PARTITIONS_TO_TXN: ApiKey = ApiKey::Other(24);
-const ADD_OFFSETS_TO_TXN: ApiKey = ApiKey::Other(25);
-const END_TXN: ApiKey = ApiKey::Other(26);
-const TXN_OFFSET_COMMIT: ApiKey = ApiKey::Other(28);
+const ADD_PARTITIONS_TO_TXN: ApiKey = ApiKey::AddPartitionsToTxn;
+const ADD_OFFSETS_TO_TXN: ApiKey = ApiKey::AddOffsetsToTxn;
+const END_TXN: ApiKey = ApiKey::EndTxn;
+const TXN_OFFSET_COMMIT: ApiKey = ApiKey::TxnOffsetCommit;
 
 fn txn_producer(bootstrap: &str, id: &str) -> Producer {
     let cfg = ProducerConfig::from_properties([

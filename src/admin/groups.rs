@@ -15,7 +15,7 @@ use super::wire::{delete_groups, list_groups, offset_delete};
 use super::{AdminClient, CommittedOffset, ListedGroup, OffsetSpec};
 use crate::connection::Purpose;
 use crate::consumer::group::metadata::Assignment;
-use crate::error::code::GROUP_ID_NOT_FOUND;
+use crate::error::code::{GROUP_ID_NOT_FOUND, UNSUPPORTED_VERSION};
 use crate::protocol::requests::offset_commit::{self, CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::offset_fetch;
 use crate::types::{AclOperation, BrokerId, Offset, TopicPartition};
@@ -293,7 +293,9 @@ impl AdminClient {
                     .on_coordinator(group, "DescribeGroups", |conn| async move {
                         let coordinator = BrokerId(conn.node_id().unwrap_or(-1));
                         // KIP-848 groups first (as Java 4.x does): a classic group answers
-                        // GROUP_ID_NOT_FOUND there and is described with DescribeGroups.
+                        // GROUP_ID_NOT_FOUND there and is described with DescribeGroups; so is
+                        // every group of a Kafka 3.x broker that lists the API but answers
+                        // UNSUPPORTED_VERSION without its new group coordinator.
                         if conn.version_for::<ConsumerGroupDescribeRequest>().is_ok() {
                             let req = consumer_group_describe::request(
                                 [group],
@@ -311,7 +313,11 @@ impl AdminClient {
                                 });
                             match answer {
                                 Ok(g) => return Ok(consumer_description(coordinator, g)),
-                                Err(e) if e.broker_code() == Some(GROUP_ID_NOT_FOUND) => {}
+                                Err(e)
+                                    if matches!(
+                                        e.broker_code(),
+                                        Some(GROUP_ID_NOT_FOUND | UNSUPPORTED_VERSION)
+                                    ) => {}
                                 Err(e) => return Err(e),
                             }
                         }

@@ -559,14 +559,9 @@ async fn send_consumer_heartbeat(
     mut req: ConsumerHeartbeatRequest,
     timeout: Duration,
 ) -> Result<ConsumerHeartbeatResult> {
-    let version = conn.version_for::<km::ConsumerGroupHeartbeatRequest>()
-        .map_err(|e| {
-            e.with_detail(
-                "the coordinator does not speak the KIP-848 consumer group protocol \
-                 (Kafka 4.0+, or 3.7+ with group.coordinator.rebalance.protocols=classic,consumer); \
-                 use group.protocol=classic",
-            )
-        })?;
+    let version = conn
+        .version_for::<km::ConsumerGroupHeartbeatRequest>()
+        .map_err(|e| e.with_detail(super::group::consumer_protocol::NO_KIP_848))?;
     if version == 0 && req.member_epoch == consumer_group_heartbeat::JOIN_EPOCH {
         req.member_id.clear();
     }

@@ -50,7 +50,7 @@ pub(super) async fn fetch(ctx: Ctx<'_>, req: FetchRequest, version: i16) -> Fetc
                 .map(|p| (t.topic.0.as_str(), p.partition))
         })
         .collect();
-    let fault = ctx.shared.faults.take(1, ctx.node, &targets);
+    let fault = ctx.take_fault(1, &targets);
     loop {
         // Registered before the log is read, so an append between the read and the wait
         // still wakes this poll.
@@ -198,7 +198,7 @@ pub(super) fn list_offsets(
                 .map(|p| (t.name.0.as_str(), p.partition_index))
         })
         .collect();
-    let fault = ctx.shared.faults.take(2, ctx.node, &targets);
+    let fault = ctx.take_fault(2, &targets);
     let read_committed = req.isolation_level == 1;
     let mut state = ctx.shared.lock();
     let mut topics = Vec::with_capacity(req.topics.len());

@@ -16,10 +16,7 @@ use kafka_protocol::messages::*;
 /// The code of the first fault matching this request (used up by one), if any. Only for APIs
 /// without topic scoping: a fault naming a topic never matches them.
 pub(crate) fn whole(ctx: Ctx<'_>, key: ApiKey) -> Option<i16> {
-    ctx.shared
-        .faults
-        .take(key as i16, ctx.node, &[])
-        .map(|h| h.code)
+    ctx.take_fault(key as i16, &[]).map(|h| h.code)
 }
 
 pub(crate) fn init_producer_id(code: i16) -> InitProducerIdResponse {

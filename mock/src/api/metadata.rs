@@ -51,7 +51,7 @@ pub(super) fn metadata(ctx: Ctx<'_>, req: MetadataRequest, version: i16) -> Meta
             .collect(),
     };
     let targets: Vec<(&str, i32)> = targets.iter().map(|(n, p)| (n.as_str(), *p)).collect();
-    let fault = ctx.shared.faults.take(3, ctx.node, &targets);
+    let fault = ctx.take_fault(3, &targets);
     // An injected error replaces the topic's entry (and a topic it would create is not).
     let injected = |name: &str| {
         fault.as_ref().filter(|f| f.covers_topic(name)).map(|f| {

@@ -25,7 +25,7 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                 .map(|p| (t.name.0.as_str(), p.index))
         })
         .collect();
-    let fault = ctx.shared.faults.take(0, ctx.node, &targets);
+    let fault = ctx.take_fault(0, &targets);
     let txn_id = req.transactional_id.as_ref().map(|t| t.0.as_str());
     {
         let mut state = ctx.shared.lock();

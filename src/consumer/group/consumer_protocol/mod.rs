@@ -36,8 +36,14 @@ use super::{GroupAction, GroupConfig};
 use crate::error::code::{
     COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, FENCED_INSTANCE_ID,
     FENCED_MEMBER_EPOCH, NOT_COORDINATOR, STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID,
-    UNRELEASED_INSTANCE_ID,
+    UNRELEASED_INSTANCE_ID, UNSUPPORTED_VERSION,
 };
+
+/// What a member says when its coordinator does not serve the KIP-848 protocol: one line the
+/// application can act on.
+pub(crate) const NO_KIP_848: &str = "the coordinator does not serve the KIP-848 consumer group \
+     protocol (Kafka 4.0+, or 3.7+ with group.coordinator.rebalance.protocols=classic,consumer); \
+     use group.protocol=classic";
 use crate::protocol::requests::consumer_group_heartbeat::{
     ConsumerHeartbeatRequest, ConsumerHeartbeatResult, JOIN_EPOCH, LEAVE_EPOCH, STATIC_LEAVE_EPOCH,
 };
@@ -587,6 +593,10 @@ impl ConsumerMembership {
             COORDINATOR_LOAD_IN_PROGRESS => {
                 self.next_heartbeat = now + self.retry_backoff;
             }
+            // A Kafka 3.x broker lists ConsumerGroupHeartbeat but answers it with this code
+            // unless its new group coordinator is enabled: say so, and stop (it will not change
+            // while this consumer runs).
+            UNSUPPORTED_VERSION => self.fail(error.with_detail(NO_KIP_848), false),
             _ if error.is_retriable() => {
                 self.next_heartbeat = now + self.retry_backoff;
             }

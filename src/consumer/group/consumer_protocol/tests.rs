@@ -261,6 +261,32 @@ fn coordinator_moves_are_followed() {
 }
 
 #[test]
+fn a_broker_without_the_new_protocol_stops_the_member_with_one_line_saying_so() {
+    let now = Instant::now();
+    let mut m = member(now, None);
+    heartbeat(&mut m, now);
+    m.on_heartbeat_response(now, err(UNSUPPORTED_VERSION));
+    match m.poll_action(now) {
+        Some(GroupAction::Error(e)) => {
+            assert_eq!(e.broker_code(), Some(UNSUPPORTED_VERSION));
+            let line = e.to_string();
+            assert!(line.contains("group.protocol=classic"), "{line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+        other => panic!("expected the error, got {other:?}"),
+    }
+    assert!(matches!(
+        m.state(),
+        ConsumerMemberState::Failed {
+            retry_on_poll: false,
+            ..
+        }
+    ));
+    m.on_poll(now);
+    assert!(m.poll_action(now).is_none(), "no new join after the answer");
+}
+
+#[test]
 fn errors_are_classified() {
     let now = Instant::now();
     // Denied group: fatal and final.
