@@ -10,6 +10,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+/// Kafka's UNKNOWN_PRODUCER_ID.
+const UNKNOWN_PRODUCER_ID: i16 = 59;
+
 /// Handles a Produce request; `None` for acks=0 (the broker sends no response).
 pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
@@ -70,6 +73,14 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                     }
                     Err(e) => {
                         resp = resp.with_error_code(e);
+                        // With a sequence error the broker reports the log start offset: Java's
+                        // producer tells lost producer state (its batches gone below the log
+                        // start) from a transient miss (-1) by it (KIP-360).
+                        if matches!(e, code::OUT_OF_ORDER_SEQUENCE_NUMBER | UNKNOWN_PRODUCER_ID) {
+                            if let Ok(p) = state.partition_mut(&name, data.index) {
+                                resp = resp.with_log_start_offset(p.log.log_start());
+                            }
+                        }
                         // The current leader rides along from v10 (KIP-951).
                         if e == code::NOT_LEADER_OR_FOLLOWER && version >= 10 {
                             if let Ok(p) = state.partition_mut(&name, data.index) {
