@@ -3,6 +3,7 @@
 //! same methods.
 
 use crate::fault::{ApiKey, Fault, RequestRecord};
+use crate::inspect::BatchInfo;
 use crate::intercept::{InterceptedRequest, InterceptorId, Verdict};
 use crate::log::code;
 use crate::server::Shared;
@@ -119,6 +120,18 @@ impl Control {
     /// broker.
     pub fn set_rtt(&self, id: i32, rtt: Duration) -> bool {
         self.shared.faults.set_rtt(id, rtt)
+    }
+
+    /// The record batches of a partition from its log start, with the producer id, epoch and
+    /// sequence each was written with; `None` if there is no such partition.
+    pub fn batches(&self, topic: &str, partition: i32) -> Option<Vec<BatchInfo>> {
+        crate::inspect::batches(&self.shared, topic, partition)
+    }
+
+    /// The producer id and epoch the transaction coordinator holds for a transactional id,
+    /// `None` if it is unknown.
+    pub fn transaction_producer(&self, transactional_id: &str) -> Option<(i64, i16)> {
+        crate::inspect::transaction_producer(&self.shared, transactional_id)
     }
 
     /// Whether broker `id` is up (an unknown id counts as up).
@@ -309,6 +322,16 @@ macro_rules! delegate {
             /// See [`Control::set_rtt`].
             pub fn set_rtt(&self, id: i32, rtt: std::time::Duration) -> bool {
                 self.control().set_rtt(id, rtt)
+            }
+
+            /// See [`Control::batches`].
+            pub fn batches(&self, topic: &str, partition: i32) -> Option<Vec<$crate::BatchInfo>> {
+                self.control().batches(topic, partition)
+            }
+
+            /// See [`Control::transaction_producer`].
+            pub fn transaction_producer(&self, transactional_id: &str) -> Option<(i64, i16)> {
+                self.control().transaction_producer(transactional_id)
             }
 
             /// See [`Control::leader`].

@@ -50,14 +50,18 @@
 //!   idempotence per producer id and partition (the last 5 batches: a retry of one is answered
 //!   with its original offset, a gap with `OUT_OF_ORDER_SEQUENCE_NUMBER`, an older epoch with
 //!   `INVALID_PRODUCER_EPOCH`), **InitProducerId** for idempotent producers.
-//! - Transactions, version 1 (KIP-98; `transaction.version` is not advertised, so clients use
-//!   it): **InitProducerId** with a transactional id (a new id gets epoch 0, a known one its
+//! - Transactions, versions 1 (KIP-98) and 2 (KIP-890 part 2; ApiVersions finalizes
+//!   `transaction.version` 2 unless [`MockConfig::transaction_version`] says otherwise):
+//!   **InitProducerId** with a transactional id (a new id gets epoch 0, a known one its
 //!   epoch bumped, fencing the previous producer and aborting its open transaction),
-//!   **AddPartitionsToTxn** (v0-3), **AddOffsetsToTxn**, **TxnOffsetCommit** (offsets reach the
-//!   group on commit), **EndTxn** writing a COMMIT / ABORT control batch into each partition of
-//!   the transaction; transactional Produce only to added partitions (`INVALID_TXN_STATE`);
-//!   a transaction older than its `transaction.timeout.ms` is aborted at a bumped epoch (its
-//!   producer is fenced).
+//!   **AddPartitionsToTxn** (v0-3) or Produce v12 adding the partition itself,
+//!   **AddOffsetsToTxn** or TxnOffsetCommit v5 adding the group, **TxnOffsetCommit** (offsets
+//!   reach the group on commit), **EndTxn** writing a COMMIT / ABORT control batch into each
+//!   partition of the transaction (v5: at a bumped epoch, handed back to the producer; a new
+//!   producer id once the epoch is exhausted); transactional Produce only to partitions in the
+//!   transaction (`INVALID_TXN_STATE`); a transaction older than its `transaction.timeout.ms`
+//!   is aborted at a bumped epoch (its producer is fenced); **DescribeTransactions**;
+//!   **UpdateFeatures** moving `transaction.version` (`kafka-features.sh downgrade`).
 //! - **Fetch**: long polls honouring `max.wait.ms` / `min.bytes`, `max.bytes` and the partition
 //!   limit (always at least one batch, KIP-74), `OFFSET_OUT_OF_RANGE`; read_committed serves
 //!   records below the last stable offset only, with the aborted transactions of the range;
@@ -99,7 +103,8 @@
 //!
 //! Faults for tests of client resilience ([`Control`], also on the cluster handles): errors
 //! injected into the next N matching requests ([`Fault`]), brokers set down and up, leaders
-//! moved with their epoch bumped, and a log of every request each broker received.
+//! moved with their epoch bumped, a log of every request each broker received, and the batches
+//! a partition holds with their producer ids and epochs ([`Control::batches`]).
 //!
 //! Not a replicated log: there is one copy of each partition whatever the replication factor,
 //! so it cannot prove replication or failover; use a real cluster for that.
@@ -115,6 +120,7 @@ mod fault;
 mod groups;
 mod guard;
 pub mod guide;
+mod inspect;
 mod intercept;
 mod log;
 mod server;
@@ -124,6 +130,7 @@ mod txn;
 pub use auth::{SecurityProtocol, SASL_MECHANISMS};
 pub use control::Control;
 pub use fault::{ApiKey, Fault, RequestRecord, REQUEST_LOG_CAPACITY};
+pub use inspect::BatchInfo;
 pub use intercept::{InterceptedRequest, InterceptorId, Verdict};
 
 use std::collections::BTreeMap;
@@ -148,6 +155,7 @@ pub struct MockConfig {
     security: auth::SecurityConfig,
     consumer_session_timeout: Duration,
     consumer_heartbeat_interval: Duration,
+    transaction_version: i16,
 }
 
 impl Default for MockConfig {
@@ -164,6 +172,7 @@ impl Default for MockConfig {
             security: auth::SecurityConfig::default(),
             consumer_session_timeout: Duration::from_secs(45),
             consumer_heartbeat_interval: Duration::from_secs(5),
+            transaction_version: 2,
         }
     }
 }
@@ -234,6 +243,15 @@ impl MockConfig {
     /// assignment, or that a partition it waits for was released, from its next heartbeat.
     pub fn consumer_group_heartbeat_interval(mut self, interval: Duration) -> Self {
         self.consumer_heartbeat_interval = interval;
+        self
+    }
+
+    /// The finalized level of the `transaction.version` feature ApiVersions reports (0 to 2):
+    /// 2, the default of a cluster formatted by Kafka 4.x, has clients speak KIP-890 part 2
+    /// (implicit adds, an epoch bump per EndTxn); 1 or 0 has them speak transaction version 1,
+    /// as against a Kafka 3.x broker (0: the feature is not finalized at all).
+    pub fn transaction_version(mut self, level: i16) -> Self {
+        self.transaction_version = level.clamp(0, 2);
         self
     }
 }

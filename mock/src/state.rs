@@ -76,6 +76,8 @@ pub(crate) struct ClusterState {
     pub txns: crate::txn::Txns,
     /// Bumped on every topic change; lets a topic deleted and recreated get a fresh layout.
     pub topic_layout_seed: usize,
+    /// The finalized features' epoch ApiVersions reports; UpdateFeatures moves it.
+    pub features_epoch: i64,
     /// Coordinators moved by the control API (`Control::move_coordinator`): key → broker id,
     /// consulted before the hash.
     pub moved_coordinators: BTreeMap<String, i32>,
@@ -105,6 +107,7 @@ impl ClusterState {
             producer_ids: ProducerIds { next: 1000 },
             txns: crate::txn::Txns::new(),
             topic_layout_seed: 0,
+            features_epoch: 1,
             moved_coordinators: BTreeMap::new(),
         }
     }

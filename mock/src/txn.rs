@@ -1,8 +1,14 @@
-//! The transaction coordinator's state (transaction version 1, KIP-98): per transactional id
-//! its producer id and epoch, the transaction's partitions and groups, the offsets committed in
-//! it. Every function takes the cluster state (the markers go into its partition logs) and the
-//! time; no I/O. Fenced producers get `PRODUCER_FENCED`, which the handlers turn into
-//! `INVALID_PRODUCER_EPOCH` for request versions older than KIP-588, as Kafka does.
+//! The transaction coordinator's state: per transactional id its producer id and epoch, the
+//! transaction's partitions and groups, the offsets committed in it. Every function takes the
+//! cluster state (the markers go into its partition logs) and the time; no I/O. Fenced producers
+//! get `PRODUCER_FENCED`, which the handlers turn into `INVALID_PRODUCER_EPOCH` for request
+//! versions older than KIP-588, as Kafka does.
+//!
+//! Both transaction versions, chosen per request as Kafka 4.x does: version 1 (KIP-98) keeps
+//! the epoch across transactions; version 2 (KIP-890 part 2, EndTxn v5) bumps it on every commit
+//! and abort, writes the markers at the bumped epoch (so the ended transaction's producer is
+//! fenced from its partitions), and hands the new epoch back; at the last epoch the markers go
+//! out at `i16::MAX` and the next transaction gets a new producer id at epoch 0.
 
 use crate::log::code;
 use crate::state::ClusterState;
@@ -39,6 +45,19 @@ pub(crate) struct Txn {
     pub partitions: BTreeSet<(String, i32)>,
     pub groups: BTreeSet<String>,
     pub offsets: BTreeMap<String, BTreeMap<(String, i32), TxnOffset>>,
+    /// Whether the last transaction ended with a version 2 EndTxn (an epoch bump): a retry of
+    /// it then names the epoch before the bump.
+    pub bumped_on_end: bool,
+    /// The producer id before a version 2 EndTxn at the last epoch handed out a new one.
+    pub previous_producer_id: Option<i64>,
+}
+
+/// What an EndTxn ended: the offsets to make visible in the groups (on commit), and the
+/// producer id and epoch for the next transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub offsets: GroupOffsets,
+    pub producer: (i64, i16),
 }
 
 /// The transactional ids the cluster knows.
@@ -72,7 +91,7 @@ pub(crate) fn init(
         // The previous producer's transaction: aborted at the bumped epoch, which the new
         // producer is handed (so its batches and markers agree).
         bump(state, id);
-        complete(state, id, false);
+        complete(state, id, false, false);
         wrote = true;
     } else if state.txns.contains_key(id) {
         bump(state, id);
@@ -89,12 +108,16 @@ pub(crate) fn init(
                 partitions: BTreeSet::new(),
                 groups: BTreeSet::new(),
                 offsets: BTreeMap::new(),
+                bumped_on_end: false,
+                previous_producer_id: None,
             },
         );
     }
     let t = state.txns.get_mut(id).ok_or(code::INVALID_TXN_STATE)?;
     t.timeout = timeout;
     t.phase = Phase::Empty;
+    t.bumped_on_end = false;
+    t.previous_producer_id = None;
     Ok(((t.producer_id, t.epoch), wrote))
 }
 
@@ -174,6 +197,26 @@ pub(crate) fn add_partitions(
     Ok(vec![code::NONE; partitions.len()])
 }
 
+/// A transactional Produce v12+ (transaction version 2): the leader adds the partition to the
+/// transaction itself, as Kafka's does through its coordinator; the producer must be the
+/// current one (else INVALID_PRODUCER_EPOCH for an older epoch, as Produce knows fencing).
+pub(crate) fn add_partition_implicitly(
+    txns: &mut Txns,
+    id: &str,
+    producer_id: i64,
+    epoch: i16,
+    partition: (&str, i32),
+    now: Instant,
+) -> Result<(), i16> {
+    let t = current(txns, id, producer_id, epoch).map_err(|e| match e {
+        code::PRODUCER_FENCED => code::INVALID_PRODUCER_EPOCH,
+        _ => code::INVALID_TXN_STATE,
+    })?;
+    ensure_ongoing(t, now);
+    t.partitions.insert((partition.0.to_owned(), partition.1));
+    Ok(())
+}
+
 /// Kafka's OPERATION_NOT_ATTEMPTED.
 const OPERATION_NOT_ATTEMPTED: i16 = 55;
 
@@ -192,17 +235,22 @@ pub(crate) fn add_offsets(
     Ok(())
 }
 
-/// TxnOffsetCommit: offsets held in the transaction until it commits. The group must have been
-/// added (AddOffsetsToTxn) first.
+/// TxnOffsetCommit: offsets held in the transaction until it commits. Under transaction version
+/// 1 the group must have been added (AddOffsetsToTxn) first; with `add_group` (TxnOffsetCommit
+/// v5, version 2) the group coordinator adds it.
 pub(crate) fn commit_offsets(
     state: &mut ClusterState,
     id: &str,
-    producer_id: i64,
-    epoch: i16,
+    (producer_id, epoch): (i64, i16),
     group: &str,
     offsets: Vec<((String, i32), TxnOffset)>,
+    add_group: Option<Instant>,
 ) -> Result<(), i16> {
     let t = current(&mut state.txns, id, producer_id, epoch)?;
+    if let Some(now) = add_group {
+        ensure_ongoing(t, now);
+        t.groups.insert(group.to_owned());
+    }
     if t.phase != Phase::Ongoing || !t.groups.contains(group) {
         return Err(code::INVALID_TXN_STATE);
     }
@@ -213,26 +261,76 @@ pub(crate) fn commit_offsets(
     Ok(())
 }
 
-/// EndTxn: writes the markers; on commit returns the offsets to make visible in the groups.
+/// EndTxn: writes the markers; `bump` (EndTxn v5, transaction version 2) at the next epoch.
 /// A retry of the completed outcome is answered again; the other outcome is INVALID_TXN_STATE.
+/// After a version 2 end only a retry is legal (it names the epoch before the bump, or the
+/// previous producer id at the last epoch); the current epoch is then PRODUCER_FENCED, as
+/// Kafka's coordinator answers.
 pub(crate) fn end(
     state: &mut ClusterState,
     id: &str,
-    producer_id: i64,
-    epoch: i16,
+    (producer_id, epoch): (i64, i16),
     commit: bool,
-) -> Result<GroupOffsets, i16> {
-    let phase = current(&mut state.txns, id, producer_id, epoch)?.phase;
-    match (phase, commit) {
-        (Phase::Ongoing, _) => Ok(complete(state, id, commit)),
-        (Phase::CompleteCommit, true) | (Phase::CompleteAbort, false) => Ok(Vec::new()),
+    bump: bool,
+) -> Result<Ended, i16> {
+    let t = state
+        .txns
+        .get(id)
+        .ok_or(code::INVALID_PRODUCER_ID_MAPPING)?;
+    let same_outcome = matches!(
+        (t.phase, commit),
+        (Phase::CompleteCommit, true) | (Phase::CompleteAbort, false)
+    );
+    let completed = matches!(t.phase, Phase::CompleteCommit | Phase::CompleteAbort);
+    // The current epoch's abort after a version 2 end: a new (empty) transaction, below.
+    let empty_abort = bump && !commit && (t.producer_id, t.epoch) == (producer_id, epoch);
+    if t.bumped_on_end && completed && !empty_abort {
+        let retry = (t.producer_id == producer_id && i32::from(epoch) + 1 == i32::from(t.epoch))
+            || (t.previous_producer_id == Some(producer_id)
+                && epoch == i16::MAX - 1
+                && t.epoch == 0);
+        return match (retry, same_outcome) {
+            (true, true) => Ok(Ended {
+                offsets: Vec::new(),
+                producer: (t.producer_id, t.epoch),
+            }),
+            (true, false) => Err(code::INVALID_TXN_STATE),
+            (false, _) if t.producer_id != producer_id => Err(code::INVALID_PRODUCER_ID_MAPPING),
+            (false, _) => Err(code::PRODUCER_FENCED),
+        };
+    }
+    let t = current(&mut state.txns, id, producer_id, epoch)?;
+    let producer = (t.producer_id, t.epoch);
+    if bump && !commit && t.phase != Phase::Ongoing {
+        // A version 2 producer aborts a transaction none of whose Produce requests may have
+        // reached a leader (it cannot know): the coordinator bumps the epoch, fencing any such
+        // request still on its way, and completes the abort with no partition to mark.
+        t.phase = Phase::Ongoing;
+        t.partitions.clear();
+    }
+    match t.phase {
+        Phase::Ongoing => {
+            let offsets = complete(state, id, commit, bump);
+            let t = state.txns.get(id).ok_or(code::INVALID_TXN_STATE)?;
+            Ok(Ended {
+                offsets,
+                producer: (t.producer_id, t.epoch),
+            })
+        }
+        _ if same_outcome => Ok(Ended {
+            offsets: Vec::new(),
+            producer,
+        }),
         _ => Err(code::INVALID_TXN_STATE),
     }
 }
 
-/// Aborts every ongoing transaction older than its timeout at a bumped epoch (the producer is
-/// fenced, as Kafka's coordinator does under transaction version 1). Whether any was aborted.
+/// Aborts every ongoing transaction older than its timeout at a bumped epoch, fencing the
+/// producer. Kafka's coordinator records the cluster's transaction version with that abort, so
+/// under version 2 the producer's late EndTxn at the old epoch reads as a retry of the abort:
+/// a commit gets INVALID_TXN_STATE (KAFKA-20785), not PRODUCER_FENCED. Whether any was aborted.
 pub(crate) fn expire(state: &mut ClusterState, now: Instant) -> bool {
+    let version_2 = state.config.transaction_version >= 2;
     let expired: Vec<String> = state
         .txns
         .iter()
@@ -242,17 +340,28 @@ pub(crate) fn expire(state: &mut ClusterState, now: Instant) -> bool {
     for id in &expired {
         tracing::debug!(transactional_id = %id, "transaction timed out; aborted");
         bump(state, id);
-        complete(state, id, false);
+        complete(state, id, false, false);
+        if let Some(t) = state.txns.get_mut(id) {
+            t.bumped_on_end = version_2;
+        }
     }
     !expired.is_empty()
 }
 
 /// Ends the ongoing transaction of `id`: a marker in each of its partitions at its current
-/// epoch; the committed offsets when `commit`.
-fn complete(state: &mut ClusterState, id: &str, commit: bool) -> GroupOffsets {
+/// epoch, or with `bump` (transaction version 2) at the next one, after which a new producer id
+/// at epoch 0 takes over if that was the last epoch; the committed offsets when `commit`.
+fn complete(state: &mut ClusterState, id: &str, commit: bool, bump: bool) -> GroupOffsets {
+    let exhausted = bump && state.txns.get(id).is_some_and(|t| t.epoch >= i16::MAX - 1);
+    let fresh = exhausted.then(|| state.next_producer_id());
     let Some(t) = state.txns.get_mut(id) else {
         return Vec::new();
     };
+    t.bumped_on_end = bump;
+    t.previous_producer_id = None;
+    if bump {
+        t.epoch = t.epoch.saturating_add(1);
+    }
     t.phase = if commit {
         Phase::CompleteCommit
     } else {
@@ -270,6 +379,11 @@ fn complete(state: &mut ClusterState, id: &str, commit: bool) -> GroupOffsets {
                 .write_marker(pid, epoch, commit, 0, leader_epoch, now);
         }
     }
+    if let (Some(fresh), Some(t)) = (fresh, state.txns.get_mut(id)) {
+        t.previous_producer_id = Some(t.producer_id);
+        t.producer_id = fresh;
+        t.epoch = 0;
+    }
     if !commit {
         return Vec::new();
     }
@@ -280,99 +394,5 @@ fn complete(state: &mut ClusterState, id: &str, commit: bool) -> GroupOffsets {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::state::{Broker, ClusterState};
-
-    fn state() -> ClusterState {
-        let broker = Broker {
-            id: 1,
-            addr: "127.0.0.1:9092".parse().expect("addr"),
-        };
-        let mut s = ClusterState::new(crate::MockConfig::default(), vec![broker]);
-        s.create_topic("t", 2, 1, BTreeMap::new()).expect("topic");
-        s
-    }
-
-    fn tp(p: i32) -> (String, i32) {
-        ("t".to_owned(), p)
-    }
-
-    #[test]
-    fn calls_out_of_order_and_stale_producers_are_refused() {
-        let mut s = state();
-        let now = Instant::now();
-        assert_eq!(
-            init(&mut s, "x", 0, now).err(),
-            Some(code::INVALID_TRANSACTION_TIMEOUT)
-        );
-        let ((pid, epoch), wrote) = init(&mut s, "x", 60_000, now).expect("init");
-        assert!(!wrote);
-        // Nothing begun: no outcome to end, no group to commit offsets for.
-        assert_eq!(
-            end(&mut s, "x", pid, epoch, true).err(),
-            Some(code::INVALID_TXN_STATE)
-        );
-        let offset = ((tp(0)), (1, -1, None));
-        assert_eq!(
-            commit_offsets(&mut s, "x", pid, epoch, "g", vec![offset.clone()]).err(),
-            Some(code::INVALID_TXN_STATE)
-        );
-        assert_eq!(
-            add_partitions(&mut s, "x", pid + 1, epoch, &[tp(0)], now).err(),
-            Some(code::INVALID_PRODUCER_ID_MAPPING)
-        );
-        assert_eq!(
-            add_partitions(&mut s, "x", pid, epoch, &[tp(0), ("nope".into(), 0)], now),
-            Ok(vec![
-                OPERATION_NOT_ATTEMPTED,
-                code::UNKNOWN_TOPIC_OR_PARTITION
-            ])
-        );
-        assert_eq!(
-            add_partitions(&mut s, "x", pid, epoch, &[tp(0), tp(1)], now),
-            Ok(vec![code::NONE, code::NONE])
-        );
-        add_offsets(&mut s, "x", pid, epoch, "g", now).expect("add offsets");
-        commit_offsets(&mut s, "x", pid, epoch, "g", vec![offset]).expect("offsets");
-        let committed = end(&mut s, "x", pid, epoch, true).expect("commit");
-        assert_eq!(committed.len(), 1, "the group's offsets on commit");
-        for p in 0..2 {
-            let log = &s.partition_mut("t", p).expect("partition").log;
-            assert_eq!(log.log_end(), 1, "one COMMIT marker");
-        }
-        // A retry of the commit is answered again; an abort now is out of order.
-        assert_eq!(end(&mut s, "x", pid, epoch, true), Ok(Vec::new()));
-        assert_eq!(
-            end(&mut s, "x", pid, epoch, false).err(),
-            Some(code::INVALID_TXN_STATE)
-        );
-        // A new producer for the id: same producer id, next epoch; the old one is fenced.
-        let ((pid2, epoch2), _) = init(&mut s, "x", 60_000, now).expect("init again");
-        assert_eq!((pid2, epoch2), (pid, epoch + 1));
-        assert_eq!(
-            add_offsets(&mut s, "x", pid, epoch, "g", now).err(),
-            Some(code::PRODUCER_FENCED)
-        );
-    }
-
-    #[test]
-    fn a_transaction_past_its_timeout_is_aborted_at_a_bumped_epoch() {
-        let mut s = state();
-        let now = Instant::now();
-        let ((pid, epoch), _) = init(&mut s, "x", 1_000, now).expect("init");
-        add_partitions(&mut s, "x", pid, epoch, &[tp(0)], now).expect("add");
-        assert!(!expire(&mut s, now + Duration::from_millis(999)));
-        assert!(expire(&mut s, now + Duration::from_millis(1_000)));
-        assert_eq!(
-            s.partition_mut("t", 0).expect("p").log.log_end(),
-            1,
-            "ABORT marker"
-        );
-        assert_eq!(
-            end(&mut s, "x", pid, epoch, true).err(),
-            Some(code::PRODUCER_FENCED)
-        );
-        assert!(!expire(&mut s, now + Duration::from_secs(10)), "once");
-    }
-}
+#[path = "txn_tests.rs"]
+mod tests;

@@ -243,3 +243,37 @@ async fn produce_checks_crc_and_acks_zero_gets_no_answer() {
     );
     assert_eq!(cluster.high_watermark("t", 0), Some(2));
 }
+
+/// `one_record_batch` as producer `pid` at epoch 0 writes it with sequence `seq`.
+fn idempotent_batch(pid: i64, seq: i32) -> Bytes {
+    let mut b = BytesMut::from(&one_record_batch(true)[..]);
+    b[43..51].copy_from_slice(&pid.to_be_bytes());
+    b[51..53].copy_from_slice(&0i16.to_be_bytes());
+    b[53..57].copy_from_slice(&seq.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b.freeze()
+}
+
+/// Producer 4242's batch with sequence `seq`: (error code, log start offset) of the answer.
+async fn send(conn: &mut TcpStream, correlation: i32, seq: i32) -> (i16, i64) {
+    let req = produce(idempotent_batch(4242, seq), -1);
+    let r: ProduceResponse = call(conn, ApiKey::Produce, 9, correlation, &req).await;
+    let p = &r.responses[0].partition_responses[0];
+    (p.error_code, p.log_start_offset)
+}
+
+#[tokio::test]
+async fn sequence_errors_report_the_log_start_offset() {
+    let cluster = MockCluster::start(MockConfig::default())
+        .await
+        .expect("mock");
+    cluster.create_topic("t", 1).expect("topic");
+    let mut conn = connect(&cluster).await;
+    assert_eq!(send(&mut conn, 1, 0).await, (0, 0));
+    // A gap: OUT_OF_ORDER_SEQUENCE_NUMBER, with the log start (0), not -1.
+    assert_eq!(send(&mut conn, 2, 5).await, (45, 0));
+    cluster.fail_next(ferrokafka_mock::ApiKey::Produce, 1, 59);
+    assert_eq!(send(&mut conn, 3, 1).await, (59, 0), "UNKNOWN_PRODUCER_ID");
+    assert_eq!(send(&mut conn, 4, 1).await, (0, 0));
+}

@@ -3,7 +3,8 @@
 //! wrote, with and without a consumer group. kcat must be installed (`.ci/run` installs Debian's
 //! `kcat`); the Java tools come from the harness's cache (Java and Maven). Without them these
 //! tests fail, naming what is missing: they never pass without running. kcat also goes through
-//! the mock's SASL (PLAIN, SCRAM) and TLS listeners.
+//! the mock's SASL (PLAIN, SCRAM) and TLS listeners, and reads, under read_committed, only the
+//! committed transactions the ferrokafka producer wrote, under both transaction versions.
 
 use ferrokafka_mock::{ApiKey, MockCluster, MockConfig, SecurityProtocol};
 use ferrokafka_testcontainers::JvmRuntime;
@@ -313,4 +314,67 @@ fn java_console_consumer_in_a_kip848_group_reads_once_and_resumes_from_its_commi
     assert!(log
         .iter()
         .any(|r| r.api == ApiKey::OffsetCommit && r.version == 9));
+}
+
+/// Writes to `topic`-0 with the ferrokafka transactional producer: committed `c1-*`, aborted
+/// `ab-*`, committed `c2-*`, then an aborted transaction left as the log's last word (its
+/// ABORT marker is the last batch, so a reader's end of partition sits behind a marker).
+fn write_transactions(bootstrap: &str, topic: &str, id: &str) {
+    use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let cfg = ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap),
+            ("transactional.id", id),
+            ("linger.ms", "1"),
+        ])
+        .expect("config");
+        let p = Producer::new(cfg).expect("producer");
+        p.init_transactions().await.expect("init");
+        for (prefix, commit) in [("c1", true), ("ab", false), ("c2", true), ("ab2", false)] {
+            p.begin_transaction().expect("begin");
+            for value in lines(prefix, 10) {
+                let r = ProducerRecord::new(topic).partition(0).value(value);
+                p.send(r).await.expect("send").await.expect("written");
+            }
+            if commit {
+                p.commit_transaction().await.expect("commit");
+            } else {
+                p.abort_transaction().await.expect("abort");
+            }
+        }
+        p.close(std::time::Duration::from_secs(5))
+            .await
+            .expect("close");
+    });
+}
+
+#[test]
+fn kcat_read_committed_skips_aborted_transactions_under_both_versions() {
+    for level in [2, 1] {
+        let config = MockConfig::default().brokers(3).transaction_version(level);
+        let cluster = MockCluster::start_in_thread(config).expect("mock");
+        let b = cluster.bootstrap();
+        let topic = "kcat-txn";
+        cluster.create_topic(topic, 1).expect("topic");
+        write_transactions(&b, topic, "kcat-txn-id");
+        // 40 records and 4 markers.
+        assert_eq!(cluster.high_watermark(topic, 0), Some(44), "level {level}");
+
+        let read = |isolation: &str| {
+            let mut c = kcat();
+            c.args(["-b", &b, "-C", "-t", topic, "-o", "beginning", "-e", "-q"])
+                .args(["-X", &format!("isolation.level={isolation}")]);
+            let out = check(&format!("kcat -C {isolation}"), &c.output().expect("kcat"));
+            out.lines().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let mut committed = lines("c1", 10);
+        committed.extend(lines("c2", 10));
+        assert_eq!(read("read_committed"), committed, "level {level}");
+        let mut all = lines("c1", 10);
+        all.extend(lines("ab", 10));
+        all.extend(lines("c2", 10));
+        all.extend(lines("ab2", 10));
+        assert_eq!(read("read_uncommitted"), all, "level {level}");
+    }
 }

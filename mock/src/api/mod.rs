@@ -1,6 +1,7 @@
 //! Request handlers, one module per family of APIs.
 
 mod admin;
+mod features;
 mod fetch;
 pub(crate) mod injected;
 mod metadata;
@@ -27,7 +28,11 @@ pub(crate) async fn dispatch(
     match key {
         ApiKey::ApiVersions => {
             let _req: ApiVersionsRequest = decode(body, version)?;
-            encode(&versions::response(), version)
+            let (level, epoch) = {
+                let state = ctx.shared.lock();
+                (state.config.transaction_version, state.features_epoch)
+            };
+            encode(&versions::response(level, epoch), version)
         }
         ApiKey::Metadata => {
             let req: MetadataRequest = decode(body, version)?;
@@ -74,11 +79,19 @@ pub(crate) async fn dispatch(
         }
         ApiKey::TxnOffsetCommit => {
             let req: TxnOffsetCommitRequest = decode(body, version)?;
-            encode(&txn::txn_offset_commit(ctx, req), version)
+            encode(&txn::txn_offset_commit(ctx, req, version), version)
         }
         ApiKey::EndTxn => {
             let req: EndTxnRequest = decode(body, version)?;
             encode(&txn::end_txn(ctx, req, version), version)
+        }
+        ApiKey::DescribeTransactions => {
+            let req: DescribeTransactionsRequest = decode(body, version)?;
+            encode(&txn::describe_transactions(ctx, req), version)
+        }
+        ApiKey::UpdateFeatures => {
+            let req: UpdateFeaturesRequest = decode(body, version)?;
+            encode(&features::update_features(ctx, req, version), version)
         }
         ApiKey::CreateTopics => {
             let req: CreateTopicsRequest = decode(body, version)?;

@@ -10,6 +10,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+/// Kafka's UNKNOWN_PRODUCER_ID.
+const UNKNOWN_PRODUCER_ID: i16 = 59;
+
 /// Handles a Produce request; `None` for acks=0 (the broker sends no response).
 pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option<ProduceResponse> {
     let acks = req.acks;
@@ -51,7 +54,7 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                             &config,
                             ctx.node,
                             (&name, data.index),
-                            txn_id,
+                            txn_id.map(|id| (id, version >= 12)),
                             data.records,
                         )
                     };
@@ -70,6 +73,14 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
                     }
                     Err(e) => {
                         resp = resp.with_error_code(e);
+                        // With a sequence error the broker reports the log start offset: Java's
+                        // producer tells lost producer state (its batches gone below the log
+                        // start) from a transient miss (-1) by it (KIP-360).
+                        if matches!(e, code::OUT_OF_ORDER_SEQUENCE_NUMBER | UNKNOWN_PRODUCER_ID) {
+                            if let Ok(p) = state.partition_mut(&name, data.index) {
+                                resp = resp.with_log_start_offset(p.log.log_start());
+                            }
+                        }
                         // The current leader rides along from v10 (KIP-951).
                         if e == code::NOT_LEADER_OR_FOLLOWER && version >= 10 {
                             if let Ok(p) = state.partition_mut(&name, data.index) {
@@ -105,16 +116,18 @@ pub(super) fn produce(ctx: Ctx<'_>, req: ProduceRequest, version: i16) -> Option
     Some(ProduceResponse::default().with_responses(responses))
 }
 
-/// Validates and appends one partition's records: (outcome, log start offset).
+/// Validates and appends one partition's records: (outcome, log start offset). `txn`: the
+/// transactional id, and whether the request adds the partition to the transaction itself
+/// (Produce v12+, transaction version 2).
 fn append(
     state: &mut crate::state::ClusterState,
     config: &crate::MockConfig,
     node: i32,
     (topic, partition): (&str, i32),
-    txn_id: Option<&str>,
+    txn: Option<(&str, bool)>,
     records: Option<bytes::Bytes>,
 ) -> Result<(Appended, i64), i16> {
-    let txns = &state.txns;
+    let txns = &mut state.txns;
     let t = state
         .topics
         .get_mut(topic)
@@ -133,7 +146,19 @@ fn append(
     if batches.iter().any(|(_, b)| b.len() > max_message_bytes) {
         return Err(code::MESSAGE_TOO_LARGE);
     }
-    if let Some(id) = txn_id {
+    if let Some((id, implicit_add)) = txn {
+        if implicit_add {
+            if let Some((h, _)) = batches.first() {
+                crate::txn::add_partition_implicitly(
+                    txns,
+                    id,
+                    h.producer_id,
+                    h.producer_epoch,
+                    (topic, partition),
+                    tokio::time::Instant::now(),
+                )?;
+            }
+        }
         check_transactional(txns, id, (topic, partition), &batches)?;
     }
     let appended = p.log.append(batches, p.leader_epoch)?;

@@ -1,5 +1,7 @@
-//! The transaction coordinator's APIs (transaction version 1): InitProducerId with a
-//! transactional id, AddPartitionsToTxn (v0-3), AddOffsetsToTxn, TxnOffsetCommit, EndTxn.
+//! The transaction coordinator's APIs: InitProducerId with a transactional id,
+//! AddPartitionsToTxn (v0-3), AddOffsetsToTxn, TxnOffsetCommit (v5: the group joins the
+//! transaction implicitly), EndTxn (v5: the epoch is bumped and handed back; transaction
+//! version 2), DescribeTransactions.
 //! Each is answered by the broker `coordinator_for` the id (the group's, for TxnOffsetCommit);
 //! another broker answers NOT_COORDINATOR.
 
@@ -141,6 +143,7 @@ pub(super) fn add_offsets(
 pub(super) fn txn_offset_commit(
     ctx: Ctx<'_>,
     req: TxnOffsetCommitRequest,
+    version: i16,
 ) -> TxnOffsetCommitResponse {
     let group = req.group_id.0.to_string();
     let mut offsets = Vec::new();
@@ -176,10 +179,11 @@ pub(super) fn txn_offset_commit(
             txn::commit_offsets(
                 &mut state,
                 req.transactional_id.0.as_str(),
-                req.producer_id.0,
-                req.producer_epoch,
+                (req.producer_id.0, req.producer_epoch),
                 &group,
                 offsets,
+                // v5 (transaction version 2): no AddOffsetsToTxn came; the group is added here.
+                (version >= 5).then(Instant::now),
             )
         }
     };
@@ -216,9 +220,9 @@ pub(super) fn end_txn(ctx: Ctx<'_>, req: EndTxnRequest, version: i16) -> EndTxnR
             txn::end(
                 &mut state,
                 &id,
-                req.producer_id.0,
-                req.producer_epoch,
+                (req.producer_id.0, req.producer_epoch),
                 req.committed,
+                version >= 5,
             )
         }
     };
@@ -226,14 +230,88 @@ pub(super) fn end_txn(ctx: Ctx<'_>, req: EndTxnRequest, version: i16) -> EndTxnR
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
     match outcome {
-        Ok(offsets) => {
+        Ok(ended) => {
             // Markers written: read_committed fetches waiting on the LSO may answer now.
             ctx.shared.data.notify_waiters();
-            for (group, offsets) in offsets {
+            for (group, offsets) in ended.offsets {
                 ctx.shared.groups.commit_transactional(&group, offsets);
+            }
+            if version >= 5 {
+                // The producer id and epoch of the producer's next transaction.
+                let (pid, epoch) = ended.producer;
+                return resp
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch);
             }
             resp
         }
         Err(e) => resp.with_error_code(versioned(e, version, 2)),
     }
 }
+
+/// DescribeTransactions: each id's state as Kafka names it, its producer id and epoch, timeout,
+/// start time and partitions; TRANSACTIONAL_ID_NOT_FOUND for an unknown id, NOT_COORDINATOR when
+/// another broker coordinates it.
+pub(super) fn describe_transactions(
+    ctx: Ctx<'_>,
+    req: DescribeTransactionsRequest,
+) -> DescribeTransactionsResponse {
+    use kafka_protocol::messages::describe_transactions_response::{TopicData, TransactionState};
+    use kafka_protocol::protocol::StrBytes;
+    let state = ctx.shared.lock();
+    let now = Instant::now();
+    let wall_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let states = req
+        .transactional_ids
+        .into_iter()
+        .map(|id| {
+            let described = TransactionState::default()
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1)
+                .with_transaction_start_time_ms(-1);
+            let key = id.0.to_string();
+            let described = described.with_transactional_id(id);
+            if !is_coordinator(ctx, &state, &key) {
+                return described.with_error_code(code::NOT_COORDINATOR);
+            }
+            let Some(t) = state.txns.get(&key) else {
+                return described.with_error_code(TRANSACTIONAL_ID_NOT_FOUND);
+            };
+            let name = match t.phase {
+                txn::Phase::Empty => "Empty",
+                txn::Phase::Ongoing => "Ongoing",
+                txn::Phase::CompleteCommit => "CompleteCommit",
+                txn::Phase::CompleteAbort => "CompleteAbort",
+            };
+            let mut topics: Vec<TopicData> = Vec::new();
+            for (topic, p) in &t.partitions {
+                match topics.last_mut() {
+                    Some(last) if last.topic.0.as_str() == topic => last.partitions.push(*p),
+                    _ => topics.push(
+                        TopicData::default()
+                            .with_topic(TopicName(StrBytes::from_string(topic.clone())))
+                            .with_partitions(vec![*p]),
+                    ),
+                }
+            }
+            let start_ms = if t.phase == txn::Phase::Ongoing {
+                wall_ms - now.saturating_duration_since(t.started).as_millis() as i64
+            } else {
+                -1
+            };
+            described
+                .with_transaction_state(StrBytes::from_static_str(name))
+                .with_transaction_timeout_ms(t.timeout.as_millis() as i32)
+                .with_transaction_start_time_ms(start_ms)
+                .with_producer_id(ProducerId(t.producer_id))
+                .with_producer_epoch(t.epoch)
+                .with_topics(topics)
+        })
+        .collect();
+    DescribeTransactionsResponse::default().with_transaction_states(states)
+}
+
+/// Kafka's TRANSACTIONAL_ID_NOT_FOUND.
+const TRANSACTIONAL_ID_NOT_FOUND: i16 = 105;

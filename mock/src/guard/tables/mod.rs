@@ -63,7 +63,11 @@ mod incremental_alter_configs;
 #[rustfmt::skip]
 mod offset_delete;
 #[rustfmt::skip]
+mod update_features;
+#[rustfmt::skip]
 mod describe_cluster;
+#[rustfmt::skip]
+mod describe_transactions;
 #[rustfmt::skip]
 mod consumer_group_heartbeat;
 #[rustfmt::skip]
@@ -74,7 +78,7 @@ use super::schema::RequestSchema;
 /// Every guarded request type, in API-key order.
 #[rustfmt::skip]
 pub(super) static REQUESTS: &[RequestSchema] = &[
-    RequestSchema { api_key: 0, name: "Produce", min_version: 3, max_version: 11, body: &produce::PRODUCE_REQUEST },
+    RequestSchema { api_key: 0, name: "Produce", min_version: 3, max_version: 12, body: &produce::PRODUCE_REQUEST },
     RequestSchema { api_key: 1, name: "Fetch", min_version: 4, max_version: 12, body: &fetch::FETCH_REQUEST },
     RequestSchema { api_key: 2, name: "ListOffsets", min_version: 1, max_version: 7, body: &list_offsets::LIST_OFFSETS_REQUEST },
     RequestSchema { api_key: 3, name: "Metadata", min_version: 0, max_version: 12, body: &metadata::METADATA_REQUEST },
@@ -95,15 +99,17 @@ pub(super) static REQUESTS: &[RequestSchema] = &[
     RequestSchema { api_key: 22, name: "InitProducerId", min_version: 0, max_version: 5, body: &init_producer_id::INIT_PRODUCER_ID_REQUEST },
     RequestSchema { api_key: 24, name: "AddPartitionsToTxn", min_version: 0, max_version: 3, body: &add_partitions_to_txn::ADD_PARTITIONS_TO_TXN_REQUEST },
     RequestSchema { api_key: 25, name: "AddOffsetsToTxn", min_version: 0, max_version: 4, body: &add_offsets_to_txn::ADD_OFFSETS_TO_TXN_REQUEST },
-    RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 4, body: &end_txn::END_TXN_REQUEST },
-    RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 4, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
+    RequestSchema { api_key: 26, name: "EndTxn", min_version: 0, max_version: 5, body: &end_txn::END_TXN_REQUEST },
+    RequestSchema { api_key: 28, name: "TxnOffsetCommit", min_version: 0, max_version: 5, body: &txn_offset_commit::TXN_OFFSET_COMMIT_REQUEST },
     RequestSchema { api_key: 32, name: "DescribeConfigs", min_version: 1, max_version: 4, body: &describe_configs::DESCRIBE_CONFIGS_REQUEST },
     RequestSchema { api_key: 36, name: "SaslAuthenticate", min_version: 0, max_version: 2, body: &sasl_authenticate::SASL_AUTHENTICATE_REQUEST },
     RequestSchema { api_key: 37, name: "CreatePartitions", min_version: 0, max_version: 3, body: &create_partitions::CREATE_PARTITIONS_REQUEST },
     RequestSchema { api_key: 42, name: "DeleteGroups", min_version: 0, max_version: 2, body: &delete_groups::DELETE_GROUPS_REQUEST },
     RequestSchema { api_key: 44, name: "IncrementalAlterConfigs", min_version: 0, max_version: 1, body: &incremental_alter_configs::INCREMENTAL_ALTER_CONFIGS_REQUEST },
     RequestSchema { api_key: 47, name: "OffsetDelete", min_version: 0, max_version: 0, body: &offset_delete::OFFSET_DELETE_REQUEST },
+    RequestSchema { api_key: 57, name: "UpdateFeatures", min_version: 0, max_version: 1, body: &update_features::UPDATE_FEATURES_REQUEST },
     RequestSchema { api_key: 60, name: "DescribeCluster", min_version: 0, max_version: 1, body: &describe_cluster::DESCRIBE_CLUSTER_REQUEST },
+    RequestSchema { api_key: 65, name: "DescribeTransactions", min_version: 0, max_version: 0, body: &describe_transactions::DESCRIBE_TRANSACTIONS_REQUEST },
     RequestSchema { api_key: 68, name: "ConsumerGroupHeartbeat", min_version: 0, max_version: 1, body: &consumer_group_heartbeat::CONSUMER_GROUP_HEARTBEAT_REQUEST },
     RequestSchema { api_key: 69, name: "ConsumerGroupDescribe", min_version: 0, max_version: 1, body: &consumer_group_describe::CONSUMER_GROUP_DESCRIBE_REQUEST },
 ];
