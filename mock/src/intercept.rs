@@ -39,7 +39,8 @@ pub enum Verdict {
     /// [`Fault::errors`](crate::Fault::errors) answers, for the same APIs: Produce, Fetch,
     /// ListOffsets, Metadata (per partition / topic, all of the request's), and the
     /// whole-request APIs of the group and transaction coordinators (FindCoordinator, JoinGroup,
-    /// SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, InitProducerId). Other APIs
+    /// SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, InitProducerId,
+    /// ConsumerGroupHeartbeat, ConsumerGroupDescribe). Other APIs
     /// are served as usual. Code 0 answers NONE without applying the request.
     Error(i16),
     /// The connection is closed before the request is applied: not persisted.

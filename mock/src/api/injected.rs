@@ -123,3 +123,22 @@ pub(crate) fn offset_fetch(
         .collect();
     OffsetFetchResponse::default().with_topics(topics)
 }
+
+/// Every group asked about gets the code (as a Kafka 3.x broker without the new group
+/// coordinator answers UNSUPPORTED_VERSION).
+pub(crate) fn consumer_group_describe(
+    req: &ConsumerGroupDescribeRequest,
+    code: i16,
+) -> ConsumerGroupDescribeResponse {
+    use kafka_protocol::messages::consumer_group_describe_response::DescribedGroup;
+    ConsumerGroupDescribeResponse::default().with_groups(
+        req.group_ids
+            .iter()
+            .map(|g| {
+                DescribedGroup::default()
+                    .with_group_id(g.clone())
+                    .with_error_code(code)
+            })
+            .collect(),
+    )
+}

@@ -158,6 +158,9 @@ pub(crate) async fn dispatch(
         }
         ApiKey::ConsumerGroupDescribe => {
             let req: ConsumerGroupDescribeRequest = decode(body, version)?;
+            if let Some(code) = injected::whole(ctx, key) {
+                return encode(&injected::consumer_group_describe(&req, code), version);
+            }
             encode(
                 &consumer::handlers::consumer_group_describe(ctx, req),
                 version,
