@@ -5,7 +5,7 @@
 //! tests fail, naming what is missing: they never pass without running.
 
 use ferrokafka_mock::{MockCluster, MockConfig};
-use ferrokafka_testcontainers::JvmRuntime;
+use ferrokafka_testcontainers::{JvmRuntime, Tool};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -127,7 +127,7 @@ fn java_console_tools_produce_and_consume_every_codec_in_a_group() {
         cluster.create_topic(&topic, 3).expect("topic");
         let sent = lines(&topic, 200);
         let mut p = jvm
-            .tool("org.apache.kafka.tools.ConsoleProducer")
+            .kafka_tool(Tool::ConsoleProducer)
             .expect("ConsoleProducer");
         p.args(["--bootstrap-server", &b, "--topic", &topic])
             .args(["--producer-property", "enable.idempotence=true"])
@@ -144,7 +144,7 @@ fn java_console_tools_produce_and_consume_every_codec_in_a_group() {
         assert_eq!(total, 200, "{codec}: all 200 written");
 
         let mut c = jvm
-            .tool("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .kafka_tool(Tool::ConsoleConsumer)
             .expect("ConsoleConsumer");
         c.args(["--bootstrap-server", &b, "--topic", &topic])
             .args(["--group", &format!("java-group-{codec}")])
