@@ -11,7 +11,7 @@ use std::fmt;
 use crate::HarnessError;
 
 /// The Apache Kafka version used unless `FERROKAFKA_KAFKA_VERSION` names another.
-pub const KAFKA_VERSION: &str = "4.1.1";
+pub const KAFKA_VERSION: &str = "4.4.0";
 
 /// The environment variable that selects the Kafka version.
 pub const VERSION_ENV: &str = "FERROKAFKA_KAFKA_VERSION";
