@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
 
+use crate::version::KafkaVersion;
 use crate::HarnessError;
 
 /// The shape of a cluster to start.
@@ -102,8 +103,10 @@ pub(crate) struct ProxiedListener {
     pub advertised: u16,
 }
 
-/// `server.properties` for `node` of a cluster made of `all` nodes, storing data in `data_dir`.
+/// `server.properties` for `node` of a cluster made of `all` nodes, storing data in `data_dir`,
+/// with only keys that `version` defines.
 pub(crate) fn render_server_properties(
+    version: &KafkaVersion,
     topology: Topology,
     node: &NodePorts,
     all: &[NodePorts],
@@ -177,8 +180,10 @@ pub(crate) fn render_server_properties(
     line("offsets.topic.replication.factor", &rf);
     line("transaction.state.log.replication.factor", &rf);
     line("transaction.state.log.min.isr", &min_isr);
-    line("share.coordinator.state.topic.replication.factor", &rf);
-    line("share.coordinator.state.topic.min.isr", &min_isr);
+    if version.has_share_coordinator() {
+        line("share.coordinator.state.topic.replication.factor", &rf);
+        line("share.coordinator.state.topic.min.isr", &min_isr);
+    }
     line(
         "auto.create.topics.enable",
         &matches!(topology, Topology::Single),
@@ -247,6 +252,10 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    fn v(text: &str) -> KafkaVersion {
+        KafkaVersion::parse(text).unwrap()
+    }
+
     fn parse(props: &str) -> HashMap<String, String> {
         props
             .lines()
@@ -263,6 +272,7 @@ mod tests {
             controller: 40002,
         };
         let p = parse(&render_server_properties(
+            &v("4.1.1"),
             Topology::Single,
             &node,
             &[node],
@@ -304,6 +314,7 @@ mod tests {
             },
         ];
         let p = parse(&render_server_properties(
+            &v("4.1.1"),
             Topology::Cluster3,
             &all[1],
             &all,
@@ -339,6 +350,7 @@ mod tests {
             advertised: 5555,
         };
         let p = parse(&render_server_properties(
+            &v("4.1.1"),
             Topology::Cluster3,
             &node,
             &[node],

@@ -58,7 +58,7 @@ mod engine {
 
     use crate::config::free_ports;
     use crate::ids::random_cluster_id;
-    use crate::resolve::KAFKA_VERSION;
+    use crate::version::KafkaVersion;
     use crate::HarnessError;
 
     /// Removes the container with the docker CLI when the owning process dies (EOF on stdin), because
@@ -91,7 +91,8 @@ exit 0
                 .first()
                 .copied()
                 .ok_or_else(|| HarnessError::Docker("no free port".into()))?;
-            let env = [
+            let version = KafkaVersion::current()?;
+            let mut env = vec![
                 ("CLUSTER_ID", random_cluster_id()),
                 ("KAFKA_NODE_ID", "1".into()),
                 ("KAFKA_PROCESS_ROLES", "broker,controller".into()),
@@ -112,17 +113,22 @@ exit 0
                 ("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1".into()),
                 ("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1".into()),
                 ("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1".into()),
-                (
-                    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
-                    "1".into(),
-                ),
-                ("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1".into()),
                 ("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0".into()),
                 ("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "true".into()),
                 ("KAFKA_NUM_PARTITIONS", "1".into()),
                 ("KAFKA_HEAP_OPTS", "-Xms256m -Xmx512m".into()),
             ];
-            let mut request = GenericImage::new("apache/kafka", KAFKA_VERSION)
+            // The image writes every KAFKA_* variable into server.properties: only keys this
+            // version defines (as `config::render_server_properties`).
+            if version.has_share_coordinator() {
+                env.push((
+                    "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+                    "1".into(),
+                ));
+                env.push(("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1".into()));
+            }
+            // The image tags are the release versions (`apache/kafka:3.9.1`).
+            let mut request = GenericImage::new("apache/kafka", version.as_str())
                 .with_exposed_port(port.tcp())
                 .with_wait_for(WaitFor::message_on_stdout("Kafka Server started"))
                 .with_mapped_port(port, port.tcp())

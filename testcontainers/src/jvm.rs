@@ -18,6 +18,7 @@ use crate::ids::{random_cluster_id, random_u64};
 use crate::process::{Cleanup, NodeProcess};
 use crate::resolve::{tail_lines, JvmRuntime};
 use crate::state::{ClusterState, NodeState};
+use crate::version::KafkaVersion;
 use crate::HarnessError;
 
 /// The line `KafkaRaftServer` logs once the broker is unfenced and its acceptors run.
@@ -120,7 +121,10 @@ impl JvmCluster {
     /// reported as not running.
     pub fn load(root: &Path) -> Result<JvmCluster, HarnessError> {
         let state = ClusterState::read(root)?;
-        let runtime = JvmRuntime::locate()?;
+        let runtime = match state.version.clone() {
+            Some(v) => JvmRuntime::locate_version(v)?,
+            None => JvmRuntime::locate()?,
+        };
         let nodes = state
             .nodes
             .iter()
@@ -191,8 +195,14 @@ impl JvmCluster {
                 (Some(&listen), Some(&advertised)) => Some(ProxiedListener { listen, advertised }),
                 _ => None,
             };
-            let props =
-                render_server_properties(self.topology, p, &ports, &dir.join("data"), proxied);
+            let props = render_server_properties(
+                &self.runtime.version,
+                self.topology,
+                p,
+                &ports,
+                &dir.join("data"),
+                proxied,
+            );
             fs::write(dir.join("server.properties"), props)
                 .map_err(|e| HarnessError::io(dir.display(), e))?;
             self.nodes.push(JvmNode {
@@ -358,6 +368,11 @@ impl JvmCluster {
         self.topology
     }
 
+    /// The Kafka version the nodes run.
+    pub fn version(&self) -> &KafkaVersion {
+        &self.runtime.version
+    }
+
     /// The KRaft cluster id.
     pub fn cluster_id(&self) -> &str {
         &self.cluster_id
@@ -484,6 +499,7 @@ impl JvmCluster {
         ClusterState {
             topology: self.topology,
             cluster_id: self.cluster_id.clone(),
+            version: Some(self.runtime.version.clone()),
             nodes: self
                 .nodes
                 .iter()

@@ -1,4 +1,4 @@
-//! A real Apache Kafka 4.x for ferrokafka's tests, benches and examples.
+//! A real Apache Kafka (4.x, and 3.9) for ferrokafka's tests, benches and examples.
 //!
 //! [`Kafka::shared`] gives every test of a process the same single-node broker; [`Kafka::start`]
 //! gives a caller its own cluster (one or three nodes) for fault tests ([`Kafka::kill_node`],
@@ -11,6 +11,9 @@
 //!    ([`ClusterKind::Docker`]; [`Topology::Cluster3`] falls through to 3.).
 //! 3. Java is installed: local KRaft broker JVMs from the Maven Central jars, resolved once into
 //!    `$FERROKAFKA_KAFKA_CACHE` or `~/.cache/ferrokafka/kafka-<version>` ([`ClusterKind::Jvm`]).
+//!
+//! The Kafka version (jars, Docker image tag, broker configuration) is `FERROKAFKA_KAFKA_VERSION`,
+//! default [`KAFKA_VERSION`]; 3.9 and later are supported ([`KafkaVersion`]).
 //! 4. Neither Docker nor Java: the in-process mock cluster of `ferrokafka-mock`
 //!    ([`ClusterKind::Mock`]), which needs nothing but this process. It is not a replicated
 //!    log: fault injection (node kills, proxies) returns [`HarnessError::Unsupported`] naming
@@ -39,6 +42,7 @@ mod resolve;
 pub mod secure;
 mod state;
 pub mod verifier;
+mod version;
 
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
@@ -49,7 +53,8 @@ pub use config::Topology;
 pub use error::HarnessError;
 pub use ids::{random_cluster_id, unique_topic};
 pub use proxy::{Direction, FaultProxy, ProxyStats};
-pub use resolve::{JvmRuntime, KAFKA_VERSION};
+pub use resolve::JvmRuntime;
+pub use version::{KafkaVersion, Tool, KAFKA_VERSION, VERSION_ENV};
 
 use jvm::JvmCluster;
 
@@ -419,7 +424,7 @@ impl Kafka {
             };
         }
         let output = JvmRuntime::locate()?
-            .tool("org.apache.kafka.tools.TopicCommand")?
+            .kafka_tool(Tool::Topic)?
             .args(["--bootstrap-server", &self.bootstrap()])
             .args(["--create", "--if-not-exists", "--topic", topic])
             .args(["--partitions", &partitions.to_string()])

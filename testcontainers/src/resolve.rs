@@ -9,12 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::{SERVER_LOG4J2, TOOLS_LOG4J2};
 use crate::process::pid_alive;
+use crate::version::{KafkaVersion, Tool, KAFKA_VERSION};
 use crate::HarnessError;
 
-/// The Apache Kafka version the pom resolves.
-pub const KAFKA_VERSION: &str = "4.1.1";
-
-/// The pom that resolves the broker's runtime classpath (packaging `pom`, nothing compiled).
+/// The pom that resolves the broker's runtime classpath (packaging `pom`, nothing compiled). Its
+/// `kafka.version` property is [`KAFKA_VERSION`]; [`pom_for`] writes the selected version there.
 const POM: &str = include_str!("../kafka/pom.xml");
 
 /// A lock older than this is considered abandoned even if its pid looks alive (pid reuse).
@@ -27,17 +26,28 @@ pub struct JvmRuntime {
     pub java: PathBuf,
     /// The cache directory (`$FERROKAFKA_KAFKA_CACHE` or `~/.cache/ferrokafka/kafka-<version>`).
     pub cache_dir: PathBuf,
+    /// The Kafka version of the jars (`FERROKAFKA_KAFKA_VERSION`, default [`KAFKA_VERSION`]).
+    pub version: KafkaVersion,
 }
 
 impl JvmRuntime {
     /// Finds Java and makes sure the jars are resolved (running Maven at most once per cache dir).
     pub fn locate() -> Result<JvmRuntime, HarnessError> {
+        Self::locate_version(KafkaVersion::current()?)
+    }
+
+    /// [`JvmRuntime::locate`] for a given Kafka version rather than `FERROKAFKA_KAFKA_VERSION`'s.
+    pub fn locate_version(version: KafkaVersion) -> Result<JvmRuntime, HarnessError> {
         let java = find_java()?;
-        let cache_dir = cache_dir()?;
-        ensure_resolved(&cache_dir, ".complete", run_maven)?;
+        let cache_dir = cache_dir(&version)?;
+        ensure_resolved(&cache_dir, ".complete", &version, run_maven)?;
         write_if_changed(&cache_dir.join("log4j2-server.properties"), SERVER_LOG4J2)?;
         write_if_changed(&cache_dir.join("log4j2-tools.properties"), TOOLS_LOG4J2)?;
-        Ok(JvmRuntime { java, cache_dir })
+        Ok(JvmRuntime {
+            java,
+            cache_dir,
+            version,
+        })
     }
 
     /// The `-cp` argument: every jar of the cache's `libs` directory.
@@ -49,7 +59,12 @@ impl JvmRuntime {
     /// or `org.apache.kafka.tools.ProducerPerformance`: small heap, warnings only, the broker jars
     /// plus `kafka-tools` (resolved on first use into `<cache>/tools`). Add the tool's arguments.
     pub fn tool(&self, main_class: &str) -> Result<Command, HarnessError> {
-        ensure_resolved(&self.cache_dir, ".tools-complete", run_maven_tools)?;
+        ensure_resolved(
+            &self.cache_dir,
+            ".tools-complete",
+            &self.version,
+            run_maven_tools,
+        )?;
         let mut cmd = Command::new(&self.java);
         cmd.arg("-Xmx512m")
             .arg(format!(
@@ -64,6 +79,12 @@ impl JvmRuntime {
             ))
             .arg(main_class);
         Ok(cmd)
+    }
+
+    /// [`JvmRuntime::tool`] for one of the tools whose main class moved between versions
+    /// ([`KafkaVersion::tool_class`]).
+    pub fn kafka_tool(&self, tool: Tool) -> Result<Command, HarnessError> {
+        self.tool(self.version.tool_class(tool))
     }
 
     pub(crate) fn server_log4j(&self) -> PathBuf {
@@ -100,8 +121,8 @@ pub(crate) fn find_java() -> Result<PathBuf, HarnessError> {
     }
 }
 
-/// The cache directory for this Kafka version.
-pub(crate) fn cache_dir() -> Result<PathBuf, HarnessError> {
+/// The cache directory for `version`: one per version, so switching versions never re-resolves.
+pub(crate) fn cache_dir(version: &KafkaVersion) -> Result<PathBuf, HarnessError> {
     if let Some(dir) = std::env::var_os("FERROKAFKA_KAFKA_CACHE").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));
     }
@@ -112,23 +133,34 @@ pub(crate) fn cache_dir() -> Result<PathBuf, HarnessError> {
             None => std::env::temp_dir(),
         },
     };
-    Ok(base
-        .join("ferrokafka")
-        .join(format!("kafka-{KAFKA_VERSION}")))
+    Ok(base.join("ferrokafka").join(format!("kafka-{version}")))
 }
 
-/// The content of a completion marker: a hash of the embedded pom, so editing the pom (another
-/// Kafka version, another dependency) makes existing caches resolve again.
-fn marker_content() -> String {
+/// The pom with `version` as its `kafka.version` property. Written into the cache rather than
+/// passed as `-Dkafka.version`, so the pom in the cache says what was resolved and its hash (the
+/// completion marker) differs per version: a `FERROKAFKA_KAFKA_CACHE` shared by two versions
+/// resolves again when the version changes instead of running the other version's jars.
+pub(crate) fn pom_for(version: &KafkaVersion) -> String {
+    POM.replace(
+        &format!("<kafka.version>{KAFKA_VERSION}</kafka.version>"),
+        &format!("<kafka.version>{version}</kafka.version>"),
+    )
+}
+
+/// The content of a completion marker: the version and a hash of the pom written for it, so
+/// editing the pom (another dependency) or selecting another version makes the cache resolve again.
+fn marker_content(version: &KafkaVersion) -> String {
     // FNV-1a 64: stable across Rust versions, unlike `DefaultHasher`.
-    let hash = POM.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{KAFKA_VERSION} {hash:016x}")
+    let hash = pom_for(version)
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("{version} {hash:016x}")
 }
 
-fn is_complete(marker: &Path) -> bool {
-    fs::read_to_string(marker).is_ok_and(|c| c.trim() == marker_content())
+fn is_complete(marker: &Path, version: &KafkaVersion) -> bool {
+    fs::read_to_string(marker).is_ok_and(|c| c.trim() == marker_content(version))
 }
 
 /// Runs `resolve(cache)` unless `<cache>/<marker_name>` says it already ran for this pom. Only one
@@ -137,28 +169,29 @@ fn is_complete(marker: &Path) -> bool {
 fn ensure_resolved(
     cache: &Path,
     marker_name: &str,
-    resolve: fn(&Path) -> Result<(), HarnessError>,
+    version: &KafkaVersion,
+    resolve: fn(&Path, &KafkaVersion) -> Result<(), HarnessError>,
 ) -> Result<(), HarnessError> {
     let marker = cache.join(marker_name);
-    if is_complete(&marker) {
+    if is_complete(&marker, version) {
         return Ok(());
     }
     fs::create_dir_all(cache).map_err(|e| HarnessError::io(cache.display(), e))?;
     let lock = cache.join(".lock");
     let deadline = Instant::now() + Duration::from_secs(20 * 60);
     loop {
-        if is_complete(&marker) {
+        if is_complete(&marker, version) {
             return Ok(());
         }
         match OpenOptions::new().write(true).create_new(true).open(&lock) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{}", std::process::id());
                 drop(f);
-                let result = if is_complete(&marker) {
+                let result = if is_complete(&marker, version) {
                     Ok(())
                 } else {
-                    resolve(cache).and_then(|()| {
-                        fs::write(&marker, marker_content())
+                    resolve(cache, version).and_then(|()| {
+                        fs::write(&marker, marker_content(version))
                             .map_err(|e| HarnessError::io(marker.display(), e))
                     })
                 };
@@ -206,19 +239,20 @@ fn lock_is_stale(lock: &Path) -> bool {
 /// The broker's runtime classpath into `<cache>/libs`. Resolves into a fresh directory and swaps it
 /// in, so jars of an older pom don't linger and JVMs running from the old directory keep their open
 /// jars (the lock only serialises resolvers, not brokers using the cache).
-fn run_maven(cache: &Path) -> Result<(), HarnessError> {
+fn run_maven(cache: &Path, version: &KafkaVersion) -> Result<(), HarnessError> {
     let libs = cache.join("libs");
     let fresh = cache.join(format!("libs.new.{}", std::process::id()));
     let _ = fs::remove_dir_all(&fresh);
     maven(
         cache,
+        version,
         &[
             "dependency:copy-dependencies",
             "-DincludeScope=runtime",
             &format!("-DoutputDirectory={}", fresh.display()),
         ],
     )?;
-    let kafka_jar = fresh.join(format!("kafka_2.13-{KAFKA_VERSION}.jar"));
+    let kafka_jar = fresh.join(format!("kafka_2.13-{version}.jar"));
     if !kafka_jar.is_file() {
         return Err(HarnessError::Resolve(format!(
             "Maven succeeded but {} is missing",
@@ -236,22 +270,23 @@ fn run_maven(cache: &Path) -> Result<(), HarnessError> {
 
 /// The `kafka-tools` jar alone into `<cache>/tools`: its other dependencies the tools we use need are
 /// already in `libs`; its Connect/Jetty dependencies are left out of the broker's classpath.
-fn run_maven_tools(cache: &Path) -> Result<(), HarnessError> {
+fn run_maven_tools(cache: &Path, version: &KafkaVersion) -> Result<(), HarnessError> {
     let tools = cache.join("tools");
     maven(
         cache,
+        version,
         &[
             "dependency:copy",
-            &format!("-Dartifact=org.apache.kafka:kafka-tools:{KAFKA_VERSION}"),
+            &format!("-Dartifact=org.apache.kafka:kafka-tools:{version}"),
             &format!("-DoutputDirectory={}", tools.display()),
         ],
     )
 }
 
-/// `mvn -B -q -f <cache>/pom.xml <args>`.
-fn maven(cache: &Path, args: &[&str]) -> Result<(), HarnessError> {
+/// `mvn -B -q -f <cache>/pom.xml <args>`, the pom naming `version`.
+fn maven(cache: &Path, version: &KafkaVersion, args: &[&str]) -> Result<(), HarnessError> {
     let pom = cache.join("pom.xml");
-    write_if_changed(&pom, POM)?;
+    write_if_changed(&pom, &pom_for(version))?;
     let mvn = std::env::var_os("MAVEN").unwrap_or_else(|| "mvn".into());
     let output = Command::new(&mvn)
         .args(["-B", "-q", "-f"])
@@ -274,7 +309,8 @@ fn maven(cache: &Path, args: &[&str]) -> Result<(), HarnessError> {
             String::from_utf8_lossy(&output.stderr)
         );
         return Err(HarnessError::Resolve(format!(
-            "`mvn {}` failed ({}); is Maven Central reachable?\n{}",
+            "`mvn {}` for Kafka {version} failed ({}); is Maven Central reachable, and is \
+             {version} a released Kafka version?\n{}",
             args.first().copied().unwrap_or_default(),
             output.status,
             tail_lines(&text, 50)
@@ -332,15 +368,32 @@ mod tests {
 
     #[test]
     fn marker_names_version_and_pom() {
-        let m = marker_content();
+        let default = KafkaVersion::parse(KAFKA_VERSION).unwrap();
+        let m = marker_content(&default);
         assert!(m.starts_with(&format!("{KAFKA_VERSION} ")), "{m}");
         assert_eq!(m.len(), KAFKA_VERSION.len() + 17);
-        assert_eq!(m, marker_content());
+        assert_eq!(m, marker_content(&default));
+        let other = KafkaVersion::parse("3.9.1").unwrap();
+        let hash = |m: &str| m.split(' ').nth(1).unwrap_or_default().to_string();
+        assert_ne!(hash(&marker_content(&other)), hash(&m));
     }
 
     #[test]
-    fn pom_is_embedded() {
+    fn pom_is_embedded_and_names_the_selected_version() {
         assert!(POM.contains("<artifactId>kafka_2.13</artifactId>"));
+        // `pom_for` replaces this exact element: the pom's default must stay KAFKA_VERSION.
         assert!(POM.contains(&format!("<kafka.version>{KAFKA_VERSION}</kafka.version>")));
+        let pom = pom_for(&KafkaVersion::parse("3.9.1").unwrap());
+        assert!(pom.contains("<kafka.version>3.9.1</kafka.version>"));
+        assert!(!pom.contains(&format!("<kafka.version>{KAFKA_VERSION}<")));
+    }
+
+    #[test]
+    fn cache_dir_is_per_version() {
+        if std::env::var_os("FERROKAFKA_KAFKA_CACHE").is_some() {
+            return; // an explicit cache dir is used as is, whatever the version
+        }
+        let v = KafkaVersion::parse("3.9.1").unwrap();
+        assert!(cache_dir(&v).unwrap().ends_with("ferrokafka/kafka-3.9.1"));
     }
 }

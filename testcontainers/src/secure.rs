@@ -42,6 +42,7 @@ use crate::config::free_ports;
 use crate::ids::{random_cluster_id, random_u64};
 use crate::process::{Cleanup, NodeProcess};
 use crate::resolve::{tail_lines, JvmRuntime};
+use crate::version::Tool;
 use crate::HarnessError;
 
 mod mock;
@@ -471,7 +472,7 @@ impl SecureKafka {
         let ports = free_ports(Listener::ALL.len() + 1)?;
         self.ports = Listener::ALL.iter().copied().zip(ports.clone()).collect();
         let controller = ports.last().copied().unwrap_or(0);
-        let props = self.server_properties(controller, opts);
+        let props = self.server_properties(runtime, controller, opts);
         let props_path = self.dir.join("server.properties");
         write(&props_path, &props)?;
         let data = self.dir.join("data");
@@ -493,7 +494,12 @@ impl SecureKafka {
         self.wait_ready()
     }
 
-    fn server_properties(&self, controller: u16, opts: &SecureOptions) -> String {
+    fn server_properties(
+        &self,
+        runtime: &JvmRuntime,
+        controller: u16,
+        opts: &SecureOptions,
+    ) -> String {
         let listeners: Vec<String> = self
             .ports
             .iter()
@@ -531,6 +537,10 @@ impl SecureKafka {
         line("inter.broker.listener.name", "PLAINTEXT");
         line("controller.listener.names", "CONTROLLER");
         line("log.dirs", &self.dir.join("data").display().to_string());
+        if runtime.version.has_share_coordinator() {
+            line("share.coordinator.state.topic.replication.factor", "1");
+            line("share.coordinator.state.topic.min.isr", "1");
+        }
         for (k, v) in [
             ("num.partitions", "1"),
             ("default.replication.factor", "1"),
@@ -538,8 +548,6 @@ impl SecureKafka {
             ("offsets.topic.replication.factor", "1"),
             ("transaction.state.log.replication.factor", "1"),
             ("transaction.state.log.min.isr", "1"),
-            ("share.coordinator.state.topic.replication.factor", "1"),
-            ("share.coordinator.state.topic.min.isr", "1"),
             ("auto.create.topics.enable", "true"),
             ("group.initial.rebalance.delay.ms", "0"),
             ("num.network.threads", "2"),
@@ -696,7 +704,7 @@ impl SecureKafka {
     /// ANONYMOUS principal is a super user).
     fn create_acls(&self, runtime: &JvmRuntime) -> Result<(), HarnessError> {
         let out = runtime
-            .tool("org.apache.kafka.tools.AclCommand")?
+            .kafka_tool(Tool::Acl)?
             .args(["--bootstrap-server", &self.bootstrap(Listener::Plaintext)])
             .args([
                 "--add",

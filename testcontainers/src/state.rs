@@ -3,6 +3,7 @@
 //! ```text
 //! topology=cluster3
 //! cluster_id=<22 chars>
+//! version=<Kafka version> (absent in files written before the version could be chosen)
 //! node=<id> <broker port> <controller port> <pid or ->
 //! ```
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{NodePorts, Topology};
 use crate::resolve::write_if_changed;
+use crate::version::KafkaVersion;
 use crate::HarnessError;
 
 const FILE: &str = "cluster.state";
@@ -27,6 +29,9 @@ pub(crate) struct NodeState {
 pub(crate) struct ClusterState {
     pub topology: Topology,
     pub cluster_id: String,
+    /// The Kafka version the nodes run: restarting one must use the same jars, whatever
+    /// `FERROKAFKA_KAFKA_VERSION` says in the process that restarts it.
+    pub version: Option<KafkaVersion>,
     pub nodes: Vec<NodeState>,
 }
 
@@ -41,6 +46,9 @@ impl ClusterState {
             self.topology.as_str(),
             self.cluster_id
         );
+        if let Some(v) = &self.version {
+            s.push_str(&format!("version={v}\n"));
+        }
         for n in &self.nodes {
             let pid = n.pid.map_or_else(|| "-".to_string(), |p| p.to_string());
             s.push_str(&format!(
@@ -55,12 +63,14 @@ impl ClusterState {
         let bad = |line: &str| HarnessError::State(format!("unreadable line {line:?}"));
         let mut topology = None;
         let mut cluster_id = None;
+        let mut version = None;
         let mut nodes = Vec::new();
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
             let (key, value) = line.split_once('=').ok_or_else(|| bad(line))?;
             match key {
                 "topology" => topology = Some(Topology::parse(value).ok_or_else(|| bad(line))?),
                 "cluster_id" => cluster_id = Some(value.to_string()),
+                "version" => version = Some(KafkaVersion::parse(value).map_err(|_| bad(line))?),
                 "node" => {
                     let f: Vec<&str> = value.split_whitespace().collect();
                     let [id, broker, controller, pid] = f[..] else {
@@ -86,6 +96,7 @@ impl ClusterState {
                 Ok(ClusterState {
                     topology,
                     cluster_id,
+                    version,
                     nodes,
                 })
             }
@@ -128,6 +139,7 @@ mod tests {
         let s = ClusterState {
             topology: Topology::Cluster3,
             cluster_id: "abcdefghijklmnopqrstuQ".into(),
+            version: Some(KafkaVersion::parse("3.9.1").unwrap()),
             nodes: (1..=3)
                 .map(|i| NodeState {
                     ports: NodePorts {
@@ -141,7 +153,11 @@ mod tests {
         };
         let text = s.render();
         assert!(text.contains("node=2 1002 2002 -\n"));
+        assert!(text.contains("version=3.9.1\n"));
         assert_eq!(ClusterState::parse(&text).unwrap(), s);
+        // A file written before the version was recorded still loads.
+        let old = text.replace("version=3.9.1\n", "");
+        assert_eq!(ClusterState::parse(&old).unwrap().version, None);
     }
 
     #[test]

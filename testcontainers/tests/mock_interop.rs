@@ -7,7 +7,7 @@
 //! committed transactions the ferrokafka producer wrote, under both transaction versions.
 
 use ferrokafka_mock::{ApiKey, MockCluster, MockConfig, SecurityProtocol};
-use ferrokafka_testcontainers::JvmRuntime;
+use ferrokafka_testcontainers::{JvmRuntime, Tool};
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -129,7 +129,7 @@ fn java_console_tools_produce_and_consume_every_codec_in_a_group() {
         cluster.create_topic(&topic, 3).expect("topic");
         let sent = lines(&topic, 200);
         let mut p = jvm
-            .tool("org.apache.kafka.tools.ConsoleProducer")
+            .kafka_tool(Tool::ConsoleProducer)
             .expect("ConsoleProducer");
         p.args(["--bootstrap-server", &b, "--topic", &topic])
             .args(["--producer-property", "enable.idempotence=true"])
@@ -146,7 +146,7 @@ fn java_console_tools_produce_and_consume_every_codec_in_a_group() {
         assert_eq!(total, 200, "{codec}: all 200 written");
 
         let mut c = jvm
-            .tool("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .kafka_tool(Tool::ConsoleConsumer)
             .expect("ConsoleConsumer");
         c.args(["--bootstrap-server", &b, "--topic", &topic])
             .args(["--group", &format!("java-group-{codec}")])
@@ -266,7 +266,7 @@ fn java_console_consumer_in_a_kip848_group_reads_once_and_resumes_from_its_commi
     cluster.create_topic(topic, 3).expect("topic");
     let produce = |sent: &[String]| {
         let mut p = jvm
-            .tool("org.apache.kafka.tools.ConsoleProducer")
+            .kafka_tool(Tool::ConsoleProducer)
             .expect("ConsoleProducer");
         p.args(["--bootstrap-server", &b, "--topic", topic])
             .stdout(Stdio::piped())
@@ -278,7 +278,7 @@ fn java_console_consumer_in_a_kip848_group_reads_once_and_resumes_from_its_commi
     };
     let consume = |n: usize| {
         let mut c = jvm
-            .tool("org.apache.kafka.tools.consumer.ConsoleConsumer")
+            .kafka_tool(Tool::ConsoleConsumer)
             .expect("ConsoleConsumer");
         c.args(["--bootstrap-server", &b, "--topic", topic])
             .args(["--group", "java-848-group"])

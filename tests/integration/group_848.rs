@@ -391,3 +391,103 @@ async fn a_static_consumer_protocol_member_restarts_without_moving_partitions() 
     b2.close().await;
     a.close().await;
 }
+
+/// A broker without KIP-848: Kafka 3.9 (its new group coordinator is off unless
+/// `group.coordinator.rebalance.protocols` says otherwise), or on 4.x a dedicated broker whose
+/// `group.version` feature is downgraded to 0. A `group.protocol=consumer` member stops at its
+/// first heartbeat with one line naming the fix, within seconds — never a hang — and a classic
+/// member of the same group consumes there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_protocol_member_fails_in_one_line_on_a_broker_without_kip_848() {
+    let version = ferrokafka_testcontainers::KafkaVersion::current().expect("the Kafka version");
+    let mut dedicated = None;
+    let bootstrap = if version.at_least(4, 0) {
+        let kafka = crate::support::dedicated(ferrokafka_testcontainers::Topology::Single).await;
+        let b = kafka.bootstrap();
+        dedicated = Some(kafka);
+        let out = crate::support::blocking({
+            let b = b.clone();
+            move || {
+                ferrokafka_testcontainers::JvmRuntime::locate()
+                    .expect("java and the Kafka jars")
+                    .kafka_tool(ferrokafka_testcontainers::Tool::Feature)
+                    .expect("kafka-tools")
+                    .args(["--bootstrap-server", &b, "downgrade", "--feature"])
+                    .arg("group.version=0")
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .expect("FeatureCommand runs")
+            }
+        })
+        .await;
+        assert!(
+            out.status.success(),
+            "FeatureCommand downgrade: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The single node applies the feature record it wrote itself; give it a moment.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        b
+    } else {
+        shared_bootstrap()
+    };
+    let topic = unique_topic("no848");
+    create(&bootstrap, &topic, 2, 1).await;
+    produce(&bootstrap, &topic, 20, "none", None).await;
+    let group = unique_topic("no848");
+
+    let modern = group_consumer(&bootstrap, &group, &CONSUMER);
+    modern.subscribe([topic.clone()]).expect("subscribe");
+    let started = Instant::now();
+    let error = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "Kafka {version}: no error after 30 s (owns {:?})",
+            modern.assignment()
+        );
+        match modern.poll(Duration::from_millis(200)).await {
+            Err(e) => break e,
+            Ok(records) => assert!(records.is_empty(), "Kafka {version}: records served"),
+        }
+    };
+    let line = error.to_string();
+    eprintln!(
+        "Kafka {version}: group.protocol=consumer failed after {:?}: {line}",
+        started.elapsed()
+    );
+    assert!(line.contains("KIP-848"), "{line}");
+    assert!(line.contains("group.protocol=classic"), "{line}");
+    assert!(!line.contains('\n'), "one line: {line}");
+    assert!(!error.is_retriable(), "{line}");
+    // It does not try again: the next poll returns at once and the member owns nothing.
+    let again = tokio::time::timeout(
+        Duration::from_secs(5),
+        modern.poll(Duration::from_millis(200)),
+    )
+    .await
+    .expect("the next poll returns");
+    assert!(
+        again.as_ref().map_or(true, Vec::is_empty) && modern.assignment().is_empty(),
+        "Kafka {version}: the member rejoined: {again:?}"
+    );
+    modern.close().await.ok();
+
+    // The advice holds: a classic member of the same group reads all 20 records.
+    let classic = group_consumer(&bootstrap, &group, &[]);
+    classic
+        .subscribe([topic.clone()])
+        .expect("subscribe classic");
+    let mut n = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while n < 20 {
+        assert!(Instant::now() < deadline, "classic read {n} of 20");
+        n += classic
+            .poll(Duration::from_millis(200))
+            .await
+            .expect("classic poll")
+            .len();
+    }
+    classic.close().await.ok();
+    drop(dedicated);
+}

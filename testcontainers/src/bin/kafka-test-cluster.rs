@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use ferrokafka_testcontainers::jvm::JvmCluster;
 use ferrokafka_testcontainers::secure::{SecureKafka, SecureOptions, USERS};
-use ferrokafka_testcontainers::{HarnessError, JvmRuntime, Topology};
+use ferrokafka_testcontainers::{HarnessError, JvmRuntime, Topology, KAFKA_VERSION};
 
 const USAGE: &str = "\
 usage: kafka-test-cluster <command>
@@ -30,7 +30,12 @@ usage: kafka-test-cluster <command>
   restart-node N        start node N again and wait until it is ready
   stop                  SIGTERM every node (SIGKILL after 30 s), remove the state and data
 state dir: $KAFKA_TEST_CLUSTER_DIR or ${TMPDIR:-/tmp}/ferrokafka-test-cluster
+Kafka version: $FERROKAFKA_KAFKA_VERSION (default {default}); a started cluster keeps its own
 (the secure broker lives in its subdirectory `secure`)";
+
+fn usage() -> String {
+    USAGE.replace("{default}", KAFKA_VERSION)
+}
 
 fn state_dir() -> PathBuf {
     match std::env::var_os("KAFKA_TEST_CLUSTER_DIR").filter(|d| !d.is_empty()) {
@@ -44,7 +49,7 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Usage(m)) => {
-            eprintln!("kafka-test-cluster: {m}\n{USAGE}");
+            eprintln!("kafka-test-cluster: {m}\n{}", usage());
             ExitCode::from(2)
         }
         Err(Failure::Harness(e)) => {
@@ -152,8 +157,9 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let t0 = Instant::now();
             let cluster = JvmCluster::start_detached(topology, &dir)?;
             eprintln!(
-                "kafka-test-cluster: {} node(s) ready in {:.1} s, state in {}",
+                "kafka-test-cluster: {} node(s) of Kafka {} ready in {:.1} s, state in {}",
                 cluster.node_ids().len(),
+                cluster.version(),
                 t0.elapsed().as_secs_f64(),
                 dir.display()
             );
@@ -163,7 +169,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
         "bootstrap" => println!("{}", JvmCluster::load(&dir)?.bootstrap()),
         "status" => {
             let mut c = JvmCluster::load(&dir)?;
-            println!("cluster {} ({})", c.cluster_id(), c.topology().as_str());
+            println!(
+                "cluster {} ({}, Kafka {})",
+                c.cluster_id(),
+                c.topology().as_str(),
+                c.version()
+            );
             for id in c.node_ids() {
                 let running = c.is_running(id);
                 println!(
@@ -193,7 +204,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             c.stop_all()?;
             c.remove_files()?;
         }
-        "" | "-h" | "--help" | "help" => println!("{USAGE}"),
+        "" | "-h" | "--help" | "help" => println!("{}", usage()),
         other => return Err(Failure::Usage(format!("unknown command {other:?}"))),
     }
     Ok(())
