@@ -4,7 +4,7 @@
 use crate::auth;
 use std::time::Duration;
 
-/// How a [`MockCluster`] starts. `MockConfig::default()` is one broker with Kafka's defaults.
+/// How a [`MockCluster`](crate::MockCluster) starts. `MockConfig::default()` is one broker with Kafka's defaults.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
     pub(crate) brokers: usize,

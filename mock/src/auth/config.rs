@@ -61,45 +61,36 @@ impl MockConfig {
     }
 }
 
-impl MockCluster {
-    /// The listeners' security protocol.
-    pub fn security_protocol(&self) -> SecurityProtocol {
-        self.shared.security.protocol
-    }
+/// The security accessors on both cluster handles.
+macro_rules! security_accessors {
+    ($ty:ty) => {
+        impl $ty {
+            /// The listeners' security protocol.
+            pub fn security_protocol(&self) -> SecurityProtocol {
+                self.shared.security.protocol
+            }
 
-    /// The PEM of the CA that signed the generated broker certificate (SSL and SASL_SSL
-    /// without [`MockConfig::ssl_certificate`]), for the client's `ssl.ca.pem` /
-    /// `ssl.truststore.certificates`; `None` otherwise.
-    pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.shared.security.ca_pem()
-    }
+            /// The PEM of the CA that signed the generated broker certificate (SSL and SASL_SSL
+            /// without [`MockConfig::ssl_certificate`]), for the client's `ssl.ca.pem` /
+            /// `ssl.truststore.certificates`; `None` otherwise.
+            pub fn ca_certificate_pem(&self) -> Option<&str> {
+                self.shared.security.ca_pem()
+            }
 
-    /// Writes [`ca_certificate_pem`](Self::ca_certificate_pem) to `path`, for clients that read
-    /// a file (`ssl.ca.location`, `ssl.truststore.location` with type PEM).
-    pub fn write_ca_certificate(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
-        write_ca(&self.shared, path.as_ref())
-    }
+            /// Writes [`ca_certificate_pem`](Self::ca_certificate_pem) to `path`, for clients
+            /// that read a file (`ssl.ca.location`, `ssl.truststore.location` with type PEM).
+            pub fn write_ca_certificate(
+                &self,
+                path: impl AsRef<std::path::Path>,
+            ) -> io::Result<()> {
+                write_ca(&self.shared, path.as_ref())
+            }
+        }
+    };
 }
 
-impl MockClusterThread {
-    /// The listeners' security protocol.
-    pub fn security_protocol(&self) -> SecurityProtocol {
-        self.shared.security.protocol
-    }
-
-    /// The PEM of the CA that signed the generated broker certificate (SSL and SASL_SSL
-    /// without [`MockConfig::ssl_certificate`]), for the client's `ssl.ca.pem` /
-    /// `ssl.truststore.certificates`; `None` otherwise.
-    pub fn ca_certificate_pem(&self) -> Option<&str> {
-        self.shared.security.ca_pem()
-    }
-
-    /// Writes [`ca_certificate_pem`](Self::ca_certificate_pem) to `path`, for clients that read
-    /// a file (`ssl.ca.location`, `ssl.truststore.location` with type PEM).
-    pub fn write_ca_certificate(&self, path: impl AsRef<std::path::Path>) -> io::Result<()> {
-        write_ca(&self.shared, path.as_ref())
-    }
-}
+security_accessors!(MockCluster);
+security_accessors!(MockClusterThread);
 
 fn write_ca(shared: &server::Shared, path: &std::path::Path) -> io::Result<()> {
     match shared.security.ca_pem() {
