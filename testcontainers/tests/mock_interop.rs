@@ -276,13 +276,20 @@ fn java_console_consumer_in_a_kip848_group_reads_once_and_resumes_from_its_commi
             &run_with_input(p, &(sent.join("\n") + "\n")),
         );
     };
+    // KIP-1147 (Kafka 4.2) renamed --consumer-property; the old name prints a deprecation
+    // line on stdout, among the records.
+    let property_option = if jvm.version.at_least(4, 2) {
+        "--command-property"
+    } else {
+        "--consumer-property"
+    };
     let consume = |n: usize| {
         let mut c = jvm
             .kafka_tool(Tool::ConsoleConsumer)
             .expect("ConsoleConsumer");
         c.args(["--bootstrap-server", &b, "--topic", topic])
             .args(["--group", "java-848-group"])
-            .args(["--consumer-property", "group.protocol=consumer"])
+            .args([property_option, "group.protocol=consumer"])
             .args(["--from-beginning", "--timeout-ms", "30000"])
             .args(["--max-messages", &n.to_string()])
             .stdin(Stdio::null())
