@@ -134,6 +134,10 @@ fn with_type(api_key: i16, v: &mut impl Visit) {
         66 => v.visit::<ListTransactionsResponse>(api_key),
         68 => v.visit::<ConsumerGroupHeartbeatResponse>(api_key),
         69 => v.visit::<ConsumerGroupDescribeResponse>(api_key),
+        76 => v.visit::<ShareGroupHeartbeatResponse>(api_key),
+        77 => v.visit::<ShareGroupDescribeResponse>(api_key),
+        78 => v.visit::<ShareFetchResponse>(api_key),
+        79 => v.visit::<ShareAcknowledgeResponse>(api_key),
         other => panic!("api key {other} is covered by the guard but not by this test"),
     }
 }

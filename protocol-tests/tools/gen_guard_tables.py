@@ -62,6 +62,10 @@ RESPONSES = [
     (66, "list_transactions_response", "ListTransactionsResponse"),
     (68, "consumer_group_heartbeat_response", "ConsumerGroupHeartbeatResponse"),
     (69, "consumer_group_describe_response", "ConsumerGroupDescribeResponse"),
+    (76, "share_group_heartbeat_response", "ShareGroupHeartbeatResponse"),
+    (77, "share_group_describe_response", "ShareGroupDescribeResponse"),
+    (78, "share_fetch_response", "ShareFetchResponse"),
+    (79, "share_acknowledge_response", "ShareAcknowledgeResponse"),
 ]
 
 SCALARS = {

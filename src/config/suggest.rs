@@ -83,6 +83,19 @@ pub(crate) const CONSUMER_KEYS: &[&str] = &[
     "check.crcs",
 ];
 
+/// The share consumer's own keys (`share::ShareConsumerConfig`).
+pub(crate) const SHARE_CONSUMER_KEYS: &[&str] = &[
+    "group.id",
+    "share.acknowledgement.mode",
+    "max.poll.records",
+    "fetch.min.bytes",
+    "fetch.max.wait.ms",
+    "fetch.max.bytes",
+    "max.partition.fetch.bytes",
+    "client.rack",
+    "check.crcs",
+];
+
 /// Edit distance (insertions, deletions, substitutions), case-insensitive, with `_` and `-`
 /// counted as `.` (`bootstrap_servers` is one step from nothing).
 fn distance(a: &str, b: &str) -> usize {

@@ -77,6 +77,10 @@ api_requests! {
     ListTransactionsRequest => ListTransactionsResponse, ListTransactions;
     ConsumerGroupHeartbeatRequest => ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeat;
     ConsumerGroupDescribeRequest => ConsumerGroupDescribeResponse, ConsumerGroupDescribe;
+    ShareGroupHeartbeatRequest => ShareGroupHeartbeatResponse, ShareGroupHeartbeat;
+    ShareGroupDescribeRequest => ShareGroupDescribeResponse, ShareGroupDescribe;
+    ShareFetchRequest => ShareFetchResponse, ShareFetch;
+    ShareAcknowledgeRequest => ShareAcknowledgeResponse, ShareAcknowledge;
     SaslHandshakeRequest => SaslHandshakeResponse, SaslHandshake;
     SaslAuthenticateRequest => SaslAuthenticateResponse, SaslAuthenticate;
 }

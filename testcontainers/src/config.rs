@@ -184,6 +184,11 @@ pub(crate) fn render_server_properties(
         line("share.coordinator.state.topic.replication.factor", &rf);
         line("share.coordinator.state.topic.min.isr", &min_isr);
     }
+    if version.at_least(4, 2) {
+        // Share groups: let tests set an acquisition lock of 1 s per group (default floor 15 s)
+        // so lock-expiry tests take seconds, not half a minute.
+        line("group.share.min.record.lock.duration.ms", &1_000);
+    }
     line(
         "auto.create.topics.enable",
         &matches!(topology, Topology::Single),

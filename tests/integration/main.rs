@@ -29,6 +29,7 @@ mod producer;
 mod producer_callback;
 mod producer_faults;
 mod security;
+mod share;
 mod support;
 mod transactions;
 mod txn_chaos;

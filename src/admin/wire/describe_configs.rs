@@ -19,21 +19,25 @@ pub enum ConfigResource {
     Topic(String),
     /// One broker's configs (dynamic per-broker and static ones).
     Broker(BrokerId),
+    /// A group's configs (KIP-848 / KIP-932 group configs, e.g. a share group's
+    /// `share.auto.offset.reset`, `share.record.lock.duration.ms`; Kafka 4.0+).
+    Group(String),
 }
 
 impl ConfigResource {
-    /// The wire `resource_type` (topic 2, broker 4).
+    /// The wire `resource_type` (topic 2, broker 4, group 32).
     pub const fn type_code(&self) -> i8 {
         match self {
             ConfigResource::Topic(_) => 2,
             ConfigResource::Broker(_) => 4,
+            ConfigResource::Group(_) => 32,
         }
     }
 
     /// The wire `resource_name` (the topic, or the broker id in decimal).
     pub fn name(&self) -> String {
         match self {
-            ConfigResource::Topic(t) => t.clone(),
+            ConfigResource::Topic(t) | ConfigResource::Group(t) => t.clone(),
             ConfigResource::Broker(b) => b.to_string(),
         }
     }
@@ -46,6 +50,7 @@ impl ConfigResource {
                 .parse()
                 .ok()
                 .map(|id| ConfigResource::Broker(BrokerId(id))),
+            32 => Some(ConfigResource::Group(name.to_owned())),
             _ => None,
         }
     }
@@ -53,7 +58,7 @@ impl ConfigResource {
     /// The broker that must answer for this resource (`None`: any broker).
     pub fn broker(&self) -> Option<BrokerId> {
         match self {
-            ConfigResource::Topic(_) => None,
+            ConfigResource::Topic(_) | ConfigResource::Group(_) => None,
             ConfigResource::Broker(b) => Some(*b),
         }
     }
@@ -64,6 +69,7 @@ impl fmt::Display for ConfigResource {
         match self {
             ConfigResource::Topic(t) => write!(f, "topic {t}"),
             ConfigResource::Broker(b) => write!(f, "broker {b}"),
+            ConfigResource::Group(g) => write!(f, "group {g}"),
         }
     }
 }
@@ -165,6 +171,7 @@ pub(crate) fn parse(
                 e = match &res {
                     ConfigResource::Topic(t) => e.with_topic(t.clone()),
                     ConfigResource::Broker(b) => e.with_broker(b.to_string()),
+                    ConfigResource::Group(g) => e.with_detail(format!("group {g}")),
                 };
                 return Some((res, Err(e)));
             }

@@ -124,6 +124,7 @@ pub(crate) fn parse(resp: &IncrementalAlterConfigsResponse) -> Vec<(ConfigResour
             let e = match &res {
                 ConfigResource::Topic(t) => e.with_topic(t.clone()),
                 ConfigResource::Broker(b) => e.with_broker(b.to_string()),
+                ConfigResource::Group(g) => e.with_detail(format!("group {g}")),
             };
             Some((res, Err(e)))
         })

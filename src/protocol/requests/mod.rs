@@ -26,6 +26,7 @@
 //! | `sasl_handshake.rs`, `sasl_authenticate.rs` | SaslHandshake v1, SaslAuthenticate (KIP-152, KIP-368 session lifetime) | connection setup (`connection::sasl`) |
 //! | `join_group.rs`, `sync_group.rs`, `heartbeat.rs`, `leave_group.rs` | classic group protocol | group membership core and group task |
 //! | `consumer_group_heartbeat.rs` | ConsumerGroupHeartbeat (KIP-848 consumer protocol) | KIP-848 membership core and group task |
+//! | `share_group_heartbeat.rs`, `share_fetch.rs` | ShareGroupHeartbeat, ShareFetch, ShareAcknowledge (KIP-932 share groups) | share consumer |
 
 pub(crate) mod add_offsets_to_txn;
 pub(crate) mod add_partitions_to_txn;
@@ -44,6 +45,8 @@ pub(crate) mod offset_fetch;
 pub mod produce;
 pub(crate) mod sasl_authenticate;
 pub(crate) mod sasl_handshake;
+pub(crate) mod share_fetch;
+pub(crate) mod share_group_heartbeat;
 pub(crate) mod sync_group;
 pub(crate) mod txn_offset_commit;
 

@@ -89,6 +89,14 @@ mod list_transactions;
 mod consumer_group_heartbeat;
 #[rustfmt::skip]
 mod consumer_group_describe;
+#[rustfmt::skip]
+mod share_group_heartbeat;
+#[rustfmt::skip]
+mod share_group_describe;
+#[rustfmt::skip]
+mod share_fetch;
+#[rustfmt::skip]
+mod share_acknowledge;
 
 use super::schema::ResponseSchema;
 
@@ -137,4 +145,8 @@ pub(super) static RESPONSES: &[ResponseSchema] = &[
     ResponseSchema { api_key: 66, name: "ListTransactions", body: &list_transactions::LIST_TRANSACTIONS_RESPONSE },
     ResponseSchema { api_key: 68, name: "ConsumerGroupHeartbeat", body: &consumer_group_heartbeat::CONSUMER_GROUP_HEARTBEAT_RESPONSE },
     ResponseSchema { api_key: 69, name: "ConsumerGroupDescribe", body: &consumer_group_describe::CONSUMER_GROUP_DESCRIBE_RESPONSE },
+    ResponseSchema { api_key: 76, name: "ShareGroupHeartbeat", body: &share_group_heartbeat::SHARE_GROUP_HEARTBEAT_RESPONSE },
+    ResponseSchema { api_key: 77, name: "ShareGroupDescribe", body: &share_group_describe::SHARE_GROUP_DESCRIBE_RESPONSE },
+    ResponseSchema { api_key: 78, name: "ShareFetch", body: &share_fetch::SHARE_FETCH_RESPONSE },
+    ResponseSchema { api_key: 79, name: "ShareAcknowledge", body: &share_acknowledge::SHARE_ACKNOWLEDGE_RESPONSE },
 ];
