@@ -12,6 +12,7 @@ use super::acks::{AcknowledgeType, Ledger};
 use super::config::{AcknowledgementMode, ShareConsumerConfig};
 use super::driver;
 use super::membership::ShareMembership;
+use super::metrics::{Recorder, ShareConsumerMetrics};
 use super::record::ShareRecord;
 use super::session::ShareSession;
 use crate::cluster::Cluster;
@@ -72,6 +73,7 @@ pub(super) struct Inner {
     pub(super) data: Notify,
     pub(super) heartbeat_wake: Arc<Notify>,
     pub(super) closed: AtomicBool,
+    pub(super) metrics: Recorder,
 }
 
 pub(super) struct State {
@@ -122,6 +124,7 @@ impl ShareConsumer {
             data: Notify::new(),
             heartbeat_wake: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
+            metrics: Recorder::default(),
         });
         tokio::spawn(driver::heartbeat_loop(Arc::downgrade(&inner)));
         Ok(ShareConsumer { inner })
@@ -182,6 +185,11 @@ impl ShareConsumer {
             .collect()
     }
 
+    /// The share consumer's metrics, by the Java client's names.
+    pub fn metrics(&self) -> ShareConsumerMetrics {
+        ShareConsumerMetrics::snapshot(&self.inner.metrics)
+    }
+
     /// How long the broker holds a record for this member before handing it to another
     /// (`group.share.record.lock.duration.ms`), once a fetch has said.
     pub fn acquisition_lock_timeout(&self) -> Option<Duration> {
@@ -215,10 +223,17 @@ impl ShareConsumer {
                 if !st.buffered.is_empty() {
                     let n = st.buffered.len().min(self.inner.cfg.max_poll_records);
                     let out: Vec<ShareRecord> = st.buffered.drain(..n).collect();
+                    let mut bytes = 0usize;
                     for r in &out {
                         st.ledger
                             .delivered((r.topic_id, r.partition), r.offset.get());
+                        bytes += r.key.as_ref().map_or(0, |k| k.len())
+                            + r.value.as_ref().map_or(0, |v| v.len());
                     }
+                    let m = &self.inner.metrics;
+                    m.records_consumed
+                        .record_n(out.len() as u64, out.len() as f64);
+                    m.bytes_consumed.record_n(out.len() as u64, bytes as f64);
                     return Ok(out);
                 }
                 if let Some(e) = st.errors.pop_front() {

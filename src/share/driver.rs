@@ -39,7 +39,14 @@ pub(super) async fn heartbeat_loop(weak: Weak<Inner>) {
             )
         };
         if let Some(req) = req {
+            let sent = Instant::now();
             let result = send_heartbeat(&inner, &req).await;
+            if result.is_ok() {
+                inner
+                    .metrics
+                    .heartbeat_latency_ms
+                    .record(millis(sent.elapsed()));
+            }
             let now = Instant::now();
             let version = {
                 let mut st = inner.lock();
@@ -77,7 +84,14 @@ pub(super) async fn heartbeat_loop(weak: Weak<Inner>) {
                 }
                 st.membership.assignment_version()
             };
-            if version != seen_assignment {
+            let unnamed = {
+                let st = inner.lock();
+                st.membership
+                    .assignment()
+                    .keys()
+                    .any(|id| !st.names.contains_key(id))
+            };
+            if version != seen_assignment || unnamed {
                 seen_assignment = version;
                 resolve_names(&inner).await;
             }
@@ -209,6 +223,11 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
                 BTreeMap::new()
             };
             let req = session.fetch(&set, acks);
+            let acked = acked_offsets(&req.topics);
+            inner
+                .metrics
+                .acknowledgements_sent
+                .record_n(acked, acked as f64);
             let data = ShareFetchData {
                 group_id: inner.cfg.group_id.clone(),
                 member_id: st.membership.member_id().to_string(),
@@ -229,13 +248,14 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
     let sends = requests.into_iter().map(|(node, set, msg)| {
         let cluster = Arc::clone(&inner.cluster);
         async move {
+            let sent = Instant::now();
             let r = async {
                 let conn = cluster.connection_to(node, Purpose::Fetch).await?;
                 let version = conn.version_for::<km::ShareFetchRequest>()?;
                 conn.send_version(&msg, version, timeout).await
             }
             .await;
-            (node, set, r)
+            (node, set, r, sent.elapsed())
         }
     });
     let results = futures_util::future::join_all(sends).await;
@@ -245,10 +265,11 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
         .map(|w| (w.tp.0, Arc::clone(&w.name)))
         .collect();
     let mut refresh = false;
-    for (node, set, result) in results {
+    for (node, set, result, latency) in results {
         let session = sessions.entry(node).or_default();
         match result {
             Ok(resp) => {
+                inner.metrics.fetch_latency_ms.record(millis(latency));
                 let r = share_fetch::parse_fetch(resp);
                 if is_session_error(r.error_code) || r.error_code != 0 {
                     session.reset();
@@ -299,6 +320,19 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
     }
 }
 
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Offsets a request acknowledges.
+fn acked_offsets(topics: &[(Uuid, Vec<share_fetch::SharePartitionRequest>)]) -> u64 {
+    topics
+        .iter()
+        .flat_map(|(_, ps)| ps.iter().flat_map(|p| p.acks.iter()))
+        .map(|b| u64::try_from(b.last_offset - b.first_offset + 1).unwrap_or(0))
+        .sum()
+}
+
 fn is_session_error(code: i16) -> bool {
     matches!(
         code,
@@ -310,6 +344,7 @@ fn is_session_error(code: i16) -> bool {
 /// whether a partition's leader moved.
 fn take_fetched(inner: &Inner, r: ShareResult, names: &HashMap<Uuid, Arc<str>>) -> bool {
     let mut refresh = false;
+    let mut acquired = 0usize;
     let mut st = inner.lock();
     if r.acquisition_lock_timeout_ms > 0 {
         st.lock_timeout = Some(Duration::from_millis(r.acquisition_lock_timeout_ms as u64));
@@ -320,6 +355,7 @@ fn take_fetched(inner: &Inner, r: ShareResult, names: &HashMap<Uuid, Arc<str>>) 
         };
         let tp = (p.topic_id, p.partition);
         if p.ack_error_code != 0 {
+            inner.metrics.acknowledgement_errors.record(1.0);
             let e = Error::from_broker_code(p.ack_error_code)
                 .with_api("ShareFetch")
                 .with_partition(&**name, p.partition)
@@ -355,8 +391,10 @@ fn take_fetched(inner: &Inner, r: ShareResult, names: &HashMap<Uuid, Arc<str>>) 
             inner.cluster.report(&e);
             st.errors.push_back(e);
         }
+        acquired += d.records.len();
         st.buffered.extend(d.records);
     }
+    inner.metrics.records_per_request.record(acquired as f64);
     refresh
 }
 
@@ -392,6 +430,11 @@ pub(super) async fn acknowledge_round(
             }
             let session = sessions.entry(*node).or_default();
             let req = session.acknowledge(acks);
+            let acked = acked_offsets(&req.topics);
+            inner
+                .metrics
+                .acknowledgements_sent
+                .record_n(acked, acked as f64);
             let epoch = if close { FINAL_EPOCH } else { req.epoch };
             let msg = share_fetch::acknowledge_request(
                 &inner.cfg.group_id,
@@ -465,6 +508,7 @@ pub(super) async fn acknowledge_round(
                 }
                 for p in r.partitions.iter().filter(|p| p.ack_error_code != 0) {
                     if let Some(t) = name_of(&(p.topic_id, p.partition)) {
+                        inner.metrics.acknowledgement_errors.record(1.0);
                         let e = Error::from_broker_code(p.ack_error_code)
                             .with_api("ShareAcknowledge")
                             .with_partition(t.topic.as_str(), t.partition)

@@ -16,10 +16,12 @@ mod config;
 mod consumer;
 mod driver;
 mod membership;
+mod metrics;
 mod record;
 mod session;
 
 pub use acks::AcknowledgeType;
 pub use config::{AcknowledgementMode, ShareConsumerConfig, ShareConsumerConfigBuilder};
 pub use consumer::ShareConsumer;
+pub use metrics::ShareConsumerMetrics;
 pub use record::ShareRecord;

@@ -184,6 +184,14 @@ pub(crate) fn render_server_properties(
         line("share.coordinator.state.topic.replication.factor", &rf);
         line("share.coordinator.state.topic.min.isr", &min_isr);
     }
+    if version.has_share_coordinator() {
+        // Share groups, like KIP-848 groups above: the broker's 5 s heartbeat interval is also
+        // how long a new member waits for its first partitions, and 45 s the session timeout.
+        line("group.share.min.session.timeout.ms", &6_000);
+        line("group.share.session.timeout.ms", &10_000);
+        line("group.share.min.heartbeat.interval.ms", &500);
+        line("group.share.heartbeat.interval.ms", &1_000);
+    }
     if version.at_least(4, 2) {
         // Share groups: let tests set an acquisition lock of 1 s per group (default floor 15 s)
         // so lock-expiry tests take seconds, not half a minute.

@@ -96,6 +96,7 @@ impl KafkaVersion {
             Tool::ConsoleConsumer => "org.apache.kafka.tools.consumer.ConsoleConsumer",
             Tool::Topic => "org.apache.kafka.tools.TopicCommand",
             Tool::Feature => "org.apache.kafka.tools.FeatureCommand",
+            Tool::ConsoleShareConsumer => "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
         }
     }
 
@@ -127,6 +128,8 @@ pub enum Tool {
     Topic,
     /// `kafka-features`.
     Feature,
+    /// `kafka-console-share-consumer` (KIP-932; Kafka 4.1 and later).
+    ConsoleShareConsumer,
 }
 
 #[cfg(test)]

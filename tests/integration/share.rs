@@ -15,7 +15,17 @@ use std::time::{Duration, Instant};
 
 /// Sets the share group's configs (they must be set before its members fetch: a share group
 /// starts at the latest offset unless `share.auto.offset.reset=earliest`).
-async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
+pub(crate) async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
+    group_configs_with(bootstrap, group, lock_ms, &[]).await;
+}
+
+/// [`group_configs`] plus `extra` group configs.
+pub(crate) async fn group_configs_with(
+    bootstrap: &str,
+    group: &str,
+    lock_ms: Option<u32>,
+    extra: &[(&str, &str)],
+) {
     let admin = AdminClient::new(config(bootstrap));
     let mut ops = vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")];
     if let Some(ms) = lock_ms {
@@ -23,6 +33,9 @@ async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
             "share.record.lock.duration.ms",
             ms.to_string(),
         ));
+    }
+    for (k, v) in extra {
+        ops.push(AlterConfigOp::set(*k, *v));
     }
     let out = admin
         .incremental_alter_configs(&[(ConfigResource::Group(group.to_string()), ops)])
@@ -33,7 +46,7 @@ async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
     }
 }
 
-fn member(bootstrap: &str, group: &str, mode: &str, max_records: &str) -> ShareConsumer {
+pub(crate) fn member(bootstrap: &str, group: &str, mode: &str, max_records: &str) -> ShareConsumer {
     ShareConsumer::new(
         ShareConsumerConfig::from_properties([
             ("bootstrap.servers", bootstrap),
@@ -47,7 +60,7 @@ fn member(bootstrap: &str, group: &str, mode: &str, max_records: &str) -> ShareC
     .expect("share consumer")
 }
 
-fn seq(r: &ShareRecord) -> u64 {
+pub(crate) fn seq(r: &ShareRecord) -> u64 {
     u64::from_be_bytes(
         r.value.as_ref().expect("value")[..8]
             .try_into()
@@ -111,6 +124,19 @@ async fn two_members_share_one_partition_and_see_every_record_once() {
     // The last polls' records are accepted by a commit.
     let _ = a.commit_sync().await.expect("commit a");
     let _ = b.commit_sync().await.expect("commit b");
+    let (ma, mb) = (a.metrics(), b.metrics());
+    let total = |n: &str| ma.get(n).unwrap_or(0.0) + mb.get(n).unwrap_or(0.0);
+    assert_eq!(total("records-consumed-total"), N as f64);
+    assert_eq!(
+        total("acknowledgements-send-total"),
+        N as f64,
+        "every record accepted once"
+    );
+    assert_eq!(total("acknowledgements-error-total"), 0.0);
+    assert!(
+        ma.get("heartbeat-total").unwrap_or(0.0) >= 1.0
+            && ma.get("fetch-total").unwrap_or(0.0) >= 1.0
+    );
     a.close().await.expect("close a");
     b.close().await.expect("close b");
 }
@@ -245,4 +271,252 @@ async fn an_expired_lock_hands_the_records_to_another_member() {
     );
     other.close().await.expect("close");
     stuck.close().await.expect("close");
+}
+
+/// `share.delivery.count.limit=2` (a group config from Kafka 4.3): a record released twice is
+/// archived, never handed out a third time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_released_up_to_the_delivery_limit_is_archived() {
+    let version = ferrokafka_testcontainers::KafkaVersion::current().expect("the Kafka version");
+    if !version.at_least(4, 3) {
+        println!("SKIPPED: share.delivery.count.limit is a group config from Kafka 4.3; this broker is {version}");
+        return;
+    }
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("share-limit");
+    let group = unique_topic("share-limit-g");
+    create(&bootstrap, &topic, 1, 1).await;
+    group_configs_with(
+        &bootstrap,
+        &group,
+        None,
+        &[("share.delivery.count.limit", "2")],
+    )
+    .await;
+    produce(&bootstrap, &topic, 1, "none", None).await;
+    let c = member(&bootstrap, &group, "explicit", "500");
+    c.subscribe([topic.as_str()]).expect("subscribe");
+    let mut counts = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counts.len() < 2 {
+        assert!(Instant::now() < deadline, "deliveries so far: {counts:?}");
+        for r in c.poll(Duration::from_millis(500)).await.expect("poll") {
+            counts.push(r.delivery_count);
+            c.acknowledge(&r, AcknowledgeType::Release)
+                .expect("release");
+        }
+    }
+    assert_eq!(counts, vec![1, 2]);
+    let _ = c.commit_sync().await.expect("commit");
+    let more = c.poll(Duration::from_secs(2)).await.expect("poll");
+    assert!(
+        more.is_empty(),
+        "archived after 2 deliveries, got {} more",
+        more.len()
+    );
+    c.close().await.expect("close");
+}
+
+/// The Java `KafkaShareConsumer` (kafka-console-share-consumer) and a ferrokafka member in one
+/// share group split the records of one partition: each record reaches exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_java_share_consumer_and_ferrokafka_share_one_group() {
+    use ferrokafka::producer::{Producer, ProducerConfig, ProducerRecord};
+    use ferrokafka_testcontainers::{JvmRuntime, Tool};
+    use std::process::Stdio;
+    let bootstrap = shared_bootstrap();
+    let topic = unique_topic("share-java");
+    let group = unique_topic("share-java-g");
+    create(&bootstrap, &topic, 1, 1).await;
+    group_configs(&bootstrap, &group, None).await;
+    const N: usize = 3_000;
+    let producer = Producer::new(
+        ProducerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            // Small batches: the broker acquires whole batches, so big ones would go to
+            // whichever member fetches first.
+            ("batch.size", "512"),
+        ])
+        .expect("config"),
+    )
+    .expect("producer");
+    let mut pending = Vec::new();
+    for i in 0..N {
+        pending.push(
+            producer
+                .send(ProducerRecord::new(&topic).value(format!("r-{i}")))
+                .await
+                .expect("send"),
+        );
+    }
+    for p in pending {
+        p.await.expect("delivered");
+    }
+    producer
+        .close(Duration::from_secs(10))
+        .await
+        .expect("close");
+
+    // ferrokafka starts first and takes small batches slowly, so the Java member (which
+    // starts in a second or two) finds records left to take.
+    let c = member(&bootstrap, &group, "implicit", "20");
+    c.subscribe([topic.as_str()]).expect("subscribe");
+    let mut ours: Vec<String> = Vec::new();
+    let value = |r: &ShareRecord| {
+        String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned()
+    };
+    let started = Instant::now();
+    while ours.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "ferrokafka got nothing in 30 s"
+        );
+        ours.extend(
+            c.poll(Duration::from_millis(300))
+                .await
+                .expect("poll")
+                .iter()
+                .map(value),
+        );
+    }
+    let java = {
+        let (b, t, g) = (bootstrap.clone(), topic.clone(), group.clone());
+        crate::support::blocking(move || {
+            let jvm = JvmRuntime::locate().expect("java and the Kafka jars");
+            let mut c = jvm
+                .kafka_tool(Tool::ConsoleShareConsumer)
+                .expect("ConsoleShareConsumer");
+            c.args(["--bootstrap-server", &b, "--topic", &t, "--group", &g])
+                .args(["--timeout-ms", "8000"])
+                .args(["--command-property", "max.poll.records=20"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped());
+            c.spawn().expect("start the Java share consumer")
+        })
+        .await
+    };
+    let mut idle_since = Instant::now();
+    while idle_since.elapsed() < Duration::from_secs(4) {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "ferrokafka member still busy after 90 s"
+        );
+        let got = c.poll(Duration::from_millis(300)).await.expect("poll");
+        if !got.is_empty() {
+            idle_since = Instant::now();
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        ours.extend(got.iter().map(value));
+    }
+    let _ = c.commit_sync().await.expect("commit");
+    let ours_state = format!(
+        "ferrokafka member: assignment {:?}, metrics {:?}",
+        c.assignment(),
+        c.metrics().values
+    );
+    c.close().await.expect("close");
+    let out = crate::support::blocking(move || {
+        java.wait_with_output()
+            .expect("the Java share consumer exits")
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let theirs: Vec<String> = stdout
+        .lines()
+        .filter(|l| l.starts_with("r-"))
+        .map(str::to_owned)
+        .collect();
+    let mut all: BTreeMap<String, usize> = BTreeMap::new();
+    for v in ours.iter().chain(&theirs) {
+        *all.entry(v.clone()).or_default() += 1;
+    }
+    let twice: Vec<_> = all.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(twice.is_empty(), "records delivered to both: {twice:?}");
+    assert_eq!(
+        all.len(),
+        N,
+        "every record once (ferrokafka {}, Java {}); Java stderr: {}",
+        ours.len(),
+        theirs.len(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !ours.is_empty() && !theirs.is_empty(),
+        "both members took records: ferrokafka {}, Java {}; {ours_state}",
+        ours.len(),
+        theirs.len()
+    );
+    println!(
+        "share: Java and ferrokafka split {N} records of one partition: ferrokafka {}, Java {}",
+        ours.len(),
+        theirs.len()
+    );
+}
+
+/// A share consumer against a broker without share groups (share.version=0 on 4.x, or a 3.x
+/// broker) fails with one readable line instead of retrying forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_consumer_fails_in_one_line_on_a_broker_without_share_groups() {
+    let version = ferrokafka_testcontainers::KafkaVersion::current().expect("the Kafka version");
+    let mut dedicated = None;
+    let bootstrap = if version.at_least(4, 1) {
+        let kafka = crate::support::dedicated(ferrokafka_testcontainers::Topology::Single).await;
+        let b = kafka.bootstrap();
+        dedicated = Some(kafka);
+        let out = crate::support::blocking({
+            let b = b.clone();
+            move || {
+                ferrokafka_testcontainers::JvmRuntime::locate()
+                    .expect("java and the Kafka jars")
+                    .kafka_tool(ferrokafka_testcontainers::Tool::Feature)
+                    .expect("kafka-tools")
+                    .args([
+                        "--bootstrap-server",
+                        &b,
+                        "disable",
+                        "--feature",
+                        "share.version",
+                    ])
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .expect("FeatureCommand runs")
+            }
+        })
+        .await;
+        assert!(
+            out.status.success(),
+            "FeatureCommand disable share.version: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        b
+    } else {
+        shared_bootstrap()
+    };
+    let topic = unique_topic("noshare");
+    create(&bootstrap, &topic, 1, 1).await;
+    let c = member(&bootstrap, &unique_topic("noshare-g"), "implicit", "500");
+    c.subscribe([topic.as_str()]).expect("subscribe");
+    let started = Instant::now();
+    let e = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no error after 30 s"
+        );
+        match c.poll(Duration::from_millis(500)).await {
+            Err(e) => break e,
+            Ok(r) => assert!(r.is_empty()),
+        }
+    };
+    let text = e.to_string();
+    println!("share consumer on a broker without share groups ({version}): {text}");
+    assert!(
+        text.contains("share groups (KIP-932)") && !text.contains('\n'),
+        "{text}"
+    );
+    assert!(e.is_fatal(), "{text}");
+    c.close().await.expect("close");
+    drop(dedicated);
 }
