@@ -10,7 +10,8 @@
 //!     [--config-file FILE] [--transactional-id ID --transaction-records 1000]
 //! cargo run --release --example perf -- consume [--bootstrap H:P] [--topic T] [--messages 1000000]
 //!     [--size 100] [--partitions 3] [--compression none] [--group G] [--config-file FILE]
-//!     [--isolation-level read_uncommitted|read_committed]
+//!     [--isolation-level read_uncommitted|read_committed] [--share-group G]
+//!     [--max-poll-records 500]
 //!
 //! `--config-file FILE` (like ProducerPerformance's `--producer.config`) is a Java properties
 //! file applied to every client the run creates (producer, consumer, admin): security settings
@@ -62,7 +63,9 @@
 //! - Without `--group` the consumer assigns itself every partition (`assign`, no group, nothing
 //!   committed). With `--group G` it subscribes (`subscribe`, group-managed: it joins group `G`,
 //!   which assigns it the partitions; `auto.offset.reset=earliest`, so a group with no committed
-//!   offsets reads from the start) and commits its positions once at the end (timed).
+//!   offsets reads from the start) and commits its positions once at the end (timed). With
+//!   `--share-group G` a share-group member (KIP-932) reads instead, accepting every record
+//!   (implicit acknowledgement), from the earliest offset; its final `commit_sync` is timed.
 //! - The clock and the CPU counters start when the first `poll` returns records (as
 //!   `rdkafka_performance -C` starts at the first message), so connecting, the group join and
 //!   the first fetch's round trip are excluded, and those first records count. Records the first
@@ -754,6 +757,10 @@ struct ConsumeOpts {
     compression: String,
     /// `--isolation-level`: `read_uncommitted` (the default) or `read_committed`.
     isolation_level: String,
+    /// `--share-group G`: read as a member of share group `G` (KIP-932) instead.
+    share_group: Option<String>,
+    /// `--max-poll-records` (default 500).
+    max_poll_records: String,
 }
 
 impl ConsumeOpts {
@@ -768,6 +775,8 @@ impl ConsumeOpts {
             partitions: 3,
             compression: "none".into(),
             isolation_level: "read_uncommitted".into(),
+            share_group: None,
+            max_poll_records: "500".into(),
         };
         let mut it = args.iter();
         while let Some(flag) = it.next() {
@@ -786,6 +795,8 @@ impl ConsumeOpts {
                 "--partitions" => o.partitions = num(value)? as i32,
                 "--compression" => o.compression = value.clone(),
                 "--isolation-level" => o.isolation_level = value.clone(),
+                "--share-group" => o.share_group = Some(value.clone()),
+                "--max-poll-records" => o.max_poll_records = num(value)?.to_string(),
                 other => return Err(format!("unknown flag {other}")),
             }
         }
@@ -878,8 +889,12 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .map(|p| TopicPartition::new(&topic, p.partition))
         .collect();
+    if let Some(g) = &opts.share_group {
+        return consume_share(&opts, &admin, &bootstrap, &file, &topic, g).await;
+    }
     let mut props = vec![
         ("bootstrap.servers".to_owned(), bootstrap.clone()),
+        ("max.poll.records".to_owned(), opts.max_poll_records.clone()),
         ("auto.offset.reset".to_owned(), "earliest".to_owned()),
         ("enable.auto.commit".to_owned(), "false".to_owned()),
         ("isolation.level".to_owned(), opts.isolation_level.clone()),
@@ -944,6 +959,85 @@ async fn consume(opts: ConsumeOpts) -> Result<(), Box<dyn std::error::Error>> {
         bytes as f64 / secs / (1024.0 * 1024.0),
         cpu,
         cpu * 1e6 / n.max(1) as f64
+    );
+    Ok(())
+}
+
+/// `perf consume --share-group G`: one share-group member with implicit acknowledgement (every
+/// poll accepts the previous one's records); the group reads from the earliest offset
+/// (`share.auto.offset.reset=earliest`, set before the member joins). Timed as the consumer is,
+/// from the first record to the `--messages`-th, plus the final `commit_sync`.
+async fn consume_share(
+    opts: &ConsumeOpts,
+    admin: &AdminClient,
+    bootstrap: &str,
+    file: &[(&str, &str)],
+    topic: &str,
+    group: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use ferrokafka::admin::{AlterConfigOp, ConfigResource};
+    use ferrokafka::share::{ShareConsumer, ShareConsumerConfig};
+    for (r, res) in admin
+        .incremental_alter_configs(&[(
+            ConfigResource::Group(group.to_owned()),
+            vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")],
+        )])
+        .await?
+    {
+        res.map_err(|e| format!("{r}: {e}"))?;
+    }
+    let consumer = ShareConsumer::new(ShareConsumerConfig::from_properties(
+        [
+            ("bootstrap.servers", bootstrap),
+            ("group.id", group),
+            ("max.poll.records", opts.max_poll_records.as_str()),
+        ]
+        .into_iter()
+        .chain(file.iter().copied()),
+    )?)?;
+    consumer.subscribe([topic])?;
+    let ticks = clock_ticks_per_second();
+    let begun = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut start: Option<(Instant, u64)> = None;
+    let mut last_report = Instant::now();
+    while n < opts.messages {
+        let records = consumer.poll(Duration::from_millis(500)).await?;
+        if start.is_none() && !records.is_empty() {
+            start = Some((Instant::now(), cpu_ticks().unwrap_or(0)));
+            println!(
+                "first record after {:.2} s (share group {group}, {} partitions assigned)",
+                begun.elapsed().as_secs_f64(),
+                consumer.assignment().len()
+            );
+        }
+        for r in &records {
+            n += 1;
+            bytes += r.value.as_ref().map_or(0, |v| v.len()) as u64;
+        }
+        if n > 0 && last_report.elapsed() >= Duration::from_secs(1) {
+            println!("{n} records consumed");
+            last_report = Instant::now();
+        }
+        if begun.elapsed() > Duration::from_secs(600) {
+            return Err(format!("only {n} of {} records in 600 s", opts.messages).into());
+        }
+    }
+    consumer.commit_sync().await?;
+    let (t0, cpu0) = start.unwrap_or((Instant::now(), cpu_ticks().unwrap_or(0)));
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_ticks().unwrap_or(cpu0).saturating_sub(cpu0) as f64 / ticks as f64;
+    let m = consumer.metrics();
+    consumer.close().await?;
+    println!(
+        "consume (share group): {n} msgs, {:.0} msg/s, {:.2} MB/s, cpu {:.2} s, {:.2} us/msg, \
+         {:.0} records per fetch, fetch latency avg {:.1} ms",
+        n as f64 / secs,
+        bytes as f64 / secs / (1024.0 * 1024.0),
+        cpu,
+        cpu * 1e6 / n.max(1) as f64,
+        m.get("records-per-request-avg").unwrap_or(f64::NAN),
+        m.get("fetch-latency-avg").unwrap_or(f64::NAN),
     );
     Ok(())
 }
