@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Sets the share group's configs (they must be set before its members fetch: a share group
 /// starts at the latest offset unless `share.auto.offset.reset=earliest`).
-async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
+pub async fn group_configs(bootstrap: &str, group: &str, lock_ms: Option<u32>) {
     let admin = AdminClient::new(config(bootstrap));
     let mut ops = vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")];
     if let Some(ms) = lock_ms {
