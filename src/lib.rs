@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`producer`] | [`Producer`](producer::Producer): batching (`linger.ms`, `batch.size`, `buffer.memory`), Java-compatible partitioning and custom [`Partitioner`](producer::Partitioner)s, idempotence (KIP-98, KIP-360), retries, `delivery.timeout.ms`, a delivery report per record saying whether it is [`Persisted`](producer::Persistence), and [`ProducerMetrics`](producer::ProducerMetrics). |
 //! | [`consumer`] | [`Consumer`](consumer::Consumer): manual `assign` or group-managed `subscribe` (classic protocol, range / roundrobin / cooperative-sticky, static membership, a [`RebalanceListener`](consumer::RebalanceListener)), positions kept apart from committed offsets, seeks, pause/resume, sync/async and auto commits, `poll` / `recv` / `Stream`, [`OrderedProcessor`](consumer::OrderedProcessor) for ordered at-least-once processing, and [`ConsumerMetrics`](consumer::ConsumerMetrics). |
-//! | [`admin`] | [`AdminClient`](admin::AdminClient): create, delete, list and describe topics, add partitions, describe the cluster, list offsets, delete records, list / describe / delete consumer groups, read / alter / delete their offsets and their lag, describe and incrementally alter configs, describe log dirs, elect leaders, describe producers and transactions, describe / create / delete ACLs; answers per resource. |
+//! | [`admin`] | [`AdminClient`](admin::AdminClient): create, delete, list and describe topics, add partitions, describe the cluster, list offsets, delete records, list / describe / delete consumer groups, read / alter / delete their offsets and their lag, list / describe / delete share groups and read / alter / delete their start offsets, describe and incrementally alter configs, describe log dirs, elect leaders, describe producers and transactions, describe / create / delete ACLs; answers per resource. |
 //! | [`share`] | [`ShareConsumer`](share::ShareConsumer): share groups (KIP-932, "queues for Kafka"): members share partitions, each record is acknowledged (accept, release, reject) and carries its delivery count; implicit or explicit acknowledgement. |
 //! | [`config`] | [`ClientConfig`](config::ClientConfig), the settings every client shares, as a typed builder or from Java property names. The producer and consumer configs embed it. |
 //! | [`types`] | newtypes for offsets, leader epochs, producer ids and epochs and sequences, and [`TopicPartition`](types::TopicPartition). |
@@ -49,9 +49,10 @@
 //! - No GSSAPI (Kerberos) and no JKS/PKCS12 keystores (PEM only); TLS (rustls, with encrypted
 //!   PKCS#8 client keys and `ssl.key.password`) and SASL PLAIN / SCRAM / OAUTHBEARER work.
 //! - Share groups (KIP-932, [`share`]) have a consumer (subscribe, poll, acknowledge, commit,
-//!   close) but no admin calls for share groups or their offsets yet, and no share-consumer
-//!   metrics; consumer groups speak the classic protocol and KIP-848's `consumer` protocol
-//!   (`group.protocol`), with topic lists or patterns.
+//!   close) and admin calls (list, describe, delete, start offsets), but no share-consumer
+//!   metrics, and the admin client reports no share-group lag (DescribeShareGroupOffsets v1 is
+//!   not in `kafka-protocol` 0.18); consumer groups speak the classic protocol and KIP-848's
+//!   `consumer` protocol (`group.protocol`), with topic lists or patterns.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 // Without `unstable-internals` nothing re-exports the internals the project's tests, benches and

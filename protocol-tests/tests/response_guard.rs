@@ -138,6 +138,9 @@ fn with_type(api_key: i16, v: &mut impl Visit) {
         77 => v.visit::<ShareGroupDescribeResponse>(api_key),
         78 => v.visit::<ShareFetchResponse>(api_key),
         79 => v.visit::<ShareAcknowledgeResponse>(api_key),
+        90 => v.visit::<DescribeShareGroupOffsetsResponse>(api_key),
+        91 => v.visit::<AlterShareGroupOffsetsResponse>(api_key),
+        92 => v.visit::<DeleteShareGroupOffsetsResponse>(api_key),
         other => panic!("api key {other} is covered by the guard but not by this test"),
     }
 }

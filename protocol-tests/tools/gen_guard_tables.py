@@ -66,6 +66,9 @@ RESPONSES = [
     (77, "share_group_describe_response", "ShareGroupDescribeResponse"),
     (78, "share_fetch_response", "ShareFetchResponse"),
     (79, "share_acknowledge_response", "ShareAcknowledgeResponse"),
+    (90, "describe_share_group_offsets_response", "DescribeShareGroupOffsetsResponse"),
+    (91, "alter_share_group_offsets_response", "AlterShareGroupOffsetsResponse"),
+    (92, "delete_share_group_offsets_response", "DeleteShareGroupOffsetsResponse"),
 ]
 
 SCALARS = {

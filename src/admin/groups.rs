@@ -6,7 +6,8 @@ use std::fmt;
 
 use futures_util::future::join_all;
 use kafka_protocol::messages::{
-    ConsumerGroupDescribeRequest, DescribeGroupsRequest, ListGroupsRequest, OffsetFetchRequest,
+    ApiKey, ConsumerGroupDescribeRequest, DescribeGroupsRequest, ListGroupsRequest,
+    OffsetFetchRequest,
 };
 
 use super::wire::consumer_group_describe::{self, DescribedConsumerGroup};
@@ -19,7 +20,7 @@ use crate::error::code::{GROUP_ID_NOT_FOUND, UNSUPPORTED_VERSION};
 use crate::protocol::requests::offset_commit::{self, CommitIdentity, OffsetToCommit};
 use crate::protocol::requests::offset_fetch;
 use crate::types::{AclOperation, BrokerId, Offset, TopicPartition};
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 
 /// A described consumer group.
 ///
@@ -136,7 +137,9 @@ impl fmt::Display for PartitionLag {
 
 /// The first retriable error among per-partition answers: a coordinator that moved or is
 /// loading answers so for every partition, and the whole request is then retried.
-fn first_retriable<'a, T: 'a>(answers: impl IntoIterator<Item = &'a Result<T>>) -> Option<Error> {
+pub(super) fn first_retriable<'a, T: 'a>(
+    answers: impl IntoIterator<Item = &'a Result<T>>,
+) -> Option<Error> {
     answers.into_iter().find_map(|r| match r {
         Err(e) if e.is_retriable() => Some(e.clone()),
         _ => None,
@@ -144,12 +147,27 @@ fn first_retriable<'a, T: 'a>(answers: impl IntoIterator<Item = &'a Result<T>>) 
 }
 
 /// Group-level errors name the group in their detail (the error context has no group field).
-fn in_group(e: Error, group: &str) -> Error {
+pub(super) fn in_group(e: Error, group: &str) -> Error {
     if e.to_string().contains(group) {
         e
     } else {
         e.with_detail(format!("group {group}"))
     }
+}
+
+/// The error for a type-filtered ListGroups on a broker below v5 (which would list every group
+/// unfiltered): `UnsupportedVersion`, naming the group types asked for.
+fn type_filter_unsupported(types: &[String], broker: Option<(i16, i16)>) -> Error {
+    let max = crate::protocol::versions::client_range(ApiKey::ListGroups).1;
+    Error::new(ErrorKind::UnsupportedVersion {
+        api: "ListGroups",
+        client: (5, max),
+        broker,
+    })
+    .with_detail(format!(
+        "listing {} groups needs the type filter of ListGroups v5 (KIP-848)",
+        types.join(", ")
+    ))
 }
 
 /// A classic group's description, decoding consumer-protocol member assignments (with the
@@ -235,6 +253,14 @@ impl AdminClient {
     /// # Cancel safety
     /// Cancel safe.
     pub async fn list_consumer_groups(&self) -> Result<Vec<ListedGroup>> {
+        self.list_groups_of_types(&[]).await
+    }
+
+    /// ListGroups on every broker, with a type filter when `types` is not empty (which then
+    /// needs ListGroups v5: without it an older broker would list every group).
+    pub(super) async fn list_groups_of_types(&self, types: &[&str]) -> Result<Vec<ListedGroup>> {
+        let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
+        let types = &types;
         let cluster = self.describe_cluster().await?;
         let asks = cluster.brokers.iter().map(|b| async move {
             let mut retry = self.retry("ListGroups");
@@ -242,7 +268,13 @@ impl AdminClient {
                 let outcome = async {
                     let conn = self.cluster.connection_to(b.id.0, Purpose::Control).await?;
                     let version = conn.version_for::<ListGroupsRequest>()?;
-                    let resp = conn.send(&list_groups::request(&[], &[], version)).await?;
+                    if !types.is_empty() && version < 5 {
+                        let broker = conn.versions().broker_range(ApiKey::ListGroups);
+                        return Err(type_filter_unsupported(types, broker));
+                    }
+                    let resp = conn
+                        .send(&list_groups::request(&[], types, version))
+                        .await?;
                     list_groups::parse(&resp, version)
                 }
                 .await;
@@ -349,7 +381,9 @@ impl AdminClient {
 
     /// Deletes consumer groups and their committed offsets, each on its coordinator. One
     /// result per group, in the order given: `NON_EMPTY_GROUP` while it has members,
-    /// `GROUP_ID_NOT_FOUND` if it does not exist.
+    /// `GROUP_ID_NOT_FOUND` if it does not exist. DeleteGroups deletes share groups (KIP-932)
+    /// too; [`delete_share_groups`](AdminClient::delete_share_groups) is the same call under
+    /// the share-group name.
     ///
     /// # Cancel safety
     /// Not cancel safe in effect: the coordinator may delete the groups after the future is
@@ -601,6 +635,25 @@ mod tests {
             lag.to_string(),
             "t-0 committed - end 7 lag - member m1 client c"
         );
+    }
+
+    #[test]
+    fn a_type_filter_below_list_groups_v5_is_unsupported() {
+        let e = type_filter_unsupported(&["share".to_owned()], Some((0, 4)));
+        assert!(
+            matches!(
+                e.kind(),
+                ErrorKind::UnsupportedVersion {
+                    api: "ListGroups",
+                    broker: Some((0, 4)),
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let s = e.to_string();
+        assert!(s.contains("listing share groups needs"), "{s}");
+        assert!(s.contains("broker range 0..=4"), "{s}");
     }
 
     #[test]

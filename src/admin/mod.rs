@@ -1,4 +1,4 @@
-//! The admin client: topics, partitions, offsets, consumer groups and configs.
+//! The admin client: topics, partitions, offsets, consumer and share groups, and configs.
 //!
 //! | area | calls |
 //! |---|---|
@@ -6,6 +6,7 @@
 //! | cluster | [`describe_cluster`](AdminClient::describe_cluster) |
 //! | offsets and records | [`list_offsets`](AdminClient::list_offsets), [`delete_records`](AdminClient::delete_records) |
 //! | consumer groups | [`list_consumer_groups`](AdminClient::list_consumer_groups), [`describe_consumer_groups`](AdminClient::describe_consumer_groups), [`delete_consumer_groups`](AdminClient::delete_consumer_groups), [`list_consumer_group_offsets`](AdminClient::list_consumer_group_offsets), [`alter_consumer_group_offsets`](AdminClient::alter_consumer_group_offsets), [`delete_consumer_group_offsets`](AdminClient::delete_consumer_group_offsets), [`consumer_group_lag`](AdminClient::consumer_group_lag) |
+//! | share groups (KIP-932) | [`list_share_groups`](AdminClient::list_share_groups), [`describe_share_groups`](AdminClient::describe_share_groups), [`delete_share_groups`](AdminClient::delete_share_groups), [`list_share_group_offsets`](AdminClient::list_share_group_offsets), [`alter_share_group_offsets`](AdminClient::alter_share_group_offsets), [`delete_share_group_offsets`](AdminClient::delete_share_group_offsets) |
 //! | configs | [`describe_configs`](AdminClient::describe_configs), [`incremental_alter_configs`](AdminClient::incremental_alter_configs) |
 //! | brokers and partitions | [`describe_log_dirs`](AdminClient::describe_log_dirs), [`elect_leaders`](AdminClient::elect_leaders) |
 //! | ACLs | [`describe_acls`](AdminClient::describe_acls), [`create_acls`](AdminClient::create_acls), [`delete_acls`](AdminClient::delete_acls) |
@@ -28,6 +29,7 @@ mod configs;
 mod groups;
 mod operations;
 mod partitions;
+mod share_groups;
 mod wire;
 
 pub use crate::cluster::{PartitionInfo, TopicInfo};
@@ -35,12 +37,14 @@ pub use crate::protocol::requests::list_offsets::ListedOffset;
 pub use crate::protocol::requests::offset_fetch::CommittedOffset;
 pub use groups::{GroupDescription, GroupProtocol, MemberDescription, PartitionLag};
 pub use partitions::{NewPartitions, OffsetSpec};
+pub use share_groups::{ShareGroupDescription, ShareMemberDescription};
 pub use wire::acls::{
     AclBinding, AclFilter, AclPermission, DeletedAcls, PatternType, ResourceType,
 };
 pub use wire::describe_cluster::{BrokerDescription, ClusterDescription};
 pub use wire::describe_configs::{ConfigEntry, ConfigResource, ConfigSource};
 pub use wire::describe_log_dirs::{LogDirDescription, ReplicaLogInfo};
+pub use wire::describe_share_group_offsets::SharePartitionOffset;
 pub use wire::describe_topics::{PartitionDescription, TopicDescription};
 pub use wire::elect_leaders::ElectionType;
 pub use wire::incremental_alter_configs::AlterConfigOp;

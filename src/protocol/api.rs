@@ -81,6 +81,9 @@ api_requests! {
     ShareGroupDescribeRequest => ShareGroupDescribeResponse, ShareGroupDescribe;
     ShareFetchRequest => ShareFetchResponse, ShareFetch;
     ShareAcknowledgeRequest => ShareAcknowledgeResponse, ShareAcknowledge;
+    DescribeShareGroupOffsetsRequest => DescribeShareGroupOffsetsResponse, DescribeShareGroupOffsets;
+    AlterShareGroupOffsetsRequest => AlterShareGroupOffsetsResponse, AlterShareGroupOffsets;
+    DeleteShareGroupOffsetsRequest => DeleteShareGroupOffsetsResponse, DeleteShareGroupOffsets;
     SaslHandshakeRequest => SaslHandshakeResponse, SaslHandshake;
     SaslAuthenticateRequest => SaslAuthenticateResponse, SaslAuthenticate;
 }

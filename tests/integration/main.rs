@@ -30,6 +30,7 @@ mod producer_callback;
 mod producer_faults;
 mod security;
 mod share;
+mod share_admin;
 mod share_faults;
 mod support;
 mod transactions;

@@ -1,6 +1,6 @@
 //! ListGroups: the groups one broker coordinates (the admin client asks every broker). v4 added
 //! a state filter and the state in the answer (KIP-518), v5 a type filter and the group type
-//! (`classic` / `consumer`, KIP-848).
+//! (`classic` / `consumer`, KIP-848; `share`, KIP-932).
 
 use std::fmt;
 
@@ -20,7 +20,7 @@ pub struct ListedGroup {
     pub protocol_type: String,
     /// The group's state (`Stable`, `Empty`, …; v4+), `None` from older brokers.
     pub state: Option<String>,
-    /// The group's type (`classic` or `consumer`; v5+), `None` from older brokers.
+    /// The group's type (`classic`, `consumer`, `share`, …; v5+), `None` from older brokers.
     pub group_type: Option<String>,
 }
 

@@ -18,27 +18,32 @@
 //! | `delete_records.rs` | DeleteRecords |
 //! | `list_groups.rs`, `describe_groups.rs`, `delete_groups.rs`, `offset_delete.rs` | ListGroups, DescribeGroups, DeleteGroups, OffsetDelete |
 //! | `consumer_group_describe.rs` | ConsumerGroupDescribe (KIP-848 groups) |
+//! | `share_group_describe.rs`, `describe_share_group_offsets.rs`, `alter_share_group_offsets.rs`, `delete_share_group_offsets.rs` | ShareGroupDescribe, DescribeShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets (KIP-932 share groups) |
 //! | `describe_configs.rs`, `incremental_alter_configs.rs` | DescribeConfigs, IncrementalAlterConfigs |
 //! | `acls.rs` | DescribeAcls, CreateAcls, DeleteAcls |
 //! | `describe_log_dirs.rs`, `elect_leaders.rs` | DescribeLogDirs, ElectLeaders |
 //! | `transactions.rs` | DescribeProducers, ListTransactions, DescribeTransactions |
 
 pub(crate) mod acls;
+pub(crate) mod alter_share_group_offsets;
 pub(crate) mod consumer_group_describe;
 pub(crate) mod create_partitions;
 pub(crate) mod create_topics;
 pub(crate) mod delete_groups;
 pub(crate) mod delete_records;
+pub(crate) mod delete_share_group_offsets;
 pub(crate) mod delete_topics;
 pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod describe_groups;
 pub(crate) mod describe_log_dirs;
+pub(crate) mod describe_share_group_offsets;
 pub(crate) mod describe_topics;
 pub(crate) mod elect_leaders;
 pub(crate) mod incremental_alter_configs;
 pub(crate) mod list_groups;
 pub(crate) mod offset_delete;
+pub(crate) mod share_group_describe;
 pub(crate) mod transactions;
 
 use kafka_protocol::messages::{GroupId, TopicName};
@@ -48,9 +53,9 @@ use crate::protocol::requests::topic_result;
 use crate::{Error, Result};
 
 /// One group's answer, keyed by its id: `Ok(ok(id))` for error code 0, else the broker's error
-/// naming the group, the API and the broker's message. DescribeGroups and ConsumerGroupDescribe
-/// answer in different `kafka-protocol` types with the same per-group error fields, so the error
-/// side is written once here.
+/// naming the group, the API and the broker's message. DescribeGroups, ConsumerGroupDescribe and
+/// ShareGroupDescribe answer in different `kafka-protocol` types with the same per-group error
+/// fields, so the error side is written once here.
 pub(crate) fn group_answer<T>(
     api: &'static str,
     group_id: &GroupId,
@@ -71,9 +76,9 @@ pub(crate) fn group_answer<T>(
 }
 
 /// Every topic's answer, in response order, keyed by its name: `Ok` for error code 0, else the
-/// broker's error (with its message) naming the topic. CreateTopics and CreatePartitions answer in
-/// different `kafka-protocol` types with the same per-topic fields `(name, error code, error
-/// message)`, so the mapping is written once here.
+/// broker's error (with its message) naming the topic. CreateTopics, CreatePartitions and
+/// DeleteShareGroupOffsets answer in different `kafka-protocol` types with the same per-topic
+/// fields `(name, error code, error message)`, so the mapping is written once here.
 pub(crate) fn topic_answers<'a>(
     api: &'static str,
     answers: impl IntoIterator<Item = (&'a TopicName, i16, Option<&'a StrBytes>)>,

@@ -69,7 +69,8 @@
 //! CreatePartitions (37), DeleteGroups (42), ElectLeaders (43), IncrementalAlterConfigs (44),
 //! OffsetDelete (47), DescribeCluster (60), DescribeProducers (61), DescribeTransactions (65),
 //! ListTransactions (66), ConsumerGroupHeartbeat (68), ConsumerGroupDescribe (69), ShareGroupHeartbeat (76),
-//! ShareGroupDescribe (77), ShareFetch (78), ShareAcknowledge (79) — every
+//! ShareGroupDescribe (77), ShareFetch (78), ShareAcknowledge (79), DescribeShareGroupOffsets (90),
+//! AlterShareGroupOffsets (91), DeleteShareGroupOffsets (92) — every
 //! version kafka-protocol 0.18 decodes. Any other API key, or
 //! a version outside kafka-protocol's range, is rejected, so nothing unguarded is ever decoded.
 

@@ -97,6 +97,12 @@ mod share_group_describe;
 mod share_fetch;
 #[rustfmt::skip]
 mod share_acknowledge;
+#[rustfmt::skip]
+mod describe_share_group_offsets;
+#[rustfmt::skip]
+mod alter_share_group_offsets;
+#[rustfmt::skip]
+mod delete_share_group_offsets;
 
 use super::schema::ResponseSchema;
 
@@ -149,4 +155,7 @@ pub(super) static RESPONSES: &[ResponseSchema] = &[
     ResponseSchema { api_key: 77, name: "ShareGroupDescribe", body: &share_group_describe::SHARE_GROUP_DESCRIBE_RESPONSE },
     ResponseSchema { api_key: 78, name: "ShareFetch", body: &share_fetch::SHARE_FETCH_RESPONSE },
     ResponseSchema { api_key: 79, name: "ShareAcknowledge", body: &share_acknowledge::SHARE_ACKNOWLEDGE_RESPONSE },
+    ResponseSchema { api_key: 90, name: "DescribeShareGroupOffsets", body: &describe_share_group_offsets::DESCRIBE_SHARE_GROUP_OFFSETS_RESPONSE },
+    ResponseSchema { api_key: 91, name: "AlterShareGroupOffsets", body: &alter_share_group_offsets::ALTER_SHARE_GROUP_OFFSETS_RESPONSE },
+    ResponseSchema { api_key: 92, name: "DeleteShareGroupOffsets", body: &delete_share_group_offsets::DELETE_SHARE_GROUP_OFFSETS_RESPONSE },
 ];
