@@ -73,6 +73,8 @@ pub(super) struct Inner {
     pub(super) data: Notify,
     pub(super) heartbeat_wake: Arc<Notify>,
     pub(super) closed: AtomicBool,
+    /// A prefetch round is running ([`driver::prefetch`]).
+    pub(super) prefetching: AtomicBool,
     pub(super) metrics: Recorder,
 }
 
@@ -124,6 +126,7 @@ impl ShareConsumer {
             data: Notify::new(),
             heartbeat_wake: Arc::new(Notify::new()),
             closed: AtomicBool::new(false),
+            prefetching: AtomicBool::new(false),
             metrics: Recorder::default(),
         });
         tokio::spawn(driver::heartbeat_loop(Arc::downgrade(&inner)));
@@ -234,6 +237,10 @@ impl ShareConsumer {
                     m.records_consumed
                         .record_n(out.len() as u64, out.len() as f64);
                     m.bytes_consumed.record_n(out.len() as u64, bytes as f64);
+                    if st.buffered.is_empty() {
+                        drop(st);
+                        driver::prefetch(&self.inner);
+                    }
                     return Ok(out);
                 }
                 if let Some(e) = st.errors.pop_front() {

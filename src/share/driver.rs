@@ -130,6 +130,23 @@ async fn send_heartbeat(
     Ok(share_group_heartbeat::parse(&resp))
 }
 
+/// Prefetch: the next fetch round starts as `poll` hands out the last buffered records, so it
+/// runs while the application processes them (one round in flight at most). Its answer carries
+/// the acknowledgements staged so far; those of the records just handed out go with the round
+/// after it.
+pub(super) fn prefetch(inner: &Arc<Inner>) {
+    if inner.prefetching.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        let wait = inner.cfg.fetch_max_wait;
+        fetch_round(&inner, wait).await;
+        inner.prefetching.store(false, Ordering::Release);
+        inner.data.notify_waiters();
+    });
+}
+
 /// Names the assignment's topic ids from the cluster metadata, refreshing once if one is unknown.
 async fn resolve_names(inner: &Inner) {
     let (ids, topics): (Vec<Uuid>, Vec<String>) = {
@@ -166,8 +183,14 @@ struct Wanted {
 
 /// One fetch round: a ShareFetch to every leader of an assigned partition (carrying the pending
 /// acknowledgements of its partitions), run concurrently; the records go to the buffer.
+///
+/// Nothing is sent while records wait in the buffer (a prefetch round may have filled it while
+/// this one waited for the sessions).
 pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
     let mut sessions = inner.sessions.lock().await;
+    if !inner.lock().buffered.is_empty() || inner.closed.load(Ordering::Acquire) {
+        return;
+    }
     let md = inner.cluster.metadata();
     let mut by_node: BTreeMap<i32, Vec<Wanted>> = BTreeMap::new();
     let mut leaderless = false;
