@@ -233,6 +233,7 @@ impl ShareConsumer {
                         bytes += r.key.as_ref().map_or(0, |k| k.len())
                             + r.value.as_ref().map_or(0, |v| v.len());
                     }
+                    st.ledger.end_poll();
                     let m = &self.inner.metrics;
                     m.records_consumed
                         .record_n(out.len() as u64, out.len() as f64);

@@ -2,7 +2,6 @@
 //! answer into records (those inside the acquired ranges) and gaps (acquired offsets without a
 //! record, acknowledged as such so the broker moves on). Free of I/O.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -115,7 +114,8 @@ pub(crate) fn decode(
         IsolationLevel::ReadUncommitted,
         decode,
     );
-    let mut seen = BTreeSet::new();
+    // Offsets handed out, in order (the decoder goes through a partition's batches in order).
+    let mut seen: Vec<i64> = Vec::new();
     let mut range = 0;
     loop {
         let record = match fetch.next_record() {
@@ -134,16 +134,18 @@ pub(crate) fn decode(
         if offset < r.first_offset {
             continue; // fetched but not acquired for this member
         }
-        seen.insert(offset);
+        seen.push(offset);
         out.records.push(ShareRecord {
             record,
             delivery_count: u16::try_from(r.delivery_count.max(1)).unwrap_or(1),
             topic_id,
         });
     }
+    let mut next_seen = seen.iter().copied().peekable();
     for r in &ranges {
         for offset in r.first_offset..=r.last_offset {
-            if seen.contains(&offset) {
+            while next_seen.next_if(|s| *s < offset).is_some() {}
+            if next_seen.next_if_eq(&offset).is_some() {
                 continue;
             }
             if out.error.is_some() {
