@@ -20,9 +20,15 @@ use crate::protocol::requests::share_group_heartbeat::{
 };
 use crate::Error;
 
-/// What a broker without share groups answers, said in one line.
-pub(crate) const NO_SHARE_GROUPS: &str = "this broker does not offer share groups (KIP-932): \
-     they need Apache Kafka 4.1 or later with share.version=1 (the default from 4.2 on)";
+/// Said when the broker's API versions list no ShareGroupHeartbeat: it predates share groups.
+pub(crate) const NO_SHARE_GROUPS: &str = "this broker does not offer share groups (KIP-932): it \
+     lists no ShareGroupHeartbeat, so it is older than Apache Kafka 4.1 (share groups need 4.1 or \
+     later; they are on by default from 4.2)";
+
+/// Said when a broker that lists ShareGroupHeartbeat answers it with UNSUPPORTED_VERSION.
+pub(crate) const SHARE_GROUPS_DISABLED: &str = "this broker (Apache Kafka 4.1 or later) has \
+     share groups (KIP-932) disabled: enable them with kafka-features upgrade --feature \
+     share.version=1 (the default from Kafka 4.2)";
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -216,7 +222,7 @@ impl ShareMembership {
                 None
             }
             UNSUPPORTED_VERSION => {
-                let error = error.with_detail(NO_SHARE_GROUPS);
+                let error = error.with_detail(SHARE_GROUPS_DISABLED);
                 self.failed = Some(error.clone());
                 Some(error)
             }
