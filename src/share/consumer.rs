@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -14,7 +14,7 @@ use super::driver;
 use super::membership::ShareMembership;
 use super::metrics::{Recorder, ShareConsumerMetrics};
 use super::record::ShareRecord;
-use super::session::ShareSession;
+use super::shared::{Inner, State};
 use crate::cluster::Cluster;
 use crate::types::TopicPartition;
 use crate::{Error, ErrorKind, Result};
@@ -60,42 +60,6 @@ impl std::fmt::Debug for ShareConsumer {
             .field("member_epoch", &st.membership.epoch())
             .field("subscription", st.membership.subscription())
             .finish_non_exhaustive()
-    }
-}
-
-pub(super) struct Inner {
-    pub(super) cfg: ShareConsumerConfig,
-    pub(super) cluster: Arc<Cluster>,
-    state: Mutex<State>,
-    /// Share sessions by broker; held across a request so epochs go out in order.
-    pub(super) sessions: tokio::sync::Mutex<HashMap<i32, ShareSession>>,
-    /// Woken when the assignment or the membership changes.
-    pub(super) data: Notify,
-    pub(super) heartbeat_wake: Arc<Notify>,
-    pub(super) closed: AtomicBool,
-    /// A prefetch round is running ([`driver::prefetch`]).
-    pub(super) prefetching: AtomicBool,
-    pub(super) metrics: Recorder,
-}
-
-pub(super) struct State {
-    pub(super) membership: ShareMembership,
-    pub(super) ledger: Ledger,
-    /// Topic names of the assignment's topic ids.
-    pub(super) names: BTreeMap<Uuid, Arc<str>>,
-    /// Acquired records not handed out yet.
-    pub(super) buffered: VecDeque<ShareRecord>,
-    /// Errors for the next `poll`.
-    pub(super) errors: VecDeque<Error>,
-    /// Acknowledgement errors reported with fetch answers, for the next commit.
-    pub(super) ack_errors: Vec<(TopicPartition, Error)>,
-    /// The broker's acquisition lock duration, once known.
-    pub(super) lock_timeout: Option<Duration>,
-}
-
-impl Inner {
-    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

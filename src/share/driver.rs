@@ -12,9 +12,9 @@ use kafka_protocol::messages as km;
 use uuid::Uuid;
 
 use super::acks::SharePartition;
-use super::consumer::Inner;
 use super::membership::{is_coordinator_error, NO_SHARE_GROUPS};
 use super::record;
+use super::shared::Inner;
 use crate::cluster::{CoordinatorType, TopicSelection};
 use crate::connection::Purpose;
 use crate::error::code::{

@@ -9,7 +9,8 @@
 //!
 //! The I/O-free cores: `membership` (ShareGroupHeartbeat), `session` (share sessions per
 //! broker), `acks` (which records are acknowledged how), `record` (acquired ranges to records
-//! and gaps). The shell is `consumer` (public API) and `driver` (requests).
+//! and gaps). The shell is `consumer` (public API), `driver` (requests) and `shared` (the state
+//! both use).
 
 mod acks;
 mod config;
@@ -19,6 +20,7 @@ mod membership;
 mod metrics;
 mod record;
 mod session;
+mod shared;
 
 pub use acks::AcknowledgeType;
 pub use config::{AcknowledgementMode, ShareConsumerConfig, ShareConsumerConfigBuilder};
