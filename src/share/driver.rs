@@ -212,17 +212,7 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
         }
     }
     if leaderless {
-        let topics: Vec<String> = inner
-            .lock()
-            .membership
-            .subscription()
-            .iter()
-            .cloned()
-            .collect();
-        let _ = inner
-            .cluster
-            .refresh_after_error(TopicSelection::Topics(topics))
-            .await;
+        refresh_leaders(inner).await;
     }
     let mut requests = Vec::new();
     {
@@ -329,18 +319,24 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
     }
     drop(sessions);
     if refresh {
-        let topics: Vec<String> = inner
-            .lock()
-            .membership
-            .subscription()
-            .iter()
-            .cloned()
-            .collect();
-        let _ = inner
-            .cluster
-            .refresh_after_error(TopicSelection::Topics(topics))
-            .await;
+        refresh_leaders(inner).await;
     }
+}
+
+/// Refreshes the subscribed topics' metadata after a leader was missing or moved (backing off
+/// between such refreshes, as every client of the cluster does).
+async fn refresh_leaders(inner: &Inner) {
+    let topics: Vec<String> = inner
+        .lock()
+        .membership
+        .subscription()
+        .iter()
+        .cloned()
+        .collect();
+    let _ = inner
+        .cluster
+        .refresh_after_error(TopicSelection::Topics(topics))
+        .await;
 }
 
 fn millis(d: Duration) -> f64 {

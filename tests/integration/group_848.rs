@@ -402,32 +402,11 @@ async fn a_consumer_protocol_member_fails_in_one_line_on_a_broker_without_kip_84
     let version = ferrokafka_testcontainers::KafkaVersion::current().expect("the Kafka version");
     let mut dedicated = None;
     let bootstrap = if version.at_least(4, 0) {
-        let kafka = crate::support::dedicated(ferrokafka_testcontainers::Topology::Single).await;
+        let kafka =
+            crate::support::dedicated_with_features(&["downgrade", "--feature", "group.version=0"])
+                .await;
         let b = kafka.bootstrap();
         dedicated = Some(kafka);
-        let out = crate::support::blocking({
-            let b = b.clone();
-            move || {
-                ferrokafka_testcontainers::JvmRuntime::locate()
-                    .expect("java and the Kafka jars")
-                    .kafka_tool(ferrokafka_testcontainers::Tool::Feature)
-                    .expect("kafka-tools")
-                    .args(["--bootstrap-server", &b, "downgrade", "--feature"])
-                    .arg("group.version=0")
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .expect("FeatureCommand runs")
-            }
-        })
-        .await;
-        assert!(
-            out.status.success(),
-            "FeatureCommand downgrade: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The single node applies the feature record it wrote itself; give it a moment.
-        tokio::time::sleep(Duration::from_secs(2)).await;
         b
     } else {
         shared_bootstrap()

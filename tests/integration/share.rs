@@ -473,36 +473,11 @@ async fn a_share_consumer_fails_in_one_line_on_a_broker_without_share_groups() {
     // Kafka 4.2+ enables share groups by default: disable them on a broker of this test's own.
     // 4.1 (preview, off by default) and 3.x answer as they are.
     let bootstrap = if version.at_least(4, 2) {
-        let kafka = crate::support::dedicated(ferrokafka_testcontainers::Topology::Single).await;
+        let kafka =
+            crate::support::dedicated_with_features(&["disable", "--feature", "share.version"])
+                .await;
         let b = kafka.bootstrap();
         dedicated = Some(kafka);
-        let out = crate::support::blocking({
-            let b = b.clone();
-            move || {
-                ferrokafka_testcontainers::JvmRuntime::locate()
-                    .expect("java and the Kafka jars")
-                    .kafka_tool(ferrokafka_testcontainers::Tool::Feature)
-                    .expect("kafka-tools")
-                    .args([
-                        "--bootstrap-server",
-                        &b,
-                        "disable",
-                        "--feature",
-                        "share.version",
-                    ])
-                    .stdin(std::process::Stdio::null())
-                    .output()
-                    .expect("FeatureCommand runs")
-            }
-        })
-        .await;
-        assert!(
-            out.status.success(),
-            "FeatureCommand disable share.version: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
         b
     } else {
         shared_bootstrap()

@@ -33,6 +33,35 @@ pub async fn dedicated(topology: Topology) -> Kafka {
         .unwrap_or_else(|e| panic!("cannot start a dedicated {topology:?} cluster: {e}"))
 }
 
+/// A dedicated single-node broker whose feature levels Kafka's `FeatureCommand` changed first
+/// (`args` after `--bootstrap-server`, e.g. `["disable", "--feature", "share.version"]`), to
+/// stand in for an older broker.
+pub async fn dedicated_with_features(args: &'static [&'static str]) -> Kafka {
+    let kafka = dedicated(Topology::Single).await;
+    let b = kafka.bootstrap();
+    let out = blocking(move || {
+        ferrokafka_testcontainers::JvmRuntime::locate()
+            .expect("java and the Kafka jars")
+            .kafka_tool(ferrokafka_testcontainers::Tool::Feature)
+            .expect("kafka-tools")
+            .args(["--bootstrap-server", &b])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("FeatureCommand runs")
+    })
+    .await;
+    assert!(
+        out.status.success(),
+        "FeatureCommand {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The single node applies the feature record it wrote itself; give it a moment.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    kafka
+}
+
 /// Runs a blocking harness operation (kill, restart) off the runtime's threads.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
