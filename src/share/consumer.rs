@@ -92,6 +92,7 @@ impl ShareConsumer {
             closed: AtomicBool::new(false),
             prefetching: AtomicBool::new(false),
             metrics: Recorder::default(),
+            callback: Mutex::new(None),
         });
         tokio::spawn(driver::heartbeat_loop(Arc::downgrade(&inner)));
         Ok(ShareConsumer { inner })
@@ -150,6 +151,34 @@ impl ShareConsumer {
             .filter_map(|(id, ps)| st.names.get(id).map(|n| (n, ps)))
             .flat_map(|(n, ps)| ps.iter().map(move |p| TopicPartition::new(n.as_ref(), *p)))
             .collect()
+    }
+
+    /// Sets the callback told the outcome of every acknowledgement commit, per partition (Java's
+    /// `setAcknowledgementCommitCallback`): acknowledgements that rode on a fetch, and those of
+    /// `commit_sync`, `commit_async` and `close`. A failure (e.g. `INVALID_RECORD_STATE`: the
+    /// acquisition lock expired first) means the records return to the group. It runs on the
+    /// consumer's tasks or in the call that committed: keep it short.
+    ///
+    /// ```no_run
+    /// # fn f(c: &ferrokafka::share::ShareConsumer) {
+    /// c.set_acknowledgement_commit_callback(|outcome| {
+    ///     for (tp, r) in outcome {
+    ///         if let Err(e) = r {
+    ///             eprintln!("acknowledgements of {tp} not committed: {e}");
+    ///         }
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn set_acknowledgement_commit_callback(
+        &self,
+        callback: impl Fn(&BTreeMap<TopicPartition, Result<()>>) + Send + Sync + 'static,
+    ) {
+        *self
+            .inner
+            .callback
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(callback));
     }
 
     /// The share consumer's metrics, by the Java client's names.

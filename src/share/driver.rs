@@ -237,6 +237,7 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
             };
             let req = session.fetch(&set, acks);
             let acked = acked_offsets(&req.topics);
+            let with_acks = acked_partitions(&req.topics);
             inner
                 .metrics
                 .acknowledgements_sent
@@ -254,11 +255,11 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
                 topics: req.topics,
                 forgotten: req.forgotten,
             };
-            requests.push((*node, set, share_fetch::fetch_request(&data)));
+            requests.push((*node, set, with_acks, share_fetch::fetch_request(&data)));
         }
     }
     let timeout = inner.cfg.client.request_timeout + max_wait;
-    let sends = requests.into_iter().map(|(node, set, msg)| {
+    let sends = requests.into_iter().map(|(node, set, with_acks, msg)| {
         let cluster = Arc::clone(&inner.cluster);
         async move {
             let sent = Instant::now();
@@ -268,7 +269,7 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
                 conn.send_version(&msg, version, timeout).await
             }
             .await;
-            (node, set, r, sent.elapsed())
+            (node, set, with_acks, r, sent.elapsed())
         }
     });
     let results = futures_util::future::join_all(sends).await;
@@ -278,12 +279,34 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
         .map(|w| (w.tp.0, Arc::clone(&w.name)))
         .collect();
     let mut refresh = false;
-    for (node, set, result, latency) in results {
+    let mut committed: BTreeMap<TopicPartition, Result<()>> = BTreeMap::new();
+    for (node, set, with_acks, result, latency) in results {
         let session = sessions.entry(node).or_default();
         match result {
             Ok(resp) => {
                 inner.metrics.fetch_latency_ms.record(millis(latency));
                 let r = share_fetch::parse_fetch(resp);
+                for tp in &with_acks {
+                    let Some(name) = names.get(&tp.0) else {
+                        continue;
+                    };
+                    let code = if r.error_code != 0 {
+                        r.error_code
+                    } else {
+                        r.partitions
+                            .iter()
+                            .find(|p| (p.topic_id, p.partition) == *tp)
+                            .map_or(0, |p| p.ack_error_code)
+                    };
+                    let res = if code == 0 {
+                        Ok(())
+                    } else {
+                        Err(Error::from_broker_code(code)
+                            .with_api("ShareFetch")
+                            .with_partition(&**name, tp.1))
+                    };
+                    committed.insert(TopicPartition::new(name.as_ref(), tp.1), res);
+                }
                 if is_session_error(r.error_code) || r.error_code != 0 {
                     session.reset();
                     let e = Error::from_broker_code(r.error_code)
@@ -305,6 +328,11 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
                 // A lost connection ends the broker's session and releases this member's
                 // records; a new one opens with the next fetch.
                 session.reset();
+                for tp in &with_acks {
+                    if let Some(name) = names.get(&tp.0) {
+                        committed.insert(TopicPartition::new(name.as_ref(), tp.1), Err(e.clone()));
+                    }
+                }
                 refresh |= e.needs_leader_lookup();
                 if matches!(e.kind(), ErrorKind::UnsupportedVersion { .. }) {
                     inner
@@ -318,8 +346,24 @@ pub(super) async fn fetch_round(inner: &Arc<Inner>, max_wait: Duration) {
         }
     }
     drop(sessions);
+    report_commit(inner, &committed);
     if refresh {
         refresh_leaders(inner).await;
+    }
+}
+
+/// Hands the outcome of an acknowledgement commit to the application's callback, if it set one.
+pub(super) fn report_commit(inner: &Inner, outcome: &BTreeMap<TopicPartition, Result<()>>) {
+    if outcome.is_empty() {
+        return;
+    }
+    let callback = inner
+        .callback
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if let Some(cb) = callback {
+        cb(outcome);
     }
 }
 
@@ -341,6 +385,20 @@ async fn refresh_leaders(inner: &Inner) {
 
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The partitions a request carries acknowledgements for.
+fn acked_partitions(
+    topics: &[(Uuid, Vec<share_fetch::SharePartitionRequest>)],
+) -> Vec<SharePartition> {
+    topics
+        .iter()
+        .flat_map(|(id, ps)| {
+            ps.iter()
+                .filter(|p| !p.acks.is_empty())
+                .map(move |p| (*id, p.partition))
+        })
+        .collect()
 }
 
 /// Offsets a request acknowledges.
@@ -546,5 +604,6 @@ pub(super) async fn acknowledge_round(
             }
         }
     }
+    report_commit(inner, &outcome);
     outcome
 }

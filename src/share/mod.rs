@@ -27,3 +27,4 @@ pub use config::{AcknowledgementMode, ShareConsumerConfig, ShareConsumerConfigBu
 pub use consumer::ShareConsumer;
 pub use metrics::ShareConsumerMetrics;
 pub use record::ShareRecord;
+pub use shared::AcknowledgementCommitCallback;

@@ -20,6 +20,11 @@ use crate::cluster::Cluster;
 use crate::types::TopicPartition;
 use crate::Error;
 
+/// Called with the outcome of every acknowledgement commit, per partition: those carried by
+/// fetches, and those of `commit_sync`, `commit_async` and `close`.
+pub type AcknowledgementCommitCallback =
+    Arc<dyn Fn(&BTreeMap<TopicPartition, crate::Result<()>>) + Send + Sync>;
+
 pub(super) struct Inner {
     pub(super) cfg: ShareConsumerConfig,
     pub(super) cluster: Arc<Cluster>,
@@ -33,6 +38,8 @@ pub(super) struct Inner {
     /// A prefetch round is running ([`driver::prefetch`]).
     pub(super) prefetching: AtomicBool,
     pub(super) metrics: Recorder,
+    /// The application's acknowledgement commit callback.
+    pub(super) callback: Mutex<Option<AcknowledgementCommitCallback>>,
 }
 
 pub(super) struct State {

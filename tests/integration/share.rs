@@ -83,6 +83,13 @@ async fn two_members_share_one_partition_and_see_every_record_once() {
     let started = Instant::now();
     let a = member(&bootstrap, &group, "implicit", "100");
     let b = member(&bootstrap, &group, "implicit", "100");
+    // Acknowledgements that ride on fetches are reported to the callback too.
+    let committed_ok = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = committed_ok.clone();
+    a.set_acknowledgement_commit_callback(move |outcome| {
+        let ok = outcome.values().filter(|r| r.is_ok()).count();
+        c.fetch_add(ok, std::sync::atomic::Ordering::Relaxed);
+    });
     a.subscribe([topic.as_str()]).expect("subscribe");
     b.subscribe([topic.as_str()]).expect("subscribe");
     // Both members are assigned the partition before either fetches: otherwise the first one
@@ -143,6 +150,10 @@ async fn two_members_share_one_partition_and_see_every_record_once() {
         "every record accepted once"
     );
     assert_eq!(total("acknowledgements-error-total"), 0.0);
+    assert!(
+        committed_ok.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the callback heard of committed acknowledgements"
+    );
     assert!(
         ma.get("heartbeat-total").unwrap_or(0.0) >= 1.0
             && ma.get("fetch-total").unwrap_or(0.0) >= 1.0
@@ -234,6 +245,12 @@ async fn an_expired_lock_hands_the_records_to_another_member() {
     produce(&bootstrap, &topic, 5, "none", None).await;
 
     let stuck = member(&bootstrap, &group, "explicit", "500");
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let t = told.clone();
+    stuck.set_acknowledgement_commit_callback(move |outcome| {
+        let mut t = t.lock().unwrap();
+        t.extend(outcome.iter().map(|(tp, r)| (tp.clone(), r.is_ok())));
+    });
     stuck.subscribe([topic.as_str()]).expect("subscribe");
     let mut held = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -279,6 +296,9 @@ async fn an_expired_lock_hands_the_records_to_another_member() {
         results.values().any(|r| r.is_err()),
         "expired locks refuse: {results:?}"
     );
+    // The acknowledgement commit callback was told the same.
+    let told = told.lock().unwrap().clone();
+    assert!(told.iter().any(|(_, ok)| !ok), "callback told: {told:?}");
     other.close().await.expect("close");
     stuck.close().await.expect("close");
 }
