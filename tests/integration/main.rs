@@ -32,6 +32,7 @@ mod security;
 mod share;
 mod share_admin;
 mod share_faults;
+mod soak;
 mod support;
 mod transactions;
 mod txn_chaos;
