@@ -35,13 +35,17 @@ fn outcome(p: Persistence) -> Outcome {
     }
 }
 
-/// Switches a fault every 2–5 s until `done`: resets, a 2 s blackhole, a 200 ms latency spike,
-/// dropped responses. Counts the faults it injected in `injected`.
-async fn faults(kafka: Arc<Kafka>, done: Arc<AtomicBool>, injected: Arc<AtomicU32>) {
+/// Switches a fault every 2–5 s until `done`, on the proxy of a random node: resets, a 2 s
+/// blackhole, a 200 ms latency spike, dropped responses. Counts the faults it injected in
+/// `injected`.
+pub(crate) async fn faults(kafka: Arc<Kafka>, done: Arc<AtomicBool>, injected: Arc<AtomicU32>) {
     let mut n = 0u32;
+    let ids = kafka.node_ids();
     while !done.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(fastrand::u64(2000..5000))).await;
-        let Some(proxy) = kafka.proxy(1) else { return };
+        let Some(proxy) = kafka.proxy(ids[fastrand::usize(..ids.len())]) else {
+            return;
+        };
         match n % 4 {
             0 => proxy.reset_all(),
             1 => {

@@ -189,22 +189,31 @@ const GROUP_PARTITIONS: i32 = 6;
 /// restarted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_of_3_with_a_member_and_a_broker_killed_processes_every_offset_in_order() {
-    group_under_faults("cooperative-sticky").await;
+    group_under_faults("cooperative-sticky", false).await;
 }
 
 /// Scenario 3 under KIP-848 (`group.protocol=consumer`: the broker assigns and times C out).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_protocol_group_with_a_member_and_a_broker_killed_processes_every_offset_in_order()
 {
-    group_under_faults("consumer").await;
+    group_under_faults("consumer", false).await;
 }
 
 /// Scenario 3 with `strategy`: a classic assignor, or `consumer` (see `strategy_props`).
-async fn group_under_faults(strategy: &str) {
-    let kafka = Arc::new(dedicated(Topology::Cluster3).await);
+/// `proxied` (issue #30, chaos_combined.rs): a fault proxy in front of every node, a proxy fault
+/// every 2-5 s from the members' start to the end, and after the long-down broker's return one
+/// more broker kill (restarted after 5 s).
+pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
+    let kafka = if proxied {
+        crate::support::proxied_cluster().await
+    } else {
+        Arc::new(dedicated(Topology::Cluster3).await)
+    };
+    // Through the proxies when there are any; the log is checked around them.
     let bootstrap = kafka.bootstrap();
+    let direct = kafka.direct_bootstrap();
     let topic = unique_topic("chaos-group");
-    create(&bootstrap, &topic, GROUP_PARTITIONS, 3).await;
+    create(&direct, &topic, GROUP_PARTITIONS, 3).await;
     let t0 = Instant::now();
     let fill = Feed::start(&bootstrap, &topic, 1_000);
     while fill.sent() < BACKLOG {
@@ -220,6 +229,15 @@ async fn group_under_faults(strategy: &str) {
     let h = History::default();
     // A live tail keeps records arriving through the faults.
     let feed = Feed::start_from(&bootstrap, &topic, 5, filled);
+    let faults_done = Arc::new(AtomicBool::new(false));
+    let injected = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let injector = proxied.then(|| {
+        tokio::spawn(crate::chaos::faults(
+            kafka.clone(),
+            faults_done.clone(),
+            injected.clone(),
+        ))
+    });
     // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
     // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
     // every second poll of its ends without a commit, and it then holds 100 uncommitted records
@@ -290,14 +308,38 @@ async fn group_under_faults(strategy: &str) {
         "node {victim} restarted after {:.1} s down",
         killed.elapsed().as_secs_f64()
     );
+    let mut second = String::new();
+    if proxied {
+        let again = ids[fastrand::usize(..ids.len())];
+        let k = kafka.clone();
+        blocking(move || k.kill_node(again)).await.expect("kill");
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let k = kafka.clone();
+        blocking(move || k.restart_node(again))
+            .await
+            .expect("restart");
+        second = format!(", then broker {again} killed and restarted after 5 s");
+    }
     let produced = feed.stop().await;
     wait_until(&h, "every produced record processed", 90, || {
         h.distinct_seqs() as u64 >= produced
     })
     .await;
+    faults_done.store(true, Ordering::Relaxed);
+    if let Some(task) = injector {
+        task.await.expect("fault task");
+    }
     a.close().await;
     b.close().await;
     let duration = t0.elapsed();
+    let proxy_faults = if proxied {
+        format!(
+            ", {} proxy faults",
+            injected.load(std::sync::atomic::Ordering::Relaxed)
+        )
+    } else {
+        String::new()
+    };
 
     // Asserts exclusive ownership, contiguous offsets per ownership period, no loss, and
     // duplicates only from C's uncommitted window (group_history.rs).
@@ -316,12 +358,13 @@ async fn group_under_faults(strategy: &str) {
         }
     }
     let report = ledger.check(
-        &read_back(&bootstrap, &topic, GROUP_PARTITIONS).await,
+        &read_back(&direct, &topic, GROUP_PARTITIONS).await,
         duration,
     );
     println!(
         "chaos group [{strategy}] (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
-         {victim} killed and kept down 60 s): {report}; redeliveries {} within the uncommitted window {}",
+         {victim} killed and kept down 60 s{second}{proxy_faults}): {report}; redeliveries {} within the \
+         uncommitted window {}",
         r.uncommitted_at_death, r.duplicates, r.uncommitted_at_death
     );
     assert_eq!(report.records, produced);

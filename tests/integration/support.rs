@@ -33,6 +33,15 @@ pub async fn dedicated(topology: Topology) -> Kafka {
         .unwrap_or_else(|e| panic!("cannot start a dedicated {topology:?} cluster: {e}"))
 }
 
+/// A dedicated 3-node cluster with a fault proxy in front of each node (JVM backend).
+pub async fn proxied_cluster() -> std::sync::Arc<Kafka> {
+    std::sync::Arc::new(
+        blocking(|| Kafka::start_proxied(Topology::Cluster3))
+            .await
+            .unwrap_or_else(|e| panic!("proxied 3-node cluster: {e}")),
+    )
+}
+
 /// A dedicated single-node broker whose feature levels Kafka's `FeatureCommand` changed first
 /// (`args` after `--bootstrap-server`, e.g. `["disable", "--feature", "share.version"]`), to
 /// stand in for an older broker.
