@@ -9,6 +9,7 @@ mod admin_cluster_ops;
 mod admin_ops;
 mod chaos;
 mod chaos_cluster;
+mod churn;
 mod connection;
 mod consumer;
 mod consumer_api;
