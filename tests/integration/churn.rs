@@ -98,7 +98,7 @@ async fn cycle(bootstrap: &str, topic: &str, group: &str, i: u64) -> (Producer, 
         .await
         .expect("producer close");
 
-    let grouped = i % GROUP_EVERY == 0;
+    let grouped = i.is_multiple_of(GROUP_EVERY);
     let consumer = if grouped {
         let c = group_consumer(bootstrap, group, &[]);
         c.subscribe([topic.to_owned()]).expect("subscribe");
@@ -175,7 +175,7 @@ async fn child_churn() {
         } else {
             held = Some(clients);
         }
-        if i % SAMPLE_EVERY == 0 && i != cycles {
+        if i.is_multiple_of(SAMPLE_EVERY) && i != cycles {
             sample("SAMPLE", i, settled().await);
         }
     }
@@ -281,7 +281,7 @@ async fn churn_leaves_nothing_behind() {
 /// (OffsetCommit, LeaveGroup) and Membership (JoinGroup, SyncGroup, Heartbeat). Nothing is
 /// shared between clients, and on a healthy broker nothing reconnects: each one is opened once.
 fn connections(cycle: u64) -> u64 {
-    if cycle % GROUP_EVERY == 0 {
+    if cycle.is_multiple_of(GROUP_EVERY) {
         6
     } else {
         4
