@@ -1,6 +1,6 @@
-//! Connection churn (issue #30): producers and consumers created and closed over and over against
-//! one broker leave nothing behind — no file descriptors, tokio tasks or memory in the client, and
-//! no connection open at the broker once `close` returned.
+//! Connection churn (issue #30): producers and consumers created and closed over and over
+//! against one broker leave nothing behind — no file descriptors, tokio tasks or memory in the
+//! client, and no connection open at the broker once `close` returned.
 //!
 //! The client runs in a child process ([`child_churn`]), so the fds, tasks and RSS it prints are
 //! its own and not the test harness's or other tests'. The parent owns a dedicated proxied broker
@@ -158,14 +158,14 @@ async fn child_churn() {
     let cycles: u64 = cycles.parse().expect("cycles");
     let group = format!("{topic}-group");
     // println! panics once the parent is gone (broken pipe), which ends this process too.
-    let sample = |label: &str, i: u64, (f, t, r): (usize, usize, u64)| {
-        println!("{label} cycle={i} fds={f} tasks={t} rss_kib={r}");
+    let sample = |i: u64, (f, t, r): (usize, usize, u64)| {
+        println!("SAMPLE cycle={i} fds={f} tasks={t} rss_kib={r}");
     };
     let mut held = None;
     for i in 0..WARM_UP {
         held = Some(cycle(bootstrap, topic, &group, i).await);
     }
-    sample("SAMPLE", 0, settled().await);
+    sample(0, settled().await);
     let started = Instant::now();
     for i in 1..=cycles {
         // Assigned first, so the previous cycle's clients are dropped only once these closed.
@@ -176,11 +176,11 @@ async fn child_churn() {
             held = Some(clients);
         }
         if i.is_multiple_of(SAMPLE_EVERY) && i != cycles {
-            sample("SAMPLE", i, settled().await);
+            sample(i, settled().await);
         }
     }
     let secs = started.elapsed().as_secs_f64();
-    sample("SAMPLE", cycles, settled().await);
+    sample(cycles, settled().await);
     println!("DONE cycles={cycles} secs={secs:.1}");
     tokio::time::sleep(LINGER).await;
     drop(held);
@@ -289,14 +289,14 @@ fn connections(cycle: u64) -> u64 {
 }
 
 /// The RSS growth allowed from the sample at cycle [`SAMPLE_EVERY`] to the end, KiB. From the
-/// baseline at cycle 0 to cycle 100 RSS still grows by 0.7-1.1 MiB (measured; allocator arenas
-/// and caches sized by the first hundreds of clients) and is flat after it (+16 to +48 KiB per
-/// 100 cycles), so that window is where a leak shows. 256 KiB + 1 KiB per cycle: a leak of one
-/// client per cycle (measured: ~29 KiB of RSS per closed producer + consumer pair never dropped,
-/// `FERROKAFKA_CHURN_LEAK=1`) exceeds it 8-fold over 100 cycles; one leaked connection buffer
-/// (64 KiB reserved, of which a connection's ~1.3 KiB of responses touch one 4 KiB page) grows
-/// RSS by 4 KiB per cycle, over the bound as soon as the window is longer than 85 cycles
-/// (4 n > 256 + n).
+/// baseline at cycle 0 to cycle 100 RSS still grows by 0.7-1.1 MiB (measured; allocator arenas and
+/// caches sized by the first hundreds of clients) and is flat after it (+16 to +48 KiB per 100
+/// cycles), so that window is where a leak shows. 256 KiB + 1 KiB per cycle: a leak of one client
+/// per cycle (measured: ~29 KiB of RSS per closed producer + consumer pair never dropped,
+/// `FERROKAFKA_CHURN_LEAK=1`: +2,576 KiB from cycle 100 to 200) exceeds it 7-fold; one leaked
+/// connection buffer (64 KiB reserved, of which a connection's ~1.3 KiB of responses touch one 4
+/// KiB page) grows RSS by 4 KiB per cycle, over the bound as soon as the window is longer than 85
+/// cycles (4 n > 256 + n).
 fn rss_bound_kib(window_cycles: u64) -> u64 {
     256 + window_cycles
 }
