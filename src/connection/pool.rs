@@ -12,8 +12,9 @@ use super::conn::BrokerConnection;
 use super::setup::ConnectionConfig;
 use crate::config::{BrokerAddress, ClientConfig};
 use crate::retry::Backoff;
-use crate::Result;
+use crate::{Error, ErrorKind, Result};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
@@ -71,6 +72,8 @@ pub struct ConnectionPool {
     cfg: ConnectionConfig,
     backoff: Backoff,
     slots: Mutex<HashMap<(BrokerAddress, Purpose), Slot>>,
+    /// Set by [`close_all`](Self::close_all): the client closed, nothing connects any more.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for ConnectionPool {
@@ -95,6 +98,7 @@ impl ConnectionPool {
             cfg: ConnectionConfig::from_client(cfg, max_in_flight),
             backoff: Backoff::new(cfg.reconnect_backoff, cfg.reconnect_backoff_max),
             slots: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -111,6 +115,7 @@ impl ConnectionPool {
     /// # Errors
     /// A retriable [`ErrorKind::Connect`](crate::ErrorKind::Connect) error when the connection
     /// attempt fails; the slot then backs off before the next attempt.
+    /// [`ErrorKind::Closed`](crate::ErrorKind::Closed) once [`close_all`](Self::close_all) ran.
     ///
     /// # Cancel safety
     /// Cancel safe: a dropped call leaves the slot as it was, or with a new live connection.
@@ -123,6 +128,12 @@ impl ConnectionPool {
         let slot = self.slot(addr, purpose);
         // One connect attempt per slot at a time: concurrent callers wait for its outcome.
         let mut state = slot.lock().await;
+        if self.is_closed() {
+            // Checked under the slot's lock: a connect that raced `close_all` and stored its
+            // connection after the slots were cleared is dropped here, not handed out.
+            state.conn = None;
+            return Err(Error::new(ErrorKind::Closed).with_detail("the client is closed"));
+        }
         if let Some(c) = &state.conn {
             if !c.is_closed() {
                 return Ok(c.clone());
@@ -179,9 +190,18 @@ impl ConnectionPool {
             .any(|(_, slot)| slot.try_lock().is_ok_and(|s| s.failures > 0))
     }
 
-    /// Drops every connection (their tasks end once in-flight requests are answered or fail).
+    /// The client closed: drops every connection and refuses new ones. Each socket closes once
+    /// the requests still in flight on it are answered or fail (their callers hold the last
+    /// handles). Without this a closed client kept its sockets open for as long as its handle
+    /// lived, since the pool holds a handle of every connection (issue #30: connection churn).
     pub fn close_all(&self) {
+        self.closed.store(true, Ordering::Release);
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.clear();
+    }
+
+    /// Whether [`close_all`](Self::close_all) ran.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 }

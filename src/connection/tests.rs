@@ -223,3 +223,34 @@ async fn in_flight_requests_are_bounded_and_answered_in_order() {
     }
     assert_eq!(max, 3, "the peer saw {max} requests in flight at once");
 }
+
+#[tokio::test]
+async fn close_all_closes_idle_sockets_and_refuses_new_connections() {
+    // Issue #30: a closed client whose handle lived on kept its sockets open, since the pool
+    // holds a handle of every connection.
+    let (l, port) = peer().await;
+    let c = cfg(port);
+    let pool = ConnectionPool::new(&c);
+    let accept = async {
+        let mut s = accept_and_handshake(&l).await;
+        // EOF once the pool let go of its only handle; nothing else is ever sent.
+        let eof = tokio::time::timeout(Duration::from_secs(5), read_request(&mut s)).await;
+        assert_eq!(eof.ok(), Some(None), "the socket closed after close_all");
+    };
+    let client = async {
+        let conn = pool.get(&addr(port), None, Purpose::Control).await.unwrap();
+        drop(conn);
+        assert!(!pool.is_closed());
+        pool.close_all();
+        assert!(pool.is_closed());
+    };
+    tokio::join!(accept, client);
+    let e = pool
+        .get(&addr(port), None, Purpose::Control)
+        .await
+        .unwrap_err();
+    assert_eq!(*e.kind(), ErrorKind::Closed);
+    // Refused before connecting: the listener sees no new connection.
+    let next = tokio::time::timeout(Duration::from_millis(200), l.accept()).await;
+    assert!(next.is_err(), "no connect after close_all");
+}

@@ -664,7 +664,9 @@ impl Consumer {
     /// Commits the positions when auto-commit is on; in a group, lets a rebalance under way
     /// finish, runs the rebalance listener's `on_partitions_revoked` for the owned partitions and
     /// leaves the group (LeaveGroup; all of it within `request.timeout.ms`; a static member sends none and keeps its partitions for
-    /// `session.timeout.ms`); then stops the background tasks. Never blocks the runtime; dropping
+    /// `session.timeout.ms`); then stops the background tasks and closes the connections (a
+    /// fetch in flight keeps its own until answered), even while this handle lives on; calls
+    /// that need the cluster fail with `Closed` from then on. Never blocks the runtime; dropping
     /// the consumer without `close` also stops the tasks, without committing or leaving (the
     /// group notices after `session.timeout.ms`).
     ///
@@ -707,5 +709,9 @@ impl Consumer {
         self.inner.closed.store(true, Ordering::Release);
         self.inner.wake.notify_one();
         self.inner.group_wake.notify_one();
+        // The pool holds a handle of every connection: without this the sockets stayed open
+        // for as long as this handle lived (issue #30). A fetch still in flight keeps its
+        // connection until it is answered (at most fetch.max.wait.ms).
+        self.inner.cluster.pool().close_all();
     }
 }

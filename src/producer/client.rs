@@ -527,16 +527,19 @@ impl Producer {
 
     /// Stops taking records, sends what is buffered, and waits up to `timeout` for it to
     /// complete. Records still incomplete after `timeout` fail with a `Closed` error
-    /// (`NotPersisted` if never sent, `PossiblyPersisted` if in flight).
+    /// (`NotPersisted` if never sent, `PossiblyPersisted` if in flight). Then closes the
+    /// producer's connections (each once the requests in flight on it completed), even while
+    /// this handle lives on; calls that need the cluster fail with `Closed` from then on.
     ///
     /// # Cancel safety
-    /// Cancel safe; the producer is closing either way.
+    /// Cancel safe; the producer is closing either way (a cancelled close leaves the
+    /// connections to the handle's drop).
     pub async fn close(&self, timeout: Duration) -> Result<()> {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.acc.close();
         self.shared.wake.notify_one();
         let flushed = tokio::time::timeout(timeout, self.flush()).await;
-        match flushed {
+        let result = match flushed {
             Ok(r) => r,
             Err(_) => {
                 let e = Error::new(ErrorKind::Closed)
@@ -545,7 +548,12 @@ impl Producer {
                 self.shared.wake.notify_one();
                 Err(Error::new(ErrorKind::Timeout).with_detail("close timed out"))
             }
-        }
+        };
+        // Every record completed (or was failed just now): the pool holds a handle of every
+        // connection, so without this the sockets stayed open for as long as this handle lived
+        // (issue #30). Requests still in flight keep theirs until answered.
+        self.shared.cluster.pool().close_all();
+        result
     }
 
     /// A snapshot of the producer's metrics (Java names).

@@ -334,6 +334,9 @@ impl ShareConsumer {
             let _ =
                 tokio::time::timeout(Duration::from_millis(50), self.inner.data.notified()).await;
         }
+        // The pool holds a handle of every connection: without this the sockets stayed open
+        // for as long as this handle lived (issue #30).
+        self.inner.cluster.pool().close_all();
         Ok(())
     }
 

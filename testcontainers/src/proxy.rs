@@ -64,6 +64,8 @@ impl Faults {
 #[derive(Debug, Default)]
 struct Counters {
     accepted: AtomicU64,
+    /// Connections whose task has not ended (a gauge; [`OpenGuard`] keeps it).
+    open: AtomicU64,
     resets: AtomicU64,
     to_broker: AtomicU64,
     to_client: AtomicU64,
@@ -77,6 +79,10 @@ struct Counters {
 pub struct ProxyStats {
     /// Connections accepted.
     pub accepted: u64,
+    /// Connections accepted whose proxy task has not ended: client connections still open
+    /// through the proxy (a gauge, unlike the other fields). A client that closed a socket
+    /// brings it down once the proxy saw the close and closed the broker's side too.
+    pub open: u64,
     /// Connections the proxy reset (RST) on purpose.
     pub resets: u64,
     /// Bytes forwarded client → broker.
@@ -91,8 +97,10 @@ impl std::fmt::Display for ProxyStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} connections, {} resets, {} responses dropped, {} B to broker, {} B to client",
+            "{} connections ({} open), {} resets, {} responses dropped, {} B to broker, {} B to \
+             client",
             self.accepted,
+            self.open,
             self.resets,
             self.dropped_responses,
             self.bytes_to_broker,
@@ -224,6 +232,7 @@ impl FaultProxy {
         let c = &self.shared.counters;
         ProxyStats {
             accepted: c.accepted.load(Ordering::Relaxed),
+            open: c.open.load(Ordering::Relaxed),
             resets: c.resets.load(Ordering::Relaxed),
             bytes_to_broker: c.to_broker.load(Ordering::Relaxed),
             bytes_to_client: c.to_client.load(Ordering::Relaxed),
@@ -262,9 +271,31 @@ async fn serve(
             accepted = listener.accept() => {
                 let Ok((client, _)) = accepted else { continue };
                 shared.counters.accepted.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(connection(client, shared.clone()));
+                let open = OpenGuard::new(shared.clone());
+                tokio::spawn(async move {
+                    connection(client, &open.0).await;
+                    drop(open);
+                });
             }
         }
+    }
+}
+
+/// Counts one connection in `open` from accept until dropped: after `connection` returned on
+/// any path, or with the task when the runtime shuts down (a guard, so no early return or
+/// cancellation can skip the decrement).
+struct OpenGuard(Arc<Shared>);
+
+impl OpenGuard {
+    fn new(shared: Arc<Shared>) -> OpenGuard {
+        shared.counters.open.fetch_add(1, Ordering::Relaxed);
+        OpenGuard(shared)
+    }
+}
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.counters.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -276,7 +307,7 @@ enum End {
     Reset,
 }
 
-async fn connection(client: TcpStream, shared: Arc<Shared>) {
+async fn connection(client: TcpStream, shared: &Shared) {
     let mut faults = shared.faults.subscribe();
     let epoch = faults.borrow().reset_epoch;
     // A blackhole holds new connections too, before the broker ever sees them.
@@ -295,7 +326,7 @@ async fn connection(client: TcpStream, shared: Arc<Shared>) {
     let end = {
         let (cr, cw) = client.split();
         let (br, bw) = broker.split();
-        let s = &*shared;
+        let s = shared;
         tokio::select! {
             end = pump(cr, bw, Direction::ToBroker, s, &total) => end,
             end = pump(br, cw, Direction::ToClient, s, &total) => end,
@@ -476,6 +507,56 @@ mod tests {
         assert_eq!(t.cut_for_drop(&stream[5..], &c), Some(2));
         assert_eq!(c.dropped_responses.load(Ordering::Relaxed), 1);
         assert_eq!(c.drop_budget.load(Ordering::Relaxed), 0);
+    }
+
+    /// Polls `proxy`'s stats until `want` holds (5 s at most).
+    fn wait_stats(proxy: &FaultProxy, what: &str, want: impl Fn(&ProxyStats) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !want(&proxy.stats()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what}: {}",
+                proxy.stats()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn open_counts_connections_until_the_client_closes() {
+        // A plain listener stands in for the broker: the kernel completes the proxy's connect
+        // from its backlog; nothing needs to be said for the close to travel through.
+        let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        let proxy = FaultProxy::start(upstream.local_addr().expect("addr")).expect("proxy");
+        let a = std::net::TcpStream::connect(proxy.addr()).expect("connect a");
+        let b = std::net::TcpStream::connect(proxy.addr()).expect("connect b");
+        wait_stats(&proxy, "two open", |s| s.accepted == 2 && s.open == 2);
+        drop(a);
+        wait_stats(&proxy, "a closed", |s| s.open == 1);
+        drop(b);
+        wait_stats(&proxy, "b closed", |s| s.open == 0);
+        assert_eq!(proxy.stats().accepted, 2);
+        assert!(proxy.stats().to_string().contains("2 connections (0 open)"));
+    }
+
+    #[test]
+    fn open_falls_back_when_the_broker_refuses_or_the_proxy_resets() {
+        // A port with no listener: the proxy's connect is refused and it closes the client.
+        let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let dead_addr = dead.local_addr().expect("addr");
+        drop(dead);
+        let proxy = FaultProxy::start(dead_addr).expect("proxy");
+        let _refused = std::net::TcpStream::connect(proxy.addr()).expect("connect");
+        wait_stats(&proxy, "refused upstream", |s| {
+            s.accepted == 1 && s.open == 0
+        });
+        // A reset ends the task while the client still holds its socket.
+        let upstream = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        proxy.set_upstream(upstream.local_addr().expect("addr"));
+        let _held = std::net::TcpStream::connect(proxy.addr()).expect("connect");
+        wait_stats(&proxy, "open", |s| s.open == 1);
+        proxy.reset_all();
+        wait_stats(&proxy, "reset", |s| s.resets == 1 && s.open == 0);
     }
 
     #[test]

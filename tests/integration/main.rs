@@ -10,6 +10,7 @@ mod admin_ops;
 mod chaos;
 mod chaos_cluster;
 mod chaos_combined;
+mod churn;
 mod connection;
 mod consumer;
 mod consumer_api;
