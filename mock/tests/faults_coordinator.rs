@@ -174,6 +174,80 @@ async fn ordered_processor_stays_on_a_failing_record_while_the_group_coordinator
     consumer.close().await.expect("close");
 }
 
+/// A commit refused by a rebalance (REBALANCE_IN_PROGRESS, which the processor logs and goes
+/// on from) in the round where a record fails: the rewind must go to the failed record, not to
+/// the older committed offset. It went to the committed offset — the completed records between
+/// it and the failed one were handed to the handler a second time by the same owner, with no
+/// handover to explain it (issue #30's ordered chaos test: a member processed offsets up to 714
+/// of a partition, then 710 again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_processor_after_a_refused_commit_rewinds_to_the_failed_record_only() {
+    let cluster = MockCluster::start(MockConfig::default())
+        .await
+        .expect("mock cluster");
+    cluster.create_topic("refused", 1).expect("topic");
+    let bootstrap = cluster.bootstrap();
+    produce(&bootstrap, "refused", 1, 20).await;
+    let control = cluster.control();
+    let consumer = Consumer::new(
+        ConsumerConfig::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("group.id", "refused-group"),
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("fetch.max.wait.ms", "50"),
+            // Rounds of 5: 0..4 is committed before 5..9, in which 7 fails.
+            ("max.poll.records", "5"),
+            ("retry.backoff.ms", "10"),
+        ])
+        .expect("consumer config"),
+    )
+    .expect("consumer");
+    let tp = TopicPartition::new("refused", 0);
+    consumer.assign(std::slice::from_ref(&tp)).expect("assign");
+    let mut processor = OrderedProcessor::new(consumer.clone(), FailurePolicy::RetryForever)
+        .expect("processor")
+        .with_backoff(Duration::from_millis(10), Duration::from_millis(40));
+    // Offset 7 fails once; the commit of 5 and 6 at the end of that round is refused.
+    let attempts: Arc<Mutex<Vec<i64>>> = Arc::default();
+    let mut handler = {
+        let (attempts, control) = (attempts.clone(), control.clone());
+        move |record: ferrokafka::consumer::ConsumerRecord| {
+            let (attempts, control) = (attempts.clone(), control.clone());
+            async move {
+                let offset = record.offset.0;
+                let first = {
+                    let mut a = attempts.lock().expect("attempts");
+                    a.push(offset);
+                    a.iter().filter(|o| **o == offset).count() == 1
+                };
+                if offset == 7 && first {
+                    control.fail_next(ApiKey::OffsetCommit, 1, 27);
+                    return Err("transient failure on 7".to_string());
+                }
+                Ok(())
+            }
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !attempts.lock().expect("attempts").contains(&19) {
+        assert!(Instant::now() < deadline, "{:?}", attempts.lock());
+        processor
+            .poll_and_process(&mut handler)
+            .await
+            .expect("round");
+    }
+    assert!(control.pending_faults().is_empty(), "a commit was refused");
+    let attempts = attempts.lock().expect("attempts").clone();
+    let mut expected: Vec<i64> = (0..=7).collect();
+    expected.extend(7..20);
+    assert_eq!(
+        attempts, expected,
+        "after 7 failed only 7 is attempted again, nothing before it"
+    );
+    consumer.close().await.expect("close");
+}
+
 /// The group's state as DescribeGroups reports it.
 async fn group_state(cluster: &MockCluster, control: &Control, group: &str) -> String {
     let node = control.coordinator(group).expect("coordinator");

@@ -355,18 +355,33 @@ impl OrderedProcessor {
             return Err(e);
         }
         if !failed.is_empty() {
-            // Everything before each failed record is committed: its committed offset IS the
-            // failed record. Read it from the coordinator (a failure here means a broken client
-            // or cluster: the caller should crash), go back there and wait out the backoff.
-            if let Err(e) = self.consumer.committed(&failed).await {
-                self.seek_back(&failed, None);
-                return Err(ProcessingError::Client(e));
-            }
+            // Everything before each failed record was committed, so its committed offset is
+            // normally the failed record. Read it from the coordinator (a failure here means a
+            // broken client or cluster: the caller should crash), go back there and wait out the
+            // backoff.
+            let committed = match self.consumer.committed(&failed).await {
+                Ok(c) => c,
+                Err(e) => {
+                    self.seek_back(&failed, None);
+                    return Err(ProcessingError::Client(e));
+                }
+            };
             for tp in &failed {
                 if let Some(s) = self.stuck.get(tp) {
-                    self.consumer
-                        .seek_to_committed_or(tp, s.offset)
-                        .map_err(ProcessingError::Client)?;
+                    let on_failed = committed
+                        .get(tp)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|c| c.offset == s.offset);
+                    let rewound = if on_failed {
+                        // With the leader epoch it was committed with.
+                        self.consumer.seek_to_committed_or(tp, s.offset)
+                    } else {
+                        // Nothing committed, or a commit refused by a rebalance (skipped above)
+                        // left it behind: the records in between were completed, and going back
+                        // there would hand them to the handler again in the same ownership.
+                        self.consumer.seek(tp, s.offset)
+                    };
+                    rewound.map_err(ProcessingError::Client)?;
                 }
             }
             self.consumer.pause(&failed);
