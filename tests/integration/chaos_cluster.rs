@@ -13,11 +13,11 @@
 
 use crate::chaos::{close_and_check, read_back, stream};
 use crate::group_faults::{committed, strategy_props, uncommitted, ChildMember};
-use crate::group_history::{check, wait_until, Feed, History, Kind, Member};
+use crate::group_history::{check, wait_until, Ev, Feed, History, Kind, Member, Report};
 use crate::producer::create;
 use crate::support::{blocking, dedicated, heavy};
 use ferrokafka::producer::{Producer, ProducerConfig};
-use ferrokafka_testcontainers::verifier::ConsumeLedger;
+use ferrokafka_testcontainers::verifier::{ConsumeLedger, ConsumeReport};
 use ferrokafka_testcontainers::{unique_topic, Kafka, Topology};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -204,6 +204,79 @@ async fn consumer_protocol_group_with_a_member_and_a_broker_killed_processes_eve
 /// every 2-5 s from the members' start to the end, and after the long-down broker's return one
 /// more broker kill (restarted after 5 s).
 pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
+    // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
+    // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
+    // every second poll of its ends without a commit, and it then holds 100 uncommitted records
+    // for its 300 ms pause: the kill (within 50 ms of seeing that) lands there. Unpaced, every
+    // poll ended in a commit and the kill landed while one was in flight, after the broker had
+    // taken it: nothing was left to redeliver (seen on the first runs).
+    let run = GroupRun {
+        strategy,
+        proxied,
+        child: &["300"],
+        start: |bootstrap, group, topic, name, extra, h| {
+            let pause = Duration::from_millis(30);
+            Member::start_paced(bootstrap, group, topic, name, extra, h, 100, pause)
+        },
+        window: 100,
+        backlog: BACKLOG,
+        tail_per_tick: 5,
+    };
+    let o = run_group_under_faults(&run).await;
+    println!(
+        "chaos group [{strategy}] (C SIGKILLed after {} records with {} uncommitted, broker {} \
+         killed and kept down 60 s{}): {}; redeliveries {} within the uncommitted window {}",
+        o.processed_at_kill,
+        o.history.uncommitted_at_death,
+        o.victim,
+        o.faults,
+        o.ledger,
+        o.history.duplicates,
+        o.history.uncommitted_at_death
+    );
+}
+
+/// How scenario 3's members process their records, and its size.
+pub(crate) struct GroupRun<'a> {
+    pub strategy: &'a str,
+    /// Proxy faults and a second broker kill besides (see [`group_under_faults`]).
+    pub proxied: bool,
+    /// The child C's spec after `bootstrap|topic|group|strategy|C|max.poll.records` (see
+    /// `group_faults::child_member`).
+    pub child: &'a [&'a str],
+    /// Starts member A or B: `(bootstrap, group, topic, name, extra config, history)`.
+    pub start: fn(&str, &str, &str, &str, &[(&str, &str)], &History) -> Member,
+    /// C is killed once it has processed this many records since its last commit.
+    pub window: usize,
+    /// Records in the topic before the group starts.
+    pub backlog: u64,
+    /// The live tail: records sent every 10 ms while the group reads.
+    pub tail_per_tick: u64,
+}
+
+/// What scenario 3 saw, already checked (see [`run_group_under_faults`]).
+pub(crate) struct GroupOutcome {
+    pub events: Vec<Ev>,
+    /// `check`'s view (group_history.rs).
+    pub history: Report,
+    /// The verifier's view.
+    pub ledger: ConsumeReport,
+    /// Distinct records processed when C was killed.
+    pub processed_at_kill: usize,
+    /// The broker killed and kept down.
+    pub victim: i32,
+    /// The faults of a proxied run beyond C's and the victim's kills, for the printed line
+    /// (empty otherwise).
+    pub faults: String,
+}
+
+/// Scenario 3: a group of A, B (this process) and C (a child) reading a backlog and a live tail
+/// while C is SIGKILLed holding an uncommitted window and a broker is killed, kept down for
+/// [`KEEP_DOWN`] (every partition must progress meanwhile) and restarted. Asserts exclusive
+/// ownership, every offset processed in order per partition, and redeliveries only from C's
+/// uncommitted window.
+pub(crate) async fn run_group_under_faults(run: &GroupRun<'_>) -> GroupOutcome {
+    let (strategy, proxied) = (run.strategy, run.proxied);
     let kafka = if proxied {
         crate::support::proxied_cluster().await
     } else {
@@ -216,7 +289,7 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
     create(&direct, &topic, GROUP_PARTITIONS, 3).await;
     let t0 = Instant::now();
     let fill = Feed::start(&bootstrap, &topic, 1_000);
-    while fill.sent() < BACKLOG {
+    while fill.sent() < run.backlog {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let filled = fill.stop().await;
@@ -228,7 +301,7 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
     let group = unique_topic("chaos-group");
     let h = History::default();
     // A live tail keeps records arriving through the faults.
-    let feed = Feed::start_from(&bootstrap, &topic, 5, filled);
+    let feed = Feed::start_from(&bootstrap, &topic, run.tail_per_tick, filled);
     let faults_done = Arc::new(AtomicBool::new(false));
     let injected = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let injector = proxied.then(|| {
@@ -238,30 +311,36 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
             injected.clone(),
         ))
     });
-    // Polls of 100 records with "processing" time after each: 30 ms for A and B, so the backlog
-    // takes some 15 s to read and the faults hit it. The child commits every 150 records, so
-    // every second poll of its ends without a commit, and it then holds 100 uncommitted records
-    // for its 300 ms pause: the kill (within 50 ms of seeing that) lands there. Unpaced, every
-    // poll ended in a commit and the kill landed while one was in flight, after the broker had
-    // taken it: nothing was left to redeliver (seen on the first runs).
+    // Progress every 10 s on stderr: a run that falls behind shows where and when.
+    let progress = {
+        let (h, sent) = (h.clone(), feed.sent_counter());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(10)).await;
+                eprintln!(
+                    "{:.0} s: {} of {} records processed",
+                    t0.elapsed().as_secs_f64(),
+                    h.distinct_seqs(),
+                    sent.load(Ordering::Acquire)
+                );
+            }
+        })
+    };
     let max_poll = "100";
     // The child first: it takes longest to start, and should join before the backlog is gone.
-    let child = ChildMember::spawn(
-        &[&bootstrap, &topic, &group, strategy, "C", max_poll, "300"],
-        &h,
-    );
+    let mut spec = vec![bootstrap.as_str(), &topic, &group, strategy, "C", max_poll];
+    spec.extend_from_slice(run.child);
+    let child = ChildMember::spawn(&spec, &h);
     let mut extra = strategy_props(strategy);
     extra.push(("max.poll.records", max_poll));
-    let pause = Duration::from_millis(30);
-    let a = Member::start_paced(&bootstrap, &group, &topic, "A", &extra, &h, 100, pause);
-    let b = Member::start_paced(&bootstrap, &group, &topic, "B", &extra, &h, 100, pause);
+    let a = (run.start)(&bootstrap, &group, &topic, "A", &extra, &h);
+    let b = (run.start)(&bootstrap, &group, &topic, "B", &extra, &h);
     wait_until(&h, "A, B and the child C share the partitions", 60, || {
         h.settled(&["A", "B", "C"], GROUP_PARTITIONS) && h.count("C", 0, committed) > 0
     })
     .await;
-    // 100 since the last commit: C processed a poll that did not end in a commit, and pauses.
     wait_until(&h, "C has an uncommitted window", 30, || {
-        uncommitted(&h, "C") >= 100
+        uncommitted(&h, "C") >= run.window
     })
     .await;
     let processed_at_kill = h.distinct_seqs();
@@ -308,7 +387,7 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
         "node {victim} restarted after {:.1} s down",
         killed.elapsed().as_secs_f64()
     );
-    let mut second = String::new();
+    let mut faults = String::new();
     if proxied {
         let again = ids[fastrand::usize(..ids.len())];
         let k = kafka.clone();
@@ -318,7 +397,7 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
         blocking(move || k.restart_node(again))
             .await
             .expect("restart");
-        second = format!(", then broker {again} killed and restarted after 5 s");
+        faults = format!(", then broker {again} killed and restarted after 5 s");
     }
     let produced = feed.stop().await;
     wait_until(&h, "every produced record processed", 90, || {
@@ -329,24 +408,20 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
     if let Some(task) = injector {
         task.await.expect("fault task");
     }
+    progress.abort();
     a.close().await;
     b.close().await;
     let duration = t0.elapsed();
-    let proxy_faults = if proxied {
-        format!(
-            ", {} proxy faults",
-            injected.load(std::sync::atomic::Ordering::Relaxed)
-        )
-    } else {
-        String::new()
-    };
+    if proxied {
+        faults += &format!(", {} proxy faults", injected.load(Ordering::Relaxed));
+    }
 
     // Asserts exclusive ownership, contiguous offsets per ownership period, no loss, and
     // duplicates only from C's uncommitted window (group_history.rs).
     let events = h.snapshot();
     let r = check(&events, GROUP_PARTITIONS, produced, &[("C", died)]);
     // The verifier's independent view: every offset of the log, in order per partition.
-    let mut sorted = events;
+    let mut sorted = events.clone();
     sorted.sort_by_key(|e| e.t);
     let mut ledger = ConsumeLedger::new();
     for e in &sorted {
@@ -361,16 +436,25 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
         &read_back(&direct, &topic, GROUP_PARTITIONS).await,
         duration,
     );
-    println!(
-        "chaos group [{strategy}] (C SIGKILLed after {processed_at_kill} records with {} uncommitted, broker \
-         {victim} killed and kept down 60 s{second}{proxy_faults}): {report}; redeliveries {} within the \
-         uncommitted window {}",
-        r.uncommitted_at_death, r.duplicates, r.uncommitted_at_death
-    );
-    assert_eq!(report.records, produced);
+    assert_eq!(report.records, produced, "{report}");
     assert!(report.is_clean(), "{report}");
-    assert_eq!(report.redelivered, r.duplicates as u64);
-    assert!(r.duplicates <= r.uncommitted_at_death);
+    assert_eq!(
+        report.redelivered, r.duplicates as u64,
+        "{report}: redeliveries vs check's duplicates"
+    );
+    assert!(
+        r.duplicates <= r.uncommitted_at_death,
+        "{report}: more than C's uncommitted window {}",
+        r.uncommitted_at_death
+    );
+    GroupOutcome {
+        events,
+        history: r,
+        ledger: report,
+        processed_at_kill,
+        victim,
+        faults,
+    }
 }
 
 #[test]

@@ -20,8 +20,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Tells the test binary run as a child which member to be:
-/// `bootstrap|topic|group|strategy|name[|max.poll.records[|pause ms after each poll]]` (strategy
-/// `consumer`: the KIP-848 protocol, see [`strategy_props`]).
+/// `bootstrap|topic|group|strategy|name[|max.poll.records[|pause ms after each poll[|ordered|handler
+/// ms per record]]]` (strategy `consumer`: the KIP-848 protocol, see [`strategy_props`];
+/// `ordered`: processing through `OrderedProcessor`, see chaos_ordered.rs).
 const CHILD_ENV: &str = "FERROKAFKA_GROUP_CHILD";
 /// The child commits after every this many records, so it dies with an uncommitted window.
 const CHILD_COMMIT_EVERY: usize = 150;
@@ -86,14 +87,14 @@ async fn child_member() {
         tokio::time::sleep(Duration::from_secs(120)).await;
         s.store(true, std::sync::atomic::Ordering::Release);
     });
-    run_loop(
-        c,
-        sink,
-        stop,
-        CHILD_COMMIT_EVERY,
-        Duration::from_millis(pause_ms),
-    )
-    .await;
+    let pause = Duration::from_millis(pause_ms);
+    if rest.get(2).is_some_and(|m| m == "ordered") {
+        let per_record: u64 = rest.get(3).map_or(0, |p| p.parse().expect("handler ms"));
+        let per_record = Duration::from_millis(per_record);
+        crate::chaos_ordered::ordered_loop(c, sink, stop, per_record, pause).await;
+    } else {
+        run_loop(c, sink, stop, CHILD_COMMIT_EVERY, pause).await;
+    }
 }
 
 /// A member in a child process (this test binary running [`child_member`]); its stdout feeds

@@ -41,6 +41,13 @@ pub enum Kind {
         offset: i64,
         seq: u64,
     },
+    /// An attempt to process a record that failed (chaos_ordered.rs: the record must be
+    /// attempted again before any later record of its partition).
+    Failed {
+        partition: i32,
+        offset: i64,
+        seq: u64,
+    },
     /// A successful commit: (partition, next offset to consume).
     Committed(Vec<(i32, i64)>),
     /// A failed commit (`listener`: from `on_partitions_revoked`).
@@ -71,6 +78,15 @@ fn split(s: &str) -> Option<Vec<i32>> {
     s.split(',').map(|p| p.parse().ok()).collect()
 }
 
+/// `partition offset seq`, the payload of a `P` or `X` line.
+fn record_of(s: &str) -> Option<(i32, i64, u64)> {
+    let v: Vec<&str> = s.split(' ').collect();
+    let [p, o, s] = v.as_slice() else {
+        return None;
+    };
+    Some((p.parse().ok()?, o.parse().ok()?, s.parse().ok()?))
+}
+
 impl Ev {
     /// The line a child process prints: `EV <member> <t> <tag> <payload>`.
     pub fn to_line(&self) -> String {
@@ -83,6 +99,11 @@ impl Ev {
                 offset,
                 seq,
             } => format!("P {partition} {offset} {seq}"),
+            Kind::Failed {
+                partition,
+                offset,
+                seq,
+            } => format!("X {partition} {offset} {seq}"),
             Kind::Committed(offs) => {
                 let s: Vec<String> = offs.iter().map(|(p, o)| format!("{p}:{o}")).collect();
                 format!(
@@ -122,14 +143,19 @@ impl Ev {
             "R" => Kind::Revoked(split(rest)?),
             "L" => Kind::Lost(split(rest)?),
             "P" => {
-                let v: Vec<&str> = rest.split(' ').collect();
-                let [p, o, s] = v.as_slice() else {
-                    return None;
-                };
+                let (partition, offset, seq) = record_of(rest)?;
                 Kind::Processed {
-                    partition: p.parse().ok()?,
-                    offset: o.parse().ok()?,
-                    seq: s.parse().ok()?,
+                    partition,
+                    offset,
+                    seq,
+                }
+            }
+            "X" => {
+                let (partition, offset, seq) = record_of(rest)?;
+                Kind::Failed {
+                    partition,
+                    offset,
+                    seq,
                 }
             }
             "C" if rest == "-" => Kind::Committed(Vec::new()),
@@ -243,7 +269,16 @@ impl History {
                 _ => m.1 += 1,
             }
         }
-        members
+        let mut last: BTreeMap<i32, (i64, String)> = BTreeMap::new();
+        for e in self.snapshot() {
+            if let Kind::Processed {
+                partition, offset, ..
+            } = e.kind
+            {
+                last.insert(partition, (offset, e.member.clone()));
+            }
+        }
+        let members = members
             .iter()
             .map(|(name, (p, o))| {
                 format!(
@@ -252,7 +287,13 @@ impl History {
                 )
             })
             .collect::<Vec<_>>()
-            .join("; ")
+            .join("; ");
+        // Where each partition stands: a partition stuck behind the others shows here.
+        let last: Vec<String> = last
+            .iter()
+            .map(|(p, (o, m))| format!("{p}@{o} by {m}"))
+            .collect();
+        format!("{members}; last processed {}", last.join(", "))
     }
 }
 
@@ -271,7 +312,7 @@ pub async fn wait_until(h: &History, what: &str, secs: u64, mut cond: impl FnMut
     eprintln!("{:.2} s until: {what}", waited.as_secs_f64());
 }
 
-fn seq_of(r: &ConsumerRecord) -> u64 {
+pub(crate) fn seq_of(r: &ConsumerRecord) -> u64 {
     let v = r.value.as_ref().expect("numbered records have values");
     u64::from_be_bytes(v[..8].try_into().expect("8-byte sequence number"))
 }
@@ -425,19 +466,33 @@ impl Member {
         commit_every: usize,
         pause: Duration,
     ) -> Member {
+        Member::start_with(bootstrap, group, topic, name, extra, h, |c, sink, stop| {
+            run_loop(c, sink, stop, commit_every, pause)
+        })
+    }
+
+    /// A member subscribed with an [`EvListener`] whose processing loop is `body(consumer,
+    /// sink, stop)` (it must end soon after `stop` is set).
+    pub fn start_with<F, Fut>(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        name: &str,
+        extra: &[(&str, &str)],
+        h: &History,
+        body: F,
+    ) -> Member
+    where
+        F: FnOnce(Consumer, Sink, Arc<AtomicBool>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let consumer = group_consumer(bootstrap, group, extra);
         let sink = h.sink(name);
         consumer
             .subscribe_with_listener([topic.to_string()], EvListener(sink.clone()))
             .expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn(run_loop(
-            consumer.clone(),
-            sink,
-            stop.clone(),
-            commit_every,
-            pause,
-        ));
+        let task = tokio::spawn(body(consumer.clone(), sink, stop.clone()));
         Member {
             name: name.into(),
             consumer,
@@ -515,6 +570,11 @@ impl Feed {
     /// The next sequence number (records handed to the producer so far, plus `first`).
     pub fn sent(&self) -> u64 {
         self.sent.load(Ordering::Acquire)
+    }
+
+    /// What [`sent`](Self::sent) reads, for a task of its own.
+    pub fn sent_counter(&self) -> Arc<AtomicU64> {
+        self.sent.clone()
     }
 
     /// Stops and waits until every record sent was acknowledged; returns how many there are.
@@ -612,6 +672,12 @@ pub fn check(events: &[Ev], partitions: i32, produced: u64, deaths: &[(&str, u12
                 })
                 .processed
                 .push((e.t, *offset, *seq)),
+            Kind::Failed {
+                partition, offset, ..
+            } => assert!(
+                open.contains_key(&(m.clone(), *partition)),
+                "{m} attempted {partition}@{offset} while not owning the partition"
+            ),
             Kind::Committed(offs) => {
                 for &(p, o) in offs {
                     open.get_mut(&(m.clone(), p))
@@ -763,6 +829,11 @@ fn event_lines_round_trip() {
             partition: 2,
             offset: 17,
             seq: 99,
+        },
+        Kind::Failed {
+            partition: 5,
+            offset: 0,
+            seq: 7,
         },
         Kind::Committed(vec![(1, 4), (2, 0)]),
         Kind::Committed(vec![]),

@@ -10,6 +10,7 @@ mod admin_ops;
 mod chaos;
 mod chaos_cluster;
 mod chaos_combined;
+mod chaos_ordered;
 mod churn;
 mod connection;
 mod consumer;
