@@ -236,6 +236,9 @@ pub(crate) async fn group_under_faults(strategy: &str, proxied: bool) {
     );
 }
 
+/// Starts member A or B of scenario 3: `(bootstrap, group, topic, name, extra config, history)`.
+pub(crate) type StartMember = fn(&str, &str, &str, &str, &[(&str, &str)], &History) -> Member;
+
 /// How scenario 3's members process their records, and its size.
 pub(crate) struct GroupRun<'a> {
     pub strategy: &'a str,
@@ -244,8 +247,7 @@ pub(crate) struct GroupRun<'a> {
     /// The child C's spec after `bootstrap|topic|group|strategy|C|max.poll.records` (see
     /// `group_faults::child_member`).
     pub child: &'a [&'a str],
-    /// Starts member A or B: `(bootstrap, group, topic, name, extra config, history)`.
-    pub start: fn(&str, &str, &str, &str, &[(&str, &str)], &History) -> Member,
+    pub start: StartMember,
     /// C is killed once it has processed this many records since its last commit.
     pub window: usize,
     /// Records in the topic before the group starts.

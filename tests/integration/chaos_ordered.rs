@@ -27,7 +27,7 @@ pub(crate) fn failing_attempts(partition: i32, offset: i64) -> u32 {
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     x ^= x >> 31;
-    if x % 100 == 0 {
+    if x.is_multiple_of(100) {
         1 + (x / 100 % 2) as u32
     } else {
         0
