@@ -359,12 +359,15 @@ pub(crate) async fn run_group_under_faults(run: &GroupRun<'_>) -> GroupOutcome {
         h.settled(&["A", "B"], GROUP_PARTITIONS)
     })
     .await;
-    // Every partition makes progress while the broker is still down.
+    // Every partition makes progress while the broker is still down (it stays down until this
+    // check is over, whatever it takes). 45 s: at load 20-25 on 2 cores a partition taken over
+    // from C was once first fetched after more than 30 s (docs/testing.md); a consumer waiting
+    // for the dead broker instead (issue #23) never progresses here at all.
     let mark = crate::group_history::now_ns();
     wait_until(
         &h,
         "every partition progresses with a broker down",
-        30,
+        45,
         || {
             let snap = h.snapshot();
             (0..GROUP_PARTITIONS).all(|p| {
